@@ -1,0 +1,26 @@
+//! # letro-core
+//!
+//! The pure heart of the Letro proof-of-delivery toolkit: the `delivered-within` statement and
+//! its public-input encoding, circomlib-compatible native primitives (Poseidon, Baby Jubjub,
+//! EdDSA-Poseidon), the quaternary Poseidon Merkle tree, C2SP signed notes and checkpoints, and
+//! the bundle, opening and record codecs.
+//!
+//! Every in-circuit gadget in `letro-circuits` has its native twin here, with the same name.
+//!
+//! ## Non-features
+//!
+//! - No I/O, no clock, no randomness: callers pass bytes, times and keys in.
+//! - No proving or verifying of Groth16 proofs (see `letro-prover` and `letro-verifier`).
+#![forbid(unsafe_code)]
+
+pub mod babyjubjub;
+pub mod checkpoint;
+pub mod eddsa;
+pub mod field;
+pub mod merkle;
+pub mod note;
+pub mod poseidon;
+pub mod statement;
+pub mod tags;
+
+pub use ark_bn254::Fr;

@@ -1,0 +1,1 @@
+//! letro-prover
