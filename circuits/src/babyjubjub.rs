@@ -1,0 +1,306 @@
+//! Baby Jubjub arithmetic in circomlib's coordinates; twin of `letro_core::babyjubjub`.
+//!
+//! All additions use the complete twisted Edwards formulas (the curve's `a` is a square and `d`
+//! is not), so there are no exceptional cases to argue about, whatever points a prover supplies,
+//! as long as they are on the curve. Costs are measured by the tests below.
+
+use ark_ec::CurveGroup;
+use ark_ff::{AdditiveGroup, Field, PrimeField};
+use ark_r1cs_std::{alloc::AllocVar, eq::EqGadget, fields::FieldVar, GR1CSVar};
+use letro_core::babyjubjub::{self as native, Point, COEFF_A, COEFF_D};
+
+use crate::{Boolean, ConstraintSystemRef, FpVar, SynthesisError, F};
+
+/// A curve point `(x, y)` in the circuit. Not checked to be on the curve unless
+/// [`PointVar::enforce_on_curve`] is called.
+#[derive(Clone, Debug)]
+pub struct PointVar {
+    /// x-coordinate.
+    pub x: FpVar,
+    /// y-coordinate.
+    pub y: FpVar,
+}
+
+fn witness(cs: &ConstraintSystemRef<F>, f: impl FnOnce() -> Option<F>) -> Result<FpVar, SynthesisError> {
+    FpVar::new_witness(cs.clone(), || f().ok_or(SynthesisError::AssignmentMissing))
+}
+
+impl PointVar {
+    /// A constant point.
+    pub fn constant(p: &Point) -> Self {
+        Self { x: FpVar::constant(p.x), y: FpVar::constant(p.y) }
+    }
+
+    /// The identity `(0, 1)`.
+    pub fn identity() -> Self {
+        Self { x: FpVar::zero(), y: FpVar::one() }
+    }
+
+    /// A witness point (coordinates only; no constraint).
+    pub fn new_witness(cs: ConstraintSystemRef<F>, p: Option<Point>) -> Result<Self, SynthesisError> {
+        Ok(Self {
+            x: witness(&cs, || p.map(|p| p.x))?,
+            y: witness(&cs, || p.map(|p| p.y))?,
+        })
+    }
+
+    /// The point's value, when known.
+    pub fn value(&self) -> Option<Point> {
+        Some(Point::new_unchecked(self.x.value().ok()?, self.y.value().ok()?))
+    }
+
+    fn cs(&self) -> ConstraintSystemRef<F> {
+        self.x.cs().or(self.y.cs())
+    }
+
+    /// Enforces `a·x² + y² = 1 + d·x²·y²`. Cost: 3.
+    pub fn enforce_on_curve(&self) -> Result<(), SynthesisError> {
+        let x2 = self.x.square()?;
+        let y2 = self.y.square()?;
+        let lhs = &x2 * COEFF_A + &y2 - F::ONE;
+        (x2 * COEFF_D).mul_equals(&y2, &lhs)
+    }
+
+    /// Complete addition (circomlib's `BabyAdd`). Cost: 6.
+    ///
+    /// `β = x1·y2`, `γ = y1·x2`, `δ = (y1 - a·x1)·(x2 + y2)`, `τ = β·γ`,
+    /// `x3·(1 + d·τ) = β + γ`, `y3·(1 - d·τ) = δ + a·β - γ`.
+    pub fn add(&self, other: &Self) -> Result<Self, SynthesisError> {
+        let cs = self.cs().or(other.cs());
+        let beta = &self.x * &other.y;
+        let gamma = &self.y * &other.x;
+        let delta = (&self.y - &self.x * COEFF_A) * (&other.x + &other.y);
+        let tau = &beta * &gamma;
+        let (x3, y3) = match (self.value(), other.value()) {
+            (Some(p), Some(q)) => {
+                let r = (p + q).into_affine();
+                (Some(r.x), Some(r.y))
+            }
+            _ => (None, None),
+        };
+        if cs.is_none() {
+            // Both operands constant.
+            let r = (self.value(), other.value());
+            if let (Some(p), Some(q)) = r {
+                return Ok(Self::constant(&(p + q).into_affine()));
+            }
+        }
+        let x3 = witness(&cs, || x3)?;
+        let y3 = witness(&cs, || y3)?;
+        x3.mul_equals(&(&tau * COEFF_D + F::ONE), &(&beta + &gamma))?;
+        y3.mul_equals(&(FpVar::one() - &tau * COEFF_D), &(delta + &beta * COEFF_A - &gamma))?;
+        Ok(Self { x: x3, y: y3 })
+    }
+
+    /// Doubling for a point on the curve. Cost: 5.
+    ///
+    /// `x3·(a·x² + y²) = 2·x·y`, `y3·(2 - a·x² - y²) = y² - a·x²`; both denominators equal
+    /// `1 ± d·x²·y²` on the curve and never vanish.
+    pub fn double(&self) -> Result<Self, SynthesisError> {
+        let cs = self.cs();
+        let xx = self.x.square()?;
+        let yy = self.y.square()?;
+        let xy = &self.x * &self.y;
+        let r = self.value().map(|p| (p + p).into_affine());
+        if cs.is_none() {
+            return r.map(|p| Self::constant(&p)).ok_or(SynthesisError::AssignmentMissing);
+        }
+        let x3 = witness(&cs, || r.map(|p| p.x))?;
+        let y3 = witness(&cs, || r.map(|p| p.y))?;
+        let axx = &xx * COEFF_A;
+        x3.mul_equals(&(&axx + &yy), &(xy.double()?))?;
+        y3.mul_equals(&(FpVar::constant(F::from(2u64)) - &axx - &yy), &(yy - axx))?;
+        Ok(Self { x: x3, y: y3 })
+    }
+
+    /// Enforces equality of both coordinates. Cost: 2.
+    pub fn enforce_equal(&self, other: &Self) -> Result<(), SynthesisError> {
+        self.x.enforce_equal(&other.x)?;
+        self.y.enforce_equal(&other.y)
+    }
+}
+
+/// `b ? t : f` for field variables. Cost: 1.
+fn select(b: &Boolean, t: &FpVar, f: &FpVar) -> FpVar {
+    f + FpVar::from(b.clone()) * (t - f)
+}
+
+/// `k·Base8` for a scalar given as little-endian bits (at most 253 bits).
+///
+/// Fixed-base windowed multiplication: 3-bit windows, each selecting one of eight precomputed
+/// constants `j·8^i·Base8` with a lookup of 3 constraints (one for `b1·b2`, one per
+/// coordinate), and one complete addition per window after the first.
+/// Cost for 251 bits (84 windows, the last of 2 bits): 84·3 - 1 + 83·6 = 749.
+pub fn mul_base8(bits: &[Boolean]) -> Result<PointVar, SynthesisError> {
+    let mut acc: Option<PointVar> = None;
+    let mut window_base = native::base8().into_group();
+    for chunk in bits.chunks(3) {
+        let b = |i: usize| chunk.get(i).cloned().unwrap_or(Boolean::FALSE);
+        let (b0, b1, b2) = (b(0), b(1), b(2));
+        // table[j] = j · window_base
+        let mut table = [Point::new_unchecked(F::ZERO, F::ONE); 8];
+        let mut cur = Point::new_unchecked(F::ZERO, F::ONE).into_group();
+        for t in table.iter_mut() {
+            *t = cur.into_affine();
+            cur += window_base;
+        }
+        let b12 = FpVar::from(b1.clone() & &b2);
+        let f1 = FpVar::from(b1);
+        let f2 = FpVar::from(b2);
+        let coord = |c: [F; 8]| -> FpVar {
+            // c(b0,b1,b2) = L0(b1,b2) + b0·L1(b1,b2), multilinear in the bits.
+            let l0 = FpVar::constant(c[0]) + &f1 * (c[2] - c[0]) + &f2 * (c[4] - c[0])
+                + &b12 * (c[6] - c[4] - c[2] + c[0]);
+            let l1 = FpVar::constant(c[1] - c[0])
+                + &f1 * (c[3] - c[2] - c[1] + c[0])
+                + &f2 * (c[5] - c[4] - c[1] + c[0])
+                + &b12 * (c[7] - c[6] - c[5] + c[4] - c[3] + c[2] + c[1] - c[0]);
+            l0 + FpVar::from(b0.clone()) * l1
+        };
+        let entry = PointVar {
+            x: coord(table.map(|p| p.x)),
+            y: coord(table.map(|p| p.y)),
+        };
+        acc = Some(match acc {
+            None => entry,
+            Some(a) => a.add(&entry)?,
+        });
+        for _ in 0..3 {
+            window_base.double_in_place();
+        }
+    }
+    Ok(acc.unwrap_or_else(PointVar::identity))
+}
+
+/// `k·P` for a variable point `P` on the curve and a scalar given as little-endian bits.
+///
+/// 2-bit windows from the most significant end over the table `{O, P, 2P, 3P}` (one doubling
+/// and one addition to build it): each window costs two doublings (10), a lookup from the
+/// variable table (6) and an addition (6). Cost for 254 bits: 11 + 6 + 126·22 = 2,789.
+pub fn mul_var(p: &PointVar, bits: &[Boolean]) -> Result<PointVar, SynthesisError> {
+    let p2 = p.double()?;
+    let p3 = p2.add(p)?;
+    let o = PointVar::identity();
+    let table = [o, p.clone(), p2, p3];
+    let lookup = |b0: &Boolean, b1: &Boolean| -> PointVar {
+        let pick = |f: fn(&PointVar) -> &FpVar| {
+            let lo = select(b0, f(&table[1]), f(&table[0]));
+            let hi = select(b0, f(&table[3]), f(&table[2]));
+            select(b1, &hi, &lo)
+        };
+        PointVar { x: pick(|q| &q.x), y: pick(|q| &q.y) }
+    };
+    let mut acc: Option<PointVar> = None;
+    let windows: Vec<&[Boolean]> = bits.chunks(2).collect();
+    for w in windows.iter().rev() {
+        let b0 = w.first().cloned().unwrap_or(Boolean::FALSE);
+        let b1 = w.get(1).cloned().unwrap_or(Boolean::FALSE);
+        let entry = lookup(&b0, &b1);
+        acc = Some(match acc {
+            None => entry,
+            Some(a) => a.double()?.double()?.add(&entry)?,
+        });
+    }
+    Ok(acc.unwrap_or_else(PointVar::identity))
+}
+
+/// The modulus of the subgroup order `l` as a big integer.
+pub fn subgroup_order() -> <F as PrimeField>::BigInt {
+    let mut out = <F as PrimeField>::BigInt::from(0u64);
+    let l = <native::Fs as PrimeField>::MODULUS;
+    out.0.copy_from_slice(&l.0);
+    out
+}
+
+use ark_ec::AffineRepr;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bits::to_bits_le;
+    use ark_relations::gr1cs::ConstraintSystem;
+    use letro_core::babyjubjub::{mul_base8 as native_mul_base8, mul_fr, Fs};
+    use proptest::prelude::*;
+
+    fn cs() -> ConstraintSystemRef<F> {
+        ConstraintSystem::<F>::new_ref()
+    }
+
+    #[test]
+    fn add_double_match_native_and_cost() {
+        let p = native_mul_base8(&Fs::from(5u64));
+        let q = native_mul_base8(&Fs::from(11u64));
+        let cs = cs();
+        let pv = PointVar::new_witness(cs.clone(), Some(p)).unwrap_or_else(|_| PointVar::identity());
+        let qv = PointVar::new_witness(cs.clone(), Some(q)).unwrap_or_else(|_| PointVar::identity());
+        let before = cs.num_constraints();
+        let s = pv.add(&qv).ok().and_then(|s| s.value());
+        assert_eq!(cs.num_constraints() - before, 6);
+        assert_eq!(s, Some((p + q).into_affine()));
+        let before = cs.num_constraints();
+        let d = pv.double().ok().and_then(|d| d.value());
+        assert_eq!(cs.num_constraints() - before, 5);
+        assert_eq!(d, Some((p + p).into_affine()));
+        let before = cs.num_constraints();
+        assert!(pv.enforce_on_curve().is_ok());
+        assert_eq!(cs.num_constraints() - before, 3);
+        assert_eq!(cs.is_satisfied().ok(), Some(true));
+    }
+
+    #[test]
+    fn off_curve_point_is_unsatisfied() {
+        let cs = cs();
+        let bad = Point::new_unchecked(F::from(1u64), F::from(2u64));
+        let pv = PointVar::new_witness(cs.clone(), Some(bad)).unwrap_or_else(|_| PointVar::identity());
+        assert!(pv.enforce_on_curve().is_ok());
+        assert_eq!(cs.is_satisfied().ok(), Some(false));
+    }
+
+    fn scalar_mul_case(k: F, var: bool) -> (Option<Point>, Point, usize) {
+        let cs = cs();
+        let kv = FpVar::new_witness(cs.clone(), || Ok(k)).unwrap_or(FpVar::zero());
+        let p = native_mul_base8(&Fs::from(7u64));
+        let nbits = if var { 254 } else { 251 };
+        let bits = to_bits_le(&kv, nbits).unwrap_or_default();
+        let before = cs.num_constraints();
+        let out = if var {
+            let pv = PointVar::new_witness(cs.clone(), Some(p)).unwrap_or_else(|_| PointVar::identity());
+            mul_var(&pv, &bits)
+        } else {
+            mul_base8(&bits)
+        };
+        let cost = cs.num_constraints() - before;
+        assert_eq!(cs.is_satisfied().ok(), Some(true));
+        let expected = if var { mul_fr(&p, &k) } else { mul_fr(&native::base8(), &k) };
+        (out.ok().and_then(|o| o.value()), expected, cost)
+    }
+
+    #[test]
+    fn scalar_mul_costs() {
+        let (got, want, cost) = scalar_mul_case(F::from(123456789u64), false);
+        assert_eq!(got, Some(want));
+        // The last window has two bits: its b1·b2 is a constant.
+        assert_eq!(cost, 84 * 3 - 1 + 83 * 6);
+        let (got, want, cost) = scalar_mul_case(-F::ONE, true);
+        assert_eq!(got, Some(want));
+        assert_eq!(cost, 11 + 6 + 126 * 22);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8))]
+        #[test]
+        fn scalar_mul_agrees_with_native(limbs in any::<[u64; 4]>(), var in any::<bool>()) {
+            let mut k = F::from(limbs[0]);
+            for l in &limbs[1..] {
+                k = k * F::from(u64::MAX) + F::from(*l);
+            }
+            if !var {
+                // Fixed-base scalars are below l < 2^251.
+                let reduced = Fs::from_le_bytes_mod_order(&ark_ff::BigInteger::to_bytes_le(&k.into_bigint()));
+                k = F::from_le_bytes_mod_order(&ark_ff::BigInteger::to_bytes_le(&reduced.into_bigint()));
+            }
+            let (got, want, _) = scalar_mul_case(k, var);
+            prop_assert_eq!(got, Some(want));
+        }
+    }
+}
