@@ -1,1 +1,178 @@
-//! letro-prover
+//! # letro-prover
+//!
+//! Proves `delivered-within` statements with Groth16 over BN254.
+//!
+//! - [`Prover`] builds the constraint matrices once, then for each proof only computes the
+//!   witness assignment and runs the Groth16 prover on the cached matrices. It checks the
+//!   relation natively before proving (a false statement is refused with a typed error) and
+//!   verifies its own proof before returning it. It is `Send + Sync`: share it across threads.
+//! - [`keys`] runs a setup and reads and writes the key files and their manifest.
+//!
+//! ## Non-features
+//!
+//! - No parsing of delivery records or bundles (see `letro_core::bundle`).
+//! - No multi-party setup ceremony yet: `keys::setup_insecure_dev` is what its name says.
+#![forbid(unsafe_code)]
+
+pub mod keys;
+
+use ark_bn254::Bn254;
+use ark_groth16::{r1cs_to_qap::LibsnarkReduction, Groth16, PreparedVerifyingKey, Proof, ProvingKey};
+use ark_relations::gr1cs::{
+    ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisError, SynthesisMode,
+    R1CS_PREDICATE_LABEL,
+};
+use ark_std::rand::{CryptoRng, RngCore};
+use ark_std::UniformRand;
+use letro_circuits::DeliveredWithinCircuit;
+use letro_core::statement::{check_relation, DeliveredWithin, DeliveryWitness, RelationError};
+use letro_core::Fr;
+
+/// Why a prover could not be built from a key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProverSetupError {
+    /// Synthesising the blank circuit failed (a bug in the circuit).
+    #[error("circuit synthesis failed: {0}")]
+    Synthesis(SynthesisError),
+    /// The proving key does not have the shape of the current circuit.
+    #[error("the proving key does not belong to the current circuit: {0}")]
+    KeyMismatch(&'static str),
+}
+
+/// Why a proof was not produced.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProveError {
+    /// The statement is false for this witness: nothing was proved.
+    #[error("the statement does not hold: {0}")]
+    FalseStatement(#[from] RelationError),
+    /// Witness synthesis or the Groth16 prover failed.
+    #[error("proving failed: {0}")]
+    Groth16(SynthesisError),
+    /// The proof did not verify under the key's own verifying key: a bug, never returned
+    /// as a proof.
+    #[error("internal error: the new proof does not verify under its own verifying key")]
+    SelfCheckFailed,
+}
+
+/// A Groth16 prover for `delivered-within` with cached constraint matrices.
+pub struct Prover {
+    pk: ProvingKey<Bn254>,
+    pvk: PreparedVerifyingKey<Bn254>,
+    matrices: Vec<Matrix<Fr>>,
+    num_instance_variables: usize,
+    num_constraints: usize,
+}
+
+impl std::fmt::Debug for Prover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prover")
+            .field("num_constraints", &self.num_constraints)
+            .field("num_instance_variables", &self.num_instance_variables)
+            .finish_non_exhaustive()
+    }
+}
+
+fn new_cs(mode: SynthesisMode) -> ark_relations::gr1cs::ConstraintSystemRef<Fr> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(mode);
+    cs
+}
+
+impl Prover {
+    /// Builds the constraint matrices of the current circuit and checks that `pk` fits them.
+    pub fn new(pk: ProvingKey<Bn254>) -> Result<Self, ProverSetupError> {
+        let cs = new_cs(SynthesisMode::Setup);
+        DeliveredWithinCircuit::blank()
+            .generate_constraints(cs.clone())
+            .map_err(ProverSetupError::Synthesis)?;
+        cs.finalize();
+        let num_instance_variables = cs.num_instance_variables();
+        let num_constraints = cs.num_constraints();
+        let matrices = cs
+            .to_matrices()
+            .map_err(ProverSetupError::Synthesis)?
+            .remove(R1CS_PREDICATE_LABEL)
+            .ok_or(ProverSetupError::KeyMismatch("no R1CS matrices"))?;
+        if matrices.len() != 3 {
+            return Err(ProverSetupError::KeyMismatch("expected three R1CS matrices"));
+        }
+        if pk.vk.gamma_abc_g1.len() != num_instance_variables {
+            return Err(ProverSetupError::KeyMismatch("number of public inputs differs"));
+        }
+        let num_witness = cs.num_witness_variables();
+        if pk.l_query.len() != num_witness {
+            return Err(ProverSetupError::KeyMismatch("number of witness variables differs"));
+        }
+        if pk.a_query.len() != num_instance_variables + num_witness {
+            return Err(ProverSetupError::KeyMismatch("number of variables differs"));
+        }
+        let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
+        Ok(Self { pk, pvk, matrices, num_instance_variables, num_constraints })
+    }
+
+    /// Number of constraints of the circuit.
+    pub fn num_constraints(&self) -> usize {
+        self.num_constraints
+    }
+
+    /// The proving key.
+    pub fn proving_key(&self) -> &ProvingKey<Bn254> {
+        &self.pk
+    }
+
+    /// Proves `statement` with `witness`. Refuses a false statement before proving, and
+    /// verifies the proof before returning it.
+    pub fn prove<R: RngCore + CryptoRng>(
+        &self,
+        statement: &DeliveredWithin,
+        witness: &DeliveryWitness,
+        rng: &mut R,
+    ) -> Result<Proof<Bn254>, ProveError> {
+        check_relation(statement, witness)?;
+        let cs = new_cs(SynthesisMode::Prove { construct_matrices: false, generate_lc_assignments: false });
+        DeliveredWithinCircuit::new(statement, witness)
+            .generate_constraints(cs.clone())
+            .map_err(ProveError::Groth16)?;
+        let (full, n_inst) = {
+            let inner = cs.borrow().ok_or(ProveError::Groth16(SynthesisError::MissingCS))?;
+            let inst = inner.instance_assignment().map_err(ProveError::Groth16)?;
+            let wit = inner.witness_assignment().map_err(ProveError::Groth16)?;
+            ([inst, wit].concat(), inst.len())
+        };
+        if n_inst != self.num_instance_variables {
+            return Err(ProveError::Groth16(SynthesisError::Unsatisfiable));
+        }
+        let r = Fr::rand(rng);
+        let s = Fr::rand(rng);
+        let proof = Groth16::<Bn254, LibsnarkReduction>::create_proof_with_reduction_and_matrices(
+            &self.pk,
+            r,
+            s,
+            &self.matrices,
+            self.num_instance_variables,
+            self.num_constraints,
+            &full,
+        )
+        .map_err(ProveError::Groth16)?;
+        let inputs = statement.public_inputs();
+        match Groth16::<Bn254>::verify_proof(&self.pvk, &proof, &inputs) {
+            Ok(true) => Ok(proof),
+            _ => Err(ProveError::SelfCheckFailed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn prover_is_send_and_sync() {
+        assert_send_sync::<Prover>();
+    }
+}

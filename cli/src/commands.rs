@@ -1,0 +1,128 @@
+//! Subcommands of `letro`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use letro_core::statement::{NUM_PUBLIC_INPUTS, PUBLIC_INPUT_NAMES, STATEMENT_ID};
+use letro_prover::keys;
+
+/// A failure with its exit code and an optional hint.
+#[derive(Debug)]
+pub struct CliError {
+    /// What happened.
+    pub message: String,
+    /// What to try.
+    pub hint: Option<String>,
+    /// Exit code.
+    pub code: u8,
+}
+
+impl CliError {
+    fn new(code: u8, message: impl std::fmt::Display) -> Self {
+        Self { message: message.to_string(), hint: None, code }
+    }
+    fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Exit code: the operation failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: an input could not be read or parsed.
+pub const EXIT_INPUT: u8 = 3;
+
+/// Letro proof-of-delivery toolkit.
+#[derive(Debug, Parser)]
+#[command(name = "letro", version, about, after_help = "Exit codes: 0 success, 1 failed, 2 usage error, 3 unreadable or malformed input.")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// About the circuit.
+    Circuit {
+        #[command(subcommand)]
+        command: CircuitCommand,
+    },
+    /// Proving and verifying keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CircuitCommand {
+    /// Statement id, constraint count and public inputs.
+    Info {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Runs a Groth16 setup and writes the keys and their manifest.
+    Setup {
+        /// Required: this setup is for development only (one party knows its randomness).
+        #[arg(long)]
+        insecure_dev: bool,
+        /// Directory to write into.
+        #[arg(long, default_value = "keys")]
+        dir: PathBuf,
+    },
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Circuit { command: CircuitCommand::Info { json } } => circuit_info(json),
+        Command::Keys { command: KeysCommand::Setup { insecure_dev, dir } } => keys_setup(insecure_dev, dir),
+    }
+}
+
+fn constraints() -> Result<usize, CliError> {
+    letro_circuits::circuit::constraint_count()
+        .map_err(|e| CliError::new(EXIT_FAILED, format!("internal error: circuit synthesis failed: {e}")))
+}
+
+fn circuit_info(json: bool) -> Result<(), CliError> {
+    let n = constraints()?;
+    if json {
+        let v = serde_json::json!({
+            "statement": STATEMENT_ID,
+            "constraints": n,
+            "public_inputs": NUM_PUBLIC_INPUTS,
+            "public_input_names": PUBLIC_INPUT_NAMES,
+            "curve": "bn254",
+            "proof_system": "groth16",
+        });
+        println!("{v}");
+    } else {
+        println!("statement:      {STATEMENT_ID}");
+        println!("constraints:    {n}");
+        println!("public inputs:  {NUM_PUBLIC_INPUTS} ({})", PUBLIC_INPUT_NAMES.join(", "));
+        println!("proof system:   Groth16 over BN254");
+    }
+    Ok(())
+}
+
+fn keys_setup(insecure_dev: bool, dir: PathBuf) -> Result<(), CliError> {
+    if !insecure_dev {
+        return Err(CliError::new(2, "only the insecure development setup is implemented")
+            .hint("pass --insecure-dev to make development keys; production keys need a multi-party ceremony, which is not implemented yet"));
+    }
+    let n = constraints()?;
+    eprintln!("running an INSECURE development setup for {STATEMENT_ID} ({n} constraints)...");
+    let mut rng = rand::rngs::OsRng;
+    let pk = keys::setup_insecure_dev(&mut rng).map_err(|e| CliError::new(EXIT_FAILED, e))?;
+    let m = keys::write_dev_keys(&dir, &pk, n).map_err(|e| CliError::new(EXIT_INPUT, e))?;
+    println!("wrote {} ({} bytes, sha256 {})", dir.join(&m.proving_key.file).display(), m.proving_key.bytes, m.proving_key.sha256);
+    println!("wrote {} ({} bytes, sha256 {})", dir.join(&m.verifying_key.file).display(), m.verifying_key.bytes, m.verifying_key.sha256);
+    println!("wrote {}", dir.join(keys::MANIFEST).display());
+    Ok(())
+}

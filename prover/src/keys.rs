@@ -1,0 +1,230 @@
+//! Key setup, key files and the manifest.
+//!
+//! `keys/` holds, for each statement, the proving key and the verifying key (arkworks canonical
+//! compressed encoding) and `manifest.json` with their SHA-256, the statement id, the constraint
+//! count and their provenance. A loader checks every hash before using a key.
+
+use std::path::{Path, PathBuf};
+
+use ark_bn254::Bn254;
+use ark_groth16::{Groth16, ProvingKey, VerifyingKey};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use ark_snark::SNARK;
+use ark_std::rand::{CryptoRng, RngCore};
+use letro_circuits::DeliveredWithinCircuit;
+use letro_core::statement::{NUM_PUBLIC_INPUTS, STATEMENT_ID};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// File name of the manifest inside a keys directory.
+pub const MANIFEST: &str = "manifest.json";
+/// Proving key file written by the insecure development setup.
+pub const DEV_PROVING_KEY: &str = "delivered-within-v1.INSECURE-DEV.pk";
+/// Verifying key file written by the insecure development setup.
+pub const DEV_VERIFYING_KEY: &str = "delivered-within-v1.INSECURE-DEV.vk";
+
+/// Why keys could not be set up, written or loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The manifest is not valid JSON of the expected shape.
+    #[error("manifest {path}: {source}")]
+    Manifest {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// A key file's SHA-256 differs from the manifest's.
+    #[error("{file}: sha256 {actual} does not match the manifest's {expected}")]
+    HashMismatch {
+        /// The key file.
+        file: String,
+        /// From the manifest.
+        expected: String,
+        /// Of the file.
+        actual: String,
+    },
+    /// The manifest is for another statement or circuit.
+    #[error("the keys are for {found}, not for {expected}")]
+    WrongStatement {
+        /// What we prove.
+        expected: String,
+        /// What the manifest says.
+        found: String,
+    },
+    /// A key file does not decode.
+    #[error("{file}: not a valid key encoding: {reason}")]
+    Decode {
+        /// The key file.
+        file: String,
+        /// The cause.
+        reason: String,
+    },
+    /// The setup failed.
+    #[error("setup failed: {0}")]
+    Setup(String),
+    /// A file name in the manifest tries to leave the keys directory.
+    #[error("manifest names a file outside the keys directory: {0}")]
+    BadFileName(String),
+}
+
+/// One key file in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFile {
+    /// File name inside the keys directory.
+    pub file: String,
+    /// Lowercase hex SHA-256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// Where the keys come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// `insecure-dev` (one party knew the setup randomness) or `ceremony`.
+    pub kind: String,
+    /// What this means for anyone relying on proofs made with these keys.
+    pub description: String,
+    /// The tool that made the keys.
+    pub tool: String,
+    /// For a multi-party ceremony: its transcript, participants and beacon; `null` otherwise.
+    pub ceremony: Option<serde_json::Value>,
+}
+
+/// `keys/manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The statement id, `delivered-within/v1`.
+    pub statement: String,
+    /// Constraint count of the circuit the keys were made for.
+    pub constraints: usize,
+    /// Number of public inputs.
+    pub public_inputs: usize,
+    /// The proving key.
+    pub proving_key: KeyFile,
+    /// The verifying key.
+    pub verifying_key: KeyFile,
+    /// How the keys were made.
+    pub provenance: Provenance,
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Canonical compressed encoding of a verifying key.
+pub fn verifying_key_bytes(vk: &VerifyingKey<Bn254>) -> Result<Vec<u8>, KeyError> {
+    let mut out = Vec::new();
+    vk.serialize_compressed(&mut out).map_err(|e| KeyError::Setup(e.to_string()))?;
+    Ok(out)
+}
+
+/// Runs a Groth16 setup for the current circuit with randomness from `rng`.
+///
+/// INSECURE for production: whoever controls `rng` knows the toxic waste and can forge proofs.
+pub fn setup_insecure_dev<R: RngCore + CryptoRng>(rng: &mut R) -> Result<ProvingKey<Bn254>, KeyError> {
+    let (pk, _vk) = Groth16::<Bn254>::circuit_specific_setup(DeliveredWithinCircuit::blank(), rng)
+        .map_err(|e| KeyError::Setup(e.to_string()))?;
+    Ok(pk)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|source| KeyError::Io { path: tmp.clone(), source })?;
+    std::fs::rename(&tmp, path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })
+}
+
+/// Writes the insecure development keys and their manifest into `dir`.
+pub fn write_dev_keys(dir: &Path, pk: &ProvingKey<Bn254>, constraints: usize) -> Result<Manifest, KeyError> {
+    std::fs::create_dir_all(dir).map_err(|source| KeyError::Io { path: dir.to_path_buf(), source })?;
+    let mut pk_bytes = Vec::new();
+    pk.serialize_compressed(&mut pk_bytes).map_err(|e| KeyError::Setup(e.to_string()))?;
+    let vk_bytes = verifying_key_bytes(&pk.vk)?;
+    let manifest = Manifest {
+        statement: STATEMENT_ID.to_string(),
+        constraints,
+        public_inputs: NUM_PUBLIC_INPUTS,
+        proving_key: KeyFile { file: DEV_PROVING_KEY.into(), sha256: sha256_hex(&pk_bytes), bytes: pk_bytes.len() as u64 },
+        verifying_key: KeyFile { file: DEV_VERIFYING_KEY.into(), sha256: sha256_hex(&vk_bytes), bytes: vk_bytes.len() as u64 },
+        provenance: Provenance {
+            kind: "insecure-dev".into(),
+            description: "INSECURE, for development only: a single party ran the Groth16 setup and \
+                          knew its randomness, so it could forge proofs. Replace with keys from a \
+                          multi-party ceremony before relying on proofs."
+                .into(),
+            tool: format!("letro keys setup --insecure-dev (letro {})", env!("CARGO_PKG_VERSION")),
+            ceremony: None,
+        },
+    };
+    write(&dir.join(DEV_PROVING_KEY), &pk_bytes)?;
+    write(&dir.join(DEV_VERIFYING_KEY), &vk_bytes)?;
+    let mut json = serde_json::to_string_pretty(&manifest)
+        .map_err(|source| KeyError::Manifest { path: dir.join(MANIFEST), source })?;
+    json.push('\n');
+    write(&dir.join(MANIFEST), json.as_bytes())?;
+    Ok(manifest)
+}
+
+/// Reads and checks the manifest of `dir`.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, KeyError> {
+    let path = dir.join(MANIFEST);
+    let bytes = std::fs::read(&path).map_err(|source| KeyError::Io { path: path.clone(), source })?;
+    let m: Manifest = serde_json::from_slice(&bytes).map_err(|source| KeyError::Manifest { path, source })?;
+    if m.statement != STATEMENT_ID {
+        return Err(KeyError::WrongStatement { expected: STATEMENT_ID.into(), found: m.statement });
+    }
+    for f in [&m.proving_key.file, &m.verifying_key.file] {
+        if f.is_empty() || f.contains('/') || f.contains('\\') || f.starts_with('.') {
+            return Err(KeyError::BadFileName(f.clone()));
+        }
+    }
+    Ok(m)
+}
+
+fn read_checked(dir: &Path, f: &KeyFile) -> Result<Vec<u8>, KeyError> {
+    let path = dir.join(&f.file);
+    let bytes = std::fs::read(&path).map_err(|source| KeyError::Io { path, source })?;
+    let actual = sha256_hex(&bytes);
+    if actual != f.sha256 {
+        return Err(KeyError::HashMismatch { file: f.file.clone(), expected: f.sha256.clone(), actual });
+    }
+    Ok(bytes)
+}
+
+/// Loads the proving key of `dir`, after checking its hash against the manifest. The points
+/// are not re-validated one by one: the hash pins the exact bytes the setup wrote.
+pub fn load_proving_key(dir: &Path) -> Result<(Manifest, ProvingKey<Bn254>), KeyError> {
+    let m = read_manifest(dir)?;
+    let bytes = read_checked(dir, &m.proving_key)?;
+    let pk = ProvingKey::<Bn254>::deserialize_compressed_unchecked(bytes.as_slice())
+        .map_err(|e| KeyError::Decode { file: m.proving_key.file.clone(), reason: e.to_string() })?;
+    Ok((m, pk))
+}
+
+/// Loads and validates the verifying key of `dir`, after checking its hash.
+pub fn load_verifying_key(dir: &Path) -> Result<(Manifest, Vec<u8>, VerifyingKey<Bn254>), KeyError> {
+    let m = read_manifest(dir)?;
+    let bytes = read_checked(dir, &m.verifying_key)?;
+    let vk = VerifyingKey::<Bn254>::deserialize_compressed(bytes.as_slice())
+        .map_err(|e| KeyError::Decode { file: m.verifying_key.file.clone(), reason: e.to_string() })?;
+    Ok((m, bytes, vk))
+}
+
+/// The repository's committed keys directory.
+pub fn repo_keys_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("keys")
+}
