@@ -100,6 +100,14 @@ fn value<T: Copy>(a: &Option<Assignment>, f: impl FnOnce(&Assignment) -> T) -> R
 
 impl ConstraintSynthesizer<F> for DeliveredWithinCircuit {
     fn generate_constraints(self, cs: ConstraintSystemRef<F>) -> Result<(), SynthesisError> {
+        self.synthesize(cs, &mut |_| {})
+    }
+}
+
+impl DeliveredWithinCircuit {
+    /// Synthesises the circuit, calling `mark(part)` after each part so that callers can
+    /// attribute constraints.
+    fn synthesize(self, cs: ConstraintSystemRef<F>, mark: &mut dyn FnMut(&'static str)) -> Result<(), SynthesisError> {
         let a = &self.assignment;
         let input = |i: usize| {
             FpVar::new_input(cs.clone(), || {
@@ -130,6 +138,7 @@ impl ConstraintSynthesizer<F> for DeliveredWithinCircuit {
                 Ok([get(0)?, get(1)?, get(2)?])
             })
             .collect::<Result<Vec<_>, SynthesisError>>()?;
+        mark("index bits (32 booleans)");
 
         // Ranges of the public inputs, and the window.
         enforce_range(&h_hi, 128)?;
@@ -138,20 +147,43 @@ impl ConstraintSynthesizer<F> for DeliveredWithinCircuit {
         enforce_range(&not_after, 64)?;
         enforce_range(&(&t - &not_before), 64)?;
         enforce_range(&(&not_after - &t), 64)?;
+        mark("ranges: H halves < 2^128, bounds < 2^64, not_before <= t <= not_after");
 
         // The recipient commitment.
         let tag = |name: &str| FpVar::constant(tags::tag(name));
         let c = poseidon(&[tag(tags::RECIPIENT), key.x.clone(), key.y.clone(), blinding])?;
         c.enforce_equal(&commitment)?;
+        mark("recipient commitment: Poseidon(4)");
 
         // The receipt signature.
         let m = poseidon(&[tag(tags::RECEIPT), h_hi.clone(), h_lo.clone(), t.clone()])?;
-        crate::eddsa::verify(&key, &m, &r8, &s)?;
+        mark("receipt message: Poseidon(4)");
+        crate::eddsa::verify_marked(&key, &m, &r8, &s, mark)?;
 
         // The delivered leaf in the log.
         let leaf = poseidon(&[tag(tags::DELIVERED), h_hi, h_lo, key.x, key.y, t])?;
-        crate::merkle::root(&leaf, &index_bits, &siblings)?.enforce_equal(&root)
+        mark("delivered leaf: Poseidon(6)");
+        crate::merkle::root(&leaf, &index_bits, &siblings)?.enforce_equal(&root)?;
+        mark("Merkle path: 16 levels of Poseidon(4) + 3 selections");
+        Ok(())
     }
+}
+
+/// Constraints per part of the circuit, in synthesis order; they add up to
+/// [`constraint_count`].
+pub fn constraint_breakdown() -> Result<Vec<(&'static str, usize)>, SynthesisError> {
+    let cs = ark_relations::gr1cs::ConstraintSystem::<F>::new_ref();
+    cs.set_optimization_goal(ark_relations::gr1cs::OptimizationGoal::Constraints);
+    cs.set_mode(ark_relations::gr1cs::SynthesisMode::Setup);
+    let mut parts = Vec::new();
+    let mut last = 0;
+    let counter = cs.clone();
+    DeliveredWithinCircuit::blank().synthesize(cs, &mut |name| {
+        let now = counter.num_constraints();
+        parts.push((name, now - last));
+        last = now;
+    })?;
+    Ok(parts)
 }
 
 /// The number of constraints of the circuit, by synthesising it blank.

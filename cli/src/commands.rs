@@ -92,7 +92,13 @@ fn constraints() -> Result<usize, CliError> {
 
 fn circuit_info(json: bool) -> Result<(), CliError> {
     let n = constraints()?;
+    let parts = letro_circuits::circuit::constraint_breakdown()
+        .map_err(|e| CliError::new(EXIT_FAILED, format!("internal error: circuit synthesis failed: {e}")))?;
     if json {
+        let breakdown: Vec<_> = parts
+            .iter()
+            .map(|(part, c)| serde_json::json!({ "part": part, "constraints": c }))
+            .collect();
         let v = serde_json::json!({
             "statement": STATEMENT_ID,
             "constraints": n,
@@ -100,6 +106,7 @@ fn circuit_info(json: bool) -> Result<(), CliError> {
             "public_input_names": PUBLIC_INPUT_NAMES,
             "curve": "bn254",
             "proof_system": "groth16",
+            "breakdown": breakdown,
         });
         println!("{v}");
     } else {
@@ -107,6 +114,10 @@ fn circuit_info(json: bool) -> Result<(), CliError> {
         println!("constraints:    {n}");
         println!("public inputs:  {NUM_PUBLIC_INPUTS} ({})", PUBLIC_INPUT_NAMES.join(", "));
         println!("proof system:   Groth16 over BN254");
+        println!("constraints by part:");
+        for (part, c) in &parts {
+            println!("  {c:>6}  {part}");
+        }
     }
     Ok(())
 }
