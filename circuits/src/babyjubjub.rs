@@ -21,23 +21,35 @@ pub struct PointVar {
     pub y: FpVar,
 }
 
-fn witness(cs: &ConstraintSystemRef<F>, f: impl FnOnce() -> Option<F>) -> Result<FpVar, SynthesisError> {
+fn witness(
+    cs: &ConstraintSystemRef<F>,
+    f: impl FnOnce() -> Option<F>,
+) -> Result<FpVar, SynthesisError> {
     FpVar::new_witness(cs.clone(), || f().ok_or(SynthesisError::AssignmentMissing))
 }
 
 impl PointVar {
     /// A constant point.
     pub fn constant(p: &Point) -> Self {
-        Self { x: FpVar::constant(p.x), y: FpVar::constant(p.y) }
+        Self {
+            x: FpVar::constant(p.x),
+            y: FpVar::constant(p.y),
+        }
     }
 
     /// The identity `(0, 1)`.
     pub fn identity() -> Self {
-        Self { x: FpVar::zero(), y: FpVar::one() }
+        Self {
+            x: FpVar::zero(),
+            y: FpVar::one(),
+        }
     }
 
     /// A witness point (coordinates only; no constraint).
-    pub fn new_witness(cs: ConstraintSystemRef<F>, p: Option<Point>) -> Result<Self, SynthesisError> {
+    pub fn new_witness(
+        cs: ConstraintSystemRef<F>,
+        p: Option<Point>,
+    ) -> Result<Self, SynthesisError> {
         Ok(Self {
             x: witness(&cs, || p.map(|p| p.x))?,
             y: witness(&cs, || p.map(|p| p.y))?,
@@ -46,7 +58,10 @@ impl PointVar {
 
     /// The point's value, when known.
     pub fn value(&self) -> Option<Point> {
-        Some(Point::new_unchecked(self.x.value().ok()?, self.y.value().ok()?))
+        Some(Point::new_unchecked(
+            self.x.value().ok()?,
+            self.y.value().ok()?,
+        ))
     }
 
     fn cs(&self) -> ConstraintSystemRef<F> {
@@ -88,7 +103,10 @@ impl PointVar {
         let x3 = witness(&cs, || x3)?;
         let y3 = witness(&cs, || y3)?;
         x3.mul_equals(&(&tau * COEFF_D + F::ONE), &(&beta + &gamma))?;
-        y3.mul_equals(&(FpVar::one() - &tau * COEFF_D), &(delta + &beta * COEFF_A - &gamma))?;
+        y3.mul_equals(
+            &(FpVar::one() - &tau * COEFF_D),
+            &(delta + &beta * COEFF_A - &gamma),
+        )?;
         Ok(Self { x: x3, y: y3 })
     }
 
@@ -103,7 +121,9 @@ impl PointVar {
         let xy = &self.x * &self.y;
         let r = self.value().map(|p| (p + p).into_affine());
         if cs.is_none() {
-            return r.map(|p| Self::constant(&p)).ok_or(SynthesisError::AssignmentMissing);
+            return r
+                .map(|p| Self::constant(&p))
+                .ok_or(SynthesisError::AssignmentMissing);
         }
         let x3 = witness(&cs, || r.map(|p| p.x))?;
         let y3 = witness(&cs, || r.map(|p| p.y))?;
@@ -149,7 +169,9 @@ pub fn mul_base8(bits: &[Boolean]) -> Result<PointVar, SynthesisError> {
         let f2 = FpVar::from(b2);
         let coord = |c: [F; 8]| -> FpVar {
             // c(b0,b1,b2) = L0(b1,b2) + b0·L1(b1,b2), multilinear in the bits.
-            let l0 = FpVar::constant(c[0]) + &f1 * (c[2] - c[0]) + &f2 * (c[4] - c[0])
+            let l0 = FpVar::constant(c[0])
+                + &f1 * (c[2] - c[0])
+                + &f2 * (c[4] - c[0])
                 + &b12 * (c[6] - c[4] - c[2] + c[0]);
             let l1 = FpVar::constant(c[1] - c[0])
                 + &f1 * (c[3] - c[2] - c[1] + c[0])
@@ -188,7 +210,10 @@ pub fn mul_var(p: &PointVar, bits: &[Boolean]) -> Result<PointVar, SynthesisErro
             let hi = select(b0, f(&table[3]), f(&table[2]));
             select(b1, &hi, &lo)
         };
-        PointVar { x: pick(|q| &q.x), y: pick(|q| &q.y) }
+        PointVar {
+            x: pick(|q| &q.x),
+            y: pick(|q| &q.y),
+        }
     };
     let mut acc: Option<PointVar> = None;
     let windows: Vec<&[Boolean]> = bits.chunks(2).collect();
@@ -231,8 +256,10 @@ mod tests {
         let p = native_mul_base8(&Fs::from(5u64));
         let q = native_mul_base8(&Fs::from(11u64));
         let cs = cs();
-        let pv = PointVar::new_witness(cs.clone(), Some(p)).unwrap_or_else(|_| PointVar::identity());
-        let qv = PointVar::new_witness(cs.clone(), Some(q)).unwrap_or_else(|_| PointVar::identity());
+        let pv =
+            PointVar::new_witness(cs.clone(), Some(p)).unwrap_or_else(|_| PointVar::identity());
+        let qv =
+            PointVar::new_witness(cs.clone(), Some(q)).unwrap_or_else(|_| PointVar::identity());
         let before = cs.num_constraints();
         let s = pv.add(&qv).ok().and_then(|s| s.value());
         assert_eq!(cs.num_constraints() - before, 6);
@@ -251,7 +278,8 @@ mod tests {
     fn off_curve_point_is_unsatisfied() {
         let cs = cs();
         let bad = Point::new_unchecked(F::from(1u64), F::from(2u64));
-        let pv = PointVar::new_witness(cs.clone(), Some(bad)).unwrap_or_else(|_| PointVar::identity());
+        let pv =
+            PointVar::new_witness(cs.clone(), Some(bad)).unwrap_or_else(|_| PointVar::identity());
         assert!(pv.enforce_on_curve().is_ok());
         assert_eq!(cs.is_satisfied().ok(), Some(false));
     }
@@ -264,14 +292,19 @@ mod tests {
         let bits = to_bits_le(&kv, nbits).unwrap_or_default();
         let before = cs.num_constraints();
         let out = if var {
-            let pv = PointVar::new_witness(cs.clone(), Some(p)).unwrap_or_else(|_| PointVar::identity());
+            let pv =
+                PointVar::new_witness(cs.clone(), Some(p)).unwrap_or_else(|_| PointVar::identity());
             mul_var(&pv, &bits)
         } else {
             mul_base8(&bits)
         };
         let cost = cs.num_constraints() - before;
         assert_eq!(cs.is_satisfied().ok(), Some(true));
-        let expected = if var { mul_fr(&p, &k) } else { mul_fr(&native::base8(), &k) };
+        let expected = if var {
+            mul_fr(&p, &k)
+        } else {
+            mul_fr(&native::base8(), &k)
+        };
         (out.ok().and_then(|o| o.value()), expected, cost)
     }
 

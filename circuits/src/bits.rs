@@ -16,7 +16,9 @@ pub fn to_bits_le(x: &FpVar, n: usize) -> Result<Vec<Boolean>, SynthesisError> {
     let bits = (0..n)
         .map(|i| {
             Boolean::new_witness(cs.clone(), || {
-                value.map(|v| v.get_bit(i)).ok_or(SynthesisError::AssignmentMissing)
+                value
+                    .map(|v| v.get_bit(i))
+                    .ok_or(SynthesisError::AssignmentMissing)
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -44,7 +46,10 @@ pub fn enforce_range(x: &FpVar, n: usize) -> Result<(), SynthesisError> {
 /// bit, two (a sum compared with its length) for a longer run. At the end `eq = 0`, so the
 /// integer differs from `bound`. Cost: 153 constraints for Baby Jubjub's `l`, 132 for the
 /// BN254 modulus (against 300 to 400 for `Boolean::enforce_smaller_or_equal_than_le`).
-pub fn enforce_lt_const(bits: &[Boolean], bound: &<F as PrimeField>::BigInt) -> Result<(), SynthesisError> {
+pub fn enforce_lt_const(
+    bits: &[Boolean],
+    bound: &<F as PrimeField>::BigInt,
+) -> Result<(), SynthesisError> {
     let n = bound.num_bits() as usize;
     if bits.len() != n || n == 0 {
         return Err(SynthesisError::Unsatisfiable);
@@ -58,7 +63,12 @@ pub fn enforce_lt_const(bits: &[Boolean], bound: &<F as PrimeField>::BigInt) -> 
         while j > 0 && bound.get_bit(j - 1) == bit {
             j -= 1;
         }
-        let run: Vec<FpVar> = bits.get(j..i).unwrap_or(&[]).iter().map(|b| FpVar::from(b.clone())).collect();
+        let run: Vec<FpVar> = bits
+            .get(j..i)
+            .unwrap_or(&[])
+            .iter()
+            .map(|b| FpVar::from(b.clone()))
+            .collect();
         if bit {
             let mut terms = run;
             if let Some(e) = eq.take() {
@@ -87,10 +97,12 @@ fn and_all(terms: &[FpVar]) -> Result<FpVar, SynthesisError> {
             let cs = d.cs();
             let dv = d.value().ok();
             let r = FpVar::new_witness(cs.clone(), || {
-                dv.map(|d| F::from(u64::from(d.is_zero()))).ok_or(SynthesisError::AssignmentMissing)
+                dv.map(|d| F::from(u64::from(d.is_zero())))
+                    .ok_or(SynthesisError::AssignmentMissing)
             })?;
             let inv = FpVar::new_witness(cs, || {
-                dv.map(|d| d.inverse().unwrap_or_default()).ok_or(SynthesisError::AssignmentMissing)
+                dv.map(|d| d.inverse().unwrap_or_default())
+                    .ok_or(SynthesisError::AssignmentMissing)
             })?;
             // d = 0 forces r = 1; d != 0 forces r = 0 (and inv = 1/d exists).
             d.mul_equals(&inv, &(FpVar::one() - &r))?;

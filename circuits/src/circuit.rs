@@ -90,11 +90,16 @@ impl DeliveredWithinCircuit {
 
     /// A circuit for proving `statement` with `witness`.
     pub fn new(statement: &DeliveredWithin, witness: &DeliveryWitness) -> Self {
-        Self { assignment: Some(Assignment::new(statement, witness)) }
+        Self {
+            assignment: Some(Assignment::new(statement, witness)),
+        }
     }
 }
 
-fn value<T: Copy>(a: &Option<Assignment>, f: impl FnOnce(&Assignment) -> T) -> Result<T, SynthesisError> {
+fn value<T: Copy>(
+    a: &Option<Assignment>,
+    f: impl FnOnce(&Assignment) -> T,
+) -> Result<T, SynthesisError> {
     a.as_ref().map(f).ok_or(SynthesisError::AssignmentMissing)
 }
 
@@ -107,33 +112,56 @@ impl ConstraintSynthesizer<F> for DeliveredWithinCircuit {
 impl DeliveredWithinCircuit {
     /// Synthesises the circuit, calling `mark(part)` after each part so that callers can
     /// attribute constraints.
-    fn synthesize(self, cs: ConstraintSystemRef<F>, mark: &mut dyn FnMut(&'static str)) -> Result<(), SynthesisError> {
+    fn synthesize(
+        self,
+        cs: ConstraintSystemRef<F>,
+        mark: &mut dyn FnMut(&'static str),
+    ) -> Result<(), SynthesisError> {
         let a = &self.assignment;
         let input = |i: usize| {
             FpVar::new_input(cs.clone(), || {
                 value(a, |v| v.public.get(i).copied())?.ok_or(SynthesisError::AssignmentMissing)
             })
         };
-        let (h_hi, h_lo, not_before, not_after, commitment, root) =
-            (input(0)?, input(1)?, input(2)?, input(3)?, input(4)?, input(5)?);
+        let (h_hi, h_lo, not_before, not_after, commitment, root) = (
+            input(0)?,
+            input(1)?,
+            input(2)?,
+            input(3)?,
+            input(4)?,
+            input(5)?,
+        );
 
         let wit = |f: &dyn Fn(&Assignment) -> F| FpVar::new_witness(cs.clone(), || value(a, f));
         let t = wit(&|v| v.t)?;
-        let key = PointVar { x: wit(&|v| v.a.0)?, y: wit(&|v| v.a.1)? };
+        let key = PointVar {
+            x: wit(&|v| v.a.0)?,
+            y: wit(&|v| v.a.1)?,
+        };
         let blinding = wit(&|v| v.blinding)?;
-        let r8 = PointVar { x: wit(&|v| v.r8.0)?, y: wit(&|v| v.r8.1)? };
+        let r8 = PointVar {
+            x: wit(&|v| v.r8.0)?,
+            y: wit(&|v| v.r8.1)?,
+        };
         let s = wit(&|v| v.s)?;
         let index_bits = (0..2 * DEPTH)
             .map(|i| {
                 Boolean::new_witness(cs.clone(), || {
-                    value(a, |v| v.index_bits.get(i).copied())?.ok_or(SynthesisError::AssignmentMissing)
+                    value(a, |v| v.index_bits.get(i).copied())?
+                        .ok_or(SynthesisError::AssignmentMissing)
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let siblings = (0..DEPTH)
             .map(|level| {
                 let get = |j: usize| {
-                    wit(&|v| v.siblings.get(level).and_then(|l| l.get(j)).copied().unwrap_or_default())
+                    wit(&|v| {
+                        v.siblings
+                            .get(level)
+                            .and_then(|l| l.get(j))
+                            .copied()
+                            .unwrap_or_default()
+                    })
                 };
                 Ok([get(0)?, get(1)?, get(2)?])
             })

@@ -7,8 +7,8 @@
 //! of order dividing 8 (1); `S·Base8` fixed-base (750); `hm·8A` variable-base (2,789); and
 //! `S·Base8 = R8 + hm·8A` (6 + 2). The exact total is pinned by a test.
 
-use ark_ff::PrimeField;
 use ark_ff::Field;
+use ark_ff::PrimeField;
 use ark_r1cs_std::{alloc::AllocVar, fields::FieldVar, GR1CSVar};
 
 use crate::babyjubjub::{mul_base8, mul_var, subgroup_order, PointVar};
@@ -40,7 +40,13 @@ pub fn verify_marked(
     enforce_lt_const(&s_bits, &subgroup_order())?;
     mark("EdDSA: S in 251 bits and S < l");
 
-    let hm = poseidon(&[r8.x.clone(), r8.y.clone(), a.x.clone(), a.y.clone(), msg.clone()])?;
+    let hm = poseidon(&[
+        r8.x.clone(),
+        r8.y.clone(),
+        a.x.clone(),
+        a.y.clone(),
+        msg.clone(),
+    ])?;
     mark("EdDSA: challenge Poseidon(5)");
     let hm_bits = to_bits_le(&hm, 254)?;
     enforce_lt_const(&hm_bits, &F::MODULUS)?;

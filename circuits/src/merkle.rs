@@ -38,7 +38,11 @@ pub fn children(node: &FpVar, sib: &[FpVar; 3], b0: &Boolean, b1: &Boolean) -> [
 
 /// The root reached from `leaf` with the index's 32 little-endian bits and the siblings in
 /// circuit order.
-pub fn root(leaf: &FpVar, index_bits: &[Boolean], siblings: &[[FpVar; 3]]) -> Result<FpVar, SynthesisError> {
+pub fn root(
+    leaf: &FpVar,
+    index_bits: &[Boolean],
+    siblings: &[[FpVar; 3]],
+) -> Result<FpVar, SynthesisError> {
     if index_bits.len() != 2 * DEPTH || siblings.len() != DEPTH {
         return Err(SynthesisError::Unsatisfiable);
     }

@@ -17,7 +17,8 @@ fn sbox(x: &FpVar) -> Result<FpVar, SynthesisError> {
 
 /// `Poseidon(inputs)` as circomlib computes it.
 pub fn poseidon(inputs: &[FpVar]) -> Result<FpVar, SynthesisError> {
-    let p = letro_core::poseidon::params(inputs.len()).map_err(|_| SynthesisError::Unsatisfiable)?;
+    let p =
+        letro_core::poseidon::params(inputs.len()).map_err(|_| SynthesisError::Unsatisfiable)?;
     let mut state: Vec<FpVar> = Vec::with_capacity(p.width);
     state.push(FpVar::zero());
     state.extend(inputs.iter().cloned());
@@ -42,7 +43,10 @@ pub fn poseidon(inputs: &[FpVar]) -> Result<FpVar, SynthesisError> {
             })
             .collect();
     }
-    state.into_iter().next().ok_or(SynthesisError::Unsatisfiable)
+    state
+        .into_iter()
+        .next()
+        .ok_or(SynthesisError::Unsatisfiable)
 }
 
 #[cfg(test)]

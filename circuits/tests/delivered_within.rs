@@ -1,5 +1,10 @@
 //! The delivered-within circuit: satisfied by an honest witness, unsatisfied by each tampering.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use ark_ff::{AdditiveGroup, Field, PrimeField};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
@@ -15,7 +20,11 @@ const CONSTRAINTS: usize = 10_972;
 
 fn satisfied(a: Assignment) -> bool {
     let cs = ConstraintSystem::<Fr>::new_ref();
-    match (DeliveredWithinCircuit { assignment: Some(a) }).generate_constraints(cs.clone()) {
+    match (DeliveredWithinCircuit {
+        assignment: Some(a),
+    })
+    .generate_constraints(cs.clone())
+    {
         Ok(()) => cs.is_satisfied().unwrap(),
         Err(_) => false,
     }
@@ -35,7 +44,11 @@ fn honest_witness_satisfies() {
 fn allocated_public_inputs_equal_core_encoding() {
     let (s, a) = honest();
     let cs = ConstraintSystem::<Fr>::new_ref();
-    DeliveredWithinCircuit { assignment: Some(a) }.generate_constraints(cs.clone()).unwrap();
+    DeliveredWithinCircuit {
+        assignment: Some(a),
+    }
+    .generate_constraints(cs.clone())
+    .unwrap();
     let instance = cs.instance_assignment().unwrap();
     assert_eq!(instance[0], Fr::ONE);
     assert_eq!(&instance[1..], &s.public_inputs()[..]);
@@ -112,7 +125,10 @@ fn signature_by_another_key() {
     let e = default_example();
     let other = PrivateKey::from_bytes([9u8; 32]);
     let mut w = e.witness.clone();
-    w.signature = other.sign(&statement::receipt_message(&e.statement.ciphertext_hash, w.delivered_at));
+    w.signature = other.sign(&statement::receipt_message(
+        &e.statement.ciphertext_hash,
+        w.delivered_at,
+    ));
     assert!(!satisfied(Assignment::new(&e.statement, &w)));
 }
 
@@ -122,7 +138,9 @@ fn signature_over_another_h() {
     let mut h = e.statement.ciphertext_hash;
     h.0[31] ^= 1;
     let mut w = e.witness.clone();
-    w.signature = e.receipt_secret.sign(&statement::receipt_message(&h, w.delivered_at));
+    w.signature = e
+        .receipt_secret
+        .sign(&statement::receipt_message(&h, w.delivered_at));
     assert!(!satisfied(Assignment::new(&e.statement, &w)));
 }
 
@@ -130,7 +148,10 @@ fn signature_over_another_h() {
 fn signature_over_another_t() {
     let e = default_example();
     let mut w = e.witness.clone();
-    w.signature = e.receipt_secret.sign(&statement::receipt_message(&e.statement.ciphertext_hash, w.delivered_at + 1));
+    w.signature = e.receipt_secret.sign(&statement::receipt_message(
+        &e.statement.ciphertext_hash,
+        w.delivered_at + 1,
+    ));
     assert!(!satisfied(Assignment::new(&e.statement, &w)));
 }
 

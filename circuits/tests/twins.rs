@@ -10,7 +10,12 @@
 //!
 //! Every check asserts concrete values: the satisfied flag of a fresh constraint system and the
 //! gadget's output against the native or the vector's value.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::path::PathBuf;
 
@@ -36,20 +41,28 @@ fn new_cs() -> ConstraintSystemRef<F> {
 }
 
 fn load(name: &str) -> Value {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "testdata", "vectors", name]
-        .iter()
-        .collect();
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "testdata",
+        "vectors",
+        name,
+    ]
+    .iter()
+    .collect();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
 fn arr<'a>(v: &'a Value, ctx: &str) -> &'a [Value] {
-    v.as_array().unwrap_or_else(|| panic!("{ctx}: expected a JSON array, got {v}"))
+    v.as_array()
+        .unwrap_or_else(|| panic!("{ctx}: expected a JSON array, got {v}"))
 }
 
 fn text<'a>(v: &'a Value, ctx: &str) -> &'a str {
-    v.as_str().unwrap_or_else(|| panic!("{ctx}: expected a JSON string, got {v}"))
+    v.as_str()
+        .unwrap_or_else(|| panic!("{ctx}: expected a JSON string, got {v}"))
 }
 
 fn fr(v: &Value, ctx: &str) -> F {
@@ -61,7 +74,10 @@ fn fr(v: &Value, ctx: &str) -> F {
 fn point(v: &Value, ctx: &str) -> Point {
     let xy = arr(v, ctx);
     assert_eq!(xy.len(), 2, "{ctx}: a point is [x, y]");
-    Point::new_unchecked(fr(&xy[0], &format!("{ctx}.x")), fr(&xy[1], &format!("{ctx}.y")))
+    Point::new_unchecked(
+        fr(&xy[0], &format!("{ctx}.x")),
+        fr(&xy[1], &format!("{ctx}.y")),
+    )
 }
 
 /// A subgroup scalar as the integer it is, in the circuit's field (`l < p`).
@@ -167,7 +183,10 @@ fn eddsa_invalid_vectors_leave_the_gadget_unsatisfied() {
         let r8 = point(&v["r8"], &format!("{ctx}.r8"));
         let msg = fr(&v["message"], &format!("{ctx}.message"));
         let s = fr(&v["s"], &format!("{ctx}.s"));
-        assert!(eddsa_native(&a, msg, &r8, s).is_err(), "{ctx}: native accepts");
+        assert!(
+            eddsa_native(&a, msg, &r8, s).is_err(),
+            "{ctx}: native accepts"
+        );
         assert!(!eddsa_gadget(&a, msg, &r8, s), "{ctx}: gadget satisfied");
     }
 }
@@ -198,7 +217,10 @@ fn eddsa_circomlibjs_quirks_gadget_agrees_with_native() {
             torsion += 1;
             assert!(!is_in_prime_subgroup(&a), "{ctx}: key outside the subgroup");
             assert_eq!(native, Ok(()), "{ctx}: native verdict on a torsion key");
-            assert!(gadget, "{ctx}: gadget verdict on a torsion key differs from native");
+            assert!(
+                gadget,
+                "{ctx}: gadget verdict on a torsion key differs from native"
+            );
         }
     }
     assert_eq!((small, torsion), (4, 2), "small-order, torsion keys");
@@ -225,7 +247,10 @@ fn merkle_gadget_root(leaf: F, proof: &InclusionProof) -> F {
         })
         .collect();
     let root = gadget::root(&leaf_v, &bits, &siblings).unwrap();
-    assert!(cs.is_satisfied().unwrap(), "merkle gadget system unsatisfied");
+    assert!(
+        cs.is_satisfied().unwrap(),
+        "merkle gadget system unsatisfied"
+    );
     root.value().unwrap()
 }
 
@@ -233,7 +258,8 @@ fn merkle_gadget_root(leaf: F, proof: &InclusionProof) -> F {
 fn children_gadget(node: F, asc: &[F; 3], pos: usize) -> [F; 4] {
     let cs = new_cs();
     let n = FpVar::new_witness(cs.clone(), || Ok(node)).unwrap();
-    let sib = gadget::circuit_siblings(asc, pos).map(|x| FpVar::new_witness(cs.clone(), || Ok(x)).unwrap());
+    let sib = gadget::circuit_siblings(asc, pos)
+        .map(|x| FpVar::new_witness(cs.clone(), || Ok(x)).unwrap());
     let b0 = Boolean::new_witness(cs.clone(), || Ok(pos & 1 == 1)).unwrap();
     let b1 = Boolean::new_witness(cs.clone(), || Ok(pos & 2 == 2)).unwrap();
     let kids = gadget::children(&n, &sib, &b0, &b1).map(|k| k.value().unwrap());
@@ -302,14 +328,13 @@ proptest! {
 fn merkle_children_places_distinct_values() {
     // Distinct small values make any misplacement visible.
     let (node, asc) = (F::from(9u64), [F::from(1u64), F::from(2u64), F::from(3u64)]);
-    let expect = [
-        [9u64, 1, 2, 3],
-        [1, 9, 2, 3],
-        [1, 2, 9, 3],
-        [1, 2, 3, 9],
-    ];
+    let expect = [[9u64, 1, 2, 3], [1, 9, 2, 3], [1, 2, 9, 3], [1, 2, 3, 9]];
     for (pos, e) in expect.iter().enumerate() {
-        assert_eq!(children_gadget(node, &asc, pos), e.map(F::from), "position {pos}");
+        assert_eq!(
+            children_gadget(node, &asc, pos),
+            e.map(F::from),
+            "position {pos}"
+        );
     }
     // The reordering matters: handing the gadget the ascending siblings unreordered misplaces
     // them at positions 2 and 3, so a slip in `circuit_siblings` cannot go unseen.
@@ -320,7 +345,11 @@ fn merkle_children_places_distinct_values() {
         let b0 = Boolean::new_witness(cs.clone(), || Ok(pos & 1 == 1)).unwrap();
         let b1 = Boolean::new_witness(cs.clone(), || Ok(pos & 2 == 2)).unwrap();
         let kids = gadget::children(&n, &sib, &b0, &b1).map(|k| k.value().unwrap());
-        assert_ne!(kids, native::children(node, &asc, pos), "position {pos} unreordered");
+        assert_ne!(
+            kids,
+            native::children(node, &asc, pos),
+            "position {pos} unreordered"
+        );
     }
 }
 
@@ -333,7 +362,10 @@ fn merkle_vectors_reproduced_by_the_gadget() {
     for (t, tree) in trees.iter().enumerate() {
         let ctx = format!("merkle4.vectors[{t}]");
         let root = fr(&tree["root"], &format!("{ctx}.root"));
-        for (j, p) in arr(&tree["proofs"], &format!("{ctx}.proofs")).iter().enumerate() {
+        for (j, p) in arr(&tree["proofs"], &format!("{ctx}.proofs"))
+            .iter()
+            .enumerate()
+        {
             let ctx = format!("{ctx}.proofs[{j}]");
             let index = u32::try_from(p["index"].as_u64().unwrap()).unwrap();
             let leaf = fr(&p["leaf"], &format!("{ctx}.leaf"));
@@ -368,12 +400,22 @@ fn merkle_vectors_reproduced_by_the_gadget() {
                 })
                 .collect();
             let root_v = FpVar::new_input(cs.clone(), || Ok(root)).unwrap();
-            gadget::root(&leaf_v, &bits, &sibs).unwrap().enforce_equal(&root_v).unwrap();
-            assert!(cs.is_satisfied().unwrap(), "{ctx}: enforced root unsatisfied");
+            gadget::root(&leaf_v, &bits, &sibs)
+                .unwrap()
+                .enforce_equal(&root_v)
+                .unwrap();
+            assert!(
+                cs.is_satisfied().unwrap(),
+                "{ctx}: enforced root unsatisfied"
+            );
             proofs_checked += 1;
         }
     }
-    assert_eq!(proofs_checked, 1 + 2 + 3 + 4 + 4 + 5, "merkle4 proofs checked");
+    assert_eq!(
+        proofs_checked,
+        1 + 2 + 3 + 4 + 4 + 5,
+        "merkle4 proofs checked"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -411,16 +453,25 @@ fn add_vectors_reproduced_by_the_gadget() {
             y: FpVar::new_input(cs.clone(), || Ok(sum.y)).unwrap(),
         };
         out.enforce_equal(&sum_v).unwrap();
-        assert!(cs.is_satisfied().unwrap(), "{ctx}: add constraints unsatisfied");
+        assert!(
+            cs.is_satisfied().unwrap(),
+            "{ctx}: add constraints unsatisfied"
+        );
 
         // With one operand constant the gadget takes the same constraints.
         let cs = new_cs();
         let pv = PointVar::new_witness(cs.clone(), Some(p)).unwrap();
         let out = pv.add(&PointVar::constant(&q)).unwrap();
         assert_eq!(out.value(), Some(sum), "{ctx}: gadget sum with constant q");
-        assert!(cs.is_satisfied().unwrap(), "{ctx}: add with constant q unsatisfied");
+        assert!(
+            cs.is_satisfied().unwrap(),
+            "{ctx}: add with constant q unsatisfied"
+        );
     }
-    assert!(with_identity >= 2, "vectors include the identity as an operand");
+    assert!(
+        with_identity >= 2,
+        "vectors include the identity as an operand"
+    );
     assert!(inverse_pairs >= 2, "vectors include P + (-P)");
 }
 
@@ -440,13 +491,18 @@ fn add_with_tampered_output_is_unsatisfied() {
             let out = pv.add(&qv).unwrap();
             assert!(cs.is_satisfied().unwrap(), "{ctx}: honest add unsatisfied");
             let target = if coord == 0 { &out.x } else { &out.y };
-            let FpVar::Var(allocated) = target else { panic!("{ctx}: add output is not a variable") };
+            let FpVar::Var(allocated) = target else {
+                panic!("{ctx}: add output is not a variable")
+            };
             let idx = allocated.variable.index().unwrap();
             {
                 let mut inner = cs.borrow_mut().unwrap();
                 inner.assignments.witness_assignment[idx] += F::from(1u64);
             }
-            assert!(!cs.is_satisfied().unwrap(), "{ctx}: tampered coordinate {coord} satisfied");
+            assert!(
+                !cs.is_satisfied().unwrap(),
+                "{ctx}: tampered coordinate {coord} satisfied"
+            );
         }
     }
 }

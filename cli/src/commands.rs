@@ -19,7 +19,11 @@ pub struct CliError {
 
 impl CliError {
     fn new(code: u8, message: impl std::fmt::Display) -> Self {
-        Self { message: message.to_string(), hint: None, code }
+        Self {
+            message: message.to_string(),
+            hint: None,
+            code,
+        }
     }
     fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -34,7 +38,12 @@ pub const EXIT_INPUT: u8 = 3;
 
 /// Letro proof-of-delivery toolkit.
 #[derive(Debug, Parser)]
-#[command(name = "letro", version, about, after_help = "Exit codes: 0 success, 1 failed, 2 usage error, 3 unreadable or malformed input.")]
+#[command(
+    name = "letro",
+    version,
+    about,
+    after_help = "Exit codes: 0 success, 1 failed, 2 usage error, 3 unreadable or malformed input."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -80,20 +89,32 @@ enum KeysCommand {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Circuit { command: CircuitCommand::Info { json } } => circuit_info(json),
-        Command::Keys { command: KeysCommand::Setup { insecure_dev, dir } } => keys_setup(insecure_dev, dir),
+        Command::Circuit {
+            command: CircuitCommand::Info { json },
+        } => circuit_info(json),
+        Command::Keys {
+            command: KeysCommand::Setup { insecure_dev, dir },
+        } => keys_setup(insecure_dev, dir),
     }
 }
 
 fn constraints() -> Result<usize, CliError> {
-    letro_circuits::circuit::constraint_count()
-        .map_err(|e| CliError::new(EXIT_FAILED, format!("internal error: circuit synthesis failed: {e}")))
+    letro_circuits::circuit::constraint_count().map_err(|e| {
+        CliError::new(
+            EXIT_FAILED,
+            format!("internal error: circuit synthesis failed: {e}"),
+        )
+    })
 }
 
 fn circuit_info(json: bool) -> Result<(), CliError> {
     let n = constraints()?;
-    let parts = letro_circuits::circuit::constraint_breakdown()
-        .map_err(|e| CliError::new(EXIT_FAILED, format!("internal error: circuit synthesis failed: {e}")))?;
+    let parts = letro_circuits::circuit::constraint_breakdown().map_err(|e| {
+        CliError::new(
+            EXIT_FAILED,
+            format!("internal error: circuit synthesis failed: {e}"),
+        )
+    })?;
     if json {
         let breakdown: Vec<_> = parts
             .iter()
@@ -112,7 +133,10 @@ fn circuit_info(json: bool) -> Result<(), CliError> {
     } else {
         println!("statement:      {STATEMENT_ID}");
         println!("constraints:    {n}");
-        println!("public inputs:  {NUM_PUBLIC_INPUTS} ({})", PUBLIC_INPUT_NAMES.join(", "));
+        println!(
+            "public inputs:  {NUM_PUBLIC_INPUTS} ({})",
+            PUBLIC_INPUT_NAMES.join(", ")
+        );
         println!("proof system:   Groth16 over BN254");
         println!("constraints by part:");
         for (part, c) in &parts {
@@ -132,8 +156,18 @@ fn keys_setup(insecure_dev: bool, dir: PathBuf) -> Result<(), CliError> {
     let mut rng = rand::rngs::OsRng;
     let pk = keys::setup_insecure_dev(&mut rng).map_err(|e| CliError::new(EXIT_FAILED, e))?;
     let m = keys::write_dev_keys(&dir, &pk, n).map_err(|e| CliError::new(EXIT_INPUT, e))?;
-    println!("wrote {} ({} bytes, sha256 {})", dir.join(&m.proving_key.file).display(), m.proving_key.bytes, m.proving_key.sha256);
-    println!("wrote {} ({} bytes, sha256 {})", dir.join(&m.verifying_key.file).display(), m.verifying_key.bytes, m.verifying_key.sha256);
+    println!(
+        "wrote {} ({} bytes, sha256 {})",
+        dir.join(&m.proving_key.file).display(),
+        m.proving_key.bytes,
+        m.proving_key.sha256
+    );
+    println!(
+        "wrote {} ({} bytes, sha256 {})",
+        dir.join(&m.verifying_key.file).display(),
+        m.verifying_key.bytes,
+        m.verifying_key.sha256
+    );
     println!("wrote {}", dir.join(keys::MANIFEST).display());
     Ok(())
 }

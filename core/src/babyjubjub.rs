@@ -175,8 +175,6 @@ fn is_negative(x: &Fq) -> bool {
     x.into_bigint() > half
 }
 
-
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +204,9 @@ mod tests {
         let neg = -p;
         assert_eq!(unpack(&pack(&neg)), Ok(neg));
         assert!(unpack(&[0xff; 32]).is_err());
-        assert_eq!(point_on_curve(Fq::from(1u64), Fq::from(1u64)), Err(PointError::NotOnCurve));
+        assert_eq!(
+            point_on_curve(Fq::from(1u64), Fq::from(1u64)),
+            Err(PointError::NotOnCurve)
+        );
     }
 }

@@ -119,7 +119,10 @@ impl PrivateKey {
         let hm_s = Fs::from_be_bytes_mod_order(&fr_to_be_bytes(&hm));
         h.zeroize();
         s_le.zeroize();
-        Signature { r8, s: r + hm_s * s }
+        Signature {
+            r8,
+            s: r + hm_s * s,
+        }
     }
 }
 
@@ -207,10 +210,16 @@ mod tests {
         let msg = Fr::from(1234u64);
         let sig = sk.sign(&msg);
         assert_eq!(pk.verify(&msg, &sig), Ok(()));
-        assert_eq!(pk.verify(&Fr::from(1235u64), &sig), Err(EddsaError::Invalid));
+        assert_eq!(
+            pk.verify(&Fr::from(1235u64), &sig),
+            Err(EddsaError::Invalid)
+        );
         let other = PrivateKey::from_bytes([8u8; 32]).public_key();
         assert_eq!(other.verify(&msg, &sig), Err(EddsaError::Invalid));
-        let bad_s = Signature { s: sig.s + Fs::from(1u64), ..sig };
+        let bad_s = Signature {
+            s: sig.s + Fs::from(1u64),
+            ..sig
+        };
         assert_eq!(pk.verify(&msg, &bad_s), Err(EddsaError::Invalid));
     }
 
@@ -220,7 +229,10 @@ mod tests {
         let mut be = [0u8; 32];
         be.copy_from_slice(&l);
         let b = base8();
-        assert_eq!(Signature::from_parts(b.x, b.y, &be), Err(EddsaError::SNotReduced));
+        assert_eq!(
+            Signature::from_parts(b.x, b.y, &be),
+            Err(EddsaError::SNotReduced)
+        );
         be[31] -= 1;
         assert!(Signature::from_parts(b.x, b.y, &be).is_ok());
     }

@@ -30,8 +30,10 @@ pub enum FieldError {
 pub fn fr_to_be_bytes(x: &Fr) -> [u8; 32] {
     let bytes = x.into_bigint().to_bytes_be();
     let mut out = [0u8; 32];
-    // BigInt<4> always serialises to exactly 32 bytes.
-    out.copy_from_slice(&bytes[bytes.len().saturating_sub(32)..]);
+    // BigInt<4> always serialises to exactly 32 bytes; right-align in any case.
+    for (o, b) in out.iter_mut().rev().zip(bytes.iter().rev()) {
+        *o = *b;
+    }
     out
 }
 
@@ -58,7 +60,11 @@ pub fn fr_from_hex(s: &str) -> Result<Fr, FieldError> {
 /// Parses exactly 64 lowercase hex characters into 32 bytes.
 pub fn hex32_from_str(s: &str) -> Result<[u8; 32], FieldError> {
     let bad = FieldError::BadHex { expected: 64 };
-    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if s.len() != 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Err(bad);
     }
     let mut out = [0u8; 32];
@@ -80,7 +86,9 @@ pub fn fr_from_decimal(s: &str) -> Result<Fr, FieldError> {
         return Err(FieldError::NotCanonical);
     }
     let mut be = [0u8; 32];
-    be[32 - bytes.len()..].copy_from_slice(&bytes);
+    for (o, b) in be.iter_mut().rev().zip(bytes.iter().rev()) {
+        *o = *b;
+    }
     fr_from_be_bytes(&be)
 }
 
@@ -146,17 +154,34 @@ mod tests {
         let p_minus_1 = -Fr::ONE;
         assert_eq!(fr_from_decimal(&fr_to_decimal(&p_minus_1)), Ok(p_minus_1));
         assert_eq!(fr_from_decimal(P_DEC), Err(FieldError::NotCanonical));
-        assert!(matches!(fr_from_decimal("01"), Err(FieldError::BadDecimal(_))));
-        assert!(matches!(fr_from_decimal("-1"), Err(FieldError::BadDecimal(_))));
-        assert!(matches!(fr_from_decimal(""), Err(FieldError::BadDecimal(_))));
-        assert!(matches!(fr_from_decimal("1 "), Err(FieldError::BadDecimal(_))));
-        assert_eq!(fr_from_decimal(&"9".repeat(79)), Err(FieldError::NotCanonical));
+        assert!(matches!(
+            fr_from_decimal("01"),
+            Err(FieldError::BadDecimal(_))
+        ));
+        assert!(matches!(
+            fr_from_decimal("-1"),
+            Err(FieldError::BadDecimal(_))
+        ));
+        assert!(matches!(
+            fr_from_decimal(""),
+            Err(FieldError::BadDecimal(_))
+        ));
+        assert!(matches!(
+            fr_from_decimal("1 "),
+            Err(FieldError::BadDecimal(_))
+        ));
+        assert_eq!(
+            fr_from_decimal(&"9".repeat(79)),
+            Err(FieldError::NotCanonical)
+        );
     }
 
     #[test]
     fn bytes_reject_modulus_and_above() {
         let p = BigUint::parse_bytes(P_DEC.as_bytes(), 10).map(|n| n.to_bytes_be());
-        let Some(p) = p else { panic!("modulus constant parses") };
+        let Some(p) = p else {
+            panic!("modulus constant parses")
+        };
         let mut be = [0u8; 32];
         be.copy_from_slice(&p);
         assert_eq!(fr_from_be_bytes(&be), Err(FieldError::NotCanonical));

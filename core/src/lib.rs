@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod babyjubjub;
+pub mod bundle;
 pub mod checkpoint;
 pub mod eddsa;
 pub mod field;

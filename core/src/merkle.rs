@@ -49,11 +49,18 @@ pub fn zeros() -> &'static [Fr; DEPTH + 1] {
     static ZEROS: OnceLock<[Fr; DEPTH + 1]> = OnceLock::new();
     ZEROS.get_or_init(|| {
         let mut z = [Fr::from(0u64); DEPTH + 1];
-        for k in 0..DEPTH {
-            z[k + 1] = hash_node(&[z[k]; ARITY]);
+        let mut prev = Fr::from(0u64);
+        for zk in z.iter_mut().skip(1) {
+            prev = hash_node(&[prev; ARITY]);
+            *zk = prev;
         }
         z
     })
+}
+
+/// The root of an empty subtree of height `level` (0 above the top, which no caller asks for).
+fn empty(level: usize) -> Fr {
+    zeros().get(level).copied().unwrap_or_default()
 }
 
 /// The position (0..4) of leaf `index`'s ancestor among its siblings at `level`.
@@ -67,7 +74,11 @@ pub fn children(node: Fr, siblings: &[Fr; 3], pos: usize) -> [Fr; ARITY] {
     let mut out = [Fr::from(0u64); ARITY];
     let mut s = siblings.iter();
     for (j, o) in out.iter_mut().enumerate() {
-        *o = if j == pos { node } else { s.next().copied().unwrap_or_default() };
+        *o = if j == pos {
+            node
+        } else {
+            s.next().copied().unwrap_or_default()
+        };
     }
     out
 }
@@ -84,9 +95,12 @@ pub struct InclusionProof {
 impl InclusionProof {
     /// The root obtained by hashing `leaf` up the path.
     pub fn root(&self, leaf: Fr) -> Fr {
-        self.siblings.iter().enumerate().fold(leaf, |node, (level, sib)| {
-            hash_node(&children(node, sib, position(self.index, level)))
-        })
+        self.siblings
+            .iter()
+            .enumerate()
+            .fold(leaf, |node, (level, sib)| {
+                hash_node(&children(node, sib, position(self.index, level)))
+            })
     }
 
     /// Checks that `leaf` is at `index` in the tree with root `root`.
@@ -115,7 +129,9 @@ impl Default for MerkleTree {
 impl MerkleTree {
     /// An empty tree.
     pub fn new() -> Self {
-        Self { levels: vec![Vec::new(); DEPTH + 1] }
+        Self {
+            levels: vec![Vec::new(); DEPTH + 1],
+        }
     }
 
     /// Number of leaves.
@@ -133,7 +149,7 @@ impl MerkleTree {
             .get(level)
             .and_then(|l| l.get(j))
             .copied()
-            .unwrap_or(zeros()[level])
+            .unwrap_or_else(|| empty(level))
     }
 
     /// Appends a leaf and returns its index.
@@ -149,10 +165,9 @@ impl MerkleTree {
             let kids = [0, 1, 2, 3].map(|c| self.node(level, first + c));
             let h = hash_node(&kids);
             if let Some(up) = self.levels.get_mut(level + 1) {
-                if parent < up.len() {
-                    up[parent] = h;
-                } else {
-                    up.push(h);
+                match up.get_mut(parent) {
+                    Some(slot) => *slot = h,
+                    None => up.push(h),
                 }
             }
             j = parent;
@@ -171,7 +186,10 @@ impl MerkleTree {
             .first()
             .and_then(|l| l.get(index as usize))
             .copied()
-            .ok_or(MerkleError::IndexOutOfRange { index: index.into(), size: self.len() })
+            .ok_or(MerkleError::IndexOutOfRange {
+                index: index.into(),
+                size: self.len(),
+            })
     }
 
     /// The inclusion proof of leaf `index`.
@@ -182,12 +200,11 @@ impl MerkleTree {
         for (level, sib) in siblings.iter_mut().enumerate() {
             let pos = j % ARITY;
             let first = j - pos;
-            let mut k = 0;
-            for c in 0..ARITY {
-                if c != pos {
-                    sib[k] = self.node(level, first + c);
-                    k += 1;
-                }
+            let others = (0..ARITY)
+                .filter(|&c| c != pos)
+                .map(|c| self.node(level, first + c));
+            for (s, v) in sib.iter_mut().zip(others) {
+                *s = v;
             }
             j /= ARITY;
         }
@@ -196,6 +213,12 @@ impl MerkleTree {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod tests {
     use super::*;
 
@@ -215,10 +238,16 @@ mod tests {
             let p = t.proof(i).map_err(|e| e.to_string());
             let Ok(p) = p else { panic!("proof for {i}") };
             assert_eq!(p.verify(Fr::from(u64::from(i) + 1000), root), Ok(()));
-            assert_eq!(p.verify(Fr::from(1u64), root), Err(MerkleError::RootMismatch));
+            assert_eq!(
+                p.verify(Fr::from(1u64), root),
+                Err(MerkleError::RootMismatch)
+            );
             let mut wrong = p.clone();
             wrong.index ^= 1;
-            assert_eq!(wrong.verify(Fr::from(u64::from(i) + 1000), root), Err(MerkleError::RootMismatch));
+            assert_eq!(
+                wrong.verify(Fr::from(u64::from(i) + 1000), root),
+                Err(MerkleError::RootMismatch)
+            );
         }
         assert!(t.proof(70).is_err());
     }

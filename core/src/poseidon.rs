@@ -45,7 +45,9 @@ pub struct PoseidonParams {
 impl PoseidonParams {
     /// Round constants of round `r`.
     pub fn round_constants(&self, r: usize) -> &[Fr] {
-        self.ark.get(r * self.width..(r + 1) * self.width).unwrap_or(&[])
+        self.ark
+            .get(r * self.width..(r + 1) * self.width)
+            .unwrap_or(&[])
     }
 
     /// Whether round `r` is a full round.
@@ -60,7 +62,8 @@ impl PoseidonParams {
     }
 }
 
-static PARAMS: [OnceLock<Option<PoseidonParams>>; MAX_ARITY] = [const { OnceLock::new() }; MAX_ARITY];
+static PARAMS: [OnceLock<Option<PoseidonParams>>; MAX_ARITY] =
+    [const { OnceLock::new() }; MAX_ARITY];
 
 /// The cached parameters for `arity` inputs.
 pub fn params(arity: usize) -> Result<&'static PoseidonParams, PoseidonError> {
@@ -120,7 +123,10 @@ pub fn poseidon(inputs: &[Fr]) -> Result<Fr, PoseidonError> {
     state.push(Fr::from(0u64));
     state.extend_from_slice(inputs);
     permute(p, &mut state);
-    state.first().copied().ok_or(PoseidonError::Arity(inputs.len()))
+    state
+        .first()
+        .copied()
+        .ok_or(PoseidonError::Arity(inputs.len()))
 }
 
 /// Poseidon of a fixed-size input; the arity is checked at compile time's call sites we use
@@ -144,7 +150,9 @@ mod tests {
         for arity in 1..=6usize {
             let inputs: Vec<Fr> = (0..arity).map(|i| Fr::from(i as u64 * 7 + 3)).collect();
             let mut reference = Poseidon::<Fr>::new_circom(arity).map_err(|e| e.to_string());
-            let expected = reference.as_mut().map(|h| h.hash(&inputs).map_err(|e| e.to_string()));
+            let expected = reference
+                .as_mut()
+                .map(|h| h.hash(&inputs).map_err(|e| e.to_string()));
             assert_eq!(Ok(Ok(poseidon(&inputs))), expected.map(|r| r.map(Ok)));
         }
     }
@@ -162,6 +170,9 @@ mod tests {
     #[test]
     fn arity_out_of_range_is_an_error() {
         assert_eq!(poseidon(&[]), Err(PoseidonError::Arity(0)));
-        assert_eq!(poseidon(&[Fr::from(0u64); 13]), Err(PoseidonError::Arity(13)));
+        assert_eq!(
+            poseidon(&[Fr::from(0u64); 13]),
+            Err(PoseidonError::Arity(13))
+        );
     }
 }

@@ -19,8 +19,14 @@ pub const STATEMENT_ID: &str = "delivered-within/v1";
 pub const NUM_PUBLIC_INPUTS: usize = 6;
 
 /// Names of the public inputs, in circuit order.
-pub const PUBLIC_INPUT_NAMES: [&str; NUM_PUBLIC_INPUTS] =
-    ["h_hi", "h_lo", "not_before", "not_after", "recipient_commitment", "log_root"];
+pub const PUBLIC_INPUT_NAMES: [&str; NUM_PUBLIC_INPUTS] = [
+    "h_hi",
+    "h_lo",
+    "not_before",
+    "not_after",
+    "recipient_commitment",
+    "log_root",
+];
 
 /// SHA-256 of the exact ciphertext bytes delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -154,13 +160,22 @@ pub enum RelationError {
 pub fn check_relation(s: &DeliveredWithin, w: &DeliveryWitness) -> Result<(), RelationError> {
     let t = w.delivered_at;
     if s.not_before > s.not_after {
-        return Err(RelationError::EmptyWindow { not_before: s.not_before, not_after: s.not_after });
+        return Err(RelationError::EmptyWindow {
+            not_before: s.not_before,
+            not_after: s.not_after,
+        });
     }
     if t < s.not_before {
-        return Err(RelationError::DeliveredBeforeWindow { t, not_before: s.not_before });
+        return Err(RelationError::DeliveredBeforeWindow {
+            t,
+            not_before: s.not_before,
+        });
     }
     if t > s.not_after {
-        return Err(RelationError::DeliveredAfterWindow { t, not_after: s.not_after });
+        return Err(RelationError::DeliveredAfterWindow {
+            t,
+            not_after: s.not_after,
+        });
     }
     let a = w.receipt_key.point();
     if recipient_commitment(a, &w.blinding) != s.recipient_commitment {
@@ -192,7 +207,13 @@ pub mod example {
     }
 
     /// Builds the example deterministically from its arguments.
-    pub fn build(ciphertext: &[u8], t: u64, receipt_secret: [u8; 32], blinding: Fr, log_size: u32) -> Example {
+    pub fn build(
+        ciphertext: &[u8],
+        t: u64,
+        receipt_secret: [u8; 32],
+        blinding: Fr,
+        log_size: u32,
+    ) -> Example {
         let sk = PrivateKey::from_bytes(receipt_secret);
         let pk = sk.public_key();
         let h = CiphertextHash::of(ciphertext);
@@ -232,7 +253,13 @@ pub mod example {
 
     /// The default example used across the workspace's tests.
     pub fn default_example() -> Example {
-        build(b"example ciphertext", 1_764_201_600, [42u8; 32], Fr::from(987_654_321u64), 10)
+        build(
+            b"example ciphertext",
+            1_764_201_600,
+            [42u8; 32],
+            Fr::from(987_654_321u64),
+            10,
+        )
     }
 }
 
@@ -254,22 +281,40 @@ mod tests {
         let mut s = e.statement;
         s.not_after = t - 1;
         s.not_before = t - 10;
-        assert!(matches!(check_relation(&s, &e.witness), Err(RelationError::DeliveredAfterWindow { .. })));
+        assert!(matches!(
+            check_relation(&s, &e.witness),
+            Err(RelationError::DeliveredAfterWindow { .. })
+        ));
         let mut s = e.statement;
         s.not_before = t + 1;
-        assert!(matches!(check_relation(&s, &e.witness), Err(RelationError::DeliveredBeforeWindow { .. })));
+        assert!(matches!(
+            check_relation(&s, &e.witness),
+            Err(RelationError::DeliveredBeforeWindow { .. })
+        ));
         let mut s = e.statement;
         s.not_before = s.not_after + 1;
-        assert!(matches!(check_relation(&s, &e.witness), Err(RelationError::EmptyWindow { .. })));
+        assert!(matches!(
+            check_relation(&s, &e.witness),
+            Err(RelationError::EmptyWindow { .. })
+        ));
         let mut s = e.statement;
         s.recipient_commitment += Fr::from(1u64);
-        assert_eq!(check_relation(&s, &e.witness), Err(RelationError::CommitmentMismatch));
+        assert_eq!(
+            check_relation(&s, &e.witness),
+            Err(RelationError::CommitmentMismatch)
+        );
         let mut s = e.statement;
         s.ciphertext_hash.0[0] ^= 1;
-        assert!(matches!(check_relation(&s, &e.witness), Err(RelationError::Signature(_))));
+        assert!(matches!(
+            check_relation(&s, &e.witness),
+            Err(RelationError::Signature(_))
+        ));
         let mut s = e.statement;
         s.log_root += Fr::from(1u64);
-        assert!(matches!(check_relation(&s, &e.witness), Err(RelationError::NotInLog(_))));
+        assert!(matches!(
+            check_relation(&s, &e.witness),
+            Err(RelationError::NotInLog(_))
+        ));
     }
 
     #[test]
@@ -277,6 +322,16 @@ mod tests {
         let e = default_example();
         let pi = e.statement.public_inputs();
         let (hi, lo) = e.statement.ciphertext_hash.halves();
-        assert_eq!(pi, [hi, lo, Fr::from(e.statement.not_before), Fr::from(e.statement.not_after), e.statement.recipient_commitment, e.statement.log_root]);
+        assert_eq!(
+            pi,
+            [
+                hi,
+                lo,
+                Fr::from(e.statement.not_before),
+                Fr::from(e.statement.not_after),
+                e.statement.recipient_commitment,
+                e.statement.log_root
+            ]
+        );
     }
 }

@@ -129,14 +129,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Canonical compressed encoding of a verifying key.
 pub fn verifying_key_bytes(vk: &VerifyingKey<Bn254>) -> Result<Vec<u8>, KeyError> {
     let mut out = Vec::new();
-    vk.serialize_compressed(&mut out).map_err(|e| KeyError::Setup(e.to_string()))?;
+    vk.serialize_compressed(&mut out)
+        .map_err(|e| KeyError::Setup(e.to_string()))?;
     Ok(out)
 }
 
 /// Runs a Groth16 setup for the current circuit with randomness from `rng`.
 ///
 /// INSECURE for production: whoever controls `rng` knows the toxic waste and can forge proofs.
-pub fn setup_insecure_dev<R: RngCore + CryptoRng>(rng: &mut R) -> Result<ProvingKey<Bn254>, KeyError> {
+pub fn setup_insecure_dev<R: RngCore + CryptoRng>(
+    rng: &mut R,
+) -> Result<ProvingKey<Bn254>, KeyError> {
     let (pk, _vk) = Groth16::<Bn254>::circuit_specific_setup(DeliveredWithinCircuit::blank(), rng)
         .map_err(|e| KeyError::Setup(e.to_string()))?;
     Ok(pk)
@@ -144,36 +147,65 @@ pub fn setup_insecure_dev<R: RngCore + CryptoRng>(rng: &mut R) -> Result<Proving
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|source| KeyError::Io { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, path).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })
+    std::fs::write(&tmp, bytes).map_err(|source| KeyError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Writes the insecure development keys and their manifest into `dir`.
-pub fn write_dev_keys(dir: &Path, pk: &ProvingKey<Bn254>, constraints: usize) -> Result<Manifest, KeyError> {
-    std::fs::create_dir_all(dir).map_err(|source| KeyError::Io { path: dir.to_path_buf(), source })?;
+pub fn write_dev_keys(
+    dir: &Path,
+    pk: &ProvingKey<Bn254>,
+    constraints: usize,
+) -> Result<Manifest, KeyError> {
+    std::fs::create_dir_all(dir).map_err(|source| KeyError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut pk_bytes = Vec::new();
-    pk.serialize_compressed(&mut pk_bytes).map_err(|e| KeyError::Setup(e.to_string()))?;
+    pk.serialize_compressed(&mut pk_bytes)
+        .map_err(|e| KeyError::Setup(e.to_string()))?;
     let vk_bytes = verifying_key_bytes(&pk.vk)?;
     let manifest = Manifest {
         statement: STATEMENT_ID.to_string(),
         constraints,
         public_inputs: NUM_PUBLIC_INPUTS,
-        proving_key: KeyFile { file: DEV_PROVING_KEY.into(), sha256: sha256_hex(&pk_bytes), bytes: pk_bytes.len() as u64 },
-        verifying_key: KeyFile { file: DEV_VERIFYING_KEY.into(), sha256: sha256_hex(&vk_bytes), bytes: vk_bytes.len() as u64 },
+        proving_key: KeyFile {
+            file: DEV_PROVING_KEY.into(),
+            sha256: sha256_hex(&pk_bytes),
+            bytes: pk_bytes.len() as u64,
+        },
+        verifying_key: KeyFile {
+            file: DEV_VERIFYING_KEY.into(),
+            sha256: sha256_hex(&vk_bytes),
+            bytes: vk_bytes.len() as u64,
+        },
         provenance: Provenance {
             kind: "insecure-dev".into(),
-            description: "INSECURE, for development only: a single party ran the Groth16 setup and \
+            description:
+                "INSECURE, for development only: a single party ran the Groth16 setup and \
                           knew its randomness, so it could forge proofs. Replace with keys from a \
                           multi-party ceremony before relying on proofs."
-                .into(),
-            tool: format!("letro keys setup --insecure-dev (letro {})", env!("CARGO_PKG_VERSION")),
+                    .into(),
+            tool: format!(
+                "letro keys setup --insecure-dev (letro {})",
+                env!("CARGO_PKG_VERSION")
+            ),
             ceremony: None,
         },
     };
     write(&dir.join(DEV_PROVING_KEY), &pk_bytes)?;
     write(&dir.join(DEV_VERIFYING_KEY), &vk_bytes)?;
-    let mut json = serde_json::to_string_pretty(&manifest)
-        .map_err(|source| KeyError::Manifest { path: dir.join(MANIFEST), source })?;
+    let mut json =
+        serde_json::to_string_pretty(&manifest).map_err(|source| KeyError::Manifest {
+            path: dir.join(MANIFEST),
+            source,
+        })?;
     json.push('\n');
     write(&dir.join(MANIFEST), json.as_bytes())?;
     Ok(manifest)
@@ -182,10 +214,17 @@ pub fn write_dev_keys(dir: &Path, pk: &ProvingKey<Bn254>, constraints: usize) ->
 /// Reads and checks the manifest of `dir`.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, KeyError> {
     let path = dir.join(MANIFEST);
-    let bytes = std::fs::read(&path).map_err(|source| KeyError::Io { path: path.clone(), source })?;
-    let m: Manifest = serde_json::from_slice(&bytes).map_err(|source| KeyError::Manifest { path, source })?;
+    let bytes = std::fs::read(&path).map_err(|source| KeyError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let m: Manifest =
+        serde_json::from_slice(&bytes).map_err(|source| KeyError::Manifest { path, source })?;
     if m.statement != STATEMENT_ID {
-        return Err(KeyError::WrongStatement { expected: STATEMENT_ID.into(), found: m.statement });
+        return Err(KeyError::WrongStatement {
+            expected: STATEMENT_ID.into(),
+            found: m.statement,
+        });
     }
     for f in [&m.proving_key.file, &m.verifying_key.file] {
         if f.is_empty() || f.contains('/') || f.contains('\\') || f.starts_with('.') {
@@ -200,7 +239,11 @@ fn read_checked(dir: &Path, f: &KeyFile) -> Result<Vec<u8>, KeyError> {
     let bytes = std::fs::read(&path).map_err(|source| KeyError::Io { path, source })?;
     let actual = sha256_hex(&bytes);
     if actual != f.sha256 {
-        return Err(KeyError::HashMismatch { file: f.file.clone(), expected: f.sha256.clone(), actual });
+        return Err(KeyError::HashMismatch {
+            file: f.file.clone(),
+            expected: f.sha256.clone(),
+            actual,
+        });
     }
     Ok(bytes)
 }
@@ -210,21 +253,34 @@ fn read_checked(dir: &Path, f: &KeyFile) -> Result<Vec<u8>, KeyError> {
 pub fn load_proving_key(dir: &Path) -> Result<(Manifest, ProvingKey<Bn254>), KeyError> {
     let m = read_manifest(dir)?;
     let bytes = read_checked(dir, &m.proving_key)?;
-    let pk = ProvingKey::<Bn254>::deserialize_compressed_unchecked(bytes.as_slice())
-        .map_err(|e| KeyError::Decode { file: m.proving_key.file.clone(), reason: e.to_string() })?;
+    let pk =
+        ProvingKey::<Bn254>::deserialize_compressed_unchecked(bytes.as_slice()).map_err(|e| {
+            KeyError::Decode {
+                file: m.proving_key.file.clone(),
+                reason: e.to_string(),
+            }
+        })?;
     Ok((m, pk))
 }
 
 /// Loads and validates the verifying key of `dir`, after checking its hash.
-pub fn load_verifying_key(dir: &Path) -> Result<(Manifest, Vec<u8>, VerifyingKey<Bn254>), KeyError> {
+pub fn load_verifying_key(
+    dir: &Path,
+) -> Result<(Manifest, Vec<u8>, VerifyingKey<Bn254>), KeyError> {
     let m = read_manifest(dir)?;
     let bytes = read_checked(dir, &m.verifying_key)?;
-    let vk = VerifyingKey::<Bn254>::deserialize_compressed(bytes.as_slice())
-        .map_err(|e| KeyError::Decode { file: m.verifying_key.file.clone(), reason: e.to_string() })?;
+    let vk = VerifyingKey::<Bn254>::deserialize_compressed(bytes.as_slice()).map_err(|e| {
+        KeyError::Decode {
+            file: m.verifying_key.file.clone(),
+            reason: e.to_string(),
+        }
+    })?;
     Ok((m, bytes, vk))
 }
 
 /// The repository's committed keys directory.
 pub fn repo_keys_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("keys")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("keys")
 }

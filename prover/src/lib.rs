@@ -17,10 +17,12 @@
 pub mod keys;
 
 use ark_bn254::Bn254;
-use ark_groth16::{r1cs_to_qap::LibsnarkReduction, Groth16, PreparedVerifyingKey, Proof, ProvingKey};
+use ark_groth16::{
+    r1cs_to_qap::LibsnarkReduction, Groth16, PreparedVerifyingKey, Proof, ProvingKey,
+};
 use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisError, SynthesisMode,
-    R1CS_PREDICATE_LABEL,
+    ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisError,
+    SynthesisMode, R1CS_PREDICATE_LABEL,
 };
 use ark_std::rand::{CryptoRng, RngCore};
 use ark_std::UniformRand;
@@ -97,20 +99,32 @@ impl Prover {
             .remove(R1CS_PREDICATE_LABEL)
             .ok_or(ProverSetupError::KeyMismatch("no R1CS matrices"))?;
         if matrices.len() != 3 {
-            return Err(ProverSetupError::KeyMismatch("expected three R1CS matrices"));
+            return Err(ProverSetupError::KeyMismatch(
+                "expected three R1CS matrices",
+            ));
         }
         if pk.vk.gamma_abc_g1.len() != num_instance_variables {
-            return Err(ProverSetupError::KeyMismatch("number of public inputs differs"));
+            return Err(ProverSetupError::KeyMismatch(
+                "number of public inputs differs",
+            ));
         }
         let num_witness = cs.num_witness_variables();
         if pk.l_query.len() != num_witness {
-            return Err(ProverSetupError::KeyMismatch("number of witness variables differs"));
+            return Err(ProverSetupError::KeyMismatch(
+                "number of witness variables differs",
+            ));
         }
         if pk.a_query.len() != num_instance_variables + num_witness {
             return Err(ProverSetupError::KeyMismatch("number of variables differs"));
         }
         let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
-        Ok(Self { pk, pvk, matrices, num_instance_variables, num_constraints })
+        Ok(Self {
+            pk,
+            pvk,
+            matrices,
+            num_instance_variables,
+            num_constraints,
+        })
     }
 
     /// Number of constraints of the circuit.
@@ -132,12 +146,17 @@ impl Prover {
         rng: &mut R,
     ) -> Result<Proof<Bn254>, ProveError> {
         check_relation(statement, witness)?;
-        let cs = new_cs(SynthesisMode::Prove { construct_matrices: false, generate_lc_assignments: false });
+        let cs = new_cs(SynthesisMode::Prove {
+            construct_matrices: false,
+            generate_lc_assignments: false,
+        });
         DeliveredWithinCircuit::new(statement, witness)
             .generate_constraints(cs.clone())
             .map_err(ProveError::Groth16)?;
         let (full, n_inst) = {
-            let inner = cs.borrow().ok_or(ProveError::Groth16(SynthesisError::MissingCS))?;
+            let inner = cs
+                .borrow()
+                .ok_or(ProveError::Groth16(SynthesisError::MissingCS))?;
             let inst = inner.instance_assignment().map_err(ProveError::Groth16)?;
             let wit = inner.witness_assignment().map_err(ProveError::Groth16)?;
             ([inst, wit].concat(), inst.len())

@@ -1,5 +1,10 @@
 //! The committed keys in keys/ belong to the current circuit, and the prover works with them.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::sync::{Arc, OnceLock};
 
@@ -21,9 +26,18 @@ fn prover() -> &'static Prover {
 fn committed_verifying_key_belongs_to_current_circuit() {
     let dir = keys::repo_keys_dir();
     let (manifest, vk_bytes, vk) = keys::load_verifying_key(&dir).unwrap();
-    assert_eq!(manifest.constraints, letro_circuits::circuit::constraint_count().unwrap());
-    assert_eq!(manifest.public_inputs, letro_core::statement::NUM_PUBLIC_INPUTS);
-    assert_eq!(keys::verifying_key_bytes(&prover().proving_key().vk).unwrap(), vk_bytes);
+    assert_eq!(
+        manifest.constraints,
+        letro_circuits::circuit::constraint_count().unwrap()
+    );
+    assert_eq!(
+        manifest.public_inputs,
+        letro_core::statement::NUM_PUBLIC_INPUTS
+    );
+    assert_eq!(
+        keys::verifying_key_bytes(&prover().proving_key().vk).unwrap(),
+        vk_bytes
+    );
     // A proof of the current circuit made with the committed proving key verifies under the
     // committed verifying key: the key pair was made for exactly these constraints.
     let e = default_example();
@@ -40,16 +54,26 @@ fn committed_verifying_key_belongs_to_current_circuit() {
 fn tampered_key_file_is_refused() {
     let dir = tempdir();
     let src = keys::repo_keys_dir();
-    for f in [keys::MANIFEST, keys::DEV_PROVING_KEY, keys::DEV_VERIFYING_KEY] {
+    for f in [
+        keys::MANIFEST,
+        keys::DEV_PROVING_KEY,
+        keys::DEV_VERIFYING_KEY,
+    ] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
     let vk_path = dir.join(keys::DEV_VERIFYING_KEY);
     let mut bytes = std::fs::read(&vk_path).unwrap();
     bytes[10] ^= 1;
     std::fs::write(&vk_path, bytes).unwrap();
-    assert!(matches!(keys::load_verifying_key(&dir), Err(keys::KeyError::HashMismatch { .. })));
+    assert!(matches!(
+        keys::load_verifying_key(&dir),
+        Err(keys::KeyError::HashMismatch { .. })
+    ));
     std::fs::write(dir.join(keys::MANIFEST), b"{}").unwrap();
-    assert!(matches!(keys::load_verifying_key(&dir), Err(keys::KeyError::Manifest { .. })));
+    assert!(matches!(
+        keys::load_verifying_key(&dir),
+        Err(keys::KeyError::Manifest { .. })
+    ));
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -67,7 +91,13 @@ fn false_statement_is_refused_before_proving() {
     s.not_before = s.not_after - 100;
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
     let err = prover().prove(&s, &e.witness, &mut rng).unwrap_err();
-    assert!(matches!(err, ProveError::FalseStatement(RelationError::DeliveredAfterWindow { .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            ProveError::FalseStatement(RelationError::DeliveredAfterWindow { .. })
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("after the window end"));
 }
 

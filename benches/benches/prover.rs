@@ -1,0 +1,65 @@
+//! Proving `delivered-within`: one proof with cached matrices (the library's path) against
+//! arkworks' `Groth16::prove`, which re-synthesises and rebuilds the matrices every time.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use ark_bn254::Bn254;
+use ark_groth16::Groth16;
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
+use ark_snark::SNARK;
+use criterion::{criterion_group, criterion_main, Criterion};
+use letro_circuits::DeliveredWithinCircuit;
+use letro_core::statement::example::default_example;
+use letro_prover::{keys, Prover};
+use rand::SeedableRng;
+
+fn bench_prove(c: &mut Criterion) {
+    let (_, pk) = keys::load_proving_key(&keys::repo_keys_dir()).unwrap();
+    let prover = Prover::new(pk.clone()).unwrap();
+    let e = default_example();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    let mut g = c.benchmark_group("prove");
+    g.sample_size(10);
+    g.bench_function("letro_prover_cached_matrices", |b| {
+        b.iter(|| prover.prove(&e.statement, &e.witness, &mut rng).unwrap())
+    });
+    g.bench_function("ark_groth16_prove", |b| {
+        b.iter(|| {
+            Groth16::<Bn254>::prove(
+                &pk,
+                DeliveredWithinCircuit::new(&e.statement, &e.witness),
+                &mut rng,
+            )
+            .unwrap()
+        })
+    });
+    g.bench_function("witness_synthesis_only", |b| {
+        b.iter(|| {
+            let cs = ConstraintSystem::new_ref();
+            cs.set_mode(ark_relations::gr1cs::SynthesisMode::Prove {
+                construct_matrices: false,
+                generate_lc_assignments: false,
+            });
+            DeliveredWithinCircuit::new(&e.statement, &e.witness)
+                .generate_constraints(cs)
+                .unwrap()
+        })
+    });
+    g.finish();
+}
+
+fn bench_verify(c: &mut Criterion) {
+    let (_, _, vk) = keys::load_verifying_key(&keys::repo_keys_dir()).unwrap();
+    let (_, pk) = keys::load_proving_key(&keys::repo_keys_dir()).unwrap();
+    let prover = Prover::new(pk).unwrap();
+    let e = default_example();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(8);
+    let proof = prover.prove(&e.statement, &e.witness, &mut rng).unwrap();
+    let pvk = ark_groth16::prepare_verifying_key(&vk);
+    let inputs = e.statement.public_inputs();
+    c.bench_function("groth16_verify_prepared", |b| {
+        b.iter(|| assert!(Groth16::<Bn254>::verify_proof(&pvk, &proof, &inputs).unwrap()))
+    });
+}
+
+criterion_group!(benches, bench_prove, bench_verify);
+criterion_main!(benches);
