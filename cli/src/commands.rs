@@ -18,14 +18,16 @@ pub struct CliError {
 }
 
 impl CliError {
-    fn new(code: u8, message: impl std::fmt::Display) -> Self {
+    /// An error with an exit code.
+    pub fn new(code: u8, message: impl std::fmt::Display) -> Self {
         Self {
             message: message.to_string(),
             hint: None,
             code,
         }
     }
-    fn hint(mut self, hint: impl Into<String>) -> Self {
+    /// Adds a hint line.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
@@ -33,6 +35,8 @@ impl CliError {
 
 /// Exit code: the operation failed.
 pub const EXIT_FAILED: u8 = 1;
+/// Exit code: usage error.
+pub const EXIT_USAGE: u8 = 2;
 /// Exit code: an input could not be read or parsed.
 pub const EXIT_INPUT: u8 = 3;
 
@@ -60,6 +64,35 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Proves a delivery record for a time window and writes the bundle and the opening.
+    Prove {
+        /// The delivery record (JSON, letro-record/v1); `-` reads standard input.
+        record: String,
+        /// Window start, RFC 3339 UTC (`2026-11-01T00:00:00Z`).
+        #[arg(long)]
+        not_before: String,
+        /// Window end, RFC 3339 UTC.
+        #[arg(long)]
+        not_after: String,
+        /// Where to write the bundle; `-` writes standard output.
+        #[arg(long)]
+        out: String,
+        /// Where to write the private opening (default: beside the bundle, `<out>.opening.json`).
+        #[arg(long)]
+        opening: Option<PathBuf>,
+        /// Keys directory with manifest.json (default: the keys built into this binary).
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Replace output files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Runs the whole flow on built-in defaults and leaves its files in DIR.
+    Demo {
+        /// Directory for the demo's files.
+        #[arg(long, default_value = "letro-demo")]
+        dir: PathBuf,
     },
 }
 
@@ -95,6 +128,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keys {
             command: KeysCommand::Setup { insecure_dev, dir },
         } => keys_setup(insecure_dev, dir),
+        Command::Prove {
+            record,
+            not_before,
+            not_after,
+            out,
+            opening,
+            keys,
+            force,
+        } => crate::prove::run(&record, &not_before, &not_after, &out, opening, keys, force),
+        Command::Demo { dir } => crate::demo::run(&dir),
     }
 }
 

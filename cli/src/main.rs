@@ -5,6 +5,9 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod demo;
+mod files;
+mod prove;
 
 use std::process::ExitCode;
 

@@ -14,6 +14,7 @@
 //! - No multi-party setup ceremony yet: `keys::setup_insecure_dev` is what its name says.
 #![forbid(unsafe_code)]
 
+pub mod embedded;
 pub mod keys;
 
 use ark_bn254::Bn254;
@@ -27,8 +28,10 @@ use ark_relations::gr1cs::{
 use ark_std::rand::{CryptoRng, RngCore};
 use ark_std::UniformRand;
 use letro_circuits::DeliveredWithinCircuit;
+use letro_core::bundle::{signed_checkpoint_text, Bundle, DeliveryRecord, Opening, ProofPoints};
 use letro_core::statement::{check_relation, DeliveredWithin, DeliveryWitness, RelationError};
 use letro_core::Fr;
+use sha2::Digest;
 
 /// Why a prover could not be built from a key.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,24 @@ pub enum ProveError {
     /// as a proof.
     #[error("internal error: the new proof does not verify under its own verifying key")]
     SelfCheckFailed,
+}
+
+/// Why a delivery record could not be turned into a bundle.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProveRecordError {
+    /// The record's checkpoint root is not a canonical field element.
+    #[error("delivery record: {0}")]
+    Record(#[from] letro_core::bundle::RecordStatementError),
+    /// Proving failed or the statement is false.
+    #[error(transparent)]
+    Prove(#[from] ProveError),
+    /// The verifying key could not be encoded.
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
+    /// The bundle could not be encoded.
+    #[error("bundle encoding: {0}")]
+    Encode(#[from] letro_core::bundle::EncodeError),
 }
 
 /// A Groth16 prover for `delivered-within` with cached constraint matrices.
@@ -135,6 +156,34 @@ impl Prover {
     /// The proving key.
     pub fn proving_key(&self) -> &ProvingKey<Bn254> {
         &self.pk
+    }
+
+    /// SHA-256 of the canonical compressed verifying key, as bundles name it.
+    pub fn verifying_key_sha256(&self) -> Result<[u8; 32], keys::KeyError> {
+        let bytes = keys::verifying_key_bytes(&self.pk.vk)?;
+        Ok(sha2::Sha256::digest(&bytes).into())
+    }
+
+    /// Proves a delivery record for the window `[not_before, not_after]` and returns the
+    /// encoded bundle and the opening.
+    pub fn prove_record<R: RngCore + CryptoRng>(
+        &self,
+        record: &DeliveryRecord,
+        not_before: u64,
+        not_after: u64,
+        rng: &mut R,
+    ) -> Result<(String, Opening), ProveRecordError> {
+        let statement = record.statement(not_before, not_after)?;
+        let proof = self.prove(&statement, &record.witness, rng)?;
+        let points = ProofPoints {
+            a: proof.a,
+            b: proof.b,
+            c: proof.c,
+        };
+        let vk_sha256 = self.verifying_key_sha256()?;
+        let checkpoint = signed_checkpoint_text(&record.checkpoint);
+        let bundle = Bundle::encode(&statement, &checkpoint, &points, &vk_sha256)?;
+        Ok((bundle, record.opening()))
     }
 
     /// Proves `statement` with `witness`. Refuses a false statement before proving, and

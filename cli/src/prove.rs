@@ -1,0 +1,115 @@
+//! `letro prove`.
+
+use std::path::{Path, PathBuf};
+
+use letro_core::bundle::{parse_time, DeliveryRecord};
+use letro_prover::{embedded, keys, ProveError, ProveRecordError, Prover};
+
+use crate::commands::{CliError, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE};
+use crate::files::{read_input, write_output, write_stdout};
+
+/// Loads the prover from a keys directory or the embedded keys.
+pub fn load_prover(dir: Option<&Path>) -> Result<Prover, CliError> {
+    let loaded = match dir {
+        Some(d) => keys::load_proving_key(d),
+        None => embedded::proving_key(),
+    };
+    let (_, pk) = loaded
+        .map_err(|e| CliError::new(EXIT_INPUT, format!("cannot load the proving key: {e}")))?;
+    Prover::new(pk).map_err(|e| {
+        CliError::new(EXIT_INPUT, e)
+            .hint("the keys were made for another version of the circuit; run `letro keys setup`")
+    })
+}
+
+fn time_arg(flag: &str, s: &str) -> Result<u64, CliError> {
+    parse_time(s).map_err(|e| {
+        CliError::new(EXIT_USAGE, format!("{flag} {s:?}: {e}"))
+            .hint("write times in RFC 3339 UTC, for example 2026-11-01T00:00:00Z")
+    })
+}
+
+/// Runs `letro prove`.
+pub fn run(
+    record_path: &str,
+    not_before: &str,
+    not_after: &str,
+    out: &str,
+    opening: Option<PathBuf>,
+    keys_dir: Option<PathBuf>,
+    force: bool,
+) -> Result<(), CliError> {
+    let nb = time_arg("--not-before", not_before)?;
+    let na = time_arg("--not-after", not_after)?;
+    if nb > na {
+        return Err(CliError::new(
+            EXIT_USAGE,
+            "--not-before is after --not-after",
+        ));
+    }
+    let opening_path = match (opening, out) {
+        (Some(p), _) => p,
+        (None, "-") => {
+            return Err(CliError::new(
+                EXIT_USAGE,
+                "--opening is required when the bundle goes to standard output",
+            ))
+        }
+        (None, o) => PathBuf::from(format!(
+            "{}.opening.json",
+            o.strip_suffix(".json").unwrap_or(o)
+        )),
+    };
+    for p in [
+        Some(opening_path.as_path()),
+        (out != "-").then(|| Path::new(out)),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !force && p.exists() {
+            return Err(
+                CliError::new(EXIT_INPUT, format!("{} already exists", p.display()))
+                    .hint("choose another path, or pass --force to replace it"),
+            );
+        }
+    }
+    let bytes = read_input(record_path)?;
+    let record = DeliveryRecord::parse(&bytes).map_err(|e| {
+        CliError::new(
+            EXIT_INPUT,
+            format!("{record_path}: not a valid delivery record: {e}"),
+        )
+    })?;
+    let prover = load_prover(keys_dir.as_deref())?;
+    eprintln!(
+        "proving delivered-within/v1 ({} constraints)...",
+        prover.num_constraints()
+    );
+    let started = std::time::Instant::now();
+    let (bundle, opening) = prover
+        .prove_record(&record, nb, na, &mut rand::rngs::OsRng)
+        .map_err(|e| match e {
+            ProveRecordError::Prove(ProveError::FalseStatement(r)) => {
+                CliError::new(EXIT_FAILED, format!("the statement does not hold: {r}"))
+                    .hint("choose a window that contains the delivery time, and check the record")
+            }
+            other => CliError::new(EXIT_FAILED, other),
+        })?;
+    eprintln!(
+        "proved and self-verified in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    write_output(&opening_path, opening.encode().as_bytes(), force, true)?;
+    if out == "-" {
+        write_stdout(bundle.as_bytes())?;
+    } else {
+        write_output(Path::new(out), bundle.as_bytes(), force, false)?;
+        eprintln!("wrote {out}");
+    }
+    eprintln!(
+        "wrote {} (private: it reveals the recipient)",
+        opening_path.display()
+    );
+    Ok(())
+}

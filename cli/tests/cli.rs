@@ -1,0 +1,299 @@
+//! The `letro` binary: outputs, exit codes and that nothing stored is lost.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ark_bn254::Bn254;
+use ark_groth16::{Groth16, Proof};
+use letro_core::bundle::{parse_time, Bundle, Opening};
+use letro_core::note::VerifierKey;
+use letro_prover::keys;
+
+fn letro(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_letro"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn record() -> String {
+    repo()
+        .join("testdata/records/valid.record.json")
+        .display()
+        .to_string()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("letro-cli-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn circuit_info_json() {
+    let o = letro(&["circuit", "info", "--json"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["statement"], "delivered-within/v1");
+    assert_eq!(v["constraints"], 10_972);
+    assert_eq!(v["public_inputs"], 6);
+    let parts: u64 = v["breakdown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["constraints"].as_u64().unwrap())
+        .sum();
+    assert_eq!(parts, 10_972);
+}
+
+fn verify_bundle(bundle: &[u8], opening: &Path) {
+    let b = Bundle::parse(bundle).unwrap();
+    let vkey = std::fs::read_to_string(repo().join("testdata/checkpoints/log.vkey")).unwrap();
+    let cp = b
+        .checkpoint
+        .verify(&[VerifierKey::parse(vkey.trim()).unwrap()])
+        .unwrap();
+    assert_eq!(
+        cp.checkpoint().root,
+        letro_core::field::fr_to_be_bytes(&b.statement.log_root)
+    );
+    let (_, vk_bytes, vk) = keys::load_verifying_key(&keys::repo_keys_dir()).unwrap();
+    assert_eq!(
+        b.verifying_key_sha256.to_vec(),
+        hex_decode(&keys::sha256_hex(&vk_bytes))
+    );
+    let proof = Proof::<Bn254> {
+        a: b.proof.a,
+        b: b.proof.b,
+        c: b.proof.c,
+    };
+    let pvk = ark_groth16::prepare_verifying_key(&vk);
+    assert!(Groth16::<Bn254>::verify_proof(&pvk, &proof, &b.statement.public_inputs()).unwrap());
+    let o = Opening::parse(&std::fs::read(opening).unwrap()).unwrap();
+    o.check_statement(&b.statement).unwrap();
+}
+
+fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn prove_valid_record_for_windows_containing_t() {
+    let d = tmp("prove");
+    // The record's delivery time is 2026-11-20T10:00:00Z.
+    for (i, (nb, na)) in [
+        ("2026-11-01T00:00:00Z", "2026-11-26T12:00:00Z"),
+        ("2026-11-20T10:00:00Z", "2026-11-20T10:00:00Z"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = d.join(format!("b{i}.json"));
+        let o = letro(&[
+            "prove",
+            &record(),
+            "--not-before",
+            nb,
+            "--not-after",
+            na,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let opening = d.join(format!("b{i}.opening.json"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&opening).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let bundle = std::fs::read(&out).unwrap();
+        let parsed = Bundle::parse(&bundle).unwrap();
+        assert_eq!(parsed.statement.not_before, parse_time(nb).unwrap());
+        assert_eq!(parsed.statement.not_after, parse_time(na).unwrap());
+        verify_bundle(&bundle, &opening);
+    }
+    std::fs::remove_dir_all(d).ok();
+}
+
+#[test]
+fn window_excluding_t_is_refused_with_exit_1() {
+    let d = tmp("window");
+    let out = d.join("b.json");
+    let o = letro(&[
+        "prove",
+        &record(),
+        "--not-before",
+        "2026-11-20T10:00:01Z",
+        "--not-after",
+        "2026-11-21T00:00:00Z",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("error: the statement does not hold: delivery time"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("before the window start"));
+    assert!(stderr(&o).contains("hint: "));
+    assert!(!out.exists());
+    let o = letro(&[
+        "prove",
+        &record(),
+        "--not-before",
+        "2026-11-19T00:00:00Z",
+        "--not-after",
+        "2026-11-20T09:59:59Z",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("after the window end"));
+    std::fs::remove_dir_all(d).ok();
+}
+
+#[test]
+fn usage_and_input_errors() {
+    let d = tmp("errors");
+    let out = d.join("b.json");
+    let o = letro(&[
+        "prove",
+        &record(),
+        "--not-before",
+        "2026-11-01",
+        "--not-after",
+        "2026-11-26T12:00:00Z",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("RFC 3339"));
+    let o = letro(&["prove", "--out", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    let bad = d.join("bad.json");
+    std::fs::write(&bad, b"{\"version\": \"letro-record/v1\"").unwrap();
+    let o = letro(&[
+        "prove",
+        bad.to_str().unwrap(),
+        "--not-before",
+        "2026-11-01T00:00:00Z",
+        "--not-after",
+        "2026-11-26T12:00:00Z",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("not a valid delivery record"));
+    let o = letro(&[
+        "prove",
+        d.join("missing.json").to_str().unwrap(),
+        "--not-before",
+        "2026-11-01T00:00:00Z",
+        "--not-after",
+        "2026-11-26T12:00:00Z",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    // An existing output is never replaced without --force.
+    std::fs::write(&out, b"keep me").unwrap();
+    let o = letro(&[
+        "prove",
+        &record(),
+        "--not-before",
+        "2026-11-01T00:00:00Z",
+        "--not-after",
+        "2026-11-26T12:00:00Z",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("already exists"));
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    std::fs::remove_dir_all(d).ok();
+}
+
+#[test]
+fn prove_reads_stdin_and_writes_stdout() {
+    let d = tmp("stdio");
+    let opening = d.join("o.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_letro"))
+        .args([
+            "prove",
+            "-",
+            "--not-before",
+            "2026-11-20T00:00:00Z",
+            "--not-after",
+            "2026-11-21T00:00:00Z",
+            "--out",
+            "-",
+            "--opening",
+            opening.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(record()).unwrap())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    verify_bundle(&o.stdout, &opening);
+    std::fs::remove_dir_all(d).ok();
+}
+
+#[test]
+fn demo_leaves_its_files() {
+    let d = tmp("demo");
+    let o = letro(&["demo", "--dir", d.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "bundle.json",
+        "opening.json",
+        "ciphertext.bin",
+        "log.pub",
+        "record.json",
+    ] {
+        assert!(d.join(f).exists(), "{f}");
+    }
+    let bundle = Bundle::parse(&std::fs::read(d.join("bundle.json")).unwrap()).unwrap();
+    let ct = std::fs::read(d.join("ciphertext.bin")).unwrap();
+    assert_eq!(
+        bundle.statement.ciphertext_hash,
+        letro_core::statement::CiphertextHash::of(&ct)
+    );
+    let vkey = std::fs::read_to_string(d.join("log.pub")).unwrap();
+    bundle
+        .checkpoint
+        .verify(&[VerifierKey::parse(vkey.trim()).unwrap()])
+        .unwrap();
+    std::fs::remove_dir_all(d).ok();
+}

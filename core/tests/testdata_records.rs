@@ -1,0 +1,115 @@
+//! Makes (with LETRO_REGENERATE=1) or checks (otherwise) the delivery records in
+//! testdata/records/, which `letro prove` turns into bundles.
+//!
+//! The record describes one delivery: ciphertext `valid.ciphertext.bin`, receipt signed at
+//! 2026-11-20T10:00:00Z by a receipt key from a fixed seed, recorded as leaf 5 of a 9-leaf log
+//! whose checkpoint is signed by the INSECURE-DEV test log key of testdata/checkpoints/.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::PathBuf;
+
+use letro_core::bundle::{parse_time, DeliveryRecord};
+use letro_core::checkpoint::{Checkpoint, SignedCheckpoint};
+use letro_core::eddsa::PrivateKey;
+use letro_core::field::fr_to_be_bytes;
+use letro_core::merkle::MerkleTree;
+use letro_core::note::{SignerKey, VerifierKey};
+use letro_core::statement::{self, CiphertextHash, DeliveryWitness};
+use letro_core::Fr;
+use sha2::{Digest, Sha256};
+
+const ORIGIN: &str = "letro.invalid/INSECURE-DEV-test-log";
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/records")
+}
+
+fn seed(label: &str) -> [u8; 32] {
+    Sha256::digest(format!("letro testdata {label} (INSECURE-DEV)")).into()
+}
+
+fn make() -> (Vec<u8>, String) {
+    let ciphertext: Vec<u8> = (0..1000u32).flat_map(|i| i.to_le_bytes()).collect();
+    let h = CiphertextHash::of(&ciphertext);
+    let t = parse_time("2026-11-20T10:00:00Z").unwrap();
+    let receipt = PrivateKey::from_bytes(seed("receipt key"));
+    let key = receipt.public_key();
+    let signature = receipt.sign(&statement::receipt_message(&h, t));
+    let blinding = Fr::from_le_bytes_mod_order_wide(&seed("blinding"));
+    let mut tree = MerkleTree::new();
+    for i in 0..9u64 {
+        let leaf = if i == 5 {
+            statement::delivered_leaf(&h, key.point(), t)
+        } else {
+            Fr::from(1000 + i)
+        };
+        tree.append(leaf).unwrap();
+    }
+    let log_key = SignerKey::from_seed(ORIGIN, &seed("log key")).unwrap();
+    let checkpoint = Checkpoint {
+        origin: ORIGIN.into(),
+        size: tree.len(),
+        root: fr_to_be_bytes(&tree.root()),
+        time: t + 60,
+        extensions: vec![],
+    };
+    let note = SignedCheckpoint::sign(&checkpoint, &log_key).unwrap();
+    let record = DeliveryRecord {
+        ciphertext_hash: h,
+        witness: DeliveryWitness {
+            delivered_at: t,
+            receipt_key: key,
+            blinding,
+            signature,
+            path: tree.proof(5).unwrap(),
+        },
+        checkpoint: SignedCheckpoint::parse(&note).unwrap(),
+        receipt_key_certificate: None,
+    };
+    (ciphertext, record.encode().unwrap())
+}
+
+trait WideFr {
+    fn from_le_bytes_mod_order_wide(b: &[u8]) -> Fr;
+}
+impl WideFr for Fr {
+    fn from_le_bytes_mod_order_wide(b: &[u8]) -> Fr {
+        <Fr as ark_ff::PrimeField>::from_le_bytes_mod_order(b)
+    }
+}
+
+#[test]
+fn records_are_current_and_valid() {
+    let (ciphertext, record) = make();
+    let d = dir();
+    if std::env::var("LETRO_REGENERATE").as_deref() == Ok("1") {
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("valid.ciphertext.bin"), &ciphertext).unwrap();
+        std::fs::write(d.join("valid.record.json"), &record).unwrap();
+    }
+    assert_eq!(
+        std::fs::read(d.join("valid.ciphertext.bin")).unwrap(),
+        ciphertext
+    );
+    let stored = std::fs::read_to_string(d.join("valid.record.json")).unwrap();
+    assert_eq!(
+        stored, record,
+        "run with LETRO_REGENERATE=1 after a reviewed format change"
+    );
+
+    let r = DeliveryRecord::parse(stored.as_bytes()).unwrap();
+    assert_eq!(r.ciphertext_hash, CiphertextHash::of(&ciphertext));
+    let vkey = std::fs::read_to_string(d.join("../checkpoints/log.vkey")).unwrap();
+    let vk = VerifierKey::parse(vkey.trim()).unwrap();
+    r.checkpoint.verify(&[vk]).unwrap();
+    let t = r.witness.delivered_at;
+    let s = r.statement(t - 86_400, t + 86_400).unwrap();
+    statement::check_relation(&s, &r.witness).unwrap();
+    let late = r.statement(t + 1, t + 86_400).unwrap();
+    assert!(statement::check_relation(&late, &r.witness).is_err());
+}
