@@ -1,0 +1,1 @@
+//! Receipt-key certificates (XEdDSA by the Signal identity key). Placeholder: being written.

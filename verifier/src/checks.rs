@@ -1,0 +1,109 @@
+//! Optional checks beside the bundle: the ciphertext and the opening.
+
+use std::io::Read;
+
+use letro_core::bundle::{Opening, OpeningError, OpeningParseError};
+use letro_core::statement::{CiphertextHash, DeliveredWithin};
+use sha2::{Digest, Sha256};
+
+/// Why the ciphertext check failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CiphertextError {
+    /// Reading the ciphertext failed.
+    #[error("cannot read the ciphertext: {0}")]
+    Io(#[from] std::io::Error),
+    /// SHA-256 of the ciphertext is not the statement's H.
+    #[error("the ciphertext's SHA-256 {actual} is not the statement's {expected}")]
+    Mismatch {
+        /// The statement's H.
+        expected: String,
+        /// Of the file.
+        actual: String,
+    },
+}
+
+impl CiphertextError {
+    /// 1 for a mismatch (a check failed), 3 when the file could not be read.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Io(_) => 3,
+            Self::Mismatch { .. } => 1,
+        }
+    }
+}
+
+/// Streams `reader` through SHA-256 (any size, constant memory) and compares with H.
+pub fn check_ciphertext<R: Read>(
+    mut reader: R,
+    statement: &DeliveredWithin,
+) -> Result<(), CiphertextError> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(buf.get(..n).unwrap_or(&[]));
+    }
+    let actual = CiphertextHash(hasher.finalize().into());
+    if actual != statement.ciphertext_hash {
+        return Err(CiphertextError::Mismatch {
+            expected: statement.ciphertext_hash.to_hex(),
+            actual: actual.to_hex(),
+        });
+    }
+    Ok(())
+}
+
+/// Why the opening check failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpeningCheckError {
+    /// The opening file is malformed.
+    #[error("malformed opening: {0}")]
+    Malformed(#[from] OpeningParseError),
+    /// The opening does not open this statement's commitment.
+    #[error("the opening does not match the statement: {0}")]
+    Mismatch(#[from] OpeningError),
+    /// The opening carries a receipt-key certificate, and checking certificates is not
+    /// implemented in this build: the certificate was not checked.
+    #[error("the opening carries a receipt-key certificate, which this build cannot check yet")]
+    CertificateNotImplemented,
+}
+
+impl OpeningCheckError {
+    /// 3 when malformed or not checkable, 1 for a mismatch.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Malformed(_) | Self::CertificateNotImplemented => 3,
+            Self::Mismatch(_) => 1,
+        }
+    }
+}
+
+/// What an opening revealed.
+#[derive(Debug, Clone)]
+pub struct OpenedRecipient {
+    /// SHA-256 of the packed receipt key, hex: the recipient's key fingerprint.
+    pub fingerprint: String,
+    /// Whether a receipt-key certificate was present and verified.
+    pub certificate_verified: bool,
+}
+
+/// Checks that `opening` opens the statement's commitment (and its certificate, when present).
+pub fn check_opening(
+    bytes: &[u8],
+    statement: &DeliveredWithin,
+) -> Result<OpenedRecipient, OpeningCheckError> {
+    let opening = Opening::parse(bytes)?;
+    opening.check_statement(statement)?;
+    if opening.receipt_key_certificate.is_some() {
+        return Err(OpeningCheckError::CertificateNotImplemented);
+    }
+    Ok(OpenedRecipient {
+        fingerprint: opening.recipient_fingerprint(),
+        certificate_verified: false,
+    })
+}
