@@ -2,9 +2,9 @@
 //! checks of `A` and `R8`); twin of `letro_core::eddsa::PublicKey::verify`.
 //!
 //! Checks, in order: `A` and `R8` on the curve (3 + 3); `S < l` (251 bits + comparison with the
-//! constant `l`, 153); `hm = Poseidon(R8.x, R8.y, A.x, A.y, m)` (324); `hm` decomposed into 254 bits
+//! constant `l`, 153); `hm = Poseidon(R8.x, R8.y, A.x, A.y, m)` (321); `hm` decomposed into 254 bits
 //! uniquely (`< p`, 132); `8A` by three doublings (15) with `x(8A) != 0`, which rules out every point
-//! of order dividing 8 (1); `S·Base8` fixed-base (750); `hm·8A` variable-base (2,789); and
+//! of order dividing 8 (1); `S·Base8` fixed-base (749); `hm·8A` variable-base (2,789); and
 //! `S·Base8 = R8 + hm·8A` (6 + 2). The exact total is pinned by a test.
 
 use ark_ff::Field;

@@ -12,7 +12,7 @@
 //! | [`babyjubjub::mul_base8`] | `mul_base8` | 3 per 3-bit window + 6 per addition |
 //! | [`babyjubjub::mul_var`] | `mul_fr` | 22 per 2-bit window |
 //! | [`eddsa::verify`] | `PublicKey::verify` | see the module |
-//! | [`merkle::root`] | `InclusionProof::root` | 303 per level |
+//! | [`merkle::root`] | `InclusionProof::root` | 300 per level (3 + 297) |
 //!
 //! Circuits take typed values from `letro-core`; parsing lives there.
 //!

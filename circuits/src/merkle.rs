@@ -4,7 +4,7 @@
 //! The circuit receives each level's three siblings in the order
 //! `[same pair, other pair first, other pair second]` (see [`circuit_siblings`]), which lets the
 //! four children be placed with three selections: the two index bits `b0, b1` of the level
-//! first order the node within its pair, then the pairs. Cost per level: 3 + Poseidon(4) = 303.
+//! first order the node within its pair, then the pairs. Cost per level: 3 + Poseidon(4) with a constant capacity = 3 + 297 = 300.
 
 use letro_core::merkle::{ARITY, DEPTH};
 

@@ -67,6 +67,10 @@ pub enum OpeningCheckError {
     /// The opening does not open this statement's commitment.
     #[error("the opening does not match the statement: {0}")]
     Mismatch(#[from] OpeningError),
+    /// The receipt key is outside Baby Jubjub's prime-order subgroup: a registered receipt key
+    /// never is, so this opening does not name a proper recipient key.
+    #[error("the opening's receipt key is not in the prime-order subgroup")]
+    KeyNotInSubgroup,
     /// The opening carries a receipt-key certificate, and checking certificates is not
     /// implemented in this build: the certificate was not checked.
     #[error("the opening carries a receipt-key certificate, which this build cannot check yet")]
@@ -78,7 +82,7 @@ impl OpeningCheckError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Malformed(_) | Self::CertificateNotImplemented => 3,
-            Self::Mismatch(_) => 1,
+            Self::Mismatch(_) | Self::KeyNotInSubgroup => 1,
         }
     }
 }
@@ -99,6 +103,9 @@ pub fn check_opening(
 ) -> Result<OpenedRecipient, OpeningCheckError> {
     let opening = Opening::parse(bytes)?;
     opening.check_statement(statement)?;
+    if !letro_core::babyjubjub::is_in_prime_subgroup(opening.receipt_key.point()) {
+        return Err(OpeningCheckError::KeyNotInSubgroup);
+    }
     if opening.receipt_key_certificate.is_some() {
         return Err(OpeningCheckError::CertificateNotImplemented);
     }

@@ -47,6 +47,16 @@ pub const EMBEDDED_VERIFYING_KEY: &[u8] =
 /// The manifest committed in `keys/`, built in.
 pub const EMBEDDED_MANIFEST: &str = include_str!("../../keys/manifest.json");
 
+/// The provenance kind of the built-in keys (`insecure-dev` or `ceremony`), from the
+/// embedded manifest.
+pub fn embedded_provenance() -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(EMBEDDED_MANIFEST).ok()?;
+    v.get("provenance")?
+        .get("kind")?
+        .as_str()
+        .map(str::to_string)
+}
+
 /// Why a bundle did not verify. [`VerifyError::exit_code`] maps each to `letro-verify`'s exit
 /// code: 1 a check failed, 3 could not verify.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +72,7 @@ pub enum VerifyError {
     #[error("no trusted log key was given")]
     NoTrustedLogKey,
     /// Step 3: the checkpoint is not signed by a trusted log key, or a signature is invalid.
-    #[error("checkpoint signature: {0}")]
+    #[error(transparent)]
     Checkpoint(#[from] CheckpointVerifyError),
     /// Step 4: the statement's root is not the checkpoint's.
     #[error("the statement's log root is not the root of the signed checkpoint")]

@@ -346,8 +346,13 @@ impl Report {
                     cp.size,
                     when(cp.time)
                 );
-                if let KeySource::Given(f) = v.key_source() {
-                    println!("  NOTE: proved under the verifying key given with --vk {f}, not the built-in one");
+                match v.key_source() {
+                    KeySource::Given(f) => println!("  NOTE: proved under the verifying key given with --vk {f}, not the built-in one"),
+                    KeySource::Embedded => {
+                        if letro_verifier::embedded_provenance().as_deref() != Some("ceremony") {
+                            println!("  WARNING: the built-in verifying key comes from an INSECURE-DEV setup: whoever ran it could forge proofs");
+                        }
+                    }
                 }
             }
             None => println!("NOT verified (exit code {})", self.code),
@@ -373,6 +378,7 @@ impl Report {
                 "checkpoint_time": letro_core::bundle::format_time(v.checkpoint().time),
                 "verifying_key_sha256": hex::encode(v.key_sha256()),
                 "verifying_key_source": match v.key_source() { KeySource::Embedded => "built-in".to_string(), KeySource::Given(f) => f.clone() },
+                "verifying_key_provenance": match v.key_source() { KeySource::Embedded => letro_verifier::embedded_provenance(), KeySource::Given(_) => None },
                 "recipient_fingerprint": self.fingerprint,
             })
         });
