@@ -71,18 +71,18 @@ pub enum OpeningCheckError {
     /// never is, so this opening does not name a proper recipient key.
     #[error("the opening's receipt key is not in the prime-order subgroup")]
     KeyNotInSubgroup,
-    /// The opening carries a receipt-key certificate, and checking certificates is not
-    /// implemented in this build: the certificate was not checked.
-    #[error("the opening carries a receipt-key certificate, which this build cannot check yet")]
-    CertificateNotImplemented,
+    /// The receipt-key certificate does not verify: the receipt key is not shown to belong to
+    /// the Signal identity it names.
+    #[error("receipt-key certificate: {0}")]
+    Certificate(#[from] crate::certificate::CertificateError),
 }
 
 impl OpeningCheckError {
     /// 3 when malformed or not checkable, 1 for a mismatch.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Malformed(_) | Self::CertificateNotImplemented => 3,
-            Self::Mismatch(_) | Self::KeyNotInSubgroup => 1,
+            Self::Malformed(_) => 3,
+            Self::Mismatch(_) | Self::KeyNotInSubgroup | Self::Certificate(_) => 1,
         }
     }
 }
@@ -92,11 +92,13 @@ impl OpeningCheckError {
 pub struct OpenedRecipient {
     /// SHA-256 of the packed receipt key, hex: the recipient's key fingerprint.
     pub fingerprint: String,
-    /// Whether a receipt-key certificate was present and verified.
-    pub certificate_verified: bool,
+    /// The Signal identity key (hex, 33 bytes) that certified the receipt key, when the
+    /// opening carried a certificate and it verified; `None` when there was no certificate.
+    pub identity_key: Option<String>,
 }
 
-/// Checks that `opening` opens the statement's commitment (and its certificate, when present).
+/// Checks that `opening` opens the statement's commitment, that its receipt key is in the
+/// prime-order subgroup, and, when it carries one, that the receipt-key certificate verifies.
 pub fn check_opening(
     bytes: &[u8],
     statement: &DeliveredWithin,
@@ -106,11 +108,15 @@ pub fn check_opening(
     if !letro_core::babyjubjub::is_in_prime_subgroup(opening.receipt_key.point()) {
         return Err(OpeningCheckError::KeyNotInSubgroup);
     }
-    if opening.receipt_key_certificate.is_some() {
-        return Err(OpeningCheckError::CertificateNotImplemented);
-    }
+    let identity_key = match &opening.receipt_key_certificate {
+        Some(cert) => {
+            crate::certificate::verify_certificate(cert, opening.receipt_key.point())?;
+            Some(hex::encode(cert.identity_key()))
+        }
+        None => None,
+    };
     Ok(OpenedRecipient {
         fingerprint: opening.recipient_fingerprint(),
-        certificate_verified: false,
+        identity_key,
     })
 }
