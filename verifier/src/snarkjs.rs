@@ -44,7 +44,7 @@ use letro_core::statement::{DeliveredWithin, NUM_PUBLIC_INPUTS};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::{VerifyingKeyError, EMBEDDED_VERIFYING_KEY};
+use crate::{PinnedKey, VerifyingKeyError, EMBEDDED_VERIFYING_KEY};
 
 /// File name of the proof.
 pub const PROOF_FILE: &str = "proof.json";
@@ -81,7 +81,7 @@ impl SnarkjsFiles {
 pub enum ExportError {
     /// The verifying key is not a valid `delivered-within/v1` key (bad encoding, or not six
     /// public inputs).
-    #[error("verifying key")]
+    #[error("invalid verifying key")]
     VerifyingKey(#[from] VerifyingKeyError),
     /// The bundle names another verifying key than the one given: snarkjs would reject the
     /// proof.
@@ -246,6 +246,11 @@ pub fn export(
     })
 }
 
+/// [`export`] with a pinned key (for example one of [`crate::Verifier::keys`]).
+pub fn export_pinned(bundle: &ParsedBundle, key: &PinnedKey) -> Result<SnarkjsFiles, ExportError> {
+    export(bundle, &key.prepared().vk)
+}
+
 /// The built-in verifying key ([`EMBEDDED_VERIFYING_KEY`]), decoded and checked.
 pub fn embedded_verifying_key() -> Result<VerifyingKey<Bn254>, ExportError> {
     VerifyingKey::<Bn254>::deserialize_compressed(EMBEDDED_VERIFYING_KEY)
@@ -262,7 +267,7 @@ pub fn export_embedded(bundle: &ParsedBundle) -> Result<SnarkjsFiles, ExportErro
 ///
 /// Refuses to overwrite: if any of the three files exists, nothing is written. (A file created
 /// by someone else between that check and the write is still not overwritten: each file is
-/// created with `create_new`.)
+/// created with `create_new`.) An I/O error part way can leave the files written before it.
 pub fn write_dir(files: &SnarkjsFiles, dir: &Path) -> Result<(), ExportError> {
     std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
         path: dir.to_owned(),
