@@ -212,6 +212,144 @@ impl MerkleTree {
     }
 }
 
+/// Proof that the tree of size `old_size` is a prefix of the tree of size `new_size`: the last
+/// leaf of the old tree and its inclusion path in the new tree.
+///
+/// Every node left of that path covers leaves below `old_size` only, so it is the same in both
+/// trees; every node right of it is empty in the old tree. The verifier therefore hashes the
+/// leaf up the path twice: with the right-hand siblings replaced by empty subtrees it must reach
+/// the old root, and with the siblings as given it must reach the new root. By the collision
+/// resistance of Poseidon both roots then commit to the same first `old_size` leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    /// Leaf `old_size - 1` (absent when `old_size` is 0: the empty tree is a prefix of all).
+    pub last_old_leaf: Option<Fr>,
+    /// Its path in the new tree (index `old_size - 1`).
+    pub path: Option<InclusionProof>,
+}
+
+/// Why a consistency proof was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsistencyError {
+    /// The old size is larger than the new size, or beyond capacity.
+    #[error("old size {old_size} is not at most new size {new_size}")]
+    Sizes {
+        /// Old size.
+        old_size: u64,
+        /// New size.
+        new_size: u64,
+    },
+    /// The proof's shape does not fit the sizes (missing path, wrong index).
+    #[error("the proof does not fit the tree sizes")]
+    Shape,
+    /// The old root is not reproduced.
+    #[error("the proof does not lead to the old root")]
+    OldRootMismatch,
+    /// The new root is not reproduced.
+    #[error("the proof does not lead to the new root")]
+    NewRootMismatch,
+}
+
+impl ConsistencyProof {
+    /// Checks that the tree `(old_size, old_root)` is a prefix of `(new_size, new_root)`.
+    pub fn verify(
+        &self,
+        old_size: u64,
+        old_root: Fr,
+        new_size: u64,
+        new_root: Fr,
+    ) -> Result<(), ConsistencyError> {
+        if old_size > new_size || new_size > CAPACITY {
+            return Err(ConsistencyError::Sizes { old_size, new_size });
+        }
+        let (leaf, path) = match (old_size, self.last_old_leaf, &self.path) {
+            (0, None, None) => {
+                return if old_root == empty(DEPTH) {
+                    Ok(())
+                } else {
+                    Err(ConsistencyError::OldRootMismatch)
+                };
+            }
+            (_, Some(leaf), Some(path)) if u64::from(path.index) + 1 == old_size => (leaf, path),
+            _ => return Err(ConsistencyError::Shape),
+        };
+        let mut old = leaf;
+        let mut new = leaf;
+        for (level, sib) in path.siblings.iter().enumerate() {
+            let pos = position(path.index, level);
+            let mut old_sib = *sib;
+            // Siblings right of the path (positions above `pos`) are empty in the old tree.
+            for (k, s) in old_sib.iter_mut().enumerate() {
+                let sibling_pos = if k < pos { k } else { k + 1 };
+                if sibling_pos > pos {
+                    *s = empty(level);
+                }
+            }
+            old = hash_node(&children(old, &old_sib, pos));
+            new = hash_node(&children(new, sib, pos));
+        }
+        if old != old_root {
+            return Err(ConsistencyError::OldRootMismatch);
+        }
+        if new != new_root {
+            return Err(ConsistencyError::NewRootMismatch);
+        }
+        Ok(())
+    }
+}
+
+impl MerkleTree {
+    /// The root the tree had when it held its first `size` leaves.
+    pub fn root_at(&self, size: u64) -> Result<Fr, MerkleError> {
+        if size > self.len() {
+            return Err(MerkleError::IndexOutOfRange {
+                index: size,
+                size: self.len(),
+            });
+        }
+        let mut level: Vec<Fr> = self
+            .levels
+            .first()
+            .map(|l| l.iter().take(size as usize).copied().collect())
+            .unwrap_or_default();
+        for k in 0..DEPTH {
+            level = level
+                .chunks(ARITY)
+                .map(|c| {
+                    let mut kids = [empty(k); ARITY];
+                    for (d, s) in kids.iter_mut().zip(c) {
+                        *d = *s;
+                    }
+                    hash_node(&kids)
+                })
+                .collect();
+        }
+        Ok(level.first().copied().unwrap_or_else(|| empty(DEPTH)))
+    }
+
+    /// Proof that the tree at `old_size` is a prefix of the current tree.
+    pub fn consistency_proof(&self, old_size: u64) -> Result<ConsistencyProof, MerkleError> {
+        if old_size > self.len() {
+            return Err(MerkleError::IndexOutOfRange {
+                index: old_size,
+                size: self.len(),
+            });
+        }
+        if old_size == 0 {
+            return Ok(ConsistencyProof {
+                last_old_leaf: None,
+                path: None,
+            });
+        }
+        let index = u32::try_from(old_size - 1).map_err(|_| MerkleError::Full)?;
+        Ok(ConsistencyProof {
+            last_old_leaf: Some(self.leaf(index)?),
+            path: Some(self.proof(index)?),
+        })
+    }
+}
+
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
@@ -270,5 +408,54 @@ mod tests {
             level = next;
         }
         assert_eq!(level, vec![t.root()]);
+    }
+
+    #[test]
+    fn consistency_between_every_pair_of_small_sizes() {
+        let mut t = MerkleTree::new();
+        for i in 0..21u64 {
+            t.append(Fr::from(i * 7 + 1)).unwrap();
+        }
+        let roots: Vec<Fr> = (0..=21).map(|s| t.root_at(s).unwrap()).collect();
+        assert_eq!(roots[21], t.root());
+        for old in 0..=21u64 {
+            let proof = t.consistency_proof(old).unwrap();
+            assert_eq!(
+                proof.verify(old, roots[old as usize], 21, t.root()),
+                Ok(()),
+                "old {old}"
+            );
+            if old > 0 {
+                // Another old root, another new root, another old size: all refused.
+                assert!(proof
+                    .verify(old, roots[old as usize] + Fr::from(1u64), 21, t.root())
+                    .is_err());
+                assert!(proof
+                    .verify(old, roots[old as usize], 21, t.root() + Fr::from(1u64))
+                    .is_err());
+                assert!(proof
+                    .verify(old - 1, roots[old as usize - 1], 21, t.root())
+                    .is_err());
+                // A forked history: same size, one leaf changed, does not verify.
+                let mut fork = MerkleTree::new();
+                for i in 0..old {
+                    fork.append(Fr::from(if i == 0 { 999 } else { i * 7 + 1 }))
+                        .unwrap();
+                }
+                assert_eq!(
+                    proof.verify(old, fork.root(), 21, t.root()),
+                    Err(ConsistencyError::OldRootMismatch)
+                );
+            }
+        }
+        assert!(t.consistency_proof(22).is_err());
+        let p = t.consistency_proof(5).unwrap();
+        assert_eq!(
+            p.verify(5, roots[5], 4, roots[4]),
+            Err(ConsistencyError::Sizes {
+                old_size: 5,
+                new_size: 4
+            })
+        );
     }
 }
