@@ -125,15 +125,20 @@ fn main() -> ExitCode {
 }
 
 fn read(path: &str) -> Result<Vec<u8>, String> {
-    let limit = letro_core::bundle::MAX_DOCUMENT_LEN as u64 + 1;
+    let max = letro_core::bundle::MAX_DOCUMENT_LEN;
     let mut buf = Vec::new();
     let r = if path == "-" {
-        std::io::stdin().take(limit).read_to_end(&mut buf)
+        std::io::stdin().take(max as u64 + 1).read_to_end(&mut buf)
     } else {
-        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut buf))
+        std::fs::File::open(path).and_then(|f| f.take(max as u64 + 1).read_to_end(&mut buf))
     };
-    r.map(|_| buf)
-        .map_err(|e| format!("cannot read {path}: {e}"))
+    r.map_err(|e| format!("cannot read {path}: {e}"))?;
+    if buf.len() > max {
+        return Err(format!(
+            "{path} is larger than the 1 MiB limit for a bundle"
+        ));
+    }
+    Ok(buf)
 }
 
 fn build_verifier(cli: &Cli) -> Result<Verifier, Usage> {
@@ -208,8 +213,8 @@ impl Report {
             ok: Some(false),
             detail: e.into(),
         }];
-        checks.extend(STEPS.iter().map(|s| Check {
-            name: (*s).into(),
+        checks.extend(STEPS.iter().enumerate().map(|(i, s)| Check {
+            name: format!("{} {s}", i + 1),
             ok: None,
             detail: "not checked".into(),
         }));
