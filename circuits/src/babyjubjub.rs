@@ -1,8 +1,15 @@
 //! Baby Jubjub arithmetic in circomlib's coordinates; twin of `letro_core::babyjubjub`.
 //!
 //! All additions use the complete twisted Edwards formulas (the curve's `a` is a square and `d`
-//! is not), so there are no exceptional cases to argue about, whatever points a prover supplies,
-//! as long as they are on the curve. Costs are measured by the tests below.
+//! is not), so for points on the curve there are no exceptional cases to argue about.
+//!
+//! # Soundness precondition
+//!
+//! [`PointVar::double`] and [`mul_var`] are only sound for points that are constrained to be on
+//! the curve ([`PointVar::enforce_on_curve`]), or derived from such points by these gadgets, or
+//! constants: for some points off the curve a doubling's denominator vanishes and its result is
+//! unconstrained: for (0, 0) the x-denominator `a·x² + y²` is 0. [`PointVar::add`] is determined for any inputs. Costs
+//! are measured by the tests below.
 
 use ark_ec::CurveGroup;
 use ark_ff::{AdditiveGroup, Field, PrimeField};
@@ -112,6 +119,8 @@ impl PointVar {
 
     /// Doubling for a point on the curve. Cost: 5.
     ///
+    /// Soundness: `self` must be constrained to be on the curve (see the module docs).
+    ///
     /// `x3·(a·x² + y²) = 2·x·y`, `y3·(2 - a·x² - y²) = y² - a·x²`; both denominators equal
     /// `1 ± d·x²·y²` on the curve and never vanish.
     pub fn double(&self) -> Result<Self, SynthesisError> {
@@ -195,6 +204,8 @@ pub fn mul_base8(bits: &[Boolean]) -> Result<PointVar, SynthesisError> {
 }
 
 /// `k·P` for a variable point `P` on the curve and a scalar given as little-endian bits.
+///
+/// Soundness: `p` must be constrained to be on the curve (see the module docs).
 ///
 /// 2-bit windows from the most significant end over the table `{O, P, 2P, 3P}` (one doubling
 /// and one addition to build it): each window costs two doublings (10), a lookup from the

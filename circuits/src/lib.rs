@@ -5,7 +5,7 @@
 //!
 //! | gadget | native twin | cost (constraints) |
 //! |---|---|---|
-//! | [`poseidon::poseidon`] | `letro_core::poseidon::poseidon` | 3 per S-box: 300 for 4 inputs |
+//! | [`poseidon::poseidon`] | `letro_core::poseidon::poseidon` | 3 per S-box: 297 for 4 inputs (294 with a constant tag) |
 //! | [`bits::to_bits_le`] | integer bits | n + 1 |
 //! | [`babyjubjub::PointVar::add`] | Edwards addition | 6 |
 //! | [`babyjubjub::PointVar::double`] | Edwards doubling | 5 |

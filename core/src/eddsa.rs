@@ -75,7 +75,9 @@ impl PrivateKey {
 
     fn expand(&self) -> [u8; 64] {
         let mut out = [0u8; 64];
-        out.copy_from_slice(&Blake512::digest(&self.0));
+        let mut digest = Blake512::digest(&self.0);
+        out.copy_from_slice(&digest);
+        digest.as_mut_slice().zeroize();
         out
     }
 
