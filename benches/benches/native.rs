@@ -25,6 +25,14 @@ fn bench_native(c: &mut Criterion) {
     c.bench_function("eddsa_poseidon_verify", |b| {
         b.iter(|| pk.verify(&msg, &sig).unwrap())
     });
+    let leaves: Vec<Fr> = (0..1000u64).map(Fr::from).collect();
+    c.bench_function("merkle_extend_1000_in_one_batch", |b| {
+        b.iter(|| {
+            let mut t = MerkleTree::new();
+            t.extend(&leaves).unwrap();
+            t.root()
+        })
+    });
     c.bench_function("merkle_append_1000", |b| {
         b.iter(|| {
             let mut t = MerkleTree::new();

@@ -18,6 +18,7 @@ pub mod bundle;
 pub mod checkpoint;
 pub mod eddsa;
 pub mod field;
+pub mod log;
 pub mod merkle;
 pub mod note;
 pub mod poseidon;

@@ -175,6 +175,41 @@ impl MerkleTree {
         Ok(index)
     }
 
+    /// Appends many leaves at once and returns the index of the first. Each affected internal
+    /// node is hashed once per call, not once per leaf: about `n/3 + 16` hashes for `n` leaves
+    /// instead of `16·n`, which is how a log writer integrates a batch.
+    pub fn extend(&mut self, leaves: &[Fr]) -> Result<u32, MerkleError> {
+        let first = self.len();
+        let end = first + leaves.len() as u64;
+        if end > CAPACITY {
+            return Err(MerkleError::Full);
+        }
+        let first_index = u32::try_from(first).map_err(|_| MerkleError::Full)?;
+        if leaves.is_empty() {
+            return Ok(first_index);
+        }
+        if let Some(l0) = self.levels.first_mut() {
+            l0.extend_from_slice(leaves);
+        }
+        // Nodes [lo, hi) of each level changed; their parents are [lo/4, (hi-1)/4 + 1).
+        let (mut lo, mut hi) = (first as usize, end as usize);
+        for level in 0..DEPTH {
+            let (plo, phi) = (lo / ARITY, (hi - 1) / ARITY + 1);
+            for parent in plo..phi {
+                let kids = [0, 1, 2, 3].map(|c| self.node(level, parent * ARITY + c));
+                let h = hash_node(&kids);
+                if let Some(up) = self.levels.get_mut(level + 1) {
+                    match up.get_mut(parent) {
+                        Some(slot) => *slot = h,
+                        None => up.push(h),
+                    }
+                }
+            }
+            (lo, hi) = (plo, phi);
+        }
+        Ok(first_index)
+    }
+
     /// The root.
     pub fn root(&self) -> Fr {
         self.node(DEPTH, 0)
@@ -328,6 +363,70 @@ impl MerkleTree {
         Ok(level.first().copied().unwrap_or_else(|| empty(DEPTH)))
     }
 
+    /// Node `j` of `level` as it was when the tree held its first `size` leaves.
+    fn node_at(&self, level: usize, j: usize, size: u64) -> Fr {
+        let span = 1u64 << (2 * level);
+        let start = j as u64 * span;
+        if start >= size {
+            return empty(level);
+        }
+        if start + span <= size || level == 0 {
+            return self.node(level, j);
+        }
+        let kids = [0, 1, 2, 3].map(|c| self.node_at(level - 1, j * ARITY + c, size));
+        hash_node(&kids)
+    }
+
+    /// The inclusion proof of leaf `index` in the tree as it was at `size` leaves (for a proof
+    /// against an older published checkpoint).
+    pub fn proof_at(&self, index: u32, size: u64) -> Result<InclusionProof, MerkleError> {
+        if size > self.len() || u64::from(index) >= size {
+            return Err(MerkleError::IndexOutOfRange {
+                index: index.into(),
+                size: size.min(self.len()),
+            });
+        }
+        let mut siblings = [[Fr::from(0u64); 3]; DEPTH];
+        let mut j = index as usize;
+        for (level, sib) in siblings.iter_mut().enumerate() {
+            let pos = j % ARITY;
+            let first = j - pos;
+            let others = (0..ARITY)
+                .filter(|&c| c != pos)
+                .map(|c| self.node_at(level, first + c, size));
+            for (s, v) in sib.iter_mut().zip(others) {
+                *s = v;
+            }
+            j /= ARITY;
+        }
+        Ok(InclusionProof { index, siblings })
+    }
+
+    /// Proof that the tree at `old_size` is a prefix of the tree at `new_size`.
+    pub fn consistency_proof_between(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, MerkleError> {
+        if old_size > new_size || new_size > self.len() {
+            return Err(MerkleError::IndexOutOfRange {
+                index: old_size,
+                size: new_size.min(self.len()),
+            });
+        }
+        if old_size == 0 {
+            return Ok(ConsistencyProof {
+                last_old_leaf: None,
+                path: None,
+            });
+        }
+        let index = u32::try_from(old_size - 1).map_err(|_| MerkleError::Full)?;
+        Ok(ConsistencyProof {
+            last_old_leaf: Some(self.leaf(index)?),
+            path: Some(self.proof_at(index, new_size)?),
+        })
+    }
+
     /// Proof that the tree at `old_size` is a prefix of the current tree.
     pub fn consistency_proof(&self, old_size: u64) -> Result<ConsistencyProof, MerkleError> {
         if old_size > self.len() {
@@ -457,5 +556,51 @@ mod tests {
                 new_size: 4
             })
         );
+    }
+
+    #[test]
+    fn extend_equals_appending_one_by_one() {
+        let mut one = MerkleTree::new();
+        let mut batch = MerkleTree::new();
+        let mut next = 0u64;
+        for size in [1usize, 3, 4, 5, 16, 17, 63, 1, 0, 100] {
+            let leaves: Vec<Fr> = (0..size).map(|i| Fr::from(next + i as u64 + 11)).collect();
+            next += size as u64;
+            for l in &leaves {
+                one.append(*l).unwrap();
+            }
+            assert_eq!(
+                batch.extend(&leaves).unwrap() as u64,
+                batch.len() - size as u64
+            );
+            assert_eq!(batch.root(), one.root(), "after a batch of {size}");
+            assert_eq!(batch.len(), one.len());
+        }
+        assert_eq!(batch.proof(150).unwrap(), one.proof(150).unwrap());
+    }
+
+    #[test]
+    fn proofs_at_older_sizes() {
+        let mut t = MerkleTree::new();
+        let leaves: Vec<Fr> = (0..70u64).map(|i| Fr::from(i + 5)).collect();
+        t.extend(&leaves).unwrap();
+        for size in [1u64, 2, 5, 16, 17, 64, 69, 70] {
+            let root = t.root_at(size).unwrap();
+            for index in [0u32, (size as u32 - 1) / 2, size as u32 - 1] {
+                let p = t.proof_at(index, size).unwrap();
+                assert_eq!(
+                    p.verify(leaves[index as usize], root),
+                    Ok(()),
+                    "index {index} size {size}"
+                );
+            }
+            for new in [size, 70] {
+                let c = t.consistency_proof_between(size, new).unwrap();
+                assert_eq!(c.verify(size, root, new, t.root_at(new).unwrap()), Ok(()));
+            }
+        }
+        assert!(t.proof_at(5, 5).is_err());
+        assert!(t.proof_at(0, 71).is_err());
+        assert!(t.consistency_proof_between(6, 5).is_err());
     }
 }

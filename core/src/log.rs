@@ -1,0 +1,336 @@
+//! The delivery log as a library, apart from the service that runs it: events and their leaves,
+//! and the three states of an entry (sequenced, integrated, published). No I/O, no clock: the
+//! caller persists what it must and passes times in.
+//!
+//! - **sequenced**: the writer accepted the event and gave it the next index (the service
+//!   acknowledges an event only once it is durably stored in this state);
+//! - **integrated**: the leaf is in the tree, so it has an inclusion proof against the current
+//!   root;
+//! - **published**: a signed checkpoint covers it.
+//!
+//! Leaves: a *submitted* event is `Poseidon(tag_submitted, H_hi, H_lo, sender, routing)` and a
+//! *delivered* event is `Poseidon(tag_delivered, H_hi, H_lo, A.x, A.y, t)`
+//! ([`crate::statement::delivered_leaf`]). Sender and routing identifiers enter as
+//! [`id_to_field`]: the first 31 bytes of their SHA-256.
+
+use sha2::{Digest, Sha256};
+
+use crate::babyjubjub::is_in_prime_subgroup;
+use crate::checkpoint::Checkpoint;
+use crate::eddsa::{EddsaError, PublicKey, Signature};
+use crate::field::fr_to_be_bytes;
+use crate::merkle::{ConsistencyProof, InclusionProof, MerkleError, MerkleTree};
+use crate::statement::{delivered_leaf, receipt_message, CiphertextHash};
+use crate::{poseidon, tags, Fr};
+
+/// An identifier (sender account, recipient routing id) as a field element: the first 31 bytes
+/// of SHA-256 of its UTF-8 bytes, read big-endian (below 2^248, so below the modulus).
+pub fn id_to_field(id: &str) -> Fr {
+    let h = Sha256::digest(id.as_bytes());
+    <Fr as ark_ff::PrimeField>::from_be_bytes_mod_order(h.get(..31).unwrap_or(&[]))
+}
+
+/// `Poseidon(tag_submitted, H_hi, H_lo, id(sender), id(routing))`.
+pub fn submitted_leaf(h: &CiphertextHash, sender: &str, routing: &str) -> Fr {
+    let (hi, lo) = h.halves();
+    poseidon::hash([
+        tags::tag(tags::SUBMITTED),
+        hi,
+        lo,
+        id_to_field(sender),
+        id_to_field(routing),
+    ])
+}
+
+/// A log event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The relay accepted ciphertext `H` from `sender` for `routing`.
+    Submitted {
+        /// `H`.
+        ciphertext_hash: CiphertextHash,
+        /// The sender's account id.
+        sender: String,
+        /// The recipient's routing id.
+        routing: String,
+    },
+    /// The recipient's device acknowledged `H` at `t` with a signed receipt.
+    Delivered {
+        /// `H`.
+        ciphertext_hash: CiphertextHash,
+        /// The receipt key `A`.
+        receipt_key: PublicKey,
+        /// `t`, Unix seconds, as signed.
+        delivered_at: u64,
+    },
+}
+
+impl Event {
+    /// The event's leaf.
+    pub fn leaf(&self) -> Fr {
+        match self {
+            Self::Submitted {
+                ciphertext_hash,
+                sender,
+                routing,
+            } => submitted_leaf(ciphertext_hash, sender, routing),
+            Self::Delivered {
+                ciphertext_hash,
+                receipt_key,
+                delivered_at,
+            } => delivered_leaf(ciphertext_hash, receipt_key.point(), *delivered_at),
+        }
+    }
+}
+
+/// Why a delivery receipt is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiptError {
+    /// The receipt key is outside the prime-order subgroup (receipt keys are `(s >> 3)·Base8`).
+    #[error("the receipt key is not in the prime-order subgroup")]
+    KeyNotInSubgroup,
+    /// The signature does not verify on `Poseidon(tag_receipt, H_hi, H_lo, t)`.
+    #[error("the receipt signature does not verify: {0}")]
+    Signature(#[from] EddsaError),
+    /// `t` is further from the relay's clock than the allowed skew.
+    #[error("the receipt time {t} is more than {max_skew} s from the relay's clock {now}")]
+    Skew {
+        /// The signed time.
+        t: u64,
+        /// The relay's clock.
+        now: u64,
+        /// The allowed skew.
+        max_skew: u64,
+    },
+}
+
+/// Checks a delivery receipt as the relay must before logging it, and returns its event.
+pub fn check_receipt(
+    h: &CiphertextHash,
+    delivered_at: u64,
+    receipt_key: &PublicKey,
+    signature: &Signature,
+    now: u64,
+    max_skew: u64,
+) -> Result<Event, ReceiptError> {
+    if !is_in_prime_subgroup(receipt_key.point()) {
+        return Err(ReceiptError::KeyNotInSubgroup);
+    }
+    receipt_key.verify(&receipt_message(h, delivered_at), signature)?;
+    if delivered_at.abs_diff(now) > max_skew {
+        return Err(ReceiptError::Skew {
+            t: delivered_at,
+            now,
+            max_skew,
+        });
+    }
+    Ok(Event::Delivered {
+        ciphertext_hash: *h,
+        receipt_key: *receipt_key,
+        delivered_at,
+    })
+}
+
+/// The log's tree and the sizes of its three states.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryLog {
+    tree: MerkleTree,
+    pending: Vec<Fr>,
+    published: u64,
+}
+
+impl DeliveryLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A log restored from stored leaves (all integrated) and the size of the last published
+    /// checkpoint.
+    pub fn restore(leaves: &[Fr], published: u64) -> Result<Self, MerkleError> {
+        let mut tree = MerkleTree::new();
+        tree.extend(leaves)?;
+        if published > tree.len() {
+            return Err(MerkleError::IndexOutOfRange {
+                index: published,
+                size: tree.len(),
+            });
+        }
+        Ok(Self {
+            tree,
+            pending: Vec::new(),
+            published,
+        })
+    }
+
+    /// Sequences a leaf: it gets the next index, returned.
+    pub fn sequence(&mut self, leaf: Fr) -> Result<u64, MerkleError> {
+        let index = self.sequenced_size();
+        if index >= crate::merkle::CAPACITY {
+            return Err(MerkleError::Full);
+        }
+        self.pending.push(leaf);
+        Ok(index)
+    }
+
+    /// Integrates every sequenced leaf into the tree; returns the new size and root.
+    pub fn integrate(&mut self) -> Result<(u64, Fr), MerkleError> {
+        self.tree.extend(&self.pending)?;
+        self.pending.clear();
+        Ok((self.tree.len(), self.tree.root()))
+    }
+
+    /// Number of sequenced entries (integrated or not).
+    pub fn sequenced_size(&self) -> u64 {
+        self.tree.len() + self.pending.len() as u64
+    }
+
+    /// Number of integrated entries.
+    pub fn integrated_size(&self) -> u64 {
+        self.tree.len()
+    }
+
+    /// Number of entries covered by the last published checkpoint.
+    pub fn published_size(&self) -> u64 {
+        self.published
+    }
+
+    /// The checkpoint body of the integrated tree, to be signed and published.
+    pub fn checkpoint(&self, origin: &str, time: u64) -> Checkpoint {
+        Checkpoint {
+            origin: origin.to_string(),
+            size: self.tree.len(),
+            root: fr_to_be_bytes(&self.tree.root()),
+            time,
+            extensions: Vec::new(),
+        }
+    }
+
+    /// Records that a checkpoint of `size` entries was published.
+    pub fn mark_published(&mut self, size: u64) -> Result<(), MerkleError> {
+        if size > self.tree.len() || size < self.published {
+            return Err(MerkleError::IndexOutOfRange {
+                index: size,
+                size: self.tree.len(),
+            });
+        }
+        self.published = size;
+        Ok(())
+    }
+
+    /// The leaf at `index`, once integrated.
+    pub fn leaf(&self, index: u32) -> Result<Fr, MerkleError> {
+        self.tree.leaf(index)
+    }
+
+    /// Inclusion proof of entry `index` in the tree of `size` entries.
+    pub fn inclusion_proof(&self, index: u32, size: u64) -> Result<InclusionProof, MerkleError> {
+        self.tree.proof_at(index, size)
+    }
+
+    /// Consistency proof between two sizes.
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, MerkleError> {
+        self.tree.consistency_proof_between(old_size, new_size)
+    }
+
+    /// Root at `size` entries.
+    pub fn root_at(&self, size: u64) -> Result<Fr, MerkleError> {
+        self.tree.root_at(size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eddsa::PrivateKey;
+
+    #[test]
+    fn states_move_in_order() {
+        let mut log = DeliveryLog::new();
+        let h = CiphertextHash::of(b"x");
+        for i in 0..5 {
+            assert_eq!(
+                log.sequence(submitted_leaf(&h, "bank", &format!("r{i}"))),
+                Ok(i)
+            );
+        }
+        assert_eq!(
+            (
+                log.sequenced_size(),
+                log.integrated_size(),
+                log.published_size()
+            ),
+            (5, 0, 0)
+        );
+        let (size, root) = log.integrate().unwrap();
+        assert_eq!((size, log.integrated_size()), (5, 5));
+        let cp = log.checkpoint("example.invalid/log", 1_700_000_000);
+        assert_eq!((cp.size, cp.root), (5, fr_to_be_bytes(&root)));
+        log.mark_published(5).unwrap();
+        assert_eq!(log.published_size(), 5);
+        assert!(log.mark_published(4).is_err());
+        assert!(log.mark_published(6).is_err());
+        let p = log.inclusion_proof(3, 5).unwrap();
+        assert_eq!(p.verify(log.leaf(3).unwrap(), root), Ok(()));
+        let restored =
+            DeliveryLog::restore(&(0..5).map(|i| log.leaf(i).unwrap()).collect::<Vec<_>>(), 5)
+                .unwrap();
+        assert_eq!(restored.root_at(5).unwrap(), root);
+    }
+
+    #[test]
+    fn receipts_are_checked() {
+        let sk = PrivateKey::from_bytes([5u8; 32]);
+        let pk = sk.public_key();
+        let h = CiphertextHash::of(b"ciphertext");
+        let t = 1_764_000_000;
+        let sig = sk.sign(&receipt_message(&h, t));
+        let e = check_receipt(&h, t, &pk, &sig, t + 30, 300).unwrap();
+        assert_eq!(e.leaf(), delivered_leaf(&h, pk.point(), t));
+        assert!(matches!(
+            check_receipt(&h, t, &pk, &sig, t + 301, 300),
+            Err(ReceiptError::Skew { .. })
+        ));
+        assert!(matches!(
+            check_receipt(&h, t + 1, &pk, &sig, t, 300),
+            Err(ReceiptError::Signature(_))
+        ));
+        let other = CiphertextHash::of(b"other");
+        assert!(matches!(
+            check_receipt(&other, t, &pk, &sig, t, 300),
+            Err(ReceiptError::Signature(_))
+        ));
+        // A + T (a torsion point of order 2) verifies under circomlib's rule, but is refused here.
+        let t2 = crate::babyjubjub::Point::new_unchecked(Fr::from(0u64), -Fr::from(1u64));
+        let twisted = PublicKey::from_point((*pk.point() + t2).into()).unwrap();
+        assert_eq!(
+            check_receipt(&h, t, &twisted, &sig, t, 300),
+            Err(ReceiptError::KeyNotInSubgroup)
+        );
+    }
+
+    #[test]
+    fn leaves_of_the_two_kinds_differ() {
+        let h = CiphertextHash::of(b"x");
+        let pk = PrivateKey::from_bytes([1u8; 32]).public_key();
+        let a = Event::Submitted {
+            ciphertext_hash: h,
+            sender: "s".into(),
+            routing: "r".into(),
+        }
+        .leaf();
+        let b = Event::Delivered {
+            ciphertext_hash: h,
+            receipt_key: pk,
+            delivered_at: 0,
+        }
+        .leaf();
+        assert_ne!(a, b);
+        assert_ne!(submitted_leaf(&h, "s", "r"), submitted_leaf(&h, "r", "s"));
+    }
+}
