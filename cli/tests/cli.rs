@@ -297,3 +297,30 @@ fn demo_leaves_its_files() {
         .unwrap();
     std::fs::remove_dir_all(d).ok();
 }
+
+#[test]
+fn keys_setup_requires_insecure_dev_and_writes_a_consistent_manifest() {
+    let d = tmp("keys");
+    let o = letro(&["keys", "setup", "--dir", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--insecure-dev"));
+    assert!(!d.join(keys::MANIFEST).exists());
+
+    let o = letro(&[
+        "keys",
+        "setup",
+        "--insecure-dev",
+        "--dir",
+        d.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (manifest, vk_bytes, _) = keys::load_verifying_key(&d).unwrap();
+    assert_eq!(manifest.provenance.kind, "insecure-dev");
+    assert_eq!(manifest.constraints, 10_972);
+    assert_eq!(manifest.verifying_key.sha256, keys::sha256_hex(&vk_bytes));
+    let (_, pk) = keys::load_proving_key(&d).unwrap();
+    // A fresh setup has fresh randomness: its key differs from the committed one.
+    let (_, committed, _) = keys::load_verifying_key(&keys::repo_keys_dir()).unwrap();
+    assert_ne!(keys::verifying_key_bytes(&pk.vk).unwrap(), committed);
+    std::fs::remove_dir_all(d).ok();
+}
