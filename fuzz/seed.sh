@@ -16,7 +16,7 @@ for dir in "$@"; do
 done
 cd "$(dirname "$0")"
 
-targets=(bundle checkpoint opening record note)
+targets=(bundle checkpoint opening record note keys)
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
 done
@@ -34,6 +34,7 @@ n=0
 while IFS= read -r -d '' f; do
   case "$f" in
     *.checkpoint) add checkpoint "$f"; add note "$f" ;;
+    *.vkey) add keys "$f" ;;
     *bundle.json) add bundle "$f" ;;
     *opening.json) add opening "$f" ;;
     *record.json) add record "$f" ;;
@@ -47,7 +48,7 @@ while IFS= read -r -d '' f; do
       ;;
   esac
   n=$((n + 1))
-done < <(find "${dirs[@]}" -type f \( -name '*.checkpoint' -o -name '*.json' \) -print0)
+done < <(find "${dirs[@]}" -type f \( -name '*.checkpoint' -o -name '*.vkey' -o -name '*.json' \) -print0)
 
 echo "seeded $n files"
 for target in "${targets[@]}"; do
