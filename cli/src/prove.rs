@@ -94,6 +94,10 @@ pub fn run(
                 CliError::new(EXIT_FAILED, format!("the statement does not hold: {r}"))
                     .hint("choose a window that contains the delivery time, and check the record")
             }
+            ProveRecordError::Record(e) => CliError::new(
+                EXIT_INPUT,
+                format!("{record_path}: not a usable delivery record: {e}"),
+            ),
             other => CliError::new(EXIT_FAILED, other),
         })?;
     eprintln!(
