@@ -1,0 +1,628 @@
+//! The HTTP API: [`build_router`], its handlers and the one error type, [`ApiError`].
+//!
+//! Every error body is `{"error": {"code": "...", "message": "..."}}`. A 4xx message says what
+//! was wrong with the request; a 5xx message says nothing about the cause, which is logged.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use letro_core::eddsa::{PublicKey, Signature};
+use letro_core::field::{fr_from_decimal, fr_to_decimal, parse_decimal};
+use letro_core::log::{check_receipt, submitted_leaf, ReceiptError};
+use letro_core::merkle::InclusionProof;
+use letro_core::statement::CiphertextHash;
+use letro_core::Fr;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::{AuthFailure, Role, Tokens};
+use crate::store::{PointJson, SignatureJson, StoredCheckpoint, StoredEvent};
+use crate::writer::{AppendError, Appended, Command, LogView};
+use crate::{unix_now, Config};
+
+/// The one error type of the API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// 400 `invalid_request`: malformed body, path or query; the message says which field.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// 401 `unauthorized`: no valid bearer token.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403 `forbidden`: the token's role may not call this endpoint.
+    #[error("the {0} role may not call this endpoint")]
+    Forbidden(&'static str),
+    /// 404 `not_found`.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409 `conflict`: a different event of this kind is logged for the same ciphertext.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413 `payload_too_large`.
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 422 `invalid_receipt`: the receipt key or signature is refused.
+    #[error("{0}")]
+    InvalidReceipt(String),
+    /// 422 `clock_skew`: the receipt time is too far from the service clock.
+    #[error("{0}")]
+    ClockSkew(String),
+    /// 503 `log_full`: the log holds 2^32 entries.
+    #[error("the log is full")]
+    LogFull,
+    /// 503 `timeout`: the request took too long.
+    #[error("the request timed out")]
+    Timeout,
+    /// 500 `internal`: the cause is logged, never sent.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InvalidReceipt(_) | Self::ClockSkew(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::LogFull | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::InvalidReceipt(_) => "invalid_receipt",
+            Self::ClockSkew(_) => "clock_skew",
+            Self::LogFull => "log_full",
+            Self::Timeout => "timeout",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({"error": {"code": self.code(), "message": self.to_string()}}));
+        let mut resp = (self.status(), body).into_response();
+        if matches!(self, Self::Unauthorized(_)) {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+impl From<AppendError> for ApiError {
+    fn from(e: AppendError) -> Self {
+        match e {
+            AppendError::Conflict { .. } => Self::Conflict(e.to_string()),
+            AppendError::Full => Self::LogFull,
+            _ => Self::Internal,
+        }
+    }
+}
+
+struct Inner {
+    tx: mpsc::Sender<Command>,
+    view: Arc<RwLock<LogView>>,
+    tokens: Tokens,
+    max_skew: u64,
+    body_limit: usize,
+    request_timeout: Duration,
+}
+
+/// The state handlers share: the writer's channel, the log view, the token table and settings.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+impl AppState {
+    pub(crate) fn new(
+        tx: mpsc::Sender<Command>,
+        view: Arc<RwLock<LogView>>,
+        tokens: Tokens,
+        config: &Config,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                tx,
+                view,
+                tokens,
+                max_skew: config.max_skew,
+                body_limit: config.body_limit,
+                request_timeout: config.request_timeout,
+            }),
+        }
+    }
+
+    /// Asks the writer to publish a checkpoint now (if the log grew) and returns the latest.
+    pub async fn publish(&self) -> Result<StoredCheckpoint, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Command::Publish { reply })
+            .await
+            .map_err(|_| ApiError::Internal)?;
+        Ok(rx.await.map_err(|_| ApiError::Internal)??)
+    }
+
+    async fn append(
+        &self,
+        h: [u8; 32],
+        leaf: Fr,
+        event: StoredEvent,
+    ) -> Result<Appended, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Command::Append {
+                ciphertext_hash: h,
+                leaf,
+                event,
+                reply,
+            })
+            .await
+            .map_err(|_| ApiError::Internal)?;
+        Ok(rx.await.map_err(|_| ApiError::Internal)??)
+    }
+
+    fn authorize(&self, headers: &HeaderMap, allowed: &[Role]) -> Result<(), ApiError> {
+        let header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let record = self
+            .inner
+            .tokens
+            .authenticate(header, unix_now())
+            .map_err(|f| {
+                ApiError::Unauthorized(match f {
+                    AuthFailure::Missing => "a bearer token is required",
+                    AuthFailure::Unknown => "the bearer token is not valid",
+                    AuthFailure::Expired => "the bearer token has expired",
+                })
+            })?;
+        if allowed.contains(&record.role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(record.role.as_str()))
+        }
+    }
+
+    fn view(&self) -> Result<std::sync::RwLockReadGuard<'_, LogView>, ApiError> {
+        self.inner.view.read().map_err(|_| {
+            tracing::error!("log view lock poisoned");
+            ApiError::Internal
+        })
+    }
+
+    fn state_of(&self, index: u64) -> Result<&'static str, ApiError> {
+        let view = self.view()?;
+        Ok(if index < view.log.published_size() {
+            "published"
+        } else if index < view.log.integrated_size() {
+            "integrated"
+        } else {
+            "sequenced"
+        })
+    }
+}
+
+/// The API's routes with their body limit, timeout and JSON 404.
+pub fn build_router(state: AppState) -> Router {
+    let limit = state.inner.body_limit;
+    let timeout = state.inner.request_timeout;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/submissions", post(post_submission))
+        .route("/v1/receipts", post(post_receipt))
+        .route("/v1/checkpoint", get(get_checkpoint))
+        .route("/v1/log/state", get(get_state))
+        .route("/v1/log/leaves/{index}/inclusion", get(get_inclusion))
+        .route("/v1/log/consistency", get(get_consistency))
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(timeout, timeout_layer))
+        .with_state(state)
+}
+
+async fn timeout_layer(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
+fn json_body<T>(state: &AppState, body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    match body {
+        Ok(Json(v)) => Ok(v),
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError::PayloadTooLarge(state.inner.body_limit))
+        }
+        Err(r) => Err(ApiError::InvalidRequest(r.body_text())),
+    }
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `POST /v1/submissions` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionBody {
+    /// `H`, 64 lowercase hex digits.
+    pub ciphertext_sha256: String,
+    /// The sender's account id.
+    pub sender: String,
+    /// The recipient's routing id.
+    pub routing: String,
+}
+
+/// `POST /v1/receipts` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBody {
+    /// `H`, 64 lowercase hex digits.
+    pub ciphertext_sha256: String,
+    /// `t` as RFC 3339 (whole seconds are signed; a fraction is refused).
+    pub delivered_at: String,
+    /// The receipt key `A`.
+    pub receipt_key: PointJson,
+    /// The signature on `Poseidon(tag_receipt, H_hi, H_lo, t)`.
+    pub signature: SignatureJson,
+}
+
+/// The answer to an accepted event.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Accepted {
+    /// Its log index.
+    pub index: u64,
+    /// `sequenced`, `integrated` or `published`.
+    pub state: String,
+}
+
+fn parse_hash(s: &str) -> Result<CiphertextHash, ApiError> {
+    CiphertextHash::from_hex(s).map_err(|e| {
+        ApiError::InvalidRequest(format!(
+            "ciphertext_sha256 must be 64 lowercase hex digits: {e}"
+        ))
+    })
+}
+
+fn parse_id(field: &str, s: &str) -> Result<(), ApiError> {
+    if s.is_empty() || s.len() > 256 || s.chars().any(char::is_control) {
+        return Err(ApiError::InvalidRequest(format!(
+            "{field} must be 1 to 256 bytes without control characters"
+        )));
+    }
+    Ok(())
+}
+
+fn parse_fr(field: &str, s: &str) -> Result<Fr, ApiError> {
+    fr_from_decimal(s).map_err(|e| {
+        ApiError::InvalidRequest(format!(
+            "{field} must be a canonical decimal field element: {e}"
+        ))
+    })
+}
+
+async fn accepted(state: &AppState, a: Appended) -> Result<Response, ApiError> {
+    let status = if a.fresh {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let body = Accepted {
+        index: a.index,
+        state: state.state_of(a.index)?.to_owned(),
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+async fn post_submission(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<SubmissionBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    state.authorize(&headers, &[Role::Relay])?;
+    let body = json_body(&state, body)?;
+    let h = parse_hash(&body.ciphertext_sha256)?;
+    parse_id("sender", &body.sender)?;
+    parse_id("routing", &body.routing)?;
+    let leaf = submitted_leaf(&h, &body.sender, &body.routing);
+    let event = StoredEvent::Submitted {
+        ciphertext_sha256: h.to_hex(),
+        sender: body.sender,
+        routing: body.routing,
+    };
+    let a = state.append(h.0, leaf, event).await?;
+    accepted(&state, a).await
+}
+
+async fn post_receipt(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<ReceiptBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    state.authorize(&headers, &[Role::Relay])?;
+    let body = json_body(&state, body)?;
+    let h = parse_hash(&body.ciphertext_sha256)?;
+    let t = time::OffsetDateTime::parse(
+        &body.delivered_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_err(|e| ApiError::InvalidRequest(format!("delivered_at must be RFC 3339: {e}")))?;
+    if t.nanosecond() != 0 {
+        return Err(ApiError::InvalidRequest(
+            "delivered_at must be whole seconds (the receipt signs Unix seconds)".into(),
+        ));
+    }
+    let t = u64::try_from(t.unix_timestamp())
+        .map_err(|_| ApiError::InvalidRequest("delivered_at must not be before 1970".into()))?;
+    let ax = parse_fr("receipt_key.x", &body.receipt_key.x)?;
+    let ay = parse_fr("receipt_key.y", &body.receipt_key.y)?;
+    let key = PublicKey::from_coords(ax, ay)
+        .map_err(|e| ApiError::InvalidReceipt(format!("receipt_key: {e}")))?;
+    let rx = parse_fr("signature.r8.x", &body.signature.r8.x)?;
+    let ry = parse_fr("signature.r8.y", &body.signature.r8.y)?;
+    let s = parse_decimal(&body.signature.s)
+        .ok()
+        .map(|n| n.to_bytes_be())
+        .filter(|b| b.len() <= 32)
+        .ok_or_else(|| {
+            ApiError::InvalidRequest("signature.s must be a canonical decimal below 2^256".into())
+        })?;
+    let mut s_be = [0u8; 32];
+    for (o, b) in s_be.iter_mut().rev().zip(s.iter().rev()) {
+        *o = *b;
+    }
+    let sig = Signature::from_parts(rx, ry, &s_be)
+        .map_err(|e| ApiError::InvalidReceipt(format!("signature: {e}")))?;
+    let max_skew = state.inner.max_skew;
+    let event = check_receipt(&h, t, &key, &sig, unix_now(), max_skew).map_err(|e| match e {
+        ReceiptError::Skew { .. } => ApiError::ClockSkew(e.to_string()),
+        _ => ApiError::InvalidReceipt(e.to_string()),
+    })?;
+    let stored = StoredEvent::Delivered {
+        ciphertext_sha256: h.to_hex(),
+        delivered_at: t,
+        receipt_key: PointJson {
+            x: fr_to_decimal(&ax),
+            y: fr_to_decimal(&ay),
+        },
+        signature: SignatureJson {
+            r8: PointJson {
+                x: fr_to_decimal(&rx),
+                y: fr_to_decimal(&ry),
+            },
+            s: body.signature.s,
+        },
+    };
+    let a = state.append(h.0, event.leaf(), stored).await?;
+    accepted(&state, a).await
+}
+
+async fn get_checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let text = state
+        .view()?
+        .checkpoint
+        .as_ref()
+        .map(|c| c.text.clone())
+        .ok_or_else(|| ApiError::NotFound("no checkpoint has been published yet".into()))?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// `GET /v1/log/state`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LogState {
+    /// Entries durably stored and given an index.
+    pub sequenced: u64,
+    /// Entries in the tree.
+    pub integrated: u64,
+    /// Entries covered by the latest signed checkpoint.
+    pub published: u64,
+}
+
+async fn get_state(State(state): State<AppState>) -> Result<Json<LogState>, ApiError> {
+    let view = state.view()?;
+    Ok(Json(LogState {
+        sequenced: view.log.sequenced_size(),
+        integrated: view.log.integrated_size(),
+        published: view.log.published_size(),
+    }))
+}
+
+/// Query of the inclusion endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SizeQuery {
+    /// Tree size; default the latest checkpoint's.
+    pub size: Option<u64>,
+}
+
+/// An inclusion proof, field elements in decimal.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InclusionJson {
+    /// Leaf index.
+    pub index: u32,
+    /// Tree size the proof is for.
+    pub size: u64,
+    /// The leaf.
+    pub leaf: String,
+    /// The root at `size` (check it against a signed checkpoint, not this field).
+    pub root: String,
+    /// Three siblings per level, leaves up.
+    pub siblings: Vec<[String; 3]>,
+}
+
+fn siblings_json(p: &InclusionProof) -> Vec<[String; 3]> {
+    p.siblings
+        .iter()
+        .map(|l| {
+            [
+                fr_to_decimal(&l[0]),
+                fr_to_decimal(&l[1]),
+                fr_to_decimal(&l[2]),
+            ]
+        })
+        .collect()
+}
+
+fn check_size(view: &LogView, size: u64) -> Result<(), ApiError> {
+    let integrated = view.log.integrated_size();
+    if size > integrated {
+        return Err(ApiError::InvalidRequest(format!(
+            "size {size} is beyond the integrated size {integrated}"
+        )));
+    }
+    Ok(())
+}
+
+async fn get_inclusion(
+    State(state): State<AppState>,
+    index: Result<Path<u32>, PathRejection>,
+    query: Result<Query<SizeQuery>, QueryRejection>,
+) -> Result<Json<InclusionJson>, ApiError> {
+    let Path(index) = index.map_err(|_| {
+        ApiError::InvalidRequest("the leaf index must be an integer below 2^32".into())
+    })?;
+    let Query(q) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
+    let view = state.view()?;
+    let size = q.size.unwrap_or_else(|| view.log.published_size());
+    check_size(&view, size)?;
+    if u64::from(index) >= size {
+        return Err(ApiError::NotFound(format!(
+            "leaf index {index} is not below the tree size {size}"
+        )));
+    }
+    let proof = view.log.inclusion_proof(index, size).map_err(|e| {
+        tracing::error!(error = %e, "inclusion proof failed");
+        ApiError::Internal
+    })?;
+    let leaf = view.log.leaf(index).map_err(|_| ApiError::Internal)?;
+    let root = view.log.root_at(size).map_err(|_| ApiError::Internal)?;
+    Ok(Json(InclusionJson {
+        index,
+        size,
+        leaf: fr_to_decimal(&leaf),
+        root: fr_to_decimal(&root),
+        siblings: siblings_json(&proof),
+    }))
+}
+
+/// Query of the consistency endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    /// Old size.
+    pub old: u64,
+    /// New size.
+    pub new: u64,
+}
+
+/// A consistency proof, field elements in decimal.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConsistencyJson {
+    /// Old size.
+    pub old: u64,
+    /// New size.
+    pub new: u64,
+    /// Leaf `old - 1`, absent when `old` is 0.
+    pub last_old_leaf: Option<String>,
+    /// Its siblings in the tree of size `new`, absent when `old` is 0.
+    pub siblings: Option<Vec<[String; 3]>>,
+}
+
+async fn get_consistency(
+    State(state): State<AppState>,
+    query: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> Result<Json<ConsistencyJson>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
+    if q.old > q.new {
+        return Err(ApiError::InvalidRequest(format!(
+            "old size {} is larger than new size {}",
+            q.old, q.new
+        )));
+    }
+    let view = state.view()?;
+    check_size(&view, q.new)?;
+    let proof = view.log.consistency_proof(q.old, q.new).map_err(|e| {
+        tracing::error!(error = %e, "consistency proof failed");
+        ApiError::Internal
+    })?;
+    Ok(Json(ConsistencyJson {
+        old: q.old,
+        new: q.new,
+        last_old_leaf: proof.last_old_leaf.as_ref().map(fr_to_decimal),
+        siblings: proof.path.as_ref().map(siblings_json),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::auth::issue_token;
+    use crate::store::{SqliteStore, Store};
+
+    #[tokio::test]
+    async fn a_request_that_waits_too_long_gets_503_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(dir.path()).unwrap();
+        let token = issue_token(&mut store, Role::Relay, "relay", u64::MAX >> 1).unwrap();
+        let mut config = Config::new(dir.path(), "example.invalid/log");
+        config.request_timeout = Duration::from_millis(50);
+        // A writer that never answers: the channel's receiver is kept but never read.
+        let (tx, _never_read) = mpsc::channel(4);
+        let view = Arc::new(RwLock::new(LogView {
+            log: letro_core::log::DeliveryLog::new(),
+            checkpoint: None,
+        }));
+        let state = AppState::new(tx, view, Tokens::new(store.tokens().unwrap()), &config);
+        let body = json!({
+            "ciphertext_sha256": "00".repeat(32),
+            "sender": "bank",
+            "routing": "r",
+        });
+        let req = Request::builder()
+            .method("POST")
+            .uri("/v1/submissions")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = build_router(state).oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            v,
+            json!({"error": {"code": "timeout", "message": "the request timed out"}})
+        );
+    }
+}

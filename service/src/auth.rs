@@ -1,0 +1,165 @@
+//! Bearer tokens with roles. A token is 32 random bytes in hex; only its SHA-256 is stored.
+//! Which role may call what is in `service/ACCESS.md`.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::store::{Store, StoreError, TokenRecord};
+
+/// A token's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The relay: posts submitted events and delivery receipts.
+    Relay,
+    /// A regulated sender: reads the log (and, later, asks for proofs of its own messages).
+    Sender,
+    /// An operator: token and key management (endpoints not built yet).
+    Admin,
+}
+
+impl Role {
+    /// The role's name in storage and in ACCESS.md.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Relay => "relay",
+            Self::Sender => "sender",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// An unknown role name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?} (expected relay, sender or admin)")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "relay" => Ok(Self::Relay),
+            "sender" => Ok(Self::Sender),
+            "admin" => Ok(Self::Admin),
+            other => Err(UnknownRole(other.to_owned())),
+        }
+    }
+}
+
+/// SHA-256 of a token string, the only form in which tokens are stored.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Issues a token: stores its hash with the role, subject and expiry, and returns the token,
+/// which the caller hands to its holder once (it cannot be recovered).
+///
+/// A running service loads tokens when it starts; tokens issued afterwards take effect at the
+/// next start (admin endpoints that issue and revoke at run time are not built yet).
+pub fn issue_token(
+    store: &mut dyn Store,
+    role: Role,
+    subject: &str,
+    expires_at: u64,
+) -> Result<String, StoreError> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    store.put_token(&TokenRecord {
+        hash: token_hash(&token),
+        role,
+        subject: subject.to_owned(),
+        expires_at,
+    })?;
+    Ok(token)
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `Authorization: Bearer` header, or not of that form.
+    Missing,
+    /// The token is not known.
+    Unknown,
+    /// The token has expired.
+    Expired,
+}
+
+/// The tokens a running service accepts, by hash.
+#[derive(Debug, Default, Clone)]
+pub struct Tokens {
+    by_hash: HashMap<[u8; 32], TokenRecord>,
+}
+
+impl Tokens {
+    /// The table of the given records.
+    pub fn new(records: Vec<TokenRecord>) -> Self {
+        Self {
+            by_hash: records.into_iter().map(|r| (r.hash, r)).collect(),
+        }
+    }
+
+    /// Authenticates the value of an `Authorization` header at time `now`.
+    pub fn authenticate(
+        &self,
+        header: Option<&str>,
+        now: u64,
+    ) -> Result<&TokenRecord, AuthFailure> {
+        let token = header
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthFailure::Missing)?;
+        let record = self
+            .by_hash
+            .get(&token_hash(token))
+            .ok_or(AuthFailure::Unknown)?;
+        if now >= record.expires_at {
+            return Err(AuthFailure::Expired);
+        }
+        Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    #[test]
+    fn tokens_are_stored_hashed_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(dir.path()).unwrap();
+        let token = issue_token(&mut store, Role::Sender, "bank", 1000).unwrap();
+        let records = store.tokens().unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].hash, token_hash(&token));
+        assert_ne!(records[0].hash.to_vec(), token.as_bytes().to_vec());
+        let tokens = Tokens::new(records);
+        let header = format!("Bearer {token}");
+        let ok = tokens.authenticate(Some(&header), 999).unwrap();
+        assert_eq!((ok.role, ok.subject.as_str()), (Role::Sender, "bank"));
+        assert_eq!(
+            tokens.authenticate(Some(&header), 1000).unwrap_err(),
+            AuthFailure::Expired
+        );
+        assert_eq!(
+            tokens
+                .authenticate(Some(&format!("Basic {token}")), 0)
+                .unwrap_err(),
+            AuthFailure::Missing
+        );
+        assert_eq!(
+            tokens.authenticate(None, 0).unwrap_err(),
+            AuthFailure::Missing
+        );
+        assert_eq!(
+            tokens.authenticate(Some("Bearer 00"), 0).unwrap_err(),
+            AuthFailure::Unknown
+        );
+        assert_eq!("admin".parse::<Role>(), Ok(Role::Admin));
+        assert!("root".parse::<Role>().is_err());
+    }
+}

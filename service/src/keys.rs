@@ -1,0 +1,127 @@
+//! The relay's Ed25519 log key, in `DATA/log.key`: created on first start with mode 0600 as a
+//! C2SP `PRIVATE+KEY+<origin>+...` line, refused later if other users may read it or its name is
+//! not the origin. The key is never logged (`SignerKey`'s `Debug` shows only name and key ID).
+
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use letro_core::note::{KeyError, SignerKey};
+use rand::RngCore;
+
+/// File name of the log key inside the data directory.
+pub const LOG_KEY_FILE: &str = "log.key";
+
+/// Why the log key could not be loaded or created.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogKeyError {
+    /// Reading or writing the key file failed.
+    #[error("log key file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file may be read or written by other users.
+    #[error("log key file {path} has mode {mode:o}; it must not be accessible to group or others (chmod 600)")]
+    Permissions {
+        /// The file.
+        path: String,
+        /// Its mode bits.
+        mode: u32,
+    },
+    /// The file does not hold a valid key, or the origin is not a valid key name.
+    #[error("log key: {0}")]
+    Key(#[from] KeyError),
+    /// The key's name is not the configured origin.
+    #[error("log key is named {key_name:?} but the origin is {origin:?}")]
+    NameMismatch {
+        /// The key's name.
+        key_name: String,
+        /// The configured origin.
+        origin: String,
+    },
+}
+
+/// Loads `DATA/log.key`, or creates it (mode 0600, fresh random seed) if it does not exist.
+pub fn load_or_create(data_dir: &Path, origin: &str) -> Result<SignerKey, LogKeyError> {
+    let path = data_dir.join(LOG_KEY_FILE);
+    let shown = path.display().to_string();
+    let io = |source| LogKeyError::Io {
+        path: shown.clone(),
+        source,
+    };
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(mut file) => {
+            let mut seed = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut seed);
+            let key = SignerKey::from_seed(origin, &seed);
+            seed.iter_mut().for_each(|b| *b = 0);
+            let key = key?;
+            let mut line = key.to_private_string();
+            line.push('\n');
+            let written = file
+                .write_all(line.as_bytes())
+                .and_then(|()| file.sync_all());
+            // Best-effort wipe of the encoded secret.
+            line.clear();
+            written.map_err(io)?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(&path).map_err(io)?.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(LogKeyError::Permissions { path: shown, mode });
+            }
+            let text = std::fs::read_to_string(&path).map_err(io)?;
+            let key = SignerKey::parse(text.trim_end())?;
+            if key.name() != origin {
+                return Err(LogKeyError::NameMismatch {
+                    key_name: key.name().to_owned(),
+                    origin: origin.to_owned(),
+                });
+            }
+            Ok(key)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_once_with_0600_then_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_create(dir.path(), "relay.example/log").unwrap();
+        let mode = std::fs::metadata(dir.path().join(LOG_KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let b = load_or_create(dir.path(), "relay.example/log").unwrap();
+        assert_eq!(a.verifier_key().to_string(), b.verifier_key().to_string());
+        assert!(matches!(
+            load_or_create(dir.path(), "other.example/log"),
+            Err(LogKeyError::NameMismatch { .. })
+        ));
+        std::fs::set_permissions(
+            dir.path().join(LOG_KEY_FILE),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        assert!(matches!(
+            load_or_create(dir.path(), "relay.example/log"),
+            Err(LogKeyError::Permissions { .. })
+        ));
+    }
+}

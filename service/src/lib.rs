@@ -1,0 +1,249 @@
+//! # letro-service
+//!
+//! The service that runs beside the relay: it records submitted and delivered events in the
+//! delivery log (letro-core's [`letro_core::log`]), stores them durably in SQLite, publishes
+//! signed C2SP checkpoints at an interval, and serves checkpoints, inclusion proofs and
+//! consistency proofs over HTTP.
+//!
+//! - [`build_router`] is the HTTP API; [`serve`] runs it on a listener until a shutdown future
+//!   completes; [`Service::start`] opens the store and key and starts the log writer.
+//! - [`store::Store`] is the storage interface ([`store::SqliteStore`] now, PostgreSQL later).
+//! - Access rules: `service/ACCESS.md`.
+//!
+//! ## Non-features (not built yet)
+//!
+//! - Proof jobs, the directory and mailbox, admin endpoints (tokens are issued with
+//!   [`auth::issue_token`] while the service is stopped), metrics, OpenAPI.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod keys;
+pub mod store;
+pub mod writer;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use letro_core::checkpoint::SignedCheckpoint;
+use letro_core::field::{fr_from_be_bytes, fr_to_be_bytes};
+use letro_core::log::DeliveryLog;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+pub use api::{build_router, ApiError, AppState};
+
+use crate::store::{SqliteStore, Store, StoreError};
+use crate::writer::{LogView, Writer};
+
+/// The service's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory holding the database (`letro.sqlite3`) and the log key (`log.key`).
+    pub data_dir: PathBuf,
+    /// Address to listen on (used by callers that bind; [`serve`] takes a bound listener).
+    pub listen: SocketAddr,
+    /// The log origin, e.g. `relay.example.com/letro-log`: the first checkpoint line and the
+    /// log key's name.
+    pub origin: String,
+    /// How often a checkpoint is published when the log has grown. Default 5 s.
+    pub checkpoint_interval: Duration,
+    /// Largest accepted distance, in seconds, between a receipt's `t` and the service clock.
+    /// Default 300.
+    pub max_skew: u64,
+    /// Largest request body, in bytes; larger bodies get 413. Default 64 KiB.
+    pub body_limit: usize,
+    /// Longest a request may take before it gets 503 `timeout`. Default 10 s.
+    pub request_timeout: Duration,
+}
+
+impl Config {
+    /// Settings with the defaults above.
+    pub fn new(data_dir: impl Into<PathBuf>, origin: impl Into<String>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            origin: origin.into(),
+            checkpoint_interval: Duration::from_secs(5),
+            max_skew: 300,
+            body_limit: 64 * 1024,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the service could not start or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Creating the data directory failed.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The store could not be opened or read.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The log key could not be loaded or created.
+    #[error(transparent)]
+    LogKey(#[from] keys::LogKeyError),
+    /// The stored leaves or checkpoint do not form a valid log.
+    #[error("stored log is inconsistent: {0}")]
+    Inconsistent(String),
+    /// The log writer thread could not be started.
+    #[error("starting the log writer: {0}")]
+    Thread(std::io::Error),
+    /// Serving HTTP failed.
+    #[error("http server: {0}")]
+    Http(std::io::Error),
+}
+
+/// The current time, Unix seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A started service: the log writer thread and the checkpoint publisher are running.
+pub struct Service {
+    state: AppState,
+    writer: std::thread::JoinHandle<()>,
+    publisher: tokio::task::JoinHandle<()>,
+}
+
+impl Service {
+    /// Opens the SQLite store and the log key in `config.data_dir` (creating both if needed),
+    /// rebuilds the tree from the stored leaves, checks the latest checkpoint against it, and
+    /// starts the writer and the publisher. Must be called inside a tokio runtime.
+    pub fn start(config: Config) -> Result<Self, ServeError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let store = SqliteStore::open(&config.data_dir)?;
+        Self::start_with_store(config, store)
+    }
+
+    /// [`Service::start`] with a given store.
+    pub fn start_with_store<S: Store>(config: Config, store: S) -> Result<Self, ServeError> {
+        let key = keys::load_or_create(&config.data_dir, &config.origin)?;
+        let leaves = store
+            .leaves()?
+            .iter()
+            .map(|l| fr_from_be_bytes(&l.leaf))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ServeError::Inconsistent(format!("stored leaf: {e}")))?;
+        let checkpoint = store.latest_checkpoint()?;
+        let published = checkpoint.as_ref().map_or(0, |c| c.size);
+        let log = DeliveryLog::restore(&leaves, published)
+            .map_err(|e| ServeError::Inconsistent(e.to_string()))?;
+        if let Some(cp) = &checkpoint {
+            let signed = SignedCheckpoint::parse(&cp.text)
+                .map_err(|e| ServeError::Inconsistent(format!("stored checkpoint: {e}")))?;
+            signed
+                .verify(&[key.verifier_key()])
+                .map_err(|e| ServeError::Inconsistent(format!("stored checkpoint: {e}")))?;
+            let root = log
+                .root_at(cp.size)
+                .map_err(|e| ServeError::Inconsistent(e.to_string()))?;
+            if signed.unverified_checkpoint().root != fr_to_be_bytes(&root) {
+                return Err(ServeError::Inconsistent(
+                    "the latest checkpoint's root is not the root of the stored leaves".into(),
+                ));
+            }
+        }
+        let tokens = auth::Tokens::new(store.tokens()?);
+        tracing::info!(
+            origin = %config.origin,
+            key_id = %key.key_id(),
+            size = leaves.len(),
+            published,
+            "log restored"
+        );
+        let view = Arc::new(RwLock::new(LogView { log, checkpoint }));
+        let (tx, rx) = mpsc::channel(writer::MAX_BATCH * 2);
+        let w = Writer {
+            store,
+            view: view.clone(),
+            key,
+            origin: config.origin.clone(),
+            now: unix_now,
+        };
+        let writer = std::thread::Builder::new()
+            .name("letro-log-writer".into())
+            .spawn(move || w.run(rx))
+            .map_err(ServeError::Thread)?;
+        let state = AppState::new(tx, view, tokens, &config);
+        let publisher = {
+            let state = state.clone();
+            let every = config.checkpoint_interval;
+            tokio::spawn(async move {
+                // The first tick is one interval after start, not at once.
+                let start = tokio::time::Instant::now() + every;
+                let mut ticker = tokio::time::interval_at(start, every);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticker.tick().await;
+                    if let Err(e) = state.publish().await {
+                        tracing::warn!(error = %e, "checkpoint publication failed");
+                    }
+                }
+            })
+        };
+        Ok(Self {
+            state,
+            writer,
+            publisher,
+        })
+    }
+
+    /// The API state (to build a router or call the log directly).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The HTTP router of this service.
+    pub fn router(&self) -> axum::Router {
+        build_router(self.state.clone())
+    }
+
+    /// Stops the publisher, publishes a final checkpoint, and waits for the writer to finish
+    /// the commands already queued. Routers built from this service must be dropped first, or
+    /// the writer keeps running until they are.
+    pub async fn shutdown(self) {
+        self.publisher.abort();
+        let _ = self.publisher.await;
+        if let Err(e) = self.state.publish().await {
+            tracing::warn!(error = %e, "final checkpoint failed");
+        }
+        drop(self.state);
+        let writer = self.writer;
+        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    }
+}
+
+/// Starts the service on `config.data_dir` and serves HTTP on `listener` until `shutdown`
+/// completes; then stops accepting, lets requests in flight finish, publishes a final checkpoint
+/// and waits for the log writer.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let service = Service::start(config)?;
+    let router = service.router();
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServeError::Http);
+    service.shutdown().await;
+    result
+}

@@ -1,0 +1,437 @@
+//! Durable storage behind a [`Store`] trait: SQLite now ([`SqliteStore`]), PostgreSQL later.
+//!
+//! Everything the log writer acknowledges has been committed through [`Store::append`] first;
+//! the in-memory tree is rebuilt from [`Store::leaves`] on start.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+/// Why a storage operation failed. Internal: the API reports these as a bare 500.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database refused or failed an operation.
+    #[error("database: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// A stored event is not valid JSON of the expected shape.
+    #[error("stored event at index {index} is malformed: {source}")]
+    MalformedEvent {
+        /// Leaf index.
+        index: u64,
+        /// Cause.
+        source: serde_json::Error,
+    },
+    /// A stored value does not have its expected form (leaf length, role name, index gap).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A Baby Jubjub point as decimal field elements, as the API and the store carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointJson {
+    /// x, decimal.
+    pub x: String,
+    /// y, decimal.
+    pub y: String,
+}
+
+/// An EdDSA-Poseidon signature `(R8, S)`, decimal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureJson {
+    /// The nonce point.
+    pub r8: PointJson,
+    /// The scalar, decimal.
+    pub s: String,
+}
+
+/// A log event as stored beside its leaf: everything needed to recompute the leaf and to build
+/// a witness later. Field elements are canonical decimal strings (checked before storing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StoredEvent {
+    /// A submitted event.
+    Submitted {
+        /// `H`, 64 lowercase hex digits.
+        ciphertext_sha256: String,
+        /// The sender's account id.
+        sender: String,
+        /// The recipient's routing id.
+        routing: String,
+    },
+    /// A delivered event with the receipt that proves it.
+    Delivered {
+        /// `H`, 64 lowercase hex digits.
+        ciphertext_sha256: String,
+        /// `t`, Unix seconds.
+        delivered_at: u64,
+        /// The receipt key `A`.
+        receipt_key: PointJson,
+        /// The receipt signature.
+        signature: SignatureJson,
+    },
+}
+
+impl StoredEvent {
+    /// The kind, as stored in the `kind` column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Submitted { .. } => "submitted",
+            Self::Delivered { .. } => "delivered",
+        }
+    }
+}
+
+/// One new log entry to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    /// Its index (the next free one; the store refuses gaps through the primary key).
+    pub index: u64,
+    /// `H`.
+    pub ciphertext_hash: [u8; 32],
+    /// The leaf, big-endian.
+    pub leaf: [u8; 32],
+    /// The event.
+    pub event: StoredEvent,
+}
+
+/// A stored leaf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLeaf {
+    /// Index.
+    pub index: u64,
+    /// Leaf, big-endian.
+    pub leaf: [u8; 32],
+}
+
+/// A published checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size it covers.
+    pub size: u64,
+    /// Its time, Unix seconds.
+    pub time: u64,
+    /// The signed note text.
+    pub text: String,
+}
+
+/// An API token's record. The token itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// SHA-256 of the token string.
+    pub hash: [u8; 32],
+    /// Its role.
+    pub role: crate::auth::Role,
+    /// Who it was issued to (the sender account id for sender tokens).
+    pub subject: String,
+    /// Expiry, Unix seconds; the token is refused from then on.
+    pub expires_at: u64,
+}
+
+/// Durable storage for the service. Implementations must make [`Store::append`] and
+/// [`Store::put_checkpoint`] durable (committed) before they return `Ok`.
+pub trait Store: Send + 'static {
+    /// Every leaf, ordered by index, which must run from 0 without gaps.
+    fn leaves(&self) -> Result<Vec<StoredLeaf>, StoreError>;
+    /// The submitted event for `H`, with its index.
+    fn find_submission(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError>;
+    /// The delivered event (receipt) for `H`, with its index.
+    fn find_receipt(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError>;
+    /// Stores a batch of entries atomically: all or none.
+    fn append(&mut self, entries: &[NewEntry]) -> Result<(), StoreError>;
+    /// Stores a published checkpoint.
+    fn put_checkpoint(&mut self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
+    /// The checkpoint with the largest size, if any.
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
+    /// Stores a token record.
+    fn put_token(&mut self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// Every token record.
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+}
+
+/// The SQLite store: one database file, `DATA/letro.sqlite3`, in WAL mode.
+///
+/// Durability: `journal_mode=WAL` with `synchronous=FULL`. A commit returns only after its WAL
+/// frames are written *and fsynced*. For a kill -9 of the process alone `NORMAL` would already
+/// suffice (the frames are in the OS page cache once `write` returns, and the kernel writes them
+/// out whether or not the process lives); `FULL` also keeps acknowledged events across a power
+/// loss or kernel crash, and costs one fsync per batch, not per event, because the log writer
+/// commits a whole batch in one transaction.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+/// File name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "letro.sqlite3";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS leaves (
+    idx INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('submitted', 'delivered')),
+    leaf BLOB NOT NULL CHECK (length(leaf) = 32),
+    event TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    h BLOB PRIMARY KEY CHECK (length(h) = 32),
+    idx INTEGER NOT NULL UNIQUE REFERENCES leaves(idx)
+);
+CREATE TABLE IF NOT EXISTS receipts (
+    h BLOB PRIMARY KEY CHECK (length(h) = 32),
+    idx INTEGER NOT NULL UNIQUE REFERENCES leaves(idx)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    hash BLOB PRIMARY KEY CHECK (length(hash) = 32),
+    role TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+";
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(data_dir.join(DATABASE_FILE))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn })
+    }
+
+    fn find_event(
+        &self,
+        table: &str,
+        h: &[u8; 32],
+    ) -> Result<Option<(u64, StoredEvent)>, StoreError> {
+        let sql = format!(
+            "SELECT l.idx, l.event FROM {table} t JOIN leaves l ON l.idx = t.idx WHERE t.h = ?1"
+        );
+        let row: Option<(i64, String)> = self
+            .conn
+            .query_row(&sql, params![&h[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(idx, json)| {
+            let index = to_u64(idx)?;
+            let event = serde_json::from_str(&json)
+                .map_err(|source| StoreError::MalformedEvent { index, source })?;
+            Ok((index, event))
+        })
+        .transpose()
+    }
+}
+
+fn to_u64(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative integer {v}")))
+}
+
+fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("integer {v} too large")))
+}
+
+fn to_32(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(v).map_err(|_| StoreError::Corrupt("value is not 32 bytes".into()))
+}
+
+impl Store for SqliteStore {
+    fn leaves(&self) -> Result<Vec<StoredLeaf>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT idx, leaf FROM leaves ORDER BY idx")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (idx, leaf) = row?;
+            let index = to_u64(idx)?;
+            if index != out.len() as u64 {
+                return Err(StoreError::Corrupt(format!(
+                    "leaf index {index} where {} was expected",
+                    out.len()
+                )));
+            }
+            out.push(StoredLeaf {
+                index,
+                leaf: to_32(leaf)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn find_submission(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError> {
+        self.find_event("submissions", h)
+    }
+
+    fn find_receipt(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError> {
+        self.find_event("receipts", h)
+    }
+
+    fn append(&mut self, entries: &[NewEntry]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut leaf_stmt = tx.prepare_cached(
+                "INSERT INTO leaves (idx, kind, leaf, event) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut sub_stmt =
+                tx.prepare_cached("INSERT INTO submissions (h, idx) VALUES (?1, ?2)")?;
+            let mut rec_stmt =
+                tx.prepare_cached("INSERT INTO receipts (h, idx) VALUES (?1, ?2)")?;
+            for e in entries {
+                let idx = to_i64(e.index)?;
+                let json = serde_json::to_string(&e.event).map_err(|source| {
+                    StoreError::MalformedEvent {
+                        index: e.index,
+                        source,
+                    }
+                })?;
+                leaf_stmt.execute(params![idx, e.event.kind(), &e.leaf[..], json])?;
+                match e.event {
+                    StoredEvent::Submitted { .. } => {
+                        sub_stmt.execute(params![&e.ciphertext_hash[..], idx])?
+                    }
+                    StoredEvent::Delivered { .. } => {
+                        rec_stmt.execute(params![&e.ciphertext_hash[..], idx])?
+                    }
+                };
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn put_checkpoint(&mut self, cp: &StoredCheckpoint) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO checkpoints (size, time, text) VALUES (?1, ?2, ?3)",
+            params![to_i64(cp.size)?, to_i64(cp.time)?, cp.text],
+        )?;
+        Ok(())
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row: Option<(i64, i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT size, time, text FROM checkpoints ORDER BY size DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        row.map(|(size, time, text)| {
+            Ok(StoredCheckpoint {
+                size: to_u64(size)?,
+                time: to_u64(time)?,
+                text,
+            })
+        })
+        .transpose()
+    }
+
+    fn put_token(&mut self, t: &TokenRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO tokens (hash, role, subject, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                &t.hash[..],
+                t.role.as_str(),
+                t.subject,
+                to_i64(t.expires_at)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT hash, role, subject, expires_at FROM tokens")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (hash, role, subject, expires_at) = row?;
+            out.push(TokenRecord {
+                hash: to_32(hash)?,
+                role: role
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("unknown role {role:?}")))?,
+                subject,
+                expires_at: to_u64(expires_at)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: u64, h: u8) -> NewEntry {
+        NewEntry {
+            index,
+            ciphertext_hash: [h; 32],
+            leaf: [index as u8; 32],
+            event: StoredEvent::Submitted {
+                ciphertext_sha256: hex::encode([h; 32]),
+                sender: "bank".into(),
+                routing: "r".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn batches_are_atomic_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(dir.path()).unwrap();
+        s.append(&[entry(0, 1), entry(1, 2)]).unwrap();
+        // The second entry repeats H: the whole batch is refused, entry 2 included.
+        assert!(s.append(&[entry(2, 3), entry(3, 1)]).is_err());
+        drop(s);
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let leaves = s.leaves().unwrap();
+        assert_eq!(leaves.len(), 2);
+        assert_eq!(leaves[1].leaf, [1u8; 32]);
+        assert_eq!(s.find_submission(&[2; 32]).unwrap().unwrap().0, 1);
+        assert!(s.find_submission(&[3; 32]).unwrap().is_none());
+        assert!(s.find_receipt(&[1; 32]).unwrap().is_none());
+        let mode: String = s
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = s
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "synchronous=FULL");
+    }
+
+    #[test]
+    fn latest_checkpoint_is_the_largest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.latest_checkpoint().unwrap(), None);
+        for size in [1u64, 3, 2] {
+            s.put_checkpoint(&StoredCheckpoint {
+                size,
+                time: 10 + size,
+                text: format!("cp{size}"),
+            })
+            .unwrap();
+        }
+        assert_eq!(s.latest_checkpoint().unwrap().unwrap().text, "cp3");
+    }
+}

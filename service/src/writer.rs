@@ -1,0 +1,437 @@
+//! The single log writer: one OS thread that owns the store's write side. Events arrive on a
+//! channel; the writer takes what is queued (up to [`MAX_BATCH`]), checks each against the
+//! stored and batch-local records (idempotency), commits the new ones in one transaction, and
+//! only then sequences and integrates them in memory and answers the callers. Checkpoints are
+//! signed and stored by the same thread, so they never race an append.
+//!
+//! A thread rather than a tokio task because every batch ends in a blocking fsync.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use letro_core::checkpoint::SignedCheckpoint;
+use letro_core::log::DeliveryLog;
+use letro_core::merkle::CAPACITY;
+use letro_core::note::SignerKey;
+use letro_core::Fr;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{NewEntry, Store, StoredCheckpoint, StoredEvent};
+
+/// Most commands the writer takes into one batch (one transaction).
+pub const MAX_BATCH: usize = 4096;
+
+/// The log as the API reads it: the tree with its three sizes and the latest checkpoint.
+#[derive(Debug)]
+pub struct LogView {
+    /// The tree.
+    pub log: DeliveryLog,
+    /// The latest published checkpoint.
+    pub checkpoint: Option<StoredCheckpoint>,
+}
+
+/// A request to the writer.
+// Nearly every command is an `Append`; boxing it would add an allocation per event to make the
+// rare `Publish` smaller.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Command {
+    /// Append an event (already checked for well-formedness and signature by the caller).
+    Append {
+        /// `H`, the idempotency key (one submitted and one delivered event per `H`).
+        ciphertext_hash: [u8; 32],
+        /// The event's leaf.
+        leaf: Fr,
+        /// The event.
+        event: StoredEvent,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Result<Appended, AppendError>>,
+    },
+    /// Sign and store a checkpoint of the integrated tree if it grew since the last one.
+    Publish {
+        /// Where the checkpoint goes.
+        reply: oneshot::Sender<Result<StoredCheckpoint, AppendError>>,
+    },
+}
+
+/// A durably stored event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Its index in the log.
+    pub index: u64,
+    /// False if the same event was already stored (the request was a repeat).
+    pub fresh: bool,
+}
+
+/// Why an append or publish failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// Another event of this kind is stored for the same `H`.
+    #[error(
+        "a different event of this kind is already logged for this ciphertext at index {index}"
+    )]
+    Conflict {
+        /// The stored event's index.
+        index: u64,
+    },
+    /// The log holds 2^32 entries.
+    #[error("the log is full")]
+    Full,
+    /// Storage or signing failed (the cause is logged, not returned).
+    #[error("internal error")]
+    Internal,
+}
+
+/// Whether two events of the same kind for the same `H` are the same record. A receipt is the
+/// same if `(A, t)` are (so its leaf is); its signature may differ, as signers may randomise.
+fn same_record(a: &StoredEvent, b: &StoredEvent) -> bool {
+    match (a, b) {
+        (
+            StoredEvent::Submitted {
+                sender: s1,
+                routing: r1,
+                ..
+            },
+            StoredEvent::Submitted {
+                sender: s2,
+                routing: r2,
+                ..
+            },
+        ) => s1 == s2 && r1 == r2,
+        (
+            StoredEvent::Delivered {
+                delivered_at: t1,
+                receipt_key: k1,
+                ..
+            },
+            StoredEvent::Delivered {
+                delivered_at: t2,
+                receipt_key: k2,
+                ..
+            },
+        ) => t1 == t2 && k1 == k2,
+        _ => false,
+    }
+}
+
+/// The writer's state.
+pub struct Writer<S: Store> {
+    /// The store.
+    pub store: S,
+    /// The shared view it updates.
+    pub view: Arc<RwLock<LogView>>,
+    /// The log key.
+    pub key: SignerKey,
+    /// The log origin.
+    pub origin: String,
+    /// The clock, Unix seconds.
+    pub now: fn() -> u64,
+}
+
+type Reply = oneshot::Sender<Result<Appended, AppendError>>;
+
+impl<S: Store> Writer<S> {
+    /// Runs until every sender of `rx` is dropped.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
+            }
+            let mut publishes = Vec::new();
+            let mut appends = Vec::new();
+            for c in batch {
+                match c {
+                    Command::Publish { reply } => publishes.push(reply),
+                    Command::Append {
+                        ciphertext_hash,
+                        leaf,
+                        event,
+                        reply,
+                    } => appends.push((ciphertext_hash, leaf, event, reply)),
+                }
+            }
+            if !appends.is_empty() {
+                self.append_batch(appends);
+            }
+            if !publishes.is_empty() {
+                let outcome = self.publish();
+                for reply in publishes {
+                    let _ = reply.send(outcome.clone());
+                }
+            }
+        }
+    }
+
+    fn append_batch(&mut self, appends: Vec<([u8; 32], Fr, StoredEvent, Reply)>) {
+        let base = match self.view.read() {
+            Ok(v) => v.log.sequenced_size(),
+            Err(_) => {
+                tracing::error!("log view lock poisoned");
+                for (.., reply) in appends {
+                    let _ = reply.send(Err(AppendError::Internal));
+                }
+                return;
+            }
+        };
+        let mut local: HashMap<(&'static str, [u8; 32]), (u64, StoredEvent)> = HashMap::new();
+        let mut new_entries: Vec<NewEntry> = Vec::new();
+        let mut new_leaves: Vec<Fr> = Vec::new();
+        let mut done: Vec<(Reply, Result<Appended, AppendError>)> = Vec::new();
+        let mut waiting: Vec<(Reply, u64)> = Vec::new();
+        for (h, leaf, event, reply) in appends {
+            let key = (event.kind(), h);
+            let existing = match local.get(&key) {
+                Some(found) => Ok(Some((found.clone(), true))),
+                None => match event {
+                    StoredEvent::Submitted { .. } => self.store.find_submission(&h),
+                    StoredEvent::Delivered { .. } => self.store.find_receipt(&h),
+                }
+                .map(|o| o.map(|f| (f, false))),
+            };
+            match existing {
+                Err(e) => {
+                    tracing::error!(error = %e, "store lookup failed");
+                    done.push((reply, Err(AppendError::Internal)));
+                }
+                Ok(Some(((index, stored), in_batch))) => {
+                    if !same_record(&stored, &event) {
+                        done.push((reply, Err(AppendError::Conflict { index })));
+                    } else if in_batch {
+                        // Same as an entry of this batch: answered once that entry is committed.
+                        waiting.push((reply, index));
+                    } else {
+                        done.push((
+                            reply,
+                            Ok(Appended {
+                                index,
+                                fresh: false,
+                            }),
+                        ));
+                    }
+                }
+                Ok(None) => {
+                    let index = base + new_entries.len() as u64;
+                    if index >= CAPACITY {
+                        done.push((reply, Err(AppendError::Full)));
+                        continue;
+                    }
+                    local.insert(key, (index, event.clone()));
+                    new_entries.push(NewEntry {
+                        index,
+                        ciphertext_hash: h,
+                        leaf: letro_core::field::fr_to_be_bytes(&leaf),
+                        event,
+                    });
+                    new_leaves.push(leaf);
+                    done.push((reply, Ok(Appended { index, fresh: true })));
+                }
+            }
+        }
+        let committed = new_entries.is_empty() || self.commit(&new_entries, &new_leaves);
+        for (reply, outcome) in done {
+            let outcome = match outcome {
+                Ok(a) if a.fresh && !committed => Err(AppendError::Internal),
+                other => other,
+            };
+            let _ = reply.send(outcome);
+        }
+        for (reply, index) in waiting {
+            let outcome = if committed {
+                Ok(Appended {
+                    index,
+                    fresh: false,
+                })
+            } else {
+                Err(AppendError::Internal)
+            };
+            let _ = reply.send(outcome);
+        }
+    }
+
+    /// Stores the entries, then sequences and integrates them. False if nothing was stored.
+    fn commit(&mut self, entries: &[NewEntry], leaves: &[Fr]) -> bool {
+        if let Err(e) = self.store.append(entries) {
+            tracing::error!(error = %e, entries = entries.len(), "append failed");
+            return false;
+        }
+        let Ok(mut view) = self.view.write() else {
+            tracing::error!("log view lock poisoned");
+            return false;
+        };
+        for leaf in leaves {
+            if let Err(e) = view.log.sequence(*leaf) {
+                tracing::error!(error = %e, "sequencing a stored leaf failed");
+                return false;
+            }
+        }
+        match view.log.integrate() {
+            Ok((size, _)) => {
+                tracing::debug!(size, batch = entries.len(), "integrated");
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "integration failed");
+                false
+            }
+        }
+    }
+
+    fn publish(&mut self) -> Result<StoredCheckpoint, AppendError> {
+        let checkpoint = {
+            let view = self.view.read().map_err(|_| AppendError::Internal)?;
+            if let Some(cp) = &view.checkpoint {
+                if cp.size == view.log.integrated_size() {
+                    return Ok(cp.clone());
+                }
+            }
+            view.log.checkpoint(&self.origin, (self.now)())
+        };
+        let text = SignedCheckpoint::sign(&checkpoint, &self.key).map_err(|e| {
+            tracing::error!(error = %e, "signing the checkpoint failed");
+            AppendError::Internal
+        })?;
+        let stored = StoredCheckpoint {
+            size: checkpoint.size,
+            time: checkpoint.time,
+            text,
+        };
+        self.store.put_checkpoint(&stored).map_err(|e| {
+            tracing::error!(error = %e, "storing the checkpoint failed");
+            AppendError::Internal
+        })?;
+        let mut view = self.view.write().map_err(|_| AppendError::Internal)?;
+        view.log.mark_published(stored.size).map_err(|e| {
+            tracing::error!(error = %e, "marking the checkpoint published failed");
+            AppendError::Internal
+        })?;
+        view.checkpoint = Some(stored.clone());
+        tracing::info!(size = stored.size, "published checkpoint");
+        Ok(stored)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::store::{SqliteStore, StoreError, StoredLeaf, TokenRecord};
+
+    /// A SQLite store whose appends can be made to fail.
+    struct Flaky {
+        inner: SqliteStore,
+        fail: Arc<AtomicBool>,
+    }
+
+    impl Store for Flaky {
+        fn leaves(&self) -> Result<Vec<StoredLeaf>, StoreError> {
+            self.inner.leaves()
+        }
+        fn find_submission(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError> {
+            self.inner.find_submission(h)
+        }
+        fn find_receipt(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError> {
+            self.inner.find_receipt(h)
+        }
+        fn append(&mut self, entries: &[NewEntry]) -> Result<(), StoreError> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(StoreError::Corrupt("injected failure".into()));
+            }
+            self.inner.append(entries)
+        }
+        fn put_checkpoint(&mut self, c: &StoredCheckpoint) -> Result<(), StoreError> {
+            self.inner.put_checkpoint(c)
+        }
+        fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+            self.inner.latest_checkpoint()
+        }
+        fn put_token(&mut self, t: &TokenRecord) -> Result<(), StoreError> {
+            self.inner.put_token(t)
+        }
+        fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+            self.inner.tokens()
+        }
+    }
+
+    fn submitted(n: u8) -> ([u8; 32], Fr, StoredEvent) {
+        let h = [n; 32];
+        let event = StoredEvent::Submitted {
+            ciphertext_sha256: hex::encode(h),
+            sender: "bank".into(),
+            routing: "r".into(),
+        };
+        (h, Fr::from(u64::from(n) + 1), event)
+    }
+
+    fn append(tx: &mpsc::Sender<Command>, n: u8) -> Result<Appended, AppendError> {
+        let (ciphertext_hash, leaf, event) = submitted(n);
+        let (reply, rx) = oneshot::channel();
+        tx.blocking_send(Command::Append {
+            ciphertext_hash,
+            leaf,
+            event,
+            reply,
+        })
+        .unwrap();
+        rx.blocking_recv().unwrap()
+    }
+
+    #[test]
+    fn nothing_is_sequenced_or_acknowledged_unless_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let fail = Arc::new(AtomicBool::new(false));
+        let view = Arc::new(RwLock::new(LogView {
+            log: DeliveryLog::new(),
+            checkpoint: None,
+        }));
+        let writer = Writer {
+            store: Flaky {
+                inner: SqliteStore::open(dir.path()).unwrap(),
+                fail: fail.clone(),
+            },
+            view: view.clone(),
+            key: SignerKey::from_seed("example.invalid/log", &[1; 32]).unwrap(),
+            origin: "example.invalid/log".into(),
+            now: || 1_764_000_000,
+        };
+        let (tx, rx) = mpsc::channel(16);
+        let thread = std::thread::spawn(move || writer.run(rx));
+
+        assert_eq!(
+            append(&tx, 1),
+            Ok(Appended {
+                index: 0,
+                fresh: true
+            })
+        );
+        fail.store(true, Ordering::SeqCst);
+        assert_eq!(append(&tx, 2), Err(AppendError::Internal));
+        assert_eq!(view.read().unwrap().log.sequenced_size(), 1);
+        fail.store(false, Ordering::SeqCst);
+        // The failed event took no index; a retry gets the next free one.
+        assert_eq!(
+            append(&tx, 2),
+            Ok(Appended {
+                index: 1,
+                fresh: true
+            })
+        );
+        assert_eq!(
+            append(&tx, 1),
+            Ok(Appended {
+                index: 0,
+                fresh: false
+            })
+        );
+
+        drop(tx);
+        thread.join().unwrap();
+        let stored = SqliteStore::open(dir.path()).unwrap().leaves().unwrap();
+        assert_eq!(stored.len(), 2);
+    }
+}

@@ -1,0 +1,127 @@
+//! Checks every cell of `service/ACCESS.md` against the real router, denials included.
+#![allow(missing_docs)]
+// Test helpers outside #[test] functions: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use letro_service::{unix_now, Service};
+
+#[tokio::test]
+async fn every_cell_of_the_access_table_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(dir.path());
+    let service = Service::start(config(dir.path())).unwrap();
+    let router = service.router();
+    // One published leaf, so that the read endpoints have something to serve.
+    let (st, _) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        Some(&tokens.relay),
+        Some(submission(b"seed", "r")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    service.state().publish().await.unwrap();
+
+    let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ACCESS.md")).unwrap();
+    let header: Vec<&str> = table
+        .lines()
+        .find(|l| l.starts_with("| endpoint |"))
+        .unwrap()
+        .split('|')
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        header.get(2..7).unwrap(),
+        ["anonymous", "expired token", "relay", "sender", "admin"]
+    );
+    let credentials = [
+        None,
+        Some(tokens.expired.as_str()),
+        Some(tokens.relay.as_str()),
+        Some(tokens.sender.as_str()),
+        Some(tokens.admin.as_str()),
+    ];
+    let mut endpoints = Vec::new();
+    let mut cells = 0;
+    for line in table.lines().filter(|l| l.starts_with("| `")) {
+        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
+        let endpoint = cols[1].trim_matches('`');
+        endpoints.push(endpoint.to_owned());
+        let (method, path) = endpoint.split_once(' ').unwrap();
+        let uri = match path {
+            "/v1/log/leaves/{index}/inclusion" => "/v1/log/leaves/0/inclusion".to_owned(),
+            "/v1/log/consistency" => "/v1/log/consistency?old=0&new=1".to_owned(),
+            p => p.to_owned(),
+        };
+        for (cell, cred) in cols[2..7].iter().zip(credentials) {
+            let body = match path {
+                "/v1/submissions" => Some(submission(b"access", "r")),
+                "/v1/receipts" => Some(receipt(b"access", 9, unix_now())),
+                _ => None,
+            };
+            let (st, v) = call(&router, method, &uri, cred, body).await;
+            let what = format!("{endpoint} with {cell:?}: got {st} {v}");
+            match *cell {
+                "allow" => assert!(st.is_success(), "{what}"),
+                "deny 401" => {
+                    assert_eq!(st, StatusCode::UNAUTHORIZED, "{what}");
+                    assert_eq!(v["error"]["code"], "unauthorized", "{what}");
+                }
+                "deny 403" => {
+                    assert_eq!(st, StatusCode::FORBIDDEN, "{what}");
+                    assert_eq!(v["error"]["code"], "forbidden", "{what}");
+                }
+                other => panic!("unknown cell {other:?} in ACCESS.md"),
+            }
+            cells += 1;
+        }
+    }
+    endpoints.sort();
+    assert_eq!(
+        endpoints,
+        [
+            "GET /healthz",
+            "GET /v1/checkpoint",
+            "GET /v1/log/consistency",
+            "GET /v1/log/leaves/{index}/inclusion",
+            "GET /v1/log/state",
+            "POST /v1/receipts",
+            "POST /v1/submissions",
+        ],
+        "ACCESS.md must list every route"
+    );
+    assert_eq!(cells, 35);
+
+    // A malformed Authorization header is the same as none.
+    let (st, _) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        Some(""),
+        Some(submission(b"a", "r")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        Some("not-a-token"),
+        Some(submission(b"a", "r")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+
+    drop(router);
+    service.shutdown().await;
+}

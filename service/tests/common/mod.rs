@@ -1,0 +1,110 @@
+//! Shared helpers for the service tests.
+#![allow(dead_code, missing_docs)]
+// Test helpers outside #[test] functions: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::Path;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use letro_core::eddsa::PrivateKey;
+use letro_core::field::fr_to_decimal;
+use letro_core::statement::{receipt_message, CiphertextHash};
+use letro_service::auth::{issue_token, Role};
+use letro_service::store::SqliteStore;
+use letro_service::{unix_now, Config};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub const ORIGIN: &str = "relay.example/letro-log";
+
+pub struct Tokens {
+    pub relay: String,
+    pub sender: String,
+    pub admin: String,
+    pub expired: String,
+}
+
+/// Issues one token per role (and an expired relay token) into the store in `dir`.
+pub fn issue_tokens(dir: &Path) -> Tokens {
+    let mut store = SqliteStore::open(dir).unwrap();
+    let later = unix_now() + 3600;
+    Tokens {
+        relay: issue_token(&mut store, Role::Relay, "relay", later).unwrap(),
+        sender: issue_token(&mut store, Role::Sender, "bank", later).unwrap(),
+        admin: issue_token(&mut store, Role::Admin, "ops", later).unwrap(),
+        expired: issue_token(&mut store, Role::Relay, "relay", unix_now() - 1).unwrap(),
+    }
+}
+
+pub fn config(dir: &Path) -> Config {
+    let mut c = Config::new(dir, ORIGIN);
+    c.checkpoint_interval = std::time::Duration::from_secs(3600);
+    c
+}
+
+pub fn submission(ciphertext: &[u8], routing: &str) -> Value {
+    json!({
+        "ciphertext_sha256": CiphertextHash::of(ciphertext).to_hex(),
+        "sender": "bank",
+        "routing": routing,
+    })
+}
+
+/// A receipt for `ciphertext` signed by the key with `seed` at time `t`.
+pub fn receipt(ciphertext: &[u8], seed: u8, t: u64) -> Value {
+    let sk = PrivateKey::from_bytes([seed; 32]);
+    let pk = sk.public_key();
+    let h = CiphertextHash::of(ciphertext);
+    let sig = sk.sign(&receipt_message(&h, t));
+    let when = time::OffsetDateTime::from_unix_timestamp(t as i64)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let s = num_bigint_decimal(&sig.s);
+    json!({
+        "ciphertext_sha256": h.to_hex(),
+        "delivered_at": when,
+        "receipt_key": {"x": fr_to_decimal(&pk.point().x), "y": fr_to_decimal(&pk.point().y)},
+        "signature": {"r8": {"x": fr_to_decimal(&sig.r8.x), "y": fr_to_decimal(&sig.r8.y)}, "s": s},
+    })
+}
+
+fn num_bigint_decimal(s: &letro_core::babyjubjub::Fs) -> String {
+    use ark_ff::PrimeField;
+    s.into_bigint().to_string()
+}
+
+/// Sends one request through the router; returns status and body (JSON, or a string).
+pub async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string()))
+            .unwrap(),
+        None => req.body(Body::empty()).unwrap(),
+    };
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
