@@ -88,6 +88,29 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Runs the prover service beside the relay (delivery log, checkpoints, receipts API).
+    Serve {
+        /// Data directory: the SQLite database and the log key (created on first start, 0600).
+        #[arg(long, env = "LETRO_DATA")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, env = "LETRO_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The log origin: first line of every checkpoint and the log key's name.
+        #[arg(long, env = "LETRO_ORIGIN")]
+        origin: String,
+        /// Seconds between checkpoints (when the log has grown).
+        #[arg(long, env = "LETRO_CHECKPOINT_INTERVAL", default_value_t = 5)]
+        checkpoint_interval: u64,
+        /// Largest distance in seconds between a receipt's time and the service clock.
+        #[arg(long, env = "LETRO_MAX_SKEW", default_value_t = 300)]
+        max_skew: u64,
+    },
+    /// API tokens (issued while the service is stopped; stored only as hashes).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Runs the whole flow on built-in defaults and leaves its files in DIR.
     Demo {
         /// Directory for the demo's files.
@@ -103,6 +126,25 @@ enum CircuitCommand {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issues a token and prints it once on stdout.
+    Issue {
+        /// The service's data directory.
+        #[arg(long, env = "LETRO_DATA")]
+        data: PathBuf,
+        /// relay, sender or admin.
+        #[arg(long)]
+        role: String,
+        /// Who the token is for (for example the sender's account id).
+        #[arg(long)]
+        subject: String,
+        /// Days until it expires.
+        #[arg(long, default_value_t = 90)]
+        days: u64,
     },
 }
 
@@ -138,6 +180,22 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             force,
         } => crate::prove::run(&record, &not_before, &not_after, &out, opening, keys, force),
         Command::Demo { dir } => crate::demo::run(&dir),
+        Command::Serve {
+            data,
+            listen,
+            origin,
+            checkpoint_interval,
+            max_skew,
+        } => crate::serve::run(data, listen, origin, checkpoint_interval, max_skew),
+        Command::Token {
+            command:
+                TokenCommand::Issue {
+                    data,
+                    role,
+                    subject,
+                    days,
+                },
+        } => crate::serve::issue_token(&data, &role, &subject, days),
     }
 }
 

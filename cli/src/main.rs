@@ -8,6 +8,7 @@ mod commands;
 mod demo;
 mod files;
 mod prove;
+mod serve;
 
 use std::process::ExitCode;
 

@@ -324,3 +324,73 @@ fn keys_setup_requires_insecure_dev_and_writes_a_consistent_manifest() {
     assert_ne!(keys::verifying_key_bytes(&pk.vk).unwrap(), committed);
     std::fs::remove_dir_all(d).ok();
 }
+
+#[test]
+fn serve_answers_healthz_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let d = tmp("serve");
+    let o = letro(&[
+        "token",
+        "issue",
+        "--data",
+        d.to_str().unwrap(),
+        "--role",
+        "relay",
+        "--subject",
+        "relay-1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(token.trim().len(), 64);
+    let o = letro(&[
+        "token",
+        "issue",
+        "--data",
+        d.to_str().unwrap(),
+        "--role",
+        "root",
+        "--subject",
+        "x",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_letro"))
+        .args([
+            "serve",
+            "--data",
+            d.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "test.letro.invalid/log",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let addr = line
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(d.join("log.key").exists());
+    std::fs::remove_dir_all(d).ok();
+}
