@@ -105,6 +105,9 @@ enum Command {
         /// Largest distance in seconds between a receipt's time and the service clock.
         #[arg(long, env = "LETRO_MAX_SKEW", default_value_t = 300)]
         max_skew: u64,
+        /// Prover threads for proof jobs (0: accept jobs, prove them when a service with provers runs).
+        #[arg(long, env = "LETRO_PROVERS", default_value_t = 1)]
+        provers: usize,
     },
     /// API tokens (issued while the service is stopped; stored only as hashes).
     Token {
@@ -186,7 +189,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             origin,
             checkpoint_interval,
             max_skew,
-        } => crate::serve::run(data, listen, origin, checkpoint_interval, max_skew),
+            provers,
+        } => crate::serve::run(data, listen, origin, checkpoint_interval, max_skew, provers),
         Command::Token {
             command:
                 TokenCommand::Issue {

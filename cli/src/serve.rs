@@ -17,6 +17,7 @@ pub fn run(
     origin: String,
     interval: u64,
     max_skew: u64,
+    provers: usize,
 ) -> Result<(), CliError> {
     if interval == 0 {
         return Err(CliError::new(
@@ -28,6 +29,7 @@ pub fn run(
     config.listen = listen;
     config.checkpoint_interval = Duration::from_secs(interval);
     config.max_skew = max_skew;
+    config.provers = provers;
     let rt = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::new(EXIT_FAILED, format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async move {

@@ -24,7 +24,11 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::{AuthFailure, Role, Tokens};
-use crate::store::{PointJson, SignatureJson, StoredCheckpoint, StoredEvent};
+use crate::jobs::{JobQueue, SharedStore};
+use crate::store::{
+    JobRecord, JobState, PointJson, SignatureJson, Store, StoredCheckpoint, StoredEvent,
+    TokenRecord,
+};
 use crate::writer::{AppendError, Appended, Command, LogView};
 use crate::{unix_now, Config};
 
@@ -56,6 +60,15 @@ pub enum ApiError {
     /// 422 `clock_skew`: the receipt time is too far from the service clock.
     #[error("{0}")]
     ClockSkew(String),
+    /// 409 `not_delivered`: no receipt is logged for the ciphertext of a proof request.
+    #[error("no delivery receipt is logged for this ciphertext yet")]
+    NotDelivered,
+    /// 409 `not_published`: the delivered leaf is not covered by a signed checkpoint yet.
+    #[error("the delivery is not yet published; retry after the next checkpoint")]
+    NotPublished,
+    /// 422 `outside_window`: the delivery time is outside the requested window.
+    #[error("{0}")]
+    OutsideWindow(String),
     /// 503 `log_full`: the log holds 2^32 entries.
     #[error("the log is full")]
     LogFull,
@@ -75,9 +88,11 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::NotDelivered | Self::NotPublished => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::InvalidReceipt(_) | Self::ClockSkew(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidReceipt(_) | Self::ClockSkew(_) | Self::OutsideWindow(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::LogFull | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -94,6 +109,9 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::InvalidReceipt(_) => "invalid_receipt",
             Self::ClockSkew(_) => "clock_skew",
+            Self::NotDelivered => "not_delivered",
+            Self::NotPublished => "not_published",
+            Self::OutsideWindow(_) => "outside_window",
             Self::LogFull => "log_full",
             Self::Timeout => "timeout",
             Self::Internal => "internal",
@@ -127,6 +145,8 @@ struct Inner {
     tx: mpsc::Sender<Command>,
     view: Arc<RwLock<LogView>>,
     tokens: Tokens,
+    jobs: SharedStore,
+    queue: JobQueue,
     max_skew: u64,
     body_limit: usize,
     request_timeout: Duration,
@@ -143,6 +163,8 @@ impl AppState {
         tx: mpsc::Sender<Command>,
         view: Arc<RwLock<LogView>>,
         tokens: Tokens,
+        jobs: SharedStore,
+        queue: JobQueue,
         config: &Config,
     ) -> Self {
         Self {
@@ -150,6 +172,8 @@ impl AppState {
                 tx,
                 view,
                 tokens,
+                jobs,
+                queue,
                 max_skew: config.max_skew,
                 body_limit: config.body_limit,
                 request_timeout: config.request_timeout,
@@ -188,7 +212,7 @@ impl AppState {
         Ok(rx.await.map_err(|_| ApiError::Internal)??)
     }
 
-    fn authorize(&self, headers: &HeaderMap, allowed: &[Role]) -> Result<(), ApiError> {
+    fn authorize(&self, headers: &HeaderMap, allowed: &[Role]) -> Result<TokenRecord, ApiError> {
         let header = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
@@ -204,7 +228,7 @@ impl AppState {
                 })
             })?;
         if allowed.contains(&record.role) {
-            Ok(())
+            Ok(record.clone())
         } else {
             Err(ApiError::Forbidden(record.role.as_str()))
         }
@@ -241,6 +265,8 @@ pub fn build_router(state: AppState) -> Router {
         .route("/v1/log/state", get(get_state))
         .route("/v1/log/leaves/{index}/inclusion", get(get_inclusion))
         .route("/v1/log/consistency", get(get_consistency))
+        .route("/v1/proofs", post(post_proof))
+        .route("/v1/proofs/{job_id}", get(get_proof))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(timeout, timeout_layer))
@@ -580,6 +606,165 @@ async fn get_consistency(
     }))
 }
 
+/// `POST /v1/proofs` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofRequest {
+    /// `H`, 64 lowercase hex digits.
+    pub ciphertext_sha256: String,
+    /// The window's start, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub not_before: String,
+    /// The window's end, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub not_after: String,
+}
+
+/// A proof job as the API shows it to its owner.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JobJson {
+    /// The job id.
+    pub job_id: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub state: String,
+    /// When failed: `{"code", "message"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<serde_json::Value>,
+    /// When done: the bundle document (canonical encoding), as a string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    /// When done: the opening document, as a string. Secret to the sender.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opening: Option<String>,
+}
+
+fn parse_window_time(field: &str, s: &str) -> Result<u64, ApiError> {
+    letro_core::bundle::parse_time(s).map_err(|e| {
+        ApiError::InvalidRequest(format!(
+            "{field} must be an RFC 3339 UTC time of the form YYYY-MM-DDTHH:MM:SSZ: {e}"
+        ))
+    })
+}
+
+fn format_t(t: u64) -> String {
+    letro_core::bundle::format_time(t).unwrap_or_else(|| t.to_string())
+}
+
+impl AppState {
+    fn jobs(&self) -> Result<std::sync::MutexGuard<'_, dyn Store>, ApiError> {
+        self.inner.jobs.lock().map_err(|_| {
+            tracing::error!("job store lock poisoned");
+            ApiError::Internal
+        })
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "store operation failed");
+    ApiError::Internal
+}
+
+async fn post_proof(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<ProofRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let token = state.authorize(&headers, &[Role::Sender])?;
+    let body = json_body(&state, body)?;
+    let h = parse_hash(&body.ciphertext_sha256)?;
+    let not_before = parse_window_time("not_before", &body.not_before)?;
+    let not_after = parse_window_time("not_after", &body.not_after)?;
+    if not_before > not_after {
+        return Err(ApiError::InvalidRequest(
+            "not_before is later than not_after".into(),
+        ));
+    }
+    let (submission, receipt) = {
+        let jobs = state.jobs()?;
+        (
+            jobs.find_submission(&h.0).map_err(internal)?,
+            jobs.find_receipt(&h.0).map_err(internal)?,
+        )
+    };
+    // Another sender's message gets the same answer as an unknown one, so that a sender
+    // cannot learn which ciphertexts others sent.
+    match submission {
+        Some((_, StoredEvent::Submitted { sender, .. })) if sender == token.subject => {}
+        _ => {
+            return Err(ApiError::NotFound(
+                "no message with this ciphertext_sha256 was submitted by this sender".into(),
+            ))
+        }
+    }
+    let Some((index, StoredEvent::Delivered { delivered_at, .. })) = receipt else {
+        return Err(ApiError::NotDelivered);
+    };
+    if delivered_at < not_before || delivered_at > not_after {
+        return Err(ApiError::OutsideWindow(format!(
+            "the delivery time {} is outside the window [{}, {}]",
+            format_t(delivered_at),
+            body.not_before,
+            body.not_after
+        )));
+    }
+    if index >= state.view()?.log.published_size() {
+        return Err(ApiError::NotPublished);
+    }
+    let mut id = [0u8; 16];
+    let mut wide = [0u8; 64];
+    {
+        use rand::RngCore;
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        rand::rngs::OsRng.fill_bytes(&mut wide);
+    }
+    // 512 uniform bits reduced mod p: a uniform blinding up to a 2^-250 bias.
+    let blinding = <Fr as ark_ff::PrimeField>::from_le_bytes_mod_order(&wide);
+    let job = JobRecord {
+        id: hex::encode(id),
+        owner: token.subject,
+        ciphertext_hash: h.0,
+        not_before,
+        not_after,
+        blinding: fr_to_decimal(&blinding),
+        state: JobState::Queued,
+        error: None,
+        bundle: None,
+        opening: None,
+    };
+    state.jobs()?.put_job(&job).map_err(internal)?;
+    tracing::info!(job = %job.id, "proof job queued");
+    state.inner.queue.push(job.id.clone());
+    let body = JobJson {
+        job_id: job.id,
+        state: JobState::Queued.as_str().into(),
+        error: None,
+        bundle: None,
+        opening: None,
+    };
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+async fn get_proof(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<JobJson>, ApiError> {
+    let token = state.authorize(&headers, &[Role::Sender])?;
+    let Path(id) = id.map_err(|_| ApiError::InvalidRequest("malformed job id".into()))?;
+    let job = state.jobs()?.job(&id).map_err(internal)?;
+    // Another sender's job is reported like a missing one.
+    let job = job
+        .filter(|j| j.owner == token.subject)
+        .ok_or_else(|| ApiError::NotFound("no proof job with this id".into()))?;
+    Ok(Json(JobJson {
+        job_id: job.id,
+        state: job.state.as_str().into(),
+        error: job
+            .error
+            .map(|(code, message)| json!({"code": code, "message": message})),
+        bundle: job.bundle,
+        opening: job.opening,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
@@ -603,7 +788,11 @@ mod tests {
             log: letro_core::log::DeliveryLog::new(),
             checkpoint: None,
         }));
-        let state = AppState::new(tx, view, Tokens::new(store.tokens().unwrap()), &config);
+        let tokens = Tokens::new(store.tokens().unwrap());
+        let jobs: SharedStore = Arc::new(std::sync::Mutex::new(store));
+        let (queue_tx, _queue_rx) = std::sync::mpsc::channel();
+        let queue = JobQueue::for_tests(queue_tx);
+        let state = AppState::new(tx, view, tokens, jobs, queue, &config);
         let body = json!({
             "ciphertext_sha256": "00".repeat(32),
             "sender": "bank",

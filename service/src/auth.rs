@@ -14,7 +14,7 @@ use crate::store::{Store, StoreError, TokenRecord};
 pub enum Role {
     /// The relay: posts submitted events and delivery receipts.
     Relay,
-    /// A regulated sender: reads the log (and, later, asks for proofs of its own messages).
+    /// A regulated sender: reads the log and asks for proofs of its own messages.
     Sender,
     /// An operator: token and key management (endpoints not built yet).
     Admin,

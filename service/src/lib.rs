@@ -2,8 +2,8 @@
 //!
 //! The service that runs beside the relay: it records submitted and delivered events in the
 //! delivery log (letro-core's [`letro_core::log`]), stores them durably in SQLite, publishes
-//! signed C2SP checkpoints at an interval, and serves checkpoints, inclusion proofs and
-//! consistency proofs over HTTP.
+//! signed C2SP checkpoints at an interval, serves checkpoints, inclusion proofs and
+//! consistency proofs over HTTP, and runs proof jobs ([`jobs`]) for senders.
 //!
 //! - [`build_router`] is the HTTP API; [`serve`] runs it on a listener until a shutdown future
 //!   completes; [`Service::start`] opens the store and key and starts the log writer.
@@ -12,12 +12,13 @@
 //!
 //! ## Non-features (not built yet)
 //!
-//! - Proof jobs, the directory and mailbox, admin endpoints (tokens are issued with
+//! - The proof jobs' callback URL, narrow (per-prover) thread pools, the directory and mailbox, admin endpoints (tokens are issued with
 //!   [`auth::issue_token`] while the service is stopped), metrics, OpenAPI.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod auth;
+pub mod jobs;
 pub mod keys;
 pub mod store;
 pub mod writer;
@@ -25,7 +26,7 @@ pub mod writer;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use letro_core::checkpoint::SignedCheckpoint;
@@ -58,6 +59,10 @@ pub struct Config {
     pub body_limit: usize,
     /// Longest a request may take before it gets 503 `timeout`. Default 10 s.
     pub request_timeout: Duration,
+    /// Number of prover threads that run proof jobs. Default 1. Several narrow provers
+    /// give more proofs per second than one wide one; 0 accepts and stores jobs without
+    /// proving them (they run when a service with provers starts on the same data).
+    pub provers: usize,
 }
 
 impl Config {
@@ -71,6 +76,7 @@ impl Config {
             max_skew: 300,
             body_limit: 64 * 1024,
             request_timeout: Duration::from_secs(10),
+            provers: 1,
         }
     }
 }
@@ -116,6 +122,7 @@ pub fn unix_now() -> u64 {
 pub struct Service {
     state: AppState,
     writer: std::thread::JoinHandle<()>,
+    pool: jobs::Pool,
     publisher: tokio::task::JoinHandle<()>,
 }
 
@@ -129,11 +136,17 @@ impl Service {
             source,
         })?;
         let store = SqliteStore::open(&config.data_dir)?;
-        Self::start_with_store(config, store)
+        let job_store = SqliteStore::open(&config.data_dir)?;
+        Self::start_with_store(config, store, job_store)
     }
 
-    /// [`Service::start`] with a given store.
-    pub fn start_with_store<S: Store>(config: Config, store: S) -> Result<Self, ServeError> {
+    /// [`Service::start`] with given stores: `store` for the log writer, `job_store` (a
+    /// separate connection to the same data) for proof jobs and the API's lookups.
+    pub fn start_with_store<S: Store, J: Store>(
+        config: Config,
+        store: S,
+        job_store: J,
+    ) -> Result<Self, ServeError> {
         let key = keys::load_or_create(&config.data_dir, &config.origin)?;
         let leaves = store
             .leaves()?
@@ -168,6 +181,7 @@ impl Service {
             published,
             "log restored"
         );
+        let key_vkey = key.verifier_key();
         let view = Arc::new(RwLock::new(LogView { log, checkpoint }));
         let (tx, rx) = mpsc::channel(writer::MAX_BATCH * 2);
         let w = Writer {
@@ -181,7 +195,12 @@ impl Service {
             .name("letro-log-writer".into())
             .spawn(move || w.run(rx))
             .map_err(ServeError::Thread)?;
-        let state = AppState::new(tx, view, tokens, &config);
+        let job_store: jobs::SharedStore = Arc::new(Mutex::new(job_store));
+        let verifier = letro_verifier::Verifier::new(vec![key_vkey])
+            .map_err(|e| ServeError::Inconsistent(format!("embedded verifying key: {e}")))?;
+        let (pool, queue) =
+            jobs::Pool::start(config.provers, job_store.clone(), view.clone(), verifier)?;
+        let state = AppState::new(tx, view, tokens, job_store, queue, &config);
         let publisher = {
             let state = state.clone();
             let every = config.checkpoint_interval;
@@ -201,6 +220,7 @@ impl Service {
         Ok(Self {
             state,
             writer,
+            pool,
             publisher,
         })
     }
@@ -215,10 +235,12 @@ impl Service {
         build_router(self.state.clone())
     }
 
-    /// Stops the publisher, publishes a final checkpoint, and waits for the writer to finish
+    /// Lets each prover finish its running job (queued jobs stay stored and resume at the next
+    /// start), stops the publisher, publishes a final checkpoint, and waits for the writer to finish
     /// the commands already queued. Routers built from this service must be dropped first, or
     /// the writer keeps running until they are.
     pub async fn shutdown(self) {
+        self.pool.shutdown().await;
         self.publisher.abort();
         let _ = self.publisher.await;
         if let Err(e) = self.state.publish().await {

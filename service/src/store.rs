@@ -131,6 +131,67 @@ pub struct TokenRecord {
     pub expires_at: u64,
 }
 
+/// The state of a proof job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for a prover.
+    Queued,
+    /// A prover is working on it (reset to queued when the service restarts).
+    Running,
+    /// The bundle and opening are ready.
+    Done,
+    /// It failed; see the error.
+    Failed,
+}
+
+impl JobState {
+    /// The state's name in storage and in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "queued" => Ok(Self::Queued),
+            "running" => Ok(Self::Running),
+            "done" => Ok(Self::Done),
+            "failed" => Ok(Self::Failed),
+            other => Err(StoreError::Corrupt(format!("unknown job state {other:?}"))),
+        }
+    }
+}
+
+/// A proof job as stored. The blinding is stored with the job so that the opening handed out
+/// stays valid for the bundle; it is secret and never logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    /// The job id, 32 lowercase hex digits (random).
+    pub id: String,
+    /// The sender (token subject) that asked for it; only it may read the job.
+    pub owner: String,
+    /// `H`.
+    pub ciphertext_hash: [u8; 32],
+    /// The window's start, Unix seconds.
+    pub not_before: u64,
+    /// The window's end, Unix seconds.
+    pub not_after: u64,
+    /// The blinding `r` of the recipient commitment, canonical decimal.
+    pub blinding: String,
+    /// Its state.
+    pub state: JobState,
+    /// Error code and message when failed.
+    pub error: Option<(String, String)>,
+    /// The encoded bundle when done.
+    pub bundle: Option<String>,
+    /// The encoded opening when done.
+    pub opening: Option<String>,
+}
+
 /// Durable storage for the service. Implementations must make [`Store::append`] and
 /// [`Store::put_checkpoint`] durable (committed) before they return `Ok`.
 pub trait Store: Send + 'static {
@@ -150,6 +211,14 @@ pub trait Store: Send + 'static {
     fn put_token(&mut self, token: &TokenRecord) -> Result<(), StoreError>;
     /// Every token record.
     fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Stores a new proof job (durably).
+    fn put_job(&mut self, job: &JobRecord) -> Result<(), StoreError>;
+    /// Replaces a stored job's state, error, bundle and opening.
+    fn update_job(&mut self, job: &JobRecord) -> Result<(), StoreError>;
+    /// The job with this id.
+    fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError>;
+    /// Ids of the queued and running jobs, oldest first.
+    fn unfinished_jobs(&self) -> Result<Vec<String>, StoreError>;
 }
 
 /// The SQLite store: one database file, `DATA/letro.sqlite3`, in WAL mode.
@@ -193,6 +262,20 @@ CREATE TABLE IF NOT EXISTS tokens (
     role TEXT NOT NULL,
     subject TEXT NOT NULL,
     expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    h BLOB NOT NULL CHECK (length(h) = 32),
+    not_before INTEGER NOT NULL,
+    not_after INTEGER NOT NULL,
+    blinding TEXT NOT NULL,
+    state TEXT NOT NULL,
+    error_code TEXT,
+    error_message TEXT,
+    bundle TEXT,
+    opening TEXT
 );
 ";
 
@@ -373,6 +456,130 @@ impl Store for SqliteStore {
         }
         Ok(out)
     }
+
+    fn put_job(&mut self, job: &JobRecord) -> Result<(), StoreError> {
+        self.put_job_impl(job)
+    }
+
+    fn update_job(&mut self, job: &JobRecord) -> Result<(), StoreError> {
+        self.update_job_impl(job)
+    }
+
+    fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        self.job_impl(id)
+    }
+
+    fn unfinished_jobs(&self) -> Result<Vec<String>, StoreError> {
+        self.unfinished_jobs_impl()
+    }
+}
+
+const JOB_COLUMNS: &str =
+    "id, owner, h, not_before, not_after, blinding, state, error_code, error_message, bundle, opening";
+
+type JobRow = (
+    String,
+    String,
+    Vec<u8>,
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn job_from_row(r: JobRow) -> Result<JobRecord, StoreError> {
+    let (id, owner, h, nb, na, blinding, state, code, message, bundle, opening) = r;
+    Ok(JobRecord {
+        id,
+        owner,
+        ciphertext_hash: to_32(h)?,
+        not_before: to_u64(nb)?,
+        not_after: to_u64(na)?,
+        blinding,
+        state: JobState::parse(&state)?,
+        error: code.zip(message),
+        bundle,
+        opening,
+    })
+}
+
+impl SqliteStore {
+    fn put_job_impl(&mut self, j: &JobRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            &format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            params![
+                j.id,
+                j.owner,
+                &j.ciphertext_hash[..],
+                to_i64(j.not_before)?,
+                to_i64(j.not_after)?,
+                j.blinding,
+                j.state.as_str(),
+                j.error.as_ref().map(|e| e.0.as_str()),
+                j.error.as_ref().map(|e| e.1.as_str()),
+                j.bundle,
+                j.opening
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update_job_impl(&mut self, j: &JobRecord) -> Result<(), StoreError> {
+        let n = self.conn.execute(
+            "UPDATE jobs SET state = ?2, error_code = ?3, error_message = ?4, bundle = ?5, \
+             opening = ?6 WHERE id = ?1",
+            params![
+                j.id,
+                j.state.as_str(),
+                j.error.as_ref().map(|e| e.0.as_str()),
+                j.error.as_ref().map(|e| e.1.as_str()),
+                j.bundle,
+                j.opening
+            ],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!("no job {:?} to update", j.id)));
+        }
+        Ok(())
+    }
+
+    fn job_impl(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        let row: Option<JobRow> = self
+            .conn
+            .query_row(
+                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+                params![id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                        r.get(10)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(job_from_row).transpose()
+    }
+
+    fn unfinished_jobs_impl(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
 }
 
 #[cfg(test)]
@@ -417,6 +624,47 @@ mod tests {
             .pragma_query_value(None, "synchronous", |r| r.get(0))
             .unwrap();
         assert_eq!(sync, 2, "synchronous=FULL");
+    }
+
+    #[test]
+    fn jobs_are_stored_updated_and_listed_until_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(dir.path()).unwrap();
+        let mut jobs: Vec<JobRecord> = ["b", "a", "c"]
+            .iter()
+            .map(|id| JobRecord {
+                id: (*id).into(),
+                owner: "bank".into(),
+                ciphertext_hash: [7; 32],
+                not_before: 1,
+                not_after: 2,
+                blinding: "5".into(),
+                state: JobState::Queued,
+                error: None,
+                bundle: None,
+                opening: None,
+            })
+            .collect();
+        for j in &jobs {
+            s.put_job(j).unwrap();
+        }
+        assert!(s.put_job(&jobs[0]).is_err(), "ids are unique");
+        jobs[0].state = JobState::Done;
+        jobs[0].bundle = Some("bundle".into());
+        jobs[0].opening = Some("opening".into());
+        s.update_job(&jobs[0]).unwrap();
+        jobs[2].state = JobState::Failed;
+        jobs[2].error = Some(("proof_failed".into(), "m".into()));
+        s.update_job(&jobs[2]).unwrap();
+        jobs[1].state = JobState::Running;
+        s.update_job(&jobs[1]).unwrap();
+        drop(s);
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.unfinished_jobs().unwrap(), ["a"]);
+        for j in &jobs {
+            assert_eq!(s.job(&j.id).unwrap().as_ref(), Some(j));
+        }
+        assert_eq!(s.job("zzz").unwrap(), None);
     }
 
     #[test]

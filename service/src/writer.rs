@@ -320,7 +320,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::store::{SqliteStore, StoreError, StoredLeaf, TokenRecord};
+    use crate::store::{JobRecord, SqliteStore, StoreError, StoredLeaf, TokenRecord};
 
     /// A SQLite store whose appends can be made to fail.
     struct Flaky {
@@ -355,6 +355,18 @@ mod tests {
         }
         fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
             self.inner.tokens()
+        }
+        fn put_job(&mut self, j: &JobRecord) -> Result<(), StoreError> {
+            self.inner.put_job(j)
+        }
+        fn update_job(&mut self, j: &JobRecord) -> Result<(), StoreError> {
+            self.inner.update_job(j)
+        }
+        fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+            self.inner.job(id)
+        }
+        fn unfinished_jobs(&self) -> Result<Vec<String>, StoreError> {
+            self.inner.unfinished_jobs()
         }
     }
 

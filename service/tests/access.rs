@@ -18,7 +18,10 @@ use letro_service::{unix_now, Service};
 async fn every_cell_of_the_access_table_holds() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = issue_tokens(dir.path());
-    let service = Service::start(config(dir.path())).unwrap();
+    // No provers: the proof jobs made here only need to be accepted and stored.
+    let mut cfg = config(dir.path());
+    cfg.provers = 0;
+    let service = Service::start(cfg).unwrap();
     let router = service.router();
     // One published leaf, so that the read endpoints have something to serve.
     let (st, _) = call(
@@ -30,7 +33,33 @@ async fn every_cell_of_the_access_table_holds() {
     )
     .await;
     assert_eq!(st, StatusCode::CREATED);
+    let now = unix_now();
+    let (st, _) = call(
+        &router,
+        "POST",
+        "/v1/receipts",
+        Some(&tokens.relay),
+        Some(receipt(b"seed", 9, now)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
     service.state().publish().await.unwrap();
+    let proof_request = serde_json::json!({
+        "ciphertext_sha256": letro_core::statement::CiphertextHash::of(b"seed").to_hex(),
+        "not_before": letro_core::bundle::format_time(now - 60).unwrap(),
+        "not_after": letro_core::bundle::format_time(now + 60).unwrap(),
+    });
+    // A job of the sender's, for the read endpoint.
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/proofs",
+        Some(&tokens.sender),
+        Some(proof_request.clone()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let job_uri = format!("/v1/proofs/{}", v["job_id"].as_str().unwrap());
 
     let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ACCESS.md")).unwrap();
     let header: Vec<&str> = table
@@ -61,12 +90,14 @@ async fn every_cell_of_the_access_table_holds() {
         let uri = match path {
             "/v1/log/leaves/{index}/inclusion" => "/v1/log/leaves/0/inclusion".to_owned(),
             "/v1/log/consistency" => "/v1/log/consistency?old=0&new=1".to_owned(),
+            "/v1/proofs/{job_id}" => job_uri.clone(),
             p => p.to_owned(),
         };
         for (cell, cred) in cols[2..7].iter().zip(credentials) {
             let body = match path {
                 "/v1/submissions" => Some(submission(b"access", "r")),
                 "/v1/receipts" => Some(receipt(b"access", 9, unix_now())),
+                "/v1/proofs" => Some(proof_request.clone()),
                 _ => None,
             };
             let (st, v) = call(&router, method, &uri, cred, body).await;
@@ -95,12 +126,14 @@ async fn every_cell_of_the_access_table_holds() {
             "GET /v1/log/consistency",
             "GET /v1/log/leaves/{index}/inclusion",
             "GET /v1/log/state",
+            "GET /v1/proofs/{job_id}",
+            "POST /v1/proofs",
             "POST /v1/receipts",
             "POST /v1/submissions",
         ],
         "ACCESS.md must list every route"
     );
-    assert_eq!(cells, 35);
+    assert_eq!(cells, 45);
 
     // A malformed Authorization header is the same as none.
     let (st, _) = call(

@@ -1,4 +1,5 @@
-//! End to end: a real TCP socket, a real database file, a restart on the same data directory.
+//! End to end: a real TCP socket, a real database file, proofs verified with the verifier
+//! library, a restart on the same data directory, a proof against a newer checkpoint.
 #![allow(missing_docs)]
 // Test helpers outside #[test] functions: a failed unwrap is a failed test.
 #![allow(
@@ -14,13 +15,16 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
+use letro_core::bundle::format_time;
 use letro_core::checkpoint::SignedCheckpoint;
 use letro_core::eddsa::PrivateKey;
 use letro_core::field::{fr_from_be_bytes, fr_from_decimal};
-use letro_core::merkle::{InclusionProof, DEPTH};
+use letro_core::merkle::{ConsistencyProof, InclusionProof, DEPTH};
 use letro_core::statement::{delivered_leaf, CiphertextHash};
 use letro_core::Fr;
 use letro_service::{keys, serve, unix_now, ServeError};
+use letro_verifier::checks::check_opening;
+use letro_verifier::Verifier;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -98,6 +102,57 @@ async fn checkpoint_at_least(
     panic!("no checkpoint of size {size} was published");
 }
 
+/// Asks for a proof of "letter" over the socket, polls until done, verifies the bundle and the
+/// opening, and returns the size of the checkpoint the bundle carries.
+async fn prove(addr: SocketAddr, dir: &std::path::Path, sender: &str, t: u64) -> u64 {
+    let body = serde_json::json!({
+        "ciphertext_sha256": CiphertextHash::of(b"letter").to_hex(),
+        "not_before": format_time(t - 600).unwrap(),
+        "not_after": format_time(t + 600).unwrap(),
+    });
+    let (st, b) = http(addr, "POST", "/v1/proofs", Some(sender), Some(&body)).await;
+    assert_eq!(st, 202, "{b}");
+    let uri = format!("/v1/proofs/{}", json(&b)["job_id"].as_str().unwrap());
+    for _ in 0..1200 {
+        let (st, b) = http(addr, "GET", &uri, Some(sender), None).await;
+        assert_eq!(st, 200, "{b}");
+        let job = json(&b);
+        match job["state"].as_str().unwrap() {
+            "queued" | "running" => tokio::time::sleep(Duration::from_millis(100)).await,
+            "done" => {
+                let key = keys::load_or_create(dir, ORIGIN).unwrap().verifier_key();
+                let verified = Verifier::new(vec![key])
+                    .unwrap()
+                    .verify(job["bundle"].as_str().unwrap().as_bytes())
+                    .unwrap();
+                check_opening(
+                    job["opening"].as_str().unwrap().as_bytes(),
+                    verified.statement(),
+                )
+                .unwrap();
+                return verified.checkpoint().size;
+            }
+            _ => panic!("proof job failed: {job}"),
+        }
+    }
+    panic!("proof job did not finish");
+}
+
+fn consistency(v: &Value) -> ConsistencyProof {
+    ConsistencyProof {
+        last_old_leaf: v["last_old_leaf"]
+            .as_str()
+            .map(|s| fr_from_decimal(s).unwrap()),
+        // The path of leaf `old - 1` in the new tree.
+        path: v["siblings"].as_array().map(|_| {
+            inclusion(&serde_json::json!({
+                "index": v["old"].as_u64().unwrap() - 1,
+                "siblings": v["siblings"],
+            }))
+        }),
+    }
+}
+
 fn inclusion(v: &Value) -> InclusionProof {
     let mut siblings = [[Fr::from(0u64); 3]; DEPTH];
     for (o, l) in siblings.iter_mut().zip(v["siblings"].as_array().unwrap()) {
@@ -143,6 +198,8 @@ async fn socket_database_checkpoint_proof_and_restart() {
     let pk = PrivateKey::from_bytes([11; 32]).public_key();
     let leaf = delivered_leaf(&CiphertextHash::of(b"letter"), pk.point(), t);
     inclusion(&json(&b)).verify(leaf, root).unwrap();
+    // A proof against that checkpoint, verified with the verifier library.
+    assert_eq!(prove(addr, dir.path(), &tokens.sender, t).await, 2);
 
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();
@@ -176,8 +233,13 @@ async fn socket_database_checkpoint_proof_and_restart() {
     )
     .await;
     assert_eq!((st, json(&b)["index"].clone()), (201, serde_json::json!(2)));
-    let (size, ..) = checkpoint_at_least(addr, dir.path(), 3).await;
+    let (size, new_root, _) = checkpoint_at_least(addr, dir.path(), 3).await;
     assert_eq!(size, 3);
+    // Proving again uses the newer checkpoint, which extends the old one.
+    assert_eq!(prove(addr, dir.path(), &tokens.sender, t).await, 3);
+    let (st, b) = http(addr, "GET", "/v1/log/consistency?old=2&new=3", None, None).await;
+    assert_eq!(st, 200, "{b}");
+    consistency(&json(&b)).verify(2, root, 3, new_root).unwrap();
 
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();

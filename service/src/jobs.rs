@@ -1,0 +1,305 @@
+//! Proof jobs: a bounded pool of prover threads, off the async runtime, that turn stored
+//! delivery records into bundles.
+//!
+//! A job is stored (state `queued`) before the API answers 202, so it survives a restart; on
+//! start, every `queued` or `running` job is queued again. A worker builds the witness from the
+//! stored receipt, the job's blinding and an inclusion proof at the latest published
+//! checkpoint, proves with [`letro_prover::Prover::prove_record`], verifies the bundle with
+//! [`letro_verifier::Verifier`] (trusting only this service's log key) and the opening against
+//! the verified statement, and only then stores the job as `done`.
+//!
+//! The prover (its proving key and constraint matrices) is loaded once, by the first job.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use letro_core::bundle::DeliveryRecord;
+use letro_core::checkpoint::SignedCheckpoint;
+use letro_core::eddsa::{PublicKey, Signature};
+use letro_core::field::{fr_from_decimal, parse_decimal};
+use letro_core::statement::{CiphertextHash, DeliveryWitness};
+use letro_prover::Prover;
+use letro_verifier::Verifier;
+
+use crate::store::{JobRecord, JobState, Store, StoreError, StoredEvent};
+use crate::writer::LogView;
+
+/// The store as the API and the provers share it (a connection of its own, apart from the
+/// log writer's).
+pub type SharedStore = Arc<Mutex<dyn Store>>;
+
+/// The error code of a failed job.
+pub const PROOF_FAILED: &str = "proof_failed";
+
+/// Why a job could not produce a verified bundle. Logged; the job's stored error says only
+/// [`PROOF_FAILED`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// Reading or writing the store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The stored records do not allow a witness (missing receipt or checkpoint, bad value).
+    #[error("witness: {0}")]
+    Witness(String),
+    /// The prover could not be loaded.
+    #[error("loading the prover: {0}")]
+    Load(String),
+    /// Proving failed.
+    #[error("proving: {0}")]
+    Prove(#[from] letro_prover::ProveRecordError),
+    /// The new bundle did not verify: a bug, never handed out.
+    #[error("the new bundle does not verify: {0}")]
+    Verify(#[from] letro_verifier::VerifyError),
+    /// The opening does not open the bundle's statement: a bug, never handed out.
+    #[error("the opening does not match the bundle: {0}")]
+    Opening(#[from] letro_core::bundle::OpeningError),
+    /// A lock was poisoned.
+    #[error("lock poisoned")]
+    Poisoned,
+}
+
+/// Where the API puts the ids of new jobs.
+#[derive(Debug, Clone)]
+pub struct JobQueue {
+    tx: Sender<String>,
+}
+
+impl JobQueue {
+    #[cfg(test)]
+    pub(crate) fn for_tests(tx: Sender<String>) -> Self {
+        Self { tx }
+    }
+
+    /// Hands a stored job to the provers. If no prover listens (the pool is stopping), the job
+    /// stays queued in the store and runs after the next start.
+    pub fn push(&self, id: String) {
+        if self.tx.send(id).is_err() {
+            tracing::warn!("no prover is running; the job stays queued until the next start");
+        }
+    }
+}
+
+/// The prover threads.
+pub struct Pool {
+    threads: Vec<JoinHandle<()>>,
+    stopping: Arc<AtomicBool>,
+}
+
+struct Worker {
+    store: SharedStore,
+    view: Arc<RwLock<LogView>>,
+    prover: Arc<OnceLock<Result<Prover, String>>>,
+    verifier: Arc<Verifier>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Pool {
+    /// Starts `size` prover threads and queues the store's unfinished jobs for them.
+    pub(crate) fn start(
+        size: usize,
+        store: SharedStore,
+        view: Arc<RwLock<LogView>>,
+        verifier: Verifier,
+    ) -> Result<(Self, JobQueue), crate::ServeError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let unfinished = store
+            .lock()
+            .map_err(|_| crate::ServeError::Inconsistent("job store lock poisoned".into()))?
+            .unfinished_jobs()?;
+        if !unfinished.is_empty() {
+            tracing::info!(count = unfinished.len(), "resuming unfinished proof jobs");
+        }
+        for id in unfinished {
+            let _ = tx.send(id);
+        }
+        let rx = Arc::new(Mutex::new(rx));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let prover = Arc::new(OnceLock::new());
+        let verifier = Arc::new(verifier);
+        let mut threads = Vec::with_capacity(size);
+        for n in 0..size {
+            let worker = Worker {
+                store: store.clone(),
+                view: view.clone(),
+                prover: prover.clone(),
+                verifier: verifier.clone(),
+                stopping: stopping.clone(),
+            };
+            let rx = rx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("letro-prover-{n}"))
+                .spawn(move || worker.run(&rx))
+                .map_err(crate::ServeError::Thread)?;
+            threads.push(handle);
+        }
+        Ok((Self { threads, stopping }, JobQueue { tx }))
+    }
+
+    /// Lets each prover finish the job it is running, then stops them; queued jobs stay queued
+    /// in the store and resume at the next start.
+    pub(crate) async fn shutdown(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let threads = self.threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
+}
+
+fn load_prover() -> Result<Prover, String> {
+    let (_, pk) = letro_prover::embedded::proving_key().map_err(|e| e.to_string())?;
+    Prover::new(pk).map_err(|e| e.to_string())
+}
+
+impl Worker {
+    fn run(self, rx: &Mutex<Receiver<String>>) {
+        while !self.stopping.load(Ordering::SeqCst) {
+            let next = match rx.lock() {
+                Ok(rx) => rx.recv_timeout(Duration::from_millis(100)),
+                Err(_) => return,
+            };
+            match next {
+                Ok(id) => self.process(&id),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    fn process(&self, id: &str) {
+        if let Err(e) = self.try_process(id) {
+            tracing::error!(job = id, error = %e, "proof job could not be recorded");
+        }
+    }
+
+    fn try_process(&self, id: &str) -> Result<(), JobError> {
+        let Some(mut job) = self.store.lock().map_err(|_| JobError::Poisoned)?.job(id)? else {
+            return Err(JobError::Witness("no such job".into()));
+        };
+        if !matches!(job.state, JobState::Queued | JobState::Running) {
+            return Ok(());
+        }
+        job.state = JobState::Running;
+        self.store
+            .lock()
+            .map_err(|_| JobError::Poisoned)?
+            .update_job(&job)?;
+        let started = std::time::Instant::now();
+        match self.prove(&job) {
+            Ok((bundle, opening)) => {
+                tracing::info!(
+                    job = id,
+                    millis = started.elapsed().as_millis() as u64,
+                    "proof job done"
+                );
+                job.state = JobState::Done;
+                job.bundle = Some(bundle);
+                job.opening = Some(opening);
+            }
+            Err(e) => {
+                tracing::error!(job = id, error = %e, "proof job failed");
+                job.state = JobState::Failed;
+                job.error = Some((
+                    PROOF_FAILED.into(),
+                    "the proof could not be produced; the cause is logged".into(),
+                ));
+            }
+        }
+        self.store
+            .lock()
+            .map_err(|_| JobError::Poisoned)?
+            .update_job(&job)?;
+        Ok(())
+    }
+
+    /// Builds the delivery record, proves, and verifies bundle and opening.
+    fn prove(&self, job: &JobRecord) -> Result<(String, String), JobError> {
+        let record = self.record(job)?;
+        let prover = self
+            .prover
+            .get_or_init(load_prover)
+            .as_ref()
+            .map_err(|e| JobError::Load(e.clone()))?;
+        let (bundle, opening) = prover.prove_record(
+            &record,
+            job.not_before,
+            job.not_after,
+            &mut rand::rngs::OsRng,
+        )?;
+        let verified = self.verifier.verify(bundle.as_bytes())?;
+        opening.check_statement(verified.statement())?;
+        Ok((bundle, opening.encode()))
+    }
+
+    fn record(&self, job: &JobRecord) -> Result<DeliveryRecord, JobError> {
+        let bad = |what: &str| JobError::Witness(format!("stored {what} is malformed"));
+        let found = self
+            .store
+            .lock()
+            .map_err(|_| JobError::Poisoned)?
+            .find_receipt(&job.ciphertext_hash)?;
+        let Some((
+            index,
+            StoredEvent::Delivered {
+                delivered_at,
+                receipt_key,
+                signature,
+                ..
+            },
+        )) = found
+        else {
+            return Err(JobError::Witness("no receipt is stored".into()));
+        };
+        let ax = fr_from_decimal(&receipt_key.x).map_err(|_| bad("receipt key"))?;
+        let ay = fr_from_decimal(&receipt_key.y).map_err(|_| bad("receipt key"))?;
+        let receipt_key = PublicKey::from_coords(ax, ay).map_err(|_| bad("receipt key"))?;
+        let rx = fr_from_decimal(&signature.r8.x).map_err(|_| bad("signature"))?;
+        let ry = fr_from_decimal(&signature.r8.y).map_err(|_| bad("signature"))?;
+        let s = parse_decimal(&signature.s)
+            .map_err(|_| bad("signature"))?
+            .to_bytes_be();
+        let mut s_be = [0u8; 32];
+        let start = 32usize
+            .checked_sub(s.len())
+            .ok_or_else(|| bad("signature"))?;
+        s_be.get_mut(start..)
+            .ok_or_else(|| bad("signature"))?
+            .copy_from_slice(&s);
+        let signature = Signature::from_parts(rx, ry, &s_be).map_err(|_| bad("signature"))?;
+        let blinding = fr_from_decimal(&job.blinding).map_err(|_| bad("blinding"))?;
+        let leaf = u32::try_from(index).map_err(|_| bad("leaf index"))?;
+        let (path, text) = {
+            let view = self.view.read().map_err(|_| JobError::Poisoned)?;
+            let cp = view
+                .checkpoint
+                .as_ref()
+                .filter(|cp| index < cp.size)
+                .ok_or_else(|| JobError::Witness("no checkpoint covers the leaf".into()))?;
+            let path = view
+                .log
+                .inclusion_proof(leaf, cp.size)
+                .map_err(|e| JobError::Witness(e.to_string()))?;
+            (path, cp.text.clone())
+        };
+        let checkpoint = SignedCheckpoint::parse(&text).map_err(|_| bad("checkpoint"))?;
+        Ok(DeliveryRecord {
+            ciphertext_hash: CiphertextHash(job.ciphertext_hash),
+            witness: DeliveryWitness {
+                delivered_at,
+                receipt_key,
+                blinding,
+                signature,
+                path,
+            },
+            checkpoint,
+            receipt_key_certificate: None,
+        })
+    }
+}

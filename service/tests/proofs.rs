@@ -1,0 +1,337 @@
+//! Proof jobs through the real router: a bundle the verifier accepts, the refusals, and a
+//! queued job that resumes after a restart.
+#![allow(missing_docs)]
+// Test helpers outside #[test] functions: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::Router;
+use common::*;
+use letro_core::bundle::format_time;
+use letro_core::statement::CiphertextHash;
+use letro_service::{unix_now, Service};
+use letro_verifier::checks::check_opening;
+use letro_verifier::Verifier;
+use serde_json::{json, Value};
+
+fn window(h: &[u8], not_before: u64, not_after: u64) -> Value {
+    json!({
+        "ciphertext_sha256": CiphertextHash::of(h).to_hex(),
+        "not_before": format_time(not_before).unwrap(),
+        "not_after": format_time(not_after).unwrap(),
+    })
+}
+
+/// Logs a submission by "bank" and its receipt at `t`.
+async fn deliver(router: &Router, relay: &str, ciphertext: &[u8], t: u64) {
+    let (st, v) = call(
+        router,
+        "POST",
+        "/v1/submissions",
+        Some(relay),
+        Some(submission(ciphertext, "r")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let (st, v) = call(
+        router,
+        "POST",
+        "/v1/receipts",
+        Some(relay),
+        Some(receipt(ciphertext, 7, t)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+}
+
+/// Polls a job until it is done or failed.
+async fn wait_for(router: &Router, token: &str, job_id: &str) -> Value {
+    for _ in 0..1200 {
+        let (st, v) = call(
+            router,
+            "GET",
+            &format!("/v1/proofs/{job_id}"),
+            Some(token),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        match v["state"].as_str().unwrap() {
+            "queued" | "running" => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => return v,
+        }
+    }
+    panic!("job {job_id} did not finish in 120 s");
+}
+
+/// Checks a done job's bundle with the verifier (trusting the service's log key) and its
+/// opening against the verified statement.
+fn check_done(dir: &std::path::Path, job: &Value, ciphertext: &[u8], t: u64) {
+    assert_eq!(job["state"], "done", "{job}");
+    assert!(job.get("error").is_none(), "{job}");
+    let log_key = letro_service::keys::load_or_create(dir, ORIGIN).unwrap();
+    let verifier = Verifier::new(vec![log_key.verifier_key()]).unwrap();
+    let bundle = job["bundle"].as_str().unwrap();
+    let verified = verifier.verify(bundle.as_bytes()).unwrap();
+    let statement = verified.statement();
+    assert_eq!(statement.ciphertext_hash, CiphertextHash::of(ciphertext));
+    assert!(statement.not_before <= t && t <= statement.not_after);
+    let opening = job["opening"].as_str().unwrap();
+    check_opening(opening.as_bytes(), statement).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_job_yields_a_bundle_the_verifier_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(dir.path());
+    let service = Service::start(config(dir.path())).unwrap();
+    let router = service.router();
+    let t = unix_now();
+    deliver(&router, &tokens.relay, b"letter", t).await;
+    service.state().publish().await.unwrap();
+
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/proofs",
+        Some(&tokens.sender),
+        Some(window(b"letter", t - 3600, t + 3600)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["state"], "queued");
+    let job_id = v["job_id"].as_str().unwrap().to_owned();
+    let job = wait_for(&router, &tokens.sender, &job_id).await;
+    check_done(dir.path(), &job, b"letter", t);
+
+    // Only the owner sees the job: another sender gets 404, the relay and admin 403.
+    let other = {
+        let mut store = letro_service::store::SqliteStore::open(dir.path()).unwrap();
+        letro_service::auth::issue_token(
+            &mut store,
+            letro_service::auth::Role::Sender,
+            "other-bank",
+            unix_now() + 3600,
+        )
+        .unwrap()
+    };
+    drop(router);
+    service.shutdown().await;
+    let service = Service::start(config(dir.path())).unwrap();
+    let router = service.router();
+    let uri = format!("/v1/proofs/{job_id}");
+    let (st, v) = call(&router, "GET", &uri, Some(&other), None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(v["error"]["code"], "not_found");
+    let (st, _) = call(&router, "GET", &uri, Some(&tokens.admin), None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    // The owner still reads the same done job after the restart.
+    let (st, again) = call(&router, "GET", &uri, Some(&tokens.sender), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(again, job);
+    let (st, v) = call(
+        &router,
+        "GET",
+        "/v1/proofs/nope",
+        Some(&tokens.sender),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+    drop(router);
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn proof_requests_that_cannot_hold_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(dir.path());
+    let mut cfg = config(dir.path());
+    cfg.provers = 0;
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let t = unix_now();
+    deliver(&router, &tokens.relay, b"published", t).await;
+    // Another sender's message, delivered and published.
+    let (st, _) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        Some(&tokens.relay),
+        Some(json!({
+            "ciphertext_sha256": CiphertextHash::of(b"theirs").to_hex(),
+            "sender": "other-bank",
+            "routing": "r",
+        })),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, _) = call(
+        &router,
+        "POST",
+        "/v1/receipts",
+        Some(&tokens.relay),
+        Some(receipt(b"theirs", 7, t)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    // Submitted but not delivered.
+    let (st, _) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        Some(&tokens.relay),
+        Some(submission(b"in transit", "r")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    service.state().publish().await.unwrap();
+    // Delivered after the last checkpoint.
+    deliver(&router, &tokens.relay, b"fresh", t).await;
+
+    let wide = (t - 3600, t + 3600);
+    let cases: [(&str, Value, StatusCode, &str, &str); 7] = [
+        (
+            "unknown H",
+            window(b"never sent", wide.0, wide.1),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no message with this ciphertext_sha256 was submitted by this sender",
+        ),
+        (
+            "another sender's H",
+            window(b"theirs", wide.0, wide.1),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no message with this ciphertext_sha256 was submitted by this sender",
+        ),
+        (
+            "not delivered",
+            window(b"in transit", wide.0, wide.1),
+            StatusCode::CONFLICT,
+            "not_delivered",
+            "no delivery receipt is logged for this ciphertext yet",
+        ),
+        (
+            "window ends before t",
+            window(b"published", t - 3600, t - 1),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "outside_window",
+            "the delivery time",
+        ),
+        (
+            "window starts after t",
+            window(b"published", t + 1, t + 3600),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "outside_window",
+            "is outside the window",
+        ),
+        (
+            "inverted window",
+            window(b"published", t + 1, t - 1),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "not_before is later than not_after",
+        ),
+        (
+            "not yet published",
+            window(b"fresh", wide.0, wide.1),
+            StatusCode::CONFLICT,
+            "not_published",
+            "the delivery is not yet published; retry after the next checkpoint",
+        ),
+    ];
+    for (what, body, status, code, message) in cases {
+        let (st, v) = call(
+            &router,
+            "POST",
+            "/v1/proofs",
+            Some(&tokens.sender),
+            Some(body),
+        )
+        .await;
+        assert_eq!(st, status, "{what}: {v}");
+        assert_eq!(v["error"]["code"], code, "{what}: {v}");
+        let got = v["error"]["message"].as_str().unwrap();
+        assert!(got.contains(message), "{what}: {got}");
+    }
+    // Malformed times say which field is wrong.
+    let mut body = window(b"published", wide.0, wide.1);
+    body["not_after"] = json!("2025-11-27 00:00:00");
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/proofs",
+        Some(&tokens.sender),
+        Some(body),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not_after"),
+        "{v}"
+    );
+
+    // Once a checkpoint covers it, the same request is accepted.
+    service.state().publish().await.unwrap();
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/proofs",
+        Some(&tokens.sender),
+        Some(window(b"fresh", wide.0, wide.1)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    drop(router);
+    service.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_job_resumes_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(dir.path());
+    // No provers: the job is stored and stays queued.
+    let mut cfg = config(dir.path());
+    cfg.provers = 0;
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let t = unix_now();
+    deliver(&router, &tokens.relay, b"letter", t).await;
+    service.state().publish().await.unwrap();
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/proofs",
+        Some(&tokens.sender),
+        Some(window(b"letter", t - 60, t + 60)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let job_id = v["job_id"].as_str().unwrap().to_owned();
+    let uri = format!("/v1/proofs/{job_id}");
+    let (_, v) = call(&router, "GET", &uri, Some(&tokens.sender), None).await;
+    assert_eq!(v["state"], "queued");
+    drop(router);
+    service.shutdown().await;
+
+    // A service with a prover picks the stored job up at start.
+    let service = Service::start(config(dir.path())).unwrap();
+    let router = service.router();
+    let job = wait_for(&router, &tokens.sender, &job_id).await;
+    check_done(dir.path(), &job, b"letter", t);
+    drop(router);
+    service.shutdown().await;
+}
