@@ -7,11 +7,11 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use letro_core::eddsa::{PublicKey, Signature};
 use letro_core::field::{fr_from_decimal, fr_to_decimal, parse_decimal};
@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::{AuthFailure, Role, Tokens};
 use crate::jobs::{JobQueue, SharedStore};
+use crate::metrics::Metrics;
 use crate::store::{
     JobRecord, JobState, PointJson, SignatureJson, Store, StoredCheckpoint, StoredEvent,
     TokenRecord,
@@ -147,6 +148,7 @@ struct Inner {
     tokens: Tokens,
     jobs: SharedStore,
     queue: JobQueue,
+    metrics: Arc<Metrics>,
     max_skew: u64,
     body_limit: usize,
     request_timeout: Duration,
@@ -165,6 +167,7 @@ impl AppState {
         tokens: Tokens,
         jobs: SharedStore,
         queue: JobQueue,
+        metrics: Arc<Metrics>,
         config: &Config,
     ) -> Self {
         Self {
@@ -174,6 +177,7 @@ impl AppState {
                 tokens,
                 jobs,
                 queue,
+                metrics,
                 max_skew: config.max_skew,
                 body_limit: config.body_limit,
                 request_timeout: config.request_timeout,
@@ -253,24 +257,238 @@ impl AppState {
     }
 }
 
-/// The API's routes with their body limit, timeout and JSON 404.
+/// One route of the API as the router, `GET /metrics` and the OpenAPI document see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// `GET` or `POST`.
+    pub method: &'static str,
+    /// The route template, e.g. `/v1/proofs/{job_id}`.
+    pub path: &'static str,
+    /// The roles whose bearer token is accepted; empty for an open route.
+    pub roles: &'static [Role],
+    /// One line on what the route does.
+    pub summary: &'static str,
+    /// The status of a success.
+    pub status: u16,
+    /// The content type of a success.
+    pub content_type: &'static str,
+}
+
+const JSON: &str = "application/json";
+const OPEN: &[Role] = &[];
+
+const fn info(
+    method: &'static str,
+    path: &'static str,
+    roles: &'static [Role],
+    summary: &'static str,
+    status: u16,
+    content_type: &'static str,
+) -> RouteInfo {
+    RouteInfo {
+        method,
+        path,
+        roles,
+        summary,
+        status,
+        content_type,
+    }
+}
+
+/// The one list of routes: [`build_router`] routes exactly these, and [`routes`] (used by the
+/// OpenAPI document and the metrics) lists them.
+fn table() -> Vec<(RouteInfo, MethodRouter<AppState>)> {
+    vec![
+        (
+            info(
+                "GET",
+                "/healthz",
+                OPEN,
+                "Liveness: {\"status\": \"ok\"}.",
+                200,
+                JSON,
+            ),
+            get(healthz),
+        ),
+        (
+            info(
+                "GET",
+                "/metrics",
+                &[Role::Admin],
+                "Prometheus metrics (text exposition format 0.0.4).",
+                200,
+                METRICS_CONTENT_TYPE,
+            ),
+            get(get_metrics),
+        ),
+        (
+            info(
+                "GET",
+                "/openapi.json",
+                OPEN,
+                "This OpenAPI 3.1 document.",
+                200,
+                JSON,
+            ),
+            get(get_openapi),
+        ),
+        (
+            info(
+                "POST",
+                "/v1/submissions",
+                &[Role::Relay],
+                "Append a submitted event (201 new, 200 repeat).",
+                201,
+                JSON,
+            ),
+            post(post_submission),
+        ),
+        (
+            info(
+                "POST",
+                "/v1/receipts",
+                &[Role::Relay],
+                "Check a delivery receipt and append the delivered event (201 new, 200 repeat).",
+                201,
+                JSON,
+            ),
+            post(post_receipt),
+        ),
+        (
+            info(
+                "GET",
+                "/v1/checkpoint",
+                OPEN,
+                "The latest signed checkpoint (C2SP signed note).",
+                200,
+                "text/plain; charset=utf-8",
+            ),
+            get(get_checkpoint),
+        ),
+        (
+            info(
+                "GET",
+                "/v1/log/state",
+                OPEN,
+                "Sequenced, integrated and published sizes.",
+                200,
+                JSON,
+            ),
+            get(get_state),
+        ),
+        (
+            info(
+                "GET",
+                "/v1/log/leaves/{index}/inclusion",
+                OPEN,
+                "Inclusion proof of a leaf (query: size).",
+                200,
+                JSON,
+            ),
+            get(get_inclusion),
+        ),
+        (
+            info(
+                "GET",
+                "/v1/log/consistency",
+                OPEN,
+                "Consistency proof between two sizes (query: old, new).",
+                200,
+                JSON,
+            ),
+            get(get_consistency),
+        ),
+        (
+            info(
+                "POST",
+                "/v1/proofs",
+                &[Role::Sender],
+                "Ask for a delivered-within proof of one of the caller's messages.",
+                202,
+                JSON,
+            ),
+            post(post_proof),
+        ),
+        (
+            info(
+                "GET",
+                "/v1/proofs/{job_id}",
+                &[Role::Sender],
+                "A proof job of the caller's: state, and bundle and opening when done.",
+                200,
+                JSON,
+            ),
+            get(get_proof),
+        ),
+    ]
+}
+
+/// Every route of the API, in the order [`build_router`] adds them.
+pub fn routes() -> Vec<RouteInfo> {
+    table().into_iter().map(|(r, _)| r).collect()
+}
+
+/// The content type of `GET /metrics`.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The API's routes with their body limit, timeout, metrics and JSON 404.
 pub fn build_router(state: AppState) -> Router {
     let limit = state.inner.body_limit;
     let timeout = state.inner.request_timeout;
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/v1/submissions", post(post_submission))
-        .route("/v1/receipts", post(post_receipt))
-        .route("/v1/checkpoint", get(get_checkpoint))
-        .route("/v1/log/state", get(get_state))
-        .route("/v1/log/leaves/{index}/inclusion", get(get_inclusion))
-        .route("/v1/log/consistency", get(get_consistency))
-        .route("/v1/proofs", post(post_proof))
-        .route("/v1/proofs/{job_id}", get(get_proof))
-        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+    let mut router = Router::new();
+    for (r, handler) in table() {
+        router = router.route(r.path, handler);
+    }
+    router
+        // Route layers see the matched route template; the metrics layer is outside the
+        // timeout so that a timed-out request is counted with its 503.
+        .route_layer(middleware::from_fn_with_state(timeout, timeout_layer))
+        .route_layer(middleware::from_fn_with_state(state.clone(), metrics_layer))
+        .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn_with_state(timeout, timeout_layer))
         .with_state(state)
+}
+
+async fn fallback(State(state): State<AppState>) -> ApiError {
+    state
+        .inner
+        .metrics
+        .request(None, StatusCode::NOT_FOUND.as_u16());
+    ApiError::NotFound("no such endpoint".into())
+}
+
+async fn metrics_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let resp = next.run(req).await;
+    state
+        .inner
+        .metrics
+        .request(route.as_deref(), resp.status().as_u16());
+    resp
+}
+
+async fn get_metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.authorize(&headers, &[Role::Admin])?;
+    let sizes = {
+        let view = state.view()?;
+        (
+            view.log.sequenced_size(),
+            view.log.integrated_size(),
+            view.log.published_size(),
+        )
+    };
+    let text = state.inner.metrics.render(sizes);
+    Ok(([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response())
+}
+
+async fn get_openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::document(&routes()))
 }
 
 async fn timeout_layer(State(limit): State<Duration>, req: Request, next: Next) -> Response {
@@ -392,8 +610,20 @@ async fn post_receipt(
     headers: HeaderMap,
     body: Result<Json<ReceiptBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers, &[Role::Relay])?;
-    let body = json_body(&state, body)?;
+    let result = receipt(&state, &headers, body).await;
+    if let Err(e) = &result {
+        state.inner.metrics.receipt_refused(e.code());
+    }
+    result
+}
+
+async fn receipt(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Json<ReceiptBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    state.authorize(headers, &[Role::Relay])?;
+    let body = json_body(state, body)?;
     let h = parse_hash(&body.ciphertext_sha256)?;
     let t = time::OffsetDateTime::parse(
         &body.delivered_at,
@@ -447,7 +677,7 @@ async fn post_receipt(
         },
     };
     let a = state.append(h.0, event.leaf(), stored).await?;
-    accepted(&state, a).await
+    accepted(state, a).await
 }
 
 async fn get_checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -731,6 +961,7 @@ async fn post_proof(
     };
     state.jobs()?.put_job(&job).map_err(internal)?;
     tracing::info!(job = %job.id, "proof job queued");
+    state.inner.metrics.job(JobState::Queued.as_str());
     state.inner.queue.push(job.id.clone());
     let body = JobJson {
         job_id: job.id,
@@ -792,7 +1023,8 @@ mod tests {
         let jobs: SharedStore = Arc::new(std::sync::Mutex::new(store));
         let (queue_tx, _queue_rx) = std::sync::mpsc::channel();
         let queue = JobQueue::for_tests(queue_tx);
-        let state = AppState::new(tx, view, tokens, jobs, queue, &config);
+        let metrics = Arc::new(Metrics::new(routes().into_iter().map(|r| r.path)));
+        let state = AppState::new(tx, view, tokens, jobs, queue, metrics, &config);
         let body = json!({
             "ciphertext_sha256": "00".repeat(32),
             "sender": "bank",

@@ -95,6 +95,7 @@ struct Worker {
     prover: Arc<OnceLock<Result<Prover, String>>>,
     verifier: Arc<Verifier>,
     stopping: Arc<AtomicBool>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Pool {
@@ -104,6 +105,7 @@ impl Pool {
         store: SharedStore,
         view: Arc<RwLock<LogView>>,
         verifier: Verifier,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<(Self, JobQueue), crate::ServeError> {
         let (tx, rx) = std::sync::mpsc::channel();
         let unfinished = store
@@ -128,6 +130,7 @@ impl Pool {
                 prover: prover.clone(),
                 verifier: verifier.clone(),
                 stopping: stopping.clone(),
+                metrics: metrics.clone(),
             };
             let rx = rx.clone();
             let handle = std::thread::Builder::new()
@@ -216,6 +219,7 @@ impl Worker {
             .lock()
             .map_err(|_| JobError::Poisoned)?
             .update_job(&job)?;
+        self.metrics.job(job.state.as_str());
         Ok(())
     }
 

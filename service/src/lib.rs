@@ -9,17 +9,24 @@
 //!   completes; [`Service::start`] opens the store and key and starts the log writer.
 //! - [`store::Store`] is the storage interface ([`store::SqliteStore`] now, PostgreSQL later).
 //! - Access rules: `service/ACCESS.md`.
+//! - `GET /metrics` (admin token) is Prometheus text from the counters in [`metrics`]: requests
+//!   by route template and status, refused receipts by reason, proof jobs queued, done and
+//!   failed since the start, and the log sizes. `GET /openapi.json` is built ([`openapi`])
+//!   from [`api::routes`], the one route list [`build_router`] routes.
 //!
 //! ## Non-features (not built yet)
 //!
-//! - The proof jobs' callback URL, narrow (per-prover) thread pools, the directory and mailbox, admin endpoints (tokens are issued with
-//!   [`auth::issue_token`] while the service is stopped), metrics, OpenAPI.
+//! - The proof jobs' callback URL, narrow (per-prover) thread pools, the directory and
+//!   mailbox, the other admin endpoints (tokens are issued with [`auth::issue_token`] while
+//!   the service is stopped).
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod auth;
 pub mod jobs;
 pub mod keys;
+pub mod metrics;
+pub mod openapi;
 pub mod store;
 pub mod writer;
 
@@ -198,9 +205,17 @@ impl Service {
         let job_store: jobs::SharedStore = Arc::new(Mutex::new(job_store));
         let verifier = letro_verifier::Verifier::new(vec![key_vkey])
             .map_err(|e| ServeError::Inconsistent(format!("embedded verifying key: {e}")))?;
-        let (pool, queue) =
-            jobs::Pool::start(config.provers, job_store.clone(), view.clone(), verifier)?;
-        let state = AppState::new(tx, view, tokens, job_store, queue, &config);
+        let metrics = Arc::new(metrics::Metrics::new(
+            api::routes().into_iter().map(|r| r.path),
+        ));
+        let (pool, queue) = jobs::Pool::start(
+            config.provers,
+            job_store.clone(),
+            view.clone(),
+            verifier,
+            metrics.clone(),
+        )?;
+        let state = AppState::new(tx, view, tokens, job_store, queue, metrics, &config);
         let publisher = {
             let state = state.clone();
             let every = config.checkpoint_interval;

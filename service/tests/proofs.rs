@@ -112,6 +112,26 @@ async fn a_proof_job_yields_a_bundle_the_verifier_accepts() {
     let job_id = v["job_id"].as_str().unwrap().to_owned();
     let job = wait_for(&router, &tokens.sender, &job_id).await;
     check_done(dir.path(), &job, b"letter", t);
+    // The metrics count the job (the counter moves just after the job is stored as done).
+    let mut text = Value::Null;
+    for _ in 0..100 {
+        (_, text) = call(&router, "GET", "/metrics", Some(&tokens.admin), None).await;
+        if text
+            .as_str()
+            .unwrap()
+            .contains("letro_proof_jobs_total{state=\"done\"} 1\n")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("letro_proof_jobs_total{state=\"done\"} 1\n")
+            && text.contains("letro_proof_jobs_total{state=\"queued\"} 1\n")
+            && text.contains("letro_proof_jobs_total{state=\"failed\"} 0\n"),
+        "{text}"
+    );
 
     // Only the owner sees the job: another sender gets 404, the relay and admin 403.
     let other = {
