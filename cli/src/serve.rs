@@ -86,12 +86,13 @@ pub fn issue_token(data: &Path, role: &str, subject: &str, days: u64) -> Result<
         .map_err(|e| CliError::new(EXIT_FAILED, e))?
         .as_secs();
     let expires = now.saturating_add(days.saturating_mul(86_400));
-    let token =
-        issue(&mut store, role, subject, expires).map_err(|e| CliError::new(EXIT_FAILED, e))?;
+    let (token, record) = issue(&mut store, role, subject, expires, "cli")
+        .map_err(|e| CliError::new(EXIT_FAILED, e))?;
     println!("{token}");
     eprintln!(
-        "issued a {} token for {subject}, valid {days} days; it is shown only this once",
-        role.as_str()
+        "issued {} token {} for {subject}, valid {days} days; it is shown only this once",
+        role.as_str(),
+        record.id()
     );
     Ok(())
 }

@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Json, Router};
 use letro_core::eddsa::{PublicKey, Signature};
 use letro_core::field::{fr_from_decimal, fr_to_decimal, parse_decimal};
@@ -70,6 +70,12 @@ pub enum ApiError {
     /// 422 `outside_window`: the delivery time is outside the requested window.
     #[error("{0}")]
     OutsideWindow(String),
+    /// 422 `callback_refused`: the callback URL is not allowed by the service's policy.
+    #[error("{0}")]
+    CallbackRefused(String),
+    /// 429 `too_many_jobs`: the sender has as many unfinished proof jobs as it may.
+    #[error("this sender already has {0} unfinished proof jobs; retry when one finishes")]
+    TooManyJobs(u64),
     /// 503 `log_full`: the log holds 2^32 entries.
     #[error("the log is full")]
     LogFull,
@@ -91,9 +97,11 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::NotDelivered | Self::NotPublished => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::InvalidReceipt(_) | Self::ClockSkew(_) | Self::OutsideWindow(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::InvalidReceipt(_)
+            | Self::ClockSkew(_)
+            | Self::OutsideWindow(_)
+            | Self::CallbackRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyJobs(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::LogFull | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -113,6 +121,8 @@ impl ApiError {
             Self::NotDelivered => "not_delivered",
             Self::NotPublished => "not_published",
             Self::OutsideWindow(_) => "outside_window",
+            Self::CallbackRefused(_) => "callback_refused",
+            Self::TooManyJobs(_) => "too_many_jobs",
             Self::LogFull => "log_full",
             Self::Timeout => "timeout",
             Self::Internal => "internal",
@@ -145,13 +155,15 @@ impl From<AppendError> for ApiError {
 struct Inner {
     tx: mpsc::Sender<Command>,
     view: Arc<RwLock<LogView>>,
-    tokens: Tokens,
+    tokens: RwLock<Tokens>,
     jobs: SharedStore,
     queue: JobQueue,
     metrics: Arc<Metrics>,
     max_skew: u64,
     body_limit: usize,
     request_timeout: Duration,
+    max_jobs_per_sender: u64,
+    callback_hosts: Vec<String>,
 }
 
 /// The state handlers share: the writer's channel, the log view, the token table and settings.
@@ -174,13 +186,15 @@ impl AppState {
             inner: Arc::new(Inner {
                 tx,
                 view,
-                tokens,
+                tokens: RwLock::new(tokens),
                 jobs,
                 queue,
                 metrics,
                 max_skew: config.max_skew,
                 body_limit: config.body_limit,
                 request_timeout: config.request_timeout,
+                max_jobs_per_sender: config.max_jobs_per_sender,
+                callback_hosts: config.callback_hosts.clone(),
             }),
         }
     }
@@ -216,26 +230,39 @@ impl AppState {
         Ok(rx.await.map_err(|_| ApiError::Internal)??)
     }
 
-    fn authorize(&self, headers: &HeaderMap, allowed: &[Role]) -> Result<TokenRecord, ApiError> {
+    pub(crate) fn authorize(
+        &self,
+        headers: &HeaderMap,
+        allowed: &[Role],
+    ) -> Result<TokenRecord, ApiError> {
         let header = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let record = self
-            .inner
-            .tokens
-            .authenticate(header, unix_now())
-            .map_err(|f| {
-                ApiError::Unauthorized(match f {
-                    AuthFailure::Missing => "a bearer token is required",
-                    AuthFailure::Unknown => "the bearer token is not valid",
-                    AuthFailure::Expired => "the bearer token has expired",
-                })
-            })?;
+        let tokens = self.inner.tokens.read().map_err(|_| {
+            tracing::error!("token table lock poisoned");
+            ApiError::Internal
+        })?;
+        let record = tokens.authenticate(header, unix_now()).map_err(|f| {
+            ApiError::Unauthorized(match f {
+                AuthFailure::Missing => "a bearer token is required",
+                AuthFailure::Unknown => "the bearer token is not valid",
+                AuthFailure::Expired => "the bearer token has expired",
+                AuthFailure::Revoked => "the bearer token has been revoked",
+            })
+        })?;
         if allowed.contains(&record.role) {
             Ok(record.clone())
         } else {
             Err(ApiError::Forbidden(record.role.as_str()))
         }
+    }
+
+    /// The token table, for the admin endpoints.
+    pub(crate) fn tokens(&self) -> Result<std::sync::RwLockWriteGuard<'_, Tokens>, ApiError> {
+        self.inner.tokens.write().map_err(|_| {
+            tracing::error!("token table lock poisoned");
+            ApiError::Internal
+        })
     }
 
     fn view(&self) -> Result<std::sync::RwLockReadGuard<'_, LogView>, ApiError> {
@@ -419,6 +446,50 @@ fn table() -> Vec<(RouteInfo, MethodRouter<AppState>)> {
                 JSON,
             ),
             get(get_proof),
+        ),
+        (
+            info(
+                "POST",
+                "/v1/admin/tokens",
+                &[Role::Admin],
+                "Issue a token (the token is in this answer only); audited.",
+                201,
+                JSON,
+            ),
+            post(crate::admin::post_token),
+        ),
+        (
+            info(
+                "GET",
+                "/v1/admin/tokens",
+                &[Role::Admin],
+                "Every token's id, role, subject, expiry and revocation (never the token).",
+                200,
+                JSON,
+            ),
+            get(crate::admin::list_tokens),
+        ),
+        (
+            info(
+                "DELETE",
+                "/v1/admin/tokens/{token_id}",
+                &[Role::Admin],
+                "Revoke a token at once; audited.",
+                200,
+                JSON,
+            ),
+            delete(crate::admin::revoke_token),
+        ),
+        (
+            info(
+                "GET",
+                "/v1/admin/audit",
+                &[Role::Admin],
+                "The append-only audit log of admin actions, with its hash chain checked.",
+                200,
+                JSON,
+            ),
+            get(crate::admin::get_audit),
         ),
     ]
 }
@@ -846,6 +917,10 @@ pub struct ProofRequest {
     pub not_before: String,
     /// The window's end, `YYYY-MM-DDTHH:MM:SSZ`.
     pub not_after: String,
+    /// Optional: an `http://` URL on a host the service allows (`callback_hosts`), to which
+    /// the service POSTs `{"job_id", "state"}` when the job is done or failed.
+    #[serde(default)]
+    pub callback_url: Option<String>,
 }
 
 /// A proof job as the API shows it to its owner.
@@ -864,6 +939,9 @@ pub struct JobJson {
     /// When done: the opening document, as a string. Secret to the sender.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opening: Option<String>,
+    /// With a callback URL: `pending`, `delivered` or `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
 }
 
 fn parse_window_time(field: &str, s: &str) -> Result<u64, ApiError> {
@@ -879,7 +957,13 @@ fn format_t(t: u64) -> String {
 }
 
 impl AppState {
-    fn jobs(&self) -> Result<std::sync::MutexGuard<'_, dyn Store>, ApiError> {
+    /// The body, or the API error for a rejected one.
+    pub(crate) fn json_body<T>(&self, body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+        json_body(self, body)
+    }
+
+    /// The API's store connection.
+    pub(crate) fn jobs(&self) -> Result<std::sync::MutexGuard<'_, dyn Store>, ApiError> {
         self.inner.jobs.lock().map_err(|_| {
             tracing::error!("job store lock poisoned");
             ApiError::Internal
@@ -906,6 +990,10 @@ async fn post_proof(
         return Err(ApiError::InvalidRequest(
             "not_before is later than not_after".into(),
         ));
+    }
+    if let Some(url) = &body.callback_url {
+        crate::callback::check_url(url, &state.inner.callback_hosts)
+            .map_err(ApiError::CallbackRefused)?;
     }
     let (submission, receipt) = {
         let jobs = state.jobs()?;
@@ -938,6 +1026,13 @@ async fn post_proof(
     if index >= state.view()?.log.published_size() {
         return Err(ApiError::NotPublished);
     }
+    let active = state
+        .jobs()?
+        .active_jobs_of(&token.subject)
+        .map_err(internal)?;
+    if active >= state.inner.max_jobs_per_sender {
+        return Err(ApiError::TooManyJobs(active));
+    }
     let mut id = [0u8; 16];
     let mut wide = [0u8; 64];
     {
@@ -958,17 +1053,20 @@ async fn post_proof(
         error: None,
         bundle: None,
         opening: None,
+        callback_state: body.callback_url.as_ref().map(|_| "pending".into()),
+        callback_url: body.callback_url,
     };
     state.jobs()?.put_job(&job).map_err(internal)?;
     tracing::info!(job = %job.id, "proof job queued");
     state.inner.metrics.job(JobState::Queued.as_str());
     state.inner.queue.push(job.id.clone());
     let body = JobJson {
-        job_id: job.id,
+        job_id: job.id.clone(),
         state: JobState::Queued.as_str().into(),
         error: None,
         bundle: None,
         opening: None,
+        callback: job.callback_state,
     };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
@@ -993,6 +1091,7 @@ async fn get_proof(
             .map(|(code, message)| json!({"code": code, "message": message})),
         bundle: job.bundle,
         opening: job.opening,
+        callback: job.callback_state,
     }))
 }
 
@@ -1010,7 +1109,9 @@ mod tests {
     async fn a_request_that_waits_too_long_gets_503_timeout() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open(dir.path()).unwrap();
-        let token = issue_token(&mut store, Role::Relay, "relay", u64::MAX >> 1).unwrap();
+        let token = issue_token(&mut store, Role::Relay, "relay", u64::MAX >> 1, "cli")
+            .unwrap()
+            .0;
         let mut config = Config::new(dir.path(), "example.invalid/log");
         config.request_timeout = Duration::from_millis(50);
         // A writer that never answers: the channel's receiver is kept but never read.

@@ -83,6 +83,15 @@ impl JobQueue {
     }
 }
 
+/// How many provers, and how many threads each prover's own pool has.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSize {
+    /// Prover threads (jobs proved at once).
+    pub provers: usize,
+    /// Threads of each prover's rayon pool, in which arkworks parallelises one proof.
+    pub threads: usize,
+}
+
 /// The prover threads.
 pub struct Pool {
     threads: Vec<JoinHandle<()>>,
@@ -96,12 +105,16 @@ struct Worker {
     verifier: Arc<Verifier>,
     stopping: Arc<AtomicBool>,
     metrics: Arc<crate::metrics::Metrics>,
+    callbacks: crate::callback::Notifier,
+    threads: usize,
 }
 
 impl Pool {
-    /// Starts `size` prover threads and queues the store's unfinished jobs for them.
+    /// Starts `size.provers` prover threads, each with its own pool of `size.threads`
+    /// threads, and queues the store's unfinished jobs for them.
     pub(crate) fn start(
-        size: usize,
+        size: PoolSize,
+        callbacks: crate::callback::Notifier,
         store: SharedStore,
         view: Arc<RwLock<LogView>>,
         verifier: Verifier,
@@ -122,8 +135,8 @@ impl Pool {
         let stopping = Arc::new(AtomicBool::new(false));
         let prover = Arc::new(OnceLock::new());
         let verifier = Arc::new(verifier);
-        let mut threads = Vec::with_capacity(size);
-        for n in 0..size {
+        let mut threads = Vec::with_capacity(size.provers);
+        for n in 0..size.provers {
             let worker = Worker {
                 store: store.clone(),
                 view: view.clone(),
@@ -131,6 +144,8 @@ impl Pool {
                 verifier: verifier.clone(),
                 stopping: stopping.clone(),
                 metrics: metrics.clone(),
+                callbacks: callbacks.clone(),
+                threads: size.threads,
             };
             let rx = rx.clone();
             let handle = std::thread::Builder::new()
@@ -163,13 +178,26 @@ fn load_prover() -> Result<Prover, String> {
 
 impl Worker {
     fn run(self, rx: &Mutex<Receiver<String>>) {
+        // The prover's own pool: arkworks' parallel loops run in the pool they are called
+        // from, so narrow provers do not contend for one shared pool.
+        let pool = match rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .thread_name(|i| format!("letro-prover-pool-{i}"))
+            .build()
+        {
+            Ok(pool) => pool,
+            Err(e) => {
+                tracing::error!(error = %e, "prover thread pool could not start");
+                return;
+            }
+        };
         while !self.stopping.load(Ordering::SeqCst) {
             let next = match rx.lock() {
                 Ok(rx) => rx.recv_timeout(Duration::from_millis(100)),
                 Err(_) => return,
             };
             match next {
-                Ok(id) => self.process(&id),
+                Ok(id) => pool.install(|| self.process(&id)),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
@@ -220,6 +248,9 @@ impl Worker {
             .map_err(|_| JobError::Poisoned)?
             .update_job(&job)?;
         self.metrics.job(job.state.as_str());
+        if job.callback_url.is_some() {
+            self.callbacks.push(job.id);
+        }
         Ok(())
     }
 

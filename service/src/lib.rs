@@ -14,15 +14,14 @@
 //!   failed since the start, and the log sizes. `GET /openapi.json` is built ([`openapi`])
 //!   from [`api::routes`], the one route list [`build_router`] routes.
 //!
-//! ## Non-features (not built yet)
-//!
-//! - The proof jobs' callback URL, narrow (per-prover) thread pools, the directory and
-//!   mailbox, the other admin endpoints (tokens are issued with [`auth::issue_token`] while
-//!   the service is stopped).
+//! - Admin endpoints ([`admin`]) issue and revoke tokens at run time and read the
+//!   append-only audit log; finished proof jobs can notify a callback URL ([`callback`]).
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod callback;
 pub mod jobs;
 pub mod keys;
 pub mod metrics;
@@ -70,6 +69,17 @@ pub struct Config {
     /// give more proofs per second than one wide one; 0 accepts and stores jobs without
     /// proving them (they run when a service with provers starts on the same data).
     pub provers: usize,
+    /// Threads of each prover's own pool; 0 (the default) shares the machine's cores out
+    /// evenly: `max(1, cores / provers)`.
+    pub prover_threads: usize,
+    /// Most unfinished (queued or running) proof jobs one sender may have; more get 429
+    /// `too_many_jobs`. Default 16.
+    pub max_jobs_per_sender: u64,
+    /// Hosts (`host` or `host:port`) that proof-job callbacks may be sent to. Default empty:
+    /// callbacks are refused.
+    pub callback_hosts: Vec<String>,
+    /// Delay before the second callback attempt; later delays grow fivefold. Default 1 s.
+    pub callback_backoff: Duration,
 }
 
 impl Config {
@@ -84,6 +94,10 @@ impl Config {
             body_limit: 64 * 1024,
             request_timeout: Duration::from_secs(10),
             provers: 1,
+            prover_threads: 0,
+            max_jobs_per_sender: 16,
+            callback_hosts: Vec::new(),
+            callback_backoff: Duration::from_secs(1),
         }
     }
 }
@@ -131,6 +145,7 @@ pub struct Service {
     writer: std::thread::JoinHandle<()>,
     pool: jobs::Pool,
     publisher: tokio::task::JoinHandle<()>,
+    notifier: tokio::task::JoinHandle<()>,
 }
 
 impl Service {
@@ -208,8 +223,19 @@ impl Service {
         let metrics = Arc::new(metrics::Metrics::new(
             api::routes().into_iter().map(|r| r.path),
         ));
+        let (callbacks, notifier) = callback::start(job_store.clone(), config.callback_backoff)?;
+        let threads = if config.prover_threads == 0 {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            (cores / config.provers.max(1)).max(1)
+        } else {
+            config.prover_threads
+        };
         let (pool, queue) = jobs::Pool::start(
-            config.provers,
+            jobs::PoolSize {
+                provers: config.provers,
+                threads,
+            },
+            callbacks,
             job_store.clone(),
             view.clone(),
             verifier,
@@ -237,6 +263,7 @@ impl Service {
             writer,
             pool,
             publisher,
+            notifier,
         })
     }
 
@@ -256,6 +283,8 @@ impl Service {
     /// the writer keeps running until they are.
     pub async fn shutdown(self) {
         self.pool.shutdown().await;
+        // Undelivered notices stay `pending` in the store and resume at the next start.
+        self.notifier.abort();
         self.publisher.abort();
         let _ = self.publisher.await;
         if let Err(e) = self.state.publish().await {

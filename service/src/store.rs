@@ -129,6 +129,97 @@ pub struct TokenRecord {
     pub subject: String,
     /// Expiry, Unix seconds; the token is refused from then on.
     pub expires_at: u64,
+    /// When it was revoked, Unix seconds; a revoked token is refused.
+    pub revoked_at: Option<u64>,
+}
+
+impl TokenRecord {
+    /// The token's public id: the first 8 bytes of its hash, in hex. Admin endpoints name
+    /// tokens by it; it reveals nothing that helps to guess the token.
+    pub fn id(&self) -> String {
+        hex::encode(self.hash.get(..8).unwrap_or(&[]))
+    }
+}
+
+/// One entry of the append-only audit log of admin actions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    /// Its position, from 1.
+    pub seq: u64,
+    /// When, Unix seconds.
+    pub time: u64,
+    /// Who: `token:<id> (<subject>)` for an admin token, `cli` for the offline command.
+    pub actor: String,
+    /// What, e.g. `token.issue`, `token.revoke`.
+    pub action: String,
+    /// On what, e.g. the token id.
+    pub target: String,
+    /// `ok`, or the error code.
+    pub outcome: String,
+    /// SHA-256, in hex, of the previous entry's `hash` and this entry's fields (see
+    /// [`audit_hash`]); the first entry chains from 32 zero bytes.
+    pub hash: String,
+}
+
+/// The chained hash of an audit entry: SHA-256 of `letro/audit/v1`, a newline, the previous
+/// entry's hash (32 bytes), and the fields `seq`, `time`, `actor`, `action`, `target`, `outcome`,
+/// each followed by a newline (fields never contain one: [`Store::append_audit`] refuses them).
+pub fn audit_hash(prev: &[u8; 32], seq: u64, e: &AuditEntry) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"letro/audit/v1\n");
+    h.update(prev);
+    for field in [
+        seq.to_string().as_str(),
+        e.time.to_string().as_str(),
+        &e.actor,
+        &e.action,
+        &e.target,
+        &e.outcome,
+    ] {
+        h.update(field.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().into()
+}
+
+/// Checks that `records` form one unbroken chain from the first entry (sequence numbers from 1
+/// without gaps, each hash recomputed).
+pub fn verify_audit_chain(records: &[AuditRecord]) -> Result<(), StoreError> {
+    let mut prev = [0u8; 32];
+    for (n, r) in records.iter().enumerate() {
+        let seq = n as u64 + 1;
+        let entry = AuditEntry {
+            time: r.time,
+            actor: r.actor.clone(),
+            action: r.action.clone(),
+            target: r.target.clone(),
+            outcome: r.outcome.clone(),
+        };
+        let expected = audit_hash(&prev, seq, &entry);
+        if r.seq != seq || r.hash != hex::encode(expected) {
+            return Err(StoreError::Corrupt(format!(
+                "the audit log chain breaks at entry {seq}"
+            )));
+        }
+        prev = expected;
+    }
+    Ok(())
+}
+
+/// A new audit entry (the store numbers and chains it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// When, Unix seconds.
+    pub time: u64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// `ok` or an error code.
+    pub outcome: String,
 }
 
 /// The state of a proof job.
@@ -190,6 +281,10 @@ pub struct JobRecord {
     pub bundle: Option<String>,
     /// The encoded opening when done.
     pub opening: Option<String>,
+    /// Where to POST a notice when the job finishes.
+    pub callback_url: Option<String>,
+    /// The callback's delivery: `pending`, `delivered` or `failed`.
+    pub callback_state: Option<String>,
 }
 
 /// Durable storage for the service. Implementations must make [`Store::append`] and
@@ -219,6 +314,17 @@ pub trait Store: Send + 'static {
     fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError>;
     /// Ids of the queued and running jobs, oldest first.
     fn unfinished_jobs(&self) -> Result<Vec<String>, StoreError>;
+    /// How many of `owner`'s jobs are queued or running.
+    fn active_jobs_of(&self, owner: &str) -> Result<u64, StoreError>;
+    /// Ids of finished jobs whose callback is still `pending`, oldest first.
+    fn pending_callbacks(&self) -> Result<Vec<String>, StoreError>;
+    /// Marks the token with this hash revoked at `at`; `false` if there is no such token.
+    fn revoke_token(&mut self, hash: &[u8; 32], at: u64) -> Result<bool, StoreError>;
+    /// Appends an entry to the audit log, numbered and chained, and returns it. Durable before
+    /// it returns. Fields may not contain a newline.
+    fn append_audit(&mut self, entry: &AuditEntry) -> Result<AuditRecord, StoreError>;
+    /// The whole audit log, oldest first.
+    fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
 /// The SQLite store: one database file, `DATA/letro.sqlite3`, in WAL mode.
@@ -261,8 +367,22 @@ CREATE TABLE IF NOT EXISTS tokens (
     hash BLOB PRIMARY KEY CHECK (length(hash) = 32),
     role TEXT NOT NULL,
     subject TEXT NOT NULL,
-    expires_at INTEGER NOT NULL
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER
 );
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -275,9 +395,19 @@ CREATE TABLE IF NOT EXISTS jobs (
     error_code TEXT,
     error_message TEXT,
     bundle TEXT,
-    opening TEXT
+    opening TEXT,
+    callback_url TEXT,
+    callback_state TEXT
 );
 ";
+
+/// Columns added after the first release, with their declarations: added to an older database
+/// when it is opened.
+const ADDED_COLUMNS: [(&str, &str, &str); 3] = [
+    ("tokens", "revoked_at", "INTEGER"),
+    ("jobs", "callback_url", "TEXT"),
+    ("jobs", "callback_state", "TEXT"),
+];
 
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir`.
@@ -288,6 +418,16 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        for (table, column, decl) in ADDED_COLUMNS {
+            let present: bool = conn.query_row(
+                "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+                params![table, column],
+                |r| r.get(0),
+            )?;
+            if !present {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+            }
+        }
         Ok(Self { conn })
     }
 
@@ -419,12 +559,14 @@ impl Store for SqliteStore {
 
     fn put_token(&mut self, t: &TokenRecord) -> Result<(), StoreError> {
         self.conn.execute(
-            "INSERT INTO tokens (hash, role, subject, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO tokens (hash, role, subject, expires_at, revoked_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 &t.hash[..],
                 t.role.as_str(),
                 t.subject,
-                to_i64(t.expires_at)?
+                to_i64(t.expires_at)?,
+                t.revoked_at.map(to_i64).transpose()?
             ],
         )?;
         Ok(())
@@ -433,18 +575,19 @@ impl Store for SqliteStore {
     fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT hash, role, subject, expires_at FROM tokens")?;
+            .prepare("SELECT hash, role, subject, expires_at, revoked_at FROM tokens")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, Vec<u8>>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, i64>(3)?,
+                r.get::<_, Option<i64>>(4)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (hash, role, subject, expires_at) = row?;
+            let (hash, role, subject, expires_at, revoked_at) = row?;
             out.push(TokenRecord {
                 hash: to_32(hash)?,
                 role: role
@@ -452,6 +595,7 @@ impl Store for SqliteStore {
                     .map_err(|_| StoreError::Corrupt(format!("unknown role {role:?}")))?,
                 subject,
                 expires_at: to_u64(expires_at)?,
+                revoked_at: revoked_at.map(to_u64).transpose()?,
             });
         }
         Ok(out)
@@ -472,10 +616,120 @@ impl Store for SqliteStore {
     fn unfinished_jobs(&self) -> Result<Vec<String>, StoreError> {
         self.unfinished_jobs_impl()
     }
+
+    fn active_jobs_of(&self, owner: &str) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM jobs WHERE owner = ?1 AND state IN ('queued', 'running')",
+            params![owner],
+            |r| r.get(0),
+        )?;
+        to_u64(n)
+    }
+
+    fn pending_callbacks(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id FROM jobs WHERE callback_state = 'pending' \
+             AND state IN ('done', 'failed') ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn revoke_token(&mut self, hash: &[u8; 32], at: u64) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE hash = ?1",
+            params![&hash[..], to_i64(at)?],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn append_audit(&mut self, e: &AuditEntry) -> Result<AuditRecord, StoreError> {
+        if [&e.actor, &e.action, &e.target, &e.outcome]
+            .iter()
+            .any(|f| f.contains('\n'))
+        {
+            return Err(StoreError::Corrupt(
+                "an audit field contains a newline".into(),
+            ));
+        }
+        let tx = self.conn.transaction()?;
+        let last: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (seq, prev) = match last {
+            None => (1, [0u8; 32]),
+            Some((seq, hash)) => {
+                let prev = hex::decode(&hash)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| StoreError::Corrupt("audit hash is not 32 bytes".into()))?;
+                (to_u64(seq)? + 1, prev)
+            }
+        };
+        let hash = hex::encode(audit_hash(&prev, seq, e));
+        tx.execute(
+            "INSERT INTO audit (seq, time, actor, action, target, outcome, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                to_i64(seq)?,
+                to_i64(e.time)?,
+                e.actor,
+                e.action,
+                e.target,
+                e.outcome,
+                hash
+            ],
+        )?;
+        tx.commit()?;
+        Ok(AuditRecord {
+            seq,
+            time: e.time,
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            target: e.target.clone(),
+            outcome: e.outcome.clone(),
+            hash,
+        })
+    }
+
+    fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, time, actor, action, target, outcome, hash FROM audit ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, time, actor, action, target, outcome, hash) = row?;
+            out.push(AuditRecord {
+                seq: to_u64(seq)?,
+                time: to_u64(time)?,
+                actor,
+                action,
+                target,
+                outcome,
+                hash,
+            });
+        }
+        Ok(out)
+    }
 }
 
-const JOB_COLUMNS: &str =
-    "id, owner, h, not_before, not_after, blinding, state, error_code, error_message, bundle, opening";
+const JOB_COLUMNS: &str = "id, owner, h, not_before, not_after, blinding, state, error_code, \
+     error_message, bundle, opening, callback_url, callback_state";
 
 type JobRow = (
     String,
@@ -489,10 +743,12 @@ type JobRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
+    Option<String>,
 );
 
 fn job_from_row(r: JobRow) -> Result<JobRecord, StoreError> {
-    let (id, owner, h, nb, na, blinding, state, code, message, bundle, opening) = r;
+    let (id, owner, h, nb, na, blinding, state, code, message, bundle, opening, url, cb) = r;
     Ok(JobRecord {
         id,
         owner,
@@ -504,13 +760,15 @@ fn job_from_row(r: JobRow) -> Result<JobRecord, StoreError> {
         error: code.zip(message),
         bundle,
         opening,
+        callback_url: url,
+        callback_state: cb,
     })
 }
 
 impl SqliteStore {
     fn put_job_impl(&mut self, j: &JobRecord) -> Result<(), StoreError> {
         self.conn.execute(
-            &format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            &format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
             params![
                 j.id,
                 j.owner,
@@ -522,7 +780,9 @@ impl SqliteStore {
                 j.error.as_ref().map(|e| e.0.as_str()),
                 j.error.as_ref().map(|e| e.1.as_str()),
                 j.bundle,
-                j.opening
+                j.opening,
+                j.callback_url,
+                j.callback_state
             ],
         )?;
         Ok(())
@@ -531,14 +791,15 @@ impl SqliteStore {
     fn update_job_impl(&mut self, j: &JobRecord) -> Result<(), StoreError> {
         let n = self.conn.execute(
             "UPDATE jobs SET state = ?2, error_code = ?3, error_message = ?4, bundle = ?5, \
-             opening = ?6 WHERE id = ?1",
+             opening = ?6, callback_state = ?7 WHERE id = ?1",
             params![
                 j.id,
                 j.state.as_str(),
                 j.error.as_ref().map(|e| e.0.as_str()),
                 j.error.as_ref().map(|e| e.1.as_str()),
                 j.bundle,
-                j.opening
+                j.opening,
+                j.callback_state
             ],
         )?;
         if n != 1 {
@@ -566,6 +827,8 @@ impl SqliteStore {
                         r.get(8)?,
                         r.get(9)?,
                         r.get(10)?,
+                        r.get(11)?,
+                        r.get(12)?,
                     ))
                 },
             )
@@ -643,6 +906,8 @@ mod tests {
                 error: None,
                 bundle: None,
                 opening: None,
+                callback_url: Some("http://127.0.0.1:9/cb".into()),
+                callback_state: Some("pending".into()),
             })
             .collect();
         for j in &jobs {
@@ -665,6 +930,80 @@ mod tests {
             assert_eq!(s.job(&j.id).unwrap().as_ref(), Some(j));
         }
         assert_eq!(s.job("zzz").unwrap(), None);
+        assert_eq!(s.active_jobs_of("bank").unwrap(), 1);
+        assert_eq!(s.active_jobs_of("other").unwrap(), 0);
+        // Finished jobs with a pending callback, in submission order.
+        assert_eq!(s.pending_callbacks().unwrap(), ["b", "c"]);
+    }
+
+    #[test]
+    fn audit_log_is_append_only_and_chained() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(dir.path()).unwrap();
+        let entry = |n: u64| AuditEntry {
+            time: 100 + n,
+            actor: "token:00 (ops)".into(),
+            action: "token.issue".into(),
+            target: format!("t{n}"),
+            outcome: "ok".into(),
+        };
+        for n in 0..3 {
+            assert_eq!(s.append_audit(&entry(n)).unwrap().seq, n + 1);
+        }
+        let mut bad = entry(9);
+        bad.target = "a\nb".into();
+        assert!(s.append_audit(&bad).is_err());
+        drop(s);
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let log = s.audit_log().unwrap();
+        assert_eq!(log.len(), 3);
+        verify_audit_chain(&log).unwrap();
+        for sql in [
+            "UPDATE audit SET outcome = 'denied' WHERE seq = 2",
+            "DELETE FROM audit WHERE seq = 3",
+        ] {
+            let e = s.conn.execute(sql, []).unwrap_err();
+            assert!(e.to_string().contains("append-only"), "{e}");
+        }
+        // Someone with the file drops the trigger and edits an entry: the chain shows it.
+        s.conn
+            .execute_batch(
+                "DROP TRIGGER audit_no_update; UPDATE audit SET target = 'x' WHERE seq = 2",
+            )
+            .unwrap();
+        let err = verify_audit_chain(&s.audit_log().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("entry 2"), "{err}");
+        // A missing entry breaks it too.
+        let mut log = log;
+        log.remove(1);
+        assert!(verify_audit_chain(&log).is_err());
+    }
+
+    #[test]
+    fn tokens_are_revoked_once_and_old_databases_gain_new_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A database as the first release created it.
+            let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE tokens (hash BLOB PRIMARY KEY, role TEXT NOT NULL, \
+                 subject TEXT NOT NULL, expires_at INTEGER NOT NULL); \
+                 INSERT INTO tokens VALUES (x'0101010101010101010101010101010101010101010101010101010101010101', 'sender', 'bank', 99);",
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(dir.path()).unwrap();
+        let hash = [1u8; 32];
+        assert_eq!(s.tokens().unwrap()[0].revoked_at, None);
+        assert_eq!(s.tokens().unwrap()[0].id(), "0101010101010101");
+        assert!(s.revoke_token(&hash, 50).unwrap());
+        assert!(s.revoke_token(&hash, 60).unwrap());
+        assert!(!s.revoke_token(&[2; 32], 50).unwrap());
+        assert_eq!(
+            s.tokens().unwrap()[0].revoked_at,
+            Some(50),
+            "first revocation kept"
+        );
     }
 
     #[test]

@@ -320,7 +320,9 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::store::{JobRecord, SqliteStore, StoreError, StoredLeaf, TokenRecord};
+    use crate::store::{
+        AuditEntry, AuditRecord, JobRecord, SqliteStore, StoreError, StoredLeaf, TokenRecord,
+    };
 
     /// A SQLite store whose appends can be made to fail.
     struct Flaky {
@@ -367,6 +369,21 @@ mod tests {
         }
         fn unfinished_jobs(&self) -> Result<Vec<String>, StoreError> {
             self.inner.unfinished_jobs()
+        }
+        fn active_jobs_of(&self, owner: &str) -> Result<u64, StoreError> {
+            self.inner.active_jobs_of(owner)
+        }
+        fn pending_callbacks(&self) -> Result<Vec<String>, StoreError> {
+            self.inner.pending_callbacks()
+        }
+        fn revoke_token(&mut self, hash: &[u8; 32], at: u64) -> Result<bool, StoreError> {
+            self.inner.revoke_token(hash, at)
+        }
+        fn append_audit(&mut self, e: &AuditEntry) -> Result<AuditRecord, StoreError> {
+            self.inner.append_audit(e)
+        }
+        fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
+            self.inner.audit_log()
         }
     }
 

@@ -60,6 +60,17 @@ async fn every_cell_of_the_access_table_holds() {
     .await;
     assert_eq!(st, StatusCode::ACCEPTED, "{v}");
     let job_uri = format!("/v1/proofs/{}", v["job_id"].as_str().unwrap());
+    // A token for the revocation cells to revoke (revoking twice is not an error).
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/admin/tokens",
+        Some(&tokens.admin),
+        Some(serde_json::json!({"role": "relay", "subject": "spare", "ttl_seconds": 60})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let revoke_uri = format!("/v1/admin/tokens/{}", v["id"].as_str().unwrap());
 
     let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ACCESS.md")).unwrap();
     let header: Vec<&str> = table
@@ -91,6 +102,7 @@ async fn every_cell_of_the_access_table_holds() {
             "/v1/log/leaves/{index}/inclusion" => "/v1/log/leaves/0/inclusion".to_owned(),
             "/v1/log/consistency" => "/v1/log/consistency?old=0&new=1".to_owned(),
             "/v1/proofs/{job_id}" => job_uri.clone(),
+            "/v1/admin/tokens/{token_id}" => revoke_uri.clone(),
             p => p.to_owned(),
         };
         for (cell, cred) in cols[2..7].iter().zip(credentials) {
@@ -98,6 +110,9 @@ async fn every_cell_of_the_access_table_holds() {
                 "/v1/submissions" => Some(submission(b"access", "r")),
                 "/v1/receipts" => Some(receipt(b"access", 9, unix_now())),
                 "/v1/proofs" => Some(proof_request.clone()),
+                "/v1/admin/tokens" if method == "POST" => {
+                    Some(serde_json::json!({"role": "sender", "subject": "s", "ttl_seconds": 60}))
+                }
                 _ => None,
             };
             let (st, v) = call(&router, method, &uri, cred, body).await;
@@ -121,14 +136,18 @@ async fn every_cell_of_the_access_table_holds() {
     assert_eq!(
         endpoints,
         [
+            "DELETE /v1/admin/tokens/{token_id}",
             "GET /healthz",
             "GET /metrics",
             "GET /openapi.json",
+            "GET /v1/admin/audit",
+            "GET /v1/admin/tokens",
             "GET /v1/checkpoint",
             "GET /v1/log/consistency",
             "GET /v1/log/leaves/{index}/inclusion",
             "GET /v1/log/state",
             "GET /v1/proofs/{job_id}",
+            "POST /v1/admin/tokens",
             "POST /v1/proofs",
             "POST /v1/receipts",
             "POST /v1/submissions",
@@ -142,7 +161,7 @@ async fn every_cell_of_the_access_table_holds() {
         .collect();
     routes.sort();
     assert_eq!(endpoints, routes, "ACCESS.md and the router differ");
-    assert_eq!(cells, 55);
+    assert_eq!(cells, 75);
 
     // A malformed Authorization header is the same as none.
     let (st, _) = call(

@@ -141,8 +141,10 @@ async fn a_proof_job_yields_a_bundle_the_verifier_accepts() {
             letro_service::auth::Role::Sender,
             "other-bank",
             unix_now() + 3600,
+            "cli",
         )
         .unwrap()
+        .0
     };
     drop(router);
     service.shutdown().await;
@@ -352,6 +354,191 @@ async fn a_queued_job_resumes_after_a_restart() {
     let router = service.router();
     let job = wait_for(&router, &tokens.sender, &job_id).await;
     check_done(dir.path(), &job, b"letter", t);
+    drop(router);
+    service.shutdown().await;
+}
+
+/// A callback receiver on 127.0.0.1 that answers `status` and forwards each body.
+async fn callback_receiver(
+    status: StatusCode,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    use axum::routing::post;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/notify",
+        post(move |axum::Json(v): axum::Json<Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(v);
+                status
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_job_notifies_its_callback_url_and_a_failing_one_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(dir.path());
+    let (good, mut notices) = callback_receiver(StatusCode::NO_CONTENT).await;
+    let (bad, mut refused) = callback_receiver(StatusCode::INTERNAL_SERVER_ERROR).await;
+    let mut cfg = config(dir.path());
+    cfg.callback_hosts = vec![good.clone(), bad.clone()];
+    cfg.callback_backoff = Duration::from_millis(10);
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let t = unix_now();
+    deliver(&router, &tokens.relay, b"attest", t).await;
+    service.state().publish().await.unwrap();
+
+    // Refused callback URLs, before any job is made.
+    for (url, why) in [
+        ("http://elsewhere.example/notify".to_owned(), "not among"),
+        (format!("https://{good}/notify"), "https"),
+        ("file:///etc/passwd".to_owned(), "http://"),
+    ] {
+        let mut req = window(b"attest", t - 60, t + 60);
+        req["callback_url"] = json!(url);
+        let (st, v) = call(
+            &router,
+            "POST",
+            "/v1/proofs",
+            Some(&tokens.sender),
+            Some(req),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {v}");
+        assert_eq!(v["error"]["code"], "callback_refused");
+        assert!(v["error"]["message"].as_str().unwrap().contains(why), "{v}");
+    }
+
+    let mut req = window(b"attest", t - 60, t + 60);
+    req["callback_url"] = json!(format!("http://{good}/notify"));
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/proofs",
+        Some(&tokens.sender),
+        Some(req),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["callback"], "pending");
+    let job_id = v["job_id"].as_str().unwrap().to_owned();
+    let notice = tokio::time::timeout(Duration::from_secs(120), notices.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    // The notice names the job and its state, and carries neither bundle nor opening.
+    assert_eq!(notice, json!({"job_id": job_id, "state": "done"}));
+    let job = wait_for(&router, &tokens.sender, &job_id).await;
+    check_done(dir.path(), &job, b"attest", t);
+    for _ in 0..100 {
+        let (_, v) = call(
+            &router,
+            "GET",
+            &format!("/v1/proofs/{job_id}"),
+            Some(&tokens.sender),
+            None,
+        )
+        .await;
+        if v["callback"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, v) = call(
+        &router,
+        "GET",
+        &format!("/v1/proofs/{job_id}"),
+        Some(&tokens.sender),
+        None,
+    )
+    .await;
+    assert_eq!(v["callback"], "delivered");
+
+    // A receiver that keeps answering 500 is tried ATTEMPTS times, then marked failed.
+    let mut req = window(b"attest", t - 60, t + 60);
+    req["callback_url"] = json!(format!("http://{bad}/notify"));
+    let (_, v) = call(
+        &router,
+        "POST",
+        "/v1/proofs",
+        Some(&tokens.sender),
+        Some(req),
+    )
+    .await;
+    let job_id = v["job_id"].as_str().unwrap().to_owned();
+    for _ in 0..letro_service::callback::ATTEMPTS {
+        let n = tokio::time::timeout(Duration::from_secs(120), refused.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n["job_id"], job_id.as_str());
+    }
+    let mut state = Value::Null;
+    for _ in 0..100 {
+        let (_, v) = call(
+            &router,
+            "GET",
+            &format!("/v1/proofs/{job_id}"),
+            Some(&tokens.sender),
+            None,
+        )
+        .await;
+        state = v["callback"].clone();
+        if state == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, "failed");
+    assert!(refused.try_recv().is_err(), "no attempt after the last");
+    drop(router);
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_sender_may_have_only_so_many_unfinished_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(dir.path());
+    let mut cfg = config(dir.path());
+    cfg.provers = 0;
+    cfg.max_jobs_per_sender = 2;
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let t = unix_now();
+    deliver(&router, &tokens.relay, b"limit", t).await;
+    service.state().publish().await.unwrap();
+    for _ in 0..2 {
+        let (st, v) = call(
+            &router,
+            "POST",
+            "/v1/proofs",
+            Some(&tokens.sender),
+            Some(window(b"limit", t - 9, t + 9)),
+        )
+        .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    }
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/proofs",
+        Some(&tokens.sender),
+        Some(window(b"limit", t - 9, t + 9)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(v["error"]["code"], "too_many_jobs");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("2 unfinished"));
     drop(router);
     service.shutdown().await;
 }

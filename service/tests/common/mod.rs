@@ -37,10 +37,18 @@ pub fn issue_tokens(dir: &Path) -> Tokens {
     let mut store = SqliteStore::open(dir).unwrap();
     let later = unix_now() + 3600;
     Tokens {
-        relay: issue_token(&mut store, Role::Relay, "relay", later).unwrap(),
-        sender: issue_token(&mut store, Role::Sender, "bank", later).unwrap(),
-        admin: issue_token(&mut store, Role::Admin, "ops", later).unwrap(),
-        expired: issue_token(&mut store, Role::Relay, "relay", unix_now() - 1).unwrap(),
+        relay: issue_token(&mut store, Role::Relay, "relay", later, "cli")
+            .unwrap()
+            .0,
+        sender: issue_token(&mut store, Role::Sender, "bank", later, "cli")
+            .unwrap()
+            .0,
+        admin: issue_token(&mut store, Role::Admin, "ops", later, "cli")
+            .unwrap()
+            .0,
+        expired: issue_token(&mut store, Role::Relay, "relay", unix_now() - 1, "cli")
+            .unwrap()
+            .0,
     }
 }
 
