@@ -10,14 +10,25 @@
 //!
 //! Verification: `S < l` (enforced by the [`Fs`] type and its parser), `A` and `R8` on the
 //! curve, `A` not of small order, and `S·Base8 = R8 + (8·hm)·A`, as circomlib's
-//! `EdDSAPoseidonVerifier` checks it (R8 is not required to be in the subgroup).
+//! `EdDSAPoseidonVerifier` checks it. R8 is not checked for subgroup membership on its own, but
+//! the equation forces it: `S·Base8` and `(8·hm)·A` are both in the prime-order subgroup, so an
+//! `R8` with a torsion component never verifies. `A` may carry a torsion component (the factor 8
+//! removes it).
+//!
+//! [`PublicKey::verify`] computes `S·Base8 − hm·(8·A)` as one two-point multi-scalar
+//! multiplication (Straus's method with width-5 wNAF digits, sharing the doublings) and compares
+//! it with `R8`. [`verify_batch`] checks many signatures with one random linear combination;
+//! its documentation gives the soundness argument and how it stays equivalent to `verify`.
 
-use ark_ec::{AffineRepr, CurveGroup};
-use ark_ff::{BigInteger, PrimeField};
+use std::sync::OnceLock;
+
+use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+use ark_ff::{AdditiveGroup, BigInteger, Field, PrimeField, Zero};
+use ark_std::rand::{CryptoRng, RngCore};
 use blake_hash::{Blake512, Digest};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::babyjubjub::{self, base8, mul_be_bytes, Fs, Point};
+use crate::babyjubjub::{self, base8, mul_be_bytes, Fs, Point, PointProjective};
 use crate::field::fr_to_be_bytes;
 use crate::{poseidon, Fr};
 
@@ -167,8 +178,27 @@ impl PublicKey {
         &self.0
     }
 
-    /// Verifies `sig` on `msg`.
+    /// Verifies `sig` on `msg`: `S·Base8 = R8 + (8·hm)·A`, computed as
+    /// `S·Base8 − hm·(8·A) = R8` with one two-point multiplication.
     pub fn verify(&self, msg: &Fr, sig: &Signature) -> Result<(), EddsaError> {
+        if !babyjubjub::is_on_curve(&sig.r8.x, &sig.r8.y) {
+            return Err(EddsaError::R8NotOnCurve);
+        }
+        let hm = challenge(&sig.r8, &self.0, msg);
+        // 8·A is in the prime-order subgroup, so hm may be reduced modulo l.
+        let a8 = self.0.mul_by_cofactor_to_group();
+        let left = base8_minus_point(&sig.s, &a8, &fr_to_fs(&hm)).ok_or(EddsaError::Invalid)?;
+        if left == sig.r8.into_group() {
+            Ok(())
+        } else {
+            Err(EddsaError::Invalid)
+        }
+    }
+
+    /// The reference verification: `S·Base8` and `R8 + (8·hm)·A` computed separately with
+    /// double-and-add, as circomlibjs writes it. Slower than [`PublicKey::verify`], which accepts
+    /// exactly the same signatures; kept for tests and benchmarks.
+    pub fn verify_reference(&self, msg: &Fr, sig: &Signature) -> Result<(), EddsaError> {
         if !babyjubjub::is_on_curve(&sig.r8.x, &sig.r8.y) {
             return Err(EddsaError::R8NotOnCurve);
         }
@@ -182,6 +212,292 @@ impl PublicKey {
             Err(EddsaError::Invalid)
         }
     }
+}
+
+/// `hm` reduced modulo `l` (only valid as a multiplier of points in the prime-order subgroup).
+fn fr_to_fs(x: &Fr) -> Fs {
+    Fs::from_be_bytes_mod_order(&fr_to_be_bytes(x))
+}
+
+/// Width of the signed-digit (wNAF) windows of the two-point multiplication.
+const WNAF_WIDTH: usize = 5;
+/// Odd multiples `P, 3P, …, 15P` kept per point for width-5 digits (`|digit| ≤ 15`).
+const WNAF_TABLE: usize = 1 << (WNAF_WIDTH - 2);
+
+/// `P, 3P, 5P, …` for [`WNAF_TABLE`] entries.
+fn odd_multiples(p: PointProjective) -> [PointProjective; WNAF_TABLE] {
+    let p2 = p.double();
+    let mut out = [PointProjective::zero(); WNAF_TABLE];
+    let mut cur = p;
+    for o in out.iter_mut() {
+        *o = cur;
+        cur += &p2;
+    }
+    out
+}
+
+/// The odd multiples of Base8, in affine form (mixed additions are cheaper), computed once.
+fn base8_table() -> &'static [Point; WNAF_TABLE] {
+    static TABLE: OnceLock<[Point; WNAF_TABLE]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let projective = odd_multiples(base8().into_group());
+        let affine = PointProjective::normalize_batch(&projective);
+        let mut out = [Point::zero(); WNAF_TABLE];
+        for (o, a) in out.iter_mut().zip(affine) {
+            *o = a;
+        }
+        out
+    })
+}
+
+/// Adds `digit·P` to `acc`, where `table` holds the odd multiples of `P` and `digit` is an odd
+/// wNAF digit or zero. `None` if the digit is out of the table's range (a bug).
+fn add_digit<T>(acc: &mut PointProjective, table: &[T], digit: i64) -> Option<()>
+where
+    PointProjective: for<'a> std::ops::AddAssign<&'a T> + for<'a> std::ops::SubAssign<&'a T>,
+{
+    if digit == 0 {
+        return Some(());
+    }
+    let index = usize::try_from(digit.unsigned_abs() / 2).ok()?;
+    let entry = table.get(index)?;
+    if digit > 0 {
+        *acc += entry;
+    } else {
+        *acc -= entry;
+    }
+    Some(())
+}
+
+/// `s·Base8 − k·P` by Straus's method: one chain of doublings, with the width-5 wNAF digits of
+/// both scalars added in along the way. `None` only on an internal inconsistency (a bug); the
+/// callers then reject.
+fn base8_minus_point(s: &Fs, p: &PointProjective, k: &Fs) -> Option<PointProjective> {
+    let ds = s.into_bigint().find_wnaf(WNAF_WIDTH)?;
+    let dk = k.into_bigint().find_wnaf(WNAF_WIDTH)?;
+    let base_table = base8_table();
+    let p_table = odd_multiples(-*p);
+    let mut acc = PointProjective::zero();
+    for i in (0..ds.len().max(dk.len())).rev() {
+        acc.double_in_place();
+        add_digit(&mut acc, base_table, ds.get(i).copied().unwrap_or(0))?;
+        add_digit(&mut acc, &p_table, dk.get(i).copied().unwrap_or(0))?;
+    }
+    Some(acc)
+}
+
+/// Constants of the subgroup test [`r8_in_subgroup`]: an order-8 point `T` in Montgomery
+/// coordinates (`v² = u³ + 168698·u² + u`, the Montgomery form of circomlib's curve with B = 1),
+/// `2T`, the tangent slopes at `T` and `2T`, and the exponent `(p − 1)/8`.
+struct TateConstants {
+    u_t: Fr,
+    v_t: Fr,
+    slope_t: Fr,
+    u_2t: Fr,
+    v_2t: Fr,
+    slope_2t: Fr,
+    exponent: <Fr as PrimeField>::BigInt,
+}
+
+/// The Montgomery coordinates `(u, v) = ((1 + y)/(1 − y), u/x)` of an Edwards point with
+/// `x ≠ 0`.
+fn to_montgomery(p: &Point) -> Option<(Fr, Fr)> {
+    let inv = ((Fr::ONE - p.y) * p.x).inverse()?;
+    let u = (Fr::ONE + p.y) * inv * p.x;
+    let v = (Fr::ONE + p.y) * inv;
+    Some((u, v))
+}
+
+/// The slope of the tangent at `(u, v)`: `(3u² + 2Au + 1) / 2v`.
+fn tangent_slope(u: Fr, v: Fr) -> Option<Fr> {
+    let a = <babyjubjub::BabyJubjubConfig as ark_ec::twisted_edwards::MontCurveConfig>::COEFF_A;
+    let num = u.square() * Fr::from(3u64) + a * u.double() + Fr::ONE;
+    Some(num * v.double().inverse()?)
+}
+
+fn tate_constants() -> Option<&'static TateConstants> {
+    static CONSTANTS: OnceLock<Option<TateConstants>> = OnceLock::new();
+    CONSTANTS
+        .get_or_init(|| {
+            let a =
+                <babyjubjub::BabyJubjubConfig as ark_ec::twisted_edwards::MontCurveConfig>::COEFF_A;
+            let l = Fs::MODULUS.to_bytes_be();
+            // An order-8 point: l·P for a curve point P whose torsion component has order 8.
+            let t = (2u64..64).find_map(|y| {
+                let y = Fr::from(y);
+                let y2 = y.square();
+                let x2 =
+                    (Fr::ONE - y2) * (babyjubjub::COEFF_A - babyjubjub::COEFF_D * y2).inverse()?;
+                let t = mul_be_bytes(&Point::new_unchecked(x2.sqrt()?, y), &l);
+                (!mul_be_bytes(&t, &[4]).is_zero()).then_some(t)
+            })?;
+            let (u_t, v_t) = to_montgomery(&t)?;
+            let slope_t = tangent_slope(u_t, v_t)?;
+            let u_2t = slope_t.square() - a - u_t.double();
+            let v_2t = slope_t * (u_t - u_2t) - v_t;
+            let slope_2t = tangent_slope(u_2t, v_2t)?;
+            let mut exponent = Fr::MODULUS;
+            exponent.sub_with_borrow(&<Fr as PrimeField>::BigInt::from(1u64));
+            let exponent = exponent >> 3;
+            Some(TateConstants {
+                u_t,
+                v_t,
+                slope_t,
+                u_2t,
+                v_2t,
+                slope_2t,
+                exponent,
+            })
+        })
+        .as_ref()
+}
+
+/// Whether a curve point is in the prime-order subgroup, by the reduced Tate pairing with an
+/// order-8 point `T` instead of computing `l·P`: one inversion, a few multiplications and one
+/// exponentiation, several times cheaper than `l·P`.
+///
+/// The curve group is `Z/8 × Z/l` and 8 divides `p − 1`, so `Q ↦ f_{8,T}(Q)^((p−1)/8)` is a
+/// homomorphism onto the 8th roots of unity whose kernel is `8E`, the prime-order subgroup.
+/// `f_{8,T} = ℓ_T⁴·ℓ_2T² / (v_2T⁴·u)` (Miller's algorithm; `4T = (0, 0)`, whose tangent is the
+/// vertical `u`), with `ℓ` the tangents and `v_2T = u − u_2T`, all monic at infinity. Factors that
+/// are 8th powers do not change the result, so denominators are multiplied in with exponent 7
+/// instead of inverted. Small-order points, where these functions vanish, are decided directly
+/// (only the identity is in the subgroup). `None` only if the constants cannot be set up (a
+/// bug). Tests compare it with `l·P` on points with every torsion component.
+fn r8_in_subgroup(q: &Point) -> Option<bool> {
+    if babyjubjub::is_small_order(q) {
+        return Some(q.is_zero());
+    }
+    let c = tate_constants()?;
+    // u = N/D, v = N/(D·x) with N = 1 + y, D = 1 − y; x ≠ 0 and D ≠ 0 for points not of small
+    // order. Each line times D·x (or D) is a polynomial in N, D, x.
+    let (n, d, x) = (Fr::ONE + q.y, Fr::ONE - q.y, q.x);
+    let dx = d * x;
+    let l1 = n - c.v_t * dx - c.slope_t * x * (n - c.u_t * d);
+    let l2 = n - c.v_2t * dx - c.slope_2t * x * (n - c.u_2t * d);
+    let v2 = n - c.u_2t * d;
+    // f = L1⁴·L2²/(V2⁴·N) · D^-1·x^-6, up to 8th powers
+    //   ≡ L1⁴·L2²·V2⁴·N⁷·D⁷·x² (mod 8th powers).
+    let nd = n * d;
+    let nd7 = nd.square() * nd;
+    let nd7 = nd7.square() * nd;
+    let l1_4 = l1.square().square();
+    let h = l1_4 * l2.square() * v2.square().square() * nd7 * x.square();
+    Some(h.pow(c.exponent) == Fr::ONE)
+}
+
+/// The result of a failed [`verify_batch`]: one result per item, in order, exactly as
+/// [`PublicKey::verify`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} of {} signatures in the batch do not verify", self.bad_indices().len(), self.results.len())]
+pub struct BatchError {
+    /// The per-item results; at least one is an error.
+    pub results: Vec<Result<(), EddsaError>>,
+}
+
+impl BatchError {
+    /// The positions of the items that do not verify.
+    pub fn bad_indices(&self) -> Vec<usize> {
+        self.results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.is_err().then_some(i))
+            .collect()
+    }
+}
+
+/// Verifies many `(public key, message, signature)` items at once; accepts exactly when
+/// [`PublicKey::verify`] accepts every item (except with probability at most 2^-128 per call,
+/// over `rng`). On failure, says which items are bad, with the error `verify` gives for each.
+///
+/// `rng` must be a cryptographically secure generator the signers cannot predict or influence
+/// (`rand::rngs::OsRng`, `rand::thread_rng()`); core draws no randomness of its own.
+///
+/// # Method
+///
+/// 1. Per item, the checks [`PublicKey::verify`] makes before its equation: `R8` on the curve
+///    (else [`EddsaError::R8NotOnCurve`]). `A` on the curve and not of small order, and `S < l`,
+///    hold by construction of [`PublicKey`] and [`Signature`].
+/// 2. Per item, `R8` in the prime-order subgroup, else [`EddsaError::Invalid`]. Single
+///    verification rejects such an `R8` too: `S·Base8` and `(8·hm)·A` lie in the subgroup, so
+///    `R8 = S·Base8 − (8·hm)·A` does. This step is what keeps the batch exactly equivalent (see
+///    below).
+/// 3. Draw independent uniform 128-bit `z_i` and check, with one multi-scalar multiplication,
+///    `(Σ z_i·S_i)·Base8 − Σ z_i·R8_i − Σ (z_i·hm_i)·(8·A_i) = 0`.
+/// 4. If the equation fails, or step 1 or 2 rejected an item, verify the remaining items one by
+///    one and return every item's result.
+///
+/// # Soundness and equivalence with single verification
+///
+/// Write `D_i = S_i·Base8 − R8_i − hm_i·(8·A_i)`; single verification accepts item `i` exactly
+/// when `D_i = 0` (and steps 1–2 pass). After step 2 every term of `D_i` lies in the subgroup of
+/// prime order `l` (`Base8`, `R8_i`, and `8·A_i`, which is why `A_i` enters multiplied by the
+/// cofactor, exactly like circomlib's equation), so `D_i` does too.
+/// - If every item verifies, every `D_i = 0` and the batch accepts, whatever the `z_i`.
+/// - If some `D_j ≠ 0`, then for any values of the other `z_i`, at most one residue of `z_j`
+///   modulo `l` makes `Σ z_i·D_i = 0` (`D_j` generates the group). `z_j` is uniform on
+///   `[0, 2^128)` and `2^128 < l`, so the batch accepts with probability at most 2^-128.
+///
+/// Without step 2 the batch would not be equivalent: the 8-torsion components `T_i` of the
+/// `R8_i` enter as `Σ z_i·T_i`, which is zero with probability at least 1/8 for one bad item
+/// (`z_i ≡ 0 mod 8`), and always for two items with `T` and `−T` if the `z_i` were chosen
+/// with a fixed residue modulo 8; no choice of random coefficients removes this, and
+/// multiplying the equation by 8 would accept every torsioned `R8` that single verification
+/// rejects. A torsion component on `A_i` needs no such step: it is removed by the factor 8 in
+/// both checks, so both accept circomlib's torsion-key "quirk" signatures.
+pub fn verify_batch<R: RngCore + CryptoRng>(
+    items: &[(PublicKey, Fr, Signature)],
+    rng: &mut R,
+) -> Result<(), BatchError> {
+    let mut results: Vec<Result<(), EddsaError>> = Vec::with_capacity(items.len());
+    let mut base_scalar = Fs::zero();
+    let mut bases: Vec<Point> = Vec::with_capacity(2 * items.len() + 1);
+    let mut scalars: Vec<Fs> = Vec::with_capacity(2 * items.len() + 1);
+    let mut keys8: Vec<PointProjective> = Vec::with_capacity(items.len());
+    let mut key_scalars: Vec<Fs> = Vec::with_capacity(items.len());
+    for (pk, msg, sig) in items {
+        // Steps 1 and 2.
+        if !babyjubjub::is_on_curve(&sig.r8.x, &sig.r8.y) {
+            results.push(Err(EddsaError::R8NotOnCurve));
+            continue;
+        }
+        if r8_in_subgroup(&sig.r8) != Some(true) {
+            results.push(Err(EddsaError::Invalid));
+            continue;
+        }
+        results.push(Ok(()));
+        let hm = fr_to_fs(&challenge(&sig.r8, &pk.0, msg));
+        let mut z_bytes = [0u8; 16];
+        rng.fill_bytes(&mut z_bytes);
+        let z = Fs::from(u128::from_le_bytes(z_bytes));
+        base_scalar += z * sig.s;
+        bases.push(sig.r8);
+        scalars.push(-z);
+        keys8.push(pk.0.mul_by_cofactor_to_group());
+        key_scalars.push(-(z * hm));
+    }
+    // Step 3.
+    bases.push(base8());
+    scalars.push(base_scalar);
+    bases.extend(PointProjective::normalize_batch(&keys8));
+    scalars.extend(key_scalars);
+    let combined = PointProjective::msm(&bases, &scalars);
+    let all_passed = results.iter().all(Result::is_ok);
+    if all_passed && combined.is_ok_and(|c| c.is_zero()) {
+        return Ok(());
+    }
+    // Step 4.
+    for ((pk, msg, sig), r) in items.iter().zip(results.iter_mut()) {
+        if r.is_ok() {
+            *r = pk.verify(msg, sig);
+        }
+    }
+    if results.iter().all(Result::is_ok) {
+        // Only reachable with probability 2^-128 or less: the batch equation failed although
+        // every item verifies. The items are what count.
+        return Ok(());
+    }
+    Err(BatchError { results })
 }
 
 impl Signature {
@@ -237,6 +553,320 @@ mod tests {
         );
         be[31] -= 1;
         assert!(Signature::from_parts(b.x, b.y, &be).is_ok());
+    }
+
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    fn l_be() -> Vec<u8> {
+        Fs::MODULUS.to_bytes_be()
+    }
+
+    /// A point of order exactly 8: `l·P` for a curve point `P` outside the subgroup.
+    fn order8() -> Point {
+        for y in 2u64.. {
+            let y = Fr::from(y);
+            let y2 = y.square();
+            let Some(x) = ((Fr::ONE - y2)
+                * (babyjubjub::COEFF_A - babyjubjub::COEFF_D * y2)
+                    .inverse()
+                    .unwrap())
+            .sqrt() else {
+                continue;
+            };
+            let t = mul_be_bytes(&Point::new_unchecked(x, y), &l_be());
+            if !mul_be_bytes(&t, &[4]).is_zero() {
+                return t;
+            }
+        }
+        unreachable!()
+    }
+
+    /// Signs like [`PrivateKey::sign`], but with `torsion_r8` added to R8 and `torsion_a` to the
+    /// key (both hashed into hm), so `S = r + hm·s` is computed over the altered points.
+    fn sign_altered(
+        sk: &PrivateKey,
+        msg: &Fr,
+        torsion_r8: Point,
+        torsion_a: Point,
+    ) -> (PublicKey, Signature) {
+        let h = sk.expand();
+        let s_le = PrivateKey::scalar_le(&h);
+        let a = (mul_be_bytes(&base8(), &shr3_be(&s_le)) + torsion_a).into_affine();
+        let mut msg_le = fr_to_be_bytes(msg);
+        msg_le.reverse();
+        let mut hasher = Blake512::new();
+        hasher.update(&h[32..]);
+        hasher.update(msg_le);
+        let r = Fs::from_le_bytes_mod_order(&hasher.finalize());
+        let r8 = (babyjubjub::mul_base8(&r) + torsion_r8).into_affine();
+        let hm = challenge(&r8, &a, msg);
+        let s = r + fr_to_fs(&hm) * Fs::from_le_bytes_mod_order(&s_le);
+        (PublicKey::from_point(a).unwrap(), Signature { r8, s })
+    }
+
+    /// The ways an item is made, valid or corrupted.
+    #[derive(Debug, Clone, Copy)]
+    enum Kind {
+        Valid,
+        WrongMessage,
+        WrongKey,
+        SPlusOne,
+        R8PlusBase8,
+        R8Negated,
+        /// R8 + T (T of order 8), hashed into hm: single verification rejects.
+        R8Torsion,
+        /// R8 + 4T (order 2).
+        R8Order2,
+        /// A + T, signed over A + T: circomlib's torsion-key quirk, accepted by both.
+        KeyTorsionQuirk,
+        /// A + T used with a signature made for A: rejected.
+        KeyTorsionMismatch,
+    }
+
+    const KINDS: [Kind; 10] = [
+        Kind::Valid,
+        Kind::WrongMessage,
+        Kind::WrongKey,
+        Kind::SPlusOne,
+        Kind::R8PlusBase8,
+        Kind::R8Negated,
+        Kind::R8Torsion,
+        Kind::R8Order2,
+        Kind::KeyTorsionQuirk,
+        Kind::KeyTorsionMismatch,
+    ];
+
+    fn item(seed: u8, kind: Kind) -> (PublicKey, Fr, Signature) {
+        let sk = PrivateKey::from_bytes([seed; 32]);
+        let pk = sk.public_key();
+        let msg = Fr::from(u64::from(seed) * 1000 + 7);
+        let sig = sk.sign(&msg);
+        let t = order8();
+        let zero = Point::zero();
+        match kind {
+            Kind::Valid => (pk, msg, sig),
+            Kind::WrongMessage => (pk, msg + Fr::ONE, sig),
+            Kind::WrongKey => (
+                PrivateKey::from_bytes([seed ^ 0x55; 32]).public_key(),
+                msg,
+                sig,
+            ),
+            Kind::SPlusOne => (
+                pk,
+                msg,
+                Signature {
+                    s: sig.s + Fs::ONE,
+                    ..sig
+                },
+            ),
+            Kind::R8PlusBase8 => (
+                pk,
+                msg,
+                Signature {
+                    r8: (sig.r8 + base8()).into_affine(),
+                    ..sig
+                },
+            ),
+            Kind::R8Negated => (pk, msg, Signature { r8: -sig.r8, ..sig }),
+            Kind::R8Torsion => {
+                let (pk, sig) = sign_altered(&sk, &msg, t, zero);
+                (pk, msg, sig)
+            }
+            Kind::R8Order2 => {
+                let (pk, sig) = sign_altered(&sk, &msg, mul_be_bytes(&t, &[4]), zero);
+                (pk, msg, sig)
+            }
+            Kind::KeyTorsionQuirk => {
+                let (pk, sig) = sign_altered(&sk, &msg, zero, t);
+                (pk, msg, sig)
+            }
+            Kind::KeyTorsionMismatch => {
+                let a = (*pk.point() + t).into_affine();
+                (PublicKey::from_point(a).unwrap(), msg, sig)
+            }
+        }
+    }
+
+    fn single_results(items: &[(PublicKey, Fr, Signature)]) -> Vec<Result<(), EddsaError>> {
+        items
+            .iter()
+            .map(|(pk, msg, sig)| {
+                let r = pk.verify(msg, sig);
+                assert_eq!(
+                    r,
+                    pk.verify_reference(msg, sig),
+                    "fast and reference verify"
+                );
+                r
+            })
+            .collect()
+    }
+
+    fn batch_results(
+        items: &[(PublicKey, Fr, Signature)],
+        seed: u64,
+    ) -> Vec<Result<(), EddsaError>> {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        match verify_batch(items, &mut rng) {
+            Ok(()) => vec![Ok(()); items.len()],
+            Err(e) => {
+                assert!(e.results.iter().any(Result::is_err));
+                e.results
+            }
+        }
+    }
+
+    #[test]
+    fn each_kind_behaves_as_documented() {
+        for kind in KINDS {
+            let (pk, msg, sig) = item(11, kind);
+            let expected = match kind {
+                Kind::Valid | Kind::KeyTorsionQuirk => Ok(()),
+                _ => Err(EddsaError::Invalid),
+            };
+            assert_eq!(pk.verify(&msg, &sig), expected, "{kind:?}");
+            assert_eq!(pk.verify_reference(&msg, &sig), expected, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn tate_subgroup_test_agrees_with_l_times_p() {
+        let t = order8();
+        let c = tate_constants().unwrap();
+        // 4T is the Montgomery point (0, 0).
+        let a = <babyjubjub::BabyJubjubConfig as ark_ec::twisted_edwards::MontCurveConfig>::COEFF_A;
+        assert_eq!(c.slope_2t.square() - a - c.u_2t.double(), Fr::ZERO);
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        for i in 0..40u64 {
+            let k = Fs::from(rand::Rng::gen::<u128>(&mut rng)) * Fs::from(i + 1);
+            let p = babyjubjub::mul_base8(&k);
+            for j in 0..8u8 {
+                let q = (p + mul_be_bytes(&t, &[j])).into_affine();
+                assert_eq!(
+                    r8_in_subgroup(&q),
+                    Some(babyjubjub::is_in_prime_subgroup(&q)),
+                    "k·Base8 + {j}·T"
+                );
+                assert_eq!(r8_in_subgroup(&q), Some(j == 0));
+            }
+        }
+        for j in 0..8u8 {
+            let q = mul_be_bytes(&t, &[j]);
+            assert_eq!(r8_in_subgroup(&q), Some(j == 0), "{j}·T");
+        }
+        assert_eq!(r8_in_subgroup(&base8()), Some(true));
+    }
+
+    #[test]
+    fn batch_of_valid_signatures_passes() {
+        let items: Vec<_> = (1..=16u8).map(|i| item(i, Kind::Valid)).collect();
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        assert_eq!(verify_batch(&items, &mut rng), Ok(()));
+    }
+
+    #[test]
+    fn empty_batch_passes() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        assert_eq!(verify_batch(&[], &mut rng), Ok(()));
+    }
+
+    #[test]
+    fn each_single_corrupted_item_is_identified() {
+        for kind in KINDS {
+            for position in [0usize, 3, 7] {
+                let mut items: Vec<_> = (1..=8u8).map(|i| item(i, Kind::Valid)).collect();
+                items[position] = item(100 + position as u8, kind);
+                let mut rng = ChaCha20Rng::seed_from_u64(position as u64);
+                let got = verify_batch(&items, &mut rng);
+                match kind {
+                    Kind::Valid | Kind::KeyTorsionQuirk => assert_eq!(got, Ok(()), "{kind:?}"),
+                    _ => {
+                        let e = got.unwrap_err();
+                        assert_eq!(e.bad_indices(), vec![position], "{kind:?}");
+                        assert_eq!(e.results, single_results(&items), "{kind:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn opposite_torsion_on_two_r8_is_caught() {
+        // R8 + T and R8' − T: the torsion parts cancel in any sum with equal coefficients.
+        let t = order8();
+        let sk1 = PrivateKey::from_bytes([21u8; 32]);
+        let sk2 = PrivateKey::from_bytes([22u8; 32]);
+        let (m1, m2) = (Fr::from(1u64), Fr::from(2u64));
+        let (pk1, sig1) = sign_altered(&sk1, &m1, t, Point::zero());
+        let (pk2, sig2) = sign_altered(&sk2, &m2, -t, Point::zero());
+        let items = vec![
+            item(1, Kind::Valid),
+            (pk1, m1, sig1),
+            (pk2, m2, sig2),
+            item(2, Kind::Valid),
+        ];
+        for seed in 0..16 {
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            assert_eq!(
+                verify_batch(&items, &mut rng).unwrap_err().bad_indices(),
+                vec![1, 2]
+            );
+        }
+    }
+
+    #[test]
+    fn r8_off_the_curve_is_reported_as_in_single_verification() {
+        let (pk, msg, sig) = item(5, Kind::Valid);
+        let off = Signature {
+            r8: Point::new_unchecked(sig.r8.x, sig.r8.y + Fr::ONE),
+            ..sig
+        };
+        let items = vec![item(4, Kind::Valid), (pk, msg, off)];
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let e = verify_batch(&items, &mut rng).unwrap_err();
+        assert_eq!(e.results, vec![Ok(()), Err(EddsaError::R8NotOnCurve)]);
+        assert_eq!(e.results, single_results(&items));
+    }
+
+    #[test]
+    fn malformed_inputs_never_reach_a_batch() {
+        // S + l and small-order keys cannot be represented: the parsers reject them first.
+        let (_, _, sig) = item(9, Kind::Valid);
+        let s_plus_l = num_bigint::BigUint::from_bytes_be(&sig.s.into_bigint().to_bytes_be())
+            + num_bigint::BigUint::from_bytes_be(&l_be());
+        let mut be = [0u8; 32];
+        let bytes = s_plus_l.to_bytes_be();
+        be[32 - bytes.len()..].copy_from_slice(&bytes);
+        assert_eq!(
+            Signature::from_parts(sig.r8.x, sig.r8.y, &be),
+            Err(EddsaError::SNotReduced)
+        );
+        let t = order8();
+        for k in 0..8u8 {
+            assert_eq!(
+                PublicKey::from_point(mul_be_bytes(&t, &[k])),
+                Err(EddsaError::PublicKey(babyjubjub::PointError::SmallOrder))
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn batch_and_single_agree_on_random_mixes(
+            kinds in proptest::collection::vec(0usize..KINDS.len(), 0..10),
+            seed in any::<u64>(),
+        ) {
+            let items: Vec<_> = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, k)| item(30 + i as u8, KINDS[*k]))
+                .collect();
+            prop_assert_eq!(batch_results(&items, seed), single_results(&items));
+        }
     }
 
     #[test]
