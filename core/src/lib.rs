@@ -16,6 +16,7 @@
 pub mod babyjubjub;
 pub mod bundle;
 pub mod checkpoint;
+pub mod directory;
 pub mod eddsa;
 pub mod field;
 pub mod log;
