@@ -89,26 +89,10 @@ enum Command {
         force: bool,
     },
     /// Runs the prover service beside the relay (delivery log, checkpoints, receipts API).
-    Serve {
-        /// Data directory: the SQLite database and the log key (created on first start, 0600).
-        #[arg(long, env = "LETRO_DATA")]
-        data: PathBuf,
-        /// Address to listen on.
-        #[arg(long, env = "LETRO_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// The log origin: first line of every checkpoint and the log key's name.
-        #[arg(long, env = "LETRO_ORIGIN")]
-        origin: String,
-        /// Seconds between checkpoints (when the log has grown).
-        #[arg(long, env = "LETRO_CHECKPOINT_INTERVAL", default_value_t = 5)]
-        checkpoint_interval: u64,
-        /// Largest distance in seconds between a receipt's time and the service clock.
-        #[arg(long, env = "LETRO_MAX_SKEW", default_value_t = 300)]
-        max_skew: u64,
-        /// Prover threads for proof jobs (0: accept jobs, prove them when a service with provers runs).
-        #[arg(long, env = "LETRO_PROVERS", default_value_t = 1)]
-        provers: usize,
-    },
+    ///
+    /// Each setting comes from its flag, else its LETRO_* environment variable, else the
+    /// --config file (TOML, keys as in service/README.md), else the default shown.
+    Serve(Box<ServeArgs>),
     /// API tokens (issued while the service is stopped; stored only as hashes).
     Token {
         #[command(subcommand)]
@@ -120,6 +104,54 @@ enum Command {
         #[arg(long, default_value = "letro-demo")]
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// A TOML settings file (keys: service/README.md); flags and environment override it.
+    #[arg(long, env = "LETRO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory: the SQLite database and the log key (created on first start, 0600).
+    #[arg(long, env = "LETRO_DATA")]
+    data: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "LETRO_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// The log origin: first line of every checkpoint and the log key's name.
+    #[arg(long, env = "LETRO_ORIGIN")]
+    origin: Option<String>,
+    /// An existing log key file (mode 0600) instead of DATA/log.key.
+    #[arg(long, env = "LETRO_LOG_KEY")]
+    log_key: Option<PathBuf>,
+    /// Seconds between checkpoints, when the log has grown [default: 5].
+    #[arg(long, env = "LETRO_CHECKPOINT_INTERVAL")]
+    checkpoint_interval: Option<u64>,
+    /// Largest distance in seconds between a receipt's time and the service clock [default: 300].
+    #[arg(long, env = "LETRO_MAX_SKEW")]
+    max_skew: Option<u64>,
+    /// Largest request body in bytes [default: 65536].
+    #[arg(long, env = "LETRO_BODY_LIMIT")]
+    body_limit: Option<usize>,
+    /// Seconds a request may take before 503 timeout [default: 10].
+    #[arg(long, env = "LETRO_REQUEST_TIMEOUT")]
+    request_timeout: Option<u64>,
+    /// Prover threads for proof jobs; 0 stores jobs without proving them [default: 1].
+    #[arg(long, env = "LETRO_PROVERS")]
+    provers: Option<usize>,
+    /// Threads of each prover's own pool; 0 shares the cores out evenly [default: 0].
+    #[arg(long, env = "LETRO_PROVER_THREADS")]
+    prover_threads: Option<usize>,
+    /// Most queued or running proof jobs per sender [default: 16].
+    #[arg(long, env = "LETRO_MAX_JOBS_PER_SENDER")]
+    max_jobs_per_sender: Option<u64>,
+    /// A host (or host:port) proof-job callbacks may go to; repeat, or comma-separate in the
+    /// environment [default: none, callbacks refused].
+    #[arg(
+        long = "callback-host",
+        env = "LETRO_CALLBACK_HOSTS",
+        value_delimiter = ','
+    )]
+    callback_hosts: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,14 +215,24 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             force,
         } => crate::prove::run(&record, &not_before, &not_after, &out, opening, keys, force),
         Command::Demo { dir } => crate::demo::run(&dir),
-        Command::Serve {
-            data,
-            listen,
-            origin,
-            checkpoint_interval,
-            max_skew,
-            provers,
-        } => crate::serve::run(data, listen, origin, checkpoint_interval, max_skew, provers),
+        Command::Serve(a) => {
+            let flags = letro_service::settings::Settings {
+                data: a.data,
+                listen: a.listen,
+                origin: a.origin,
+                log_key: a.log_key,
+                checkpoint_interval_seconds: a.checkpoint_interval,
+                max_skew_seconds: a.max_skew,
+                body_limit_bytes: a.body_limit,
+                request_timeout_seconds: a.request_timeout,
+                provers: a.provers,
+                prover_threads: a.prover_threads,
+                max_jobs_per_sender: a.max_jobs_per_sender,
+                callback_hosts: (!a.callback_hosts.is_empty()).then_some(a.callback_hosts),
+                callback_backoff_ms: None,
+            };
+            crate::serve::run(a.config.as_deref(), flags)
+        }
         Command::Token {
             command:
                 TokenCommand::Issue {

@@ -1,35 +1,26 @@
 //! `letro serve` and `letro token issue`: wiring of letro-service.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use letro_service::auth::{issue_token as issue, Role};
+use letro_service::settings::Settings;
 use letro_service::store::SqliteStore;
-use letro_service::Config;
 
 use crate::commands::{CliError, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE};
 
-/// Runs the service until Ctrl-C or SIGTERM.
-pub fn run(
-    data: PathBuf,
-    listen: SocketAddr,
-    origin: String,
-    interval: u64,
-    max_skew: u64,
-    provers: usize,
-) -> Result<(), CliError> {
-    if interval == 0 {
-        return Err(CliError::new(
-            EXIT_USAGE,
-            "--checkpoint-interval must be at least 1 second",
-        ));
-    }
-    let mut config = Config::new(data, origin);
-    config.listen = listen;
-    config.checkpoint_interval = Duration::from_secs(interval);
-    config.max_skew = max_skew;
-    config.provers = provers;
+/// Runs the service until Ctrl-C or SIGTERM, with `flags` (flags and environment) over the
+/// settings file, if any, over the defaults.
+pub fn run(config_file: Option<&Path>, flags: Settings) -> Result<(), CliError> {
+    let file = match config_file {
+        Some(path) => Settings::read(path).map_err(|e| CliError::new(EXIT_INPUT, e))?,
+        None => Settings::default(),
+    };
+    let config = file
+        .overridden_by(flags)
+        .into_config()
+        .map_err(|e| CliError::new(EXIT_USAGE, e))?;
+    let listen = config.listen;
+    init_logging();
     let rt = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::new(EXIT_FAILED, format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async move {
@@ -44,6 +35,18 @@ pub fn run(
             .await
             .map_err(|e| CliError::new(EXIT_FAILED, e))
     })
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`). The service's events carry ids,
+/// sizes and causes, never secrets (service/README.md).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 async fn shutdown_signal() {

@@ -97,6 +97,15 @@ impl std::fmt::Debug for Prover {
     }
 }
 
+/// Runs `f` (circuit synthesis) with tracing switched off on this thread. arkworks'
+/// constraint code is `#[instrument(target = "gr1cs")]` at info level, with the gadgets'
+/// arguments, witness values included, recorded as span fields: under an application's
+/// subscriber that would put the blinding and the receipt key in its logs, and make a proof
+/// minutes long.
+fn untraced<T>(f: impl FnOnce() -> T) -> T {
+    tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), f)
+}
+
 fn new_cs(mode: SynthesisMode) -> ark_relations::gr1cs::ConstraintSystemRef<Fr> {
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
@@ -108,8 +117,7 @@ impl Prover {
     /// Builds the constraint matrices of the current circuit and checks that `pk` fits them.
     pub fn new(pk: ProvingKey<Bn254>) -> Result<Self, ProverSetupError> {
         let cs = new_cs(SynthesisMode::Setup);
-        DeliveredWithinCircuit::blank()
-            .generate_constraints(cs.clone())
+        untraced(|| DeliveredWithinCircuit::blank().generate_constraints(cs.clone()))
             .map_err(ProverSetupError::Synthesis)?;
         cs.finalize();
         let num_instance_variables = cs.num_instance_variables();
@@ -199,9 +207,10 @@ impl Prover {
             construct_matrices: false,
             generate_lc_assignments: false,
         });
-        DeliveredWithinCircuit::new(statement, witness)
-            .generate_constraints(cs.clone())
-            .map_err(ProveError::Groth16)?;
+        untraced(|| {
+            DeliveredWithinCircuit::new(statement, witness).generate_constraints(cs.clone())
+        })
+        .map_err(ProveError::Groth16)?;
         let (full, n_inst) = {
             let inner = cs
                 .borrow()

@@ -76,23 +76,32 @@ pub fn load_or_create(data_dir: &Path, origin: &str) -> Result<SignerKey, LogKey
             written.map_err(io)?;
             Ok(key)
         }
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            let mode = std::fs::metadata(&path).map_err(io)?.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(LogKeyError::Permissions { path: shown, mode });
-            }
-            let text = std::fs::read_to_string(&path).map_err(io)?;
-            let key = SignerKey::parse(text.trim_end())?;
-            if key.name() != origin {
-                return Err(LogKeyError::NameMismatch {
-                    key_name: key.name().to_owned(),
-                    origin: origin.to_owned(),
-                });
-            }
-            Ok(key)
-        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => load(&path, origin),
         Err(e) => Err(io(e)),
     }
+}
+
+/// Loads an existing log key file (one `PRIVATE+KEY+<origin>+...` line), refusing it if group
+/// or others may access it or its name is not `origin`.
+pub fn load(path: &Path, origin: &str) -> Result<SignerKey, LogKeyError> {
+    let shown = path.display().to_string();
+    let io = |source| LogKeyError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(LogKeyError::Permissions { path: shown, mode });
+    }
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let key = SignerKey::parse(text.trim_end())?;
+    if key.name() != origin {
+        return Err(LogKeyError::NameMismatch {
+            key_name: key.name().to_owned(),
+            origin: origin.to_owned(),
+        });
+    }
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -123,5 +132,25 @@ mod tests {
             load_or_create(dir.path(), "relay.example/log"),
             Err(LogKeyError::Permissions { .. })
         ));
+    }
+
+    #[test]
+    fn a_given_key_file_must_exist_and_hold_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("given.key");
+        assert!(matches!(
+            load(&path, "relay.example/log"),
+            Err(LogKeyError::Io { .. })
+        ));
+        assert!(!path.exists(), "a given key is never created");
+        std::fs::write(&path, "not a key\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(
+            load(&path, "relay.example/log"),
+            Err(LogKeyError::Key(_))
+        ));
+        let made = load_or_create(dir.path(), "relay.example/log").unwrap();
+        let loaded = load(&dir.path().join(LOG_KEY_FILE), "relay.example/log").unwrap();
+        assert_eq!(made.key_id(), loaded.key_id());
     }
 }

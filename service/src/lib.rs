@@ -26,6 +26,7 @@ pub mod jobs;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod settings;
 pub mod store;
 pub mod writer;
 
@@ -53,6 +54,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Address to listen on (used by callers that bind; [`serve`] takes a bound listener).
     pub listen: SocketAddr,
+    /// An existing log key file to use instead of `data_dir/log.key` (which is created on
+    /// first start when this is `None`). Same rules: mode 0600, named like the origin.
+    pub log_key: Option<PathBuf>,
     /// The log origin, e.g. `relay.example.com/letro-log`: the first checkpoint line and the
     /// log key's name.
     pub origin: String,
@@ -88,6 +92,7 @@ impl Config {
         Self {
             data_dir: data_dir.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            log_key: None,
             origin: origin.into(),
             checkpoint_interval: Duration::from_secs(5),
             max_skew: 300,
@@ -169,7 +174,10 @@ impl Service {
         store: S,
         job_store: J,
     ) -> Result<Self, ServeError> {
-        let key = keys::load_or_create(&config.data_dir, &config.origin)?;
+        let key = match &config.log_key {
+            Some(path) => keys::load(path, &config.origin)?,
+            None => keys::load_or_create(&config.data_dir, &config.origin)?,
+        };
         let leaves = store
             .leaves()?
             .iter()

@@ -1,0 +1,319 @@
+//! Settings from a TOML file, merged with command-line flags and `LETRO_*` environment
+//! variables into a [`Config`].
+//!
+//! Precedence, highest first: a flag, its environment variable, the file, the default. Every
+//! key is optional in the file; `data` and `origin` must come from one of the three sources.
+//! Unknown keys are refused, so a misspelt setting is an error, not a silent default.
+//!
+//! ```toml
+//! data = "/var/lib/letro"                 # data directory (database; log.key unless log_key)
+//! listen = "127.0.0.1:8080"
+//! origin = "relay.example.com/letro-log"  # checkpoint origin and log key name
+//! log_key = "/etc/letro/log.key"          # optional: an existing key file (mode 0600)
+//! checkpoint_interval_seconds = 5
+//! max_skew_seconds = 300
+//! body_limit_bytes = 65536
+//! request_timeout_seconds = 10
+//! provers = 1
+//! prover_threads = 0                      # 0: cores / provers
+//! max_jobs_per_sender = 16
+//! callback_hosts = ["hooks.bank.example"] # empty: callbacks refused
+//! callback_backoff_ms = 1000
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::Config;
+
+/// Most bytes read from a settings file.
+const MAX_FILE: u64 = 64 * 1024;
+
+/// Every setting, each optional: the file's content, or the flags and environment given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// [`Config::data_dir`].
+    pub data: Option<PathBuf>,
+    /// [`Config::listen`].
+    pub listen: Option<SocketAddr>,
+    /// [`Config::origin`].
+    pub origin: Option<String>,
+    /// [`Config::log_key`].
+    pub log_key: Option<PathBuf>,
+    /// [`Config::checkpoint_interval`], seconds (at least 1).
+    pub checkpoint_interval_seconds: Option<u64>,
+    /// [`Config::max_skew`], seconds.
+    pub max_skew_seconds: Option<u64>,
+    /// [`Config::body_limit`], bytes (1 KiB to 16 MiB).
+    pub body_limit_bytes: Option<usize>,
+    /// [`Config::request_timeout`], seconds (at least 1).
+    pub request_timeout_seconds: Option<u64>,
+    /// [`Config::provers`] (at most 64).
+    pub provers: Option<usize>,
+    /// [`Config::prover_threads`] (at most 256).
+    pub prover_threads: Option<usize>,
+    /// [`Config::max_jobs_per_sender`] (at least 1).
+    pub max_jobs_per_sender: Option<u64>,
+    /// [`Config::callback_hosts`].
+    pub callback_hosts: Option<Vec<String>>,
+    /// [`Config::callback_backoff`], milliseconds.
+    pub callback_backoff_ms: Option<u64>,
+}
+
+/// Why settings could not be read or are not valid.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// The file could not be read.
+    #[error("settings file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is larger than 64 KiB.
+    #[error("settings file {0} is larger than 64 KiB")]
+    TooLarge(String),
+    /// The file is not valid TOML of the expected shape (the message names the key).
+    #[error("settings file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong, with its line.
+        message: String,
+    },
+    /// A required setting is missing from flags, environment and file.
+    #[error("{0} is not set (flag, environment variable or settings file)")]
+    Missing(&'static str),
+    /// A value is out of its range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Reads a TOML settings file.
+    pub fn read(path: &Path) -> Result<Self, SettingsError> {
+        use std::io::Read;
+        let shown = path.display().to_string();
+        let io = |source| SettingsError::Io {
+            path: shown.clone(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let mut text = String::new();
+        file.take(MAX_FILE + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        if text.len() as u64 > MAX_FILE {
+            return Err(SettingsError::TooLarge(shown));
+        }
+        Self::parse(&text).map_err(|message| SettingsError::Parse {
+            path: shown,
+            message,
+        })
+    }
+
+    /// Parses TOML settings text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// These settings with every value `over` sets replacing this one's.
+    #[must_use]
+    pub fn overridden_by(self, over: Settings) -> Self {
+        Self {
+            data: over.data.or(self.data),
+            listen: over.listen.or(self.listen),
+            origin: over.origin.or(self.origin),
+            log_key: over.log_key.or(self.log_key),
+            checkpoint_interval_seconds: over
+                .checkpoint_interval_seconds
+                .or(self.checkpoint_interval_seconds),
+            max_skew_seconds: over.max_skew_seconds.or(self.max_skew_seconds),
+            body_limit_bytes: over.body_limit_bytes.or(self.body_limit_bytes),
+            request_timeout_seconds: over
+                .request_timeout_seconds
+                .or(self.request_timeout_seconds),
+            provers: over.provers.or(self.provers),
+            prover_threads: over.prover_threads.or(self.prover_threads),
+            max_jobs_per_sender: over.max_jobs_per_sender.or(self.max_jobs_per_sender),
+            callback_hosts: over.callback_hosts.or(self.callback_hosts),
+            callback_backoff_ms: over.callback_backoff_ms.or(self.callback_backoff_ms),
+        }
+    }
+
+    /// The service configuration: these settings over [`Config::new`]'s defaults, each value
+    /// checked.
+    pub fn into_config(self) -> Result<Config, SettingsError> {
+        let data = self.data.ok_or(SettingsError::Missing("data"))?;
+        let origin = self.origin.ok_or(SettingsError::Missing("origin"))?;
+        let mut c = Config::new(data, origin);
+        let range = |name: &str, v: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&v) {
+                Ok(v)
+            } else {
+                Err(SettingsError::Invalid(format!(
+                    "{name} must be between {lo} and {hi}, got {v}"
+                )))
+            }
+        };
+        if let Some(v) = self.listen {
+            c.listen = v;
+        }
+        c.log_key = self.log_key;
+        if let Some(v) = self.checkpoint_interval_seconds {
+            c.checkpoint_interval =
+                Duration::from_secs(range("checkpoint_interval_seconds", v, 1, 86_400)?);
+        }
+        if let Some(v) = self.max_skew_seconds {
+            c.max_skew = range("max_skew_seconds", v, 0, 86_400)?;
+        }
+        if let Some(v) = self.body_limit_bytes {
+            c.body_limit = range("body_limit_bytes", v as u64, 1024, 16 << 20)? as usize;
+        }
+        if let Some(v) = self.request_timeout_seconds {
+            c.request_timeout = Duration::from_secs(range("request_timeout_seconds", v, 1, 3600)?);
+        }
+        if let Some(v) = self.provers {
+            c.provers = range("provers", v as u64, 0, 64)? as usize;
+        }
+        if let Some(v) = self.prover_threads {
+            c.prover_threads = range("prover_threads", v as u64, 0, 256)? as usize;
+        }
+        if let Some(v) = self.max_jobs_per_sender {
+            c.max_jobs_per_sender = range("max_jobs_per_sender", v, 1, 1_000_000)?;
+        }
+        if let Some(hosts) = self.callback_hosts {
+            for h in &hosts {
+                let ok = !h.is_empty()
+                    && h.len() <= 255
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+                if !ok {
+                    return Err(SettingsError::Invalid(format!(
+                        "callback_hosts: {h:?} is not a host or host:port"
+                    )));
+                }
+            }
+            c.callback_hosts = hosts;
+        }
+        if let Some(v) = self.callback_backoff_ms {
+            c.callback_backoff =
+                Duration::from_millis(range("callback_backoff_ms", v, 1, 3_600_000)?);
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_apply_and_flags_win() {
+        let file = Settings::parse(
+            r#"
+            data = "/srv/letro"
+            origin = "relay.example/log"
+            provers = 2
+            prover_threads = 1
+            callback_hosts = ["hooks.bank.example", "127.0.0.1:9000"]
+            checkpoint_interval_seconds = 30
+            "#,
+        )
+        .unwrap();
+        let flags = Settings {
+            provers: Some(3),
+            listen: Some("0.0.0.0:9999".parse().unwrap()),
+            ..Settings::default()
+        };
+        let c = file.overridden_by(flags).into_config().unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/letro"));
+        assert_eq!(c.provers, 3, "the flag wins");
+        assert_eq!(c.prover_threads, 1, "the file applies");
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.checkpoint_interval, Duration::from_secs(30));
+        assert_eq!(c.callback_hosts.len(), 2);
+        assert_eq!(c.max_skew, 300, "the default stays");
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_the_key_named() {
+        for (text, needle) in [
+            ("provers = \"two\"", "provers"),
+            ("prover = 2", "unknown field `prover`"),
+            ("data = ", "data"),
+            ("listen = \"nowhere\"", "listen"),
+        ] {
+            let e = Settings::parse(text).unwrap_err();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+        let base = || Settings {
+            data: Some("/d".into()),
+            origin: Some("o".into()),
+            ..Settings::default()
+        };
+        for (s, needle) in [
+            (
+                Settings {
+                    checkpoint_interval_seconds: Some(0),
+                    ..base()
+                },
+                "checkpoint_interval_seconds",
+            ),
+            (
+                Settings {
+                    body_limit_bytes: Some(10),
+                    ..base()
+                },
+                "body_limit_bytes",
+            ),
+            (
+                Settings {
+                    max_jobs_per_sender: Some(0),
+                    ..base()
+                },
+                "max_jobs_per_sender",
+            ),
+            (
+                Settings {
+                    callback_hosts: Some(vec!["http://x/".into()]),
+                    ..base()
+                },
+                "callback_hosts",
+            ),
+            (
+                Settings {
+                    data: None,
+                    ..base()
+                },
+                "data is not set",
+            ),
+        ] {
+            let e = s.into_config().unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn files_are_read_with_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = Settings::read(&dir.path().join("none.toml")).unwrap_err();
+        assert!(matches!(missing, SettingsError::Io { .. }));
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, "#".repeat(70_000)).unwrap();
+        assert!(matches!(
+            Settings::read(&big).unwrap_err(),
+            SettingsError::TooLarge(_)
+        ));
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "provers = -1\n").unwrap();
+        let e = Settings::read(&bad).unwrap_err().to_string();
+        assert!(e.contains("bad.toml") && e.contains("provers"), "{e}");
+    }
+}
