@@ -230,6 +230,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 max_jobs_per_sender: a.max_jobs_per_sender,
                 callback_hosts: (!a.callback_hosts.is_empty()).then_some(a.callback_hosts),
                 callback_backoff_ms: None,
+                max_envelope_bytes: None,
             };
             crate::serve::run(a.config.as_deref(), flags)
         }

@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, MethodRouter};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{Json, Router};
 use letro_core::eddsa::{PublicKey, Signature};
 use letro_core::field::{fr_from_decimal, fr_to_decimal, parse_decimal};
@@ -46,6 +46,15 @@ pub enum ApiError {
     /// 403 `forbidden`: the token's role may not call this endpoint.
     #[error("the {0} role may not call this endpoint")]
     Forbidden(&'static str),
+    /// 403 `forbidden`: the token may call this endpoint, but not for this account.
+    #[error("{0}")]
+    NotYours(String),
+    /// 422 `invalid_certificate`: the receipt key's certificate does not verify.
+    #[error("the receipt key certificate does not verify: {0}")]
+    InvalidCertificate(String),
+    /// 422 `uncertified_receipt_key`: a receipt signed by a key the recipient did not certify.
+    #[error("the receipt is signed by a key the recipient has not certified in the directory")]
+    UncertifiedReceiptKey,
     /// 404 `not_found`.
     #[error("{0}")]
     NotFound(String),
@@ -93,14 +102,16 @@ impl ApiError {
         match self {
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::NotYours(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::NotDelivered | Self::NotPublished => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidReceipt(_)
             | Self::ClockSkew(_)
             | Self::OutsideWindow(_)
-            | Self::CallbackRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | Self::CallbackRefused(_)
+            | Self::InvalidCertificate(_)
+            | Self::UncertifiedReceiptKey => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyJobs(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::LogFull | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,7 +123,9 @@ impl ApiError {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
             Self::Unauthorized(_) => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
+            Self::Forbidden(_) | Self::NotYours(_) => "forbidden",
+            Self::InvalidCertificate(_) => "invalid_certificate",
+            Self::UncertifiedReceiptKey => "uncertified_receipt_key",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
@@ -164,6 +177,7 @@ struct Inner {
     request_timeout: Duration,
     max_jobs_per_sender: u64,
     callback_hosts: Vec<String>,
+    max_envelope_bytes: usize,
 }
 
 /// The state handlers share: the writer's channel, the log view, the token table and settings.
@@ -195,6 +209,7 @@ impl AppState {
                 request_timeout: config.request_timeout,
                 max_jobs_per_sender: config.max_jobs_per_sender,
                 callback_hosts: config.callback_hosts.clone(),
+                max_envelope_bytes: config.max_envelope_bytes,
             }),
         }
     }
@@ -210,7 +225,7 @@ impl AppState {
         Ok(rx.await.map_err(|_| ApiError::Internal)??)
     }
 
-    async fn append(
+    pub(crate) async fn append(
         &self,
         h: [u8; 32],
         leaf: Fr,
@@ -255,6 +270,16 @@ impl AppState {
         } else {
             Err(ApiError::Forbidden(record.role.as_str()))
         }
+    }
+
+    /// The largest envelope `POST /v1/messages/{recipient}` accepts.
+    pub(crate) fn body_limit_for_envelopes(&self) -> usize {
+        self.inner.max_envelope_bytes
+    }
+
+    /// Counts a refused receipt by its error code.
+    pub(crate) fn receipt_refused(&self, code: &'static str) {
+        self.inner.metrics.receipt_refused(code);
     }
 
     /// The token table, for the admin endpoints.
@@ -324,7 +349,7 @@ const fn info(
 
 /// The one list of routes: [`build_router`] routes exactly these, and [`routes`] (used by the
 /// OpenAPI document and the metrics) lists them.
-fn table() -> Vec<(RouteInfo, MethodRouter<AppState>)> {
+fn table(envelope_limit: usize) -> Vec<(RouteInfo, MethodRouter<AppState>)> {
     vec![
         (
             info(
@@ -491,12 +516,78 @@ fn table() -> Vec<(RouteInfo, MethodRouter<AppState>)> {
             ),
             get(crate::admin::get_audit),
         ),
+        (
+            info(
+                "PUT",
+                "/v1/directory/{account}",
+                &[Role::Client],
+                "Publish the caller's prekeys and certified receipt key (replaces the previous).",
+                200,
+                JSON,
+            ),
+            put(crate::relay::put_directory),
+        ),
+        (
+            info(
+                "GET",
+                "/v1/directory/{account}",
+                &[Role::Client],
+                "An account's prekey bundle, with one one-time prekey handed out once.",
+                200,
+                JSON,
+            ),
+            get(crate::relay::get_directory),
+        ),
+        (
+            info(
+                "POST",
+                "/v1/messages/{recipient}",
+                &[Role::Client],
+                "Post an envelope (the raw body) and log its submitted event (201 new, 200 repeat).",
+                201,
+                JSON,
+            ),
+            post(crate::relay::post_message).layer(DefaultBodyLimit::max(envelope_limit)),
+        ),
+        (
+            info(
+                "GET",
+                "/v1/mailbox",
+                &[Role::Client],
+                "The caller's waiting envelopes, oldest first (at most 100).",
+                200,
+                JSON,
+            ),
+            get(crate::relay::get_mailbox),
+        ),
+        (
+            info(
+                "GET",
+                "/v1/mailbox/{ciphertext_sha256}",
+                &[Role::Client],
+                "One of the caller's envelopes, the exact bytes.",
+                200,
+                "application/octet-stream",
+            ),
+            get(crate::relay::get_envelope),
+        ),
+        (
+            info(
+                "POST",
+                "/v1/mailbox/{ciphertext_sha256}/receipt",
+                &[Role::Client],
+                "Acknowledge an envelope with a receipt signed by the caller's certified key.",
+                201,
+                JSON,
+            ),
+            post(crate::relay::post_ack),
+        ),
     ]
 }
 
 /// Every route of the API, in the order [`build_router`] adds them.
 pub fn routes() -> Vec<RouteInfo> {
-    table().into_iter().map(|(r, _)| r).collect()
+    table(0).into_iter().map(|(r, _)| r).collect()
 }
 
 /// The content type of `GET /metrics`.
@@ -507,7 +598,7 @@ pub fn build_router(state: AppState) -> Router {
     let limit = state.inner.body_limit;
     let timeout = state.inner.request_timeout;
     let mut router = Router::new();
-    for (r, handler) in table() {
+    for (r, handler) in table(state.inner.max_envelope_bytes) {
         router = router.route(r.path, handler);
     }
     router
@@ -618,7 +709,7 @@ pub struct Accepted {
     pub state: String,
 }
 
-fn parse_hash(s: &str) -> Result<CiphertextHash, ApiError> {
+pub(crate) fn parse_hash(s: &str) -> Result<CiphertextHash, ApiError> {
     CiphertextHash::from_hex(s).map_err(|e| {
         ApiError::InvalidRequest(format!(
             "ciphertext_sha256 must be 64 lowercase hex digits: {e}"
@@ -643,7 +734,7 @@ fn parse_fr(field: &str, s: &str) -> Result<Fr, ApiError> {
     })
 }
 
-async fn accepted(state: &AppState, a: Appended) -> Result<Response, ApiError> {
+pub(crate) async fn accepted(state: &AppState, a: Appended) -> Result<Response, ApiError> {
     let status = if a.fresh {
         StatusCode::CREATED
     } else {
@@ -696,11 +787,36 @@ async fn receipt(
     state.authorize(headers, &[Role::Relay])?;
     let body = json_body(state, body)?;
     let h = parse_hash(&body.ciphertext_sha256)?;
-    let t = time::OffsetDateTime::parse(
-        &body.delivered_at,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .map_err(|e| ApiError::InvalidRequest(format!("delivered_at must be RFC 3339: {e}")))?;
+    let (_, leaf, stored) =
+        state.check_receipt(&h, &body.delivered_at, &body.receipt_key, body.signature)?;
+    let a = state.append(h.0, leaf, stored).await?;
+    accepted(state, a).await
+}
+
+impl AppState {
+    /// Parses and checks a receipt for `h` (signature, subgroup, clock skew); returns the
+    /// receipt key, the delivered leaf and the event to store.
+    pub(crate) fn check_receipt(
+        &self,
+        h: &CiphertextHash,
+        delivered_at: &str,
+        receipt_key: &PointJson,
+        signature: SignatureJson,
+    ) -> Result<(PublicKey, Fr, StoredEvent), ApiError> {
+        check_receipt_parts(self, h, delivered_at, receipt_key, signature)
+    }
+}
+
+fn check_receipt_parts(
+    state: &AppState,
+    h: &CiphertextHash,
+    delivered_at: &str,
+    receipt_key: &PointJson,
+    signature: SignatureJson,
+) -> Result<(PublicKey, Fr, StoredEvent), ApiError> {
+    let t =
+        time::OffsetDateTime::parse(delivered_at, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| ApiError::InvalidRequest(format!("delivered_at must be RFC 3339: {e}")))?;
     if t.nanosecond() != 0 {
         return Err(ApiError::InvalidRequest(
             "delivered_at must be whole seconds (the receipt signs Unix seconds)".into(),
@@ -708,13 +824,13 @@ async fn receipt(
     }
     let t = u64::try_from(t.unix_timestamp())
         .map_err(|_| ApiError::InvalidRequest("delivered_at must not be before 1970".into()))?;
-    let ax = parse_fr("receipt_key.x", &body.receipt_key.x)?;
-    let ay = parse_fr("receipt_key.y", &body.receipt_key.y)?;
+    let ax = parse_fr("receipt_key.x", &receipt_key.x)?;
+    let ay = parse_fr("receipt_key.y", &receipt_key.y)?;
     let key = PublicKey::from_coords(ax, ay)
         .map_err(|e| ApiError::InvalidReceipt(format!("receipt_key: {e}")))?;
-    let rx = parse_fr("signature.r8.x", &body.signature.r8.x)?;
-    let ry = parse_fr("signature.r8.y", &body.signature.r8.y)?;
-    let s = parse_decimal(&body.signature.s)
+    let rx = parse_fr("signature.r8.x", &signature.r8.x)?;
+    let ry = parse_fr("signature.r8.y", &signature.r8.y)?;
+    let s = parse_decimal(&signature.s)
         .ok()
         .map(|n| n.to_bytes_be())
         .filter(|b| b.len() <= 32)
@@ -728,7 +844,7 @@ async fn receipt(
     let sig = Signature::from_parts(rx, ry, &s_be)
         .map_err(|e| ApiError::InvalidReceipt(format!("signature: {e}")))?;
     let max_skew = state.inner.max_skew;
-    let event = check_receipt(&h, t, &key, &sig, unix_now(), max_skew).map_err(|e| match e {
+    let event = check_receipt(h, t, &key, &sig, unix_now(), max_skew).map_err(|e| match e {
         ReceiptError::Skew { .. } => ApiError::ClockSkew(e.to_string()),
         _ => ApiError::InvalidReceipt(e.to_string()),
     })?;
@@ -744,11 +860,10 @@ async fn receipt(
                 x: fr_to_decimal(&rx),
                 y: fr_to_decimal(&ry),
             },
-            s: body.signature.s,
+            s: signature.s,
         },
     };
-    let a = state.append(h.0, event.leaf(), stored).await?;
-    accepted(state, a).await
+    Ok((key, event.leaf(), stored))
 }
 
 async fn get_checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {

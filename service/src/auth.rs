@@ -16,6 +16,9 @@ pub enum Role {
     Relay,
     /// A regulated sender: reads the log and asks for proofs of its own messages.
     Sender,
+    /// A messaging client (a device account; the subject is the account id): publishes its
+    /// prekeys, fetches others', posts envelopes, reads and acknowledges its own mailbox.
+    Client,
     /// An operator: issues, lists and revokes tokens, reads the audit log and the metrics.
     Admin,
 }
@@ -27,13 +30,14 @@ impl Role {
             Self::Relay => "relay",
             Self::Sender => "sender",
             Self::Admin => "admin",
+            Self::Client => "client",
         }
     }
 }
 
 /// An unknown role name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role {0:?} (expected relay, sender or admin)")]
+#[error("unknown role {0:?} (expected relay, sender, client or admin)")]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {
@@ -43,6 +47,7 @@ impl FromStr for Role {
             "relay" => Ok(Self::Relay),
             "sender" => Ok(Self::Sender),
             "admin" => Ok(Self::Admin),
+            "client" => Ok(Self::Client),
             other => Err(UnknownRole(other.to_owned())),
         }
     }

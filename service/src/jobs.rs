@@ -324,6 +324,20 @@ impl Worker {
             (path, cp.text.clone())
         };
         let checkpoint = SignedCheckpoint::parse(&text).map_err(|_| bad("checkpoint"))?;
+        // The receipt key's certificate, when the recipient certified it in the directory:
+        // the opening then names the recipient's Signal identity.
+        let certificate = self
+            .store
+            .lock()
+            .map_err(|_| JobError::Poisoned)?
+            .receipt_key_owner(&letro_core::babyjubjub::pack(receipt_key.point()))?
+            .map(|(_, json)| {
+                serde_json::from_str::<letro_core::directory::CertificateObject>(&json)
+                    .ok()
+                    .and_then(|c| c.to_certificate().ok())
+                    .ok_or_else(|| bad("receipt key certificate"))
+            })
+            .transpose()?;
         Ok(DeliveryRecord {
             ciphertext_hash: CiphertextHash(job.ciphertext_hash),
             witness: DeliveryWitness {
@@ -334,7 +348,7 @@ impl Worker {
                 path,
             },
             checkpoint,
-            receipt_key_certificate: None,
+            receipt_key_certificate: certificate,
         })
     }
 }

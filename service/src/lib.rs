@@ -26,6 +26,7 @@ pub mod jobs;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod relay;
 pub mod settings;
 pub mod store;
 pub mod writer;
@@ -84,6 +85,9 @@ pub struct Config {
     pub callback_hosts: Vec<String>,
     /// Delay before the second callback attempt; later delays grow fivefold. Default 1 s.
     pub callback_backoff: Duration,
+    /// Largest envelope (message with its attachments, encrypted) the mailbox accepts, in
+    /// bytes; larger ones get 413. Default 24 MiB.
+    pub max_envelope_bytes: usize,
 }
 
 impl Config {
@@ -103,6 +107,7 @@ impl Config {
             max_jobs_per_sender: 16,
             callback_hosts: Vec::new(),
             callback_backoff: Duration::from_secs(1),
+            max_envelope_bytes: 24 << 20,
         }
     }
 }

@@ -19,6 +19,7 @@
 //! max_jobs_per_sender = 16
 //! callback_hosts = ["hooks.bank.example"] # empty: callbacks refused
 //! callback_backoff_ms = 1000
+//! max_envelope_bytes = 25165824          # 24 MiB
 //! ```
 
 use std::net::SocketAddr;
@@ -62,6 +63,8 @@ pub struct Settings {
     pub callback_hosts: Option<Vec<String>>,
     /// [`Config::callback_backoff`], milliseconds.
     pub callback_backoff_ms: Option<u64>,
+    /// [`Config::max_envelope_bytes`] (1 KiB to 256 MiB).
+    pub max_envelope_bytes: Option<usize>,
 }
 
 /// Why settings could not be read or are not valid.
@@ -144,6 +147,7 @@ impl Settings {
             max_jobs_per_sender: over.max_jobs_per_sender.or(self.max_jobs_per_sender),
             callback_hosts: over.callback_hosts.or(self.callback_hosts),
             callback_backoff_ms: over.callback_backoff_ms.or(self.callback_backoff_ms),
+            max_envelope_bytes: over.max_envelope_bytes.or(self.max_envelope_bytes),
         }
     }
 
@@ -205,6 +209,9 @@ impl Settings {
         if let Some(v) = self.callback_backoff_ms {
             c.callback_backoff =
                 Duration::from_millis(range("callback_backoff_ms", v, 1, 3_600_000)?);
+        }
+        if let Some(v) = self.max_envelope_bytes {
+            c.max_envelope_bytes = range("max_envelope_bytes", v as u64, 1024, 256 << 20)? as usize;
         }
         Ok(c)
     }

@@ -287,6 +287,38 @@ pub struct JobRecord {
     pub callback_state: Option<String>,
 }
 
+/// A directory entry as stored: the client's upload document, minus its one-time prekeys,
+/// which are stored apart and handed out one at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    /// The account.
+    pub account: String,
+    /// The upload document (JSON) with an empty `one_time_prekeys` list.
+    pub document: String,
+    /// The packed receipt key `A` it certifies.
+    pub receipt_key: [u8; 32],
+    /// The certificate object (JSON), as in the opening.
+    pub certificate: String,
+}
+
+/// A directory entry with the one-time prekey `(id, public key)` taken from it, if any.
+pub type TakenEntry = (DirectoryEntry, Option<(u32, Vec<u8>)>);
+
+/// An envelope waiting in a recipient's mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// `H`, SHA-256 of `bytes`.
+    pub ciphertext_hash: [u8; 32],
+    /// The sending account.
+    pub sender: String,
+    /// The recipient account.
+    pub recipient: String,
+    /// When the relay accepted it, Unix seconds.
+    pub received_at: u64,
+    /// The envelope, exactly as the sender posted it (ciphertext only).
+    pub bytes: Vec<u8>,
+}
+
 /// Durable storage for the service. Implementations must make [`Store::append`] and
 /// [`Store::put_checkpoint`] durable (committed) before they return `Ok`.
 pub trait Store: Send + 'static {
@@ -325,6 +357,29 @@ pub trait Store: Send + 'static {
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<AuditRecord, StoreError>;
     /// The whole audit log, oldest first.
     fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Publishes `entry` for its account, replacing the previous one and all its unused
+    /// one-time prekeys with `one_time` (`(id, public key)`), and records the certified
+    /// receipt key (kept for ever, so that old receipts stay attributable). One transaction.
+    fn put_directory(
+        &mut self,
+        entry: &DirectoryEntry,
+        one_time: &[(u32, Vec<u8>)],
+    ) -> Result<(), StoreError>;
+    /// The account's entry and one of its one-time prekeys, which is deleted in the same
+    /// transaction (each is handed out once); `None` for an unknown account.
+    fn take_directory(&mut self, account: &str) -> Result<Option<TakenEntry>, StoreError>;
+    /// Whether the account has published prekeys.
+    fn has_directory(&self, account: &str) -> Result<bool, StoreError>;
+    /// The account that certified the packed receipt key, with the certificate (JSON).
+    fn receipt_key_owner(&self, key: &[u8; 32]) -> Result<Option<(String, String)>, StoreError>;
+    /// Stores an envelope; `false` (and nothing changed) if one with the same `H` is stored.
+    fn put_envelope(&mut self, envelope: &Envelope) -> Result<bool, StoreError>;
+    /// The envelope with this `H`, if still in a mailbox.
+    fn envelope(&self, h: &[u8; 32]) -> Result<Option<Envelope>, StoreError>;
+    /// Up to `limit` envelopes waiting for `recipient`, oldest first, without their bytes.
+    fn mailbox(&self, recipient: &str, limit: usize) -> Result<Vec<Envelope>, StoreError>;
+    /// Removes a delivered envelope from its mailbox.
+    fn remove_envelope(&mut self, h: &[u8; 32]) -> Result<(), StoreError>;
 }
 
 /// The SQLite store: one database file, `DATA/letro.sqlite3`, in WAL mode.
@@ -379,6 +434,32 @@ CREATE TABLE IF NOT EXISTS audit (
     outcome TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS directory (
+    account TEXT PRIMARY KEY,
+    document TEXT NOT NULL,
+    receipt_key BLOB NOT NULL CHECK (length(receipt_key) = 32),
+    certificate TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS one_time_prekeys (
+    account TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    public_key BLOB NOT NULL,
+    PRIMARY KEY (account, id)
+);
+CREATE TABLE IF NOT EXISTS receipt_keys (
+    receipt_key BLOB PRIMARY KEY CHECK (length(receipt_key) = 32),
+    account TEXT NOT NULL,
+    certificate TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mailbox (
+    h BLOB PRIMARY KEY CHECK (length(h) = 32),
+    seq INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    envelope BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mailbox_by_recipient ON mailbox (recipient, seq);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -694,6 +775,165 @@ impl Store for SqliteStore {
             outcome: e.outcome.clone(),
             hash,
         })
+    }
+
+    fn put_directory(
+        &mut self,
+        e: &DirectoryEntry,
+        one_time: &[(u32, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO directory (account, document, receipt_key, certificate) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account) DO UPDATE SET \
+             document = excluded.document, receipt_key = excluded.receipt_key, \
+             certificate = excluded.certificate",
+            params![e.account, e.document, &e.receipt_key[..], e.certificate],
+        )?;
+        tx.execute(
+            "DELETE FROM one_time_prekeys WHERE account = ?1",
+            params![e.account],
+        )?;
+        for (id, key) in one_time {
+            tx.execute(
+                "INSERT INTO one_time_prekeys (account, id, public_key) VALUES (?1, ?2, ?3)",
+                params![e.account, id, key],
+            )?;
+        }
+        // A receipt key certified by another account is refused before this point; the same
+        // account publishing it again keeps the first certificate.
+        tx.execute(
+            "INSERT INTO receipt_keys (receipt_key, account, certificate) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (receipt_key) DO NOTHING",
+            params![&e.receipt_key[..], e.account, e.certificate],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn take_directory(&mut self, account: &str) -> Result<Option<TakenEntry>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let row: Option<(String, Vec<u8>, String)> = tx
+            .query_row(
+                "SELECT document, receipt_key, certificate FROM directory WHERE account = ?1",
+                params![account],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((document, receipt_key, certificate)) = row else {
+            return Ok(None);
+        };
+        let one: Option<(u32, Vec<u8>)> = tx
+            .query_row(
+                "SELECT id, public_key FROM one_time_prekeys WHERE account = ?1 \
+                 ORDER BY id LIMIT 1",
+                params![account],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((id, _)) = &one {
+            tx.execute(
+                "DELETE FROM one_time_prekeys WHERE account = ?1 AND id = ?2",
+                params![account, id],
+            )?;
+        }
+        tx.commit()?;
+        let entry = DirectoryEntry {
+            account: account.to_owned(),
+            document,
+            receipt_key: to_32(receipt_key)?,
+            certificate,
+        };
+        Ok(Some((entry, one)))
+    }
+
+    fn has_directory(&self, account: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) > 0 FROM directory WHERE account = ?1",
+            params![account],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn receipt_key_owner(&self, key: &[u8; 32]) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT account, certificate FROM receipt_keys WHERE receipt_key = ?1",
+                params![&key[..]],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn put_envelope(&mut self, e: &Envelope) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT INTO mailbox (h, seq, sender, recipient, received_at, envelope) \
+             VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM mailbox), ?2, ?3, ?4, ?5) \
+             ON CONFLICT (h) DO NOTHING",
+            params![
+                &e.ciphertext_hash[..],
+                e.sender,
+                e.recipient,
+                to_i64(e.received_at)?,
+                e.bytes
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn envelope(&self, h: &[u8; 32]) -> Result<Option<Envelope>, StoreError> {
+        let row: Option<(String, String, i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT sender, recipient, received_at, envelope FROM mailbox WHERE h = ?1",
+                params![&h[..]],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        row.map(|(sender, recipient, at, bytes)| {
+            Ok(Envelope {
+                ciphertext_hash: *h,
+                sender,
+                recipient,
+                received_at: to_u64(at)?,
+                bytes,
+            })
+        })
+        .transpose()
+    }
+
+    fn mailbox(&self, recipient: &str, limit: usize) -> Result<Vec<Envelope>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT h, sender, received_at FROM mailbox WHERE recipient = ?1 \
+             ORDER BY seq LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![recipient, limit], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (h, sender, at) = row?;
+            out.push(Envelope {
+                ciphertext_hash: to_32(h)?,
+                sender,
+                recipient: recipient.to_owned(),
+                received_at: to_u64(at)?,
+                bytes: Vec::new(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn remove_envelope(&mut self, h: &[u8; 32]) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM mailbox WHERE h = ?1", params![&h[..]])?;
+        Ok(())
     }
 
     fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {

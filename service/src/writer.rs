@@ -321,7 +321,8 @@ mod tests {
 
     use super::*;
     use crate::store::{
-        AuditEntry, AuditRecord, JobRecord, SqliteStore, StoreError, StoredLeaf, TokenRecord,
+        AuditEntry, AuditRecord, DirectoryEntry, Envelope, JobRecord, SqliteStore, StoreError,
+        StoredLeaf, TakenEntry, TokenRecord,
     };
 
     /// A SQLite store whose appends can be made to fail.
@@ -384,6 +385,37 @@ mod tests {
         }
         fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
             self.inner.audit_log()
+        }
+        fn put_directory(
+            &mut self,
+            e: &DirectoryEntry,
+            one_time: &[(u32, Vec<u8>)],
+        ) -> Result<(), StoreError> {
+            self.inner.put_directory(e, one_time)
+        }
+        fn take_directory(&mut self, account: &str) -> Result<Option<TakenEntry>, StoreError> {
+            self.inner.take_directory(account)
+        }
+        fn has_directory(&self, account: &str) -> Result<bool, StoreError> {
+            self.inner.has_directory(account)
+        }
+        fn receipt_key_owner(
+            &self,
+            key: &[u8; 32],
+        ) -> Result<Option<(String, String)>, StoreError> {
+            self.inner.receipt_key_owner(key)
+        }
+        fn put_envelope(&mut self, e: &Envelope) -> Result<bool, StoreError> {
+            self.inner.put_envelope(e)
+        }
+        fn envelope(&self, h: &[u8; 32]) -> Result<Option<Envelope>, StoreError> {
+            self.inner.envelope(h)
+        }
+        fn mailbox(&self, recipient: &str, limit: usize) -> Result<Vec<Envelope>, StoreError> {
+            self.inner.mailbox(recipient, limit)
+        }
+        fn remove_envelope(&mut self, h: &[u8; 32]) -> Result<(), StoreError> {
+            self.inner.remove_envelope(h)
         }
     }
 

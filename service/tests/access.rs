@@ -71,6 +71,41 @@ async fn every_cell_of_the_access_table_holds() {
     .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
     let revoke_uri = format!("/v1/admin/tokens/{}", v["id"].as_str().unwrap());
+    // alice's client: her prekeys in the directory, an envelope for her, a receipt for it.
+    let client_dir = tempfile::tempdir().unwrap();
+    let alice = letro_client::Client::create(client_dir.path(), "alice").unwrap();
+    let upload = alice.prekey_upload().to_json();
+    let (st, v) = call_raw(
+        &router,
+        "PUT",
+        "/v1/directory/alice",
+        Some(&tokens.client),
+        upload.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&v));
+    let envelope = b"access envelope".to_vec();
+    let (st, _) = call_raw(
+        &router,
+        "POST",
+        "/v1/messages/alice",
+        Some(&tokens.client),
+        envelope.clone(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let h = letro_core::statement::CiphertextHash::of(&envelope);
+    let envelope_uri = format!("/v1/mailbox/{}", h.to_hex());
+    let ack_uri = format!("/v1/mailbox/{}/receipt", h.to_hex());
+    let ack = {
+        let r = alice.sign_receipt(&h, unix_now());
+        let p = r.receipt_key.point();
+        serde_json::json!({
+            "delivered_at": letro_core::bundle::format_time(r.delivered_at).unwrap(),
+            "receipt_key": {"x": letro_core::field::fr_to_decimal(&p.x), "y": letro_core::field::fr_to_decimal(&p.y)},
+            "signature": signature_json(&r.signature),
+        })
+    };
 
     let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ACCESS.md")).unwrap();
     let header: Vec<&str> = table
@@ -81,14 +116,22 @@ async fn every_cell_of_the_access_table_holds() {
         .map(str::trim)
         .collect();
     assert_eq!(
-        header.get(2..7).unwrap(),
-        ["anonymous", "expired token", "relay", "sender", "admin"]
+        header.get(2..8).unwrap(),
+        [
+            "anonymous",
+            "expired token",
+            "relay",
+            "sender",
+            "client",
+            "admin"
+        ]
     );
     let credentials = [
         None,
         Some(tokens.expired.as_str()),
         Some(tokens.relay.as_str()),
         Some(tokens.sender.as_str()),
+        Some(tokens.client.as_str()),
         Some(tokens.admin.as_str()),
     ];
     let mut endpoints = Vec::new();
@@ -103,9 +146,13 @@ async fn every_cell_of_the_access_table_holds() {
             "/v1/log/consistency" => "/v1/log/consistency?old=0&new=1".to_owned(),
             "/v1/proofs/{job_id}" => job_uri.clone(),
             "/v1/admin/tokens/{token_id}" => revoke_uri.clone(),
+            "/v1/directory/{account}" => "/v1/directory/alice".to_owned(),
+            "/v1/messages/{recipient}" => "/v1/messages/alice".to_owned(),
+            "/v1/mailbox/{ciphertext_sha256}" => envelope_uri.clone(),
+            "/v1/mailbox/{ciphertext_sha256}/receipt" => ack_uri.clone(),
             p => p.to_owned(),
         };
-        for (cell, cred) in cols[2..7].iter().zip(credentials) {
+        for (cell, cred) in cols[2..8].iter().zip(credentials) {
             let body = match path {
                 "/v1/submissions" => Some(submission(b"access", "r")),
                 "/v1/receipts" => Some(receipt(b"access", 9, unix_now())),
@@ -113,9 +160,23 @@ async fn every_cell_of_the_access_table_holds() {
                 "/v1/admin/tokens" if method == "POST" => {
                     Some(serde_json::json!({"role": "sender", "subject": "s", "ttl_seconds": 60}))
                 }
+                "/v1/mailbox/{ciphertext_sha256}/receipt" => Some(ack.clone()),
                 _ => None,
             };
-            let (st, v) = call(&router, method, &uri, cred, body).await;
+            let raw = match path {
+                "/v1/directory/{account}" if method == "PUT" => Some(upload.clone().into_bytes()),
+                "/v1/messages/{recipient}" => Some(envelope.clone()),
+                "/v1/mailbox/{ciphertext_sha256}" => Some(Vec::new()),
+                _ => None,
+            };
+            let (st, v) = match raw {
+                Some(bytes) => {
+                    let (st, b) = call_raw(&router, method, &uri, cred, bytes).await;
+                    let v = serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null);
+                    (st, v)
+                }
+                None => call(&router, method, &uri, cred, body).await,
+            };
             let what = format!("{endpoint} with {cell:?}: got {st} {v}");
             match *cell {
                 "allow" => assert!(st.is_success(), "{what}"),
@@ -143,14 +204,20 @@ async fn every_cell_of_the_access_table_holds() {
             "GET /v1/admin/audit",
             "GET /v1/admin/tokens",
             "GET /v1/checkpoint",
+            "GET /v1/directory/{account}",
             "GET /v1/log/consistency",
             "GET /v1/log/leaves/{index}/inclusion",
             "GET /v1/log/state",
+            "GET /v1/mailbox",
+            "GET /v1/mailbox/{ciphertext_sha256}",
             "GET /v1/proofs/{job_id}",
             "POST /v1/admin/tokens",
+            "POST /v1/mailbox/{ciphertext_sha256}/receipt",
+            "POST /v1/messages/{recipient}",
             "POST /v1/proofs",
             "POST /v1/receipts",
             "POST /v1/submissions",
+            "PUT /v1/directory/{account}",
         ],
         "ACCESS.md must list every route"
     );
@@ -161,7 +228,7 @@ async fn every_cell_of_the_access_table_holds() {
         .collect();
     routes.sort();
     assert_eq!(endpoints, routes, "ACCESS.md and the router differ");
-    assert_eq!(cells, 75);
+    assert_eq!(cells, 21 * 6);
 
     // A malformed Authorization header is the same as none.
     let (st, _) = call(

@@ -141,7 +141,7 @@ async fn tokens_are_issued_and_revoked_at_run_time_and_every_action_is_audited()
         list.as_array().unwrap().len()
     );
 
-    // The audit log: the four tokens of the test setup (by the CLI), the issue, the revocation
+    // The audit log: the five tokens of the test setup (by the CLI), the issue, the revocation
     // and the refused revocation of an unknown id, chained; no token appears in it.
     let (st, audit) = call(&router, "GET", "/v1/admin/audit", admin, None).await;
     assert_eq!(st, StatusCode::OK);
@@ -165,13 +165,14 @@ async fn tokens_are_issued_and_revoked_at_run_time_and_every_action_is_audited()
             s("token.issue", "ok"),
             s("token.issue", "ok"),
             s("token.issue", "ok"),
+            s("token.issue", "ok"),
             s("token.revoke", "ok"),
             s("token.revoke", "not_found"),
         ]
     );
-    assert!(entries[4]["actor"].as_str().unwrap().starts_with("token:"));
-    assert!(entries[4]["actor"].as_str().unwrap().ends_with("(ops)"));
-    assert_eq!(entries[5]["target"], id.as_str());
+    assert!(entries[5]["actor"].as_str().unwrap().starts_with("token:"));
+    assert!(entries[5]["actor"].as_str().unwrap().ends_with("(ops)"));
+    assert_eq!(entries[6]["target"], id.as_str());
     assert!(!audit.to_string().contains(&token));
 
     // After a restart, the revocation holds and the audit log is whole.
@@ -190,7 +191,7 @@ async fn tokens_are_issued_and_revoked_at_run_time_and_every_action_is_audited()
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     let (_, audit) = call(&router, "GET", "/v1/admin/audit", admin, None).await;
     assert_eq!(audit["chain"], "ok");
-    assert_eq!(audit["entries"].as_array().unwrap().len(), 7);
+    assert_eq!(audit["entries"].as_array().unwrap().len(), 8);
     drop(router);
     service.shutdown().await;
 }

@@ -177,7 +177,7 @@ async fn metrics_reflect_events_and_refused_receipts() {
 fn api_md_routes() -> BTreeSet<String> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/API.md")).unwrap();
     let mut out = BTreeSet::new();
-    for method in ["GET", "POST", "DELETE"] {
+    for method in ["GET", "POST", "PUT", "DELETE"] {
         let start = format!("`{method} /");
         let mut rest = text.as_str();
         while let Some(i) = rest.find(&start) {

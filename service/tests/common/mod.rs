@@ -30,6 +30,8 @@ pub struct Tokens {
     pub sender: String,
     pub admin: String,
     pub expired: String,
+    /// A client token for the account "alice".
+    pub client: String,
 }
 
 /// Issues one token per role (and an expired relay token) into the store in `dir`.
@@ -47,6 +49,9 @@ pub fn issue_tokens(dir: &Path) -> Tokens {
             .unwrap()
             .0,
         expired: issue_token(&mut store, Role::Relay, "relay", unix_now() - 1, "cli")
+            .unwrap()
+            .0,
+        client: issue_token(&mut store, Role::Client, "alice", later, "cli")
             .unwrap()
             .0,
     }
@@ -85,9 +90,39 @@ pub fn receipt(ciphertext: &[u8], seed: u8, t: u64) -> Value {
     })
 }
 
+/// An EdDSA signature as the API's JSON.
+pub fn signature_json(sig: &letro_core::eddsa::Signature) -> Value {
+    json!({
+        "r8": {"x": fr_to_decimal(&sig.r8.x), "y": fr_to_decimal(&sig.r8.y)},
+        "s": num_bigint_decimal(&sig.s),
+    })
+}
+
 fn num_bigint_decimal(s: &letro_core::babyjubjub::Fs) -> String {
     use ark_ff::PrimeField;
     s.into_bigint().to_string()
+}
+
+/// Sends one request with a raw body through the router; returns status and body bytes.
+pub async fn call_raw(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Vec<u8>) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = req
+        .header("content-type", "application/octet-stream")
+        .body(Body::from(body))
+        .unwrap();
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, bytes.to_vec())
 }
 
 /// Sends one request through the router; returns status and body (JSON, or a string).

@@ -1,0 +1,343 @@
+//! The relay's directory and mailbox, for `client` tokens (the subject is the account id).
+//!
+//! - Directory: a client publishes its prekeys and its certified receipt key
+//!   (`PUT /v1/directory/{account}`, [`letro_core::directory::PrekeyUpload`]); anyone with a
+//!   client token fetches a [`letro_core::directory::PrekeyBundle`]
+//!   (`GET /v1/directory/{account}`), each one-time prekey being handed out once. The receipt
+//!   key's certificate (XEdDSA by the identity key) is verified before anything is stored, and
+//!   every certified receipt key is kept with its account for ever.
+//! - Mailbox: a sender posts an envelope for a recipient (`POST /v1/messages/{recipient}`,
+//!   the raw bytes): the relay stores it and logs the submitted event for
+//!   `H = SHA-256(envelope)`. The recipient lists (`GET /v1/mailbox`), fetches
+//!   (`GET /v1/mailbox/{ciphertext_sha256}`) and acknowledges
+//!   (`POST /v1/mailbox/{ciphertext_sha256}/receipt`) its envelopes. A receipt must be signed
+//!   by a receipt key the recipient certified in the directory; it is checked like any
+//!   receipt and logged as the delivered event, and the envelope leaves the mailbox.
+//!
+//! The relay handles ciphertext only: envelopes are opaque bytes, and nothing here can read
+//! them.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use letro_core::babyjubjub;
+use letro_core::directory::{check_account_id, CertificateObject, PrekeyUpload};
+use letro_core::log::submitted_leaf;
+use letro_core::statement::CiphertextHash;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{accepted, parse_hash, ApiError, AppState};
+use crate::auth::Role;
+use crate::store::{DirectoryEntry, Envelope, PointJson, SignatureJson, StoredEvent};
+use crate::unix_now;
+
+/// Most envelopes one `GET /v1/mailbox` lists.
+pub const MAILBOX_PAGE: usize = 100;
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "relay store operation failed");
+    ApiError::Internal
+}
+
+fn account_path(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    let Path(account) = p.map_err(|_| ApiError::InvalidRequest("malformed account".into()))?;
+    check_account_id(&account).map_err(|e| ApiError::InvalidRequest(format!("account: {e}")))?;
+    Ok(account)
+}
+
+fn body_bytes(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(state.body_limit_for_envelopes())
+        } else {
+            ApiError::InvalidRequest(r.body_text())
+        }
+    })
+}
+
+/// The answer to a directory upload.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Published {
+    /// The account.
+    pub account: String,
+    /// One-time prekeys now available.
+    pub one_time_prekeys: usize,
+    /// SHA-256 of the packed receipt key, hex: what `letro-verify --opening` prints.
+    pub receipt_key_fingerprint: String,
+}
+
+/// `PUT /v1/directory/{account}`.
+pub(crate) async fn put_directory(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    account: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Published>, ApiError> {
+    let token = state.authorize(&headers, &[Role::Client])?;
+    let account = account_path(account)?;
+    if token.subject != account {
+        return Err(ApiError::NotYours(
+            "a client may publish only its own account's prekeys".into(),
+        ));
+    }
+    let body = body_bytes(&state, body)?;
+    let (upload, binding) =
+        PrekeyUpload::parse(&body).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    if upload.account != account {
+        return Err(ApiError::InvalidRequest(
+            "the document's account is not the one in the path".into(),
+        ));
+    }
+    letro_verifier::certificate::verify_certificate(
+        &binding.certificate,
+        binding.receipt_key.point(),
+    )
+    .map_err(|e| ApiError::InvalidCertificate(e.to_string()))?;
+    let packed = babyjubjub::pack(binding.receipt_key.point());
+    let certificate =
+        serde_json::to_string(&CertificateObject::from(&binding.certificate)).map_err(internal)?;
+    let one_time: Vec<(u32, Vec<u8>)> = upload
+        .one_time_prekeys
+        .iter()
+        .map(|k| (k.id, k.public_key.clone()))
+        .collect();
+    let mut stored_doc = upload.clone();
+    stored_doc.one_time_prekeys.clear();
+    let entry = DirectoryEntry {
+        account: account.clone(),
+        document: stored_doc.to_json(),
+        receipt_key: packed,
+        certificate,
+    };
+    {
+        let mut store = state.jobs()?;
+        match store.receipt_key_owner(&packed).map_err(internal)? {
+            Some((owner, _)) if owner != account => {
+                return Err(ApiError::Conflict(
+                    "this receipt key is certified by another account".into(),
+                ))
+            }
+            _ => {}
+        }
+        store.put_directory(&entry, &one_time).map_err(internal)?;
+    }
+    tracing::info!(account = %account, one_time = one_time.len(), "prekeys published");
+    Ok(Json(Published {
+        account,
+        one_time_prekeys: one_time.len(),
+        receipt_key_fingerprint: hex::encode(sha256(&packed)),
+    }))
+}
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(b).into()
+}
+
+/// `GET /v1/directory/{account}`: a prekey bundle with one fresh one-time prekey (or none
+/// when all are used).
+pub(crate) async fn get_directory(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    account: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    state.authorize(&headers, &[Role::Client])?;
+    let account = account_path(account)?;
+    let taken = state.jobs()?.take_directory(&account).map_err(internal)?;
+    let Some((entry, one)) = taken else {
+        return Err(ApiError::NotFound(
+            "no prekeys are published for this account".into(),
+        ));
+    };
+    let upload: PrekeyUpload = serde_json::from_str(&entry.document).map_err(internal)?;
+    let one = one.map(|(id, public_key)| letro_core::directory::OneTimePrekey { id, public_key });
+    let bundle = upload.to_bundle(one);
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        bundle.to_json(),
+    )
+        .into_response())
+}
+
+/// `POST /v1/messages/{recipient}`: the body is the envelope.
+pub(crate) async fn post_message(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    recipient: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let token = state.authorize(&headers, &[Role::Client])?;
+    let recipient = account_path(recipient)?;
+    let bytes = body_bytes(&state, body)?;
+    if bytes.is_empty() {
+        return Err(ApiError::InvalidRequest("the envelope is empty".into()));
+    }
+    let h = CiphertextHash::of(&bytes);
+    let sender = token.subject;
+    {
+        let mut store = state.jobs()?;
+        if !store.has_directory(&recipient).map_err(internal)? {
+            return Err(ApiError::NotFound(
+                "no such recipient in the directory".into(),
+            ));
+        }
+        let envelope = Envelope {
+            ciphertext_hash: h.0,
+            sender: sender.clone(),
+            recipient: recipient.clone(),
+            received_at: unix_now(),
+            bytes: bytes.to_vec(),
+        };
+        // Stored before the event is logged: a crash in between leaves an envelope whose
+        // event the sender's retry logs (the same submission is idempotent).
+        if !store.put_envelope(&envelope).map_err(internal)? {
+            if let Some(old) = store.envelope(&h.0).map_err(internal)? {
+                if old.sender != sender || old.recipient != recipient {
+                    return Err(ApiError::Conflict(
+                        "an envelope with this ciphertext is already in a mailbox".into(),
+                    ));
+                }
+            }
+        }
+    }
+    let leaf = submitted_leaf(&h, &sender, &recipient);
+    let event = StoredEvent::Submitted {
+        ciphertext_sha256: h.to_hex(),
+        sender,
+        routing: recipient,
+    };
+    let a = state.append(h.0, leaf, event).await?;
+    let state_name = accepted(&state, a).await?;
+    Ok(state_name)
+}
+
+/// One envelope in a mailbox listing.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MailboxItem {
+    /// `H`, hex.
+    pub ciphertext_sha256: String,
+    /// The sending account.
+    pub sender: String,
+    /// When the relay accepted it, RFC 3339.
+    pub received_at: String,
+}
+
+/// `GET /v1/mailbox`: the caller's waiting envelopes, oldest first, at most
+/// [`MAILBOX_PAGE`].
+pub(crate) async fn get_mailbox(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<MailboxItem>>, ApiError> {
+    let token = state.authorize(&headers, &[Role::Client])?;
+    let list = state
+        .jobs()?
+        .mailbox(&token.subject, MAILBOX_PAGE)
+        .map_err(internal)?;
+    Ok(Json(
+        list.into_iter()
+            .map(|e| MailboxItem {
+                ciphertext_sha256: hex::encode(e.ciphertext_hash),
+                sender: e.sender,
+                received_at: letro_core::bundle::format_time(e.received_at)
+                    .unwrap_or_else(|| e.received_at.to_string()),
+            })
+            .collect(),
+    ))
+}
+
+fn hash_path(p: Result<Path<String>, PathRejection>) -> Result<CiphertextHash, ApiError> {
+    let Path(h) = p.map_err(|_| ApiError::InvalidRequest("malformed ciphertext hash".into()))?;
+    parse_hash(&h)
+}
+
+/// `GET /v1/mailbox/{ciphertext_sha256}`: the envelope bytes, to its recipient only.
+pub(crate) async fn get_envelope(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    h: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let token = state.authorize(&headers, &[Role::Client])?;
+    let h = hash_path(h)?;
+    let envelope = state.jobs()?.envelope(&h.0).map_err(internal)?;
+    // Another recipient's envelope is answered like a missing one.
+    let envelope = envelope
+        .filter(|e| e.recipient == token.subject)
+        .ok_or_else(|| ApiError::NotFound("no such envelope in this mailbox".into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::HeaderName::from_static("letro-sender"),
+                envelope.sender,
+            ),
+        ],
+        envelope.bytes,
+    )
+        .into_response())
+}
+
+/// `POST /v1/mailbox/{ciphertext_sha256}/receipt` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckBody {
+    /// `t`, RFC 3339, whole seconds.
+    pub delivered_at: String,
+    /// The receipt key `A`; it must be one the recipient certified in the directory.
+    pub receipt_key: PointJson,
+    /// The signature on `Poseidon(tag_receipt, H_hi, H_lo, t)`.
+    pub signature: SignatureJson,
+}
+
+/// `POST /v1/mailbox/{ciphertext_sha256}/receipt`.
+pub(crate) async fn post_ack(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    h: Result<Path<String>, PathRejection>,
+    body: Result<Json<AckBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let result = ack(&state, &headers, h, body).await;
+    if let Err(e) = &result {
+        state.receipt_refused(e.code());
+    }
+    result
+}
+
+async fn ack(
+    state: &AppState,
+    headers: &HeaderMap,
+    h: Result<Path<String>, PathRejection>,
+    body: Result<Json<AckBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let token = state.authorize(headers, &[Role::Client])?;
+    let h = hash_path(h)?;
+    let body = state.json_body(body)?;
+    let mine = {
+        let store = state.jobs()?;
+        match store.envelope(&h.0).map_err(internal)? {
+            Some(e) => e.recipient == token.subject,
+            // Already delivered and removed: a repeated acknowledgement of one's own envelope.
+            None => matches!(
+                store.find_submission(&h.0).map_err(internal)?,
+                Some((_, StoredEvent::Submitted { routing, .. })) if routing == token.subject
+            ),
+        }
+    };
+    if !mine {
+        return Err(ApiError::NotFound(
+            "no such envelope in this mailbox".into(),
+        ));
+    }
+    let (key, leaf, stored) =
+        state.check_receipt(&h, &body.delivered_at, &body.receipt_key, body.signature)?;
+    let packed = babyjubjub::pack(key.point());
+    let owner = state.jobs()?.receipt_key_owner(&packed).map_err(internal)?;
+    if owner.map(|(account, _)| account) != Some(token.subject.clone()) {
+        return Err(ApiError::UncertifiedReceiptKey);
+    }
+    let a = state.append(h.0, leaf, stored).await?;
+    state.jobs()?.remove_envelope(&h.0).map_err(internal)?;
+    accepted(state, a).await
+}
