@@ -1,110 +1,298 @@
-//! `letro demo`: the proof-of-delivery flow end to end on built-in defaults.
+//! `letro demo`: the whole toolkit end to end on built-in defaults.
 //!
-//! What runs here today: a recipient's receipt key signs a delivery receipt over the SHA-256 of
-//! a ciphertext; the relay's log appends the delivered leaf and signs a C2SP checkpoint; the
-//! sender's delivery record is proved for a window with the embedded keys; the bundle is
-//! verified with `letro-verifier` as a third party would (plus the ciphertext and the opening). The ciphertext is random bytes
-//! standing in for a Signal envelope, and the log is in memory: the Signal client and the relay
-//! service are not part of this build yet, and the demo says so when it runs.
+//! The relay service runs in-process on a local socket with its SQLite database under
+//! `DIR/relay`; two Signal clients (`DIR/alice`, the sender, and `DIR/bob`, the recipient)
+//! keep their state on disk. bob publishes his prekeys and certified receipt key; alice
+//! establishes a PQXDH session and sends an encrypted letter with an attachment through the
+//! mailbox; bob decrypts it and acknowledges it with a signed receipt; the log publishes a
+//! checkpoint; alice's compliance token asks for a proof that the letter was delivered on
+//! the current UTC day; letro-verifier checks the bundle, the ciphertext and the opening as a
+//! third party would, and the files a third party needs are left in `DIR`.
+//!
+//! Running it again on the same `DIR` carries on: the clients reopen their state and sessions,
+//! and the relay's log grows.
+
+// The only indexing here is of `serde_json::Value` by key, which yields `Null` for a missing
+// member and never panics.
+#![allow(clippy::indexing_slicing)]
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use ark_std::rand::RngCore;
-use letro_core::bundle::{format_time, DeliveryRecord};
-use letro_core::checkpoint::{Checkpoint, SignedCheckpoint};
-use letro_core::eddsa::PrivateKey;
-use letro_core::field::fr_to_be_bytes;
-use letro_core::merkle::MerkleTree;
-use letro_core::note::SignerKey;
-use letro_core::statement::{self, CiphertextHash, DeliveryWitness};
-use letro_core::Fr;
-
+use hyper::Method;
+use letro_client::{Attachment, Client, Message};
+use letro_core::bundle::format_time;
+use letro_core::directory::PrekeyBundle;
+use letro_core::field::fr_to_decimal;
+use letro_core::statement::CiphertextHash;
+use letro_service::auth::{issue_token, Role};
+use letro_service::store::SqliteStore;
+use letro_service::{unix_now, Config, Service};
 use letro_verifier::checks::{check_ciphertext, check_opening};
 use letro_verifier::Verifier;
+use serde_json::json;
 
 use crate::commands::{CliError, EXIT_FAILED, EXIT_INPUT};
 use crate::files::write_output;
+use crate::http::Api;
 
-const ORIGIN: &str = "demo.letro.invalid/log";
+/// The demo log's origin.
+pub const ORIGIN: &str = "demo.letro.invalid/log";
+/// The sender's account.
+pub const SENDER: &str = "alice";
+/// The recipient's account.
+pub const RECIPIENT: &str = "bob";
+const STEPS: u32 = 7;
 
 fn fail(e: impl std::fmt::Display) -> CliError {
     CliError::new(EXIT_FAILED, format!("demo: {e}"))
 }
 
 fn step(n: u32, text: &str) {
-    println!("[{n}/6] {text}");
+    println!("[{n}/{STEPS}] {text}");
+}
+
+fn detail(text: &str) {
+    println!("      {text}");
+}
+
+/// Opens the client in `dir`, or creates it.
+fn client(dir: &Path, account: &str) -> Result<(Client, bool), CliError> {
+    if dir.join(letro_client::STATE_FILE).exists() {
+        Ok((Client::open(dir).map_err(fail)?, false))
+    } else {
+        Ok((Client::create(dir, account).map_err(fail)?, true))
+    }
 }
 
 /// Runs the demo, leaving its files in `dir`.
 pub fn run(dir: &Path) -> Result<(), CliError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| CliError::new(EXIT_INPUT, format!("cannot create {}: {e}", dir.display())))?;
-    let mut rng = rand::rngs::OsRng;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(fail)?
-        .as_secs();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(flow(dir))
+}
+
+/// Tokens for the demo's parties, issued into the relay's store (audited as actor `demo`).
+struct Tokens {
+    alice: String,
+    bob: String,
+    compliance: String,
+}
+
+fn issue_tokens(data: &Path) -> Result<Tokens, CliError> {
+    let mut store = SqliteStore::open(data).map_err(fail)?;
+    let later = unix_now() + 3600;
+    let mut issue = |role, subject| {
+        issue_token(&mut store, role, subject, later, "demo")
+            .map(|(t, _)| t)
+            .map_err(fail)
+    };
+    Ok(Tokens {
+        alice: issue(Role::Client, SENDER)?,
+        bob: issue(Role::Client, RECIPIENT)?,
+        compliance: issue(Role::Sender, SENDER)?,
+    })
+}
+
+fn expect(answer: &crate::http::Answer, ok: &[u16], what: &str) -> Result<(), CliError> {
+    if ok.contains(&answer.status) {
+        Ok(())
+    } else {
+        Err(fail(format!(
+            "{what}: the service answered {}: {}",
+            answer.status,
+            answer.message()
+        )))
+    }
+}
+
+async fn flow(dir: &Path) -> Result<(), CliError> {
+    let data = dir.join("relay");
+    std::fs::create_dir_all(&data).map_err(fail)?;
 
     step(
         1,
-        "recipient: a Baby Jubjub receipt key (the Signal-certified key of a recipient device)",
+        "relay: starts letro-service in-process (SQLite under DIR/relay)",
     );
-    let mut seed = [0u8; 32];
-    rng.fill_bytes(&mut seed);
-    let receipt = PrivateKey::from_bytes(seed);
-    let key = receipt.public_key();
+    let tokens = issue_tokens(&data)?;
+    let mut config = Config::new(&data, ORIGIN);
+    config.checkpoint_interval = Duration::from_secs(3600);
+    config.provers = 1;
+    let service = Service::start(config).map_err(fail)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(fail)?;
+    let addr = listener.local_addr().map_err(fail)?.to_string();
+    let router = service.router();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    detail(&format!("listening on {addr}; log origin {ORIGIN}"));
+    let result = parties(dir, &addr, &tokens, &service).await;
+    let _ = stop.send(());
+    let _ = server.await;
+    service.shutdown().await;
+    result
+}
 
-    step(2, "sender: 4 KiB of ciphertext (random bytes standing in for a Signal envelope in this build)");
-    let mut ciphertext = vec![0u8; 4096];
-    rng.fill_bytes(&mut ciphertext);
-    let h = CiphertextHash::of(&ciphertext);
-    println!("      H = sha256(ciphertext) = {}", h.to_hex());
+async fn parties(
+    dir: &Path,
+    addr: &str,
+    tokens: &Tokens,
+    service: &Service,
+) -> Result<(), CliError> {
+    let alice_api = Api {
+        addr,
+        token: &tokens.alice,
+    };
+    let bob_api = Api {
+        addr,
+        token: &tokens.bob,
+    };
+
+    step(
+        2,
+        "bob (recipient): Signal identity, prekeys with Kyber, and a receipt key certified by the identity key",
+    );
+    let (mut bob, new_bob) = client(&dir.join("bob"), RECIPIENT)?;
+    let (mut alice, new_alice) = client(&dir.join("alice"), SENDER)?;
+    for (c, api, new) in [
+        (&mut bob, &bob_api, new_bob),
+        (&mut alice, &alice_api, new_alice),
+    ] {
+        // A reopened client tops up the one-time prekeys earlier sessions used.
+        c.replenish_one_time_prekeys(letro_client::INITIAL_ONE_TIME_PREKEYS)
+            .map_err(fail)?;
+        let path = format!("/v1/directory/{}", c.account());
+        let upload = c.prekey_upload().to_json().into_bytes();
+        let a = api
+            .send(Method::PUT, &path, "application/json", upload)
+            .await
+            .map_err(fail)?;
+        expect(&a, &[200], "publishing prekeys")?;
+        if c.account() == RECIPIENT {
+            detail(&format!(
+                "{} client; published to the directory, receipt key fingerprint {}",
+                if new { "new" } else { "reopened" },
+                a.json()["receipt_key_fingerprint"].as_str().unwrap_or("?")
+            ));
+        }
+    }
 
     step(
         3,
-        "recipient: signs the delivery receipt over (H, t); relay: appends the delivered leaf",
+        "alice (sender): fetches bob's bundle, PQXDH session, encrypts a letter and its attachment into one envelope",
     );
-    let t = now;
-    let signature = receipt.sign(&statement::receipt_message(&h, t));
-    key.verify(&statement::receipt_message(&h, t), &signature)
-        .map_err(fail)?;
-    let mut tree = MerkleTree::new();
-    for i in 0..6u64 {
-        tree.append(Fr::from(now ^ i)).map_err(fail)?;
+    if !alice.has_session(RECIPIENT) {
+        let a = alice_api
+            .get(&format!("/v1/directory/{RECIPIENT}"))
+            .await
+            .map_err(fail)?;
+        expect(&a, &[200], "fetching bob's prekeys")?;
+        let (bundle, _) = PrekeyBundle::parse(&a.body).map_err(fail)?;
+        alice.start_session(RECIPIENT, &bundle).map_err(fail)?;
+        detail("new session from bob's prekey bundle (identity key, signed, Kyber and one-time prekeys)");
+    } else {
+        detail("session with bob resumed from alice's saved state");
     }
-    let index = tree
-        .append(statement::delivered_leaf(&h, key.point(), t))
+    let now = unix_now();
+    let letter = Message {
+        body: format!(
+            "Dear Bob, this is formal notice that the lease of 12 Rue Letro ends on 1 March. Sent {}.",
+            format_time(now).unwrap_or_default()
+        ),
+        attachments: vec![Attachment {
+            name: "notice.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: demo_attachment(),
+        }],
+    };
+    let envelope = alice.encrypt(RECIPIENT, &letter).map_err(fail)?;
+    let h = CiphertextHash::of(&envelope);
+    let a = alice_api
+        .send(
+            Method::POST,
+            &format!("/v1/messages/{RECIPIENT}"),
+            "application/octet-stream",
+            envelope.clone(),
+        )
+        .await
         .map_err(fail)?;
+    expect(&a, &[201, 200], "posting the envelope")?;
+    detail(&format!(
+        "envelope of {} bytes posted; H = sha256(envelope) = {}",
+        envelope.len(),
+        h.to_hex()
+    ));
+    detail(&format!(
+        "relay logged the submitted event at index {}",
+        a.json()["index"]
+    ));
 
     step(
         4,
+        "bob: fetches the envelope, decrypts it, acknowledges it with a receipt signed over (H, t)",
+    );
+    let a = bob_api
+        .get(&format!("/v1/mailbox/{}", h.to_hex()))
+        .await
+        .map_err(fail)?;
+    expect(&a, &[200], "fetching the envelope")?;
+    let opened = bob.decrypt(SENDER, &a.body).map_err(fail)?;
+    let attachment = opened
+        .attachments
+        .first()
+        .ok_or_else(|| fail("the letter lost its attachment"))?;
+    detail(&format!(
+        "decrypted: {} characters of text and {} ({} bytes)",
+        opened.body.chars().count(),
+        attachment.name,
+        attachment.bytes.len()
+    ));
+    if opened.body != letter.body || attachment.bytes != demo_attachment() {
+        return Err(fail("the decrypted letter differs from the one sent"));
+    }
+    let t = unix_now();
+    let receipt = bob.sign_receipt(&h, t);
+    let p = receipt.receipt_key.point();
+    let s = {
+        use ark_ff::PrimeField;
+        receipt.signature.s.into_bigint().to_string()
+    };
+    let ack = json!({
+        "delivered_at": format_time(t).unwrap_or_default(),
+        "receipt_key": {"x": fr_to_decimal(&p.x), "y": fr_to_decimal(&p.y)},
+        "signature": {
+            "r8": {"x": fr_to_decimal(&receipt.signature.r8.x), "y": fr_to_decimal(&receipt.signature.r8.y)},
+            "s": s,
+        },
+    });
+    let a = bob_api
+        .post_json(&format!("/v1/mailbox/{}/receipt", h.to_hex()), &ack)
+        .await
+        .map_err(fail)?;
+    expect(&a, &[201, 200], "acknowledging")?;
+    detail(&format!(
+        "relay checked the receipt against bob's certified key and logged the delivered event at index {}",
+        a.json()["index"]
+    ));
+
+    step(
+        5,
         "relay: publishes a checkpoint signed with its Ed25519 log key (C2SP signed note)",
     );
-    rng.fill_bytes(&mut seed);
-    let log_key = SignerKey::from_seed(ORIGIN, &seed).map_err(fail)?;
-    let checkpoint = Checkpoint {
-        origin: ORIGIN.into(),
-        size: tree.len(),
-        root: fr_to_be_bytes(&tree.root()),
-        time: now,
-        extensions: vec![],
-    };
-    let note = SignedCheckpoint::sign(&checkpoint, &log_key).map_err(fail)?;
-    let mut blinding_bytes = [0u8; 64];
-    rng.fill_bytes(&mut blinding_bytes);
-    let blinding = <Fr as ark_ff::PrimeField>::from_le_bytes_mod_order(&blinding_bytes);
-    let record = DeliveryRecord {
-        ciphertext_hash: h,
-        witness: DeliveryWitness {
-            delivered_at: t,
-            receipt_key: key,
-            blinding,
-            signature,
-            path: tree.proof(index).map_err(fail)?,
-        },
-        checkpoint: SignedCheckpoint::parse(&note).map_err(fail)?,
-        receipt_key_certificate: None,
-    };
+    let cp = service.state().publish().await.map_err(fail)?;
+    detail(&format!("checkpoint of size {} published", cp.size));
 
     let not_before = t - t % 86_400;
     let not_after = not_before + 86_400 - 1;
@@ -113,51 +301,62 @@ pub fn run(dir: &Path) -> Result<(), CliError> {
         format_time(not_after).unwrap_or_default(),
     );
     step(
-        5,
-        &format!(
-            "sender: proves delivery within [{nb_s}, {na_s}] (Groth16, embedded INSECURE-DEV keys)"
-        ),
+        6,
+        &format!("alice's compliance officer: asks the service for a proof of delivery within [{nb_s}, {na_s}]"),
     );
-    let prover = crate::prove::load_prover(None)?;
-    let started = std::time::Instant::now();
-    let (bundle, opening) = prover
-        .prove_record(&record, not_before, not_after, &mut rng)
+    let compliance = Api {
+        addr,
+        token: &tokens.compliance,
+    };
+    let a = compliance
+        .post_json(
+            "/v1/proofs",
+            &json!({"ciphertext_sha256": h.to_hex(), "not_before": nb_s, "not_after": na_s}),
+        )
+        .await
         .map_err(fail)?;
-    println!(
-        "      proved and self-verified in {:.2} s ({} constraints)",
-        started.elapsed().as_secs_f64(),
-        prover.num_constraints()
-    );
+    expect(&a, &[202], "asking for a proof")?;
+    let job_id = a.json()["job_id"].as_str().unwrap_or_default().to_owned();
+    let job = wait_for_job(&compliance, &job_id).await?;
+    let bundle = job["bundle"]
+        .as_str()
+        .ok_or_else(|| fail("the finished job has no bundle"))?
+        .to_owned();
+    let opening = job["opening"]
+        .as_str()
+        .ok_or_else(|| fail("the finished job has no opening"))?
+        .to_owned();
 
     step(
-        6,
-        "third party: verifies the bundle offline with letro-verifier (pinned keys only)",
+        7,
+        "third party: verifies the bundle offline with letro-verifier (pinned keys, the log's public key)",
     );
+    let log_key = letro_service::keys::load(
+        &dir.join("relay").join(letro_service::keys::LOG_KEY_FILE),
+        ORIGIN,
+    )
+    .map_err(fail)?;
     let verifier = Verifier::new(vec![log_key.verifier_key()]).map_err(fail)?;
     let verified = verifier.verify(bundle.as_bytes()).map_err(fail)?;
-    check_ciphertext(ciphertext.as_slice(), verified.statement()).map_err(fail)?;
-    let opened = check_opening(opening.encode().as_bytes(), verified.statement()).map_err(fail)?;
-    println!(
-        "      checkpoint signed by {ORIGIN}, root matches, proof verifies, ciphertext matches H"
-    );
-    println!(
-        "      the opening reveals the receipt key with fingerprint {}",
-        opened.fingerprint
-    );
+    check_ciphertext(envelope.as_slice(), verified.statement()).map_err(fail)?;
+    let recipient = check_opening(opening.as_bytes(), verified.statement()).map_err(fail)?;
+    detail(&format!(
+        "checkpoint signed by {ORIGIN}, root matches, proof verifies, ciphertext.bin matches H"
+    ));
+    detail(&format!(
+        "the opening names receipt key {} certified by Signal identity {}",
+        recipient.fingerprint,
+        recipient.identity_key.as_deref().unwrap_or("(none)")
+    ));
 
-    let files: [(&str, Vec<u8>, bool); 5] = [
+    let files: [(&str, Vec<u8>, bool); 4] = [
         ("bundle.json", bundle.into_bytes(), false),
-        ("opening.json", opening.encode().into_bytes(), true),
-        ("ciphertext.bin", ciphertext, false),
+        ("opening.json", opening.into_bytes(), true),
+        ("ciphertext.bin", envelope, false),
         (
             "log.pub",
             format!("{}\n", log_key.verifier_key()).into_bytes(),
             false,
-        ),
-        (
-            "record.json",
-            record.encode().map_err(fail)?.into_bytes(),
-            true,
         ),
     ];
     for (name, bytes, private) in files {
@@ -165,17 +364,68 @@ pub fn run(dir: &Path) -> Result<(), CliError> {
     }
     println!();
     println!(
-        "delivered between {nb_s} and {na_s}: ciphertext {}",
+        "proved: ciphertext {} was delivered between {nb_s} and {na_s}",
         h.to_hex()
     );
     println!(
-        "files in {}: bundle.json opening.json ciphertext.bin log.pub record.json",
+        "files in {}: bundle.json opening.json ciphertext.bin log.pub (and the relay's and clients' state)",
         dir.display()
     );
     let d = dir.display();
     println!("a third party checks it with:");
     println!("  letro-verify {d}/bundle.json --log-key {d}/log.pub --ciphertext {d}/ciphertext.bin --opening {d}/opening.json");
     println!("  (from this checkout: cargo run --release --bin letro-verify -- ...)");
-    println!("not in this build yet: Signal encryption and the relay service (the ciphertext is random bytes, the log in memory)");
     Ok(())
+}
+
+/// Polls a proof job, printing progress, until it is done; a failed job is an error.
+async fn wait_for_job(api: &Api<'_>, job_id: &str) -> Result<serde_json::Value, CliError> {
+    use std::io::Write;
+    let started = Instant::now();
+    let mut last = String::new();
+    loop {
+        let a = api
+            .get(&format!("/v1/proofs/{job_id}"))
+            .await
+            .map_err(fail)?;
+        expect(&a, &[200], "polling the proof job")?;
+        let job = a.json();
+        let state = job["state"].as_str().unwrap_or("?").to_owned();
+        if state != last {
+            if !last.is_empty() {
+                println!();
+            }
+            print!("      job {job_id}: {state}");
+            last.clone_from(&state);
+        } else {
+            print!(".");
+        }
+        let _ = std::io::stdout().flush();
+        match state.as_str() {
+            "done" => {
+                println!(
+                    " (Groth16 proof made and verified by the service in {:.1} s)",
+                    started.elapsed().as_secs_f64()
+                );
+                return Ok(job);
+            }
+            "failed" => {
+                println!();
+                return Err(fail(format!("the proof job failed: {}", job["error"])));
+            }
+            _ => {}
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            println!();
+            return Err(fail("the proof job did not finish in 5 minutes"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The demo's attachment: 64 KiB standing in for a PDF.
+fn demo_attachment() -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7 letro demo notice\n".to_vec();
+    bytes.extend((0..65_536u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+    bytes
 }

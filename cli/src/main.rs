@@ -7,6 +7,7 @@
 mod commands;
 mod demo;
 mod files;
+mod http;
 mod prove;
 mod serve;
 

@@ -271,34 +271,6 @@ fn prove_reads_stdin_and_writes_stdout() {
 }
 
 #[test]
-fn demo_leaves_its_files() {
-    let d = tmp("demo");
-    let o = letro(&["demo", "--dir", d.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    for f in [
-        "bundle.json",
-        "opening.json",
-        "ciphertext.bin",
-        "log.pub",
-        "record.json",
-    ] {
-        assert!(d.join(f).exists(), "{f}");
-    }
-    let bundle = Bundle::parse(&std::fs::read(d.join("bundle.json")).unwrap()).unwrap();
-    let ct = std::fs::read(d.join("ciphertext.bin")).unwrap();
-    assert_eq!(
-        bundle.statement.ciphertext_hash,
-        letro_core::statement::CiphertextHash::of(&ct)
-    );
-    let vkey = std::fs::read_to_string(d.join("log.pub")).unwrap();
-    bundle
-        .checkpoint
-        .verify(&[VerifierKey::parse(vkey.trim()).unwrap()])
-        .unwrap();
-    std::fs::remove_dir_all(d).ok();
-}
-
-#[test]
 fn keys_setup_requires_insecure_dev_and_writes_a_consistent_manifest() {
     let d = tmp("keys");
     let o = letro(&["keys", "setup", "--dir", d.to_str().unwrap()]);

@@ -193,6 +193,7 @@ struct Report {
     checks: Vec<Check>,
     verified: Option<VerifiedDelivery>,
     fingerprint: Option<String>,
+    identity: Option<String>,
 }
 
 fn when(t: u64) -> String {
@@ -224,6 +225,7 @@ impl Report {
             checks,
             verified: None,
             fingerprint: None,
+            identity: None,
         }
     }
 
@@ -245,6 +247,7 @@ impl Report {
         }
         let mut code = r.as_ref().err().map_or(0, VerifyError::exit_code);
         let mut fingerprint = None;
+        let mut identity = None;
         if let Ok(v) = &r {
             if let Some(path) = &cli.ciphertext {
                 let res = std::fs::File::open(path)
@@ -272,10 +275,15 @@ impl Report {
                 let (ok, detail) = match res {
                     Ok(o) => {
                         fingerprint = Some(o.fingerprint.clone());
+                        identity.clone_from(&o.identity_key);
+                        let certified = match &o.identity_key {
+                            Some(k) => format!("; certified by Signal identity key {k}"),
+                            None => "; no certificate: the key is not tied to an identity".into(),
+                        };
                         (
                             true,
                             format!(
-                                "opens the commitment; receipt key fingerprint {}",
+                                "opens the commitment; receipt key fingerprint {}{certified}",
                                 o.fingerprint
                             ),
                         )
@@ -312,6 +320,7 @@ impl Report {
             checks,
             verified,
             fingerprint,
+            identity,
         }
     }
 
@@ -338,7 +347,12 @@ impl Report {
                     when(s.not_after)
                 );
                 match &self.fingerprint {
-                    Some(f) => println!("  to the recipient with receipt key fingerprint {f}"),
+                    Some(f) => {
+                        println!("  to the recipient with receipt key fingerprint {f}");
+                        if let Some(k) = &self.identity {
+                            println!("  (a key certified by the Signal identity key {k})");
+                        }
+                    }
                     None => println!(
                         "  to the recipient committed to by {}",
                         letro_core::field::fr_to_decimal(&s.recipient_commitment)
@@ -385,6 +399,7 @@ impl Report {
                 "verifying_key_source": match v.key_source() { KeySource::Embedded => "built-in".to_string(), KeySource::Given(f) => f.clone() },
                 "verifying_key_provenance": match v.key_source() { KeySource::Embedded => letro_verifier::embedded_provenance(), KeySource::Given(_) => None },
                 "recipient_fingerprint": self.fingerprint,
+                "recipient_identity_key": self.identity,
             })
         });
         json!({"file": self.file, "verified": self.verified.is_some(), "exit_code": self.code, "checks": checks, "statement": statement})

@@ -1,0 +1,286 @@
+//! `letro demo` end to end, then the negative paths on what it left: a tampered ciphertext
+//! fails `letro-verify --ciphertext` (exit 1), a window that excludes the delivery time is
+//! refused by the service, and a receipt signed by a key other than the recipient's
+//! certified one is refused; the clients carry on their session after the demo's restart.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use letro_client::{Client, Message};
+use letro_core::bundle::{format_time, Bundle};
+use letro_core::field::fr_to_decimal;
+use letro_core::note::VerifierKey;
+use letro_core::statement::CiphertextHash;
+use letro_service::auth::{issue_token, Role};
+use letro_service::store::SqliteStore;
+use letro_service::{unix_now, Config, Service};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const ORIGIN: &str = "demo.letro.invalid/log";
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("letro-demo-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    d
+}
+
+/// The `letro-verify` binary: built beside `letro` by `cargo test --workspace`; built into a
+/// target directory of its own otherwise (the running `cargo test` holds the usual one).
+fn letro_verify() -> PathBuf {
+    let beside = Path::new(env!("CARGO_BIN_EXE_letro")).with_file_name("letro-verify");
+    if beside.exists() {
+        return beside;
+    }
+    let target =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/letro-verify-for-cli-tests");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "letro-verifier",
+            "--bin",
+            "letro-verify",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    target.join("release/letro-verify")
+}
+
+fn run(cmd: &Path, args: &[&str]) -> Output {
+    Command::new(cmd).args(args).output().unwrap()
+}
+
+async fn call(
+    router: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn ack(client: &Client, h: &CiphertextHash, t: u64) -> Vec<u8> {
+    use ark_ff::PrimeField;
+    let r = client.sign_receipt(h, t);
+    let p = r.receipt_key.point();
+    json!({
+        "delivered_at": format_time(t).unwrap(),
+        "receipt_key": {"x": fr_to_decimal(&p.x), "y": fr_to_decimal(&p.y)},
+        "signature": {
+            "r8": {"x": fr_to_decimal(&r.signature.r8.x), "y": fr_to_decimal(&r.signature.r8.y)},
+            "s": r.signature.s.into_bigint().to_string(),
+        },
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
+    let d = tmp("run");
+    let o = run(
+        Path::new(env!("CARGO_BIN_EXE_letro")),
+        &["demo", "--dir", d.to_str().unwrap()],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for line in [
+        "[1/7]",
+        "[7/7]",
+        "PQXDH",
+        "decrypted",
+        "certified",
+        "letro-verify ",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    for f in ["bundle.json", "opening.json", "ciphertext.bin", "log.pub"] {
+        assert!(d.join(f).exists(), "{f}");
+    }
+    // ciphertext.bin is the exact envelope: its SHA-256 is the bundle's H, and the bundle's
+    // checkpoint is signed by the key in log.pub.
+    let bundle = Bundle::parse(&std::fs::read(d.join("bundle.json")).unwrap()).unwrap();
+    let ct = std::fs::read(d.join("ciphertext.bin")).unwrap();
+    let h = CiphertextHash::of(&ct);
+    assert_eq!(bundle.statement.ciphertext_hash, h);
+    let vkey = std::fs::read_to_string(d.join("log.pub")).unwrap();
+    bundle
+        .checkpoint
+        .verify(&[VerifierKey::parse(vkey.trim()).unwrap()])
+        .unwrap();
+
+    // The command the demo prints works, and names bob's certified identity.
+    let verify = letro_verify();
+    let p = |f: &str| d.join(f).display().to_string();
+    let args = |ct: &str| {
+        vec![
+            p("bundle.json"),
+            "--log-key".into(),
+            p("log.pub"),
+            "--ciphertext".into(),
+            ct.to_owned(),
+            "--opening".into(),
+            p("opening.json"),
+        ]
+    };
+    let ok_args = args(&p("ciphertext.bin"));
+    let o = run(
+        &verify,
+        &ok_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("certified by the Signal identity key 05"),
+        "{text}"
+    );
+
+    // 1. A tampered ciphertext: exit 1.
+    let mut tampered = ct.clone();
+    tampered[ct.len() / 2] ^= 1;
+    let bad = d.join("tampered.bin");
+    std::fs::write(&bad, &tampered).unwrap();
+    let bad_args = args(&bad.display().to_string());
+    let o = run(
+        &verify,
+        &bad_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("[FAIL] ciphertext"), "{text}");
+
+    // The relay the demo left, restarted in-process.
+    let data = d.join("relay");
+    let (sender, alice_token, bob_token) = {
+        let mut store = SqliteStore::open(&data).unwrap();
+        let later = unix_now() + 600;
+        let mut t = |role, who| issue_token(&mut store, role, who, later, "cli").unwrap().0;
+        (
+            t(Role::Sender, "alice"),
+            t(Role::Client, "alice"),
+            t(Role::Client, "bob"),
+        )
+    };
+    let mut cfg = Config::new(&data, ORIGIN);
+    cfg.provers = 0;
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+
+    // 2. A window that excludes the delivery time: refused with a clear error.
+    let t = unix_now();
+    let day = t - t % 86_400;
+    let window = json!({
+        "ciphertext_sha256": h.to_hex(),
+        "not_before": format_time(day - 86_400).unwrap(),
+        "not_after": format_time(day - 1).unwrap(),
+    });
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/proofs",
+        &sender,
+        window.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "outside_window");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the window"),
+        "{v}"
+    );
+
+    // 3. The clients reopen their state and carry on the session; a receipt signed by a key
+    // other than bob's certified one is refused, bob's own is accepted.
+    let mut alice = Client::open(&d.join("alice")).unwrap();
+    let mut bob = Client::open(&d.join("bob")).unwrap();
+    let envelope = alice
+        .encrypt(
+            "bob",
+            &Message {
+                body: "second letter".into(),
+                attachments: vec![],
+            },
+        )
+        .unwrap();
+    let h2 = CiphertextHash::of(&envelope);
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/messages/bob",
+        &alice_token,
+        envelope.clone(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        bob.decrypt("alice", &envelope).unwrap().body,
+        "second letter"
+    );
+    let stranger_dir = tmp("stranger");
+    let stranger = Client::create(&stranger_dir, "mallory").unwrap();
+    let uri = format!("/v1/mailbox/{}/receipt", h2.to_hex());
+    for (signer, what) in [
+        (&stranger, "an uncertified key"),
+        (&alice, "another account's certified key"),
+    ] {
+        let (st, v) = call(
+            &router,
+            "POST",
+            &uri,
+            &bob_token,
+            ack(signer, &h2, unix_now()),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {v}");
+        assert_eq!(v["error"]["code"], "uncertified_receipt_key", "{what}");
+    }
+    let (st, v) = call(
+        &router,
+        "POST",
+        &uri,
+        &bob_token,
+        ack(&bob, &h2, unix_now()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+
+    drop(router);
+    service.shutdown().await;
+    std::fs::remove_dir_all(d).ok();
+    std::fs::remove_dir_all(stranger_dir).ok();
+}
