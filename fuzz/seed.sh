@@ -16,7 +16,7 @@ for dir in "$@"; do
 done
 cd "$(dirname "$0")"
 
-targets=(bundle checkpoint opening record note keys)
+targets=(bundle checkpoint opening record note keys directory)
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
 done
@@ -29,10 +29,11 @@ add() {
   cp "$2" "corpus/$1/$sum"
 }
 
-dirs=(../testdata/checkpoints ../testdata/bundles ../testdata/records ${args[@]+"${args[@]}"})
+dirs=(../testdata/checkpoints ../testdata/bundles ../testdata/records ../testdata/directory ${args[@]+"${args[@]}"})
 n=0
 while IFS= read -r -d '' f; do
   case "$f" in
+    */directory/*.json) add directory "$f" ;;
     *.checkpoint) add checkpoint "$f"; add note "$f" ;;
     *.vkey) add keys "$f" ;;
     *bundle.json) add bundle "$f" ;;
