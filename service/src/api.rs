@@ -645,7 +645,13 @@ async fn get_metrics(
             view.log.published_size(),
         )
     };
-    let text = state.inner.metrics.render(sizes);
+    let mut text = state.inner.metrics.render(sizes);
+    let unfinished = state.jobs()?.unfinished_jobs().map_err(internal)?.len();
+    text.push_str(&format!(
+        "# HELP letro_proof_jobs_unfinished Proof jobs queued or running now (from the store).\n\
+         # TYPE letro_proof_jobs_unfinished gauge\n\
+         letro_proof_jobs_unfinished {unfinished}\n"
+    ));
     Ok(([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response())
 }
 

@@ -12,8 +12,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -23,30 +21,11 @@ use letro_core::statement::CiphertextHash;
 use letro_service::{unix_now, Service};
 use serde_json::json;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_no_token_blinding_opening_or_key() {
-    let capture = Capture::default();
-    let writer = capture.clone();
     // Everything at trace, arkworks included: letro-prover switches tracing off around circuit
     // synthesis, whose spans would otherwise record witness values.
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let capture = Capture::install();
 
     let dir = tempfile::tempdir().unwrap();
     let tokens = issue_tokens(dir.path());
@@ -105,7 +84,7 @@ async fn logs_carry_no_token_blinding_opening_or_key() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     if job["state"] != "done" {
-        let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+        let logs = String::from_utf8_lossy(&capture.bytes()).into_owned();
         panic!("job not done: {job}\n{logs}");
     }
     let revoke = format!("/v1/admin/tokens/{}", issued["id"].as_str().unwrap());
@@ -117,7 +96,7 @@ async fn logs_carry_no_token_blinding_opening_or_key() {
     drop(router);
     service.shutdown().await;
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = String::from_utf8(capture.bytes()).unwrap();
     // The capture is real: the flow's events are in it.
     for expected in [
         "log restored",

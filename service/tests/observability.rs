@@ -55,8 +55,11 @@ async fn scrape(router: &Router, admin: &str) -> String {
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (series, value) = line.rsplit_once(' ').unwrap();
         value.parse::<u64>().unwrap();
+        let name = series.split('{').next().unwrap();
         assert!(
-            series.starts_with("letro_") && series.ends_with('}'),
+            name.starts_with("letro_")
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                && (series == name || (series.ends_with('}') && series.len() > name.len() + 2)),
             "{line}"
         );
     }

@@ -129,7 +129,8 @@ async fn a_proof_job_yields_a_bundle_the_verifier_accepts() {
     assert!(
         text.contains("letro_proof_jobs_total{state=\"done\"} 1\n")
             && text.contains("letro_proof_jobs_total{state=\"queued\"} 1\n")
-            && text.contains("letro_proof_jobs_total{state=\"failed\"} 0\n"),
+            && text.contains("letro_proof_jobs_total{state=\"failed\"} 0\n")
+            && text.contains("letro_proof_jobs_unfinished 0\n"),
         "{text}"
     );
 
@@ -380,6 +381,39 @@ async fn callback_receiver(
     (addr, rx)
 }
 
+/// Asks for a proof of `ciphertext` around `t` with a callback URL; returns the answer.
+async fn ask_with_callback(
+    router: &Router,
+    token: &str,
+    t: u64,
+    url: String,
+) -> (StatusCode, Value) {
+    let mut req = window(b"attest", t - 60, t + 60);
+    req["callback_url"] = json!(url);
+    call(router, "POST", "/v1/proofs", Some(token), Some(req)).await
+}
+
+/// Polls a job until its callback state is `want` (or 5 s pass); returns the last state.
+async fn callback_state(router: &Router, token: &str, job_id: &str, want: &str) -> Value {
+    let mut state = Value::Null;
+    for _ in 0..100 {
+        let (_, v) = call(
+            router,
+            "GET",
+            &format!("/v1/proofs/{job_id}"),
+            Some(token),
+            None,
+        )
+        .await;
+        state = v["callback"].clone();
+        if state == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    state
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finished_job_notifies_its_callback_url_and_a_failing_one_is_retried() {
     let dir = tempfile::tempdir().unwrap();
@@ -401,31 +435,14 @@ async fn a_finished_job_notifies_its_callback_url_and_a_failing_one_is_retried()
         (format!("https://{good}/notify"), "https"),
         ("file:///etc/passwd".to_owned(), "http://"),
     ] {
-        let mut req = window(b"attest", t - 60, t + 60);
-        req["callback_url"] = json!(url);
-        let (st, v) = call(
-            &router,
-            "POST",
-            "/v1/proofs",
-            Some(&tokens.sender),
-            Some(req),
-        )
-        .await;
+        let (st, v) = ask_with_callback(&router, &tokens.sender, t, url.clone()).await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {v}");
         assert_eq!(v["error"]["code"], "callback_refused");
         assert!(v["error"]["message"].as_str().unwrap().contains(why), "{v}");
     }
 
-    let mut req = window(b"attest", t - 60, t + 60);
-    req["callback_url"] = json!(format!("http://{good}/notify"));
-    let (st, v) = call(
-        &router,
-        "POST",
-        "/v1/proofs",
-        Some(&tokens.sender),
-        Some(req),
-    )
-    .await;
+    let (st, v) =
+        ask_with_callback(&router, &tokens.sender, t, format!("http://{good}/notify")).await;
     assert_eq!(st, StatusCode::ACCEPTED, "{v}");
     assert_eq!(v["callback"], "pending");
     let job_id = v["job_id"].as_str().unwrap().to_owned();
@@ -437,41 +454,14 @@ async fn a_finished_job_notifies_its_callback_url_and_a_failing_one_is_retried()
     assert_eq!(notice, json!({"job_id": job_id, "state": "done"}));
     let job = wait_for(&router, &tokens.sender, &job_id).await;
     check_done(dir.path(), &job, b"attest", t);
-    for _ in 0..100 {
-        let (_, v) = call(
-            &router,
-            "GET",
-            &format!("/v1/proofs/{job_id}"),
-            Some(&tokens.sender),
-            None,
-        )
-        .await;
-        if v["callback"] == "delivered" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (_, v) = call(
-        &router,
-        "GET",
-        &format!("/v1/proofs/{job_id}"),
-        Some(&tokens.sender),
-        None,
-    )
-    .await;
-    assert_eq!(v["callback"], "delivered");
+    assert_eq!(
+        callback_state(&router, &tokens.sender, &job_id, "delivered").await,
+        "delivered"
+    );
 
     // A receiver that keeps answering 500 is tried ATTEMPTS times, then marked failed.
-    let mut req = window(b"attest", t - 60, t + 60);
-    req["callback_url"] = json!(format!("http://{bad}/notify"));
-    let (_, v) = call(
-        &router,
-        "POST",
-        "/v1/proofs",
-        Some(&tokens.sender),
-        Some(req),
-    )
-    .await;
+    let (_, v) =
+        ask_with_callback(&router, &tokens.sender, t, format!("http://{bad}/notify")).await;
     let job_id = v["job_id"].as_str().unwrap().to_owned();
     for _ in 0..letro_service::callback::ATTEMPTS {
         let n = tokio::time::timeout(Duration::from_secs(120), refused.recv())
@@ -480,23 +470,10 @@ async fn a_finished_job_notifies_its_callback_url_and_a_failing_one_is_retried()
             .unwrap();
         assert_eq!(n["job_id"], job_id.as_str());
     }
-    let mut state = Value::Null;
-    for _ in 0..100 {
-        let (_, v) = call(
-            &router,
-            "GET",
-            &format!("/v1/proofs/{job_id}"),
-            Some(&tokens.sender),
-            None,
-        )
-        .await;
-        state = v["callback"].clone();
-        if state == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(state, "failed");
+    assert_eq!(
+        callback_state(&router, &tokens.sender, &job_id, "failed").await,
+        "failed"
+    );
     assert!(refused.try_recv().is_err(), "no attempt after the last");
     drop(router);
     service.shutdown().await;
@@ -539,6 +516,14 @@ async fn a_sender_may_have_only_so_many_unfinished_jobs() {
         .as_str()
         .unwrap()
         .contains("2 unfinished"));
+    let (st, text) = call(&router, "GET", "/metrics", Some(&tokens.admin), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        text.as_str()
+            .unwrap()
+            .contains("letro_proof_jobs_unfinished 2\n"),
+        "{text}"
+    );
     drop(router);
     service.shutdown().await;
 }

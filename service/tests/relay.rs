@@ -13,8 +13,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -29,19 +27,6 @@ use letro_service::auth::{issue_token, Role};
 use letro_service::store::SqliteStore;
 use letro_service::{unix_now, Service};
 use serde_json::{json, Value};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn client_token(dir: &std::path::Path, account: &str) -> String {
     let mut store = SqliteStore::open(dir).unwrap();
@@ -87,13 +72,7 @@ async fn bundle(router: &Router, token: &str, account: &str) -> PrekeyBundle {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signal_messages_go_through_the_relay_as_ciphertext_only() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let capture = Capture::install();
 
     let dir = tempfile::tempdir().unwrap();
     let tokens = issue_tokens(dir.path());
@@ -351,7 +330,7 @@ async fn signal_messages_go_through_the_relay_as_ciphertext_only() {
         haystacks.push((path.display().to_string(), std::fs::read(&path).unwrap()));
     }
     assert!(haystacks.iter().any(|(p, _)| p.ends_with("letro.sqlite3")));
-    haystacks.push(("logs".into(), capture.0.lock().unwrap().clone()));
+    haystacks.push(("logs".into(), capture.bytes()));
     for (name, bytes) in &haystacks {
         for needle in [
             plaintext.as_bytes(),
