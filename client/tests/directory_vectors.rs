@@ -32,7 +32,10 @@ fn committed_directory_documents_parse_verify_and_start_a_session() {
     let bytes = std::fs::read(dir().join("bundle.json")).unwrap();
     let (bundle, bundle_binding) = PrekeyBundle::parse(&bytes).unwrap();
     assert_eq!(bundle_binding, binding);
-    assert_eq!(bundle.one_time_prekey.as_ref(), upload.one_time_prekeys.first());
+    assert_eq!(
+        bundle.one_time_prekey.as_ref(),
+        upload.one_time_prekeys.first()
+    );
 
     // A real client accepts the committed bundle and encrypts to it (libsignal checks the
     // prekey signatures, the Kyber one included).
@@ -40,9 +43,18 @@ fn committed_directory_documents_parse_verify_and_start_a_session() {
     let mut alice = Client::create(state.path(), "alice").unwrap();
     alice.start_session("bob", &bundle).unwrap();
     let envelope = alice
-        .encrypt("bob", &Message { body: "hello".into(), attachments: vec![] })
+        .encrypt(
+            "bob",
+            &Message {
+                body: "hello".into(),
+                attachments: vec![],
+            },
+        )
         .unwrap();
-    assert!(envelope.len() > 1569, "a PreKey message carries the Kyber ciphertext");
+    assert!(
+        envelope.len() > 1569,
+        "a PreKey message carries the Kyber ciphertext"
+    );
 
     // A bundle whose signed prekey signature is damaged is refused by the session setup.
     let mut bad = bundle.clone();
