@@ -364,6 +364,13 @@ fn tate_constants() -> Option<&'static TateConstants> {
 /// instead of inverted. Small-order points, where these functions vanish, are decided directly
 /// (only the identity is in the subgroup). `None` only if the constants cannot be set up (a
 /// bug). Tests compare it with `l·P` on points with every torsion component.
+/// Whether `q` (a point on the curve) is in the prime-order subgroup: the same answer as
+/// [`babyjubjub::is_in_prime_subgroup`], by the pairing test of `r8_in_subgroup` (about 10x
+/// cheaper than `l·q`); falls back to `l·q` if the test's constants cannot be set up.
+pub fn in_prime_subgroup(q: &Point) -> bool {
+    r8_in_subgroup(q).unwrap_or_else(|| babyjubjub::is_in_prime_subgroup(q))
+}
+
 fn r8_in_subgroup(q: &Point) -> Option<bool> {
     if babyjubjub::is_small_order(q) {
         return Some(q.is_zero());
@@ -750,6 +757,7 @@ mod tests {
                     "k·Base8 + {j}·T"
                 );
                 assert_eq!(r8_in_subgroup(&q), Some(j == 0));
+                assert_eq!(in_prime_subgroup(&q), j == 0);
             }
         }
         for j in 0..8u8 {

@@ -15,7 +15,6 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::babyjubjub::is_in_prime_subgroup;
 use crate::checkpoint::Checkpoint;
 use crate::eddsa::{EddsaError, PublicKey, Signature};
 use crate::field::fr_to_be_bytes;
@@ -114,7 +113,7 @@ pub fn check_receipt(
     now: u64,
     max_skew: u64,
 ) -> Result<Event, ReceiptError> {
-    if !is_in_prime_subgroup(receipt_key.point()) {
+    if !crate::eddsa::in_prime_subgroup(receipt_key.point()) {
         return Err(ReceiptError::KeyNotInSubgroup);
     }
     receipt_key.verify(&receipt_message(h, delivered_at), signature)?;
