@@ -77,14 +77,7 @@ async fn events_are_logged_published_and_proved() {
     assert_eq!(v["index"], 1);
 
     // A quiet log integrates within milliseconds.
-    let mut state = Value::Null;
-    for _ in 0..200 {
-        state = call(&router, "GET", "/v1/log/state", None, None).await.1;
-        if state["integrated"] == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let state = wait_integrated(&router, 2).await;
     assert_eq!(
         state,
         json!({"sequenced": 2, "integrated": 2, "published": 0})

@@ -114,7 +114,13 @@ async fn logs_carry_no_token_blinding_opening_or_key() {
         serde_json::from_str(job["opening"].as_str().unwrap()).unwrap();
     let blinding = opening["blinding"].as_str().unwrap().to_owned();
     let key_file = std::fs::read_to_string(dir.path().join("log.key")).unwrap();
-    let key_secret = key_file.trim_end().rsplit('+').next().unwrap().to_owned();
+    // `PRIVATE+KEY+<name>+<key id>+<base64 seed>`; the base64 may itself contain '+'.
+    let key_secret = key_file
+        .trim_end()
+        .splitn(5, '+')
+        .nth(4)
+        .unwrap()
+        .to_owned();
     let mut secrets = vec![
         ("relay token", tokens.relay.clone()),
         ("sender token", tokens.sender.clone()),

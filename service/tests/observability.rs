@@ -123,6 +123,7 @@ async fn metrics_reflect_events_and_refused_receipts() {
     )
     .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
+    wait_integrated(&router, 1).await;
     let (st, _) = call(
         &router,
         "GET",

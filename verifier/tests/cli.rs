@@ -403,7 +403,7 @@ fn valid_opening_prints_the_fingerprint() {
     let out = stdout(&o);
     assert!(
         out.contains(&format!(
-            "  [ok  ] opening: opens the commitment; receipt key fingerprint {fp}\n"
+            "  [ok  ] opening: opens the commitment; receipt key fingerprint {fp}; no certificate: the key is not tied to an identity\n"
         )),
         "{out}"
     );

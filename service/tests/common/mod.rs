@@ -136,6 +136,20 @@ fn num_bigint_decimal(s: &letro_core::babyjubjub::Fs) -> String {
     s.into_bigint().to_string()
 }
 
+/// Waits until the log has integrated `n` entries (the writer integrates within milliseconds
+/// of going idle); returns the log state.
+pub async fn wait_integrated(router: &Router, n: u64) -> Value {
+    let mut state = Value::Null;
+    for _ in 0..400 {
+        state = call(router, "GET", "/v1/log/state", None, None).await.1;
+        if state["integrated"].as_u64() >= Some(n) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    state
+}
+
 /// Sends one request with a raw body through the router; returns status and body bytes.
 pub async fn call_raw(
     router: &Router,
