@@ -210,8 +210,7 @@ pub(crate) async fn post_message(
         routing: recipient,
     };
     let a = state.append(h.0, leaf, event).await?;
-    let state_name = accepted(&state, a).await?;
-    Ok(state_name)
+    accepted(&state, a).await
 }
 
 /// One envelope in a mailbox listing.
