@@ -793,27 +793,20 @@ async fn receipt(
     state.authorize(headers, &[Role::Relay])?;
     let body = json_body(state, body)?;
     let h = parse_hash(&body.ciphertext_sha256)?;
-    let (_, leaf, stored) =
-        state.check_receipt(&h, &body.delivered_at, &body.receipt_key, body.signature)?;
+    let (_, leaf, stored) = checked_receipt(
+        state,
+        &h,
+        &body.delivered_at,
+        &body.receipt_key,
+        body.signature,
+    )?;
     let a = state.append(h.0, leaf, stored).await?;
     accepted(state, a).await
 }
 
-impl AppState {
-    /// Parses and checks a receipt for `h` (signature, subgroup, clock skew); returns the
-    /// receipt key, the delivered leaf and the event to store.
-    pub(crate) fn check_receipt(
-        &self,
-        h: &CiphertextHash,
-        delivered_at: &str,
-        receipt_key: &PointJson,
-        signature: SignatureJson,
-    ) -> Result<(PublicKey, Fr, StoredEvent), ApiError> {
-        check_receipt_parts(self, h, delivered_at, receipt_key, signature)
-    }
-}
-
-fn check_receipt_parts(
+/// Parses and checks a receipt for `h` (signature, subgroup, clock skew); returns the receipt
+/// key, the delivered leaf and the event to store.
+pub(crate) fn checked_receipt(
     state: &AppState,
     h: &CiphertextHash,
     delivered_at: &str,

@@ -29,7 +29,7 @@ use letro_core::log::submitted_leaf;
 use letro_core::statement::CiphertextHash;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{accepted, parse_hash, ApiError, AppState};
+use crate::api::{accepted, checked_receipt, parse_hash, ApiError, AppState};
 use crate::auth::Role;
 use crate::store::{DirectoryEntry, Envelope, PointJson, SignatureJson, StoredEvent};
 use crate::unix_now;
@@ -329,8 +329,13 @@ async fn ack(
             "no such envelope in this mailbox".into(),
         ));
     }
-    let (key, leaf, stored) =
-        state.check_receipt(&h, &body.delivered_at, &body.receipt_key, body.signature)?;
+    let (key, leaf, stored) = checked_receipt(
+        state,
+        &h,
+        &body.delivered_at,
+        &body.receipt_key,
+        body.signature,
+    )?;
     let packed = babyjubjub::pack(key.point());
     let owner = state.jobs()?.receipt_key_owner(&packed).map_err(internal)?;
     if owner.map(|(account, _)| account) != Some(token.subject.clone()) {
