@@ -102,9 +102,9 @@ pub fn point_on_curve(x: Fq, y: Fq) -> Result<Point, PointError> {
     Ok(Point::new_unchecked(x, y))
 }
 
-/// Whether `8·p` is the identity.
+/// Whether `8·p` is the identity (computed in projective coordinates: no inversion).
 pub fn is_small_order(p: &Point) -> bool {
-    p.mul_by_cofactor().is_zero()
+    p.mul_by_cofactor_to_group().is_zero()
 }
 
 /// Whether `p` is in the subgroup of order `l`.
@@ -188,6 +188,18 @@ mod tests {
         // l·Base8 is the identity.
         let l = Fs::MODULUS.to_bytes_be();
         assert!(mul_be_bytes(&b, &l).is_zero());
+    }
+
+    #[test]
+    fn small_order_points_are_recognised() {
+        // (0, 1) is the identity, (0, −1) has order 2, (±1/√a, 0) have order 4.
+        let x4 = COEFF_A.inverse().and_then(|i| i.sqrt()).expect("a is a square");
+        for (x, y) in [(Fq::zero(), Fq::ONE), (Fq::zero(), -Fq::ONE), (x4, Fq::zero()), (-x4, Fq::zero())] {
+            let t = point_on_curve(x, y).expect("torsion point on the curve");
+            assert!(is_small_order(&t));
+            assert!(!is_small_order(&(base8() + t).into_affine()));
+        }
+        assert!(!is_small_order(&base8()));
     }
 
     #[test]
