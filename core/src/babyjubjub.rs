@@ -193,8 +193,16 @@ mod tests {
     #[test]
     fn small_order_points_are_recognised() {
         // (0, 1) is the identity, (0, −1) has order 2, (±1/√a, 0) have order 4.
-        let x4 = COEFF_A.inverse().and_then(|i| i.sqrt()).expect("a is a square");
-        for (x, y) in [(Fq::zero(), Fq::ONE), (Fq::zero(), -Fq::ONE), (x4, Fq::zero()), (-x4, Fq::zero())] {
+        let x4 = COEFF_A
+            .inverse()
+            .and_then(|i| i.sqrt())
+            .expect("a is a square");
+        for (x, y) in [
+            (Fq::zero(), Fq::ONE),
+            (Fq::zero(), -Fq::ONE),
+            (x4, Fq::zero()),
+            (-x4, Fq::zero()),
+        ] {
             let t = point_on_curve(x, y).expect("torsion point on the curve");
             assert!(is_small_order(&t));
             assert!(!is_small_order(&(base8() + t).into_affine()));
