@@ -361,3 +361,65 @@ async fn signal_messages_go_through_the_relay_as_ciphertext_only() {
         "the account names are stored"
     );
 }
+
+/// `POST /v1/messages` has its own limit, `max_envelope_bytes`, above the JSON routes'
+/// `body_limit`: an envelope larger than `body_limit` is accepted, one byte over
+/// `max_envelope_bytes` gets 413 and nothing of it is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_have_their_own_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice_token = client_token(dir.path(), "bank");
+    let bob_token = client_token(dir.path(), "bob");
+    let mut config = config(dir.path());
+    config.max_envelope_bytes = 100 << 10;
+    assert!(config.body_limit < 80 << 10);
+    let service = Service::start(config).unwrap();
+    let router = service.router();
+    let clients = tempfile::tempdir().unwrap();
+    let bob = Client::create(&clients.path().join("bob"), "bob").unwrap();
+    publish(&router, &bob_token, &bob).await;
+
+    let fits = vec![0x5a; 100 << 10];
+    let (st, v) = call_raw(
+        &router,
+        "POST",
+        "/v1/messages/bob",
+        Some(&alice_token),
+        fits.clone(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{}", String::from_utf8_lossy(&v));
+
+    let over = vec![0xa5; (100 << 10) + 1];
+    let (st, v) = call_raw(
+        &router,
+        "POST",
+        "/v1/messages/bob",
+        Some(&alice_token),
+        over.clone(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE);
+    let v: Value = serde_json::from_slice(&v).unwrap();
+    assert_eq!(v["error"]["code"], "payload_too_large");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("102400"),
+        "{v}"
+    );
+
+    // Only the envelope that fits is in bob's mailbox; the refused one is not stored.
+    let (st, list) = call(&router, "GET", "/v1/mailbox", Some(&bob_token), None).await;
+    assert_eq!(st, StatusCode::OK);
+    let listed: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["ciphertext_sha256"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [CiphertextHash::of(&fits).to_hex()]);
+    let uri = format!("/v1/mailbox/{}", CiphertextHash::of(&over).to_hex());
+    let (st, _) = call_raw(&router, "GET", &uri, Some(&bob_token), Vec::new()).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    drop(router);
+    service.shutdown().await;
+}
