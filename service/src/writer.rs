@@ -565,7 +565,7 @@ mod tests {
     }
 
     #[test]
-    fn integration_follows_idleness_or_a_burst_and_precedes_every_checkpoint() {
+    fn integration_follows_idleness_and_precedes_every_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
         let view = Arc::new(RwLock::new(LogView {
             log: DeliveryLog::new(),
@@ -606,36 +606,67 @@ mod tests {
             assert!(start.elapsed() < std::time::Duration::from_secs(5));
             std::thread::sleep(IDLE_INTEGRATE);
         }
-        // A burst of INTEGRATE_AT leaves is integrated (at the threshold or when idle).
-        let mut replies = Vec::new();
-        for n in 0..INTEGRATE_AT {
-            let (reply, rx) = oneshot::channel();
-            let h = {
-                let mut h = [0u8; 32];
-                h[..8].copy_from_slice(&(n as u64 + 1000).to_be_bytes());
-                h
-            };
-            tx.blocking_send(Command::Append {
-                ciphertext_hash: h,
-                leaf: Fr::from(n as u64),
-                event: StoredEvent::Submitted {
-                    ciphertext_sha256: hex::encode(h),
-                    sender: "bank".into(),
-                    routing: "r".into(),
-                },
-                reply,
-            })
-            .unwrap();
-            replies.push(rx);
-        }
-        for r in replies {
-            r.blocking_recv().unwrap().unwrap();
-        }
         drop(tx);
         thread.join().unwrap();
+        assert_eq!(view.read().unwrap().log.integrated_size(), 3);
+    }
+
+    /// The threshold on its own, without the writer's thread (so no idle integration can
+    /// interfere): `INTEGRATE_AT − 1` waiting leaves stay sequenced only, the next one makes the
+    /// commit integrate them all before the replies go out.
+    #[test]
+    fn integrate_at_leaves_are_integrated_by_the_commit_that_reaches_the_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let view = Arc::new(RwLock::new(LogView {
+            log: DeliveryLog::new(),
+            checkpoint: None,
+        }));
+        let mut writer = Writer {
+            store: SqliteStore::open(dir.path()).unwrap(),
+            view: view.clone(),
+            key: SignerKey::from_seed("example.invalid/log", &[1; 32]).unwrap(),
+            origin: "example.invalid/log".into(),
+            now: || 1_764_000_000,
+        };
+        let appends = |range: std::ops::Range<usize>| {
+            let mut replies = Vec::new();
+            let appends = range
+                .map(|n| {
+                    let mut h = [0u8; 32];
+                    h[..8].copy_from_slice(&(n as u64 + 1000).to_be_bytes());
+                    let (reply, rx) = oneshot::channel();
+                    replies.push(rx);
+                    let event = StoredEvent::Submitted {
+                        ciphertext_sha256: hex::encode(h),
+                        sender: "bank".into(),
+                        routing: "r".into(),
+                    };
+                    (h, Fr::from(n as u64), event, reply)
+                })
+                .collect::<Vec<_>>();
+            (appends, replies)
+        };
+        let (first, replies) = appends(0..INTEGRATE_AT - 1);
+        writer.append_batch(first);
+        for r in replies {
+            assert!(r.blocking_recv().unwrap().unwrap().fresh);
+        }
+        {
+            let v = view.read().unwrap();
+            assert_eq!(v.log.sequenced_size(), INTEGRATE_AT as u64 - 1);
+            assert_eq!(v.log.integrated_size(), 0);
+        }
+        let (last, replies) = appends(INTEGRATE_AT - 1..INTEGRATE_AT);
+        writer.append_batch(last);
+        for r in replies {
+            assert_eq!(
+                r.blocking_recv().unwrap().unwrap().index,
+                INTEGRATE_AT as u64 - 1
+            );
+        }
         assert_eq!(
             view.read().unwrap().log.integrated_size(),
-            3 + INTEGRATE_AT as u64
+            INTEGRATE_AT as u64
         );
     }
 }
