@@ -23,7 +23,6 @@ use hyper::Method;
 use letro_client::{Attachment, Client, Message};
 use letro_core::bundle::format_time;
 use letro_core::directory::PrekeyBundle;
-use letro_core::field::fr_to_decimal;
 use letro_core::statement::CiphertextHash;
 use letro_service::auth::{issue_token, Role};
 use letro_service::store::SqliteStore;
@@ -264,19 +263,7 @@ async fn parties(
     }
     let t = unix_now();
     let receipt = bob.sign_receipt(&h, t);
-    let p = receipt.receipt_key.point();
-    let s = {
-        use ark_ff::PrimeField;
-        receipt.signature.s.into_bigint().to_string()
-    };
-    let ack = json!({
-        "delivered_at": format_time(t).unwrap_or_default(),
-        "receipt_key": {"x": fr_to_decimal(&p.x), "y": fr_to_decimal(&p.y)},
-        "signature": {
-            "r8": {"x": fr_to_decimal(&receipt.signature.r8.x), "y": fr_to_decimal(&receipt.signature.r8.y)},
-            "s": s,
-        },
-    });
+    let ack = serde_json::to_value(receipt.ack_json().map_err(fail)?).map_err(fail)?;
     let a = bob_api
         .post_json(&format!("/v1/mailbox/{}/receipt", h.to_hex()), &ack)
         .await

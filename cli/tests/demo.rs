@@ -17,7 +17,6 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use letro_client::{Client, Message};
 use letro_core::bundle::{format_time, Bundle};
-use letro_core::field::fr_to_decimal;
 use letro_core::note::VerifierKey;
 use letro_core::statement::CiphertextHash;
 use letro_service::auth::{issue_token, Role};
@@ -88,19 +87,7 @@ async fn call(
 }
 
 fn ack(client: &Client, h: &CiphertextHash, t: u64) -> Vec<u8> {
-    use ark_ff::PrimeField;
-    let r = client.sign_receipt(h, t);
-    let p = r.receipt_key.point();
-    json!({
-        "delivered_at": format_time(t).unwrap(),
-        "receipt_key": {"x": fr_to_decimal(&p.x), "y": fr_to_decimal(&p.y)},
-        "signature": {
-            "r8": {"x": fr_to_decimal(&r.signature.r8.x), "y": fr_to_decimal(&r.signature.r8.y)},
-            "s": r.signature.s.into_bigint().to_string(),
-        },
-    })
-    .to_string()
-    .into_bytes()
+    serde_json::to_vec(&client.sign_receipt(h, t).ack_json().unwrap()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

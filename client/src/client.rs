@@ -15,6 +15,7 @@ use letro_core::directory::{
     ReceiptKeyBinding, SignedPrekey, DIRECTORY_VERSION, MAX_ONE_TIME_PREKEYS, MAX_REGISTRATION_ID,
 };
 use letro_core::eddsa::{self, PublicKey as ReceiptPublicKey, Signature};
+use letro_core::receipt_json::{AckJson, TimeOutOfRange};
 use letro_core::statement::{receipt_message, CiphertextHash};
 use libsignal_protocol_syft::{
     kem, message_decrypt, message_encrypt, process_prekey_bundle, DeviceId, GenericSignedPreKey,
@@ -57,6 +58,14 @@ pub struct Receipt {
     pub receipt_key: ReceiptPublicKey,
     /// The signature.
     pub signature: Signature,
+}
+
+impl Receipt {
+    /// The body that acknowledges this receipt to the relay
+    /// (`POST /v1/mailbox/{ciphertext_sha256}/receipt`).
+    pub fn ack_json(&self) -> Result<AckJson, TimeOutOfRange> {
+        AckJson::new(self.delivered_at, &self.receipt_key, &self.signature)
+    }
 }
 
 /// The public keys this client publishes, read once from the state.

@@ -23,6 +23,7 @@ pub mod log;
 pub mod merkle;
 pub mod note;
 pub mod poseidon;
+pub mod receipt_json;
 pub mod statement;
 pub mod tags;
 

@@ -17,6 +17,7 @@ use letro_core::eddsa::{PublicKey, Signature};
 use letro_core::field::{fr_from_decimal, fr_to_decimal, parse_decimal};
 use letro_core::log::{check_receipt, submitted_leaf, ReceiptError};
 use letro_core::merkle::InclusionProof;
+use letro_core::receipt_json::ReceiptJson;
 use letro_core::statement::CiphertextHash;
 use letro_core::Fr;
 use serde::{Deserialize, Serialize};
@@ -692,20 +693,6 @@ pub struct SubmissionBody {
     pub routing: String,
 }
 
-/// `POST /v1/receipts` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReceiptBody {
-    /// `H`, 64 lowercase hex digits.
-    pub ciphertext_sha256: String,
-    /// `t` as RFC 3339 (whole seconds are signed; a fraction is refused).
-    pub delivered_at: String,
-    /// The receipt key `A`.
-    pub receipt_key: PointJson,
-    /// The signature on `Poseidon(tag_receipt, H_hi, H_lo, t)`.
-    pub signature: SignatureJson,
-}
-
 /// The answer to an accepted event.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Accepted {
@@ -776,7 +763,7 @@ async fn post_submission(
 async fn post_receipt(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Json<ReceiptBody>, JsonRejection>,
+    body: Result<Json<ReceiptJson>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let result = receipt(&state, &headers, body).await;
     if let Err(e) = &result {
@@ -788,7 +775,7 @@ async fn post_receipt(
 async fn receipt(
     state: &AppState,
     headers: &HeaderMap,
-    body: Result<Json<ReceiptBody>, JsonRejection>,
+    body: Result<Json<ReceiptJson>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     state.authorize(headers, &[Role::Relay])?;
     let body = json_body(state, body)?;

@@ -26,12 +26,13 @@ use axum::Json;
 use letro_core::babyjubjub;
 use letro_core::directory::{check_account_id, CertificateObject, PrekeyUpload};
 use letro_core::log::submitted_leaf;
+use letro_core::receipt_json::AckJson;
 use letro_core::statement::CiphertextHash;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{accepted, checked_receipt, parse_hash, ApiError, AppState};
 use crate::auth::Role;
-use crate::store::{DirectoryEntry, Envelope, PointJson, SignatureJson, StoredEvent};
+use crate::store::{DirectoryEntry, Envelope, StoredEvent};
 use crate::unix_now;
 
 /// Most envelopes one `GET /v1/mailbox` lists.
@@ -278,24 +279,12 @@ pub(crate) async fn get_envelope(
         .into_response())
 }
 
-/// `POST /v1/mailbox/{ciphertext_sha256}/receipt` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AckBody {
-    /// `t`, RFC 3339, whole seconds.
-    pub delivered_at: String,
-    /// The receipt key `A`; it must be one the recipient certified in the directory.
-    pub receipt_key: PointJson,
-    /// The signature on `Poseidon(tag_receipt, H_hi, H_lo, t)`.
-    pub signature: SignatureJson,
-}
-
 /// `POST /v1/mailbox/{ciphertext_sha256}/receipt`.
 pub(crate) async fn post_ack(
     State(state): State<AppState>,
     headers: HeaderMap,
     h: Result<Path<String>, PathRejection>,
-    body: Result<Json<AckBody>, JsonRejection>,
+    body: Result<Json<AckJson>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let result = ack(&state, &headers, h, body).await;
     if let Err(e) = &result {
@@ -308,7 +297,7 @@ async fn ack(
     state: &AppState,
     headers: &HeaderMap,
     h: Result<Path<String>, PathRejection>,
-    body: Result<Json<AckBody>, JsonRejection>,
+    body: Result<Json<AckJson>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let token = state.authorize(headers, &[Role::Client])?;
     let h = hash_path(h)?;

@@ -28,25 +28,7 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// A Baby Jubjub point as decimal field elements, as the API and the store carry it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PointJson {
-    /// x, decimal.
-    pub x: String,
-    /// y, decimal.
-    pub y: String,
-}
-
-/// An EdDSA-Poseidon signature `(R8, S)`, decimal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignatureJson {
-    /// The nonce point.
-    pub r8: PointJson,
-    /// The scalar, decimal.
-    pub s: String,
-}
+pub use letro_core::receipt_json::{PointJson, SignatureJson};
 
 /// A log event as stored beside its leaf: everything needed to recompute the leaf and to build
 /// a witness later. Field elements are canonical decimal strings (checked before storing).

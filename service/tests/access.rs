@@ -97,15 +97,7 @@ async fn every_cell_of_the_access_table_holds() {
     let h = letro_core::statement::CiphertextHash::of(&envelope);
     let envelope_uri = format!("/v1/mailbox/{}", h.to_hex());
     let ack_uri = format!("/v1/mailbox/{}/receipt", h.to_hex());
-    let ack = {
-        let r = alice.sign_receipt(&h, unix_now());
-        let p = r.receipt_key.point();
-        serde_json::json!({
-            "delivered_at": letro_core::bundle::format_time(r.delivered_at).unwrap(),
-            "receipt_key": {"x": letro_core::field::fr_to_decimal(&p.x), "y": letro_core::field::fr_to_decimal(&p.y)},
-            "signature": signature_json(&r.signature),
-        })
-    };
+    let ack = serde_json::to_value(alice.sign_receipt(&h, unix_now()).ack_json().unwrap()).unwrap();
 
     let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ACCESS.md")).unwrap();
     let header: Vec<&str> = table

@@ -21,7 +21,6 @@ use common::*;
 use letro_client::{Attachment, Client, Message};
 use letro_core::bundle::format_time;
 use letro_core::directory::PrekeyBundle;
-use letro_core::field::fr_to_decimal;
 use letro_core::statement::CiphertextHash;
 use letro_service::auth::{issue_token, Role};
 use letro_service::store::SqliteStore;
@@ -36,13 +35,7 @@ fn client_token(dir: &std::path::Path, account: &str) -> String {
 }
 
 fn ack_body(client: &Client, h: &CiphertextHash, t: u64) -> Value {
-    let r = client.sign_receipt(h, t);
-    let p = r.receipt_key.point();
-    json!({
-        "delivered_at": format_time(r.delivered_at).unwrap(),
-        "receipt_key": {"x": fr_to_decimal(&p.x), "y": fr_to_decimal(&p.y)},
-        "signature": signature_json(&r.signature),
-    })
+    serde_json::to_value(client.sign_receipt(h, t).ack_json().unwrap()).unwrap()
 }
 
 async fn publish(router: &Router, token: &str, client: &Client) {

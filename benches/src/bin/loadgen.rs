@@ -25,7 +25,6 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use ark_ff::PrimeField;
 use clap::{Parser, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -33,12 +32,13 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use letro_core::eddsa::{PrivateKey, PublicKey, Signature};
-use letro_core::field::{fr_from_decimal, fr_to_decimal, parse_decimal};
+use letro_core::field::{fr_from_decimal, parse_decimal};
 use letro_core::log::{check_receipt, DeliveryLog, Event};
+use letro_core::receipt_json::{PointJson, ReceiptJson, SignatureJson};
 use letro_core::statement::{receipt_message, CiphertextHash};
 use letro_prover::Prover;
 use letro_service::auth::{issue_token, Role};
-use letro_service::store::{NewEntry, PointJson, SignatureJson, SqliteStore, Store, StoredEvent};
+use letro_service::store::{NewEntry, SqliteStore, Store, StoredEvent};
 use letro_service::writer::{Command, LogView, Writer};
 use letro_service::{unix_now, Config, Service};
 use rayon::prelude::*;
@@ -277,15 +277,7 @@ fn sign_receipt(h: CiphertextHash, seed: [u8; 32], t: u64) -> SignedReceipt {
     let sk = PrivateKey::from_bytes(seed);
     let key = sk.public_key();
     let sig = sk.sign(&receipt_message(&h, t));
-    let v = json!({
-        "ciphertext_sha256": h.to_hex(),
-        "delivered_at": rfc3339(t),
-        "receipt_key": {"x": fr_to_decimal(&key.point().x), "y": fr_to_decimal(&key.point().y)},
-        "signature": {
-            "r8": {"x": fr_to_decimal(&sig.r8.x), "y": fr_to_decimal(&sig.r8.y)},
-            "s": sig.s.into_bigint().to_string(),
-        },
-    });
+    let v = ReceiptJson::new(&h, t, &key, &sig).expect("a time of today");
     SignedReceipt {
         h,
         t,
@@ -1197,21 +1189,9 @@ fn proofs_mode(k: usize, runs: usize) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // profile mode
 
-/// `POST /v1/receipts` body, as the service declares it (copied here so that the profile does
-/// not depend on the service's private parsing code).
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct ReceiptBody {
-    ciphertext_sha256: String,
-    delivered_at: String,
-    receipt_key: PointJson,
-    signature: SignatureJson,
-}
-
 /// The handler's parsing steps after the JSON: hash, time, four field elements, `S`, the key
 /// and signature checks for form (on the curve, not small order).
-fn parse_fields(b: &ReceiptBody) -> Result<(CiphertextHash, u64, PublicKey, Signature)> {
+fn parse_fields(b: &ReceiptJson) -> Result<(CiphertextHash, u64, PublicKey, Signature)> {
     let h = CiphertextHash::from_hex(&b.ciphertext_sha256)?;
     let t = time::OffsetDateTime::parse(
         &b.delivered_at,
@@ -1247,17 +1227,8 @@ fn delivered_event(r: &SignedReceipt) -> StoredEvent {
     StoredEvent::Delivered {
         ciphertext_sha256: r.h.to_hex(),
         delivered_at: r.t,
-        receipt_key: PointJson {
-            x: fr_to_decimal(&r.key.point().x),
-            y: fr_to_decimal(&r.key.point().y),
-        },
-        signature: SignatureJson {
-            r8: PointJson {
-                x: fr_to_decimal(&r.sig.r8.x),
-                y: fr_to_decimal(&r.sig.r8.y),
-            },
-            s: r.sig.s.into_bigint().to_string(),
-        },
+        receipt_key: PointJson::from(r.key.point()),
+        signature: SignatureJson::from(&r.sig),
     }
 }
 
@@ -1272,10 +1243,10 @@ fn profile_mode(n: usize, concurrency: usize) -> Result<()> {
 
     // 1. Parsing.
     let us = time_each(&receipts, |r| {
-        let _: ReceiptBody = serde_json::from_slice(&r.body).expect("json");
+        let _: ReceiptJson = serde_json::from_slice(&r.body).expect("json");
     });
     row("JSON body to struct (serde_json)", format!("{us:.1} µs"));
-    let parsed: Vec<ReceiptBody> = receipts
+    let parsed: Vec<ReceiptJson> = receipts
         .iter()
         .map(|r| serde_json::from_slice(&r.body).expect("json"))
         .collect();

@@ -15,7 +15,7 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use letro_core::eddsa::PrivateKey;
-use letro_core::field::fr_to_decimal;
+use letro_core::receipt_json::{ReceiptJson, SignatureJson};
 use letro_core::statement::{receipt_message, CiphertextHash};
 use letro_service::auth::{issue_token, Role};
 use letro_service::store::SqliteStore;
@@ -107,33 +107,14 @@ pub fn submission(ciphertext: &[u8], routing: &str) -> Value {
 /// A receipt for `ciphertext` signed by the key with `seed` at time `t`.
 pub fn receipt(ciphertext: &[u8], seed: u8, t: u64) -> Value {
     let sk = PrivateKey::from_bytes([seed; 32]);
-    let pk = sk.public_key();
     let h = CiphertextHash::of(ciphertext);
     let sig = sk.sign(&receipt_message(&h, t));
-    let when = time::OffsetDateTime::from_unix_timestamp(t as i64)
-        .unwrap()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let s = num_bigint_decimal(&sig.s);
-    json!({
-        "ciphertext_sha256": h.to_hex(),
-        "delivered_at": when,
-        "receipt_key": {"x": fr_to_decimal(&pk.point().x), "y": fr_to_decimal(&pk.point().y)},
-        "signature": {"r8": {"x": fr_to_decimal(&sig.r8.x), "y": fr_to_decimal(&sig.r8.y)}, "s": s},
-    })
+    serde_json::to_value(ReceiptJson::new(&h, t, &sk.public_key(), &sig).unwrap()).unwrap()
 }
 
 /// An EdDSA signature as the API's JSON.
 pub fn signature_json(sig: &letro_core::eddsa::Signature) -> Value {
-    json!({
-        "r8": {"x": fr_to_decimal(&sig.r8.x), "y": fr_to_decimal(&sig.r8.y)},
-        "s": num_bigint_decimal(&sig.s),
-    })
-}
-
-fn num_bigint_decimal(s: &letro_core::babyjubjub::Fs) -> String {
-    use ark_ff::PrimeField;
-    s.into_bigint().to_string()
+    serde_json::to_value(SignatureJson::from(sig)).unwrap()
 }
 
 /// Waits until the log has integrated `n` entries (the writer integrates within milliseconds
