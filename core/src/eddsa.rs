@@ -1019,7 +1019,6 @@ mod tests {
         let bits: Vec<u32> = (0..2000)
             .map(|_| check_half_size(<Fs as ark_ff::UniformRand>::rand(&mut rng)))
             .collect();
-        // Half of l's 251 bits, give or take a few, for all but a rare few.
         // Half of l's 251 bits, give or take a few: with this seed 97.75 % are within 130 bits
         // and the longest has 136.
         let short = bits.iter().filter(|&&b| b <= 130).count();
