@@ -152,6 +152,9 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     callback_hosts: Vec<String>,
+    /// A PEM file of CA certificates trusted for https:// callbacks besides the Mozilla roots.
+    #[arg(long, env = "LETRO_CALLBACK_CA_FILE")]
+    callback_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +233,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 max_jobs_per_sender: a.max_jobs_per_sender,
                 callback_hosts: (!a.callback_hosts.is_empty()).then_some(a.callback_hosts),
                 callback_backoff_ms: None,
+                callback_ca_file: a.callback_ca_file,
                 max_envelope_bytes: None,
             };
             crate::serve::run(a.config.as_deref(), flags)

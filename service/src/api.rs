@@ -1018,8 +1018,9 @@ pub struct ProofRequest {
     pub not_before: String,
     /// The window's end, `YYYY-MM-DDTHH:MM:SSZ`.
     pub not_after: String,
-    /// Optional: an `http://` URL on a host the service allows (`callback_hosts`), to which
-    /// the service POSTs `{"job_id", "state"}` when the job is done or failed.
+    /// Optional: an `https://` or `http://` URL on a host the service allows
+    /// (`callback_hosts`), to which the service POSTs `{"job_id", "state"}` when the job is
+    /// done or failed.
     #[serde(default)]
     pub callback_url: Option<String>,
 }

@@ -4,14 +4,17 @@
 //! - The notice carries no bundle and no opening: the receiver fetches the job with its own
 //!   sender token (`GET /v1/proofs/{job_id}`). A forged notice therefore gains nothing, and
 //!   the notice needs no signature.
-//! - Only `http://` URLs on hosts the operator lists in `callback_hosts` are accepted
-//!   (so a sender cannot make the service call arbitrary internal addresses); with an empty
-//!   list, callbacks are refused. This build has no TLS client: point callbacks at an
-//!   egress proxy or a local agent on an allowed host.
+//! - Only `https://` and `http://` URLs on hosts the operator lists in `callback_hosts` are
+//!   accepted (so a sender cannot make the service call arbitrary internal addresses); with an
+//!   empty list, callbacks are refused.
+//! - `https://` callbacks use rustls (TLS 1.2 and 1.3, the ring provider) and check the
+//!   receiver's certificate against the Mozilla root store (`webpki-roots`) plus the
+//!   certificates of `callback_ca_file`, if the operator gives one (a private CA).
 //! - Delivery is at least once: a 2xx answer marks the job's callback `delivered`; otherwise
 //!   it is retried [`ATTEMPTS`] times with growing delays, then marked `failed`. Pending
 //!   callbacks are stored with the job and resumed after a restart.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +22,8 @@ use axum::http::{header, Method, Request, Uri};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::jobs::SharedStore;
@@ -41,21 +46,16 @@ pub fn check_url(url: &str, allowed_hosts: &[String]) -> Result<(), String> {
     if url.len() > MAX_URL_LEN {
         return Err(format!("callback_url is longer than {MAX_URL_LEN} bytes"));
     }
+    const SCHEMES: &str = "callback_url must start with https:// or http://";
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
     if !lower.starts_with("http://") && !lower.starts_with("https://") {
-        return Err("callback_url must start with http://".into());
+        return Err(SCHEMES.into());
     }
     let uri: Uri = url
         .parse()
         .map_err(|e| format!("callback_url is not a valid URL: {e}"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(
-                "https callbacks are not supported by this build; use an http:// URL on an allowed host (e.g. an egress proxy)".into(),
-            )
-        }
-        _ => return Err("callback_url must start with http://".into()),
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(SCHEMES.into());
     }
     let authority = uri
         .authority()
@@ -79,6 +79,38 @@ pub fn check_url(url: &str, allowed_hosts: &[String]) -> Result<(), String> {
     }
 }
 
+/// The TLS settings of `https://` callbacks: the Mozilla root store, plus every certificate in
+/// the PEM file `ca_file` if given (it must hold at least one, each a valid CA certificate).
+pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca_file {
+        let shown = path.display();
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("callback_ca_file {shown}: {e}"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("callback_ca_file {shown}: {e}"))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "callback_ca_file {shown}: no PEM certificate in the file"
+            ));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| format!("callback_ca_file {shown}: {e}"))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS settings: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// Where finished jobs with a callback are handed over.
 #[derive(Debug, Clone)]
 pub struct Notifier {
@@ -100,6 +132,7 @@ impl Notifier {
 pub fn start(
     store: SharedStore,
     backoff: Duration,
+    tls: Arc<rustls::ClientConfig>,
 ) -> Result<(Notifier, tokio::task::JoinHandle<()>), crate::store::StoreError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let pending = match store.lock() {
@@ -116,8 +149,9 @@ pub fn start(
                 return;
             };
             let store = store.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                deliver_job(&store, &id, backoff).await;
+                deliver_job(&store, &id, backoff, &tls).await;
                 drop(permit);
             });
         }
@@ -125,7 +159,12 @@ pub fn start(
     Ok((Notifier { tx }, handle))
 }
 
-async fn deliver_job(store: &SharedStore, id: &str, backoff: Duration) {
+async fn deliver_job(
+    store: &SharedStore,
+    id: &str,
+    backoff: Duration,
+    tls: &Arc<rustls::ClientConfig>,
+) {
     let job = match store.lock() {
         Ok(s) => s.job(id),
         Err(_) => return,
@@ -141,7 +180,7 @@ async fn deliver_job(store: &SharedStore, id: &str, backoff: Duration) {
     let mut delay = backoff;
     let mut outcome = "failed";
     for attempt in 1..=ATTEMPTS {
-        match tokio::time::timeout(ATTEMPT_TIMEOUT, post(&url, body.clone())).await {
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, post(&url, body.clone(), tls)).await {
             Ok(Ok(status)) if (200..300).contains(&status) => {
                 outcome = "delivered";
                 break;
@@ -166,20 +205,32 @@ async fn deliver_job(store: &SharedStore, id: &str, backoff: Duration) {
     }
 }
 
-/// POSTs `body` to an `http://` URL and returns the status code.
-async fn post(url: &str, body: String) -> Result<u16, String> {
+/// POSTs `body` to an `https://` or `http://` URL and returns the status code.
+async fn post(url: &str, body: String, tls: &Arc<rustls::ClientConfig>) -> Result<u16, String> {
     let uri: Uri = url.parse().map_err(|e| format!("{e}"))?;
-    let host = uri.host().ok_or("no host")?.to_owned();
-    let port = uri.port_u16().unwrap_or(80);
+    // An IPv6 literal comes bracketed in the URL.
+    let host = uri
+        .host()
+        .ok_or("no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let https = uri.scheme_str() == Some("https");
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let stream = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut sender = if https {
+        let name =
+            ServerName::try_from(host.clone()).map_err(|e| format!("server name {host}: {e}"))?;
+        let stream = tokio_rustls::TlsConnector::from(tls.clone())
+            .connect(name, stream)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        handshake(stream).await?
+    } else {
+        handshake(stream).await?
+    };
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
     let authority = uri.authority().map_or(host, |a| a.as_str().to_owned());
     let req = Request::builder()
@@ -197,6 +248,20 @@ async fn post(url: &str, body: String) -> Result<u16, String> {
     Ok(resp.status().as_u16())
 }
 
+/// An HTTP/1.1 connection over `io`, its driver spawned.
+async fn handshake<T>(io: T) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +273,7 @@ mod tests {
             "http://hooks.bank.example/letro",
             "http://HOOKS.bank.example/a?b=c",
             "http://127.0.0.1:9000/cb",
+            "https://hooks.bank.example/letro",
         ] {
             assert_eq!(check_url(ok, &allowed), Ok(()), "{ok}");
         }
@@ -215,8 +281,8 @@ mod tests {
             ("http://evil.example/", "not among"),
             ("http://127.0.0.1:9001/cb", "not among"),
             ("http://hooks.bank.example:8080/", "not among"),
-            ("https://hooks.bank.example/", "https"),
-            ("ftp://hooks.bank.example/", "http://"),
+            ("https://evil.example/", "not among"),
+            ("ftp://hooks.bank.example/", "https:// or http://"),
             ("http://user:pw@hooks.bank.example/", "credentials"),
             ("not a url", "http://"),
             ("http://exa mple/", "valid URL"),

@@ -85,6 +85,9 @@ pub struct Config {
     pub callback_hosts: Vec<String>,
     /// Delay before the second callback attempt; later delays grow fivefold. Default 1 s.
     pub callback_backoff: Duration,
+    /// A PEM file of CA certificates trusted for `https://` callbacks besides the Mozilla
+    /// root store (a private CA). Default none.
+    pub callback_ca_file: Option<PathBuf>,
     /// Largest envelope (message with its attachments, encrypted) the mailbox accepts, in
     /// bytes; larger ones get 413. Default 24 MiB.
     pub max_envelope_bytes: usize,
@@ -107,6 +110,7 @@ impl Config {
             max_jobs_per_sender: 16,
             callback_hosts: Vec::new(),
             callback_backoff: Duration::from_secs(1),
+            callback_ca_file: None,
             max_envelope_bytes: 24 << 20,
         }
     }
@@ -139,6 +143,10 @@ pub enum ServeError {
     /// Serving HTTP failed.
     #[error("http server: {0}")]
     Http(std::io::Error),
+    /// The TLS settings of callbacks could not be made (an unreadable or empty
+    /// `callback_ca_file`).
+    #[error("{0}")]
+    CallbackTls(String),
 }
 
 /// The current time, Unix seconds.
@@ -236,7 +244,10 @@ impl Service {
         let metrics = Arc::new(metrics::Metrics::new(
             api::routes().into_iter().map(|r| r.path),
         ));
-        let (callbacks, notifier) = callback::start(job_store.clone(), config.callback_backoff)?;
+        let tls = callback::tls_config(config.callback_ca_file.as_deref())
+            .map_err(ServeError::CallbackTls)?;
+        let (callbacks, notifier) =
+            callback::start(job_store.clone(), config.callback_backoff, tls)?;
         let threads = if config.prover_threads == 0 {
             let cores = std::thread::available_parallelism().map_or(1, usize::from);
             (cores / config.provers.max(1)).max(1)

@@ -19,6 +19,7 @@
 //! max_jobs_per_sender = 16
 //! callback_hosts = ["hooks.bank.example"] # empty: callbacks refused
 //! callback_backoff_ms = 1000
+//! callback_ca_file = "/etc/letro/hooks-ca.pem" # optional: a private CA for https callbacks
 //! max_envelope_bytes = 25165824          # 24 MiB
 //! ```
 
@@ -61,6 +62,8 @@ pub struct Settings {
     pub max_jobs_per_sender: Option<u64>,
     /// [`Config::callback_hosts`].
     pub callback_hosts: Option<Vec<String>>,
+    /// [`Config::callback_ca_file`].
+    pub callback_ca_file: Option<PathBuf>,
     /// [`Config::callback_backoff`], milliseconds.
     pub callback_backoff_ms: Option<u64>,
     /// [`Config::max_envelope_bytes`] (1 KiB to 256 MiB).
@@ -147,6 +150,7 @@ impl Settings {
             max_jobs_per_sender: over.max_jobs_per_sender.or(self.max_jobs_per_sender),
             callback_hosts: over.callback_hosts.or(self.callback_hosts),
             callback_backoff_ms: over.callback_backoff_ms.or(self.callback_backoff_ms),
+            callback_ca_file: over.callback_ca_file.or(self.callback_ca_file),
             max_envelope_bytes: over.max_envelope_bytes.or(self.max_envelope_bytes),
         }
     }
@@ -210,6 +214,7 @@ impl Settings {
             c.callback_backoff =
                 Duration::from_millis(range("callback_backoff_ms", v, 1, 3_600_000)?);
         }
+        c.callback_ca_file = self.callback_ca_file;
         if let Some(v) = self.max_envelope_bytes {
             c.max_envelope_bytes = range("max_envelope_bytes", v as u64, 1024, 256 << 20)? as usize;
         }
@@ -230,6 +235,7 @@ mod tests {
             provers = 2
             prover_threads = 1
             callback_hosts = ["hooks.bank.example", "127.0.0.1:9000"]
+            callback_ca_file = "/etc/letro/hooks-ca.pem"
             checkpoint_interval_seconds = 30
             "#,
         )
@@ -246,6 +252,10 @@ mod tests {
         assert_eq!(c.listen.port(), 9999);
         assert_eq!(c.checkpoint_interval, Duration::from_secs(30));
         assert_eq!(c.callback_hosts.len(), 2);
+        assert_eq!(
+            c.callback_ca_file.as_deref(),
+            Some(Path::new("/etc/letro/hooks-ca.pem"))
+        );
         assert_eq!(c.max_skew, 300, "the default stays");
     }
 

@@ -432,8 +432,8 @@ async fn a_finished_job_notifies_its_callback_url_and_a_failing_one_is_retried()
     // Refused callback URLs, before any job is made.
     for (url, why) in [
         ("http://elsewhere.example/notify".to_owned(), "not among"),
-        (format!("https://{good}/notify"), "https"),
-        ("file:///etc/passwd".to_owned(), "http://"),
+        ("https://elsewhere.example/notify".to_owned(), "not among"),
+        ("file:///etc/passwd".to_owned(), "https:// or http://"),
     ] {
         let (st, v) = ask_with_callback(&router, &tokens.sender, t, url.clone()).await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {v}");
@@ -475,6 +475,157 @@ async fn a_finished_job_notifies_its_callback_url_and_a_failing_one_is_retried()
         "failed"
     );
     assert!(refused.try_recv().is_err(), "no attempt after the last");
+    drop(router);
+    service.shutdown().await;
+}
+
+/// A certificate authority made for a test, and a server certificate for `localhost` it
+/// signed.
+struct TestCa {
+    ca_pem: String,
+    server: tokio_rustls::TlsAcceptor,
+}
+
+fn test_ca() -> TestCa {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(leaf.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        )
+        .unwrap();
+    TestCa {
+        ca_pem: ca.pem(),
+        server: tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server)),
+    }
+}
+
+/// An https callback receiver on 127.0.0.1 with `tls`'s certificate for `localhost`; answers
+/// 204 and forwards each body. Returns `localhost:port`.
+async fn tls_callback_receiver(
+    tls: tokio_rustls::TlsAcceptor,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    use http_body_util::BodyExt;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (tls, tx) = (tls.clone(), tx.clone());
+            tokio::spawn(async move {
+                // A client that refuses our certificate ends the handshake: nothing to serve.
+                let Ok(stream) = tls.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let tx = tx.clone();
+                        async move {
+                            let body = req.into_body().collect().await?.to_bytes();
+                            let _ = tx.send(serde_json::from_slice::<Value>(&body).unwrap());
+                            let mut answer = hyper::Response::new(http_body_util::Empty::<
+                                hyper::body::Bytes,
+                            >::new(
+                            ));
+                            *answer.status_mut() = StatusCode::NO_CONTENT;
+                            Ok::<_, hyper::Error>(answer)
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (format!("localhost:{port}"), rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_callbacks_check_the_receivers_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(dir.path());
+    let ours = test_ca();
+    let rogue = test_ca();
+    let (good, mut notices) = tls_callback_receiver(ours.server.clone()).await;
+    let (bad, mut never) = tls_callback_receiver(rogue.server.clone()).await;
+    let ca_file = dir.path().join("hooks-ca.pem");
+    std::fs::write(&ca_file, &ours.ca_pem).unwrap();
+
+    // A CA file that is not PEM, or holds no certificate, stops the service from starting.
+    for (bad_pem, why) in [
+        ("not a certificate\n", "no PEM certificate"),
+        ("", "no PEM"),
+    ] {
+        let broken = dir.path().join("broken.pem");
+        std::fs::write(&broken, bad_pem).unwrap();
+        let mut cfg = config(dir.path());
+        cfg.callback_ca_file = Some(broken);
+        let e = Service::start(cfg).err().expect("refused");
+        assert!(e.to_string().contains(why), "{e}");
+    }
+    let mut cfg = config(dir.path());
+    cfg.callback_ca_file = Some(dir.path().join("missing.pem"));
+    let e = Service::start(cfg).err().expect("refused");
+    assert!(e.to_string().contains("callback_ca_file"), "{e}");
+
+    let mut cfg = config(dir.path());
+    cfg.callback_hosts = vec![good.clone(), bad.clone()];
+    cfg.callback_backoff = Duration::from_millis(10);
+    cfg.callback_ca_file = Some(ca_file);
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let t = unix_now();
+    deliver(&router, &tokens.relay, b"attest", t).await;
+    service.state().publish().await.unwrap();
+
+    // The receiver whose certificate our CA signed gets the notice over TLS.
+    let (st, v) =
+        ask_with_callback(&router, &tokens.sender, t, format!("https://{good}/notify")).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let job_id = v["job_id"].as_str().unwrap().to_owned();
+    let notice = tokio::time::timeout(Duration::from_secs(120), notices.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice, json!({"job_id": job_id, "state": "done"}));
+    assert_eq!(
+        callback_state(&router, &tokens.sender, &job_id, "delivered").await,
+        "delivered"
+    );
+
+    // One with a certificate from an unknown CA never gets a request: every attempt stops
+    // at the TLS handshake, and the callback ends failed.
+    let (st, v) =
+        ask_with_callback(&router, &tokens.sender, t, format!("https://{bad}/notify")).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let job_id = v["job_id"].as_str().unwrap().to_owned();
+    wait_for(&router, &tokens.sender, &job_id).await;
+    assert_eq!(
+        callback_state(&router, &tokens.sender, &job_id, "failed").await,
+        "failed"
+    );
+    assert!(
+        never.try_recv().is_err(),
+        "no notice through an untrusted TLS"
+    );
     drop(router);
     service.shutdown().await;
 }
