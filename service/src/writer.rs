@@ -508,24 +508,30 @@ mod tests {
         rx.blocking_recv().unwrap()
     }
 
-    #[test]
-    fn nothing_is_sequenced_or_acknowledged_unless_stored() {
-        let dir = tempfile::tempdir().unwrap();
-        let fail = Arc::new(AtomicBool::new(false));
+    /// A writer over `store` with a fresh view, the test key and a fixed clock.
+    fn test_writer<S: Store>(store: S) -> (Writer<S>, Arc<RwLock<LogView>>) {
         let view = Arc::new(RwLock::new(LogView {
             log: DeliveryLog::new(),
             checkpoint: None,
         }));
         let writer = Writer {
-            store: Flaky {
-                inner: SqliteStore::open(dir.path()).unwrap(),
-                fail: fail.clone(),
-            },
+            store,
             view: view.clone(),
             key: SignerKey::from_seed("example.invalid/log", &[1; 32]).unwrap(),
             origin: "example.invalid/log".into(),
             now: || 1_764_000_000,
         };
+        (writer, view)
+    }
+
+    #[test]
+    fn nothing_is_sequenced_or_acknowledged_unless_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let fail = Arc::new(AtomicBool::new(false));
+        let (writer, view) = test_writer(Flaky {
+            inner: SqliteStore::open(dir.path()).unwrap(),
+            fail: fail.clone(),
+        });
         let (tx, rx) = mpsc::channel(16);
         let thread = std::thread::spawn(move || writer.run(rx));
 
@@ -567,17 +573,7 @@ mod tests {
     #[test]
     fn integration_follows_idleness_and_precedes_every_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
-        let view = Arc::new(RwLock::new(LogView {
-            log: DeliveryLog::new(),
-            checkpoint: None,
-        }));
-        let writer = Writer {
-            store: SqliteStore::open(dir.path()).unwrap(),
-            view: view.clone(),
-            key: SignerKey::from_seed("example.invalid/log", &[1; 32]).unwrap(),
-            origin: "example.invalid/log".into(),
-            now: || 1_764_000_000,
-        };
+        let (writer, view) = test_writer(SqliteStore::open(dir.path()).unwrap());
         let (tx, rx) = mpsc::channel(16);
         // Two appends and a publish, queued before the writer starts: one batch.
         let (r1, w1) = oneshot::channel();
@@ -617,17 +613,7 @@ mod tests {
     #[test]
     fn integrate_at_leaves_are_integrated_by_the_commit_that_reaches_the_threshold() {
         let dir = tempfile::tempdir().unwrap();
-        let view = Arc::new(RwLock::new(LogView {
-            log: DeliveryLog::new(),
-            checkpoint: None,
-        }));
-        let mut writer = Writer {
-            store: SqliteStore::open(dir.path()).unwrap(),
-            view: view.clone(),
-            key: SignerKey::from_seed("example.invalid/log", &[1; 32]).unwrap(),
-            origin: "example.invalid/log".into(),
-            now: || 1_764_000_000,
-        };
+        let (mut writer, view) = test_writer(SqliteStore::open(dir.path()).unwrap());
         let appends = |range: std::ops::Range<usize>| {
             let mut replies = Vec::new();
             let appends = range
