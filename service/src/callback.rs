@@ -80,7 +80,8 @@ pub fn check_url(url: &str, allowed_hosts: &[String]) -> Result<(), String> {
 }
 
 /// The TLS settings of `https://` callbacks: the Mozilla root store, plus every certificate in
-/// the PEM file `ca_file` if given (it must hold at least one, each a valid CA certificate).
+/// the PEM file `ca_file` if given (it must hold at least one; each is trusted as an anchor,
+/// so give only CA certificates the operator trusts).
 pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),

@@ -515,10 +515,10 @@ fn test_ca() -> TestCa {
 }
 
 /// An https callback receiver on 127.0.0.1 with `tls`'s certificate for `localhost`; answers
-/// 204 and forwards each body. Returns `localhost:port`.
+/// 204 and forwards each body. Returns its port.
 async fn tls_callback_receiver(
     tls: tokio_rustls::TlsAcceptor,
-) -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+) -> (u16, tokio::sync::mpsc::UnboundedReceiver<Value>) {
     use http_body_util::BodyExt;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -555,7 +555,7 @@ async fn tls_callback_receiver(
             });
         }
     });
-    (format!("localhost:{port}"), rx)
+    (port, rx)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -564,8 +564,13 @@ async fn https_callbacks_check_the_receivers_certificate() {
     let tokens = issue_tokens(dir.path());
     let ours = test_ca();
     let rogue = test_ca();
-    let (good, mut notices) = tls_callback_receiver(ours.server.clone()).await;
-    let (bad, mut never) = tls_callback_receiver(rogue.server.clone()).await;
+    let (port, mut notices) = tls_callback_receiver(ours.server.clone()).await;
+    let good = format!("localhost:{port}");
+    let (port, mut never) = tls_callback_receiver(rogue.server.clone()).await;
+    let bad = format!("localhost:{port}");
+    // Our CA's certificate, but for `localhost`, reached as 127.0.0.1: the name does not match.
+    let (port, mut misnamed) = tls_callback_receiver(ours.server.clone()).await;
+    let by_address = format!("127.0.0.1:{port}");
     let ca_file = dir.path().join("hooks-ca.pem");
     std::fs::write(&ca_file, &ours.ca_pem).unwrap();
 
@@ -587,7 +592,7 @@ async fn https_callbacks_check_the_receivers_certificate() {
     assert!(e.to_string().contains("callback_ca_file"), "{e}");
 
     let mut cfg = config(dir.path());
-    cfg.callback_hosts = vec![good.clone(), bad.clone()];
+    cfg.callback_hosts = vec![good.clone(), bad.clone(), by_address.clone()];
     cfg.callback_backoff = Duration::from_millis(10);
     cfg.callback_ca_file = Some(ca_file);
     let service = Service::start(cfg).unwrap();
@@ -611,21 +616,22 @@ async fn https_callbacks_check_the_receivers_certificate() {
         "delivered"
     );
 
-    // One with a certificate from an unknown CA never gets a request: every attempt stops
-    // at the TLS handshake, and the callback ends failed.
-    let (st, v) =
-        ask_with_callback(&router, &tokens.sender, t, format!("https://{bad}/notify")).await;
-    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
-    let job_id = v["job_id"].as_str().unwrap().to_owned();
-    wait_for(&router, &tokens.sender, &job_id).await;
-    assert_eq!(
-        callback_state(&router, &tokens.sender, &job_id, "failed").await,
-        "failed"
-    );
-    assert!(
-        never.try_recv().is_err(),
-        "no notice through an untrusted TLS"
-    );
+    // One with a certificate from an unknown CA, and one whose certificate (from our CA) names
+    // another host, never get a request: every attempt stops at the TLS handshake, and the
+    // callback ends failed.
+    for (host, receiver) in [(bad, &mut never), (by_address, &mut misnamed)] {
+        let url = format!("https://{host}/notify");
+        let (st, v) = ask_with_callback(&router, &tokens.sender, t, url).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+        let job_id = v["job_id"].as_str().unwrap().to_owned();
+        wait_for(&router, &tokens.sender, &job_id).await;
+        assert_eq!(
+            callback_state(&router, &tokens.sender, &job_id, "failed").await,
+            "failed",
+            "{host}"
+        );
+        assert!(receiver.try_recv().is_err(), "no notice to {host}");
+    }
     drop(router);
     service.shutdown().await;
 }
