@@ -1,6 +1,7 @@
-//! The JSON forms of a delivery receipt, as the service's API takes them and its store keeps
-//! them (SPEC §5.5 and §5.6): field elements as canonical decimal strings, the time as RFC 3339
-//! in whole seconds.
+//! The JSON forms of a delivery receipt, as the service's API takes them (service/API.md,
+//! `POST /v1/receipts` and `POST /v1/mailbox/{ciphertext_sha256}/receipt`) and its store keeps
+//! them: field elements as canonical decimal strings (SPEC §1.2), the time as RFC 3339 in
+//! whole seconds. The signed message is SPEC §5.6's.
 //!
 //! Parsing is strict (unknown fields refused) but only structural: the service checks the
 //! values (canonical decimals, points on the curve, the signature) before it stores anything.
