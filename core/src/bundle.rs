@@ -1,11 +1,14 @@
 //! Strict JSON codecs for the three documents of a proof of delivery:
 //!
-//! - the **bundle** v1 ([`Bundle`], [`ParsedBundle`]): the statement, the signed checkpoint and
-//!   the Groth16 proof, which a third party verifies;
-//! - the **opening** v1 ([`Opening`]): the private receipt key and blinding behind the
-//!   statement's recipient commitment, which the sender may show a court;
-//! - the **delivery record** v1 ([`DeliveryRecord`]): the service's record of a delivery, the
-//!   input of `letro prove`.
+//! - the **bundle** ([`Bundle`], [`ParsedBundle`]): the statement, the signed checkpoint and
+//!   the Groth16 proof, which a third party verifies. Version 2 (`letro-bundle/v2`, statement
+//!   `delivered-within/v2`) is written; version 1 is still parsed so that v1 evidence stays
+//!   verifiable;
+//! - the **opening** ([`Opening`]): the private receipt key and blinding behind the
+//!   statement's recipient commitment, which the sender may show a court; v2 always carries the
+//!   receipt-key certificate, v1 may not;
+//! - the **delivery record** v2 ([`DeliveryRecord`]): the service's record of a delivery, with
+//!   the per-event secret, the input of `letro prove`.
 //!
 //! # Encoding rules (all three documents)
 //!
@@ -30,13 +33,13 @@
 //! shown below) followed by one newline. `parse(encode(x)) == x`, and `encode(parse(b))` is the
 //! canonical form of `b`.
 //!
-//! # Bundle v1
+//! # Bundle v2 (v1 is identical with `1` for `2` in both version strings)
 //!
 //! ```json
 //! {
-//!   "version": "letro-bundle/v1",
+//!   "version": "letro-bundle/v2",
 //!   "statement": {
-//!     "id": "delivered-within/v1",
+//!     "id": "delivered-within/v2",
 //!     "ciphertext_sha256": "<64 hex>",
 //!     "not_before": "2025-11-27T00:00:00Z",
 //!     "not_after": "2025-11-27T02:00:00Z",
@@ -54,40 +57,41 @@
 //! `not_before > not_after` parses (no proof can satisfy it). Groth16 proofs are
 //! re-randomisable: never use the proof bytes as an identifier.
 //!
-//! # Opening v1
+//! # Opening v2 (v1: `1` for `2`, and the certificate may be `null`)
 //!
 //! ```json
 //! {
-//!   "version": "letro-opening/v1",
-//!   "statement_id": "delivered-within/v1",
+//!   "version": "letro-opening/v2",
+//!   "statement_id": "delivered-within/v2",
 //!   "ciphertext_sha256": "<64 hex>",
 //!   "recipient_commitment": "<dec>",
 //!   "receipt_key": { "x": "<dec>", "y": "<dec>" },
 //!   "blinding": "<dec>",
-//!   "receipt_key_certificate": null
+//!   "receipt_key_certificate": { "identity_key": "<base64>", "signature": "<base64>" }
 //! }
 //! ```
 //!
-//! `receipt_key_certificate` is `null` or
+//! `receipt_key_certificate` is (v1 only: `null` or)
 //! `{"identity_key": "<base64 of 33 bytes: 0x05 || X25519 key>", "signature": "<base64 of 64
 //! bytes>"}`: an XEdDSA signature by the recipient's Signal identity key over
 //! [`certificate_message`] (derived from the receipt key, so not stored). This crate does not
 //! verify XEdDSA. The receipt key must be on the curve and not of small order.
 //!
-//! # Delivery record v1
+//! # Delivery record v2
 //!
 //! ```json
 //! {
-//!   "version": "letro-record/v1",
+//!   "version": "letro-record/v2",
 //!   "ciphertext_sha256": "<64 hex>",
 //!   "delivered_at": "2025-11-27T00:00:00Z",
 //!   "receipt_key": { "x": "<dec>", "y": "<dec>" },
 //!   "receipt_signature": { "r8": { "x": "<dec>", "y": "<dec>" }, "s": "<dec, below l>" },
 //!   "blinding": "<dec>",
+//!   "event_secret": "<dec>",
 //!   "leaf_index": 5,
 //!   "siblings": [["<dec>", "<dec>", "<dec>"], "... 16 levels, from the leaves up"],
 //!   "checkpoint": "<C2SP signed checkpoint note>",
-//!   "receipt_key_certificate": null
+//!   "receipt_key_certificate": { "identity_key": "<base64>", "signature": "<base64>" }
 //! }
 //! ```
 //!
@@ -110,6 +114,7 @@ pub use codec::{format_time, parse_time, TimeError, MAX_DOCUMENT_LEN, MAX_TIME};
 pub use opening::{
     certificate_message, CertificateError, Opening, OpeningError, OpeningParseError,
     ReceiptKeyCertificate, CERTIFICATE_CONTEXT, IDENTITY_KEY_TYPE, OPENING_VERSION,
+    OPENING_VERSION_V1,
 };
 pub use proof::{PointRejection, ProofPointError, ProofPoints, PROOF_LEN};
 pub use record::{DeliveryRecord, RecordError, RecordStatementError, RECORD_VERSION};
@@ -117,13 +122,16 @@ pub use record::{DeliveryRecord, RecordError, RecordStatementError, RECORD_VERSI
 use crate::checkpoint::{CheckpointParseError, SignedCheckpoint};
 use crate::eddsa::EddsaError;
 use crate::field::{fr_from_decimal, fr_to_decimal, hex32_from_str, FieldError};
-use crate::statement::{CiphertextHash, DeliveredWithin, STATEMENT_ID};
+use crate::statement::{CiphertextHash, DeliveredWithin, StatementVersion};
 use codec::{map_only, FrontError};
 
-/// The `version` of a bundle.
-pub const BUNDLE_VERSION: &str = "letro-bundle/v1";
+/// The `version` of the bundle written today (`letro-bundle/v2`, for `delivered-within/v2`).
+pub const BUNDLE_VERSION: &str = "letro-bundle/v2";
+/// The `version` of the first bundle (`letro-bundle/v1`, for `delivered-within/v1`), still
+/// parsed and verified.
+pub const BUNDLE_VERSION_V1: &str = "letro-bundle/v1";
 
-/// Why bytes are not a well-formed bundle v1. Variants are listed in the order the checks run;
+/// Why bytes are not a well-formed bundle (v1 or v2). Variants are listed in the order the checks run;
 /// the first failing check is reported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -138,10 +146,11 @@ pub enum BundleError {
     /// the object, a duplicate or unknown key, a missing key, or a value of the wrong JSON type.
     #[error("bundle is not valid json of the expected shape: {0}")]
     Json(String),
-    /// `version` is not `letro-bundle/v1`.
+    /// `version` is neither `letro-bundle/v1` nor `letro-bundle/v2`.
     #[error("unsupported bundle version {0:?}")]
     UnsupportedVersion(String),
-    /// `statement.id` is not `delivered-within/v1`.
+    /// `statement.id` is not the statement of the bundle's version (`delivered-within/v1` in a
+    /// v1 bundle, `delivered-within/v2` in a v2 bundle).
     #[error("unknown statement {0:?}")]
     UnknownStatement(String),
     /// `statement.ciphertext_sha256` is not 64 lowercase hex characters.
@@ -227,6 +236,8 @@ pub enum EncodeError {
 /// `statement.log_root`, the verifying-key hash against its pinned key, and the proof.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedBundle {
+    /// The statement's version (from `version` and `statement.id`, which must agree).
+    pub version: StatementVersion,
     /// The public statement.
     pub statement: DeliveredWithin,
     /// The signed checkpoint, parsed but NOT verified.
@@ -237,7 +248,7 @@ pub struct ParsedBundle {
     pub verifying_key_sha256: [u8; 32],
 }
 
-/// The bundle v1 codec (a namespace: [`Bundle::parse`], [`Bundle::encode`]). See the
+/// The bundle codec (a namespace: [`Bundle::parse`], [`Bundle::encode`]). See the
 /// [module documentation](self) for the format.
 #[derive(Debug)]
 pub enum Bundle {}
@@ -276,16 +287,21 @@ struct BundleWire {
 }
 
 impl Bundle {
-    /// Parses a bundle v1 strictly. Checks, in order (each with its [`BundleError`] variant):
+    /// Parses a bundle (v1 or v2) strictly. Checks, in order (each with its [`BundleError`] variant):
     /// size; JSON syntax and trailing data; `version`; `statement.id`; the exact shape (keys,
     /// JSON types); `ciphertext_sha256`; `not_before`, `not_after`; `recipient_commitment`,
     /// `log_root`; `checkpoint`; `proof` base64 and length; proof points A, B, C;
     /// `verifying_key_sha256`.
     pub fn parse(bytes: &[u8]) -> Result<ParsedBundle, BundleError> {
-        codec::check_front(bytes, BUNDLE_VERSION)?;
+        let versions = StatementVersion::ALL.map(StatementVersion::bundle_version);
+        let version = codec::check_front_versions(bytes, &versions)?;
+        let version = StatementVersion::ALL
+            .get(version)
+            .copied()
+            .unwrap_or(StatementVersion::CURRENT);
         let peek: BundlePeek = codec::parse_json(bytes).map_err(BundleError::Json)?;
         if let Some(id) = peek.statement.and_then(|s| s.id) {
-            if id != STATEMENT_ID {
+            if id != version.statement_id() {
                 return Err(BundleError::UnknownStatement(id));
             }
         }
@@ -321,6 +337,7 @@ impl Bundle {
         let verifying_key_sha256 =
             hex32_from_str(&w.verifying_key_sha256).map_err(|_| BundleError::VerifyingKeyHash)?;
         Ok(ParsedBundle {
+            version,
             statement: DeliveredWithin {
                 ciphertext_hash,
                 not_before,
@@ -334,7 +351,7 @@ impl Bundle {
         })
     }
 
-    /// Encodes a bundle v1 canonically (pretty JSON, final newline).
+    /// Encodes a bundle of the current version (v2) canonically (pretty JSON, final newline).
     ///
     /// Fails, rather than write a bundle that would not parse, if a time is after
     /// [`MAX_TIME`], `checkpoint_text` is not a well-formed signed checkpoint, or a proof point
@@ -347,12 +364,19 @@ impl Bundle {
     ) -> Result<String, EncodeError> {
         SignedCheckpoint::parse(checkpoint_text).map_err(EncodeError::Checkpoint)?;
         proof.validate().map_err(EncodeError::ProofPoint)?;
-        encode_unchecked(statement, checkpoint_text, proof, verifying_key_sha256)
+        encode_unchecked(
+            StatementVersion::CURRENT,
+            statement,
+            checkpoint_text,
+            proof,
+            verifying_key_sha256,
+        )
     }
 }
 
 /// [`Bundle::encode`] without re-checking the checkpoint and proof.
 fn encode_unchecked(
+    version: StatementVersion,
     statement: &DeliveredWithin,
     checkpoint_text: &str,
     proof: &ProofPoints,
@@ -362,9 +386,9 @@ fn encode_unchecked(
         format_time(value).ok_or(EncodeError::Time { field, value })
     };
     let wire = BundleWire {
-        version: BUNDLE_VERSION.to_owned(),
+        version: version.bundle_version().to_owned(),
         statement: StatementWire {
-            id: STATEMENT_ID.to_owned(),
+            id: version.statement_id().to_owned(),
             ciphertext_sha256: statement.ciphertext_hash.to_hex(),
             not_before: time("statement.not_before", statement.not_before)?,
             not_after: time("statement.not_after", statement.not_after)?,
@@ -391,6 +415,7 @@ impl ParsedBundle {
     pub fn encode(&self) -> Result<String, EncodeError> {
         self.proof.validate().map_err(EncodeError::ProofPoint)?;
         encode_unchecked(
+            self.version,
             &self.statement,
             &self.checkpoint_text(),
             &self.proof,

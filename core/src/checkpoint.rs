@@ -127,6 +127,30 @@ pub enum CheckpointBodyError {
     },
 }
 
+/// Start of the receipt-skew extension line `receipt-skew <seconds>`: the largest difference
+/// between a receipt's signed time and the relay's clock that the log accepted (SPEC §6.3).
+pub const RECEIPT_SKEW_PREFIX: &str = "receipt-skew ";
+
+/// The extension line that publishes the relay's receipt skew.
+pub fn receipt_skew_extension(max_skew: u64) -> String {
+    format!("{RECEIPT_SKEW_PREFIX}{max_skew}")
+}
+
+/// Why a checkpoint's receipt-skew line is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiptSkewError {
+    /// The checkpoint has no `receipt-skew` line (v1 logs did not publish one).
+    #[error("the checkpoint does not publish the relay's receipt skew (no receipt-skew line)")]
+    Missing,
+    /// There is more than one `receipt-skew` line.
+    #[error("the checkpoint has more than one receipt-skew line")]
+    Duplicate,
+    /// The value is not a canonical decimal `u64`.
+    #[error("the checkpoint's receipt-skew value is invalid")]
+    Invalid(#[source] DecimalError),
+}
+
 /// Whether an extension line is a time line: `time` as its first space-separated word.
 fn is_time_line(line: &str) -> bool {
     line == TIME_LINE_PREFIX.trim_end() || line.starts_with(TIME_LINE_PREFIX)
@@ -151,6 +175,25 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// The relay's published receipt skew, from the one `receipt-skew <seconds>` extension
+    /// line. A line whose first word is `receipt-skew` counts, so `receipt-skew` alone or with
+    /// a malformed value is an error, not an absent line.
+    pub fn receipt_skew(&self) -> Result<u64, ReceiptSkewError> {
+        let word = RECEIPT_SKEW_PREFIX.trim_end();
+        let mut found = None;
+        for line in &self.extensions {
+            if line != word && !line.starts_with(RECEIPT_SKEW_PREFIX) {
+                continue;
+            }
+            if found.is_some() {
+                return Err(ReceiptSkewError::Duplicate);
+            }
+            let value = line.strip_prefix(RECEIPT_SKEW_PREFIX).unwrap_or_default();
+            found = Some(parse_decimal(value).map_err(ReceiptSkewError::Invalid)?);
+        }
+        found.ok_or(ReceiptSkewError::Missing)
+    }
+
     /// Checks that the fields encode as a body that [`Checkpoint::parse_body`] accepts.
     pub fn validate(&self) -> Result<(), CheckpointBodyError> {
         check_origin(&self.origin)?;
@@ -473,6 +516,31 @@ mod tests {
         assert_eq!(STANDARD.decode(lines[2]).unwrap(), sample().root);
         assert_eq!(lines[3], "time 1767225600");
         assert!(body.ends_with('\n'));
+    }
+
+    #[test]
+    fn receipt_skew_is_read_from_its_one_line() {
+        let mut cp = Checkpoint {
+            origin: "example.invalid/log".into(),
+            size: 1,
+            root: [0u8; 32],
+            time: 1,
+            extensions: vec![],
+        };
+        assert_eq!(cp.receipt_skew(), Err(ReceiptSkewError::Missing));
+        cp.extensions = vec!["other 1".into(), receipt_skew_extension(300)];
+        assert_eq!(cp.receipt_skew(), Ok(300));
+        let body = cp.to_body().unwrap();
+        assert!(body.ends_with("time 1\nother 1\nreceipt-skew 300\n"));
+        assert_eq!(Checkpoint::parse_body(&body).unwrap().receipt_skew(), Ok(300));
+        cp.extensions.push(receipt_skew_extension(5));
+        assert_eq!(cp.receipt_skew(), Err(ReceiptSkewError::Duplicate));
+        for bad in ["receipt-skew", "receipt-skew ", "receipt-skew 007", "receipt-skew -1"] {
+            cp.extensions = vec![bad.into()];
+            assert!(matches!(cp.receipt_skew(), Err(ReceiptSkewError::Invalid(_))), "{bad}");
+        }
+        cp.extensions = vec!["receipt-skewed 1".into()];
+        assert_eq!(cp.receipt_skew(), Err(ReceiptSkewError::Missing));
     }
 
     #[test]

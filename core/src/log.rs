@@ -8,10 +8,13 @@
 //!   root;
 //! - **published**: a signed checkpoint covers it.
 //!
-//! Leaves: a *submitted* event is `Poseidon(tag_submitted, H_hi, H_lo, sender, routing)` and a
-//! *delivered* event is `Poseidon(tag_delivered, H_hi, H_lo, A.x, A.y, t)`
-//! ([`crate::statement::delivered_leaf`]). Sender and routing identifiers enter as
-//! [`id_to_field`]: the first 31 bytes of their SHA-256.
+//! Leaves (v2, hiding): a *submitted* event is
+//! `Poseidon(tag_submitted, H_hi, H_lo, id(sender), id(routing), e)` and a *delivered* event is
+//! `Poseidon(tag_delivered, H_hi, H_lo, A.x, A.y, t, e)` ([`crate::statement::delivered_leaf`]),
+//! where `e` is a per-event secret the caller draws uniformly from F_p with a CSPRNG, keeps
+//! private and gives only to the prover. Without `e`, anyone holding H could recompute a leaf
+//! from guesses of the sender, the recipient's key and t (SPEC §5.7). Sender and routing
+//! identifiers enter as [`id_to_field`]: the first 31 bytes of their SHA-256.
 
 use sha2::{Digest, Sha256};
 
@@ -29,11 +32,26 @@ pub fn id_to_field(id: &str) -> Fr {
     <Fr as ark_ff::PrimeField>::from_be_bytes_mod_order(h.get(..31).unwrap_or(&[]))
 }
 
-/// `Poseidon(tag_submitted, H_hi, H_lo, id(sender), id(routing))`.
-pub fn submitted_leaf(h: &CiphertextHash, sender: &str, routing: &str) -> Fr {
+/// `Poseidon(tag_submitted_v2, H_hi, H_lo, id(sender), id(routing), e)`, the hiding submitted
+/// leaf, with the per-event secret `e`.
+pub fn submitted_leaf(h: &CiphertextHash, sender: &str, routing: &str, event_secret: &Fr) -> Fr {
     let (hi, lo) = h.halves();
     poseidon::hash([
         tags::tag(tags::SUBMITTED),
+        hi,
+        lo,
+        id_to_field(sender),
+        id_to_field(routing),
+        *event_secret,
+    ])
+}
+
+/// `Poseidon(tag_submitted_v1, H_hi, H_lo, id(sender), id(routing))`, the v1 leaf. NOT hiding:
+/// kept for reference and to demonstrate the linking attack in tests.
+pub fn submitted_leaf_v1(h: &CiphertextHash, sender: &str, routing: &str) -> Fr {
+    let (hi, lo) = h.halves();
+    poseidon::hash([
+        tags::tag(tags::SUBMITTED_V1),
         hi,
         lo,
         id_to_field(sender),
@@ -52,6 +70,8 @@ pub enum Event {
         sender: String,
         /// The recipient's routing id.
         routing: String,
+        /// The per-event secret `e` (never logged or published).
+        event_secret: Fr,
     },
     /// The recipient's device acknowledged `H` at `t` with a signed receipt.
     Delivered {
@@ -61,6 +81,8 @@ pub enum Event {
         receipt_key: PublicKey,
         /// `t`, Unix seconds, as signed.
         delivered_at: u64,
+        /// The per-event secret `e` (never logged or published; the prover needs it).
+        event_secret: Fr,
     },
 }
 
@@ -72,12 +94,19 @@ impl Event {
                 ciphertext_hash,
                 sender,
                 routing,
-            } => submitted_leaf(ciphertext_hash, sender, routing),
+                event_secret,
+            } => submitted_leaf(ciphertext_hash, sender, routing, event_secret),
             Self::Delivered {
                 ciphertext_hash,
                 receipt_key,
                 delivered_at,
-            } => delivered_leaf(ciphertext_hash, receipt_key.point(), *delivered_at),
+                event_secret,
+            } => delivered_leaf(
+                ciphertext_hash,
+                receipt_key.point(),
+                *delivered_at,
+                event_secret,
+            ),
         }
     }
 }
@@ -104,7 +133,12 @@ pub enum ReceiptError {
     },
 }
 
-/// Checks a delivery receipt as the relay must before logging it, and returns its event.
+/// Checks a delivery receipt as the relay must before logging it, and returns its event with
+/// the caller's fresh per-event secret.
+///
+/// This checks the receipt itself. The relay MUST also check, before logging, that H was
+/// submitted and that the key is certified by the account the submission was routed to
+/// (SPEC §5.6); those need the relay's records.
 pub fn check_receipt(
     h: &CiphertextHash,
     delivered_at: u64,
@@ -112,6 +146,7 @@ pub fn check_receipt(
     signature: &Signature,
     now: u64,
     max_skew: u64,
+    event_secret: Fr,
 ) -> Result<Event, ReceiptError> {
     if !crate::eddsa::in_prime_subgroup(receipt_key.point()) {
         return Err(ReceiptError::KeyNotInSubgroup);
@@ -128,6 +163,7 @@ pub fn check_receipt(
         ciphertext_hash: *h,
         receipt_key: *receipt_key,
         delivered_at,
+        event_secret,
     })
 }
 
@@ -254,7 +290,12 @@ mod tests {
         let h = CiphertextHash::of(b"x");
         for i in 0..5 {
             assert_eq!(
-                log.sequence(submitted_leaf(&h, "bank", &format!("r{i}"))),
+                log.sequence(submitted_leaf(
+                    &h,
+                    "bank",
+                    &format!("r{i}"),
+                    &Fr::from(i + 100)
+                )),
                 Ok(i)
             );
         }
@@ -289,26 +330,27 @@ mod tests {
         let h = CiphertextHash::of(b"ciphertext");
         let t = 1_764_000_000;
         let sig = sk.sign(&receipt_message(&h, t));
-        let e = check_receipt(&h, t, &pk, &sig, t + 30, 300).unwrap();
-        assert_eq!(e.leaf(), delivered_leaf(&h, pk.point(), t));
+        let secret = Fr::from(77u64);
+        let e = check_receipt(&h, t, &pk, &sig, t + 30, 300, secret).unwrap();
+        assert_eq!(e.leaf(), delivered_leaf(&h, pk.point(), t, &secret));
         assert!(matches!(
-            check_receipt(&h, t, &pk, &sig, t + 301, 300),
+            check_receipt(&h, t, &pk, &sig, t + 301, 300, secret),
             Err(ReceiptError::Skew { .. })
         ));
         assert!(matches!(
-            check_receipt(&h, t + 1, &pk, &sig, t, 300),
+            check_receipt(&h, t + 1, &pk, &sig, t, 300, secret),
             Err(ReceiptError::Signature(_))
         ));
         let other = CiphertextHash::of(b"other");
         assert!(matches!(
-            check_receipt(&other, t, &pk, &sig, t, 300),
+            check_receipt(&other, t, &pk, &sig, t, 300, secret),
             Err(ReceiptError::Signature(_))
         ));
         // A + T (a torsion point of order 2) verifies under circomlib's rule, but is refused here.
         let t2 = crate::babyjubjub::Point::new_unchecked(Fr::from(0u64), -Fr::from(1u64));
         let twisted = PublicKey::from_point((*pk.point() + t2).into()).unwrap();
         assert_eq!(
-            check_receipt(&h, t, &twisted, &sig, t, 300),
+            check_receipt(&h, t, &twisted, &sig, t, 300, secret),
             Err(ReceiptError::KeyNotInSubgroup)
         );
     }
@@ -321,15 +363,29 @@ mod tests {
             ciphertext_hash: h,
             sender: "s".into(),
             routing: "r".into(),
+            event_secret: Fr::from(1u64),
         }
         .leaf();
         let b = Event::Delivered {
             ciphertext_hash: h,
             receipt_key: pk,
             delivered_at: 0,
+            event_secret: Fr::from(1u64),
         }
         .leaf();
         assert_ne!(a, b);
-        assert_ne!(submitted_leaf(&h, "s", "r"), submitted_leaf(&h, "r", "s"));
+        let e = Fr::from(9u64);
+        assert_ne!(
+            submitted_leaf(&h, "s", "r", &e),
+            submitted_leaf(&h, "r", "s", &e)
+        );
+        assert_ne!(
+            submitted_leaf(&h, "s", "r", &e),
+            submitted_leaf(&h, "s", "r", &Fr::from(10u64))
+        );
+        assert_ne!(
+            submitted_leaf(&h, "s", "r", &e),
+            submitted_leaf_v1(&h, "s", "r")
+        );
     }
 }

@@ -1,6 +1,11 @@
-//! The `delivered-within` v1 statement, its public-input encoding, and the native relation.
+//! The `delivered-within` statement, its public-input encoding, and the native relation.
 //!
-//! Public inputs, in this order: `H_hi, H_lo, not_before, not_after, C, R` (see SPEC.md).
+//! Two versions exist ([`StatementVersion`]). Both have the same six public inputs, in this
+//! order: `H_hi, H_lo, not_before, not_after, C, R` (see SPEC.md). They differ in the delivered
+//! leaf: v1's `Poseidon(tag, H_hi, H_lo, A.x, A.y, t)` is a deterministic function of public and
+//! guessable values, so the public log could undo the proof's zero knowledge; v2's
+//! `Poseidon(tag, H_hi, H_lo, A.x, A.y, t, e)` mixes in a per-event secret `e` and hides them.
+//! Only v2 is proved; v1 bundles stay verifiable with the v1 key.
 //! [`check_relation`] is the native twin of the whole circuit: the prover runs it before proving
 //! so that a false statement is refused with a typed error instead of an unsatisfied system.
 
@@ -12,8 +17,61 @@ use crate::field::split_hash;
 use crate::merkle::{InclusionProof, MerkleError};
 use crate::{poseidon, tags, Fr};
 
-/// The statement identifier used in bundles, keys and manifests.
-pub const STATEMENT_ID: &str = "delivered-within/v1";
+/// The identifier of the statement proved today (v2), used in bundles, keys and manifests.
+pub const STATEMENT_ID: &str = "delivered-within/v2";
+/// The identifier of the first statement (non-hiding leaves), still verified.
+pub const STATEMENT_ID_V1: &str = "delivered-within/v1";
+
+/// A version of the `delivered-within` statement, and with it of the bundle and opening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StatementVersion {
+    /// `delivered-within/v1`: leaves without a per-event secret. Verified, never proved again.
+    V1,
+    /// `delivered-within/v2`: hiding leaves.
+    V2,
+}
+
+impl StatementVersion {
+    /// The version proved today.
+    pub const CURRENT: Self = Self::V2;
+    /// Every version, oldest first.
+    pub const ALL: [Self; 2] = [Self::V1, Self::V2];
+
+    /// `delivered-within/v1` or `delivered-within/v2`.
+    pub fn statement_id(self) -> &'static str {
+        match self {
+            Self::V1 => STATEMENT_ID_V1,
+            Self::V2 => STATEMENT_ID,
+        }
+    }
+
+    /// `letro-bundle/v1` or `letro-bundle/v2`.
+    pub fn bundle_version(self) -> &'static str {
+        match self {
+            Self::V1 => "letro-bundle/v1",
+            Self::V2 => "letro-bundle/v2",
+        }
+    }
+
+    /// `letro-opening/v1` or `letro-opening/v2`.
+    pub fn opening_version(self) -> &'static str {
+        match self {
+            Self::V1 => "letro-opening/v1",
+            Self::V2 => "letro-opening/v2",
+        }
+    }
+
+    /// The version whose statement id is `id`.
+    pub fn from_statement_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.statement_id() == id)
+    }
+}
+
+impl std::fmt::Display for StatementVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.statement_id())
+    }
+}
 
 /// Number of public inputs.
 pub const NUM_PUBLIC_INPUTS: usize = 6;
@@ -96,6 +154,10 @@ pub struct DeliveryWitness {
     pub blinding: Fr,
     /// Receipt signature `(R8, S)` on `m = Poseidon(tag_receipt, H_hi, H_lo, t)`.
     pub signature: Signature,
+    /// The per-event secret `e` mixed into the delivered leaf (v2). The service draws it
+    /// uniformly from F_p with the OS CSPRNG, keeps it, never logs it and gives it only to the
+    /// prover.
+    pub event_secret: Fr,
     /// The delivered leaf's position and path.
     pub path: InclusionProof,
 }
@@ -106,10 +168,27 @@ pub fn receipt_message(h: &CiphertextHash, t: u64) -> Fr {
     poseidon::hash([tags::tag(tags::RECEIPT), hi, lo, Fr::from(t)])
 }
 
-/// `L = Poseidon(tag_delivered, H_hi, H_lo, A.x, A.y, t)`, the log leaf of a delivery.
-pub fn delivered_leaf(h: &CiphertextHash, a: &Point, t: u64) -> Fr {
+/// `L = Poseidon(tag_delivered_v2, H_hi, H_lo, A.x, A.y, t, e)`, the hiding log leaf of a
+/// delivery (`delivered-within/v2`), with the per-event secret `e`.
+pub fn delivered_leaf(h: &CiphertextHash, a: &Point, t: u64, event_secret: &Fr) -> Fr {
     let (hi, lo) = h.halves();
-    poseidon::hash([tags::tag(tags::DELIVERED), hi, lo, a.x, a.y, Fr::from(t)])
+    poseidon::hash([
+        tags::tag(tags::DELIVERED),
+        hi,
+        lo,
+        a.x,
+        a.y,
+        Fr::from(t),
+        *event_secret,
+    ])
+}
+
+/// `L = Poseidon(tag_delivered_v1, H_hi, H_lo, A.x, A.y, t)`, the v1 leaf. It is NOT hiding:
+/// anyone who knows H can test candidate keys and times against a published leaf (SPEC §5.7).
+/// Kept to check v1 evidence and to demonstrate that attack in tests.
+pub fn delivered_leaf_v1(h: &CiphertextHash, a: &Point, t: u64) -> Fr {
+    let (hi, lo) = h.halves();
+    poseidon::hash([tags::tag(tags::DELIVERED_V1), hi, lo, a.x, a.y, Fr::from(t)])
 }
 
 /// `C = Poseidon(tag_recipient, A.x, A.y, r)`.
@@ -156,7 +235,7 @@ pub enum RelationError {
     NotInLog(#[from] MerkleError),
 }
 
-/// Checks the `delivered-within` relation natively.
+/// Checks the `delivered-within/v2` relation natively.
 pub fn check_relation(s: &DeliveredWithin, w: &DeliveryWitness) -> Result<(), RelationError> {
     let t = w.delivered_at;
     if s.not_before > s.not_after {
@@ -183,8 +262,10 @@ pub fn check_relation(s: &DeliveredWithin, w: &DeliveryWitness) -> Result<(), Re
     }
     w.receipt_key
         .verify(&receipt_message(&s.ciphertext_hash, t), &w.signature)?;
-    w.path
-        .verify(delivered_leaf(&s.ciphertext_hash, a, t), s.log_root)?;
+    w.path.verify(
+        delivered_leaf(&s.ciphertext_hash, a, t, &w.event_secret),
+        s.log_root,
+    )?;
     Ok(())
 }
 
@@ -206,6 +287,9 @@ pub mod example {
         pub receipt_secret: PrivateKey,
     }
 
+    /// The example's per-event secret (illustrative: a real one is drawn from a CSPRNG).
+    pub const EXAMPLE_EVENT_SECRET: u64 = 1_122_334_455;
+
     /// Builds the example deterministically from its arguments.
     pub fn build(
         ciphertext: &[u8],
@@ -218,11 +302,12 @@ pub mod example {
         let pk = sk.public_key();
         let h = CiphertextHash::of(ciphertext);
         let sig = sk.sign(&receipt_message(&h, t));
+        let event_secret = Fr::from(EXAMPLE_EVENT_SECRET);
         let mut tree = MerkleTree::new();
         let target = log_size / 2;
         for i in 0..log_size.max(1) {
             let leaf = if i == target {
-                delivered_leaf(&h, pk.point(), t)
+                delivered_leaf(&h, pk.point(), t, &event_secret)
             } else {
                 Fr::from(u64::from(i) + 1)
             };
@@ -245,6 +330,7 @@ pub mod example {
                 receipt_key: pk,
                 blinding,
                 signature: sig,
+                event_secret,
                 path,
             },
             receipt_secret: sk,
@@ -315,6 +401,32 @@ mod tests {
             check_relation(&s, &e.witness),
             Err(RelationError::NotInLog(_))
         ));
+        let mut w = e.witness.clone();
+        w.event_secret += Fr::from(1u64);
+        assert!(matches!(
+            check_relation(&e.statement, &w),
+            Err(RelationError::NotInLog(_))
+        ));
+    }
+
+    #[test]
+    fn versions_round_trip_their_ids() {
+        for v in StatementVersion::ALL {
+            assert_eq!(StatementVersion::from_statement_id(v.statement_id()), Some(v));
+        }
+        assert_eq!(StatementVersion::CURRENT.statement_id(), STATEMENT_ID);
+        assert_eq!(StatementVersion::from_statement_id("delivered-within/v3"), None);
+    }
+
+    #[test]
+    fn the_event_secret_changes_the_leaf() {
+        let e = default_example();
+        let h = e.statement.ciphertext_hash;
+        let a = e.witness.receipt_key.point();
+        let t = e.witness.delivered_at;
+        let l = delivered_leaf(&h, a, t, &Fr::from(1u64));
+        assert_ne!(l, delivered_leaf(&h, a, t, &Fr::from(2u64)));
+        assert_ne!(l, delivered_leaf_v1(&h, a, t));
     }
 
     #[test]

@@ -9,12 +9,19 @@ use crate::Fr;
 
 /// Name of the tag for the receipt message `m = Poseidon(tag, H_hi, H_lo, t)`.
 pub const RECEIPT: &str = "letro/receipt/v1";
-/// Name of the tag for a delivered leaf `L = Poseidon(tag, H_hi, H_lo, A.x, A.y, t)`.
-pub const DELIVERED: &str = "letro/delivered/v1";
+/// Name of the tag for a `delivered-within/v1` delivered leaf
+/// `L = Poseidon(tag, H_hi, H_lo, A.x, A.y, t)` (not hiding; kept to verify v1 evidence).
+pub const DELIVERED_V1: &str = "letro/delivered/v1";
+/// Name of the tag for a v2 delivered leaf `L = Poseidon(tag, H_hi, H_lo, A.x, A.y, t, e)`,
+/// with the per-event secret `e` that makes the leaf hiding.
+pub const DELIVERED: &str = "letro/delivered/v2";
 /// Name of the tag for the recipient commitment `C = Poseidon(tag, A.x, A.y, r)`.
 pub const RECIPIENT: &str = "letro/recipient/v1";
-/// Name of the tag for a submitted leaf (the relay accepted ciphertext H for delivery).
-pub const SUBMITTED: &str = "letro/submitted/v1";
+/// Name of the tag for a v1 submitted leaf (not hiding; kept for reference and the attack test).
+pub const SUBMITTED_V1: &str = "letro/submitted/v1";
+/// Name of the tag for a v2 submitted leaf
+/// `Poseidon(tag, H_hi, H_lo, id(sender), id(routing), e)` with the per-event secret `e`.
+pub const SUBMITTED: &str = "letro/submitted/v2";
 
 /// The field constant of a tag name.
 pub fn tag(name: &str) -> Fr {
@@ -28,7 +35,14 @@ mod tests {
 
     #[test]
     fn tags_are_distinct_and_small() {
-        let all = [RECEIPT, DELIVERED, RECIPIENT, SUBMITTED];
+        let all = [
+            RECEIPT,
+            DELIVERED_V1,
+            DELIVERED,
+            RECIPIENT,
+            SUBMITTED_V1,
+            SUBMITTED,
+        ];
         for (i, a) in all.iter().enumerate() {
             assert!(a.len() < 31);
             for b in all.iter().skip(i + 1) {

@@ -3,7 +3,9 @@
 //!
 //! The record describes one delivery: ciphertext `valid.ciphertext.bin`, receipt signed at
 //! 2026-11-20T10:00:00Z by a receipt key from a fixed seed, recorded as leaf 5 of a 9-leaf log
-//! whose checkpoint is signed by the INSECURE-DEV test log key of testdata/checkpoints/.
+//! whose checkpoint is signed by the INSECURE-DEV test log key of testdata/checkpoints/ and
+//! publishes a receipt skew of 300 s. The receipt key's certificate is the `record` fixture of
+//! testdata/certificates/fixtures.json (made with the independent `xeddsa` package).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,8 +15,9 @@
 
 use std::path::PathBuf;
 
-use letro_core::bundle::{parse_time, DeliveryRecord};
-use letro_core::checkpoint::{Checkpoint, SignedCheckpoint};
+use letro_core::babyjubjub::Point;
+use letro_core::bundle::{parse_time, DeliveryRecord, ReceiptKeyCertificate};
+use letro_core::checkpoint::{receipt_skew_extension, Checkpoint, SignedCheckpoint};
 use letro_core::eddsa::PrivateKey;
 use letro_core::field::fr_to_be_bytes;
 use letro_core::merkle::MerkleTree;
@@ -33,6 +36,30 @@ fn seed(label: &str) -> [u8; 32] {
     Sha256::digest(format!("letro testdata {label} (INSECURE-DEV)")).into()
 }
 
+/// The certificate fixture `name` of testdata/certificates/fixtures.json, checked to be for
+/// `key`.
+fn certificate_fixture(name: &str, key: &Point) -> ReceiptKeyCertificate {
+    let path = dir().join("../certificates/fixtures.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let f = &doc["fixtures"][name];
+    let coords = [
+        letro_core::field::fr_to_decimal(&key.x),
+        letro_core::field::fr_to_decimal(&key.y),
+    ];
+    assert_eq!(
+        f["receipt_key"],
+        serde_json::json!(coords),
+        "gen.py's FIXTURE_KEYS[{name}] is stale"
+    );
+    let bytes = |k: &str| hex::decode(f[k].as_str().unwrap()).unwrap();
+    ReceiptKeyCertificate::new(
+        bytes("identity_key").try_into().unwrap(),
+        bytes("signature").try_into().unwrap(),
+    )
+    .unwrap()
+}
+
 fn make() -> (Vec<u8>, String) {
     let ciphertext: Vec<u8> = (0..1000u32).flat_map(|i| i.to_le_bytes()).collect();
     let h = CiphertextHash::of(&ciphertext);
@@ -41,10 +68,11 @@ fn make() -> (Vec<u8>, String) {
     let key = receipt.public_key();
     let signature = receipt.sign(&statement::receipt_message(&h, t));
     let blinding = Fr::from_le_bytes_mod_order_wide(&seed("blinding"));
+    let event_secret = Fr::from_le_bytes_mod_order_wide(&seed("event secret"));
     let mut tree = MerkleTree::new();
     for i in 0..9u64 {
         let leaf = if i == 5 {
-            statement::delivered_leaf(&h, key.point(), t)
+            statement::delivered_leaf(&h, key.point(), t, &event_secret)
         } else {
             Fr::from(1000 + i)
         };
@@ -56,7 +84,7 @@ fn make() -> (Vec<u8>, String) {
         size: tree.len(),
         root: fr_to_be_bytes(&tree.root()),
         time: t + 60,
-        extensions: vec![],
+        extensions: vec![receipt_skew_extension(300)],
     };
     let note = SignedCheckpoint::sign(&checkpoint, &log_key).unwrap();
     let record = DeliveryRecord {
@@ -66,10 +94,11 @@ fn make() -> (Vec<u8>, String) {
             receipt_key: key,
             blinding,
             signature,
+            event_secret,
             path: tree.proof(5).unwrap(),
         },
         checkpoint: SignedCheckpoint::parse(&note).unwrap(),
-        receipt_key_certificate: None,
+        receipt_key_certificate: certificate_fixture("record", key.point()),
     };
     (ciphertext, record.encode().unwrap())
 }

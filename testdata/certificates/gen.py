@@ -265,6 +265,45 @@ def main() -> None:
     }
     OUT.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {len(vectors)} vectors to {OUT}")
+    write_fixtures()
+
+
+# Receipt keys of the workspace's fixed test deliveries (computed by letro-core from the seeds
+# named; `core/tests/testdata_records.rs` checks that they still match), each certified here
+# by its own identity, so that records, openings and bundles in testdata carry real
+# certificates made by an implementation nobody on the team wrote.
+FIXTURE_KEYS = {
+    # statement::example::default_example(): receipt secret 0x2a * 32 (SPEC §4.6).
+    "example": ["19602562846904069434667919866080252756761662017503740136593088620007612824470",
+                "1406166973185390496196796617359152632559038011901672055861513736779214676780"],
+    # testdata/records: receipt secret SHA-256("letro testdata receipt key (INSECURE-DEV)").
+    "record": ["2503993809769923817424538956850829628477932183414557324738835774468366819559",
+               "2914174829466488453124389941740227616921052137169775515941004330036696563438"],
+}
+FIXTURES_OUT = HERE / "fixtures.json"
+
+
+def write_fixtures() -> None:
+    fixtures = {}
+    for name, key in FIXTURE_KEYS.items():
+        ident = Identity(f"fixture-{name}")
+        msg = certificate_message(key)
+        sig = ident.sign(msg, derive(f"nonce/fixture-{name}", 64))
+        assert sodium_accepts(ident.identity_key, msg, sig)
+        fixtures[name] = {
+            "receipt_key": key,
+            "identity_key": h(ident.identity_key),
+            "signature": h(sig),
+        }
+    doc = {
+        "generator": f"testdata/certificates/gen.py with xeddsa {xeddsa.version.__version__}",
+        "description": "Valid receipt-key certificates (XEdDSA, as libsignal makes them) for the "
+                       "receipt keys of the workspace's fixed test deliveries. identity_key and "
+                       "signature are hex, as in vectors.json.",
+        "fixtures": fixtures,
+    }
+    FIXTURES_OUT.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {len(fixtures)} fixtures to {FIXTURES_OUT}")
 
 
 if __name__ == "__main__":

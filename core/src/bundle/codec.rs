@@ -126,14 +126,20 @@ struct VersionPeek {
 /// The checks every document starts with, in order: size; JSON syntax, UTF-8 and trailing
 /// data; `version`.
 pub(crate) fn check_front(bytes: &[u8], expected_version: &str) -> Result<(), FrontError> {
+    check_front_versions(bytes, &[expected_version]).map(|_| ())
+}
+
+/// [`check_front`] for a document with several versions: the position in `versions` of the
+/// one it has.
+pub(crate) fn check_front_versions(bytes: &[u8], versions: &[&str]) -> Result<usize, FrontError> {
     if bytes.len() > MAX_DOCUMENT_LEN {
         return Err(FrontError::TooLarge { len: bytes.len() });
     }
     let peek: VersionPeek = parse_json(bytes).map_err(FrontError::Json)?;
-    if peek.version != expected_version {
-        return Err(FrontError::UnsupportedVersion(peek.version));
-    }
-    Ok(())
+    versions
+        .iter()
+        .position(|v| *v == peek.version)
+        .ok_or(FrontError::UnsupportedVersion(peek.version))
 }
 
 /// Canonical output: serde_json's pretty form (two-space indent, members in declaration

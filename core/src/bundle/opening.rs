@@ -1,4 +1,4 @@
-//! The opening v1: the private document that reveals which receipt key a bundle's recipient
+//! The opening (v1, v2): the private document that reveals which receipt key a bundle's recipient
 //! commitment hides.
 
 use base64::engine::general_purpose::STANDARD;
@@ -12,11 +12,13 @@ use super::codec::{
 use crate::babyjubjub::{self, Point};
 use crate::eddsa::{EddsaError, PublicKey};
 use crate::field::{fr_from_decimal, fr_to_decimal, FieldError};
-use crate::statement::{recipient_commitment, CiphertextHash, DeliveredWithin, STATEMENT_ID};
+use crate::statement::{recipient_commitment, CiphertextHash, DeliveredWithin, StatementVersion};
 use crate::Fr;
 
-/// The `version` of an opening.
-pub const OPENING_VERSION: &str = "letro-opening/v1";
+/// The `version` of the opening written today (`letro-opening/v2`).
+pub const OPENING_VERSION: &str = "letro-opening/v2";
+/// The `version` of the first opening (`letro-opening/v1`), still parsed.
+pub const OPENING_VERSION_V1: &str = "letro-opening/v1";
 
 /// The type byte libsignal puts before an X25519 public key (`DJB_TYPE`).
 pub const IDENTITY_KEY_TYPE: u8 = 0x05;
@@ -155,6 +157,9 @@ pub enum OpeningParseError {
     /// The receipt-key certificate is malformed.
     #[error("receipt key certificate is malformed")]
     Certificate(#[source] CertificateError),
+    /// A v2 opening has `receipt_key_certificate: null`: v2 openings always carry it.
+    #[error("receipt_key_certificate is null, but a v2 opening must carry the certificate")]
+    MissingCertificate,
 }
 
 impl From<FrontError> for OpeningParseError {
@@ -188,6 +193,10 @@ pub enum OpeningError {
 /// against any statement: use [`Opening::check`] or [`Opening::check_statement`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opening {
+    /// The statement version (`letro-opening/v1` or `/v2`). A v2 opening always has a
+    /// certificate; [`Opening::encode`] of a v2 opening without one writes `null`, which no
+    /// parser accepts.
+    pub version: StatementVersion,
     /// `H`, the ciphertext the statement is about.
     pub ciphertext_hash: CiphertextHash,
     /// `C`, as the opening states it.
@@ -222,10 +231,15 @@ struct OpeningWire {
 impl Opening {
     /// Parses an opening v1 strictly (see [`crate::bundle`] for the rules).
     pub fn parse(bytes: &[u8]) -> Result<Self, OpeningParseError> {
-        codec::check_front(bytes, OPENING_VERSION)?;
+        let versions = StatementVersion::ALL.map(StatementVersion::opening_version);
+        let version = codec::check_front_versions(bytes, &versions)?;
+        let version = StatementVersion::ALL
+            .get(version)
+            .copied()
+            .unwrap_or(StatementVersion::CURRENT);
         let peek: OpeningPeek = codec::parse_json(bytes).map_err(OpeningParseError::Json)?;
         if let Some(id) = peek.statement_id {
-            if id != STATEMENT_ID {
+            if id != version.statement_id() {
                 return Err(OpeningParseError::UnknownStatement(id));
             }
         }
@@ -256,7 +270,11 @@ impl Opening {
             .map(ReceiptKeyCertificate::from_wire)
             .transpose()
             .map_err(OpeningParseError::Certificate)?;
+        if version != StatementVersion::V1 && receipt_key_certificate.is_none() {
+            return Err(OpeningParseError::MissingCertificate);
+        }
         Ok(Self {
+            version,
             ciphertext_hash,
             recipient_commitment,
             receipt_key,
@@ -268,8 +286,8 @@ impl Opening {
     /// The canonical JSON encoding (pretty, final newline).
     pub fn encode(&self) -> String {
         codec::to_canonical(&OpeningWire {
-            version: OPENING_VERSION.to_owned(),
-            statement_id: STATEMENT_ID.to_owned(),
+            version: self.version.opening_version().to_owned(),
+            statement_id: self.version.statement_id().to_owned(),
             ciphertext_sha256: self.ciphertext_hash.to_hex(),
             recipient_commitment: fr_to_decimal(&self.recipient_commitment),
             receipt_key: PointWire::from_point(self.receipt_key.point()),

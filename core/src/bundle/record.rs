@@ -1,12 +1,14 @@
-//! The delivery record v1: what the relay's service knows about one delivery, the input of
-//! `letro prove`.
+//! The delivery record v2: what the relay's service knows about one delivery (the per-event
+//! secret and the receipt-key certificate included), the input of `letro prove`. Records are
+//! never given to third parties. v1 records (non-hiding leaves, optional certificate) are no
+//! longer accepted: the v2 circuit cannot prove them.
 
 use ark_ff::{BigInteger, PrimeField};
 use num_bigint::BigUint;
 use serde::{Deserialize, Serialize};
 
 use super::codec::{
-    self, format_time, map_only, opt_map_only, CertificateWire, FrontError, KeyWireError,
+    self, format_time, map_only, CertificateWire, FrontError, KeyWireError,
     PointWire, TimeError,
 };
 use super::opening::{CertificateError, Opening, ReceiptKeyCertificate};
@@ -20,7 +22,7 @@ use crate::statement::{recipient_commitment, CiphertextHash, DeliveredWithin, De
 use crate::Fr;
 
 /// The `version` of a delivery record.
-pub const RECORD_VERSION: &str = "letro-record/v1";
+pub const RECORD_VERSION: &str = "letro-record/v2";
 
 /// Why bytes are not a well-formed delivery record v1. Variants are listed in the order the
 /// checks run.
@@ -136,7 +138,7 @@ pub struct DeliveryRecord {
     /// The signed checkpoint (well-formed, signatures not checked).
     pub checkpoint: SignedCheckpoint,
     /// The certificate of `A` by the recipient's Signal identity key, if the relay has one.
-    pub receipt_key_certificate: Option<ReceiptKeyCertificate>,
+    pub receipt_key_certificate: ReceiptKeyCertificate,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -158,11 +160,12 @@ struct RecordWire {
     #[serde(deserialize_with = "map_only")]
     receipt_signature: SignatureWire,
     blinding: String,
+    event_secret: String,
     leaf_index: u64,
     siblings: Vec<Vec<String>>,
     checkpoint: String,
-    #[serde(deserialize_with = "opt_map_only")]
-    receipt_key_certificate: Option<CertificateWire>,
+    #[serde(deserialize_with = "map_only")]
+    receipt_key_certificate: CertificateWire,
 }
 
 /// Parses the receipt signature: coordinates and S as canonical decimals, then R8 on the curve
@@ -245,15 +248,16 @@ impl DeliveryRecord {
                 field: "blinding",
                 source,
             })?;
+        let event_secret =
+            fr_from_decimal(&w.event_secret).map_err(|source| RecordError::FieldElement {
+                field: "event_secret",
+                source,
+            })?;
         let index =
             u32::try_from(w.leaf_index).map_err(|_| RecordError::LeafIndex(w.leaf_index))?;
         let siblings = siblings_from_wire(&w.siblings)?;
         let checkpoint = SignedCheckpoint::parse(&w.checkpoint).map_err(RecordError::Checkpoint)?;
-        let receipt_key_certificate = w
-            .receipt_key_certificate
-            .as_ref()
-            .map(ReceiptKeyCertificate::from_wire)
-            .transpose()
+        let receipt_key_certificate = ReceiptKeyCertificate::from_wire(&w.receipt_key_certificate)
             .map_err(RecordError::Certificate)?;
         Ok(Self {
             ciphertext_hash,
@@ -262,6 +266,7 @@ impl DeliveryRecord {
                 receipt_key,
                 blinding,
                 signature,
+                event_secret,
                 path: InclusionProof { index, siblings },
             },
             checkpoint,
@@ -294,6 +299,7 @@ impl DeliveryRecord {
                 s: s.to_str_radix(10),
             },
             blinding: fr_to_decimal(&w.blinding),
+            event_secret: fr_to_decimal(&w.event_secret),
             leaf_index: u64::from(w.path.index),
             siblings: w
                 .path
@@ -302,9 +308,7 @@ impl DeliveryRecord {
                 .map(|level| level.iter().map(fr_to_decimal).collect())
                 .collect(),
             checkpoint: super::signed_checkpoint_text(&self.checkpoint),
-            receipt_key_certificate: self
-                .receipt_key_certificate
-                .map(ReceiptKeyCertificate::to_wire),
+            receipt_key_certificate: self.receipt_key_certificate.to_wire(),
         }))
     }
 
@@ -336,11 +340,12 @@ impl DeliveryRecord {
     /// The opening of the statement's recipient commitment, for the sender.
     pub fn opening(&self) -> Opening {
         Opening {
+            version: crate::statement::StatementVersion::CURRENT,
             ciphertext_hash: self.ciphertext_hash,
             recipient_commitment: self.recipient_commitment(),
             receipt_key: self.witness.receipt_key,
             blinding: self.witness.blinding,
-            receipt_key_certificate: self.receipt_key_certificate,
+            receipt_key_certificate: Some(self.receipt_key_certificate),
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::babyjubjub::{self, Fs, Point};
 use crate::checkpoint::{Checkpoint, CheckpointBodyError};
 use crate::field::fr_to_be_bytes;
 use crate::note::{self, NoteParseError, SignerKey};
-use crate::statement::check_relation;
+use crate::statement::{check_relation, StatementVersion};
 use crate::statement::example::{default_example, Example};
 use crate::Fr;
 
@@ -99,7 +99,7 @@ fn record() -> DeliveryRecord {
         ciphertext_hash: e.statement.ciphertext_hash,
         witness: e.witness,
         checkpoint: SignedCheckpoint::parse(&checkpoint_text()).unwrap(),
-        receipt_key_certificate: Some(certificate()),
+        receipt_key_certificate: certificate(),
     }
 }
 
@@ -186,7 +186,7 @@ fn bundle_has_the_documented_canonical_form() {
     let text = bundle_json();
     let e = example();
     let expected_start = format!(
-        "{{\n  \"version\": \"letro-bundle/v1\",\n  \"statement\": {{\n    \"id\": \"delivered-within/v1\",\n    \"ciphertext_sha256\": \"{}\",\n    \"not_before\": \"2025-11-26T23:00:00Z\",\n    \"not_after\": \"2025-11-27T01:00:00Z\",\n    \"recipient_commitment\": \"{}\",\n    \"log_root\": \"{}\"\n  }},\n  \"checkpoint\": ",
+        "{{\n  \"version\": \"letro-bundle/v2\",\n  \"statement\": {{\n    \"id\": \"delivered-within/v2\",\n    \"ciphertext_sha256\": \"{}\",\n    \"not_before\": \"2025-11-26T23:00:00Z\",\n    \"not_after\": \"2025-11-27T01:00:00Z\",\n    \"recipient_commitment\": \"{}\",\n    \"log_root\": \"{}\"\n  }},\n  \"checkpoint\": ",
         e.statement.ciphertext_hash.to_hex(),
         fr_to_decimal(&e.statement.recipient_commitment),
         fr_to_decimal(&e.statement.log_root),
@@ -342,13 +342,13 @@ fn rejects_missing_keys_and_wrong_types() {
 #[test]
 fn rejects_unknown_version() {
     assert_eq!(
-        bundle_with(|v| v["version"] = json!("letro-bundle/v2")),
-        Err(BundleError::UnsupportedVersion("letro-bundle/v2".into()))
+        bundle_with(|v| v["version"] = json!("letro-bundle/v3")),
+        Err(BundleError::UnsupportedVersion("letro-bundle/v3".into()))
     );
-    // Reported as a version problem even though a v2 bundle has other members.
+    // Reported as a version problem even though a v3 bundle may have other members.
     assert_eq!(
-        Bundle::parse(br#"{"version": "letro-bundle/v2", "whatever": [1, 2]}"#),
-        Err(BundleError::UnsupportedVersion("letro-bundle/v2".into()))
+        Bundle::parse(br#"{"version": "letro-bundle/v3", "whatever": [1, 2]}"#),
+        Err(BundleError::UnsupportedVersion("letro-bundle/v3".into()))
     );
     assert_eq!(
         bundle_with(|v| v["version"] = json!("letro-opening/v1")),
@@ -361,6 +361,30 @@ fn rejects_unknown_statement() {
     assert_eq!(
         statement_with("id", json!("delivered-before/v1")),
         Err(BundleError::UnknownStatement("delivered-before/v1".into()))
+    );
+    // The version and the statement id must agree.
+    assert_eq!(
+        statement_with("id", json!("delivered-within/v1")),
+        Err(BundleError::UnknownStatement("delivered-within/v1".into()))
+    );
+}
+
+#[test]
+fn v1_bundles_still_parse_and_reencode_as_v1() {
+    let v1 = mutate(&bundle_json(), |v| {
+        v["version"] = json!("letro-bundle/v1");
+        v["statement"]["id"] = json!("delivered-within/v1");
+    });
+    let parsed = Bundle::parse(&v1).unwrap();
+    assert_eq!(parsed.version, StatementVersion::V1);
+    let text = parsed.encode().unwrap();
+    assert!(text.starts_with("{\n  \"version\": \"letro-bundle/v1\",\n"));
+    assert_eq!(Bundle::parse(text.as_bytes()).unwrap(), parsed);
+    // A v1 bundle naming the v2 statement is refused.
+    let mixed = mutate(&bundle_json(), |v| v["version"] = json!("letro-bundle/v1"));
+    assert_eq!(
+        Bundle::parse(&mixed),
+        Err(BundleError::UnknownStatement("delivered-within/v2".into()))
     );
 }
 
@@ -774,7 +798,7 @@ fn opening_round_trips_and_checks() {
     assert_eq!(opening.blinding, e.witness.blinding);
     let text = opening.encode();
     assert!(text.starts_with(
-        "{\n  \"version\": \"letro-opening/v1\",\n  \"statement_id\": \"delivered-within/v1\",\n"
+        "{\n  \"version\": \"letro-opening/v2\",\n  \"statement_id\": \"delivered-within/v2\",\n"
     ));
     assert!(text.ends_with("}\n"));
     let parsed = Opening::parse(text.as_bytes()).unwrap();
@@ -783,13 +807,33 @@ fn opening_round_trips_and_checks() {
     assert_eq!(parsed.check(&e.statement.recipient_commitment), Ok(()));
     assert_eq!(parsed.check_statement(&e.statement), Ok(()));
 
+    // A v2 opening must carry the certificate; a v1 opening may have none.
     let none = Opening {
         receipt_key_certificate: None,
         ..opening.clone()
     };
     let text = none.encode();
     assert!(text.contains("\"receipt_key_certificate\": null\n"));
-    assert_eq!(Opening::parse(text.as_bytes()).unwrap(), none);
+    assert_eq!(
+        Opening::parse(text.as_bytes()),
+        Err(OpeningParseError::MissingCertificate)
+    );
+    let v1 = Opening {
+        version: StatementVersion::V1,
+        ..none
+    };
+    let text = v1.encode();
+    assert!(text.starts_with(
+        "{\n  \"version\": \"letro-opening/v1\",\n  \"statement_id\": \"delivered-within/v1\",\n"
+    ));
+    assert_eq!(Opening::parse(text.as_bytes()).unwrap(), v1);
+    // Version and statement id must agree.
+    assert_eq!(
+        opening_with(|v| v["statement_id"] = json!("delivered-within/v1")),
+        Err(OpeningParseError::UnknownStatement(
+            "delivered-within/v1".into()
+        ))
+    );
 }
 
 #[test]
@@ -974,7 +1018,7 @@ fn record_round_trips_and_makes_the_statement() {
     let e = example();
     let r = record();
     let text = r.encode().unwrap();
-    assert!(text.starts_with("{\n  \"version\": \"letro-record/v1\",\n"));
+    assert!(text.starts_with("{\n  \"version\": \"letro-record/v2\",\n"));
     assert!(text.contains("\n  \"delivered_at\": \"2025-11-27T00:00:00Z\",\n"));
     assert!(text.contains("\n  \"leaf_index\": 5,\n"));
     let parsed = DeliveryRecord::parse(text.as_bytes()).unwrap();
@@ -988,13 +1032,23 @@ fn record_round_trips_and_makes_the_statement() {
     assert_eq!(check_relation(&s, &parsed.witness), Ok(()));
     assert_eq!(parsed.opening().check_statement(&s), Ok(()));
 
-    let none = DeliveryRecord {
-        receipt_key_certificate: None,
-        ..r
-    };
+    // A v2 record always carries the certificate and the per-event secret.
+    assert!(text.contains("\n  \"event_secret\": \"1122334455\",\n"));
+    assert!(is_json(&record_with(|v| v["receipt_key_certificate"] = Value::Null)));
+    assert!(is_json(&record_with(|v| {
+        v.as_object_mut().unwrap().remove("event_secret");
+    })));
+    assert!(matches!(
+        record_with(|v| v["event_secret"] = json!(P_DEC)),
+        Err(RecordError::FieldElement {
+            field: "event_secret",
+            ..
+        })
+    ));
+    // v1 records cannot be proved by the v2 circuit: refused by version.
     assert_eq!(
-        DeliveryRecord::parse(none.encode().unwrap().as_bytes()).unwrap(),
-        none
+        record_with(|v| v["version"] = json!("letro-record/v1")).unwrap_err(),
+        RecordError::UnsupportedVersion("letro-record/v1".into())
     );
 }
 
@@ -1129,8 +1183,8 @@ fn record_leaf_index_range() {
 #[test]
 fn record_rejections() {
     assert_eq!(
-        record_with(|v| v["version"] = json!("letro-record/v2")),
-        Err(RecordError::UnsupportedVersion("letro-record/v2".into()))
+        record_with(|v| v["version"] = json!("letro-record/v3")),
+        Err(RecordError::UnsupportedVersion("letro-record/v3".into()))
     );
     assert_eq!(
         record_with(|v| v["delivered_at"] = json!("2025-11-27T00:00:00+01:00")),
