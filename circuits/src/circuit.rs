@@ -1,4 +1,4 @@
-//! The `delivered-within` v1 circuit.
+//! The `delivered-within/v2` circuit.
 //!
 //! Public inputs (in this order): `H_hi, H_lo, not_before, not_after, C, R`.
 //! The relation, as SPEC.md states it:
@@ -8,8 +8,12 @@
 //! - `C = Poseidon(tag_recipient, A.x, A.y, r)`;
 //! - `(R8, S)` is a valid EdDSA-Poseidon signature by `A` on
 //!   `m = Poseidon(tag_receipt, H_hi, H_lo, t)` ([`crate::eddsa::verify`]);
-//! - `L = Poseidon(tag_delivered, H_hi, H_lo, A.x, A.y, t)` is at the path's index in the
-//!   quaternary tree with root `R` ([`crate::merkle::root`]).
+//! - `L = Poseidon(tag_delivered_v2, H_hi, H_lo, A.x, A.y, t, e)`, with the private per-event
+//!   secret `e` that makes the published leaf hiding, is at the path's index in the quaternary
+//!   tree with root `R` ([`crate::merkle::root`]).
+//!
+//! v1 differed only in the leaf (`Poseidon(tag_delivered_v1, H_hi, H_lo, A.x, A.y, t)`); its
+//! verifying key stays pinned in the verifier, but v1 is no longer proved.
 
 use ark_ff::PrimeField;
 use ark_r1cs_std::{alloc::AllocVar, eq::EqGadget, fields::FieldVar};
@@ -37,6 +41,8 @@ pub struct Assignment {
     pub a: (F, F),
     /// Blinding `r`.
     pub blinding: F,
+    /// Per-event secret `e` of the delivered leaf.
+    pub event_secret: F,
     /// Signature point `R8`.
     pub r8: (F, F),
     /// Signature scalar `S` as an integer below `p`.
@@ -67,6 +73,7 @@ impl Assignment {
             t: F::from(w.delivered_at),
             a: (a.x, a.y),
             blinding: w.blinding,
+            event_secret: w.event_secret,
             r8: (w.signature.r8.x, w.signature.r8.y),
             s: s_int,
             index_bits,
@@ -144,6 +151,7 @@ impl DeliveredWithinCircuit {
             y: wit(&|v| v.r8.1)?,
         };
         let s = wit(&|v| v.s)?;
+        let event_secret = wit(&|v| v.event_secret)?;
         let index_bits = (0..2 * DEPTH)
             .map(|i| {
                 Boolean::new_witness(cs.clone(), || {
@@ -188,9 +196,17 @@ impl DeliveredWithinCircuit {
         mark("receipt message: Poseidon(4)");
         crate::eddsa::verify_marked(&key, &m, &r8, &s, mark)?;
 
-        // The delivered leaf in the log.
-        let leaf = poseidon(&[tag(tags::DELIVERED), h_hi, h_lo, key.x, key.y, t])?;
-        mark("delivered leaf: Poseidon(6)");
+        // The delivered leaf in the log, hidden by the per-event secret.
+        let leaf = poseidon(&[
+            tag(tags::DELIVERED),
+            h_hi,
+            h_lo,
+            key.x,
+            key.y,
+            t,
+            event_secret,
+        ])?;
+        mark("delivered leaf: Poseidon(7) with the event secret");
         crate::merkle::root(&leaf, &index_bits, &siblings)?.enforce_equal(&root)?;
         mark("Merkle path: 16 levels of Poseidon(4) + 3 selections");
         Ok(())

@@ -16,7 +16,7 @@ use letro_core::Fr;
 
 /// The pinned constraint count. A change here is a circuit change: review it, then update
 /// SPEC.md, the keys (`letro keys setup`) and this number together.
-const CONSTRAINTS: usize = 10_972;
+const CONSTRAINTS: usize = 10_999;
 
 fn satisfied(a: Assignment) -> bool {
     let cs = ConstraintSystem::<Fr>::new_ref();
@@ -177,7 +177,8 @@ fn small_order_receipt_key() {
         let s = Fs::from(5u64);
         let r8 = babyjubjub::mul_base8(&s);
         let mut tree = letro_core::merkle::MerkleTree::new();
-        tree.append(statement::delivered_leaf(&h, &key, t)).unwrap();
+        tree.append(statement::delivered_leaf(&h, &key, t, &e.witness.event_secret))
+            .unwrap();
         let st = DeliveredWithin {
             recipient_commitment: statement::recipient_commitment(&key, &e.witness.blinding),
             log_root: tree.root(),
@@ -202,6 +203,46 @@ fn wrong_blinding() {
     let mut b = a.clone();
     b.blinding += Fr::ONE;
     assert!(!satisfied(b));
+}
+
+#[test]
+fn wrong_event_secret() {
+    let (_, a) = honest();
+    let mut b = a.clone();
+    b.event_secret += Fr::ONE;
+    assert!(!satisfied(b));
+    let mut b = a.clone();
+    b.event_secret = Fr::ZERO;
+    assert!(!satisfied(b));
+}
+
+/// A log that holds the delivery's non-hiding v1 leaf (no event secret) does not satisfy the
+/// v2 circuit, whatever secret the prover claims.
+#[test]
+fn v1_leaf_does_not_satisfy_v2() {
+    let e = default_example();
+    let h = e.statement.ciphertext_hash;
+    let key = *e.witness.receipt_key.point();
+    let t = e.witness.delivered_at;
+    let mut tree = letro_core::merkle::MerkleTree::new();
+    for i in 0..10u64 {
+        let leaf = if i == 5 {
+            statement::delivered_leaf_v1(&h, &key, t)
+        } else {
+            Fr::from(i + 1)
+        };
+        tree.append(leaf).unwrap();
+    }
+    let s = DeliveredWithin {
+        log_root: tree.root(),
+        ..e.statement
+    };
+    let mut w = e.witness.clone();
+    w.path = tree.proof(5).unwrap();
+    for secret in [Fr::ZERO, w.event_secret] {
+        w.event_secret = secret;
+        assert!(!satisfied(Assignment::new(&s, &w)));
+    }
 }
 
 #[test]
