@@ -19,9 +19,9 @@ use sha2::{Digest, Sha256};
 /// File name of the manifest inside a keys directory.
 pub const MANIFEST: &str = "manifest.json";
 /// Proving key file written by the insecure development setup.
-pub const DEV_PROVING_KEY: &str = "delivered-within-v1.INSECURE-DEV.pk";
+pub const DEV_PROVING_KEY: &str = "delivered-within-v2.INSECURE-DEV.pk";
 /// Verifying key file written by the insecure development setup.
-pub const DEV_VERIFYING_KEY: &str = "delivered-within-v1.INSECURE-DEV.vk";
+pub const DEV_VERIFYING_KEY: &str = "delivered-within-v2.INSECURE-DEV.vk";
 
 /// Why keys could not be set up, written or loaded.
 #[derive(Debug, thiserror::Error)]
