@@ -852,3 +852,66 @@ fn merkle_trees_and_proofs_match() {
         "merkle4: proofs of leaves, empty slots"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// statement.json: Letro's own preimages (receipt message, commitment, v1 and v2 leaves).
+
+#[test]
+fn statement_preimages_match_circomlibjs() {
+    use letro_core::log::{submitted_leaf, submitted_leaf_v1};
+    use letro_core::statement::{
+        self, example::default_example, example::EXAMPLE_EVENT_SECRET, CiphertextHash,
+    };
+    let doc = load("statement.json");
+    let v = &doc["vectors"];
+    let f = |k: &str| fr_from_decimal(text(&v[k], k)).unwrap();
+    let e = default_example();
+    let h = CiphertextHash::from_hex(text(&v["ciphertext_sha256"], "hash")).unwrap();
+    assert_eq!(h, e.statement.ciphertext_hash);
+    assert_eq!(h.halves(), (f("h_hi"), f("h_lo")));
+    let t: u64 = text(&v["delivered_at"], "t").parse().unwrap();
+    assert_eq!(t, e.witness.delivered_at);
+    let key = e.witness.receipt_key;
+    let a = key.point();
+    assert_eq!(
+        [fr_to_decimal(&a.x), fr_to_decimal(&a.y)],
+        [
+            text(&v["receipt_key"][0], "A.x"),
+            text(&v["receipt_key"][1], "A.y")
+        ]
+    );
+    let secret = f("event_secret");
+    assert_eq!(secret, Fr::from(EXAMPLE_EVENT_SECRET));
+    let blinding = f("blinding");
+    let m = statement::receipt_message(&h, t);
+    assert_eq!(m, f("receipt_message"));
+    // circomlibjs's signature on m verifies natively and equals ours (deterministic nonce).
+    let r8 = &v["receipt_signature"]["r8"];
+    let sig_r8 = (
+        fr_from_decimal(text(&r8[0], "R8.x")).unwrap(),
+        fr_from_decimal(text(&r8[1], "R8.y")).unwrap(),
+    );
+    assert_eq!((e.witness.signature.r8.x, e.witness.signature.r8.y), sig_r8);
+    key.verify(&m, &e.witness.signature).unwrap();
+    assert_eq!(
+        statement::recipient_commitment(a, &blinding),
+        f("recipient_commitment")
+    );
+    assert_eq!(
+        statement::delivered_leaf_v1(&h, a, t),
+        f("delivered_leaf_v1")
+    );
+    assert_eq!(
+        statement::delivered_leaf(&h, a, t, &secret),
+        f("delivered_leaf_v2")
+    );
+    let (sender, routing) = (text(&v["sender"], "sender"), text(&v["routing"], "routing"));
+    assert_eq!(
+        submitted_leaf_v1(&h, sender, routing),
+        f("submitted_leaf_v1")
+    );
+    assert_eq!(
+        submitted_leaf(&h, sender, routing, &secret),
+        f("submitted_leaf_v2")
+    );
+}

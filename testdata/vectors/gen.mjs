@@ -693,4 +693,55 @@ const verify = (msg, R8, S, A) => eddsa.verifyPoseidon(F.e(msg), { R8, S }, A);
     });
 }
 
+// ---------------------------------------------------------------- statement.json
+// Letro's own Poseidon preimages (SPEC §3, §4.3, §5.6) for the worked example of SPEC §4.6,
+// computed here from the raw values so that letro-core's statement and log functions are
+// checked against circomlibjs, not against themselves: the receipt message m and its
+// EdDSA-Poseidon signature, the recipient commitment C, the v1 and v2 delivered leaves and the
+// v1 and v2 submitted leaves.
+{
+    const tag = (name) => bytesToBigBE(Buffer.from(name, "ascii"));
+    const h = createHash("sha256").update(Buffer.from("example ciphertext", "ascii")).digest();
+    const hHi = bytesToBigBE(h.subarray(0, 16));
+    const hLo = bytesToBigBE(h.subarray(16, 32));
+    const t = 1764201600n; // 2025-11-27T00:00:00Z
+    const blinding = 987654321n;
+    const eventSecret = 1122334455n; // statement::example::EXAMPLE_EVENT_SECRET
+    const prv = Buffer.alloc(32, 0x2a);
+    const A = eddsa.prv2pub(prv);
+    const [ax, ay] = [toBig(A[0]), toBig(A[1])];
+    const m = H([tag("letro/receipt/v1"), hHi, hLo, t]);
+    const sig = eddsa.signPoseidon(prv, F.e(m));
+    assert(eddsa.verifyPoseidon(F.e(m), sig, A), "receipt signature verifies");
+    // id(s): the first 31 bytes of SHA-256(s), big-endian.
+    const id = (s) => bytesToBigBE(createHash("sha256").update(s, "utf8").digest().subarray(0, 31));
+    const [sender, routing] = ["bank-of-example", "bob"];
+    const vectors = {
+        ciphertext_sha256: hex(h),
+        h_hi: dec(hHi),
+        h_lo: dec(hLo),
+        delivered_at: dec(t),
+        receipt_key: pt(A),
+        blinding: dec(blinding),
+        event_secret: dec(eventSecret),
+        sender,
+        routing,
+        receipt_message: dec(m),
+        receipt_signature: { r8: pt(sig.R8), s: dec(sig.S) },
+        recipient_commitment: dec(H([tag("letro/recipient/v1"), ax, ay, blinding])),
+        delivered_leaf_v1: dec(H([tag("letro/delivered/v1"), hHi, hLo, ax, ay, t])),
+        delivered_leaf_v2: dec(H([tag("letro/delivered/v2"), hHi, hLo, ax, ay, t, eventSecret])),
+        submitted_leaf_v1: dec(H([tag("letro/submitted/v1"), hHi, hLo, id(sender), id(routing)])),
+        submitted_leaf_v2: dec(
+            H([tag("letro/submitted/v2"), hHi, hLo, id(sender), id(routing), eventSecret]),
+        ),
+    };
+    write("statement.json", {
+        generator: GENERATOR,
+        description:
+            "Letro's Poseidon preimages for the worked example of SPEC 4.6 (receipt secret 0x2a*32), computed with circomlibjs from the raw values: tags are ASCII names read big-endian; m = P(tag_receipt, H_hi, H_lo, t); C = P(tag_recipient, A.x, A.y, r); delivered v1 = P(tag_delivered_v1, H_hi, H_lo, A.x, A.y, t); delivered v2 = P(tag_delivered_v2, H_hi, H_lo, A.x, A.y, t, e); submitted v1 = P(tag_submitted_v1, H_hi, H_lo, id(sender), id(routing)); submitted v2 = the same with e appended; id(s) = first 31 bytes of SHA-256(s) big-endian. receipt_signature = circomlibjs signPoseidon(0x2a*32, m).",
+        vectors,
+    });
+}
+
 console.log("ok");
