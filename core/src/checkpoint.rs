@@ -532,12 +532,23 @@ mod tests {
         assert_eq!(cp.receipt_skew(), Ok(300));
         let body = cp.to_body().unwrap();
         assert!(body.ends_with("time 1\nother 1\nreceipt-skew 300\n"));
-        assert_eq!(Checkpoint::parse_body(&body).unwrap().receipt_skew(), Ok(300));
+        assert_eq!(
+            Checkpoint::parse_body(&body).unwrap().receipt_skew(),
+            Ok(300)
+        );
         cp.extensions.push(receipt_skew_extension(5));
         assert_eq!(cp.receipt_skew(), Err(ReceiptSkewError::Duplicate));
-        for bad in ["receipt-skew", "receipt-skew ", "receipt-skew 007", "receipt-skew -1"] {
+        for bad in [
+            "receipt-skew",
+            "receipt-skew ",
+            "receipt-skew 007",
+            "receipt-skew -1",
+        ] {
             cp.extensions = vec![bad.into()];
-            assert!(matches!(cp.receipt_skew(), Err(ReceiptSkewError::Invalid(_))), "{bad}");
+            assert!(
+                matches!(cp.receipt_skew(), Err(ReceiptSkewError::Invalid(_))),
+                "{bad}"
+            );
         }
         cp.extensions = vec!["receipt-skewed 1".into()];
         assert_eq!(cp.receipt_skew(), Err(ReceiptSkewError::Missing));

@@ -412,10 +412,16 @@ mod tests {
     #[test]
     fn versions_round_trip_their_ids() {
         for v in StatementVersion::ALL {
-            assert_eq!(StatementVersion::from_statement_id(v.statement_id()), Some(v));
+            assert_eq!(
+                StatementVersion::from_statement_id(v.statement_id()),
+                Some(v)
+            );
         }
         assert_eq!(StatementVersion::CURRENT.statement_id(), STATEMENT_ID);
-        assert_eq!(StatementVersion::from_statement_id("delivered-within/v3"), None);
+        assert_eq!(
+            StatementVersion::from_statement_id("delivered-within/v3"),
+            None
+        );
     }
 
     #[test]

@@ -8,8 +8,7 @@ use num_bigint::BigUint;
 use serde::{Deserialize, Serialize};
 
 use super::codec::{
-    self, format_time, map_only, CertificateWire, FrontError, KeyWireError,
-    PointWire, TimeError,
+    self, format_time, map_only, CertificateWire, FrontError, KeyWireError, PointWire, TimeError,
 };
 use super::opening::{CertificateError, Opening, ReceiptKeyCertificate};
 use super::EncodeError;

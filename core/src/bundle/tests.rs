@@ -19,8 +19,8 @@ use crate::babyjubjub::{self, Fs, Point};
 use crate::checkpoint::{Checkpoint, CheckpointBodyError};
 use crate::field::fr_to_be_bytes;
 use crate::note::{self, NoteParseError, SignerKey};
-use crate::statement::{check_relation, StatementVersion};
 use crate::statement::example::{default_example, Example};
+use crate::statement::{check_relation, StatementVersion};
 use crate::Fr;
 
 // ---- fixtures ----
@@ -1034,7 +1034,9 @@ fn record_round_trips_and_makes_the_statement() {
 
     // A v2 record always carries the certificate and the per-event secret.
     assert!(text.contains("\n  \"event_secret\": \"1122334455\",\n"));
-    assert!(is_json(&record_with(|v| v["receipt_key_certificate"] = Value::Null)));
+    assert!(is_json(&record_with(
+        |v| v["receipt_key_certificate"] = Value::Null
+    )));
     assert!(is_json(&record_with(|v| {
         v.as_object_mut().unwrap().remove("event_secret");
     })));
