@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use letro_core::bundle::{parse_time, DeliveryRecord};
+use letro_core::bundle::{parse_time, DeliveryRecord, RecordError};
+use letro_core::statement::STATEMENT_ID;
 use letro_prover::{embedded, keys, ProveError, ProveRecordError, Prover};
 
 use crate::commands::{CliError, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE};
@@ -76,14 +77,21 @@ pub fn run(
     }
     let bytes = read_input(record_path)?;
     let record = DeliveryRecord::parse(&bytes).map_err(|e| {
-        CliError::new(
+        let err = CliError::new(
             EXIT_INPUT,
             format!("{record_path}: not a valid delivery record: {e}"),
-        )
+        );
+        match e {
+            RecordError::UnsupportedVersion(v) if v == "letro-record/v1" => err.hint(
+                "v1 records have no per-event secret and cannot be proved any more (their leaves \
+                 are not hiding); ask the relay for a letro-record/v2 record",
+            ),
+            _ => err,
+        }
     })?;
     let prover = load_prover(keys_dir.as_deref())?;
     eprintln!(
-        "proving delivered-within/v1 ({} constraints)...",
+        "proving {STATEMENT_ID} ({} constraints)...",
         prover.num_constraints()
     );
     let started = std::time::Instant::now();
@@ -97,6 +105,14 @@ pub fn run(
             ProveRecordError::Record(e) => CliError::new(
                 EXIT_INPUT,
                 format!("{record_path}: not a usable delivery record: {e}"),
+            ),
+            ProveRecordError::Window(e) => CliError::new(
+                EXIT_FAILED,
+                format!("the window does not fit the record's checkpoint: {e}"),
+            )
+            .hint(
+                "a verifier would refuse this bundle: choose a window that starts before the \
+                 checkpoint time plus the relay's receipt skew, from a relay that publishes it",
             ),
             other => CliError::new(EXIT_FAILED, other),
         })?;

@@ -196,6 +196,73 @@ pub fn recipient_commitment(a: &Point, blinding: &Fr) -> Fr {
     poseidon::hash([tags::tag(tags::RECIPIENT), a.x, a.y, *blinding])
 }
 
+/// The bounds on the delivery time t that a v2 bundle's evidence supports (SPEC §8 step 4b).
+///
+/// The proof gives `not_before <= t <= not_after`. The log adds an upper bound of its own: an
+/// honest relay accepts a receipt only if t is within its published skew of its clock, and
+/// logs it before the checkpoint, so `t <= checkpoint.time + receipt_skew`. That bound rests on
+/// the relay's honesty (its clock and its publication time); the window's does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBounds {
+    /// `not_before`: the earliest t the proof allows.
+    pub earliest: u64,
+    /// `not_after`: the latest t the proof allows.
+    pub latest_by_proof: u64,
+    /// `checkpoint.time + receipt_skew`: the latest t an honest log could have accepted.
+    pub latest_by_log: u64,
+    /// The relay's published receipt skew.
+    pub receipt_skew: u64,
+}
+
+impl TimeBounds {
+    /// The effective upper bound: the smaller of the two.
+    pub fn latest(&self) -> u64 {
+        self.latest_by_proof.min(self.latest_by_log)
+    }
+}
+
+/// Why a statement's window cannot be combined with its checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimeBoundsError {
+    /// The checkpoint does not publish the relay's receipt skew, or publishes it badly.
+    #[error("{0}")]
+    ReceiptSkew(#[from] crate::checkpoint::ReceiptSkewError),
+    /// `not_before` is later than any t an honest log could have accepted before this
+    /// checkpoint: `not_before > checkpoint.time + receipt_skew`.
+    #[error(
+        "the window starts at {not_before}, after the latest delivery time an honest log could \
+         have accepted before this checkpoint ({latest_by_log} = checkpoint time + receipt skew)"
+    )]
+    ImpossibleWindow {
+        /// The window's start.
+        not_before: u64,
+        /// `checkpoint.time + receipt_skew`.
+        latest_by_log: u64,
+    },
+}
+
+/// The bounds on t that `s` and its checkpoint support together ([`TimeBounds`]).
+pub fn time_bounds(
+    s: &DeliveredWithin,
+    checkpoint: &crate::checkpoint::Checkpoint,
+) -> Result<TimeBounds, TimeBoundsError> {
+    let receipt_skew = checkpoint.receipt_skew()?;
+    let latest_by_log = checkpoint.time.saturating_add(receipt_skew);
+    if s.not_before > latest_by_log {
+        return Err(TimeBoundsError::ImpossibleWindow {
+            not_before: s.not_before,
+            latest_by_log,
+        });
+    }
+    Ok(TimeBounds {
+        earliest: s.not_before,
+        latest_by_proof: s.not_after,
+        latest_by_log,
+        receipt_skew,
+    })
+}
+
 /// Why a witness does not satisfy the relation for a statement.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -407,6 +474,44 @@ mod tests {
             check_relation(&e.statement, &w),
             Err(RelationError::NotInLog(_))
         ));
+    }
+
+    #[test]
+    fn time_bounds_combine_window_and_log() {
+        use crate::checkpoint::{receipt_skew_extension, Checkpoint, ReceiptSkewError};
+        let s = default_example().statement;
+        let mut cp = Checkpoint {
+            origin: "example.invalid/log".into(),
+            size: 10,
+            root: [0u8; 32],
+            time: s.not_before + 100,
+            extensions: vec![receipt_skew_extension(300)],
+        };
+        let b = time_bounds(&s, &cp).unwrap();
+        assert_eq!(
+            (b.earliest, b.latest_by_proof, b.latest_by_log, b.receipt_skew),
+            (s.not_before, s.not_after, s.not_before + 400, 300)
+        );
+        assert_eq!(b.latest(), s.not_before + 400);
+        // The window's own end wins when it is earlier.
+        cp.time = s.not_after + 10_000;
+        assert_eq!(time_bounds(&s, &cp).unwrap().latest(), s.not_after);
+        // Exactly at the limit is possible; one second later is not.
+        cp.time = s.not_before - 300;
+        assert!(time_bounds(&s, &cp).is_ok());
+        cp.time = s.not_before - 301;
+        assert_eq!(
+            time_bounds(&s, &cp),
+            Err(TimeBoundsError::ImpossibleWindow {
+                not_before: s.not_before,
+                latest_by_log: s.not_before - 1
+            })
+        );
+        cp.extensions.clear();
+        assert_eq!(
+            time_bounds(&s, &cp),
+            Err(TimeBoundsError::ReceiptSkew(ReceiptSkewError::Missing))
+        );
     }
 
     #[test]

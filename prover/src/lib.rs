@@ -71,6 +71,11 @@ pub enum ProveRecordError {
     /// Proving failed or the statement is false.
     #[error(transparent)]
     Prove(#[from] ProveError),
+    /// The record's checkpoint does not publish the receipt skew, or the window starts after
+    /// the latest delivery time an honest log could have accepted before that checkpoint: a
+    /// verifier would refuse the bundle (SPEC §8 step 4b).
+    #[error("the window does not fit the record's checkpoint: {0}")]
+    Window(#[from] letro_core::statement::TimeBoundsError),
     /// The verifying key could not be encoded.
     #[error(transparent)]
     Key(#[from] keys::KeyError),
@@ -182,6 +187,7 @@ impl Prover {
         rng: &mut R,
     ) -> Result<(String, Opening), ProveRecordError> {
         let statement = record.statement(not_before, not_after)?;
+        letro_core::statement::time_bounds(&statement, record.checkpoint.unverified_checkpoint())?;
         let proof = self.prove(&statement, &record.witness, rng)?;
         let points = ProofPoints {
             a: proof.a,
