@@ -10,6 +10,7 @@ use letro_client::{envelope_kind, Attachment, Client, ClientError, EnvelopeKind,
 use letro_core::directory::{PrekeyBundle, PrekeyUpload};
 use letro_core::log::{check_receipt, ReceiptError};
 use letro_core::statement::CiphertextHash;
+use letro_core::Fr;
 use letro_verifier::certificate::{verify_certificate, CertificateError};
 use libsignal_protocol_syft::PreKeySignalMessage;
 use tempfile::TempDir;
@@ -412,17 +413,61 @@ fn receipts_verify_for_their_key_only() {
     assert_eq!(receipt.receipt_key, p.bob.receipt_key());
     assert_eq!(receipt.ciphertext_hash, h);
     assert_eq!(receipt.delivered_at, T);
-    check_receipt(&h, T, &p.bob.receipt_key(), &receipt.signature, T + 5, 300).unwrap();
+    check_receipt(
+        &h,
+        T,
+        &p.bob.receipt_key(),
+        &receipt.signature,
+        T + 5,
+        300,
+        Fr::from(1u64),
+    )
+    .unwrap();
     // Alice's receipt does not verify for Bob's key, nor Bob's for another H or t.
     let alices = p.alice.sign_receipt(&h, T);
     assert!(matches!(
-        check_receipt(&h, T, &p.bob.receipt_key(), &alices.signature, T, 300),
+        check_receipt(
+            &h,
+            T,
+            &p.bob.receipt_key(),
+            &alices.signature,
+            T,
+            300,
+            Fr::from(1u64)
+        ),
         Err(ReceiptError::Signature(_))
     ));
-    check_receipt(&h, T, &p.alice.receipt_key(), &alices.signature, T, 300).unwrap();
-    assert!(check_receipt(&h, T + 1, &p.bob.receipt_key(), &receipt.signature, T, 300).is_err());
+    check_receipt(
+        &h,
+        T,
+        &p.alice.receipt_key(),
+        &alices.signature,
+        T,
+        300,
+        Fr::from(1u64),
+    )
+    .unwrap();
+    assert!(check_receipt(
+        &h,
+        T + 1,
+        &p.bob.receipt_key(),
+        &receipt.signature,
+        T,
+        300,
+        Fr::from(1u64)
+    )
+    .is_err());
     let other = CiphertextHash::of(b"other");
-    assert!(check_receipt(&other, T, &p.bob.receipt_key(), &receipt.signature, T, 300).is_err());
+    assert!(check_receipt(
+        &other,
+        T,
+        &p.bob.receipt_key(),
+        &receipt.signature,
+        T,
+        300,
+        Fr::from(1u64)
+    )
+    .is_err());
 }
 
 #[test]
