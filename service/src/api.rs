@@ -13,6 +13,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{Json, Router};
+use letro_core::babyjubjub;
+use letro_core::directory::CertificateObject;
 use letro_core::eddsa::{PublicKey, Signature};
 use letro_core::field::{fr_from_decimal, fr_to_decimal, parse_decimal};
 use letro_core::log::{check_receipt, submitted_leaf, ReceiptError};
@@ -28,8 +30,8 @@ use crate::auth::{AuthFailure, Role, Tokens};
 use crate::jobs::{JobQueue, SharedStore};
 use crate::metrics::Metrics;
 use crate::store::{
-    JobRecord, JobState, PointJson, SignatureJson, Store, StoredCheckpoint, StoredEvent,
-    TokenRecord,
+    EventSecret, JobRecord, JobState, PointJson, SignatureJson, Store, StoredCheckpoint,
+    StoredEvent, TokenRecord,
 };
 use crate::writer::{AppendError, Appended, Command, LogView};
 use crate::{unix_now, Config};
@@ -53,9 +55,20 @@ pub enum ApiError {
     /// 422 `invalid_certificate`: the receipt key's certificate does not verify.
     #[error("the receipt key certificate does not verify: {0}")]
     InvalidCertificate(String),
-    /// 422 `uncertified_receipt_key`: a receipt signed by a key the recipient did not certify.
-    #[error("the receipt is signed by a key the recipient has not certified in the directory")]
+    /// 422 `uncertified_receipt_key`: a receipt signed by a key that the account the message
+    /// was routed to has not certified in the directory.
+    #[error(
+        "the receipt is signed by a key that the account the message was routed to has not \
+         certified in the directory"
+    )]
     UncertifiedReceiptKey,
+    /// 409 `not_submitted`: a receipt for a ciphertext that no submitted event is logged for.
+    #[error("no submission is logged for this ciphertext; a receipt can only follow one")]
+    NotSubmitted,
+    /// 409 `not_provable`: the delivery was logged before statement v2 (no per-event secret or
+    /// no receipt-key certificate) and cannot be proved; the message says which.
+    #[error("{0}")]
+    NotProvable(String),
     /// 404 `not_found`.
     #[error("{0}")]
     NotFound(String),
@@ -105,7 +118,11 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::NotYours(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) | Self::NotDelivered | Self::NotPublished => StatusCode::CONFLICT,
+            Self::Conflict(_)
+            | Self::NotDelivered
+            | Self::NotPublished
+            | Self::NotSubmitted
+            | Self::NotProvable(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidReceipt(_)
             | Self::ClockSkew(_)
@@ -127,6 +144,8 @@ impl ApiError {
             Self::Forbidden(_) | Self::NotYours(_) => "forbidden",
             Self::InvalidCertificate(_) => "invalid_certificate",
             Self::UncertifiedReceiptKey => "uncertified_receipt_key",
+            Self::NotSubmitted => "not_submitted",
+            Self::NotProvable(_) => "not_provable",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
@@ -179,6 +198,7 @@ struct Inner {
     max_jobs_per_sender: u64,
     callback_hosts: Vec<String>,
     max_envelope_bytes: usize,
+    log_vkey: String,
 }
 
 /// The state handlers share: the writer's channel, the log view, the token table and settings.
@@ -187,16 +207,35 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
+/// What [`AppState::new`] wires together.
+pub(crate) struct Parts {
+    /// The log writer's channel.
+    pub tx: mpsc::Sender<Command>,
+    /// The log as the writer updates it.
+    pub view: Arc<RwLock<LogView>>,
+    /// The token table.
+    pub tokens: Tokens,
+    /// The API's store connection.
+    pub jobs: SharedStore,
+    /// Where new proof jobs go.
+    pub queue: JobQueue,
+    /// The counters.
+    pub metrics: Arc<Metrics>,
+    /// The log's verifier key, C2SP vkey text.
+    pub log_vkey: String,
+}
+
 impl AppState {
-    pub(crate) fn new(
-        tx: mpsc::Sender<Command>,
-        view: Arc<RwLock<LogView>>,
-        tokens: Tokens,
-        jobs: SharedStore,
-        queue: JobQueue,
-        metrics: Arc<Metrics>,
-        config: &Config,
-    ) -> Self {
+    pub(crate) fn new(parts: Parts, config: &Config) -> Self {
+        let Parts {
+            tx,
+            view,
+            tokens,
+            jobs,
+            queue,
+            metrics,
+            log_vkey,
+        } = parts;
         Self {
             inner: Arc::new(Inner {
                 tx,
@@ -211,6 +250,7 @@ impl AppState {
                 max_jobs_per_sender: config.max_jobs_per_sender,
                 callback_hosts: config.callback_hosts.clone(),
                 max_envelope_bytes: config.max_envelope_bytes,
+                log_vkey,
             }),
         }
     }
@@ -231,6 +271,7 @@ impl AppState {
         h: [u8; 32],
         leaf: Fr,
         event: StoredEvent,
+        event_secret: EventSecret,
     ) -> Result<Appended, ApiError> {
         let (reply, rx) = oneshot::channel();
         self.inner
@@ -239,6 +280,7 @@ impl AppState {
                 ciphertext_hash: h,
                 leaf,
                 event,
+                event_secret,
                 reply,
             })
             .await
@@ -328,7 +370,10 @@ pub struct RouteInfo {
 }
 
 const JSON: &str = "application/json";
+const TEXT: &str = "text/plain; charset=utf-8";
 const OPEN: &[Role] = &[];
+/// Who may read the unpublished log sizes: the relay that writes the log and the operator.
+const LOG_OPERATORS: &[Role] = &[Role::Relay, Role::Admin];
 
 const fn info(
     method: &'static str,
@@ -414,15 +459,26 @@ fn table(envelope_limit: usize) -> Vec<(RouteInfo, MethodRouter<AppState>)> {
                 OPEN,
                 "The latest signed checkpoint (C2SP signed note).",
                 200,
-                "text/plain; charset=utf-8",
+                TEXT,
             ),
             get(get_checkpoint),
         ),
         (
             info(
                 "GET",
-                "/v1/log/state",
+                "/v1/log/key",
                 OPEN,
+                "The log's public key (C2SP vkey); pin it out of band, do not trust this copy.",
+                200,
+                TEXT,
+            ),
+            get(get_log_key),
+        ),
+        (
+            info(
+                "GET",
+                "/v1/log/state",
+                LOG_OPERATORS,
                 "Sequenced, integrated and published sizes.",
                 200,
                 JSON,
@@ -750,13 +806,14 @@ async fn post_submission(
     let h = parse_hash(&body.ciphertext_sha256)?;
     parse_id("sender", &body.sender)?;
     parse_id("routing", &body.routing)?;
-    let leaf = submitted_leaf(&h, &body.sender, &body.routing);
+    let secret = EventSecret::fresh();
+    let leaf = submitted_leaf(&h, &body.sender, &body.routing, &secret.fr());
     let event = StoredEvent::Submitted {
         ciphertext_sha256: h.to_hex(),
         sender: body.sender,
         routing: body.routing,
     };
-    let a = state.append(h.0, leaf, event).await?;
+    let a = state.append(h.0, leaf, event, secret).await?;
     accepted(&state, a).await
 }
 
@@ -780,26 +837,75 @@ async fn receipt(
     state.authorize(headers, &[Role::Relay])?;
     let body = json_body(state, body)?;
     let h = parse_hash(&body.ciphertext_sha256)?;
-    let (_, leaf, stored) = checked_receipt(
+    let checked = checked_receipt(
         state,
         &h,
         &body.delivered_at,
         &body.receipt_key,
         body.signature,
     )?;
-    let a = state.append(h.0, leaf, stored).await?;
+    let a = state
+        .append(h.0, checked.leaf, checked.event, checked.secret)
+        .await?;
     accepted(state, a).await
 }
 
-/// Parses and checks a receipt for `h` (signature, subgroup, clock skew); returns the receipt
-/// key, the delivered leaf and the event to store.
+/// A receipt that may enter the log: its leaf, the event to store and the event's secret.
+pub(crate) struct CheckedReceipt {
+    /// The delivered leaf, with `secret` mixed in.
+    pub leaf: Fr,
+    /// The event, with the receipt key's certificate.
+    pub event: StoredEvent,
+    /// The event's fresh secret.
+    pub secret: EventSecret,
+}
+
+/// Whether a receipt by `key` for `h` may enter the log (SPEC §5.6): a submitted event is
+/// logged for `h`, and `key` is a receipt key that the account the submission was routed to
+/// certified in its directory entry (XEdDSA by its Signal identity key, checked again here).
+/// Returns the certificate, which the delivered event keeps for the opening. Changes nothing.
+fn certificate_for(
+    state: &AppState,
+    h: &CiphertextHash,
+    key: &PublicKey,
+) -> Result<CertificateObject, ApiError> {
+    let (routing, certificate) = {
+        let store = state.jobs()?;
+        let routing = match store.find_submission(&h.0).map_err(internal)? {
+            Some((_, StoredEvent::Submitted { routing, .. })) => routing,
+            _ => return Err(ApiError::NotSubmitted),
+        };
+        let owner = store
+            .receipt_key_owner(&babyjubjub::pack(key.point()))
+            .map_err(internal)?;
+        (routing, owner)
+    };
+    // A key nobody certified and a key another account certified get the same answer.
+    let json = match certificate {
+        Some((account, json)) if account == routing => json,
+        _ => return Err(ApiError::UncertifiedReceiptKey),
+    };
+    let object: CertificateObject = serde_json::from_str(&json).map_err(internal)?;
+    let certificate = object
+        .to_certificate()
+        .map_err(|e| ApiError::InvalidCertificate(e.to_string()))?;
+    letro_verifier::certificate::verify_certificate(&certificate, key.point())
+        .map_err(|e| ApiError::InvalidCertificate(e.to_string()))?;
+    Ok(object)
+}
+
+/// Parses and checks a receipt for `h`, in this order: the encodings (400); the subgroup, the
+/// signature and the clock skew (422 `invalid_receipt`, `clock_skew`); that `h` was submitted
+/// (409 `not_submitted`); that the key is certified by the account the submission was routed
+/// to (422 `uncertified_receipt_key`, `invalid_certificate`). Every path that logs receipts
+/// goes through here. Nothing is stored, so a refused receipt blocks no later one.
 pub(crate) fn checked_receipt(
     state: &AppState,
     h: &CiphertextHash,
     delivered_at: &str,
     receipt_key: &PointJson,
     signature: SignatureJson,
-) -> Result<(PublicKey, Fr, StoredEvent), ApiError> {
+) -> Result<CheckedReceipt, ApiError> {
     let t =
         time::OffsetDateTime::parse(delivered_at, &time::format_description::well_known::Rfc3339)
             .map_err(|e| ApiError::InvalidRequest(format!("delivered_at must be RFC 3339: {e}")))?;
@@ -830,10 +936,14 @@ pub(crate) fn checked_receipt(
     let sig = Signature::from_parts(rx, ry, &s_be)
         .map_err(|e| ApiError::InvalidReceipt(format!("signature: {e}")))?;
     let max_skew = state.inner.max_skew;
-    let event = check_receipt(h, t, &key, &sig, unix_now(), max_skew).map_err(|e| match e {
-        ReceiptError::Skew { .. } => ApiError::ClockSkew(e.to_string()),
-        _ => ApiError::InvalidReceipt(e.to_string()),
-    })?;
+    let secret = EventSecret::fresh();
+    let event = check_receipt(h, t, &key, &sig, unix_now(), max_skew, secret.fr()).map_err(
+        |e| match e {
+            ReceiptError::Skew { .. } => ApiError::ClockSkew(e.to_string()),
+            _ => ApiError::InvalidReceipt(e.to_string()),
+        },
+    )?;
+    let certificate = certificate_for(state, h, &key)?;
     let stored = StoredEvent::Delivered {
         ciphertext_sha256: h.to_hex(),
         delivered_at: t,
@@ -848,8 +958,23 @@ pub(crate) fn checked_receipt(
             },
             s: signature.s,
         },
+        receipt_key_certificate: Some(certificate),
     };
-    Ok((key, event.leaf(), stored))
+    Ok(CheckedReceipt {
+        leaf: event.leaf(),
+        event: stored,
+        secret,
+    })
+}
+
+/// `GET /v1/log/key`: the log's verifier key as C2SP vkey text, a convenience copy. A verifier
+/// must pin the key out of band: whoever serves this endpoint could serve any key.
+async fn get_log_key(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, TEXT)],
+        format!("{}\n", state.inner.log_vkey),
+    )
+        .into_response()
 }
 
 async fn get_checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -859,7 +984,7 @@ async fn get_checkpoint(State(state): State<AppState>) -> Result<Response, ApiEr
         .as_ref()
         .map(|c| c.text.clone())
         .ok_or_else(|| ApiError::NotFound("no checkpoint has been published yet".into()))?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+    Ok(([(header::CONTENT_TYPE, TEXT)], text).into_response())
 }
 
 /// `GET /v1/log/state`.
@@ -873,7 +998,11 @@ pub struct LogState {
     pub published: u64,
 }
 
-async fn get_state(State(state): State<AppState>) -> Result<Json<LogState>, ApiError> {
+async fn get_state(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<LogState>, ApiError> {
+    state.authorize(&headers, LOG_OPERATORS)?;
     let view = state.view()?;
     Ok(Json(LogState {
         sequenced: view.log.sequenced_size(),
@@ -918,11 +1047,13 @@ fn siblings_json(p: &InclusionProof) -> Vec<[String; 3]> {
         .collect()
 }
 
+/// Proofs are served only for published sizes: a root no checkpoint signs verifies nothing,
+/// and the unpublished sizes would tell anyone the log's growth between checkpoints.
 fn check_size(view: &LogView, size: u64) -> Result<(), ApiError> {
-    let integrated = view.log.integrated_size();
-    if size > integrated {
+    let published = view.log.published_size();
+    if size > published {
         return Err(ApiError::InvalidRequest(format!(
-            "size {size} is beyond the integrated size {integrated}"
+            "size {size} is beyond the published size {published}"
         )));
     }
     Ok(())
@@ -1114,7 +1245,15 @@ async fn post_proof(
             ))
         }
     }
-    let Some((index, StoredEvent::Delivered { delivered_at, .. })) = receipt else {
+    let Some((
+        index,
+        StoredEvent::Delivered {
+            delivered_at,
+            receipt_key_certificate,
+            ..
+        },
+    )) = receipt
+    else {
         return Err(ApiError::NotDelivered);
     };
     if delivered_at < not_before || delivered_at > not_after {
@@ -1124,6 +1263,18 @@ async fn post_proof(
             body.not_before,
             body.not_after
         )));
+    }
+    // Deliveries logged before statement v2 are refused now rather than by a failed job.
+    if receipt_key_certificate.is_none() {
+        return Err(ApiError::NotProvable(crate::jobs::NO_CERTIFICATE.into()));
+    }
+    if state
+        .jobs()?
+        .event_secret(index)
+        .map_err(internal)?
+        .is_none()
+    {
+        return Err(ApiError::NotProvable(crate::jobs::NO_EVENT_SECRET.into()));
     }
     if index >= state.view()?.log.published_size() {
         return Err(ApiError::NotPublished);
@@ -1207,6 +1358,46 @@ mod tests {
     use crate::auth::issue_token;
     use crate::store::{SqliteStore, Store};
 
+    #[test]
+    fn every_error_code_is_in_the_openapi_document() {
+        let s = String::new;
+        let all = [
+            ApiError::InvalidRequest(s()),
+            ApiError::Unauthorized(""),
+            ApiError::Forbidden(""),
+            ApiError::NotYours(s()),
+            ApiError::InvalidCertificate(s()),
+            ApiError::UncertifiedReceiptKey,
+            ApiError::NotSubmitted,
+            ApiError::NotProvable(s()),
+            ApiError::NotFound(s()),
+            ApiError::Conflict(s()),
+            ApiError::PayloadTooLarge(0),
+            ApiError::InvalidReceipt(s()),
+            ApiError::ClockSkew(s()),
+            ApiError::NotDelivered,
+            ApiError::NotPublished,
+            ApiError::OutsideWindow(s()),
+            ApiError::CallbackRefused(s()),
+            ApiError::TooManyJobs(0),
+            ApiError::LogFull,
+            ApiError::Timeout,
+            ApiError::Internal,
+        ];
+        let codes: std::collections::BTreeSet<&str> = all.iter().map(ApiError::code).collect();
+        let listed: std::collections::BTreeSet<&str> =
+            crate::openapi::ERROR_CODES.iter().copied().collect();
+        assert_eq!(codes, listed);
+        // Receipt refusals are all counted by the metrics.
+        for code in [
+            "not_submitted",
+            "uncertified_receipt_key",
+            "invalid_certificate",
+        ] {
+            assert!(crate::metrics::RECEIPT_REFUSALS.contains(&code), "{code}");
+        }
+    }
+
     #[tokio::test]
     async fn a_request_that_waits_too_long_gets_503_timeout() {
         let dir = tempfile::tempdir().unwrap();
@@ -1227,7 +1418,16 @@ mod tests {
         let (queue_tx, _queue_rx) = std::sync::mpsc::channel();
         let queue = JobQueue::for_tests(queue_tx);
         let metrics = Arc::new(Metrics::new(routes().into_iter().map(|r| r.path)));
-        let state = AppState::new(tx, view, tokens, jobs, queue, metrics, &config);
+        let parts = Parts {
+            tx,
+            view,
+            tokens,
+            jobs,
+            queue,
+            metrics,
+            log_vkey: String::new(),
+        };
+        let state = AppState::new(parts, &config);
         let body = json!({
             "ciphertext_sha256": "00".repeat(32),
             "sender": "bank",

@@ -34,6 +34,17 @@ pub type SharedStore = Arc<Mutex<dyn Store>>;
 /// The error code of a failed job.
 pub const PROOF_FAILED: &str = "proof_failed";
 
+/// The error code of a job for a delivery that statement v2 cannot prove (logged before it).
+pub const NOT_PROVABLE: &str = "not_provable";
+
+/// Why a delivery logged without a per-event secret cannot be proved.
+pub const NO_EVENT_SECRET: &str = "the delivery was logged as a v1 leaf, without a per-event \
+     secret; delivered-within/v2 cannot prove it";
+
+/// Why a delivery logged without a receipt-key certificate cannot be proved.
+pub const NO_CERTIFICATE: &str = "the delivery was logged before receipt-key certificates \
+     were required; its opening could not name the recipient, so it is not proved";
+
 /// Why a job could not produce a verified bundle. Logged; the job's stored error says only
 /// [`PROOF_FAILED`].
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +56,10 @@ pub enum JobError {
     /// The stored records do not allow a witness (missing receipt or checkpoint, bad value).
     #[error("witness: {0}")]
     Witness(String),
+    /// The delivery was logged before statement v2: without a per-event secret (a v1 leaf) or
+    /// without a receipt-key certificate. Stored as the job's error, code [`NOT_PROVABLE`].
+    #[error("{0}")]
+    NotProvable(&'static str),
     /// The prover could not be loaded.
     #[error("loading the prover: {0}")]
     Load(String),
@@ -234,6 +249,11 @@ impl Worker {
                 job.bundle = Some(bundle);
                 job.opening = Some(opening);
             }
+            Err(JobError::NotProvable(why)) => {
+                tracing::warn!(job = id, reason = why, "proof job refused");
+                job.state = JobState::Failed;
+                job.error = Some((NOT_PROVABLE.into(), why.into()));
+            }
             Err(e) => {
                 tracing::error!(job = id, error = %e, "proof job failed");
                 job.state = JobState::Failed;
@@ -286,12 +306,25 @@ impl Worker {
                 delivered_at,
                 receipt_key,
                 signature,
+                receipt_key_certificate,
                 ..
             },
         )) = found
         else {
             return Err(JobError::Witness("no receipt is stored".into()));
         };
+        // The opening must name the recipient: the certificate was checked when the receipt
+        // was logged, and is required since.
+        let certificate = receipt_key_certificate
+            .ok_or(JobError::NotProvable(NO_CERTIFICATE))?
+            .to_certificate()
+            .map_err(|_| bad("receipt key certificate"))?;
+        let event_secret = self
+            .store
+            .lock()
+            .map_err(|_| JobError::Poisoned)?
+            .event_secret(index)?
+            .ok_or(JobError::NotProvable(NO_EVENT_SECRET))?;
         let ax = fr_from_decimal(&receipt_key.x).map_err(|_| bad("receipt key"))?;
         let ay = fr_from_decimal(&receipt_key.y).map_err(|_| bad("receipt key"))?;
         let receipt_key = PublicKey::from_coords(ax, ay).map_err(|_| bad("receipt key"))?;
@@ -324,20 +357,6 @@ impl Worker {
             (path, cp.text.clone())
         };
         let checkpoint = SignedCheckpoint::parse(&text).map_err(|_| bad("checkpoint"))?;
-        // The receipt key's certificate, when the recipient certified it in the directory:
-        // the opening then names the recipient's Signal identity.
-        let certificate = self
-            .store
-            .lock()
-            .map_err(|_| JobError::Poisoned)?
-            .receipt_key_owner(&letro_core::babyjubjub::pack(receipt_key.point()))?
-            .map(|(_, json)| {
-                serde_json::from_str::<letro_core::directory::CertificateObject>(&json)
-                    .ok()
-                    .and_then(|c| c.to_certificate().ok())
-                    .ok_or_else(|| bad("receipt key certificate"))
-            })
-            .transpose()?;
         Ok(DeliveryRecord {
             ciphertext_hash: CiphertextHash(job.ciphertext_hash),
             witness: DeliveryWitness {
@@ -345,6 +364,7 @@ impl Worker {
                 receipt_key,
                 blinding,
                 signature,
+                event_secret: event_secret.fr(),
                 path,
             },
             checkpoint,

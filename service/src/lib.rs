@@ -201,6 +201,9 @@ impl Service {
         let published = checkpoint.as_ref().map_or(0, |c| c.size);
         let log = DeliveryLog::restore(&leaves, published)
             .map_err(|e| ServeError::Inconsistent(e.to_string()))?;
+        // The published skew never shrinks: entries accepted under a larger skew stay covered by
+        // every later checkpoint, so a lowered `max_skew` only tightens new receipts.
+        let mut receipt_skew = config.max_skew;
         if let Some(cp) = &checkpoint {
             let signed = SignedCheckpoint::parse(&cp.text)
                 .map_err(|e| ServeError::Inconsistent(format!("stored checkpoint: {e}")))?;
@@ -215,6 +218,10 @@ impl Service {
                     "the latest checkpoint's root is not the root of the stored leaves".into(),
                 ));
             }
+            // Checkpoints signed before the skew was published have no line.
+            if let Ok(published_skew) = signed.unverified_checkpoint().receipt_skew() {
+                receipt_skew = receipt_skew.max(published_skew);
+            }
         }
         let tokens = auth::Tokens::new(store.tokens()?);
         tracing::info!(
@@ -225,6 +232,7 @@ impl Service {
             "log restored"
         );
         let key_vkey = key.verifier_key();
+        let key_vkey_text = key_vkey.to_string();
         let view = Arc::new(RwLock::new(LogView { log, checkpoint }));
         let (tx, rx) = mpsc::channel(writer::MAX_BATCH * 2);
         let w = Writer {
@@ -233,6 +241,7 @@ impl Service {
             key,
             origin: config.origin.clone(),
             now: unix_now,
+            receipt_skew,
         };
         let writer = std::thread::Builder::new()
             .name("letro-log-writer".into())
@@ -265,7 +274,16 @@ impl Service {
             verifier,
             metrics.clone(),
         )?;
-        let state = AppState::new(tx, view, tokens, job_store, queue, metrics, &config);
+        let parts = api::Parts {
+            tx,
+            view,
+            tokens,
+            jobs: job_store,
+            queue,
+            metrics,
+            log_vkey: key_vkey_text,
+        };
+        let state = AppState::new(parts, &config);
         let publisher = {
             let state = state.clone();
             let every = config.checkpoint_interval;

@@ -10,11 +10,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The reasons a receipt is refused, as `letro_receipts_refused_total{reason}` labels: the
 /// error codes of `POST /v1/receipts` other than `unauthorized` and `forbidden` (those are
 /// refusals of the caller, not of the receipt) and the 5xx ones.
-pub const RECEIPT_REFUSALS: [&str; 5] = [
+pub const RECEIPT_REFUSALS: [&str; 8] = [
     "invalid_request",
     "payload_too_large",
     "invalid_receipt",
     "clock_skew",
+    "not_submitted",
+    "uncertified_receipt_key",
+    "invalid_certificate",
     "conflict",
 ];
 

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::api::RouteInfo;
 
 /// Every stable error code of the API (`ApiError::code`), for the error schema.
-pub const ERROR_CODES: [&str; 14] = [
+pub const ERROR_CODES: [&str; 20] = [
     "invalid_request",
     "unauthorized",
     "forbidden",
@@ -14,10 +14,16 @@ pub const ERROR_CODES: [&str; 14] = [
     "conflict",
     "not_delivered",
     "not_published",
+    "not_submitted",
+    "not_provable",
     "payload_too_large",
     "invalid_receipt",
+    "invalid_certificate",
+    "uncertified_receipt_key",
     "outside_window",
+    "callback_refused",
     "clock_skew",
+    "too_many_jobs",
     "internal",
     "timeout",
     "log_full",

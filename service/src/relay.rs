@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{accepted, checked_receipt, parse_hash, ApiError, AppState};
 use crate::auth::Role;
-use crate::store::{DirectoryEntry, Envelope, StoredEvent};
+use crate::store::{DirectoryEntry, Envelope, EventSecret, StoredEvent};
 use crate::unix_now;
 
 /// Most envelopes one `GET /v1/mailbox` lists.
@@ -204,13 +204,14 @@ pub(crate) async fn post_message(
             }
         }
     }
-    let leaf = submitted_leaf(&h, &sender, &recipient);
+    let secret = EventSecret::fresh();
+    let leaf = submitted_leaf(&h, &sender, &recipient, &secret.fr());
     let event = StoredEvent::Submitted {
         ciphertext_sha256: h.to_hex(),
         sender,
         routing: recipient,
     };
-    let a = state.append(h.0, leaf, event).await?;
+    let a = state.append(h.0, leaf, event, secret).await?;
     accepted(&state, a).await
 }
 
@@ -318,19 +319,19 @@ async fn ack(
             "no such envelope in this mailbox".into(),
         ));
     }
-    let (key, leaf, stored) = checked_receipt(
+    // The same checks as `POST /v1/receipts`: H submitted (the envelope alone is not enough:
+    // it is stored before its event is logged), and the key certified by the routed account,
+    // which is this account.
+    let checked = checked_receipt(
         state,
         &h,
         &body.delivered_at,
         &body.receipt_key,
         body.signature,
     )?;
-    let packed = babyjubjub::pack(key.point());
-    let owner = state.jobs()?.receipt_key_owner(&packed).map_err(internal)?;
-    if owner.map(|(account, _)| account) != Some(token.subject.clone()) {
-        return Err(ApiError::UncertifiedReceiptKey);
-    }
-    let a = state.append(h.0, leaf, stored).await?;
+    let a = state
+        .append(h.0, checked.leaf, checked.event, checked.secret)
+        .await?;
     state.jobs()?.remove_envelope(&h.0).map_err(internal)?;
     accepted(state, a).await
 }

@@ -30,6 +30,47 @@ pub enum StoreError {
 
 pub use letro_core::receipt_json::{PointJson, SignatureJson};
 
+use letro_core::directory::CertificateObject;
+use letro_core::Fr;
+
+/// A per-event secret `e` (SPEC §5.6): uniform in F_p, drawn from the OS CSPRNG for every
+/// event and mixed into its leaf, so that the published leaf hides the event. It is stored
+/// beside the leaf, given only to the prover (the delivery record of a proof job), never logged
+/// (its `Debug` is redacted) and never returned by an endpoint.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct EventSecret(Fr);
+
+impl EventSecret {
+    /// A fresh secret: `Fr::rand` over the OS CSPRNG (rejection sampling, so uniform in F_p,
+    /// about 254 bits).
+    pub fn fresh() -> Self {
+        Self(<Fr as ark_ff::UniformRand>::rand(&mut rand::rngs::OsRng))
+    }
+
+    /// The field element.
+    pub fn fr(&self) -> Fr {
+        self.0
+    }
+
+    /// Its 32-byte big-endian encoding, as stored.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        letro_core::field::fr_to_be_bytes(&self.0)
+    }
+
+    /// Reads a stored secret; a value that is not a canonical field element is corrupt.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, StoreError> {
+        letro_core::field::fr_from_be_bytes(bytes)
+            .map(Self)
+            .map_err(|_| StoreError::Corrupt("stored event secret is not a field element".into()))
+    }
+}
+
+impl std::fmt::Debug for EventSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventSecret(<redacted>)")
+    }
+}
+
 /// A log event as stored beside its leaf: everything needed to recompute the leaf and to build
 /// a witness later. Field elements are canonical decimal strings (checked before storing).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +95,11 @@ pub enum StoredEvent {
         receipt_key: PointJson,
         /// The receipt signature.
         signature: SignatureJson,
+        /// The certificate of the receipt key by the Signal identity key of the account the
+        /// submission was routed to, checked before the event was logged. Absent only in
+        /// events logged before certificates were required (they cannot be proved).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt_key_certificate: Option<CertificateObject>,
     },
 }
 
@@ -78,6 +124,8 @@ pub struct NewEntry {
     pub leaf: [u8; 32],
     /// The event.
     pub event: StoredEvent,
+    /// The event's secret `e`, mixed into `leaf`.
+    pub event_secret: EventSecret,
 }
 
 /// A stored leaf.
@@ -310,6 +358,9 @@ pub trait Store: Send + 'static {
     fn find_submission(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError>;
     /// The delivered event (receipt) for `H`, with its index.
     fn find_receipt(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError>;
+    /// The secret of the event at `index`; `None` for an event logged before events had
+    /// secrets (a v1 leaf) or for no such event.
+    fn event_secret(&self, index: u64) -> Result<Option<EventSecret>, StoreError>;
     /// Stores a batch of entries atomically: all or none.
     fn append(&mut self, entries: &[NewEntry]) -> Result<(), StoreError>;
     /// Stores a published checkpoint.
@@ -385,7 +436,8 @@ CREATE TABLE IF NOT EXISTS leaves (
     idx INTEGER PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('submitted', 'delivered')),
     leaf BLOB NOT NULL CHECK (length(leaf) = 32),
-    event TEXT NOT NULL
+    event TEXT NOT NULL,
+    event_secret BLOB CHECK (event_secret IS NULL OR length(event_secret) = 32)
 );
 CREATE TABLE IF NOT EXISTS submissions (
     h BLOB PRIMARY KEY CHECK (length(h) = 32),
@@ -466,10 +518,17 @@ CREATE TABLE IF NOT EXISTS jobs (
 
 /// Columns added after the first release, with their declarations: added to an older database
 /// when it is opened.
-const ADDED_COLUMNS: [(&str, &str, &str); 3] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
     ("tokens", "revoked_at", "INTEGER"),
     ("jobs", "callback_url", "TEXT"),
     ("jobs", "callback_state", "TEXT"),
+    // Events logged before per-event secrets keep NULL: their leaves are v1 (not hiding) and
+    // cannot be proved with delivered-within/v2.
+    (
+        "leaves",
+        "event_secret",
+        "BLOB CHECK (event_secret IS NULL OR length(event_secret) = 32)",
+    ),
 ];
 
 impl SqliteStore {
@@ -560,11 +619,26 @@ impl Store for SqliteStore {
         self.find_event("receipts", h)
     }
 
+    fn event_secret(&self, index: u64) -> Result<Option<EventSecret>, StoreError> {
+        let row: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row(
+                "SELECT event_secret FROM leaves WHERE idx = ?1",
+                params![to_i64(index)?],
+                |r| r.get(0),
+            )
+            .optional()?;
+        row.flatten()
+            .map(|b| EventSecret::from_bytes(&to_32(b)?))
+            .transpose()
+    }
+
     fn append(&mut self, entries: &[NewEntry]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
             let mut leaf_stmt = tx.prepare_cached(
-                "INSERT INTO leaves (idx, kind, leaf, event) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO leaves (idx, kind, leaf, event, event_secret) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             let mut sub_stmt =
                 tx.prepare_cached("INSERT INTO submissions (h, idx) VALUES (?1, ?2)")?;
@@ -578,7 +652,13 @@ impl Store for SqliteStore {
                         source,
                     }
                 })?;
-                leaf_stmt.execute(params![idx, e.event.kind(), &e.leaf[..], json])?;
+                leaf_stmt.execute(params![
+                    idx,
+                    e.event.kind(),
+                    &e.leaf[..],
+                    json,
+                    &e.event_secret.to_bytes()[..]
+                ])?;
                 match e.event {
                     StoredEvent::Submitted { .. } => {
                         sub_stmt.execute(params![&e.ciphertext_hash[..], idx])?
@@ -1081,6 +1161,7 @@ mod tests {
                 sender: "bank".into(),
                 routing: "r".into(),
             },
+            event_secret: EventSecret::fresh(),
         }
     }
 
@@ -1226,6 +1307,37 @@ mod tests {
             Some(50),
             "first revocation kept"
         );
+    }
+
+    #[test]
+    fn event_secrets_are_stored_and_old_leaves_have_none() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A leaves table as the release before per-event secrets created it, with one v1 row.
+            let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE leaves (idx INTEGER PRIMARY KEY, \
+                 kind TEXT NOT NULL CHECK (kind IN ('submitted', 'delivered')), \
+                 leaf BLOB NOT NULL CHECK (length(leaf) = 32), event TEXT NOT NULL); \
+                 INSERT INTO leaves VALUES (0, 'submitted', zeroblob(32), \
+                 '{\"kind\":\"submitted\",\"ciphertext_sha256\":\"00\",\"sender\":\"s\",\"routing\":\"r\"}');",
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.event_secret(0).unwrap(), None, "a v1 leaf has no secret");
+        let new = entry(1, 9);
+        s.append(std::slice::from_ref(&new)).unwrap();
+        drop(s);
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.event_secret(1).unwrap(), Some(new.event_secret));
+        assert_eq!(s.event_secret(2).unwrap(), None);
+        // Fresh secrets differ, and their Debug form hides them.
+        let (a, b) = (EventSecret::fresh(), EventSecret::fresh());
+        assert_ne!(a, b);
+        assert_eq!(format!("{a:?}"), "EventSecret(<redacted>)");
+        assert_eq!(EventSecret::from_bytes(&a.to_bytes()).unwrap(), a);
+        assert!(EventSecret::from_bytes(&[0xff; 32]).is_err());
     }
 
     #[test]

@@ -15,14 +15,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use letro_core::checkpoint::SignedCheckpoint;
+use letro_core::checkpoint::{receipt_skew_extension, SignedCheckpoint};
 use letro_core::log::DeliveryLog;
 use letro_core::merkle::CAPACITY;
 use letro_core::note::SignerKey;
 use letro_core::Fr;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{NewEntry, Store, StoredCheckpoint, StoredEvent};
+use crate::store::{EventSecret, NewEntry, Store, StoredCheckpoint, StoredEvent};
 
 /// Most commands the writer takes into one batch (one transaction).
 pub const MAX_BATCH: usize = 4096;
@@ -56,6 +56,8 @@ pub enum Command {
         leaf: Fr,
         /// The event.
         event: StoredEvent,
+        /// The secret mixed into `leaf`, stored with it (dropped if the event is a repeat).
+        event_secret: EventSecret,
         /// Where the outcome goes.
         reply: oneshot::Sender<Result<Appended, AppendError>>,
     },
@@ -139,9 +141,22 @@ pub struct Writer<S: Store> {
     pub origin: String,
     /// The clock, Unix seconds.
     pub now: fn() -> u64,
+    /// The receipt skew every checkpoint publishes (`receipt-skew <seconds>` extension line,
+    /// SPEC §6.3): the largest distance between a receipt's `t` and the clock under which any
+    /// entry of the tree was accepted.
+    pub receipt_skew: u64,
 }
 
 type Reply = oneshot::Sender<Result<Appended, AppendError>>;
+
+/// An append waiting in a batch.
+struct Pending {
+    h: [u8; 32],
+    leaf: Fr,
+    event: StoredEvent,
+    event_secret: EventSecret,
+    reply: Reply,
+}
 
 impl<S: Store> Writer<S> {
     /// Runs until every sender of `rx` is dropped.
@@ -185,8 +200,15 @@ impl<S: Store> Writer<S> {
                         ciphertext_hash,
                         leaf,
                         event,
+                        event_secret,
                         reply,
-                    } => appends.push((ciphertext_hash, leaf, event, reply)),
+                    } => appends.push(Pending {
+                        h: ciphertext_hash,
+                        leaf,
+                        event,
+                        event_secret,
+                        reply,
+                    }),
                 }
             }
             if !appends.is_empty() {
@@ -201,13 +223,13 @@ impl<S: Store> Writer<S> {
         }
     }
 
-    fn append_batch(&mut self, appends: Vec<([u8; 32], Fr, StoredEvent, Reply)>) {
+    fn append_batch(&mut self, appends: Vec<Pending>) {
         let base = match self.view.read() {
             Ok(v) => v.log.sequenced_size(),
             Err(_) => {
                 tracing::error!("log view lock poisoned");
-                for (.., reply) in appends {
-                    let _ = reply.send(Err(AppendError::Internal));
+                for p in appends {
+                    let _ = p.reply.send(Err(AppendError::Internal));
                 }
                 return;
             }
@@ -217,7 +239,14 @@ impl<S: Store> Writer<S> {
         let mut new_leaves: Vec<Fr> = Vec::new();
         let mut done: Vec<(Reply, Result<Appended, AppendError>)> = Vec::new();
         let mut waiting: Vec<(Reply, u64)> = Vec::new();
-        for (h, leaf, event, reply) in appends {
+        for Pending {
+            h,
+            leaf,
+            event,
+            event_secret,
+            reply,
+        } in appends
+        {
             let key = (event.kind(), h);
             let existing = match local.get(&key) {
                 Some(found) => Ok(Some((found.clone(), true))),
@@ -260,6 +289,7 @@ impl<S: Store> Writer<S> {
                         ciphertext_hash: h,
                         leaf: letro_core::field::fr_to_be_bytes(&leaf),
                         event,
+                        event_secret,
                     });
                     new_leaves.push(leaf);
                     done.push((reply, Ok(Appended { index, fresh: true })));
@@ -355,7 +385,10 @@ impl<S: Store> Writer<S> {
                     return Ok(cp.clone());
                 }
             }
-            view.log.checkpoint(&self.origin, (self.now)())
+            let mut cp = view.log.checkpoint(&self.origin, (self.now)());
+            cp.extensions
+                .push(receipt_skew_extension(self.receipt_skew));
+            cp
         };
         let text = SignedCheckpoint::sign(&checkpoint, &self.key).map_err(|e| {
             tracing::error!(error = %e, "signing the checkpoint failed");
@@ -406,6 +439,9 @@ mod tests {
         }
         fn find_receipt(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError> {
             self.inner.find_receipt(h)
+        }
+        fn event_secret(&self, index: u64) -> Result<Option<EventSecret>, StoreError> {
+            self.inner.event_secret(index)
         }
         fn append(&mut self, entries: &[NewEntry]) -> Result<(), StoreError> {
             if self.fail.load(Ordering::SeqCst) {
@@ -502,6 +538,7 @@ mod tests {
             ciphertext_hash,
             leaf,
             event,
+            event_secret: EventSecret::fresh(),
             reply,
         })
         .unwrap();
@@ -520,6 +557,7 @@ mod tests {
             key: SignerKey::from_seed("example.invalid/log", &[1; 32]).unwrap(),
             origin: "example.invalid/log".into(),
             now: || 1_764_000_000,
+            receipt_skew: 300,
         };
         (writer, view)
     }
@@ -585,6 +623,7 @@ mod tests {
                 ciphertext_hash,
                 leaf,
                 event,
+                event_secret: EventSecret::fresh(),
                 reply,
             })
             .unwrap();
@@ -594,7 +633,11 @@ mod tests {
         assert_eq!(w1.blocking_recv().unwrap().unwrap().index, 0);
         assert_eq!(w2.blocking_recv().unwrap().unwrap().index, 1);
         // The checkpoint covers both: publishing integrated them first.
-        assert_eq!(wp.blocking_recv().unwrap().unwrap().size, 2);
+        let cp = wp.blocking_recv().unwrap().unwrap();
+        assert_eq!(cp.size, 2);
+        // Every checkpoint publishes the receipt skew.
+        let parsed = SignedCheckpoint::parse(&cp.text).unwrap();
+        assert_eq!(parsed.unverified_checkpoint().receipt_skew(), Ok(300));
         // A quiet writer integrates a new leaf within a few IDLE_INTEGRATE periods.
         assert_eq!(append(&tx, 3).unwrap().index, 2);
         let start = std::time::Instant::now();
@@ -627,7 +670,13 @@ mod tests {
                         sender: "bank".into(),
                         routing: "r".into(),
                     };
-                    (h, Fr::from(n as u64), event, reply)
+                    Pending {
+                        h,
+                        leaf: Fr::from(n as u64),
+                        event,
+                        event_secret: EventSecret::fresh(),
+                        reply,
+                    }
                 })
                 .collect::<Vec<_>>();
             (appends, replies)

@@ -52,6 +52,8 @@ async fn events_are_logged_published_and_proved() {
 
     let (st, _) = call(&router, "GET", "/v1/checkpoint", None, None).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
+    // The routed account "r1" certified the receipt key with seed 7.
+    certify(&router, &tokens.admin, "r1", 7).await;
 
     let (st, v) = call(
         &router,
@@ -77,13 +79,27 @@ async fn events_are_logged_published_and_proved() {
     assert_eq!(v["index"], 1);
 
     // A quiet log integrates within milliseconds.
-    let state = wait_integrated(&router, 2).await;
+    let state = wait_integrated(&router, &tokens.relay, 2).await;
     assert_eq!(
         state,
         json!({"sequenced": 2, "integrated": 2, "published": 0})
     );
+    // Proofs are served for published sizes only.
+    let (st, v) = call(
+        &router,
+        "GET",
+        "/v1/log/leaves/1/inclusion?size=2",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("published size 0"));
     service.state().publish().await.unwrap();
-    let (_, state) = call(&router, "GET", "/v1/log/state", None, None).await;
+    let (_, state) = call(&router, "GET", "/v1/log/state", relay, None).await;
     assert_eq!(
         state,
         json!({"sequenced": 2, "integrated": 2, "published": 2})
@@ -93,9 +109,18 @@ async fn events_are_logged_published_and_proved() {
     assert_eq!(st, StatusCode::OK);
     let (size, root) = verified_root(dir.path(), text.as_str().unwrap());
     assert_eq!(size, 2);
+    // The checkpoint publishes the receipt skew (the configured default, 300 s).
+    let cp = SignedCheckpoint::parse(text.as_str().unwrap()).unwrap();
+    assert_eq!(cp.unverified_checkpoint().receipt_skew(), Ok(300));
+    assert!(text.as_str().unwrap().contains("\nreceipt-skew 300\n"));
+    // The log's key, served as a vkey line, is the one that signed.
+    let (st, vkey) = call(&router, "GET", "/v1/log/key", None, None).await;
+    assert_eq!(st, StatusCode::OK);
+    let key = keys::load_or_create(dir.path(), ORIGIN).unwrap();
+    assert_eq!(vkey.as_str().unwrap(), format!("{}\n", key.verifier_key()));
 
-    // The delivered leaf's inclusion proof leads to the signed root, and the leaf is the one
-    // the receipt defines.
+    // The delivered leaf's inclusion proof leads to the signed root. The leaf is hiding: it
+    // is not the v1 leaf anyone could compute from H, A and t.
     let (st, p) = call(
         &router,
         "GET",
@@ -111,8 +136,17 @@ async fn events_are_logged_published_and_proved() {
     };
     let pk = letro_core::eddsa::PrivateKey::from_bytes([7; 32]).public_key();
     let h = letro_core::statement::CiphertextHash::of(b"ct");
-    let leaf = letro_core::statement::delivered_leaf(&h, pk.point(), t);
-    assert_eq!(fr_from_decimal(p["leaf"].as_str().unwrap()).unwrap(), leaf);
+    let leaf = fr_from_decimal(p["leaf"].as_str().unwrap()).unwrap();
+    assert_ne!(
+        leaf,
+        letro_core::statement::delivered_leaf_v1(&h, pk.point(), t)
+    );
+    for guess in [0u64, 1] {
+        assert_ne!(
+            leaf,
+            letro_core::statement::delivered_leaf(&h, pk.point(), t, &Fr::from(guess))
+        );
+    }
     proof.verify(leaf, root).unwrap();
     assert!(proof.verify(leaf + Fr::from(1u64), root).is_err());
 
@@ -164,6 +198,16 @@ async fn repeats_are_idempotent_and_conflicts_refused() {
     let router = service.router();
     let relay = Some(tokens.relay.as_str());
     let t = unix_now();
+    certify(&router, &tokens.admin, "r", 3).await;
+    let (st, _) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        relay,
+        Some(submission(b"m", "r")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
 
     let (st, a) = call(
         &router,
@@ -195,6 +239,9 @@ async fn repeats_are_idempotent_and_conflicts_refused() {
     .await;
     assert_eq!(st, StatusCode::CONFLICT);
     assert_eq!(e["error"]["code"], "conflict");
+    // "r" certifies a second key (both stay certified): a receipt by it is valid, but another
+    // receipt is logged for H.
+    certify(&router, &tokens.admin, "r", 4).await;
     let (st, _) = call(
         &router,
         "POST",
@@ -205,19 +252,6 @@ async fn repeats_are_idempotent_and_conflicts_refused() {
     .await;
     assert_eq!(st, StatusCode::CONFLICT);
 
-    let (st, _) = call(
-        &router,
-        "POST",
-        "/v1/submissions",
-        relay,
-        Some(submission(b"m", "r")),
-    )
-    .await;
-    assert_eq!(
-        st,
-        StatusCode::CREATED,
-        "a submission and a receipt for one H are distinct"
-    );
     let (st, _) = call(
         &router,
         "POST",
@@ -238,7 +272,16 @@ async fn repeats_are_idempotent_and_conflicts_refused() {
     assert_eq!(st, StatusCode::CONFLICT);
 
     // Concurrent identical receipts land in one batch: exactly one record.
-    let r = receipt(b"burst", 5, t);
+    let (st, _) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        relay,
+        Some(submission(b"burst", "r")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let r = receipt(b"burst", 3, t);
     let calls = (0..16).map(|_| {
         let (router, token, r) = (router.clone(), tokens.relay.clone(), r.clone());
         async move { call(&router, "POST", "/v1/receipts", Some(&token), Some(r)).await }
@@ -252,8 +295,8 @@ async fn repeats_are_idempotent_and_conflicts_refused() {
     assert!(results
         .iter()
         .all(|(_, v)| v["index"] == results[0].1["index"]));
-    let (_, state) = call(&router, "GET", "/v1/log/state", None, None).await;
-    assert_eq!(state["sequenced"], 3);
+    let (_, state) = call(&router, "GET", "/v1/log/state", relay, None).await;
+    assert_eq!(state["sequenced"], 4);
 
     drop(router);
     service.shutdown().await;
@@ -411,7 +454,7 @@ async fn bad_requests_say_what_is_wrong() {
         &v,
         StatusCode::BAD_REQUEST,
         "invalid_request",
-        "integrated size 0",
+        "published size 0",
     );
     let (st, v) = call(&router, "GET", "/v1/log/leaves/zero/inclusion", None, None).await;
     expect(st, &v, StatusCode::BAD_REQUEST, "invalid_request", "index");
@@ -439,9 +482,71 @@ async fn bad_requests_say_what_is_wrong() {
     expect(st, &v, StatusCode::NOT_FOUND, "not_found", "endpoint");
 
     // Nothing refused reached the log.
-    let (_, state) = call(&router, "GET", "/v1/log/state", None, None).await;
+    let (_, state) = call(&router, "GET", "/v1/log/state", relay, None).await;
     assert_eq!(state["sequenced"], 0);
 
+    drop(router);
+    service.shutdown().await;
+}
+
+/// Every checkpoint publishes the receipt skew; lowering `max_skew` tightens new receipts but
+/// never the published value, which covers entries accepted under the larger one.
+#[tokio::test]
+async fn the_published_receipt_skew_never_shrinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(dir.path());
+    let relay = Some(tokens.relay.as_str());
+    let skew_of = |text: &str| {
+        SignedCheckpoint::parse(text)
+            .unwrap()
+            .unverified_checkpoint()
+            .receipt_skew()
+            .unwrap()
+    };
+    let mut cfg = config(dir.path());
+    cfg.max_skew = 900;
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let (st, _) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        relay,
+        Some(submission(b"one", "r")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(skew_of(&service.state().publish().await.unwrap().text), 900);
+    drop(router);
+    service.shutdown().await;
+
+    let mut cfg = config(dir.path());
+    cfg.max_skew = 60;
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    certify(&router, &tokens.admin, "r", 3).await;
+    let (st, _) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        relay,
+        Some(submission(b"two", "r")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/receipts",
+        relay,
+        Some(receipt(b"two", 3, unix_now() - 600)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "clock_skew");
+    let cp = service.state().publish().await.unwrap();
+    assert_eq!(cp.size, 2);
+    assert_eq!(skew_of(&cp.text), 900);
     drop(router);
     service.shutdown().await;
 }

@@ -61,6 +61,15 @@ async fn try_post(addr: SocketAddr, path: &str, token: &str, body: &Value) -> Op
 async fn kill_9_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = issue_tokens(dir.path());
+    // Receipts need a submission routed to an account that certified their key: "r" certifies
+    // the key with seed 21, through a service run on the directory before the child's.
+    {
+        let service = Service::start(config(dir.path())).unwrap();
+        let router = service.router();
+        certify(&router, &tokens.admin, "r", 21).await;
+        drop(router);
+        service.shutdown().await;
+    }
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--ignored", "--exact", "crash_child", "--nocapture"])
         .env(CHILD_DIR, dir.path())
@@ -78,7 +87,7 @@ async fn kill_9_loses_nothing_acknowledged() {
     }
     let addr = SocketAddr::from(([127, 0, 0, 1], port.expect("the child did not start")));
 
-    // Four clients post distinct receipts until the server dies.
+    // Four clients post distinct submissions and their receipts until the server dies.
     let t = unix_now();
     let acked: Arc<Mutex<Vec<(Value, u64)>>> = Arc::default();
     let mut clients = Vec::new();
@@ -86,7 +95,14 @@ async fn kill_9_loses_nothing_acknowledged() {
         let (acked, token) = (acked.clone(), tokens.relay.clone());
         clients.push(tokio::spawn(async move {
             for i in 0u32.. {
-                let r = receipt(format!("crash {c} {i}").as_bytes(), 21, t);
+                let ciphertext = format!("crash {c} {i}");
+                let s = submission(ciphertext.as_bytes(), "r");
+                match try_post(addr, "/v1/submissions", &token, &s).await {
+                    Some((201, _)) => {}
+                    Some((status, v)) => panic!("unexpected answer {status} {v}"),
+                    None => break,
+                }
+                let r = receipt(ciphertext.as_bytes(), 21, t);
                 match try_post(addr, "/v1/receipts", &token, &r).await {
                     Some((201, v)) => acked
                         .lock()
@@ -137,7 +153,7 @@ async fn kill_9_loses_nothing_acknowledged() {
         );
         assert_eq!(v["index"].as_u64(), Some(*index));
     }
-    let (_, state) = call(&router, "GET", "/v1/log/state", None, None).await;
+    let (_, state) = call(&router, "GET", "/v1/log/state", Some(&tokens.relay), None).await;
     assert!(state["sequenced"].as_u64().unwrap() >= acked.len() as u64);
     drop(router);
     service.shutdown().await;

@@ -20,7 +20,7 @@ use letro_core::checkpoint::SignedCheckpoint;
 use letro_core::eddsa::PrivateKey;
 use letro_core::field::{fr_from_be_bytes, fr_from_decimal};
 use letro_core::merkle::{ConsistencyProof, InclusionProof, DEPTH};
-use letro_core::statement::{delivered_leaf, CiphertextHash};
+use letro_core::statement::{delivered_leaf_v1, CiphertextHash};
 use letro_core::Fr;
 use letro_service::{keys, serve, unix_now, ServeError};
 use letro_verifier::checks::check_opening;
@@ -125,11 +125,13 @@ async fn prove(addr: SocketAddr, dir: &std::path::Path, sender: &str, t: u64) ->
                     .unwrap()
                     .verify(job["bundle"].as_str().unwrap().as_bytes())
                     .unwrap();
-                check_opening(
-                    job["opening"].as_str().unwrap().as_bytes(),
-                    verified.statement(),
-                )
-                .unwrap();
+                let opening = job["opening"].as_str().unwrap();
+                check_opening(opening.as_bytes(), verified.statement()).unwrap();
+                // The opening names the recipient: it carries the certificate.
+                assert!(
+                    json(opening)["receipt_key_certificate"].is_object(),
+                    "{opening}"
+                );
                 return verified.checkpoint().size;
             }
             _ => panic!("proof job failed: {job}"),
@@ -176,6 +178,21 @@ async fn socket_database_checkpoint_proof_and_restart() {
     let (addr, stop, handle) = start(dir.path()).await;
     let (st, _) = http(addr, "GET", "/healthz", None, None).await;
     assert_eq!(st, 200);
+    // "alice" certifies the receipt key with seed 11 in the directory.
+    let (st, b) = http(
+        addr,
+        "POST",
+        "/v1/admin/tokens",
+        Some(&tokens.admin),
+        Some(&serde_json::json!({"role": "client", "subject": "alice", "ttl_seconds": 600})),
+    )
+    .await;
+    assert_eq!(st, 201, "{b}");
+    let alice = json(&b)["token"].as_str().unwrap().to_owned();
+    let identity = xeddsa::TestIdentity::from_seed(1);
+    let doc = serde_json::to_value(upload("alice", 11, &identity)).unwrap();
+    let (st, b) = http(addr, "PUT", "/v1/directory/alice", Some(&alice), Some(&doc)).await;
+    assert_eq!(st, 200, "{b}");
     let (st, b) = http(
         addr,
         "POST",
@@ -196,7 +213,12 @@ async fn socket_database_checkpoint_proof_and_restart() {
     let (st, b) = http(addr, "GET", "/v1/log/leaves/1/inclusion?size=2", None, None).await;
     assert_eq!(st, 200, "{b}");
     let pk = PrivateKey::from_bytes([11; 32]).public_key();
-    let leaf = delivered_leaf(&CiphertextHash::of(b"letter"), pk.point(), t);
+    let leaf = fr_from_decimal(json(&b)["leaf"].as_str().unwrap()).unwrap();
+    // A hiding leaf: not the one anyone holding H, A and t could compute.
+    assert_ne!(
+        leaf,
+        delivered_leaf_v1(&CiphertextHash::of(b"letter"), pk.point(), t)
+    );
     inclusion(&json(&b)).verify(leaf, root).unwrap();
     // A proof against that checkpoint, verified with the verifier library.
     assert_eq!(prove(addr, dir.path(), &tokens.sender, t).await, 2);
@@ -206,7 +228,7 @@ async fn socket_database_checkpoint_proof_and_restart() {
 
     // Restart on the same data directory: everything acknowledged is still there.
     let (addr, stop, handle) = start(dir.path()).await;
-    let (_, b) = http(addr, "GET", "/v1/log/state", None, None).await;
+    let (_, b) = http(addr, "GET", "/v1/log/state", relay, None).await;
     assert_eq!(
         json(&b),
         serde_json::json!({"sequenced": 2, "integrated": 2, "published": 2})

@@ -1,6 +1,6 @@
 //! The logs never carry a secret: a whole flow (tokens issued through the API and revoked,
 //! events, a checkpoint, a proof job with a callback) runs with every event down to `trace`
-//! captured, and the capture is searched for each secret.
+//! captured, and the capture is searched for each secret, the per-event secrets included.
 #![allow(missing_docs)]
 // Test helpers outside #[test] functions: a failed unwrap is a failed test.
 #![allow(
@@ -22,7 +22,7 @@ use letro_service::{unix_now, Service};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logs_carry_no_token_blinding_opening_or_key() {
+async fn logs_carry_no_token_blinding_opening_key_or_event_secret() {
     // Everything at trace, arkworks included: letro-prover switches tracing off around circuit
     // synthesis, whose spans would otherwise record witness values.
     let capture = Capture::install();
@@ -50,6 +50,7 @@ async fn logs_carry_no_token_blinding_opening_or_key() {
     .await;
     assert_eq!(st, StatusCode::CREATED);
     let api_token = issued["token"].as_str().unwrap().to_owned();
+    certify(&router, &tokens.admin, "r", 5).await;
     let t = unix_now();
     for (path, body) in [
         ("/v1/submissions", submission(b"secret letter", "r")),
@@ -121,6 +122,19 @@ async fn logs_carry_no_token_blinding_opening_or_key() {
         .nth(4)
         .unwrap()
         .to_owned();
+    // The per-event secrets of both events, as the store keeps them.
+    let store = letro_service::store::SqliteStore::open(dir.path()).unwrap();
+    let mut event_secrets = Vec::new();
+    for index in 0..2 {
+        use letro_service::store::Store;
+        let e = store
+            .event_secret(index)
+            .unwrap()
+            .expect("a v2 event has a secret");
+        event_secrets.push(("event secret", letro_core::field::fr_to_decimal(&e.fr())));
+        event_secrets.push(("event secret (hex)", hex::encode(e.to_bytes())));
+        event_secrets.push(("event secret (debug)", format!("{:?}", e.fr())));
+    }
     let mut secrets = vec![
         ("relay token", tokens.relay.clone()),
         ("sender token", tokens.sender.clone()),
@@ -130,6 +144,7 @@ async fn logs_carry_no_token_blinding_opening_or_key() {
         ("log key", key_secret),
         ("opening", job["opening"].as_str().unwrap().to_owned()),
     ];
+    secrets.extend(event_secrets);
     // Half of each token too, in case a prefix were logged.
     for t in [&tokens.relay, &tokens.sender, &tokens.admin, &api_token] {
         secrets.push(("token prefix", t[..32].to_owned()));

@@ -123,25 +123,35 @@ async fn metrics_reflect_events_and_refused_receipts() {
     )
     .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
-    wait_integrated(&router, 1).await;
-    let (st, _) = call(
+    // Refused: a receipt for an H nobody submitted, and one by a key "r" did not certify.
+    let (_, v) = call(
         &router,
-        "GET",
-        "/v1/log/leaves/0/inclusion?size=1",
-        None,
-        None,
+        "POST",
+        "/v1/receipts",
+        relay,
+        Some(receipt(b"never submitted", 3, unix_now())),
     )
     .await;
-    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["error"]["code"], "not_submitted", "{v}");
+    let (_, v) = call(
+        &router,
+        "POST",
+        "/v1/receipts",
+        relay,
+        Some(receipt(b"m", 3, unix_now())),
+    )
+    .await;
+    assert_eq!(v["error"]["code"], "uncertified_receipt_key", "{v}");
+    wait_integrated(&router, &tokens.relay, 1).await;
     let (st, _) = call(&router, "GET", "/no/such/path", None, None).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 
     let text = scrape(&router, &tokens.admin).await;
     for line in [
         "letro_http_requests_total{route=\"/v1/submissions\",status=\"201\"} 1",
-        "letro_http_requests_total{route=\"/v1/receipts\",status=\"422\"} 2",
+        "letro_http_requests_total{route=\"/v1/receipts\",status=\"422\"} 3",
+        "letro_http_requests_total{route=\"/v1/receipts\",status=\"409\"} 1",
         "letro_http_requests_total{route=\"/v1/receipts\",status=\"401\"} 1",
-        "letro_http_requests_total{route=\"/v1/log/leaves/{index}/inclusion\",status=\"200\"} 1",
         "letro_http_requests_total{route=\"unmatched\",status=\"404\"} 1",
         "letro_http_requests_total{route=\"/metrics\",status=\"200\"} 1",
         "letro_log_entries{state=\"sequenced\"} 1",
@@ -149,6 +159,9 @@ async fn metrics_reflect_events_and_refused_receipts() {
         "letro_log_entries{state=\"published\"} 0",
         "letro_receipts_refused_total{reason=\"clock_skew\"} 1",
         "letro_receipts_refused_total{reason=\"invalid_receipt\"} 1",
+        "letro_receipts_refused_total{reason=\"not_submitted\"} 1",
+        "letro_receipts_refused_total{reason=\"uncertified_receipt_key\"} 1",
+        "letro_receipts_refused_total{reason=\"invalid_certificate\"} 0",
         "letro_receipts_refused_total{reason=\"conflict\"} 0",
     ] {
         assert!(has(&text, line), "missing {line:?} in\n{text}");
@@ -160,11 +173,22 @@ async fn metrics_reflect_events_and_refused_receipts() {
     );
 
     service.state().publish().await.unwrap();
+    let (st, _) = call(
+        &router,
+        "GET",
+        "/v1/log/leaves/0/inclusion?size=1",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
     let text = scrape(&router, &tokens.admin).await;
-    assert!(
-        has(&text, "letro_log_entries{state=\"published\"} 1"),
-        "{text}"
-    );
+    for line in [
+        "letro_log_entries{state=\"published\"} 1",
+        "letro_http_requests_total{route=\"/v1/log/leaves/{index}/inclusion\",status=\"200\"} 1",
+    ] {
+        assert!(has(&text, line), "missing {line:?} in\n{text}");
+    }
 
     // Only admin may read it; the refusal is the JSON error body.
     let (st, ct, body) = raw(&router, "GET", "/metrics", Some(&tokens.relay)).await;
@@ -276,7 +300,9 @@ async fn content_types_of_the_text_and_json_endpoints() {
     for (uri, want) in [
         ("/healthz", "application/json"),
         ("/openapi.json", "application/json"),
-        ("/v1/log/state", "application/json"),
+        ("/v1/log/state", "application/json"), // the 401 error body
+        ("/v1/log/key", "text/plain; charset=utf-8"),
+        ("/v1/checkpoint", "text/plain; charset=utf-8"),
         ("/metrics", "application/json"), // the 401 error body
     ] {
         let (_, ct, _) = raw(&router, "GET", uri, None).await;

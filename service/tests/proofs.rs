@@ -31,8 +31,11 @@ fn window(h: &[u8], not_before: u64, not_after: u64) -> Value {
     })
 }
 
-/// Logs a submission by "bank" and its receipt at `t`.
-async fn deliver(router: &Router, relay: &str, ciphertext: &[u8], t: u64) {
+/// Logs a submission by "bank" routed to "r" and its receipt at `t`, signed by the key with
+/// seed 7, which "r" certifies.
+async fn deliver(router: &Router, tokens: &Tokens, ciphertext: &[u8], t: u64) {
+    certify(router, &tokens.admin, "r", 7).await;
+    let relay = tokens.relay.as_str();
     let (st, v) = call(
         router,
         "POST",
@@ -96,7 +99,41 @@ async fn a_proof_job_yields_a_bundle_the_verifier_accepts() {
     let service = Service::start(config(dir.path())).unwrap();
     let router = service.router();
     let t = unix_now();
-    deliver(&router, &tokens.relay, b"letter", t).await;
+    // Front-running: before the recipient's genuine receipt arrives, receipts by a key nobody
+    // certified and by a key another account certified are posted for the same H. Both are
+    // refused, change nothing, and do not block the genuine one.
+    certify(&router, &tokens.admin, "r", 7).await;
+    certify(&router, &tokens.admin, "mallory", 9).await;
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        Some(&tokens.relay),
+        Some(submission(b"letter", "r")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    for seed in [8, 9] {
+        let (st, v) = call(
+            &router,
+            "POST",
+            "/v1/receipts",
+            Some(&tokens.relay),
+            Some(receipt(b"letter", seed, t - 5)),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(v["error"]["code"], "uncertified_receipt_key", "{v}");
+    }
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/receipts",
+        Some(&tokens.relay),
+        Some(receipt(b"letter", 7, t)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
     service.state().publish().await.unwrap();
 
     let (st, v) = call(
@@ -112,6 +149,20 @@ async fn a_proof_job_yields_a_bundle_the_verifier_accepts() {
     let job_id = v["job_id"].as_str().unwrap().to_owned();
     let job = wait_for(&router, &tokens.sender, &job_id).await;
     check_done(dir.path(), &job, b"letter", t);
+    // The proved delivery is the genuine one: the opening names the key with seed 7 and
+    // carries the certificate by "r"'s identity key (check_done verified its signature).
+    let opening: Value = serde_json::from_str(job["opening"].as_str().unwrap()).unwrap();
+    let a = letro_core::eddsa::PrivateKey::from_bytes([7; 32]).public_key();
+    assert_eq!(
+        opening["receipt_key"]["x"],
+        letro_core::field::fr_to_decimal(&a.point().x)
+    );
+    let identity = xeddsa::TestIdentity::from_seed(7 + 128);
+    let certificate = identity.certify(a.point());
+    assert_eq!(
+        opening["receipt_key_certificate"]["identity_key"],
+        serde_json::to_value(&certificate).unwrap()["identity_key"]
+    );
     // The metrics count the job (the counter moves just after the job is stored as done).
     let mut text = Value::Null;
     for _ in 0..100 {
@@ -183,7 +234,7 @@ async fn proof_requests_that_cannot_hold_are_refused() {
     let service = Service::start(cfg).unwrap();
     let router = service.router();
     let t = unix_now();
-    deliver(&router, &tokens.relay, b"published", t).await;
+    deliver(&router, &tokens, b"published", t).await;
     // Another sender's message, delivered and published.
     let (st, _) = call(
         &router,
@@ -219,7 +270,7 @@ async fn proof_requests_that_cannot_hold_are_refused() {
     assert_eq!(st, StatusCode::CREATED);
     service.state().publish().await.unwrap();
     // Delivered after the last checkpoint.
-    deliver(&router, &tokens.relay, b"fresh", t).await;
+    deliver(&router, &tokens, b"fresh", t).await;
 
     let wide = (t - 3600, t + 3600);
     let cases: [(&str, Value, StatusCode, &str, &str); 7] = [
@@ -322,6 +373,101 @@ async fn proof_requests_that_cannot_hold_are_refused() {
     service.shutdown().await;
 }
 
+/// Deliveries logged before statement v2 (a v1 leaf without a per-event secret, or a receipt
+/// without its certificate) are refused as `not_provable`, by the API for new requests and by
+/// the prover for a job queued before: never proved, never an opening without a certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_logged_before_v2_are_not_provable() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(dir.path());
+    let mut cfg = config(dir.path());
+    cfg.provers = 0;
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let t = unix_now();
+    deliver(&router, &tokens, b"no secret", t).await;
+    deliver(&router, &tokens, b"no certificate", t).await;
+    service.state().publish().await.unwrap();
+    let wide = (t - 3600, t + 3600);
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/proofs",
+        Some(&tokens.sender),
+        Some(window(b"no secret", wide.0, wide.1)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let queued = v["job_id"].as_str().unwrap().to_owned();
+    drop(router);
+    service.shutdown().await;
+
+    // Make the two delivered events look as an older release stored them.
+    {
+        let db = rusqlite::Connection::open(dir.path().join("letro.sqlite3")).unwrap();
+        let n = db
+            .execute(
+                "UPDATE leaves SET event_secret = NULL WHERE idx = \
+                 (SELECT idx FROM receipts WHERE h = ?1)",
+                [&CiphertextHash::of(b"no secret").0[..]],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+        let (idx, event): (i64, String) = db
+            .query_row(
+                "SELECT l.idx, l.event FROM receipts r JOIN leaves l ON l.idx = r.idx \
+                 WHERE r.h = ?1",
+                [&CiphertextHash::of(b"no certificate").0[..]],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let mut event: Value = serde_json::from_str(&event).unwrap();
+        assert!(event["receipt_key_certificate"].is_object(), "{event}");
+        event
+            .as_object_mut()
+            .unwrap()
+            .remove("receipt_key_certificate");
+        db.execute(
+            "UPDATE leaves SET event = ?1 WHERE idx = ?2",
+            rusqlite::params![event.to_string(), idx],
+        )
+        .unwrap();
+    }
+
+    let service = Service::start(config(dir.path())).unwrap();
+    let router = service.router();
+    // The job queued before is refused by the prover, with a reason it may read.
+    let job = wait_for(&router, &tokens.sender, &queued).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "not_provable", "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("per-event secret"),
+        "{job}"
+    );
+    assert!(job.get("opening").is_none() && job.get("bundle").is_none());
+    for (ciphertext, why) in [
+        (&b"no secret"[..], "per-event secret"),
+        (&b"no certificate"[..], "receipt-key certificates"),
+    ] {
+        let (st, v) = call(
+            &router,
+            "POST",
+            "/v1/proofs",
+            Some(&tokens.sender),
+            Some(window(ciphertext, wide.0, wide.1)),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{v}");
+        assert_eq!(v["error"]["code"], "not_provable", "{v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(why), "{v}");
+    }
+    drop(router);
+    service.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_job_resumes_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -332,7 +478,7 @@ async fn a_queued_job_resumes_after_a_restart() {
     let service = Service::start(cfg).unwrap();
     let router = service.router();
     let t = unix_now();
-    deliver(&router, &tokens.relay, b"letter", t).await;
+    deliver(&router, &tokens, b"letter", t).await;
     service.state().publish().await.unwrap();
     let (st, v) = call(
         &router,
@@ -426,7 +572,7 @@ async fn a_finished_job_notifies_its_callback_url_and_a_failing_one_is_retried()
     let service = Service::start(cfg).unwrap();
     let router = service.router();
     let t = unix_now();
-    deliver(&router, &tokens.relay, b"attest", t).await;
+    deliver(&router, &tokens, b"attest", t).await;
     service.state().publish().await.unwrap();
 
     // Refused callback URLs, before any job is made.
@@ -598,7 +744,7 @@ async fn https_callbacks_check_the_receivers_certificate() {
     let service = Service::start(cfg).unwrap();
     let router = service.router();
     let t = unix_now();
-    deliver(&router, &tokens.relay, b"attest", t).await;
+    deliver(&router, &tokens, b"attest", t).await;
     service.state().publish().await.unwrap();
 
     // The receiver whose certificate our CA signed gets the notice over TLS.
@@ -646,7 +792,7 @@ async fn a_sender_may_have_only_so_many_unfinished_jobs() {
     let service = Service::start(cfg).unwrap();
     let router = service.router();
     let t = unix_now();
-    deliver(&router, &tokens.relay, b"limit", t).await;
+    deliver(&router, &tokens, b"limit", t).await;
     service.state().publish().await.unwrap();
     for _ in 0..2 {
         let (st, v) = call(

@@ -31,6 +31,7 @@ use hyper::body::Bytes;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use letro_core::directory::CertificateObject;
 use letro_core::eddsa::{PrivateKey, PublicKey, Signature};
 use letro_core::field::{fr_from_decimal, parse_decimal};
 use letro_core::log::{check_receipt, DeliveryLog, Event};
@@ -38,7 +39,7 @@ use letro_core::receipt_json::{PointJson, ReceiptJson, SignatureJson};
 use letro_core::statement::{receipt_message, CiphertextHash};
 use letro_prover::Prover;
 use letro_service::auth::{issue_token, Role};
-use letro_service::store::{NewEntry, SqliteStore, Store, StoredEvent};
+use letro_service::store::{EventSecret, NewEntry, SqliteStore, Store, StoredEvent};
 use letro_service::writer::{Command, LogView, Writer};
 use letro_service::{unix_now, Config, Service};
 use rayon::prelude::*;
@@ -48,6 +49,18 @@ use tokio::runtime::Runtime;
 use tower::ServiceExt;
 
 const ORIGIN: &str = "loadgen.example/letro-log";
+
+/// The test-only XEdDSA signer and directory upload the service tests use, for the recipient's
+/// receipt-key certificate (receipts are logged only for a key the routed account certified).
+#[path = "../../../service/tests/common/xeddsa.rs"]
+#[allow(dead_code, clippy::indexing_slicing)]
+mod xeddsa;
+
+/// The account every submission is routed to.
+const RECIPIENT: &str = "loadgen-recipient";
+
+/// The seed of the recipient's receipt key, which signs every receipt.
+const RECIPIENT_SEED: u8 = 7;
 
 #[derive(Parser)]
 #[command(about = "Load generator for letro-service; prints markdown tables for BENCHMARKS.md")]
@@ -255,11 +268,11 @@ fn rfc3339(t: u64) -> String {
         .expect("formattable")
 }
 
-fn submission_body(h: &CiphertextHash, sender: &str, i: usize) -> Bytes {
+fn submission_body(h: &CiphertextHash, sender: &str) -> Bytes {
     let v = json!({
         "ciphertext_sha256": h.to_hex(),
         "sender": sender,
-        "routing": format!("routing-{i}"),
+        "routing": RECIPIENT,
     });
     Bytes::from(serde_json::to_vec(&v).expect("json"))
 }
@@ -273,8 +286,8 @@ struct SignedReceipt {
     body: Bytes,
 }
 
-fn sign_receipt(h: CiphertextHash, seed: [u8; 32], t: u64) -> SignedReceipt {
-    let sk = PrivateKey::from_bytes(seed);
+fn sign_receipt(h: CiphertextHash, t: u64) -> SignedReceipt {
+    let sk = PrivateKey::from_bytes([RECIPIENT_SEED; 32]);
     let key = sk.public_key();
     let sig = sk.sign(&receipt_message(&h, t));
     let v = ReceiptJson::new(&h, t, &key, &sig).expect("a time of today");
@@ -287,11 +300,12 @@ fn sign_receipt(h: CiphertextHash, seed: [u8; 32], t: u64) -> SignedReceipt {
     }
 }
 
-/// N receipts for run `run`, signed in parallel (before any clock starts).
+/// N receipts for run `run`, signed in parallel (before any clock starts) by the recipient's
+/// certified key.
 fn sign_receipts(run: usize, n: usize, t: u64) -> Vec<SignedReceipt> {
     (0..n)
         .into_par_iter()
-        .map(|i| sign_receipt(hash_of(run, i), seed_of(run, i), t))
+        .map(|i| sign_receipt(hash_of(run, i), t))
         .collect()
 }
 
@@ -301,6 +315,7 @@ fn sign_receipts(run: usize, n: usize, t: u64) -> Vec<SignedReceipt> {
 struct Tokens {
     relay: String,
     sender: String,
+    recipient: String,
 }
 
 fn issue_tokens(dir: &std::path::Path) -> Result<Tokens> {
@@ -309,6 +324,7 @@ fn issue_tokens(dir: &std::path::Path) -> Result<Tokens> {
     Ok(Tokens {
         relay: issue_token(&mut store, Role::Relay, "relay", later, "cli")?.0,
         sender: issue_token(&mut store, Role::Sender, "bank", later, "cli")?.0,
+        recipient: issue_token(&mut store, Role::Client, RECIPIENT, later, "cli")?.0,
     })
 }
 
@@ -334,6 +350,21 @@ fn start_service(rt: &Runtime, tune: impl FnOnce(&mut Config)) -> Result<Running
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
     let router = service.router();
+    // The recipient certifies its receipt key in the directory.
+    let identity = xeddsa::TestIdentity::from_seed(RECIPIENT_SEED.wrapping_add(128));
+    let upload = xeddsa::upload(RECIPIENT, RECIPIENT_SEED, &identity);
+    let request = Request::builder()
+        .method(Method::PUT)
+        .uri(format!("/v1/directory/{RECIPIENT}"))
+        .header(AUTHORIZATION, format!("Bearer {}", tokens.recipient))
+        .body(axum::body::Body::from(upload.to_json()))?;
+    let response = rt.block_on(router.clone().oneshot(request))?;
+    if response.status() != StatusCode::OK {
+        bail!(
+            "publishing the recipient's directory entry: {}",
+            response.status()
+        );
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     // As letro_service::serve does it.
     let server = rt.spawn(async move {
@@ -742,7 +773,7 @@ fn receipts_mode(
             let started = Instant::now();
             let subs: Vec<Bytes> = (0..n)
                 .into_par_iter()
-                .map(|i| submission_body(&hash_of(tag, i), "bank", i))
+                .map(|i| submission_body(&hash_of(tag, i), "bank"))
                 .collect();
             let recs: Vec<Bytes> = sign_receipts(tag, n, t)
                 .into_iter()
@@ -961,13 +992,13 @@ fn service_proofs(
     let state = running.service.state().clone();
     let outcome = client.block_on(async move {
         let mut conn = Conn::open(addr).await?;
-        for (i, r) in receipts.iter().enumerate() {
+        for r in &receipts {
             let (s, v) = conn
                 .call(
                     Method::POST,
                     "/v1/submissions",
                     &relay,
-                    Some(submission_body(&r.h, "bank", i)),
+                    Some(submission_body(&r.h, "bank")),
                 )
                 .await?;
             if s != StatusCode::CREATED {
@@ -1223,12 +1254,13 @@ fn time_each<T>(items: &[T], mut f: impl FnMut(&T)) -> f64 {
     secs(start.elapsed()) * 1e6 / items.len() as f64
 }
 
-fn delivered_event(r: &SignedReceipt) -> StoredEvent {
+fn delivered_event(r: &SignedReceipt, certificate: &CertificateObject) -> StoredEvent {
     StoredEvent::Delivered {
         ciphertext_sha256: r.h.to_hex(),
         delivered_at: r.t,
         receipt_key: PointJson::from(r.key.point()),
         signature: SignatureJson::from(&r.sig),
+        receipt_key_certificate: Some(certificate.clone()),
     }
 }
 
@@ -1300,14 +1332,18 @@ fn profile_mode(n: usize, concurrency: usize) -> Result<()> {
     );
     let mut events: Vec<Event> = Vec::with_capacity(n);
     let us = time_each(&receipts, |r| {
-        events.push(check_receipt(&r.h, r.t, &r.key, &r.sig, t, 300).expect("valid"));
+        events.push(
+            check_receipt(&r.h, r.t, &r.key, &r.sig, t, 300, EventSecret::fresh().fr())
+                .expect("valid"),
+        );
     });
     row("check_receipt, one thread", format!("{us:.1} µs"));
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let start = Instant::now();
     one.install(|| {
         receipts.par_iter().for_each(|r| {
-            check_receipt(&r.h, r.t, &r.key, &r.sig, t, 300).expect("valid");
+            check_receipt(&r.h, r.t, &r.key, &r.sig, t, 300, EventSecret::fresh().fr())
+                .expect("valid");
         })
     });
     let rate = n as f64 / secs(start.elapsed());
@@ -1317,7 +1353,7 @@ fn profile_mode(n: usize, concurrency: usize) -> Result<()> {
     );
     let start = Instant::now();
     receipts.par_iter().for_each(|r| {
-        check_receipt(&r.h, r.t, &r.key, &r.sig, t, 300).expect("valid");
+        check_receipt(&r.h, r.t, &r.key, &r.sig, t, 300, EventSecret::fresh().fr()).expect("valid");
     });
     let rate = n as f64 / secs(start.elapsed());
     row(
@@ -1333,7 +1369,12 @@ fn profile_mode(n: usize, concurrency: usize) -> Result<()> {
         "Event::leaf (Poseidon of the delivered leaf)",
         format!("{us:.1} µs"),
     );
-    let stored: Vec<StoredEvent> = receipts.iter().map(delivered_event).collect();
+    let certificate = xeddsa::TestIdentity::from_seed(RECIPIENT_SEED.wrapping_add(128))
+        .certify(receipts[0].key.point());
+    let stored: Vec<StoredEvent> = receipts
+        .iter()
+        .map(|r| delivered_event(r, &certificate))
+        .collect();
     let us = time_each(&stored, |e| {
         serde_json::to_string(e).expect("json");
     });
@@ -1356,6 +1397,7 @@ fn profile_mode(n: usize, concurrency: usize) -> Result<()> {
                 ciphertext_hash: r.h.0,
                 leaf: letro_core::field::fr_to_be_bytes(leaf),
                 event: e.clone(),
+                event_secret: EventSecret::fresh(),
             })
             .collect();
         let take = entries.len().min(if batch == 1 { 500 } else { n });
@@ -1419,6 +1461,7 @@ fn profile_mode(n: usize, concurrency: usize) -> Result<()> {
         key: letro_core::note::SignerKey::from_seed(ORIGIN, &[1; 32])?,
         origin: ORIGIN.into(),
         now: unix_now,
+        receipt_skew: 300,
     };
     let (tx, rx) = tokio::sync::mpsc::channel(letro_service::writer::MAX_BATCH * 2);
     let thread = std::thread::spawn(move || writer.run(rx));
@@ -1451,6 +1494,7 @@ fn profile_mode(n: usize, concurrency: usize) -> Result<()> {
                                 ciphertext_hash: h,
                                 leaf,
                                 event,
+                                event_secret: EventSecret::fresh(),
                                 reply,
                             })
                             .await

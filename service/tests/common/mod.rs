@@ -8,12 +8,15 @@
     clippy::indexing_slicing
 )]
 
+pub mod xeddsa;
+
 use std::path::Path;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use letro_core::directory::PrekeyUpload;
 use letro_core::eddsa::PrivateKey;
 use letro_core::receipt_json::{ReceiptJson, SignatureJson};
 use letro_core::statement::{receipt_message, CiphertextHash};
@@ -112,17 +115,65 @@ pub fn receipt(ciphertext: &[u8], seed: u8, t: u64) -> Value {
     serde_json::to_value(ReceiptJson::new(&h, t, &sk.public_key(), &sig).unwrap()).unwrap()
 }
 
+pub use xeddsa::upload;
+
+/// A client token for `account`, issued through the admin API (it works at once).
+pub async fn client_token_for(router: &Router, admin: &str, account: &str) -> String {
+    let (st, v) = call(
+        router,
+        "POST",
+        "/v1/admin/tokens",
+        Some(admin),
+        Some(json!({"role": "client", "subject": account, "ttl_seconds": 3600})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    v["token"].as_str().unwrap().to_owned()
+}
+
+/// Publishes `upload` for its account with `client` (that account's token); returns the
+/// status and body.
+pub async fn publish_upload(
+    router: &Router,
+    client: &str,
+    upload: &PrekeyUpload,
+) -> (StatusCode, Value) {
+    let (st, body) = call_raw(
+        router,
+        "PUT",
+        &format!("/v1/directory/{}", upload.account),
+        Some(client),
+        upload.to_json().into_bytes(),
+    )
+    .await;
+    let v = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    (st, v)
+}
+
+/// Makes the receipt key with `seed` one that `account` certified in the directory (its
+/// identity key is made from `seed + 128`), through the router, as receipts for messages
+/// routed to `account` require.
+pub async fn certify(router: &Router, admin: &str, account: &str, seed: u8) {
+    let client = client_token_for(router, admin, account).await;
+    let identity = xeddsa::TestIdentity::from_seed(seed.wrapping_add(128));
+    let (st, v) = publish_upload(router, &client, &upload(account, seed, &identity)).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+}
+
 /// An EdDSA signature as the API's JSON.
 pub fn signature_json(sig: &letro_core::eddsa::Signature) -> Value {
     serde_json::to_value(SignatureJson::from(sig)).unwrap()
 }
 
 /// Waits until the log has integrated `n` entries (the writer integrates within milliseconds
-/// of going idle); returns the log state.
-pub async fn wait_integrated(router: &Router, n: u64) -> Value {
+/// of going idle); returns the log state, read with `token` (relay or admin).
+pub async fn wait_integrated(router: &Router, token: &str, n: u64) -> Value {
     let mut state = Value::Null;
     for _ in 0..400 {
-        state = call(router, "GET", "/v1/log/state", None, None).await.1;
+        state = call(router, "GET", "/v1/log/state", Some(token), None)
+            .await
+            .1;
         if state["integrated"].as_u64() >= Some(n) {
             break;
         }
