@@ -98,9 +98,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Runs the whole flow on built-in defaults and leaves its files in DIR.
+    /// Runs the whole flow on built-in defaults; the relay's and clients' state stays in DIR,
+    /// and each run's evidence goes to a new DIR/run-<n>/ (earlier runs' files are never
+    /// replaced).
     Demo {
-        /// Directory for the demo's files.
+        /// Directory for the demo's state and its run-<n>/ evidence directories.
         #[arg(long, default_value = "letro-demo")]
         dir: PathBuf,
     },

@@ -7,10 +7,14 @@
 //! mailbox; bob decrypts it and acknowledges it with a signed receipt; the log publishes a
 //! checkpoint; alice's compliance token asks for a proof that the letter was delivered on
 //! the current UTC day; letro-verifier checks the bundle, the ciphertext and the opening as a
-//! third party would, and the files a third party needs are left in `DIR`.
+//! third party would, and the files a third party needs are left in `DIR/run-<n>/`.
 //!
 //! Running it again on the same `DIR` carries on: the clients reopen their state and sessions,
-//! and the relay's log grows.
+//! and the relay's log grows. Each run's evidence goes to a new `DIR/run-<n>/` (the first
+//! free n from 1), so a later run never replaces the evidence of an earlier one.
+//!
+//! The proofs are made under the committed INSECURE-DEV keys: the demo says so, and prints the
+//! `letro-verify` command with `--accept-insecure-dev-keys` and why that flag is needed.
 
 // The only indexing here is of `serde_json::Value` by key, which yields `Null` for a missing
 // member and never panics.
@@ -28,7 +32,7 @@ use letro_service::auth::{issue_token, Role};
 use letro_service::store::SqliteStore;
 use letro_service::{unix_now, Config, Service};
 use letro_verifier::checks::{check_ciphertext, check_opening};
-use letro_verifier::Verifier;
+use letro_verifier::{TrustLevel, TrustPolicy, Verifier};
 use serde_json::json;
 
 use crate::commands::{CliError, EXIT_FAILED, EXIT_INPUT};
@@ -62,6 +66,35 @@ fn client(dir: &Path, account: &str) -> Result<(Client, bool), CliError> {
     } else {
         Ok((Client::create(dir, account).map_err(fail)?, true))
     }
+}
+
+/// The name of the `n`th run's evidence directory.
+fn run_dir_name(n: u32) -> String {
+    format!("run-{n}")
+}
+
+/// Creates the first `dir/run-<n>` that does not exist yet (n from 1) and returns it. Creating
+/// the directory claims it, so two demos in the same `dir` never share one.
+fn new_run_dir(dir: &Path) -> Result<std::path::PathBuf, CliError> {
+    for n in 1..=u32::MAX {
+        let candidate = dir.join(run_dir_name(n));
+        match std::fs::create_dir(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(CliError::new(
+                    EXIT_INPUT,
+                    format!("cannot create {}: {e}", candidate.display()),
+                )
+                .hint("check that you can write to the demo directory, or pass another --dir"))
+            }
+        }
+    }
+    Err(CliError::new(
+        EXIT_INPUT,
+        format!("{} has no free run-<n> directory", dir.display()),
+    )
+    .hint("pass another --dir"))
 }
 
 /// Runs the demo, leaving its files in `dir`.
@@ -323,7 +356,13 @@ async fn parties(
         ORIGIN,
     )
     .map_err(fail)?;
-    let verifier = Verifier::new(vec![log_key.verifier_key()]).map_err(fail)?;
+    // The demo knowingly runs on the committed development keys: accept them here, and say so.
+    let verifier = Verifier::new(vec![log_key.verifier_key()])
+        .map_err(fail)?
+        .with_trust_policy(TrustPolicy {
+            accept_insecure_dev: true,
+            ..TrustPolicy::CEREMONY_ONLY
+        });
     let verified = verifier.verify(bundle.as_bytes()).map_err(fail)?;
     check_ciphertext(envelope.as_slice(), verified.statement()).map_err(fail)?;
     let recipient = check_opening(opening.as_bytes(), verified.statement()).map_err(fail)?;
@@ -335,7 +374,17 @@ async fn parties(
         recipient.fingerprint,
         recipient.identity_key.as_deref().unwrap_or("(none)")
     ));
+    let trust = verified.trust_level();
+    detail(&format!(
+        "verifying key {} (built in), trust level {trust}",
+        verified
+            .key_sha256()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
 
+    let run = new_run_dir(dir)?;
     let files: [(&str, Vec<u8>, bool); 4] = [
         ("bundle.json", bundle.into_bytes(), false),
         ("opening.json", opening.into_bytes(), true),
@@ -347,20 +396,40 @@ async fn parties(
         ),
     ];
     for (name, bytes, private) in files {
-        write_output(&dir.join(name), &bytes, true, private)?;
+        // Never replace evidence: the run directory is new, and each file is created afresh.
+        write_output(&run.join(name), &bytes, false, private)?;
     }
     println!();
     println!(
         "proved: ciphertext {} was delivered between {nb_s} and {na_s}",
         h.to_hex()
     );
+    let r = run.display();
     println!(
-        "files in {}: bundle.json opening.json ciphertext.bin log.pub (and the relay's and clients' state)",
+        "evidence of this run in {r}: bundle.json opening.json (private) ciphertext.bin log.pub"
+    );
+    println!(
+        "  (each run writes a new {}/run-<n>; the relay's and clients' state stays in {})",
+        dir.display(),
         dir.display()
     );
-    let d = dir.display();
+    let accept = match trust {
+        TrustLevel::Ceremony => {
+            println!("keys: trust level ceremony (from a multi-party setup)");
+            ""
+        }
+        _ => {
+            println!(
+                "keys: trust level {trust}: development keys from a one-party setup, whose maker could forge proofs; this evidence convinces no third party"
+            );
+            " --accept-insecure-dev-keys"
+        }
+    };
     println!("a third party checks it with:");
-    println!("  letro-verify {d}/bundle.json --log-key {d}/log.pub --ciphertext {d}/ciphertext.bin --opening {d}/opening.json");
+    println!("  letro-verify {r}/bundle.json --log-key {r}/log.pub --ciphertext {r}/ciphertext.bin --opening {r}/opening.json{accept}");
+    if !accept.is_empty() {
+        println!("  (--accept-insecure-dev-keys is needed because these are development keys: their maker could forge proofs; without it letro-verify refuses them)");
+    }
     println!("  (from this checkout: cargo run --release --bin letro-verify -- ...)");
     Ok(())
 }

@@ -1,7 +1,9 @@
-//! `letro demo` end to end, then the negative paths on what it left: a tampered ciphertext
-//! fails `letro-verify --ciphertext` (exit 1), a window that excludes the delivery time is
-//! refused by the service, and a receipt signed by a key other than the recipient's
-//! certified one is refused; the clients carry on their session after the demo's restart.
+//! `letro demo` end to end, then the negative paths on what it left: the verifier refuses the
+//! demo's INSECURE-DEV keys without `--accept-insecure-dev-keys` (exit 4), a tampered
+//! ciphertext fails `letro-verify --ciphertext` (exit 1), a second run keeps the first run's
+//! evidence byte for byte, a window that excludes the delivery time is refused by the service,
+//! and a receipt signed by a key other than the recipient's certified one is refused; the
+//! clients carry on their session after the demo's restart.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -93,16 +95,21 @@ fn ack(client: &Client, h: &CiphertextHash, t: u64) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     let d = tmp("run");
-    let o = run(
-        Path::new(env!("CARGO_BIN_EXE_letro")),
-        &["demo", "--dir", d.to_str().unwrap()],
-    );
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let demo = |d: &Path| {
+        let o = run(
+            Path::new(env!("CARGO_BIN_EXE_letro")),
+            &["demo", "--dir", d.to_str().unwrap()],
+        );
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status.success(),
+            "{out}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    };
+    let out = demo(&d);
+    let run1 = d.join("run-1");
     for line in [
         "[1/7]",
         "[7/7]",
@@ -110,19 +117,31 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
         "decrypted",
         "certified",
         "letro-verify ",
+        // The keys' trust level, and the flag with its reason.
+        "trust level insecure-dev",
+        "keys: trust level insecure-dev: development keys from a one-party setup, whose maker could forge proofs",
+        " --accept-insecure-dev-keys\n",
+        "(--accept-insecure-dev-keys is needed because these are development keys: their maker could forge proofs",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
-    for f in ["bundle.json", "opening.json", "ciphertext.bin", "log.pub"] {
-        assert!(d.join(f).exists(), "{f}");
+    let r = run1.display().to_string();
+    assert!(
+        out.contains(&format!("  letro-verify {r}/bundle.json --log-key {r}/log.pub --ciphertext {r}/ciphertext.bin --opening {r}/opening.json --accept-insecure-dev-keys\n")),
+        "{out}"
+    );
+    const EVIDENCE: [&str; 4] = ["bundle.json", "opening.json", "ciphertext.bin", "log.pub"];
+    for f in EVIDENCE {
+        assert!(run1.join(f).exists(), "{f}");
+        assert!(!d.join(f).exists(), "{f} is in the run directory only");
     }
     // ciphertext.bin is the exact envelope: its SHA-256 is the bundle's H, and the bundle's
     // checkpoint is signed by the key in log.pub.
-    let bundle = Bundle::parse(&std::fs::read(d.join("bundle.json")).unwrap()).unwrap();
-    let ct = std::fs::read(d.join("ciphertext.bin")).unwrap();
+    let bundle = Bundle::parse(&std::fs::read(run1.join("bundle.json")).unwrap()).unwrap();
+    let ct = std::fs::read(run1.join("ciphertext.bin")).unwrap();
     let h = CiphertextHash::of(&ct);
     assert_eq!(bundle.statement.ciphertext_hash, h);
-    let vkey = std::fs::read_to_string(d.join("log.pub")).unwrap();
+    let vkey = std::fs::read_to_string(run1.join("log.pub")).unwrap();
     bundle
         .checkpoint
         .verify(&[VerifierKey::parse(vkey.trim()).unwrap()])
@@ -130,7 +149,7 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
 
     // The command the demo prints works, and names bob's certified identity.
     let verify = letro_verify();
-    let p = |f: &str| d.join(f).display().to_string();
+    let p = |f: &str| run1.join(f).display().to_string();
     let args = |ct: &str| {
         vec![
             p("bundle.json"),
@@ -140,6 +159,7 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
             ct.to_owned(),
             "--opening".into(),
             p("opening.json"),
+            "--accept-insecure-dev-keys".into(),
         ]
     };
     let ok_args = args(&p("ciphertext.bin"));
@@ -152,6 +172,59 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     assert!(
         text.contains("certified by the Signal identity key 05"),
         "{text}"
+    );
+    assert!(
+        text.contains("WARNING: the verifying key comes from an INSECURE-DEV setup"),
+        "{text}"
+    );
+    assert!(
+        text.contains("legal person is established outside this proof"),
+        "{text}"
+    );
+    // The JSON report carries the trust level and every caveat of a certified recipient.
+    let mut json_args = ok_args.clone();
+    json_args.push("--json".into());
+    let o = run(
+        &verify,
+        &json_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let b = &j["bundles"][0];
+    assert_eq!(b["verified"], true, "{j}");
+    assert_eq!(b["verifying_key"]["trust_level"], "insecure-dev");
+    let codes: Vec<&str> = b["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "InsecureDevKey",
+            "DeviceNotPerson",
+            "NoCertificateExpiryOrRevocation",
+            "IdentityNotLegalPerson"
+        ]
+    );
+
+    // 0. Without --accept-insecure-dev-keys the verifier refuses the demo's development keys.
+    let no_flag: Vec<String> = ok_args
+        .iter()
+        .filter(|a| *a != "--accept-insecure-dev-keys")
+        .cloned()
+        .collect();
+    let o = run(
+        &verify,
+        &no_flag.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(4), "{text}{err}");
+    assert!(!text.contains("verified: "), "{text}");
+    assert!(
+        err.contains("hint: ") && err.contains("--accept-insecure-dev-keys"),
+        "{err}"
     );
 
     // 1. A tampered ciphertext: exit 1.
@@ -167,6 +240,43 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(text.contains("[FAIL] ciphertext"), "{text}");
+
+    // A second run carries on the relay's log and writes its evidence to run-2: the first
+    // run's files stay byte for byte.
+    let first: Vec<Vec<u8>> = EVIDENCE
+        .iter()
+        .map(|f| std::fs::read(run1.join(f)).unwrap())
+        .collect();
+    let out = demo(&d);
+    let run2 = d.join("run-2");
+    assert!(
+        out.contains(&format!("letro-verify {}/bundle.json", run2.display())),
+        "{out}"
+    );
+    for (f, before) in EVIDENCE.iter().zip(&first) {
+        assert_eq!(
+            &std::fs::read(run1.join(f)).unwrap(),
+            before,
+            "{f} of run 1 changed"
+        );
+        assert!(run2.join(f).exists(), "{f} of run 2");
+    }
+    assert_ne!(
+        std::fs::read(run2.join("bundle.json")).unwrap(),
+        first[0],
+        "run 2 proves another letter"
+    );
+    let mut two = args(&run2.join("ciphertext.bin").display().to_string());
+    for a in &mut two {
+        *a = a.replace(&run1.display().to_string(), &run2.display().to_string());
+    }
+    let o = run(&verify, &two.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 
     // The relay the demo left, restarted in-process.
     let data = d.join("relay");

@@ -4,10 +4,11 @@
 //! each equation is `e(A_i, B_i) = e(α, β) · e(IC_i, γ) · e(C_i, δ)`. With scalars `r_i` the
 //! batch checks `Π e(r_i·A_i, B_i) · e(Σ r_i·IC_i, -γ) · e(Σ r_i·C_i, -δ) = e(α, β)^(Σ r_i)`:
 //! one multi-Miller loop of `n + 2` pairs and one final exponentiation instead of `n`. The
-//! `r_i` are 128-bit values derived by SHA-256 from every proof and statement in the batch, so a
-//! prover who does not control all of them cannot make an invalid proof cancel out (the chance
-//! is about 2^-128). When the batch fails, each bundle is checked alone, so the bad ones are
-//! named.
+//! `r_i` are 128-bit values derived by SHA-256 from 32 bytes of OS randomness and every proof,
+//! input and key hash in the batch: a prover can neither predict them (the OS randomness) nor
+//! choose a batch for a weak transcript seed alone, so an invalid proof cancels out with
+//! probability about 2^-128. Without OS randomness the bundles are checked one by one. When
+//! the batch fails, each bundle is checked alone, so the bad ones are named.
 
 use ark_bn254::{Bn254, Fr, G1Projective};
 use ark_ec::pairing::Pairing;
@@ -19,9 +20,11 @@ use sha2::{Digest, Sha256};
 
 use crate::{Prechecked, VerifiedDelivery, Verifier, VerifyError};
 
-fn coefficients(batch: &[Prechecked<'_>]) -> Vec<Fr> {
+/// The batch's coefficients from `entropy` (fresh OS randomness) and the whole transcript.
+fn coefficients(batch: &[Prechecked<'_>], entropy: &[u8; 32]) -> Vec<Fr> {
     let mut transcript = Sha256::new();
     transcript.update(b"letro/batch-verify/v1");
+    transcript.update(entropy);
     for p in batch {
         let mut bytes = Vec::new();
         p.proof().serialize_compressed(&mut bytes).ok();
@@ -44,13 +47,18 @@ fn coefficients(batch: &[Prechecked<'_>]) -> Vec<Fr> {
         .collect()
 }
 
-/// Checks the proofs of bundles that share one key with a single pairing product.
+/// Checks the proofs of bundles that share one key with a single pairing product. `false`
+/// when it fails or cannot run (no OS randomness): the caller then checks each alone.
 fn batch_ok(batch: &[Prechecked<'_>]) -> bool {
     let Some(first) = batch.first() else {
         return true;
     };
+    let mut entropy = [0u8; 32];
+    if getrandom::getrandom(&mut entropy).is_err() {
+        return false;
+    }
     let pvk = first.key.prepared();
-    let r = coefficients(batch);
+    let r = coefficients(batch, &entropy);
     let mut g1 = Vec::with_capacity(batch.len() + 2);
     let mut g2 = Vec::with_capacity(batch.len() + 2);
     let mut ic_sum = G1Projective::default();

@@ -31,6 +31,14 @@ impl CiphertextError {
             Self::Mismatch { .. } => 1,
         }
     }
+
+    /// The stable machine code (SPEC.md §8): `Ciphertext.Io` or `Ciphertext.Mismatch`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Io(_) => "Ciphertext.Io",
+            Self::Mismatch { .. } => "Ciphertext.Mismatch",
+        }
+    }
 }
 
 /// Streams `reader` through SHA-256 (any size, constant memory) and compares with H.
@@ -83,6 +91,31 @@ impl OpeningCheckError {
         match self {
             Self::Malformed(_) => 3,
             Self::Mismatch(_) | Self::KeyNotInSubgroup | Self::Certificate(_) => 1,
+        }
+    }
+
+    /// The stable machine code (SPEC.md §8): `Opening.Malformed`, `Opening.` followed by the
+    /// mismatch (`CiphertextMismatch`, `OtherCommitment`, `CommitmentMismatch`),
+    /// `Opening.KeyNotInSubgroup`, or `Opening.Certificate.` followed by the
+    /// [`crate::certificate::CertificateError`] variant.
+    pub fn code(&self) -> &'static str {
+        use crate::certificate::CertificateError as C;
+        match self {
+            Self::Malformed(_) => "Opening.Malformed",
+            Self::Mismatch(m) => match m {
+                OpeningError::CiphertextMismatch => "Opening.CiphertextMismatch",
+                OpeningError::OtherCommitment => "Opening.OtherCommitment",
+                OpeningError::CommitmentMismatch => "Opening.CommitmentMismatch",
+                _ => "Opening.Mismatch",
+            },
+            Self::KeyNotInSubgroup => "Opening.KeyNotInSubgroup",
+            Self::Certificate(c) => match c {
+                C::IdentityKeyType(_) => "Opening.Certificate.IdentityKeyType",
+                C::NonCanonicalKey => "Opening.Certificate.NonCanonicalKey",
+                C::InvalidPoint => "Opening.Certificate.InvalidPoint",
+                C::NonCanonicalSignature => "Opening.Certificate.NonCanonicalSignature",
+                C::Invalid => "Opening.Certificate.Invalid",
+            },
         }
     }
 }

@@ -8,7 +8,9 @@
 //!
 //! 1. parse the bundle strictly (size, JSON shape, version, statement id, canonical encodings,
 //!    proof points on the curve and in the subgroup) — [`VerifyError::Malformed`];
-//! 2. find the verifying key by its SHA-256, before any pairing — [`VerifyError::UnknownVerifyingKey`];
+//! 2. find the verifying key by its SHA-256, before any pairing — [`VerifyError::UnknownVerifyingKey`] —
+//!    and refuse it unless the [`TrustPolicy`] accepts its [`TrustLevel`] —
+//!    [`VerifyError::UntrustedVerifyingKey`];
 //! 3. the checkpoint is signed by a trusted log key named like its origin —
 //!    [`VerifyError::NoTrustedLogKey`], [`VerifyError::Checkpoint`];
 //! 4. the statement's log root equals the checkpoint's root — [`VerifyError::RootMismatch`];
@@ -18,6 +20,19 @@
 //!
 //! Many bundles are checked together by [`Verifier::verify_batch`] with one random linear
 //! combination of the pairing equations; each bundle still gets its own result.
+//!
+//! Every error has a stable machine code ([`VerifyError::code`], [`checks::CiphertextError::code`],
+//! [`checks::OpeningCheckError::code`]; SPEC.md §8), and [`findings::findings`] states what a
+//! verified bundle shows and every caveat, for people and for `--json` alike.
+//!
+//! ## Trust
+//!
+//! Each pinned key has a [`TrustLevel`]: `insecure-dev` or `ceremony` from the keys manifest
+//! (whose verifying-key hash is checked against the key's bytes first), or `user-supplied`.
+//! [`Verifier::new`] accepts every level ([`TrustPolicy::ANY`]) so that a relay can check its
+//! own proofs; a verifier whose result a third party relies on MUST set a policy with
+//! [`Verifier::with_trust_policy`] (`letro-verify` uses [`TrustPolicy::CEREMONY_ONLY`] unless a
+//! flag names the risk).
 //!
 //! ## Non-features
 //!
@@ -29,7 +44,9 @@
 pub mod batch;
 pub mod certificate;
 pub mod checks;
+pub mod findings;
 pub mod snarkjs;
+pub mod trust;
 
 use ark_bn254::Bn254;
 use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, VerifyingKey};
@@ -37,28 +54,22 @@ use ark_serialize::CanonicalDeserialize;
 use letro_core::bundle::{BundleError, ParsedBundle};
 use letro_core::checkpoint::{Checkpoint, CheckpointVerifyError};
 use letro_core::field::fr_to_be_bytes;
-use letro_core::note::VerifierKey;
+use letro_core::note::{NoteVerifyError, VerifierKey};
 use letro_core::statement::DeliveredWithin;
 use sha2::{Digest, Sha256};
 
-/// The verifying key committed in `keys/`, built in.
-pub const EMBEDDED_VERIFYING_KEY: &[u8] =
-    include_bytes!("../../keys/delivered-within-v1.INSECURE-DEV.vk");
-/// The manifest committed in `keys/`, built in.
-pub const EMBEDDED_MANIFEST: &str = include_str!("../../keys/manifest.json");
+pub use trust::{check_manifest, KeyManifest, ManifestError, TrustLevel, TrustPolicy};
 
-/// The provenance kind of the built-in keys (`insecure-dev` or `ceremony`), from the
-/// embedded manifest.
-pub fn embedded_provenance() -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(EMBEDDED_MANIFEST).ok()?;
-    v.get("provenance")?
-        .get("kind")?
-        .as_str()
-        .map(str::to_string)
-}
+/// The `delivered-within/v1` verifying key committed in `keys/v1/`, built in.
+pub const EMBEDDED_VERIFYING_KEY: &[u8] =
+    include_bytes!("../../keys/v1/delivered-within-v1.INSECURE-DEV.vk");
+/// Its manifest, committed in `keys/v1/`, built in: the key's statement and trust level come
+/// from it, after its verifying-key hash is checked against [`EMBEDDED_VERIFYING_KEY`].
+pub const EMBEDDED_MANIFEST: &str = include_str!("../../keys/v1/manifest.json");
 
 /// Why a bundle did not verify. [`VerifyError::exit_code`] maps each to `letro-verify`'s exit
-/// code: 1 a check failed, 3 could not verify.
+/// code: 1 a check failed, 3 could not verify, 4 the key is not trusted;
+/// [`VerifyError::code`] gives its stable machine code.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
@@ -68,6 +79,16 @@ pub enum VerifyError {
     /// Step 2: no pinned verifying key has this SHA-256.
     #[error("unknown verifying key {0}: pass it with --vk if you trust it")]
     UnknownVerifyingKey(String),
+    /// Step 2: the pinned key's trust level is not accepted by the verifier's [`TrustPolicy`]
+    /// (for example an `insecure-dev` key, whose maker can forge proofs). Checked before any
+    /// pairing: such a key cannot make a bundle verified.
+    #[error("the verifying key {sha256} has trust level {trust_level}, which is not accepted")]
+    UntrustedVerifyingKey {
+        /// SHA-256 of the key, lowercase hex.
+        sha256: String,
+        /// The key's trust level.
+        trust_level: TrustLevel,
+    },
     /// Step 3: no trusted log key was given.
     #[error("no trusted log key was given")]
     NoTrustedLogKey,
@@ -84,11 +105,12 @@ pub enum VerifyError {
 
 impl VerifyError {
     /// `letro-verify`'s exit code for this error: 1 when a check failed, 3 when the bundle
-    /// could not be verified at all.
+    /// could not be verified at all, 4 when its verifying key is not trusted.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Malformed(_) | Self::UnknownVerifyingKey(_) | Self::NoTrustedLogKey => 3,
             Self::Checkpoint(_) | Self::RootMismatch | Self::ProofInvalid => 1,
+            Self::UntrustedVerifyingKey { .. } => 4,
         }
     }
 
@@ -96,11 +118,54 @@ impl VerifyError {
     pub fn step(&self) -> u8 {
         match self {
             Self::Malformed(_) => 1,
-            Self::UnknownVerifyingKey(_) => 2,
+            Self::UnknownVerifyingKey(_) | Self::UntrustedVerifyingKey { .. } => 2,
             Self::NoTrustedLogKey | Self::Checkpoint(_) => 3,
             Self::RootMismatch => 4,
             Self::ProofInvalid => 6,
         }
+    }
+
+    /// The stable machine code of this failure (SPEC.md §8): the variant's name, followed for
+    /// a wrapped error by `.` and the cause's variant, for example `Malformed.Json`,
+    /// `Checkpoint.InvalidSignature` or `ProofInvalid`. A cause added later that has no code of
+    /// its own yet reports the bare variant (`Malformed`, `Checkpoint`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(e) => bundle_error_code(e),
+            Self::UnknownVerifyingKey(_) => "UnknownVerifyingKey",
+            Self::UntrustedVerifyingKey { .. } => "UntrustedVerifyingKey",
+            Self::NoTrustedLogKey => "NoTrustedLogKey",
+            Self::Checkpoint(e) => match e {
+                CheckpointVerifyError::Note(n) => match n {
+                    NoteVerifyError::InvalidSignature { .. } => "Checkpoint.InvalidSignature",
+                    NoteVerifyError::AmbiguousKey { .. } => "Checkpoint.AmbiguousKey",
+                    NoteVerifyError::NoTrustedSignature => "Checkpoint.NoTrustedSignature",
+                    _ => "Checkpoint",
+                },
+                CheckpointVerifyError::OriginNotSigned { .. } => "Checkpoint.OriginNotSigned",
+                _ => "Checkpoint",
+            },
+            Self::RootMismatch => "RootMismatch",
+            Self::ProofInvalid => "ProofInvalid",
+        }
+    }
+}
+
+/// `Malformed.<BundleError variant>`.
+fn bundle_error_code(e: &BundleError) -> &'static str {
+    match e {
+        BundleError::TooLarge { .. } => "Malformed.TooLarge",
+        BundleError::Json(_) => "Malformed.Json",
+        BundleError::UnsupportedVersion(_) => "Malformed.UnsupportedVersion",
+        BundleError::UnknownStatement(_) => "Malformed.UnknownStatement",
+        BundleError::CiphertextHash => "Malformed.CiphertextHash",
+        BundleError::Time { .. } => "Malformed.Time",
+        BundleError::FieldElement { .. } => "Malformed.FieldElement",
+        BundleError::Checkpoint(_) => "Malformed.Checkpoint",
+        BundleError::ProofEncoding { .. } => "Malformed.ProofEncoding",
+        BundleError::ProofPoint { .. } => "Malformed.ProofPoint",
+        BundleError::VerifyingKeyHash => "Malformed.VerifyingKeyHash",
+        _ => "Malformed",
     }
 }
 
@@ -111,6 +176,12 @@ pub enum VerifyingKeyError {
     /// The bytes are not a canonical compressed Groth16 verifying key with valid points.
     #[error("not a valid verifying key: {0}")]
     Decode(String),
+    /// The key decoded from a prefix of the bytes: the file has bytes after the key.
+    #[error("the verifying key is followed by {extra} more bytes")]
+    TrailingBytes {
+        /// How many bytes follow the key.
+        extra: usize,
+    },
     /// The key has the wrong number of public inputs for `delivered-within/v1`.
     #[error("the verifying key takes {found} public inputs, not {expected}")]
     PublicInputs {
@@ -119,6 +190,9 @@ pub enum VerifyingKeyError {
         /// What the key has.
         found: usize,
     },
+    /// The keys manifest does not vouch for this key (SPEC.md §9).
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
 }
 
 /// Where a pinned verifying key came from.
@@ -130,11 +204,17 @@ pub enum KeySource {
     Given(String),
 }
 
-/// A verifying key, pinned by its SHA-256.
+/// The statement of a key given without a manifest: the only one this verifier checks today.
+/// (A second statement will need its keys pinned with the statement named.)
+pub const USER_KEY_STATEMENT: &str = "delivered-within/v1";
+
+/// A verifying key, pinned by its SHA-256, with the statement it is for and its trust level.
 #[derive(Clone)]
 pub struct PinnedKey {
     sha256: [u8; 32],
     source: KeySource,
+    statement: String,
+    trust_level: TrustLevel,
     pvk: PreparedVerifyingKey<Bn254>,
 }
 
@@ -143,26 +223,70 @@ impl std::fmt::Debug for PinnedKey {
         f.debug_struct("PinnedKey")
             .field("sha256", &hex::encode(self.sha256))
             .field("source", &self.source)
+            .field("statement", &self.statement)
+            .field("trust_level", &self.trust_level)
             .finish_non_exhaustive()
     }
 }
 
+/// Decodes and validates a compressed verifying key that is exactly `bytes`.
+fn decode_verifying_key(bytes: &[u8]) -> Result<PreparedVerifyingKey<Bn254>, VerifyingKeyError> {
+    let mut reader = bytes;
+    let vk = VerifyingKey::<Bn254>::deserialize_compressed(&mut reader)
+        .map_err(|e| VerifyingKeyError::Decode(e.to_string()))?;
+    if !reader.is_empty() {
+        return Err(VerifyingKeyError::TrailingBytes {
+            extra: reader.len(),
+        });
+    }
+    let expected = letro_core::statement::NUM_PUBLIC_INPUTS + 1;
+    if vk.gamma_abc_g1.len() != expected {
+        return Err(VerifyingKeyError::PublicInputs {
+            expected: expected - 1,
+            found: vk.gamma_abc_g1.len().saturating_sub(1),
+        });
+    }
+    Ok(ark_groth16::prepare_verifying_key(&vk))
+}
+
 impl PinnedKey {
-    /// Decodes and validates a compressed verifying key.
-    pub fn new(bytes: &[u8], source: KeySource) -> Result<Self, VerifyingKeyError> {
-        let vk = VerifyingKey::<Bn254>::deserialize_compressed(bytes)
-            .map_err(|e| VerifyingKeyError::Decode(e.to_string()))?;
-        let expected = letro_core::statement::NUM_PUBLIC_INPUTS + 1;
-        if vk.gamma_abc_g1.len() != expected {
-            return Err(VerifyingKeyError::PublicInputs {
-                expected: expected - 1,
-                found: vk.gamma_abc_g1.len().saturating_sub(1),
-            });
-        }
+    /// The built-in key, with the statement and trust level of the built-in manifest (whose
+    /// verifying-key hash must be the key's).
+    pub fn embedded() -> Result<Self, VerifyingKeyError> {
+        Self::from_manifest(
+            EMBEDDED_MANIFEST,
+            EMBEDDED_VERIFYING_KEY,
+            KeySource::Embedded,
+        )
+    }
+
+    /// A key with its keys manifest: the manifest's `verifying_key.sha256` and `bytes` must
+    /// describe exactly `bytes` ([`check_manifest`]); the statement and the trust level
+    /// (`insecure-dev` or `ceremony`) are then the manifest's.
+    pub fn from_manifest(
+        manifest: &str,
+        bytes: &[u8],
+        source: KeySource,
+    ) -> Result<Self, VerifyingKeyError> {
+        let m = check_manifest(manifest, bytes)?;
         Ok(Self {
             sha256: Sha256::digest(bytes).into(),
             source,
-            pvk: ark_groth16::prepare_verifying_key(&vk),
+            statement: m.statement,
+            trust_level: m.trust_level,
+            pvk: decode_verifying_key(bytes)?,
+        })
+    }
+
+    /// A key the user gave without a manifest (`--vk FILE`): trust level `user-supplied`, for
+    /// [`USER_KEY_STATEMENT`]. The bytes must be exactly one canonical compressed key.
+    pub fn user_supplied(bytes: &[u8], source: KeySource) -> Result<Self, VerifyingKeyError> {
+        Ok(Self {
+            sha256: Sha256::digest(bytes).into(),
+            source,
+            statement: USER_KEY_STATEMENT.to_owned(),
+            trust_level: TrustLevel::UserSupplied,
+            pvk: decode_verifying_key(bytes)?,
         })
     }
 
@@ -174,6 +298,16 @@ impl PinnedKey {
     /// Where the key came from.
     pub fn source(&self) -> &KeySource {
         &self.source
+    }
+
+    /// The statement id the key is for (from its manifest).
+    pub fn statement(&self) -> &str {
+        &self.statement
+    }
+
+    /// How far the key is trusted.
+    pub fn trust_level(&self) -> TrustLevel {
+        self.trust_level
     }
 
     pub(crate) fn prepared(&self) -> &PreparedVerifyingKey<Bn254> {
@@ -189,6 +323,8 @@ pub struct VerifiedDelivery {
     log_signers: Vec<String>,
     key_sha256: [u8; 32],
     key_source: KeySource,
+    key_statement: String,
+    key_trust_level: TrustLevel,
 }
 
 impl VerifiedDelivery {
@@ -211,6 +347,14 @@ impl VerifiedDelivery {
     /// Where that key came from.
     pub fn key_source(&self) -> &KeySource {
         &self.key_source
+    }
+    /// The statement id that key is for.
+    pub fn key_statement(&self) -> &str {
+        &self.key_statement
+    }
+    /// How far that key is trusted (accepted by the verifier's [`TrustPolicy`]).
+    pub fn trust_level(&self) -> TrustLevel {
+        self.key_trust_level
     }
 }
 
@@ -238,27 +382,65 @@ impl Prechecked<'_> {
             log_signers: self.signers,
             key_sha256: self.key.sha256,
             key_source: self.key.source.clone(),
+            key_statement: self.key.statement.clone(),
+            key_trust_level: self.key.trust_level,
         }
     }
 }
 
-/// The pinned keys a third party trusts.
+/// The pinned keys a third party trusts, and which trust levels it accepts.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     keys: Vec<PinnedKey>,
     log_keys: Vec<VerifierKey>,
+    policy: TrustPolicy,
 }
 
 impl Verifier {
-    /// A verifier with the built-in verifying key and the given trusted log keys.
+    /// A verifier with the built-in verifying key (its trust level from the built-in
+    /// manifest, checked against the key) and the given trusted log keys.
+    ///
+    /// It accepts keys of every trust level ([`TrustPolicy::ANY`]), which suits a party
+    /// checking its own proofs. Anyone reporting a result to a third party MUST set a stricter
+    /// policy with [`Verifier::with_trust_policy`], or check [`VerifiedDelivery::trust_level`].
     pub fn new(log_keys: Vec<VerifierKey>) -> Result<Self, VerifyingKeyError> {
         Ok(Self {
-            keys: vec![PinnedKey::new(EMBEDDED_VERIFYING_KEY, KeySource::Embedded)?],
+            keys: vec![PinnedKey::embedded()?],
             log_keys,
+            policy: TrustPolicy::ANY,
         })
     }
 
-    /// Adds another deployment's verifying key.
+    /// A verifier with exactly these pinned keys (for example keys with their own manifests,
+    /// [`PinnedKey::from_manifest`]) instead of the built-in one. Like [`Verifier::new`], it
+    /// accepts every trust level until [`Verifier::with_trust_policy`] is applied.
+    pub fn from_keys(keys: Vec<PinnedKey>, log_keys: Vec<VerifierKey>) -> Self {
+        let mut v = Self {
+            keys: Vec::new(),
+            log_keys,
+            policy: TrustPolicy::ANY,
+        };
+        for k in keys {
+            v.add_key(k);
+        }
+        v
+    }
+
+    /// The same verifier, accepting only the trust levels `policy` accepts. A bundle whose key
+    /// is refused fails step 2 with [`VerifyError::UntrustedVerifyingKey`].
+    #[must_use]
+    pub fn with_trust_policy(mut self, policy: TrustPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The trust policy.
+    pub fn trust_policy(&self) -> TrustPolicy {
+        self.policy
+    }
+
+    /// Adds another deployment's verifying key. A key with the SHA-256 of one already pinned
+    /// is ignored: the first one (and its trust level) stays.
     pub fn add_key(&mut self, key: PinnedKey) {
         if !self.keys.iter().any(|k| k.sha256 == key.sha256) {
             self.keys.push(key);
@@ -268,6 +450,20 @@ impl Verifier {
     /// The pinned verifying keys.
     pub fn keys(&self) -> &[PinnedKey] {
         &self.keys
+    }
+
+    /// The trusted log keys.
+    pub fn log_keys(&self) -> &[VerifierKey] {
+        &self.log_keys
+    }
+
+    /// The pinned key a bundle names by its `verifying_key_sha256`, if the bundle parses and
+    /// the key is pinned. For reports; it checks nothing else.
+    pub fn pinned_key_for(&self, bundle: &[u8]) -> Option<&PinnedKey> {
+        let parsed = ParsedBundle::parse(bundle).ok()?;
+        self.keys
+            .iter()
+            .find(|k| k.sha256 == parsed.verifying_key_sha256)
     }
 
     /// Steps 1 to 5.
@@ -282,6 +478,13 @@ impl Verifier {
             .ok_or_else(|| {
                 VerifyError::UnknownVerifyingKey(hex::encode(bundle.verifying_key_sha256))
             })?;
+        //    Its trust level, also before any pairing: an untrusted key cannot verify anything.
+        if !self.policy.accepts(key.trust_level) {
+            return Err(VerifyError::UntrustedVerifyingKey {
+                sha256: hex::encode(key.sha256),
+                trust_level: key.trust_level,
+            });
+        }
         // 3. The checkpoint's signature.
         if self.log_keys.is_empty() {
             return Err(VerifyError::NoTrustedLogKey);

@@ -20,6 +20,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 const LOG_KEY: &str = "testdata/bundles/valid/log.vkey";
+/// The vectors are proved under the committed INSECURE-DEV keys: accepted only with this flag.
+const DEV: &str = "--accept-insecure-dev-keys";
 const VALID: &str = "testdata/bundles/valid";
 const INVALID: &str = "testdata/bundles/invalid";
 const ORIGIN: &str = "letro.invalid/INSECURE-DEV-test-log";
@@ -177,7 +179,7 @@ fn every_vector_gives_its_exit_code() {
     let bundles = valid_bundles();
     assert_eq!(bundles.len(), 4);
     for b in &bundles {
-        let o = run(&[b, "--log-key", LOG_KEY]);
+        let o = run(&[b, "--log-key", LOG_KEY, DEV]);
         assert_eq!(code(&o), 0, "{b}: {}{}", stdout(&o), stderr(&o));
         let out = stdout(&o);
         assert!(out.starts_with(&format!("{b}\n")), "{out}");
@@ -186,7 +188,7 @@ fn every_vector_gives_its_exit_code() {
             "{out}"
         );
         assert!(!out.contains("FAIL"), "{out}");
-        let j = json_of(&run(&[b, "--log-key", LOG_KEY, "--json"]));
+        let j = json_of(&run(&[b, "--log-key", LOG_KEY, DEV, "--json"]));
         assert_eq!(j["exit_code"], 0);
         assert_eq!(j["bundles"][0]["verified"], true);
         assert_eq!(results(&j["bundles"][0]), steps_with_failure(0));
@@ -196,7 +198,7 @@ fn every_vector_gives_its_exit_code() {
     for (name, want) in &idx {
         let path = format!("{INVALID}/{name}");
         let expected = want["exit_code"].as_i64().unwrap() as i32;
-        let o = run(&[&path, "--log-key", LOG_KEY]);
+        let o = run(&[&path, "--log-key", LOG_KEY, DEV]);
         assert_eq!(code(&o), expected, "{name}: {}{}", stdout(&o), stderr(&o));
         let out = stdout(&o);
         assert!(
@@ -204,7 +206,7 @@ fn every_vector_gives_its_exit_code() {
             "{name}: {out}"
         );
         assert!(!out.contains("verified: the ciphertext"), "{name}: {out}");
-        let j = json_of(&run(&[&path, "--log-key", LOG_KEY, "--json"]));
+        let j = json_of(&run(&[&path, "--log-key", LOG_KEY, DEV, "--json"]));
         assert_eq!(j["exit_code"], expected, "{name}");
         let b = &j["bundles"][0];
         assert_eq!(b["file"], path.as_str());
@@ -219,7 +221,7 @@ fn every_vector_gives_its_exit_code() {
 #[test]
 fn failure_details_name_the_problem() {
     let detail = |path: &str, step: usize| -> String {
-        let j = json_of(&run(&[path, "--log-key", LOG_KEY, "--json"]));
+        let j = json_of(&run(&[path, "--log-key", LOG_KEY, DEV, "--json"]));
         j["bundles"][0]["checks"][step - 1]["detail"]
             .as_str()
             .unwrap()
@@ -254,7 +256,7 @@ fn failure_details_name_the_problem() {
 #[test]
 fn json_output_lists_every_check_and_the_statement() {
     let b = valid("valid-hour.bundle.json");
-    let o = run(&[&b, "--log-key", LOG_KEY, "--json"]);
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV, "--json"]);
     assert_eq!(code(&o), 0);
     let j = json_of(&o);
     assert_eq!(j["exit_code"], 0);
@@ -267,7 +269,7 @@ fn json_output_lists_every_check_and_the_statement() {
     assert_eq!(results(r), steps_with_failure(0));
     assert_eq!(
         r["checks"][1]["detail"],
-        format!("{VK_SHA256} (built in)").as_str()
+        format!("{VK_SHA256} (built in, trust level insecure-dev)").as_str()
     );
     assert_eq!(
         r["checks"][2]["detail"],
@@ -299,7 +301,7 @@ fn json_output_lists_every_check_and_the_statement() {
 #[test]
 fn dash_reads_stdin() {
     let good = std::fs::read(repo().join(valid("valid-day.bundle.json"))).unwrap();
-    let o = run_with_stdin(&["-", "--log-key", LOG_KEY, "--json"], Some(&good));
+    let o = run_with_stdin(&["-", "--log-key", LOG_KEY, DEV, "--json"], Some(&good));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let j = json_of(&o);
     assert_eq!(j["bundles"][0]["file"], "-");
@@ -310,17 +312,17 @@ fn dash_reads_stdin() {
     );
 
     let bad = std::fs::read(repo().join(invalid("proof-invalid-not-after"))).unwrap();
-    let o = run_with_stdin(&["-", "--log-key", LOG_KEY], Some(&bad));
+    let o = run_with_stdin(&["-", "--log-key", LOG_KEY, DEV], Some(&bad));
     assert_eq!(code(&o), 1);
     assert!(stdout(&o).starts_with("-\n"));
 
-    let o = run_with_stdin(&["-", "--log-key", LOG_KEY], Some(b""));
+    let o = run_with_stdin(&["-", "--log-key", LOG_KEY, DEV], Some(b""));
     assert_eq!(code(&o), 3, "empty stdin is malformed");
 
     // More than 1 MiB on stdin: refused as too large (exit 3), not read without bound.
     let mut big = good.clone();
     big.resize((1 << 20) + 4096, b' ');
-    let o = run_with_stdin(&["-", "--log-key", LOG_KEY, "--json"], Some(&big));
+    let o = run_with_stdin(&["-", "--log-key", LOG_KEY, DEV, "--json"], Some(&big));
     assert_eq!(code(&o), 3);
     let d = json_of(&o)["bundles"][0]["checks"][0]["detail"]
         .as_str()
@@ -335,7 +337,7 @@ fn dash_reads_stdin() {
 fn ciphertext_check() {
     let b = valid("valid-hour.bundle.json");
     let ct = valid("valid.ciphertext.bin");
-    let o = run(&[&b, "--log-key", LOG_KEY, "--ciphertext", &ct, "--json"]);
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV, "--ciphertext", &ct, "--json"]);
     assert_eq!(code(&o), 0);
     let j = json_of(&o);
     let checks = &j["bundles"][0]["checks"];
@@ -349,7 +351,7 @@ fn ciphertext_check() {
     let tampered_path = d.join("tampered.bin");
     std::fs::write(&tampered_path, &tampered).unwrap();
     let tp = tampered_path.to_str().unwrap();
-    let o = run(&[&b, "--log-key", LOG_KEY, "--ciphertext", tp, "--json"]);
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV, "--ciphertext", tp, "--json"]);
     assert_eq!(code(&o), 1);
     let j = json_of(&o);
     let r = &j["bundles"][0];
@@ -363,7 +365,7 @@ fn ciphertext_check() {
         format!("the ciphertext's SHA-256 {actual} is not the statement's {H}").as_str()
     );
     // The human output too.
-    let o = run(&[&b, "--log-key", LOG_KEY, "--ciphertext", tp]);
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV, "--ciphertext", tp]);
     assert_eq!(code(&o), 1);
     assert!(stdout(&o).contains("[FAIL] ciphertext: "));
     assert!(stdout(&o).ends_with("NOT verified (exit code 1)\n"));
@@ -374,6 +376,7 @@ fn ciphertext_check() {
         &b,
         "--log-key",
         LOG_KEY,
+        DEV,
         "--ciphertext",
         missing.to_str().unwrap(),
     ]);
@@ -384,6 +387,7 @@ fn ciphertext_check() {
         &invalid("root-mismatch-log-root"),
         "--log-key",
         LOG_KEY,
+        DEV,
         "--ciphertext",
         tp,
         "--json",
@@ -398,7 +402,7 @@ fn valid_opening_prints_the_fingerprint() {
     let fp = fingerprint();
     let b = valid("valid-hour.bundle.json");
     let op = valid("valid.opening.json");
-    let o = run(&[&b, "--log-key", LOG_KEY, "--opening", &op]);
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV, "--opening", &op]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
     assert!(
@@ -417,6 +421,7 @@ fn valid_opening_prints_the_fingerprint() {
         &b,
         "--log-key",
         LOG_KEY,
+        DEV,
         "--opening",
         &op,
         "--json",
@@ -433,6 +438,7 @@ fn valid_opening_prints_the_fingerprint() {
         &b,
         "--log-key",
         LOG_KEY,
+        DEV,
         "--opening",
         &op,
         "--ciphertext",
@@ -480,6 +486,7 @@ fn mismatched_opening_is_exit_1_and_malformed_is_exit_3() {
             &b,
             "--log-key",
             LOG_KEY,
+            DEV,
             "--opening",
             p.to_str().unwrap(),
             "--json",
@@ -495,6 +502,7 @@ fn mismatched_opening_is_exit_1_and_malformed_is_exit_3() {
             &b,
             "--log-key",
             LOG_KEY,
+            DEV,
             "--opening",
             p.to_str().unwrap(),
         ]));
@@ -504,7 +512,7 @@ fn mismatched_opening_is_exit_1_and_malformed_is_exit_3() {
         );
     }
     // Not an opening at all (a bundle): malformed, exit 3.
-    let o = run(&[&b, "--log-key", LOG_KEY, "--opening", &b]);
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV, "--opening", &b]);
     assert_eq!(code(&o), 3);
 }
 
@@ -512,7 +520,7 @@ fn mismatched_opening_is_exit_1_and_malformed_is_exit_3() {
 
 #[test]
 fn no_log_key_is_exit_3() {
-    let o = run(&[&valid("valid-hour.bundle.json"), "--json"]);
+    let o = run(&[&valid("valid-hour.bundle.json"), DEV, "--json"]);
     assert_eq!(code(&o), 3);
     let j = json_of(&o);
     let r = &j["bundles"][0];
@@ -523,7 +531,12 @@ fn no_log_key_is_exit_3() {
 #[test]
 fn log_key_given_inline_works() {
     let key = std::fs::read_to_string(repo().join(LOG_KEY)).unwrap();
-    let o = run(&[&valid("valid-hour.bundle.json"), "--log-key", key.trim()]);
+    let o = run(&[
+        &valid("valid-hour.bundle.json"),
+        "--log-key",
+        key.trim(),
+        DEV,
+    ]);
     assert_eq!(code(&o), 0);
 }
 
@@ -553,17 +566,17 @@ fn malformed_log_key_is_exit_2() {
     let o = run(&[&b, "--log-key", &wrong_id]);
     assert_eq!(code(&o), 2);
     // A good key and a bad one: still a usage error.
-    let o = run(&[&b, "--log-key", LOG_KEY, "--log-key", "x+y+z"]);
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV, "--log-key", "x+y+z"]);
     assert_eq!(code(&o), 2);
 }
 
 #[test]
 fn usage_errors_are_exit_2() {
     let b = valid("valid-hour.bundle.json");
-    let o = run(&[&b, "--log-key", LOG_KEY, "--no-such-flag"]);
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV, "--no-such-flag"]);
     assert_eq!(code(&o), 2);
     assert!(stdout(&o).is_empty());
-    let o = run(&["--log-key", LOG_KEY]);
+    let o = run(&["--log-key", LOG_KEY, DEV]);
     assert_eq!(code(&o), 2, "no bundle");
     assert!(stderr(&o).starts_with("error: no bundle given\n"));
     let o = run(&[
@@ -571,13 +584,14 @@ fn usage_errors_are_exit_2() {
         &valid("valid-day.bundle.json"),
         "--log-key",
         LOG_KEY,
+        DEV,
         "--ciphertext",
         &valid("valid.ciphertext.bin"),
     ]);
     assert_eq!(code(&o), 2, "--ciphertext with two bundles");
-    let o = run(&[&b, "--log-key", LOG_KEY, "--vk", LOG_KEY]);
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV, "--vk", LOG_KEY]);
     assert_eq!(code(&o), 2, "--vk of a file that is not a verifying key");
-    let o = run(&[&b, "--log-key", LOG_KEY, "--vk", "no/such/file.vk"]);
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV, "--vk", "no/such/file.vk"]);
     assert_eq!(code(&o), 2, "--vk of a missing file");
     let o = run(&[&b, "--log-key"]);
     assert_eq!(code(&o), 2, "--log-key without a value");
@@ -585,7 +599,7 @@ fn usage_errors_are_exit_2() {
 
 #[test]
 fn unreadable_bundle_is_exit_3() {
-    let o = run(&["no/such/bundle.json", "--log-key", LOG_KEY, "--json"]);
+    let o = run(&["no/such/bundle.json", "--log-key", LOG_KEY, DEV, "--json"]);
     assert_eq!(code(&o), 3);
     let j = json_of(&o);
     assert_eq!(j["bundles"][0]["checks"][0]["check"], "read");
@@ -606,7 +620,7 @@ fn several_bundles_each_reported_the_bad_one_named_highest_code() {
     let args: Vec<&str> = files
         .iter()
         .map(String::as_str)
-        .chain(["--log-key", LOG_KEY])
+        .chain(["--log-key", LOG_KEY, DEV])
         .collect();
     let o = run(&args);
     assert_eq!(code(&o), 1, "{}", stdout(&o));
@@ -668,7 +682,7 @@ fn several_bundles_each_reported_the_bad_one_named_highest_code() {
         invalid("untrusted-checkpoint-signature-altered"),
     ];
     let mut args: Vec<&str> = more.iter().map(String::as_str).collect();
-    args.extend(["--log-key", LOG_KEY, "--json"]);
+    args.extend(["--log-key", LOG_KEY, DEV, "--json"]);
     let o = run(&args);
     assert_eq!(code(&o), 3);
     let j = json_of(&o);
@@ -687,8 +701,8 @@ fn several_bundles_each_reported_the_bad_one_named_highest_code() {
 #[test]
 fn vk_with_the_repository_key_works() {
     let b = valid("valid-hour.bundle.json");
-    let vk = "keys/delivered-within-v1.INSECURE-DEV.vk";
-    let o = run(&[&b, "--log-key", LOG_KEY, "--vk", vk, "--json"]);
+    let vk = "keys/v1/delivered-within-v1.INSECURE-DEV.vk";
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV, "--vk", vk, "--json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let j = json_of(&o);
     let r = &j["bundles"][0];
@@ -700,14 +714,15 @@ fn vk_with_the_repository_key_works() {
     assert_eq!(r["statement"]["verifying_key_source"], "built-in");
     assert_eq!(
         r["checks"][1]["detail"],
-        format!("{VK_SHA256} (built in)").as_str()
+        format!("{VK_SHA256} (built in, trust level insecure-dev)").as_str()
     );
 }
 
 /// Another deployment's key (a fresh INSECURE-DEV setup): refused without `--vk` (exit 3),
-/// accepted with it, and the output says the key was given with `--vk`.
+/// refused with `--vk` alone (user-supplied, exit 4), accepted with
+/// `--accept-user-supplied-keys`, and the output says the key was given with `--vk`.
 #[test]
-fn vk_given_key_is_reported_as_given() {
+fn vk_given_key_is_user_supplied_and_needs_its_flag() {
     let d = tmp("vk");
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0x5eed);
     let pk = letro_prover::keys::setup_insecure_dev(&mut rng).unwrap();
@@ -723,48 +738,585 @@ fn vk_given_key_is_reported_as_given() {
     let vk_path = d.join("other.vk");
     std::fs::write(&vk_path, &vk_bytes).unwrap();
     let (bp, vp) = (bundle_path.to_str().unwrap(), vk_path.to_str().unwrap());
+    const USER: &str = "--accept-user-supplied-keys";
 
-    let o = run(&[bp, "--log-key", LOG_KEY]);
+    let o = run(&[bp, "--log-key", LOG_KEY, DEV]);
     assert_eq!(code(&o), 3, "unknown verifying key without --vk");
     assert!(stdout(&o).contains(&format!("unknown verifying key {vk_sha}")));
+    let err = stderr(&o);
+    assert!(err.contains("hint: "), "{err}");
+    assert!(err.contains(&format!("--vk FILE {USER}")), "{err}");
+    let j = json_of(&run(&[bp, "--log-key", LOG_KEY, DEV, "--json"]));
+    assert_eq!(j["bundles"][0]["code"], "UnknownVerifyingKey");
+    assert_eq!(j["bundles"][0]["verifying_key"], Value::Null);
 
-    let o = run(&[bp, "--log-key", LOG_KEY, "--vk", vp]);
+    // --vk alone pins the key as user-supplied, which is not accepted (--accept-insecure-dev-keys
+    // does not cover it).
+    let o = run(&[bp, "--log-key", LOG_KEY, DEV, "--vk", vp]);
+    assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("hint: the bundle was proved under the key given with --vk, whose provenance this verifier cannot check: whoever made that key may be able to forge proofs. If you obtained the key from a source you trust, pass {USER}")),
+        "{err}"
+    );
+    let j = json_of(&run(&[bp, "--log-key", LOG_KEY, DEV, "--vk", vp, "--json"]));
+    let r = &j["bundles"][0];
+    assert_eq!(r["code"], "UntrustedVerifyingKey");
+    assert_eq!(r["verified"], false);
+    assert_eq!(r["verifying_key"]["trust_level"], "user-supplied");
+    assert_eq!(r["verifying_key"]["source"], vp);
+
+    let o = run(&[bp, "--log-key", LOG_KEY, "--vk", vp, USER]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
     assert!(
         out.contains(&format!(
-            "  [ok  ] 2 verifying key: {vk_sha} (given with --vk {vp})\n"
+            "  [ok  ] 2 verifying key: {vk_sha} (given with --vk {vp}, trust level user-supplied)\n"
         )),
         "{out}"
     );
     assert!(
         out.contains(&format!(
-            "  NOTE: proved under the verifying key given with --vk {vp}, not the built-in one\n"
+            "  under the verifying key {vk_sha} (given with --vk {vp}), trust level user-supplied\n"
         )),
         "{out}"
     );
-    let j = json_of(&run(&[bp, "--log-key", LOG_KEY, "--vk", vp, "--json"]));
-    assert_eq!(j["bundles"][0]["statement"]["verifying_key_source"], vp);
-    assert_eq!(
-        j["bundles"][0]["statement"]["verifying_key_sha256"],
-        vk_sha.as_str()
+    assert!(
+        out.contains("WARNING: the verifying key was given with --vk, not built in: its provenance is unknown, and whoever made it may be able to forge proofs; it was accepted only because of --accept-user-supplied-keys\n"),
+        "{out}"
     );
-
-    // With the other key given, bundles under the built-in key still verify, in one run.
-    let o = run(&[
+    let j = json_of(&run(&[
         bp,
-        &valid("valid-day.bundle.json"),
         "--log-key",
         LOG_KEY,
         "--vk",
         vp,
+        USER,
+        "--json",
+    ]));
+    let r = &j["bundles"][0];
+    assert_eq!(r["statement"]["verifying_key_source"], vp);
+    assert_eq!(r["statement"]["verifying_key_sha256"], vk_sha.as_str());
+    assert_eq!(
+        r["verifying_key"],
+        serde_json::json!({"sha256": vk_sha, "source": vp, "statement": "delivered-within/v1", "trust_level": "user-supplied"})
+    );
+    assert_eq!(warning_codes(r)[0], "UserSuppliedKey");
+
+    // With the other key given, bundles under the built-in key still verify, in one run, each
+    // with its own key's trust level; each flag accepts only its own level.
+    let two = [bp, &valid("valid-day.bundle.json")];
+    let o = run(&[
+        two[0],
+        two[1],
+        "--log-key",
+        LOG_KEY,
+        "--vk",
+        vp,
+        USER,
+        DEV,
         "--json",
     ]);
     assert_eq!(code(&o), 0);
     let j = json_of(&o);
     assert_eq!(j["bundles"][0]["statement"]["verifying_key_source"], vp);
     assert_eq!(
+        j["bundles"][0]["verifying_key"]["trust_level"],
+        "user-supplied"
+    );
+    assert_eq!(
         j["bundles"][1]["statement"]["verifying_key_source"],
         "built-in"
     );
+    assert_eq!(
+        j["bundles"][1]["verifying_key"]["trust_level"],
+        "insecure-dev"
+    );
+    let j = json_of(&run(&[
+        two[0],
+        two[1],
+        "--log-key",
+        LOG_KEY,
+        "--vk",
+        vp,
+        USER,
+        "--json",
+    ]));
+    assert_eq!(j["exit_code"], 4);
+    assert_eq!(j["bundles"][0]["verified"], true);
+    assert_eq!(j["bundles"][1]["code"], "UntrustedVerifyingKey");
+    let j = json_of(&run(&[
+        two[0],
+        two[1],
+        "--log-key",
+        LOG_KEY,
+        "--vk",
+        vp,
+        DEV,
+        "--json",
+    ]));
+    assert_eq!(j["exit_code"], 4);
+    assert_eq!(j["bundles"][0]["code"], "UntrustedVerifyingKey");
+    assert_eq!(j["bundles"][1]["verified"], true);
+}
+
+// ---- trust levels, codes, hints and warnings ------------------------------------------------
+
+/// The `code`s of a bundle report's warnings, in order.
+fn warning_codes(bundle: &Value) -> Vec<String> {
+    bundle["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            assert!(!w["message"].as_str().unwrap().is_empty(), "{w}");
+            w["code"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn insecure_dev_keys_are_refused_without_the_flag() {
+    let b = valid("valid-hour.bundle.json");
+    let o = run(&[&b, "--log-key", LOG_KEY]);
+    assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains("verified: "), "{out}");
+    assert!(out.ends_with("NOT verified (exit code 4)\n"), "{out}");
+    assert!(
+        out.contains(&format!("  [FAIL] 2 verifying key: the verifying key {VK_SHA256} has trust level insecure-dev, which is not accepted\n")),
+        "{out}"
+    );
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!(
+            "error: {b}: the verifying key {VK_SHA256} has trust level insecure-dev"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("\nhint: the bundle was proved under INSECURE-DEV keys: whoever ran their setup can forge a bundle for any statement, so a pass would show nothing against them. To check it anyway (development, tests), pass --accept-insecure-dev-keys"),
+        "{err}"
+    );
+
+    let j = json_of(&run(&[&b, "--log-key", LOG_KEY, "--json"]));
+    assert_eq!(j["exit_code"], 4);
+    let r = &j["bundles"][0];
+    assert_eq!(r["verified"], false);
+    assert_eq!(r["exit_code"], 4);
+    assert_eq!(r["code"], "UntrustedVerifyingKey");
+    assert!(r["hint"]
+        .as_str()
+        .unwrap()
+        .contains("--accept-insecure-dev-keys"));
+    assert_eq!(r["statement"], Value::Null);
+    assert_eq!(results(r), steps_with_failure(2));
+    assert_eq!(r["checks"][1]["code"], "UntrustedVerifyingKey");
+    assert_eq!(
+        r["verifying_key"],
+        serde_json::json!({"sha256": VK_SHA256, "source": "built-in", "statement": "delivered-within/v1", "trust_level": "insecure-dev"})
+    );
+    assert_eq!(r["warnings"], serde_json::json!([]));
+    assert_eq!(r["shows"], serde_json::json!([]));
+
+    // Every valid vector, in a batch: all refused, exit 4. `--accept-user-supplied-keys` does
+    // not accept insecure-dev keys.
+    let files = valid_bundles();
+    let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
+    args.extend([
+        "--log-key",
+        LOG_KEY,
+        "--accept-user-supplied-keys",
+        "--json",
+    ]);
+    let o = run(&args);
+    assert_eq!(code(&o), 4);
+    let j = json_of(&o);
+    for r in j["bundles"].as_array().unwrap() {
+        assert_eq!(r["code"], "UntrustedVerifyingKey", "{r}");
+    }
+}
+
+#[test]
+fn insecure_dev_keys_accepted_with_the_flag_are_warned_about() {
+    let b = valid("valid-hour.bundle.json");
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "  [ok  ] 2 verifying key: {VK_SHA256} (built in, trust level insecure-dev)\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "  under the verifying key {VK_SHA256} (built in), trust level insecure-dev\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nWARNING: the verifying key comes from an INSECURE-DEV setup: whoever ran it can forge a bundle for any statement, so this result shows nothing against the keys' maker; it was accepted only because of --accept-insecure-dev-keys\n"),
+        "{out}"
+    );
+    // What a bundle shows without an opening, and what it does not.
+    assert!(
+        out.contains("\nwhat this shows:\n  - a receipt key committed to by C = "),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("acknowledged the ciphertext with SHA-256 {H} at a time between 2026-11-20T10:00:00Z and 2026-11-20T10:59:59Z\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nwhat it does not show:\n  - the recipient is not identified: the bundle shows only that some receipt key committed to by C acknowledged it (an opening, --opening, names the key)\n  - a device holding the receipt key acknowledged the ciphertext; that does not show that a person read it\n"),
+        "{out}"
+    );
+
+    let j = json_of(&run(&[&b, "--log-key", LOG_KEY, DEV, "--json"]));
+    let r = &j["bundles"][0];
+    assert_eq!(r["verified"], true);
+    assert_eq!(r["code"], Value::Null);
+    assert_eq!(r["hint"], Value::Null);
+    assert_eq!(r["verifying_key"]["trust_level"], "insecure-dev");
+    assert_eq!(
+        warning_codes(r),
+        [
+            "InsecureDevKey",
+            "RecipientNotIdentified",
+            "DeviceNotPerson"
+        ]
+    );
+    // Every warning the human output prints is in the JSON, word for word.
+    for w in r["warnings"].as_array().unwrap() {
+        assert!(out.contains(w["message"].as_str().unwrap()), "{w}");
+    }
+    let shows = r["shows"].as_array().unwrap();
+    assert_eq!(shows.len(), 3);
+    for s in shows {
+        assert!(
+            out.contains(&format!("  - {}\n", s.as_str().unwrap())),
+            "{s}"
+        );
+    }
+
+    // With an opening (no certificate): the receipt key is named, but not tied to an identity.
+    let j = json_of(&run(&[
+        &b,
+        "--log-key",
+        LOG_KEY,
+        DEV,
+        "--opening",
+        &valid("valid.opening.json"),
+        "--json",
+    ]));
+    let r = &j["bundles"][0];
+    assert_eq!(
+        warning_codes(r),
+        ["InsecureDevKey", "RecipientNotCertified", "DeviceNotPerson"]
+    );
+    assert!(r["shows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s.as_str().unwrap().contains(&opening_fingerprint())));
+}
+
+/// The receipt-key fingerprint of the valid opening, from the opening itself.
+fn opening_fingerprint() -> String {
+    Opening::parse(&std::fs::read(repo().join(valid("valid.opening.json"))).unwrap())
+        .unwrap()
+        .recipient_fingerprint()
+}
+
+#[test]
+fn every_failure_has_a_code_and_a_hint() {
+    for (name, want) in &index() {
+        let path = format!("{INVALID}/{name}");
+        let o = run(&[&path, "--log-key", LOG_KEY, DEV, "--json"]);
+        let j = json_of(&o);
+        let r = &j["bundles"][0];
+        let code = r["code"].as_str().unwrap();
+        // The binary reports the library's code, which starts with the error's variant (the
+        // index's expected error); the exact codes of some vectors are checked below.
+        let bytes = std::fs::read(repo().join(&path)).unwrap();
+        let e = letro_verifier::Verifier::new(vec![letro_core::note::VerifierKey::parse(
+            std::fs::read_to_string(repo().join(LOG_KEY))
+                .unwrap()
+                .trim(),
+        )
+        .unwrap()])
+        .unwrap()
+        .verify(&bytes)
+        .unwrap_err();
+        assert_eq!(code, e.code(), "{name}");
+        let debug = want["error"].as_str().unwrap();
+        assert!(
+            debug.starts_with(code.split('.').next().unwrap()),
+            "{name}: {code} vs {debug}"
+        );
+        let step = want["step"].as_u64().unwrap() as usize;
+        assert_eq!(r["checks"][step - 1]["code"], code, "{name}");
+        assert!(!r["hint"].as_str().unwrap().is_empty(), "{name}");
+        assert_eq!(r["error"], r["checks"][step - 1]["detail"], "{name}");
+        let err = stderr(&run(&[&path, "--log-key", LOG_KEY, DEV]));
+        assert!(
+            err.starts_with(&format!("error: {path}: ")),
+            "{name}: {err}"
+        );
+        assert!(err.contains("\nhint: "), "{name}: {err}");
+    }
+    let code_of = |name: &str| -> String {
+        let j = json_of(&run(&[&invalid(name), "--log-key", LOG_KEY, DEV, "--json"]));
+        j["bundles"][0]["code"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(code_of("proof-invalid-other-window"), "ProofInvalid");
+    assert_eq!(code_of("root-mismatch-log-root"), "RootMismatch");
+    assert_eq!(code_of("unknown-verifying-key"), "UnknownVerifyingKey");
+    assert_eq!(
+        code_of("untrusted-checkpoint-signature-altered"),
+        "Checkpoint.InvalidSignature"
+    );
+    assert_eq!(
+        code_of("untrusted-checkpoint-origin-not-signed"),
+        "Checkpoint.OriginNotSigned"
+    );
+    assert_eq!(
+        code_of("proof-point-b-not-in-subgroup"),
+        "Malformed.ProofPoint"
+    );
+
+    // Unreadable and ciphertext failures have codes and hints too.
+    let j = json_of(&run(&[
+        "no/such/bundle.json",
+        "--log-key",
+        LOG_KEY,
+        "--json",
+    ]));
+    assert_eq!(j["bundles"][0]["code"], "Unreadable");
+    assert!(j["bundles"][0]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("check the path"));
+    let d = tmp("codes");
+    let wrong = d.join("wrong.bin");
+    std::fs::write(&wrong, b"not the envelope").unwrap();
+    let b = valid("valid-hour.bundle.json");
+    let args = [
+        &b,
+        "--log-key",
+        LOG_KEY,
+        DEV,
+        "--ciphertext",
+        wrong.to_str().unwrap(),
+    ];
+    let j = json_of(&run(&[&args[..], &["--json"]].concat()));
+    assert_eq!(j["bundles"][0]["code"], "Ciphertext.Mismatch");
+    assert_eq!(j["bundles"][0]["checks"][6]["code"], "Ciphertext.Mismatch");
+    assert_eq!(j["bundles"][0]["warnings"], serde_json::json!([]));
+    let err = stderr(&run(&args));
+    assert!(
+        err.contains("hint: --ciphertext must be the exact bytes whose SHA-256 is H"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_log_key_hint_says_where_a_genuine_one_comes_from() {
+    let b = valid("valid-hour.bundle.json");
+    let o = run(&[&b, DEV]);
+    assert_eq!(code(&o), 3);
+    let err = stderr(&o);
+    assert!(err.starts_with(&format!("error: {b}: no trusted log key was given\nhint: pass the relay's log key with --log-key KEY")), "{err}");
+    for words in [
+        "comes from the relay operator, published out of band",
+        "GET /v1/log/key",
+        "Never take the key from the bundle",
+    ] {
+        assert!(err.contains(words), "{words}: {err}");
+    }
+    let j = json_of(&run(&[&b, DEV, "--json"]));
+    assert_eq!(j["bundles"][0]["code"], "NoTrustedLogKey");
+    assert!(j["bundles"][0]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("relay operator"));
+}
+
+#[test]
+fn wrong_log_key_hint_names_who_signed_and_what_was_given() {
+    let d = tmp("wrong-log-key");
+    let other = letro_core::note::SignerKey::from_seed(ORIGIN, &[7u8; 32]).unwrap();
+    let other_id = other.key_id().to_string();
+    let key_file = d.join("other.vkey");
+    std::fs::write(&key_file, format!("{}\n", other.verifier_key())).unwrap();
+    let kf = key_file.to_str().unwrap();
+    let b = valid("valid-day.bundle.json");
+    let o = run(&[&b, "--log-key", kf, DEV]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "hint: the checkpoint is signed by {ORIGIN}+0e47ebde; you gave --log-key {ORIGIN}+{other_id}. same log name, other key ID: either your --log-key is the wrong file"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("(forged)"), "{err}");
+    let j = json_of(&run(&[&b, "--log-key", kf, DEV, "--json"]));
+    let r = &j["bundles"][0];
+    assert_eq!(r["code"], "Checkpoint.NoTrustedSignature");
+    assert_eq!(
+        r["log_keys"],
+        serde_json::json!({"signed_by": [format!("{ORIGIN}+0e47ebde")], "given": [format!("{ORIGIN}+{other_id}")]})
+    );
+    // A key of another log altogether.
+    let another =
+        letro_core::note::SignerKey::from_seed("example.invalid/other-log", &[8u8; 32]).unwrap();
+    let o = run(&[&b, "--log-key", &another.verifier_key().to_string(), DEV]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "you gave --log-key example.invalid/other-log+{}",
+            another.key_id()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("the log key of another log"), "{err}");
+    // The genuine key: no log_keys member.
+    let j = json_of(&run(&[&b, "--log-key", LOG_KEY, DEV, "--json"]));
+    assert_eq!(j["bundles"][0]["log_keys"], Value::Null);
+}
+
+#[test]
+fn an_opening_or_a_record_given_as_the_bundle_is_named() {
+    for (file, what) in [
+        (valid("valid.opening.json"), "an opening"),
+        (
+            "testdata/records/valid.record.json".to_owned(),
+            "a delivery record",
+        ),
+    ] {
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(repo().join(&file)).unwrap()).unwrap();
+        let version = doc["version"].as_str().unwrap();
+        let o = run(&[&file, "--log-key", LOG_KEY, DEV]);
+        assert_eq!(code(&o), 3, "{file}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("hint: this is {what} ({version}), not a bundle; pass the bundle (letro-bundle/...) as the file to verify, and pass openings with --opening\n")),
+            "{err}"
+        );
+        let j = json_of(&run(&[&file, "--log-key", LOG_KEY, DEV, "--json"]));
+        assert_eq!(j["bundles"][0]["code"], "Malformed.UnsupportedVersion");
+    }
+    // And a bundle given as the opening.
+    let b = valid("valid-hour.bundle.json");
+    let o = run(&[&b, "--log-key", LOG_KEY, DEV, "--opening", &b]);
+    assert_eq!(code(&o), 3);
+    let err = stderr(&o);
+    assert!(
+        err.contains("hint: this is a bundle (letro-bundle/v1), not an opening; pass the bundle as the file to verify and its opening (letro-opening/...) with --opening"),
+        "{err}"
+    );
+    let j = json_of(&run(&[
+        &b,
+        "--log-key",
+        LOG_KEY,
+        DEV,
+        "--opening",
+        &b,
+        "--json",
+    ]));
+    assert_eq!(j["bundles"][0]["code"], "Opening.Malformed");
+    assert_eq!(j["bundles"][0]["checks"][6]["code"], "Opening.Malformed");
+}
+
+#[test]
+fn vk_with_trailing_bytes_is_a_usage_error() {
+    let d = tmp("vk-trailing");
+    let mut bytes =
+        std::fs::read(repo().join("keys/v1/delivered-within-v1.INSECURE-DEV.vk")).unwrap();
+    bytes.push(0);
+    let p = d.join("trailing.vk");
+    std::fs::write(&p, &bytes).unwrap();
+    let o = run(&[
+        &valid("valid-hour.bundle.json"),
+        "--log-key",
+        LOG_KEY,
+        DEV,
+        "--vk",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stdout(&o).is_empty());
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!(
+            "error: --vk {}: the verifying key is followed by 1 more bytes\nhint: ",
+            p.display()
+        )),
+        "{err}"
+    );
+}
+
+/// A key given with `--vk` (here a made-up key, and the day bundle re-pointed at it): refused as
+/// user-supplied without `--accept-user-supplied-keys` (exit 4), checked with it (the proof is
+/// not for that key: exit 1). Needs no prover.
+#[test]
+fn user_supplied_key_is_refused_without_its_flag() {
+    use ark_ec::{AffineRepr, PrimeGroup};
+    use ark_serialize::CanonicalSerialize;
+    let vk = ark_groth16::VerifyingKey::<ark_bn254::Bn254> {
+        alpha_g1: ark_bn254::G1Affine::generator(),
+        beta_g2: ark_bn254::G2Affine::generator(),
+        gamma_g2: (ark_bn254::G2Projective::generator() * ark_bn254::Fr::from(2u64)).into(),
+        delta_g2: (ark_bn254::G2Projective::generator() * ark_bn254::Fr::from(3u64)).into(),
+        gamma_abc_g1: (1..=7u64)
+            .map(|i| (ark_bn254::G1Projective::generator() * ark_bn254::Fr::from(i)).into())
+            .collect(),
+    };
+    let mut vk_bytes = Vec::new();
+    vk.serialize_compressed(&mut vk_bytes).unwrap();
+    assert_eq!(vk_bytes.len(), 456);
+    let vk_sha = hex::encode(Sha256::digest(&vk_bytes));
+    let d = tmp("user-key");
+    let vk_path = d.join("made-up.vk");
+    std::fs::write(&vk_path, &vk_bytes).unwrap();
+    let day = std::fs::read_to_string(repo().join(valid("valid-day.bundle.json"))).unwrap();
+    let bundle_path = d.join("repointed.bundle.json");
+    std::fs::write(&bundle_path, day.replace(VK_SHA256, &vk_sha)).unwrap();
+    let (bp, vp) = (bundle_path.to_str().unwrap(), vk_path.to_str().unwrap());
+    const USER: &str = "--accept-user-supplied-keys";
+
+    for flags in [&[][..], &[DEV]] {
+        let args = [&[bp, "--log-key", LOG_KEY, "--vk", vp][..], flags].concat();
+        let o = run(&args);
+        assert_eq!(code(&o), 4, "{flags:?}: {}{}", stdout(&o), stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("  [FAIL] 2 verifying key: the verifying key {vk_sha} has trust level user-supplied, which is not accepted\n")),
+            "{}",
+            stdout(&o)
+        );
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("\nhint: the bundle was proved under the key given with --vk, whose provenance this verifier cannot check: whoever made that key may be able to forge proofs. If you obtained the key from a source you trust, pass {USER}\n")),
+            "{err}"
+        );
+        let j = json_of(&run(&[&args[..], &["--json"]].concat()));
+        let r = &j["bundles"][0];
+        assert_eq!(r["code"], "UntrustedVerifyingKey");
+        assert_eq!(
+            r["verifying_key"],
+            serde_json::json!({"sha256": vk_sha, "source": vp, "statement": "delivered-within/v1", "trust_level": "user-supplied"})
+        );
+    }
+    let o = run(&[bp, "--log-key", LOG_KEY, "--vk", vp, USER]);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("  [ok  ] 2 verifying key: {vk_sha} (given with --vk {vp}, trust level user-supplied)\n")),
+        "{out}"
+    );
+    assert!(out.contains("  [FAIL] 6 proof: "), "{out}");
 }

@@ -51,6 +51,7 @@ fn opening_for(v: &serde_json::Value) -> Option<(Vec<u8>, DeliveredWithin)> {
         log_root: Fr::from(0u64),
     };
     let o = Opening {
+        version: letro_core::statement::StatementVersion::V1,
         ciphertext_hash: h,
         recipient_commitment: c,
         receipt_key: a,

@@ -44,7 +44,7 @@ use sha2::{Digest, Sha256};
 const ORIGIN: &str = "letro.invalid/INSECURE-DEV-test-log";
 /// The BN254 scalar modulus p, in decimal.
 const P_DEC: &str = "21888242871839275222246405745257275088548364400416034343698204186575808495617";
-/// SHA-256 of keys/delivered-within-v1.INSECURE-DEV.vk (keys/manifest.json).
+/// SHA-256 of keys/v1/delivered-within-v1.INSECURE-DEV.vk (keys/v1/manifest.json).
 const VK_SHA256: &str = "500cd8eb4bc2e09aff930bcc152c93276db59a7697865163964414a48fa20f10";
 
 fn repo() -> PathBuf {

@@ -6,12 +6,24 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use letro_core::note::VerifierKey;
-use letro_verifier::checks::{check_ciphertext, check_opening};
-use letro_verifier::{KeySource, PinnedKey, VerifiedDelivery, Verifier, VerifyError};
-use serde_json::json;
+use letro_core::bundle::{OpeningParseError, ParsedBundle, OPENING_VERSION, RECORD_VERSION};
+use letro_core::checkpoint::CheckpointVerifyError;
+use letro_core::note::{NoteVerifyError, VerifierKey};
+use letro_verifier::checks::{
+    check_ciphertext, check_opening, CiphertextError, OpenedRecipient, OpeningCheckError,
+};
+use letro_verifier::findings::{findings, Caveat};
+use letro_verifier::{
+    KeySource, PinnedKey, TrustLevel, TrustPolicy, VerifiedDelivery, Verifier, VerifyError,
+};
+use serde_json::{json, Value};
 
 const AFTER_HELP: &str = "\
+Trust: a Groth16 proof is only as good as its keys' setup. Only keys from a multi-party
+ceremony are accepted by default. Keys from an INSECURE-DEV setup (the built-in keys today)
+need --accept-insecure-dev-keys, and keys given with --vk need --accept-user-supplied-keys:
+their maker could forge proofs, and the output says so.
+
 Exit codes:
   0  every bundle verified (and the ciphertext and opening, when given, match)
   1  a check failed: bad proof, wrong root, checkpoint signature invalid or not by a trusted
@@ -19,6 +31,8 @@ Exit codes:
   2  usage error (including a malformed --log-key or --vk)
   3  could not verify: unreadable or malformed input, unsupported version, unknown verifying
      key, no trusted log key given
+  4  not verified: the bundle's verifying key is not trusted (insecure-dev or user-supplied)
+     and no --accept-... flag accepts it
 With several bundles the exit code is the highest of their codes.";
 
 /// Verify Letro proof-of-delivery bundles offline, trusting only pinned keys.
@@ -29,10 +43,13 @@ struct Cli {
     command: Option<Command>,
     /// Bundle files; `-` reads standard input.
     bundles: Vec<String>,
-    /// A trusted log key: a C2SP verifier-key string, or a file holding one. Repeatable.
+    /// A trusted log key: a C2SP verifier-key string, or a file holding one. Repeatable. Get it
+    /// from the relay operator, out of band; never from a bundle.
     #[arg(long = "log-key", value_name = "KEY")]
     log_keys: Vec<String>,
-    /// Another deployment's verifying key (canonical compressed) to trust besides the built-in one.
+    /// Another deployment's verifying key (canonical compressed) to pin besides the built-in
+    /// one. Its provenance is unknown: bundles under it verify only with
+    /// --accept-user-supplied-keys.
     #[arg(long, value_name = "FILE")]
     vk: Vec<PathBuf>,
     /// The ciphertext: its SHA-256 must be the statement's H (one bundle only).
@@ -41,7 +58,16 @@ struct Cli {
     /// The opening: it must open the statement's recipient commitment (one bundle only).
     #[arg(long, value_name = "FILE")]
     opening: Option<PathBuf>,
-    /// Print one JSON object with every check and its result.
+    /// Accept bundles proved under INSECURE-DEV keys. RISK: whoever ran that setup can forge a
+    /// bundle for any statement; use for development and tests only.
+    #[arg(long)]
+    accept_insecure_dev_keys: bool,
+    /// Accept bundles proved under a key given with --vk. RISK: this verifier cannot check
+    /// where that key came from; whoever made it may be able to forge proofs.
+    #[arg(long)]
+    accept_user_supplied_keys: bool,
+    /// Print one JSON object with every check, its result, a code and hint per failure, and
+    /// every warning.
     #[arg(long)]
     json: bool,
 }
@@ -82,7 +108,7 @@ fn main() -> ExitCode {
     if cli.bundles.len() > 1 && (cli.ciphertext.is_some() || cli.opening.is_some()) {
         return usage_exit(Usage(
             "--ciphertext and --opening take exactly one bundle".into(),
-            None,
+            Some("verify each bundle with its own ciphertext and opening in a separate run"),
         ));
     }
     let verifier = match build_verifier(&cli) {
@@ -90,7 +116,7 @@ fn main() -> ExitCode {
         Err(u) => return usage_exit(u),
     };
     let mut reports = Vec::new();
-    let inputs: Vec<(String, Result<Vec<u8>, String>)> =
+    let inputs: Vec<(String, Result<Vec<u8>, Failure>)> =
         cli.bundles.iter().map(|b| (b.clone(), read(b))).collect();
     let readable: Vec<&[u8]> = inputs
         .iter()
@@ -102,12 +128,19 @@ fn main() -> ExitCode {
         readable.iter().map(|b| verifier.verify(b)).collect()
     }
     .into_iter();
-    for (name, input) in &inputs {
+    for (name, input) in inputs {
         let report = match input {
-            Err(e) => Report::unreadable(name, e),
-            Ok(_) => match results.next() {
-                Some(r) => Report::new(name, r, &cli),
-                None => Report::unreadable(name, "internal error: missing result"),
+            Err(e) => Report::unreadable(&name, e),
+            Ok(bytes) => match results.next() {
+                Some(r) => Report::new(&name, &bytes, r, &cli, &verifier),
+                None => Report::unreadable(
+                    &name,
+                    Failure::new(
+                        "Internal",
+                        "internal error: missing result",
+                        "please report this",
+                    ),
+                ),
             },
         };
         reports.push(report);
@@ -124,7 +157,7 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-fn read(path: &str) -> Result<Vec<u8>, String> {
+fn read(path: &str) -> Result<Vec<u8>, Failure> {
     let max = letro_core::bundle::MAX_DOCUMENT_LEN;
     let mut buf = Vec::new();
     let r = if path == "-" {
@@ -132,10 +165,18 @@ fn read(path: &str) -> Result<Vec<u8>, String> {
     } else {
         std::fs::File::open(path).and_then(|f| f.take(max as u64 + 1).read_to_end(&mut buf))
     };
-    r.map_err(|e| format!("cannot read {path}: {e}"))?;
+    r.map_err(|e| {
+        Failure::new(
+            "Unreadable",
+            format!("cannot read {path}: {e}"),
+            "check the path and its permissions; `-` reads the bundle from standard input",
+        )
+    })?;
     if buf.len() > max {
-        return Err(format!(
-            "{path} is larger than the 1 MiB limit for a bundle"
+        return Err(Failure::new(
+            "Malformed.TooLarge",
+            format!("{path} is larger than the 1 MiB limit for a bundle"),
+            "a bundle is a small JSON document (about 2 KB): check that this is the bundle file",
         ));
     }
     Ok(buf)
@@ -160,13 +201,22 @@ fn build_verifier(cli: &Cli) -> Result<Verifier, Usage> {
             )
         })?);
     }
+    let policy = TrustPolicy {
+        accept_insecure_dev: cli.accept_insecure_dev_keys,
+        accept_user_supplied: cli.accept_user_supplied_keys,
+    };
     let mut v = Verifier::new(log_keys)
-        .map_err(|e| Usage(format!("internal error: built-in verifying key: {e}"), None))?;
+        .map_err(|e| Usage(format!("built-in verifying key: {e}"), Some("this letro-verify was built from inconsistent keys/ files; rebuild it from a release")))?
+        .with_trust_policy(policy);
     for f in &cli.vk {
-        let bytes =
-            std::fs::read(f).map_err(|e| Usage(format!("--vk {}: {e}", f.display()), None))?;
-        let key = PinnedKey::new(&bytes, KeySource::Given(f.display().to_string()))
-            .map_err(|e| Usage(format!("--vk {}: {e}", f.display()), Some("give the canonical compressed verifying key file from the other deployment's keys/")))?;
+        let bytes = std::fs::read(f).map_err(|e| {
+            Usage(
+                format!("--vk {}: {e}", f.display()),
+                Some("check the path of the verifying key file"),
+            )
+        })?;
+        let key = PinnedKey::user_supplied(&bytes, KeySource::Given(f.display().to_string()))
+            .map_err(|e| Usage(format!("--vk {}: {e}", f.display()), Some("give the canonical compressed verifying key file (the .vk file, 456 bytes) from the other deployment's keys/")))?;
         v.add_key(key);
     }
     Ok(v)
@@ -181,19 +231,104 @@ const STEPS: [&str; 6] = [
     "proof",
 ];
 
+/// A failed check: its stable code, what happened, what to try.
+struct Failure {
+    code: &'static str,
+    message: String,
+    hint: String,
+    /// For checkpoint failures: who signed it and which keys were given.
+    log_keys: Option<Value>,
+}
+
+impl Failure {
+    fn new(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            hint: hint.into(),
+            log_keys: None,
+        }
+    }
+}
+
 struct Check {
     name: String,
     ok: Option<bool>,
     detail: String,
+    code: Option<&'static str>,
+}
+
+impl Check {
+    fn passed(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ok: Some(true),
+            detail: detail.into(),
+            code: None,
+        }
+    }
+    fn failed(name: impl Into<String>, f: &Failure) -> Self {
+        Self {
+            name: name.into(),
+            ok: Some(false),
+            detail: f.message.clone(),
+            code: Some(f.code),
+        }
+    }
+    fn skipped(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ok: None,
+            detail: "not checked".into(),
+            code: None,
+        }
+    }
+}
+
+/// The pinned key a bundle named, for the report.
+struct KeyInfo {
+    sha256: String,
+    source: KeySource,
+    statement: String,
+    trust_level: TrustLevel,
+}
+
+impl KeyInfo {
+    fn of(k: &PinnedKey) -> Self {
+        Self {
+            sha256: hex::encode(k.sha256()),
+            source: k.source().clone(),
+            statement: k.statement().to_owned(),
+            trust_level: k.trust_level(),
+        }
+    }
+    fn source_name(&self) -> String {
+        source_name(&self.source)
+    }
+}
+
+fn source_name(s: &KeySource) -> String {
+    match s {
+        KeySource::Embedded => "built-in".to_owned(),
+        KeySource::Given(f) => f.clone(),
+    }
+}
+
+fn source_words(s: &KeySource) -> String {
+    match s {
+        KeySource::Embedded => "built in".to_owned(),
+        KeySource::Given(f) => format!("given with --vk {f}"),
+    }
 }
 
 struct Report {
     file: String,
     code: u8,
     checks: Vec<Check>,
+    failures: Vec<Failure>,
+    key: Option<KeyInfo>,
     verified: Option<VerifiedDelivery>,
-    fingerprint: Option<String>,
-    identity: Option<String>,
+    recipient: Option<OpenedRecipient>,
 }
 
 fn when(t: u64) -> String {
@@ -208,96 +343,107 @@ fn when(t: u64) -> String {
 }
 
 impl Report {
-    fn unreadable(file: &str, e: &str) -> Self {
-        let mut checks = vec![Check {
-            name: "read".into(),
-            ok: Some(false),
-            detail: e.into(),
-        }];
-        checks.extend(STEPS.iter().enumerate().map(|(i, s)| Check {
-            name: format!("{} {s}", i + 1),
-            ok: None,
-            detail: "not checked".into(),
-        }));
+    fn unreadable(file: &str, f: Failure) -> Self {
+        let mut checks = vec![Check::failed("read", &f)];
+        checks.extend(
+            STEPS
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Check::skipped(format!("{} {s}", i + 1))),
+        );
         Self {
             file: file.into(),
             code: 3,
             checks,
+            failures: vec![f],
+            key: None,
             verified: None,
-            fingerprint: None,
-            identity: None,
+            recipient: None,
         }
     }
 
-    fn new(file: &str, r: Result<VerifiedDelivery, VerifyError>, cli: &Cli) -> Self {
+    fn new(
+        file: &str,
+        bytes: &[u8],
+        r: Result<VerifiedDelivery, VerifyError>,
+        cli: &Cli,
+        verifier: &Verifier,
+    ) -> Self {
         let mut checks = Vec::new();
+        let mut failures = Vec::new();
+        let key = verifier.pinned_key_for(bytes).map(KeyInfo::of);
         let failed_step = r.as_ref().err().map(|e| e.step() as usize);
+        let failure = r
+            .as_ref()
+            .err()
+            .map(|e| verify_failure(e, bytes, verifier.log_keys()));
         for (i, s) in STEPS.iter().enumerate() {
             let step = i + 1;
-            let (ok, detail) = match (&r, failed_step) {
-                (Err(e), Some(f)) if step == f => (Some(false), chain(e)),
-                (Err(_), Some(f)) if step > f => (None, "not checked".into()),
-                (_, _) => (Some(true), ok_detail(step, r.as_ref().ok())),
-            };
-            checks.push(Check {
-                name: format!("{step} {s}"),
-                ok,
-                detail,
+            let name = format!("{step} {s}");
+            checks.push(match (&failure, failed_step) {
+                (Some(f), Some(n)) if step == n => Check::failed(name, f),
+                (Some(_), Some(n)) if step > n => Check::skipped(name),
+                (_, _) => Check::passed(name, ok_detail(step, r.as_ref().ok(), key.as_ref())),
             });
         }
+        failures.extend(failure);
         let mut code = r.as_ref().err().map_or(0, VerifyError::exit_code);
-        let mut fingerprint = None;
-        let mut identity = None;
+        let mut recipient = None;
         if let Ok(v) = &r {
             if let Some(path) = &cli.ciphertext {
                 let res = std::fs::File::open(path)
-                    .map_err(letro_verifier::checks::CiphertextError::Io)
+                    .map_err(CiphertextError::Io)
                     .and_then(|f| check_ciphertext(std::io::BufReader::new(f), v.statement()));
-                let (ok, detail) = match &res {
-                    Ok(()) => (true, format!("SHA-256 of {} is H", path.display())),
+                match res {
+                    Ok(()) => checks.push(Check::passed(
+                        "ciphertext",
+                        format!("SHA-256 of {} is H", path.display()),
+                    )),
                     Err(e) => {
                         code = code.max(e.exit_code());
-                        (false, e.to_string())
+                        let f = ciphertext_failure(&e, path);
+                        checks.push(Check::failed("ciphertext", &f));
+                        failures.push(f);
                     }
-                };
-                checks.push(Check {
-                    name: "ciphertext".into(),
-                    ok: Some(ok),
-                    detail,
-                });
+                }
             }
             if let Some(path) = &cli.opening {
                 let res = std::fs::read(path)
-                    .map_err(|e| (3u8, format!("cannot read {}: {e}", path.display())))
+                    .map_err(|e| {
+                        (
+                            3u8,
+                            Failure::new(
+                                "Opening.Io",
+                                format!("cannot read {}: {e}", path.display()),
+                                "check the path of the opening file and its permissions",
+                            ),
+                        )
+                    })
                     .and_then(|b| {
-                        check_opening(&b, v.statement()).map_err(|e| (e.exit_code(), e.to_string()))
+                        check_opening(&b, v.statement())
+                            .map_err(|e| (e.exit_code(), opening_failure(&e)))
                     });
-                let (ok, detail) = match res {
+                match res {
                     Ok(o) => {
-                        fingerprint = Some(o.fingerprint.clone());
-                        identity.clone_from(&o.identity_key);
                         let certified = match &o.identity_key {
                             Some(k) => format!("; certified by Signal identity key {k}"),
                             None => "; no certificate: the key is not tied to an identity".into(),
                         };
-                        (
-                            true,
+                        checks.push(Check::passed(
+                            "opening",
                             format!(
                                 "opens the commitment; receipt key fingerprint {}{certified}",
                                 o.fingerprint
                             ),
-                        )
+                        ));
+                        recipient = Some(o);
                     }
-                    Err((c, e)) => {
+                    Err((c, f)) => {
                         code = code.max(c);
-                        (false, e)
+                        checks.push(Check::failed("opening", &f));
+                        failures.push(f);
                     }
-                };
-                checks.push(Check {
-                    name: "opening".into(),
-                    ok: Some(ok),
-                    detail,
-                });
+                }
             }
         } else {
             for (flag, name) in [
@@ -305,11 +451,7 @@ impl Report {
                 (cli.opening.is_some(), "opening"),
             ] {
                 if flag {
-                    checks.push(Check {
-                        name: name.into(),
-                        ok: None,
-                        detail: "not checked".into(),
-                    });
+                    checks.push(Check::skipped(name));
                 }
             }
         }
@@ -318,9 +460,10 @@ impl Report {
             file: file.into(),
             code,
             checks,
+            failures,
+            key,
             verified,
-            fingerprint,
-            identity,
+            recipient: recipient.filter(|_| code == 0),
         }
     }
 
@@ -334,55 +477,99 @@ impl Report {
             };
             println!("  [{tag}] {}: {}", c.name, c.detail);
         }
-        match &self.verified {
-            Some(v) => {
-                let s = v.statement();
+        let Some(v) = &self.verified else {
+            println!("NOT verified (exit code {})", self.code);
+            for f in &self.failures {
+                eprintln!("error: {}: {}", self.file, f.message);
+                eprintln!("hint: {}", f.hint);
+            }
+            return;
+        };
+        let s = v.statement();
+        println!(
+            "verified: the ciphertext with SHA-256 {}",
+            s.ciphertext_hash.to_hex()
+        );
+        println!(
+            "  was delivered between {} and {}",
+            when(s.not_before),
+            when(s.not_after)
+        );
+        match &self.recipient {
+            Some(r) => {
                 println!(
-                    "verified: the ciphertext with SHA-256 {}",
-                    s.ciphertext_hash.to_hex()
+                    "  to the recipient with receipt key fingerprint {}",
+                    r.fingerprint
                 );
-                println!(
-                    "  was delivered between {} and {}",
-                    when(s.not_before),
-                    when(s.not_after)
-                );
-                match &self.fingerprint {
-                    Some(f) => {
-                        println!("  to the recipient with receipt key fingerprint {f}");
-                        if let Some(k) = &self.identity {
-                            println!("  (a key certified by the Signal identity key {k})");
-                        }
-                    }
-                    None => println!(
-                        "  to the recipient committed to by {}",
-                        letro_core::field::fr_to_decimal(&s.recipient_commitment)
-                    ),
-                }
-                let cp = v.checkpoint();
-                println!(
-                    "  and is recorded in the log {} (checkpoint of size {} published {})",
-                    cp.origin,
-                    cp.size,
-                    when(cp.time)
-                );
-                match v.key_source() {
-                    KeySource::Given(f) => println!("  NOTE: proved under the verifying key given with --vk {f}, not the built-in one"),
-                    KeySource::Embedded => {
-                        if letro_verifier::embedded_provenance().as_deref() != Some("ceremony") {
-                            println!("  WARNING: the built-in verifying key comes from an INSECURE-DEV setup: whoever ran it could forge proofs");
-                        }
-                    }
+                if let Some(k) = &r.identity_key {
+                    println!("  (a key certified by the Signal identity key {k})");
                 }
             }
-            None => println!("NOT verified (exit code {})", self.code),
+            None => println!(
+                "  to the recipient committed to by {}",
+                letro_core::field::fr_to_decimal(&s.recipient_commitment)
+            ),
+        }
+        let cp = v.checkpoint();
+        println!(
+            "  and is recorded in the log {} (checkpoint of size {} published {})",
+            cp.origin,
+            cp.size,
+            when(cp.time)
+        );
+        println!(
+            "  under the verifying key {} ({}), trust level {}",
+            hex::encode(v.key_sha256()),
+            source_words(v.key_source()),
+            v.trust_level()
+        );
+        let f = findings(v, self.recipient.as_ref());
+        for c in &f.caveats {
+            match c {
+                Caveat::InsecureDevKey => println!(
+                    "WARNING: {}; it was accepted only because of --accept-insecure-dev-keys",
+                    c.message()
+                ),
+                Caveat::UserSuppliedKey => println!(
+                    "WARNING: {}; it was accepted only because of --accept-user-supplied-keys",
+                    c.message()
+                ),
+                _ => {}
+            }
+        }
+        println!("what this shows:");
+        for line in &f.shows {
+            println!("  - {line}");
+        }
+        println!("what it does not show:");
+        for c in &f.caveats {
+            if !matches!(c, Caveat::InsecureDevKey | Caveat::UserSuppliedKey) {
+                println!("  - {}", c.message());
+            }
         }
     }
 
-    fn to_json(&self) -> serde_json::Value {
+    fn to_json(&self) -> Value {
         let checks: Vec<_> = self
             .checks
             .iter()
-            .map(|c| json!({"check": c.name, "result": match c.ok { Some(true) => "ok", Some(false) => "failed", None => "not_checked" }, "detail": c.detail}))
+            .map(|c| {
+                let mut o = serde_json::Map::new();
+                o.insert("check".into(), json!(c.name));
+                o.insert(
+                    "result".into(),
+                    json!(match c.ok {
+                        Some(true) => "ok",
+                        Some(false) => "failed",
+                        None => "not_checked",
+                    }),
+                );
+                o.insert("detail".into(), json!(c.detail));
+                if let Some(code) = c.code {
+                    o.insert("code".into(), json!(code));
+                }
+                Value::Object(o)
+            })
             .collect();
         let statement = self.verified.as_ref().map(|v| {
             let s = v.statement();
@@ -396,13 +583,46 @@ impl Report {
                 "log_size": v.checkpoint().size,
                 "checkpoint_time": letro_core::bundle::format_time(v.checkpoint().time),
                 "verifying_key_sha256": hex::encode(v.key_sha256()),
-                "verifying_key_source": match v.key_source() { KeySource::Embedded => "built-in".to_string(), KeySource::Given(f) => f.clone() },
-                "verifying_key_provenance": match v.key_source() { KeySource::Embedded => letro_verifier::embedded_provenance(), KeySource::Given(_) => None },
-                "recipient_fingerprint": self.fingerprint,
-                "recipient_identity_key": self.identity,
+                "verifying_key_source": source_name(v.key_source()),
+                "recipient_fingerprint": self.recipient.as_ref().map(|r| &r.fingerprint),
+                "recipient_identity_key": self.recipient.as_ref().and_then(|r| r.identity_key.as_ref()),
             })
         });
-        json!({"file": self.file, "verified": self.verified.is_some(), "exit_code": self.code, "checks": checks, "statement": statement})
+        let verifying_key = self.key.as_ref().map(|k| {
+            json!({
+                "sha256": k.sha256,
+                "source": k.source_name(),
+                "statement": k.statement,
+                "trust_level": k.trust_level.as_str(),
+            })
+        });
+        let (shows, warnings) = match &self.verified {
+            Some(v) => {
+                let f = findings(v, self.recipient.as_ref());
+                let warnings: Vec<Value> = f
+                    .caveats
+                    .iter()
+                    .map(|c| json!({"code": c.code(), "message": c.message()}))
+                    .collect();
+                (f.shows, warnings)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let first = self.failures.first();
+        json!({
+            "file": self.file,
+            "verified": self.verified.is_some(),
+            "exit_code": self.code,
+            "code": first.map(|f| f.code),
+            "error": first.map(|f| &f.message),
+            "hint": first.map(|f| &f.hint),
+            "log_keys": first.and_then(|f| f.log_keys.clone()),
+            "checks": checks,
+            "statement": statement,
+            "verifying_key": verifying_key,
+            "shows": shows,
+            "warnings": warnings,
+        })
     }
 }
 
@@ -421,17 +641,189 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-fn ok_detail(step: usize, v: Option<&VerifiedDelivery>) -> String {
-    let Some(v) = v else { return "passed".into() };
-    match step {
-        1 => "well-formed letro-bundle/v1, delivered-within/v1".into(),
-        2 => format!(
-            "{} ({})",
-            hex::encode(v.key_sha256()),
-            match v.key_source() {
-                KeySource::Embedded => "built in".to_string(),
-                KeySource::Given(f) => format!("given with --vk {f}"),
+const FROM_SENDER: &str = "ask the sender for the original bundle";
+
+/// What a `version` says a document is, when it is not a bundle.
+fn other_document(version: &str) -> Option<&'static str> {
+    if version == OPENING_VERSION || version.starts_with("letro-opening/") {
+        Some("an opening")
+    } else if version == RECORD_VERSION || version.starts_with("letro-record/") {
+        Some("a delivery record")
+    } else if version.starts_with("letro-bundle/") {
+        Some("a bundle")
+    } else {
+        None
+    }
+}
+
+fn key_names(keys: impl IntoIterator<Item = String>) -> String {
+    let v: Vec<String> = keys.into_iter().collect();
+    if v.is_empty() {
+        "none".to_owned()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// The code, message and hint of a failed bundle.
+fn verify_failure(e: &VerifyError, bytes: &[u8], log_keys: &[VerifierKey]) -> Failure {
+    use letro_core::bundle::BundleError as B;
+    let hint: String = match e {
+        VerifyError::Malformed(B::UnsupportedVersion(v)) => match other_document(v) {
+            Some("a bundle") => format!(
+                "{v} is a bundle version this letro-verify does not read: use a newer letro-verify"
+            ),
+            Some(what) => format!(
+                "this is {what} ({v}), not a bundle; pass the bundle (letro-bundle/...) as the file to verify, and pass openings with --opening"
+            ),
+            None => "this is not a Letro bundle: pass the bundle file (its version is letro-bundle/...)".to_owned(),
+        },
+        VerifyError::Malformed(B::TooLarge { .. }) => {
+            "a bundle is a small JSON document (about 2 KB): check that this is the bundle file".to_owned()
+        }
+        VerifyError::Malformed(B::UnknownStatement(s)) => format!(
+            "this letro-verify does not check {s:?} statements (or the bundle's version and statement disagree): use a newer letro-verify, or ask the sender for the original bundle"
+        ),
+        VerifyError::Malformed(_) => format!(
+            "the file is not a well-formed bundle (SPEC.md §7.1): it was truncated, re-encoded or altered; {FROM_SENDER}"
+        ),
+        VerifyError::UnknownVerifyingKey(k) => format!(
+            "the bundle was proved under the verifying key {k}, which is neither built in nor given with --vk. If it comes from another deployment, get that deployment's verifying key file out of band (never from the bundle) and pass it with --vk FILE --accept-user-supplied-keys; otherwise the bundle was altered or made with other keys"
+        ),
+        VerifyError::UntrustedVerifyingKey { trust_level, .. } => match trust_level {
+            TrustLevel::InsecureDev => "the bundle was proved under INSECURE-DEV keys: whoever ran their setup can forge a bundle for any statement, so a pass would show nothing against them. To check it anyway (development, tests), pass --accept-insecure-dev-keys; a bundle you rely on needs keys from a ceremony".to_owned(),
+            TrustLevel::UserSupplied => "the bundle was proved under the key given with --vk, whose provenance this verifier cannot check: whoever made that key may be able to forge proofs. If you obtained the key from a source you trust, pass --accept-user-supplied-keys".to_owned(),
+            _ => "the verifying key's trust level is not accepted".to_owned(),
+        },
+        VerifyError::NoTrustedLogKey => "pass the relay's log key with --log-key KEY (a C2SP verifier key name+keyid+base64, or a file holding one). A genuine log key comes from the relay operator, published out of band (for example on its website or in your contract); a GET /v1/log/key style endpoint may come later. Never take the key from the bundle: anyone can sign a checkpoint with a key named like the log".to_owned(),
+        VerifyError::Checkpoint(c) => checkpoint_hint(c, bytes, log_keys),
+        VerifyError::RootMismatch => format!(
+            "the statement names a log root other than the signed checkpoint's: the bundle was altered or assembled from different parts; {FROM_SENDER}"
+        ),
+        VerifyError::ProofInvalid => format!(
+            "the proof does not match the statement (H, the window, C or R): the bundle was altered, or the proof is for another statement; {FROM_SENDER}"
+        ),
+        _ => FROM_SENDER.to_owned(),
+    };
+    let log_keys = matches!(e, VerifyError::Checkpoint(_)).then(|| {
+        json!({
+            "signed_by": checkpoint_signers(bytes),
+            "given": given_log_keys(log_keys),
+        })
+    });
+    Failure {
+        code: e.code(),
+        message: chain(e),
+        hint,
+        log_keys,
+    }
+}
+
+/// `name+keyid` of every signature line of the bundle's checkpoint.
+fn checkpoint_signers(bytes: &[u8]) -> Vec<String> {
+    ParsedBundle::parse(bytes)
+        .map(|b| {
+            b.checkpoint
+                .note()
+                .signatures()
+                .iter()
+                .map(|s| format!("{}+{}", s.name(), s.key_id()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `name+keyid` of every trusted log key.
+fn given_log_keys(log_keys: &[VerifierKey]) -> Vec<String> {
+    log_keys
+        .iter()
+        .map(|k| format!("{}+{}", k.name(), k.key_id()))
+        .collect()
+}
+
+fn checkpoint_hint(e: &CheckpointVerifyError, bytes: &[u8], log_keys: &[VerifierKey]) -> String {
+    let signers = checkpoint_signers(bytes);
+    let given = given_log_keys(log_keys);
+    let names = format!(
+        "the checkpoint is signed by {}; you gave --log-key {}",
+        key_names(signers.clone()),
+        key_names(given.clone())
+    );
+    let name_of = |s: &String| {
+        s.rsplit_once('+')
+            .map(|(n, _)| n.to_owned())
+            .unwrap_or_default()
+    };
+    let same_name = signers
+        .iter()
+        .any(|s| given.iter().any(|g| name_of(g) == name_of(s)));
+    let why = match e {
+        CheckpointVerifyError::Note(NoteVerifyError::InvalidSignature { name, key_id }) => format!(
+            "the signature by {name}+{key_id}, a key you trust, does not verify: the checkpoint was altered after it was signed, or the signature forged; {FROM_SENDER}"
+        ),
+        CheckpointVerifyError::Note(NoteVerifyError::AmbiguousKey { name, key_id }) => format!(
+            "several of your --log-key keys are named {name}+{key_id}: pass only the genuine one"
+        ),
+        CheckpointVerifyError::Note(NoteVerifyError::NoTrustedSignature) if same_name => "same log name, other key ID: either your --log-key is the wrong file (another deployment, or a rotated key), or someone other than the holder of your key signed this checkpoint (forged). Confirm the log key with the relay operator".to_owned(),
+        CheckpointVerifyError::Note(NoteVerifyError::NoTrustedSignature) => "no signature is by a key named like one you gave: you probably passed the log key of another log; get this log's key from its relay operator".to_owned(),
+        CheckpointVerifyError::OriginNotSigned { origin } => format!(
+            "the checkpoint's origin is {origin}, and no key you gave named {origin} signed it: a log signs with a key named like its origin; pass that log's key"
+        ),
+        _ => "confirm the log key with the relay operator".to_owned(),
+    };
+    format!("{names}. {why}")
+}
+
+fn ciphertext_failure(e: &CiphertextError, path: &std::path::Path) -> Failure {
+    let hint = match e {
+        CiphertextError::Mismatch { .. } => "--ciphertext must be the exact bytes whose SHA-256 is H: the envelope as the relay received it, not the decrypted letter or an attachment; check that you have the right file".to_owned(),
+        _ => format!("check the path of the ciphertext file {} and its permissions", path.display()),
+    };
+    Failure::new(e.code(), chain(e), hint)
+}
+
+fn opening_failure(e: &OpeningCheckError) -> Failure {
+    let hint = match e {
+        OpeningCheckError::Malformed(OpeningParseError::UnsupportedVersion(v)) => {
+            match other_document(v) {
+                Some(what) if what != "an opening" => format!(
+                    "this is {what} ({v}), not an opening; pass the bundle as the file to verify and its opening (letro-opening/...) with --opening"
+                ),
+                _ => format!("{v} is an opening version this letro-verify does not read: use a newer letro-verify"),
             }
+        }
+        OpeningCheckError::Malformed(_) => "the file is not a well-formed opening (SPEC.md §7.2): ask the sender for the original opening".to_owned(),
+        OpeningCheckError::Mismatch(_) if matches!(e.code(), "Opening.CiphertextMismatch" | "Opening.OtherCommitment") => "this opening belongs to another delivery: pass the opening made together with this bundle".to_owned(),
+        OpeningCheckError::Mismatch(_) => "the opening's receipt key and blinding do not open C: the opening was altered or forged; ask the sender for the original opening".to_owned(),
+        OpeningCheckError::KeyNotInSubgroup => "the receipt key is not a canonical (prime-order subgroup) key, which no registered receipt key is: treat the opening as forged".to_owned(),
+        OpeningCheckError::Certificate(_) => "the receipt-key certificate does not verify under the Signal identity key it names, so the recipient is not shown to hold that identity; ask the sender for the original opening".to_owned(),
+        _ => "ask the sender for the original opening".to_owned(),
+    };
+    Failure::new(e.code(), chain(e), hint)
+}
+
+/// The detail of a step that passed; `v` is `None` when a later step failed.
+fn ok_detail(step: usize, v: Option<&VerifiedDelivery>, key: Option<&KeyInfo>) -> String {
+    if step == 1 {
+        return "well-formed letro-bundle/v1, delivered-within/v1".into();
+    }
+    let Some(v) = v else {
+        return match (step, key) {
+            (2, Some(k)) => format!(
+                "{} ({}, trust level {})",
+                k.sha256,
+                source_words(&k.source),
+                k.trust_level
+            ),
+            _ => "passed".into(),
+        };
+    };
+    match step {
+        2 => format!(
+            "{} ({}, trust level {})",
+            hex::encode(v.key_sha256()),
+            source_words(v.key_source()),
+            v.trust_level()
         ),
         3 => format!("signed by {}", v.log_signers().join(", ")),
         4 => format!(
@@ -446,27 +838,31 @@ fn ok_detail(step: usize, v: Option<&VerifiedDelivery>) -> String {
 }
 
 fn export(bundle_path: &str, out: &std::path::Path) -> ExitCode {
+    let fail = |msg: String, hint: &str| {
+        eprintln!("error: {msg}");
+        eprintln!("hint: {hint}");
+        ExitCode::from(3)
+    };
     let bytes = match read(bundle_path) {
         Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(3);
-        }
-    };
-    let fail = |msg: String| {
-        eprintln!("error: {msg}");
-        ExitCode::from(3)
+        Err(f) => return fail(f.message, &f.hint),
     };
     let bundle = match letro_core::bundle::ParsedBundle::parse(&bytes) {
         Ok(b) => b,
-        Err(e) => return fail(format!("{bundle_path}: malformed bundle: {e}")),
+        Err(e) => {
+            let f = verify_failure(&VerifyError::Malformed(e), &bytes, &[]);
+            return fail(format!("{bundle_path}: {}", f.message), &f.hint);
+        }
     };
     let files = match letro_verifier::snarkjs::export_embedded(&bundle) {
         Ok(f) => f,
-        Err(e) => return fail(format!("{bundle_path}: {e}")),
+        Err(e) => return fail(format!("{bundle_path}: {e}"), "export-snarkjs writes the built-in verifying key; a bundle under another key cannot be exported"),
     };
     if let Err(e) = letro_verifier::snarkjs::write_dir(&files, out) {
-        return fail(e.to_string());
+        return fail(
+            e.to_string(),
+            "choose an empty or new --out directory that you can write to",
+        );
     }
     println!(
         "wrote {0}/proof.json, {0}/public.json, {0}/verification_key.json",

@@ -1,0 +1,153 @@
+//! What a verified bundle shows, and what it does not (SPEC.md §8 and §10), in one place for
+//! the human output and `--json`, so that the two cannot say different things.
+
+use crate::checks::OpenedRecipient;
+use crate::{KeySource, TrustLevel, VerifiedDelivery};
+
+/// A caveat about a verified bundle: something a reader could take it to show that it does not.
+/// Each has a stable [`Caveat::code`] and a one-sentence [`Caveat::message`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Caveat {
+    /// The verifying key is from an `insecure-dev` setup: its maker can forge any bundle.
+    InsecureDevKey,
+    /// The verifying key was given by the user: its provenance is unknown.
+    UserSuppliedKey,
+    /// No opening was checked: the recipient is not identified.
+    RecipientNotIdentified,
+    /// An opening was checked but carries no certificate: the receipt key is tied to no
+    /// identity.
+    RecipientNotCertified,
+    /// A device's receipt key acknowledged the ciphertext; that does not show a person read it.
+    DeviceNotPerson,
+    /// Receipt-key certificates have no expiry or revocation yet.
+    NoCertificateExpiryOrRevocation,
+    /// The link from a Signal identity key to a legal person is outside the proof.
+    IdentityNotLegalPerson,
+}
+
+impl Caveat {
+    /// The stable machine code, the variant's name (`InsecureDevKey`, ...).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InsecureDevKey => "InsecureDevKey",
+            Self::UserSuppliedKey => "UserSuppliedKey",
+            Self::RecipientNotIdentified => "RecipientNotIdentified",
+            Self::RecipientNotCertified => "RecipientNotCertified",
+            Self::DeviceNotPerson => "DeviceNotPerson",
+            Self::NoCertificateExpiryOrRevocation => "NoCertificateExpiryOrRevocation",
+            Self::IdentityNotLegalPerson => "IdentityNotLegalPerson",
+        }
+    }
+
+    /// One sentence for people.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::InsecureDevKey => {
+                "the verifying key comes from an INSECURE-DEV setup: whoever ran it can forge a \
+                 bundle for any statement, so this result shows nothing against the keys' maker"
+            }
+            Self::UserSuppliedKey => {
+                "the verifying key was given with --vk, not built in: its provenance is unknown, \
+                 and whoever made it may be able to forge proofs"
+            }
+            Self::RecipientNotIdentified => {
+                "the recipient is not identified: the bundle shows only that some receipt key \
+                 committed to by C acknowledged it (an opening, --opening, names the key)"
+            }
+            Self::RecipientNotCertified => {
+                "the opening has no receipt-key certificate: nothing ties the receipt key to a \
+                 Signal identity"
+            }
+            Self::DeviceNotPerson => {
+                "a device holding the receipt key acknowledged the ciphertext; that does not \
+                 show that a person read it"
+            }
+            Self::NoCertificateExpiryOrRevocation => {
+                "receipt-key certificates have no expiry or revocation yet: a certificate stays \
+                 valid after the key is lost or replaced"
+            }
+            Self::IdentityNotLegalPerson => {
+                "the link from the Signal identity key to a legal person is established outside \
+                 this proof"
+            }
+        }
+    }
+}
+
+/// What a verified bundle (and, when checked, its opening) shows, and its caveats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Findings {
+    /// Sentences, each a fact the checks established.
+    pub shows: Vec<String>,
+    /// What a reader must not conclude, most serious first.
+    pub caveats: Vec<Caveat>,
+}
+
+fn time(t: u64) -> String {
+    letro_core::bundle::format_time(t).unwrap_or_else(|| format!("{t} (Unix seconds)"))
+}
+
+/// States what `delivery` shows, with `recipient` the result of a successful opening check
+/// (`None` when no opening was checked). Only call this for a bundle (and opening) that
+/// verified.
+pub fn findings(delivery: &VerifiedDelivery, recipient: Option<&OpenedRecipient>) -> Findings {
+    let s = delivery.statement();
+    let cp = delivery.checkpoint();
+    let key = match delivery.key_source() {
+        KeySource::Embedded => "the built-in verifying key".to_owned(),
+        KeySource::Given(f) => format!("the verifying key given with --vk {f}"),
+    };
+    let mut shows = vec![
+        format!(
+            "a receipt key committed to by C = {} acknowledged the ciphertext with SHA-256 {} \
+             at a time between {} and {}",
+            letro_core::field::fr_to_decimal(&s.recipient_commitment),
+            s.ciphertext_hash.to_hex(),
+            time(s.not_before),
+            time(s.not_after),
+        ),
+        format!(
+            "that acknowledgement is in the log {}, whose checkpoint of size {} (time {}) was \
+             signed by the trusted log key {}",
+            cp.origin,
+            cp.size,
+            time(cp.time),
+            delivery.log_signers().join(", "),
+        ),
+        format!(
+            "the proof verifies under {key} {} (trust level {})",
+            hex::encode(delivery.key_sha256()),
+            delivery.trust_level(),
+        ),
+    ];
+    let mut caveats = Vec::new();
+    match delivery.trust_level() {
+        TrustLevel::InsecureDev => caveats.push(Caveat::InsecureDevKey),
+        TrustLevel::UserSupplied => caveats.push(Caveat::UserSuppliedKey),
+        TrustLevel::Ceremony => {}
+    }
+    match recipient {
+        None => caveats.push(Caveat::RecipientNotIdentified),
+        Some(r) => {
+            shows.push(format!(
+                "the opening shows that this receipt key has fingerprint {}",
+                r.fingerprint
+            ));
+            match &r.identity_key {
+                Some(k) => {
+                    shows.push(format!(
+                        "that receipt key was certified by the Signal identity key {k}"
+                    ));
+                }
+                None => caveats.push(Caveat::RecipientNotCertified),
+            }
+        }
+    }
+    caveats.push(Caveat::DeviceNotPerson);
+    if recipient.is_some_and(|r| r.identity_key.is_some()) {
+        caveats.push(Caveat::NoCertificateExpiryOrRevocation);
+        caveats.push(Caveat::IdentityNotLegalPerson);
+    }
+    Findings { shows, caveats }
+}
