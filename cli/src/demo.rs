@@ -31,7 +31,7 @@ use letro_core::statement::CiphertextHash;
 use letro_service::auth::{issue_token, Role};
 use letro_service::store::SqliteStore;
 use letro_service::{unix_now, Config, Service};
-use letro_verifier::checks::{check_ciphertext, check_opening};
+use letro_verifier::checks::{check_ciphertext, check_opening_for};
 use letro_verifier::{TrustLevel, TrustPolicy, Verifier};
 use serde_json::json;
 
@@ -365,7 +365,7 @@ async fn parties(
         });
     let verified = verifier.verify(bundle.as_bytes()).map_err(fail)?;
     check_ciphertext(envelope.as_slice(), verified.statement()).map_err(fail)?;
-    let recipient = check_opening(opening.as_bytes(), verified.statement()).map_err(fail)?;
+    let recipient = check_opening_for(opening.as_bytes(), &verified).map_err(fail)?;
     detail(&format!(
         "checkpoint signed by {ORIGIN}, root matches, proof verifies, ciphertext.bin matches H"
     ));

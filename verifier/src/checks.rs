@@ -83,6 +83,15 @@ pub enum OpeningCheckError {
     /// the Signal identity it names.
     #[error("receipt-key certificate: {0}")]
     Certificate(#[from] crate::certificate::CertificateError),
+    /// The opening is for another statement version than the verified bundle (a v1 opening
+    /// with a v2 bundle, or the reverse).
+    #[error("the opening is for {opening}, but the bundle is {bundle}")]
+    OtherVersion {
+        /// The opening's statement.
+        opening: letro_core::statement::StatementVersion,
+        /// The bundle's statement.
+        bundle: letro_core::statement::StatementVersion,
+    },
 }
 
 impl OpeningCheckError {
@@ -90,7 +99,10 @@ impl OpeningCheckError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Malformed(_) => 3,
-            Self::Mismatch(_) | Self::KeyNotInSubgroup | Self::Certificate(_) => 1,
+            Self::Mismatch(_)
+            | Self::KeyNotInSubgroup
+            | Self::Certificate(_)
+            | Self::OtherVersion { .. } => 1,
         }
     }
 
@@ -109,6 +121,7 @@ impl OpeningCheckError {
                 _ => "Opening.Mismatch",
             },
             Self::KeyNotInSubgroup => "Opening.KeyNotInSubgroup",
+            Self::OtherVersion { .. } => "Opening.OtherVersion",
             Self::Certificate(c) => match c {
                 C::IdentityKeyType(_) => "Opening.Certificate.IdentityKeyType",
                 C::NonCanonicalKey => "Opening.Certificate.NonCanonicalKey",
@@ -128,6 +141,22 @@ pub struct OpenedRecipient {
     /// The Signal identity key (hex, 33 bytes) that certified the receipt key, when the
     /// opening carried a certificate and it verified; `None` when there was no certificate.
     pub identity_key: Option<String>,
+}
+
+/// [`check_opening`] for a verified bundle: the opening must also be of the bundle's statement
+/// version (a v2 opening always carries a certificate).
+pub fn check_opening_for(
+    bytes: &[u8],
+    delivery: &crate::VerifiedDelivery,
+) -> Result<OpenedRecipient, OpeningCheckError> {
+    let opening = Opening::parse(bytes)?;
+    if opening.version != delivery.version() {
+        return Err(OpeningCheckError::OtherVersion {
+            opening: opening.version,
+            bundle: delivery.version(),
+        });
+    }
+    check_opening(bytes, delivery.statement())
 }
 
 /// Checks that `opening` opens the statement's commitment, that its receipt key is in the

@@ -24,6 +24,13 @@ pub enum Caveat {
     NoCertificateExpiryOrRevocation,
     /// The link from a Signal identity key to a legal person is outside the proof.
     IdentityNotLegalPerson,
+    /// The log-side upper bound on t (checkpoint time + receipt skew) rests on the relay's
+    /// clock and publication time; only the window comes from the proof.
+    LogTimeBoundTrustsRelay,
+    /// A `delivered-within/v1` bundle: the v1 log's leaves are not hiding.
+    V1LeavesNotHiding,
+    /// A v1 checkpoint publishes no receipt skew: only the window bounds t.
+    NoPublishedReceiptSkew,
 }
 
 impl Caveat {
@@ -37,6 +44,9 @@ impl Caveat {
             Self::DeviceNotPerson => "DeviceNotPerson",
             Self::NoCertificateExpiryOrRevocation => "NoCertificateExpiryOrRevocation",
             Self::IdentityNotLegalPerson => "IdentityNotLegalPerson",
+            Self::LogTimeBoundTrustsRelay => "LogTimeBoundTrustsRelay",
+            Self::V1LeavesNotHiding => "V1LeavesNotHiding",
+            Self::NoPublishedReceiptSkew => "NoPublishedReceiptSkew",
         }
     }
 
@@ -70,6 +80,20 @@ impl Caveat {
             Self::IdentityNotLegalPerson => {
                 "the link from the Signal identity key to a legal person is established outside \
                  this proof"
+            }
+            Self::LogTimeBoundTrustsRelay => {
+                "the bound 'no later than the checkpoint time plus the receipt skew' assumes the \
+                 relay's clock and its checkpoint time are honest; only the window bound comes \
+                 from the proof (the recipient signed t)"
+            }
+            Self::V1LeavesNotHiding => {
+                "this is a delivered-within/v1 bundle: v1 log leaves are not hiding, so anyone \
+                 holding this bundle and the relay's public log can find the recipient's receipt \
+                 key and the exact delivery time"
+            }
+            Self::NoPublishedReceiptSkew => {
+                "a v1 checkpoint does not publish the relay's receipt skew: t is bounded by the \
+                 window only, not by the checkpoint's time"
             }
         }
     }
@@ -116,11 +140,22 @@ pub fn findings(delivery: &VerifiedDelivery, recipient: Option<&OpenedRecipient>
             delivery.log_signers().join(", "),
         ),
         format!(
-            "the proof verifies under {key} {} (trust level {})",
+            "the proof verifies under {key} {} for {} (trust level {})",
             hex::encode(delivery.key_sha256()),
+            delivery.version(),
             delivery.trust_level(),
         ),
     ];
+    if let Some(b) = delivery.time_bounds() {
+        shows.push(format!(
+            "the relay publishes a receipt skew of {} s, so an honest log accepted this receipt \
+             no later than {} (checkpoint time plus skew): t lies between {} and {}",
+            b.receipt_skew,
+            time(b.latest_by_log),
+            time(b.earliest),
+            time(b.latest()),
+        ));
+    }
     let mut caveats = Vec::new();
     match delivery.trust_level() {
         TrustLevel::InsecureDev => caveats.push(Caveat::InsecureDevKey),
@@ -148,6 +183,12 @@ pub fn findings(delivery: &VerifiedDelivery, recipient: Option<&OpenedRecipient>
     if recipient.is_some_and(|r| r.identity_key.is_some()) {
         caveats.push(Caveat::NoCertificateExpiryOrRevocation);
         caveats.push(Caveat::IdentityNotLegalPerson);
+    }
+    if delivery.version() == letro_core::statement::StatementVersion::V1 {
+        caveats.push(Caveat::V1LeavesNotHiding);
+        caveats.push(Caveat::NoPublishedReceiptSkew);
+    } else {
+        caveats.push(Caveat::LogTimeBoundTrustsRelay);
     }
     Findings { shows, caveats }
 }

@@ -9,11 +9,14 @@
 //! 1. parse the bundle strictly (size, JSON shape, version, statement id, canonical encodings,
 //!    proof points on the curve and in the subgroup) — [`VerifyError::Malformed`];
 //! 2. find the verifying key by its SHA-256, before any pairing — [`VerifyError::UnknownVerifyingKey`] —
+//!    check that it is a key for the bundle's statement version — [`VerifyError::KeyForOtherStatement`] —
 //!    and refuse it unless the [`TrustPolicy`] accepts its [`TrustLevel`] —
 //!    [`VerifyError::UntrustedVerifyingKey`];
 //! 3. the checkpoint is signed by a trusted log key named like its origin —
 //!    [`VerifyError::NoTrustedLogKey`], [`VerifyError::Checkpoint`];
-//! 4. the statement's log root equals the checkpoint's root — [`VerifyError::RootMismatch`];
+//! 4. the statement's log root equals the checkpoint's root — [`VerifyError::RootMismatch`] —
+//!    and (v2) the window fits the checkpoint's time and published receipt skew —
+//!    [`VerifyError::TimeBounds`];
 //! 5. the public inputs are the statement's canonical encoding (six field elements, the
 //!    hash halves below 2^128 and the times below 2^64 by construction);
 //! 6. the Groth16 proof verifies against the key — [`VerifyError::ProofInvalid`].
@@ -55,17 +58,25 @@ use letro_core::bundle::{BundleError, ParsedBundle};
 use letro_core::checkpoint::{Checkpoint, CheckpointVerifyError};
 use letro_core::field::fr_to_be_bytes;
 use letro_core::note::{NoteVerifyError, VerifierKey};
-use letro_core::statement::DeliveredWithin;
+use letro_core::statement::{
+    time_bounds, DeliveredWithin, StatementVersion, TimeBounds, TimeBoundsError,
+};
 use sha2::{Digest, Sha256};
 
 pub use trust::{check_manifest, KeyManifest, ManifestError, TrustLevel, TrustPolicy};
 
-/// The `delivered-within/v1` verifying key committed in `keys/v1/`, built in.
+/// The `delivered-within/v2` verifying key committed in `keys/`, built in.
 pub const EMBEDDED_VERIFYING_KEY: &[u8] =
-    include_bytes!("../../keys/v1/delivered-within-v1.INSECURE-DEV.vk");
-/// Its manifest, committed in `keys/v1/`, built in: the key's statement and trust level come
+    include_bytes!("../../keys/delivered-within-v2.INSECURE-DEV.vk");
+/// Its manifest, committed in `keys/`, built in: the key's statement and trust level come
 /// from it, after its verifying-key hash is checked against [`EMBEDDED_VERIFYING_KEY`].
-pub const EMBEDDED_MANIFEST: &str = include_str!("../../keys/v1/manifest.json");
+pub const EMBEDDED_MANIFEST: &str = include_str!("../../keys/manifest.json");
+/// The `delivered-within/v1` verifying key committed in `keys/v1/`, built in so that v1
+/// bundles stay verifiable.
+pub const EMBEDDED_VERIFYING_KEY_V1: &[u8] =
+    include_bytes!("../../keys/v1/delivered-within-v1.INSECURE-DEV.vk");
+/// The v1 key's manifest, committed in `keys/v1/`, built in.
+pub const EMBEDDED_MANIFEST_V1: &str = include_str!("../../keys/v1/manifest.json");
 
 /// Why a bundle did not verify. [`VerifyError::exit_code`] maps each to `letro-verify`'s exit
 /// code: 1 a check failed, 3 could not verify, 4 the key is not trusted;
@@ -73,7 +84,7 @@ pub const EMBEDDED_MANIFEST: &str = include_str!("../../keys/v1/manifest.json");
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
-    /// Step 1: the bundle is not a well-formed v1 bundle.
+    /// Step 1: the bundle is not a well-formed bundle (v1 or v2).
     #[error("malformed bundle: {0}")]
     Malformed(#[from] BundleError),
     /// Step 2: no pinned verifying key has this SHA-256.
@@ -89,6 +100,17 @@ pub enum VerifyError {
         /// The key's trust level.
         trust_level: TrustLevel,
     },
+    /// Step 2: the pinned key is for another statement version than the bundle's (for
+    /// example a v2 bundle that names the v1 key).
+    #[error("the verifying key {sha256} is for {key_statement}, but the bundle states {bundle_statement}")]
+    KeyForOtherStatement {
+        /// SHA-256 of the key, lowercase hex.
+        sha256: String,
+        /// The statement id the key is for.
+        key_statement: String,
+        /// The bundle's statement id.
+        bundle_statement: &'static str,
+    },
     /// Step 3: no trusted log key was given.
     #[error("no trusted log key was given")]
     NoTrustedLogKey,
@@ -98,6 +120,11 @@ pub enum VerifyError {
     /// Step 4: the statement's root is not the checkpoint's.
     #[error("the statement's log root is not the root of the signed checkpoint")]
     RootMismatch,
+    /// Step 4 (v2): the checkpoint does not publish the relay's receipt skew, or the window
+    /// starts after the latest delivery time an honest log could have accepted before the
+    /// checkpoint (`not_before > checkpoint time + receipt skew`).
+    #[error(transparent)]
+    TimeBounds(#[from] TimeBoundsError),
     /// Step 6: the Groth16 proof does not verify for this statement.
     #[error("the proof does not verify for this statement")]
     ProofInvalid,
@@ -108,8 +135,13 @@ impl VerifyError {
     /// could not be verified at all, 4 when its verifying key is not trusted.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Malformed(_) | Self::UnknownVerifyingKey(_) | Self::NoTrustedLogKey => 3,
-            Self::Checkpoint(_) | Self::RootMismatch | Self::ProofInvalid => 1,
+            Self::Malformed(_)
+            | Self::UnknownVerifyingKey(_)
+            | Self::KeyForOtherStatement { .. }
+            | Self::NoTrustedLogKey => 3,
+            Self::Checkpoint(_) | Self::RootMismatch | Self::TimeBounds(_) | Self::ProofInvalid => {
+                1
+            }
             Self::UntrustedVerifyingKey { .. } => 4,
         }
     }
@@ -118,9 +150,11 @@ impl VerifyError {
     pub fn step(&self) -> u8 {
         match self {
             Self::Malformed(_) => 1,
-            Self::UnknownVerifyingKey(_) | Self::UntrustedVerifyingKey { .. } => 2,
+            Self::UnknownVerifyingKey(_)
+            | Self::KeyForOtherStatement { .. }
+            | Self::UntrustedVerifyingKey { .. } => 2,
             Self::NoTrustedLogKey | Self::Checkpoint(_) => 3,
-            Self::RootMismatch => 4,
+            Self::RootMismatch | Self::TimeBounds(_) => 4,
             Self::ProofInvalid => 6,
         }
     }
@@ -134,6 +168,7 @@ impl VerifyError {
             Self::Malformed(e) => bundle_error_code(e),
             Self::UnknownVerifyingKey(_) => "UnknownVerifyingKey",
             Self::UntrustedVerifyingKey { .. } => "UntrustedVerifyingKey",
+            Self::KeyForOtherStatement { .. } => "KeyForOtherStatement",
             Self::NoTrustedLogKey => "NoTrustedLogKey",
             Self::Checkpoint(e) => match e {
                 CheckpointVerifyError::Note(n) => match n {
@@ -146,6 +181,11 @@ impl VerifyError {
                 _ => "Checkpoint",
             },
             Self::RootMismatch => "RootMismatch",
+            Self::TimeBounds(e) => match e {
+                TimeBoundsError::ReceiptSkew(_) => "TimeBounds.ReceiptSkew",
+                TimeBoundsError::ImpossibleWindow { .. } => "TimeBounds.ImpossibleWindow",
+                _ => "TimeBounds",
+            },
             Self::ProofInvalid => "ProofInvalid",
         }
     }
@@ -182,7 +222,7 @@ pub enum VerifyingKeyError {
         /// How many bytes follow the key.
         extra: usize,
     },
-    /// The key has the wrong number of public inputs for `delivered-within/v1`.
+    /// The key has the wrong number of public inputs for `delivered-within`.
     #[error("the verifying key takes {found} public inputs, not {expected}")]
     PublicInputs {
         /// Six.
@@ -204,9 +244,9 @@ pub enum KeySource {
     Given(String),
 }
 
-/// The statement of a key given without a manifest: the only one this verifier checks today.
-/// (A second statement will need its keys pinned with the statement named.)
-pub const USER_KEY_STATEMENT: &str = "delivered-within/v1";
+/// The statement of a key given without a manifest (`--vk`): the statement proved today. A
+/// key for another version needs its manifest ([`PinnedKey::from_manifest`]).
+pub const USER_KEY_STATEMENT: &str = letro_core::statement::STATEMENT_ID;
 
 /// A verifying key, pinned by its SHA-256, with the statement it is for and its trust level.
 #[derive(Clone)]
@@ -250,12 +290,22 @@ fn decode_verifying_key(bytes: &[u8]) -> Result<PreparedVerifyingKey<Bn254>, Ver
 }
 
 impl PinnedKey {
-    /// The built-in key, with the statement and trust level of the built-in manifest (whose
-    /// verifying-key hash must be the key's).
+    /// The built-in key of the current statement (v2), with the statement and trust level of
+    /// the built-in manifest (whose verifying-key hash must be the key's).
     pub fn embedded() -> Result<Self, VerifyingKeyError> {
         Self::from_manifest(
             EMBEDDED_MANIFEST,
             EMBEDDED_VERIFYING_KEY,
+            KeySource::Embedded,
+        )
+    }
+
+    /// The built-in `delivered-within/v1` key, with its own manifest, so that v1 bundles stay
+    /// verifiable.
+    pub fn embedded_v1() -> Result<Self, VerifyingKeyError> {
+        Self::from_manifest(
+            EMBEDDED_MANIFEST_V1,
+            EMBEDDED_VERIFYING_KEY_V1,
             KeySource::Embedded,
         )
     }
@@ -325,9 +375,22 @@ pub struct VerifiedDelivery {
     key_source: KeySource,
     key_statement: String,
     key_trust_level: TrustLevel,
+    version: StatementVersion,
+    time_bounds: Option<TimeBounds>,
 }
 
 impl VerifiedDelivery {
+    /// The statement version that was verified (v1 bundles stay verifiable; their leaves are
+    /// not hiding).
+    pub fn version(&self) -> StatementVersion {
+        self.version
+    }
+    /// For a v2 bundle, the bounds on t that the window and the checkpoint's time and
+    /// published receipt skew support together; `None` for v1 (its checkpoints publish no
+    /// skew, so only the window bounds t).
+    pub fn time_bounds(&self) -> Option<&TimeBounds> {
+        self.time_bounds.as_ref()
+    }
     /// The verified statement.
     pub fn statement(&self) -> &DeliveredWithin {
         &self.statement
@@ -364,6 +427,7 @@ pub(crate) struct Prechecked<'a> {
     pub(crate) key: &'a PinnedKey,
     pub(crate) checkpoint: Checkpoint,
     pub(crate) signers: Vec<String>,
+    pub(crate) time_bounds: Option<TimeBounds>,
 }
 
 impl Prechecked<'_> {
@@ -384,6 +448,8 @@ impl Prechecked<'_> {
             key_source: self.key.source.clone(),
             key_statement: self.key.statement.clone(),
             key_trust_level: self.key.trust_level,
+            version: self.bundle.version,
+            time_bounds: self.time_bounds,
         }
     }
 }
@@ -397,15 +463,15 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// A verifier with the built-in verifying key (its trust level from the built-in
-    /// manifest, checked against the key) and the given trusted log keys.
+    /// A verifier with the built-in verifying keys, v2 and v1 (each with its trust level from
+    /// its built-in manifest, checked against the key), and the given trusted log keys.
     ///
     /// It accepts keys of every trust level ([`TrustPolicy::ANY`]), which suits a party
     /// checking its own proofs. Anyone reporting a result to a third party MUST set a stricter
     /// policy with [`Verifier::with_trust_policy`], or check [`VerifiedDelivery::trust_level`].
     pub fn new(log_keys: Vec<VerifierKey>) -> Result<Self, VerifyingKeyError> {
         Ok(Self {
-            keys: vec![PinnedKey::embedded()?],
+            keys: vec![PinnedKey::embedded()?, PinnedKey::embedded_v1()?],
             log_keys,
             policy: TrustPolicy::ANY,
         })
@@ -478,6 +544,15 @@ impl Verifier {
             .ok_or_else(|| {
                 VerifyError::UnknownVerifyingKey(hex::encode(bundle.verifying_key_sha256))
             })?;
+        //    It must be a key for the bundle's statement version: a v1 key never checks a v2
+        //    bundle's proof, nor the other way round.
+        if key.statement != bundle.version.statement_id() {
+            return Err(VerifyError::KeyForOtherStatement {
+                sha256: hex::encode(key.sha256),
+                key_statement: key.statement.clone(),
+                bundle_statement: bundle.version.statement_id(),
+            });
+        }
         //    Its trust level, also before any pairing: an untrusted key cannot verify anything.
         if !self.policy.accepts(key.trust_level) {
             return Err(VerifyError::UntrustedVerifyingKey {
@@ -500,6 +575,13 @@ impl Verifier {
         if checkpoint.root != fr_to_be_bytes(&bundle.statement.log_root) {
             return Err(VerifyError::RootMismatch);
         }
+        //    (v2) The window and the checkpoint: the relay publishes its receipt skew, and a
+        //    window that starts after checkpoint time + skew is one an honest log could not
+        //    have produced. v1 checkpoints publish no skew.
+        let time_bounds = match bundle.version {
+            StatementVersion::V1 => None,
+            _ => Some(time_bounds(&bundle.statement, &checkpoint)?),
+        };
         // 5. Public inputs: computed from the typed statement (u64 times, 128-bit halves,
         //    canonical field elements), so they are in range and canonical by construction.
         Ok(Prechecked {
@@ -507,6 +589,7 @@ impl Verifier {
             key,
             checkpoint,
             signers,
+            time_bounds,
         })
     }
 

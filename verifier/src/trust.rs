@@ -197,7 +197,9 @@ pub fn check_manifest(manifest: &str, vk_bytes: &[u8]) -> Result<KeyManifest, Ma
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{EMBEDDED_MANIFEST, EMBEDDED_VERIFYING_KEY};
+    use crate::{
+        EMBEDDED_MANIFEST, EMBEDDED_MANIFEST_V1, EMBEDDED_VERIFYING_KEY, EMBEDDED_VERIFYING_KEY_V1,
+    };
 
     fn manifest(sha256: &str, bytes: usize, kind: &str, ceremony: &str, file: &str) -> String {
         format!(
@@ -215,7 +217,12 @@ mod tests {
     fn the_embedded_manifest_vouches_for_the_embedded_key_as_insecure_dev() {
         let m = check_manifest(EMBEDDED_MANIFEST, EMBEDDED_VERIFYING_KEY).unwrap();
         assert_eq!(m.trust_level, TrustLevel::InsecureDev);
+        assert_eq!(m.statement, "delivered-within/v2");
+        let m = check_manifest(EMBEDDED_MANIFEST_V1, EMBEDDED_VERIFYING_KEY_V1).unwrap();
+        assert_eq!(m.trust_level, TrustLevel::InsecureDev);
         assert_eq!(m.statement, "delivered-within/v1");
+        // Each manifest vouches for its own key only.
+        assert!(check_manifest(EMBEDDED_MANIFEST, EMBEDDED_VERIFYING_KEY_V1).is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use letro_core::note::VerifierKey;
 use letro_verifier::{VerifiedDelivery, Verifier, VerifyError};
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/bundles")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/bundles/v2")
 }
 
 fn verifier() -> Verifier {
@@ -158,7 +158,7 @@ fn malformed_and_other_failures_keep_their_own_errors() {
             "Ok",
             "Malformed(ProofPoint { which: \"b\", reason: NotInSubgroup })",
             "Ok",
-            "Malformed(Json(\"EOF while parsing a string at line 11 column 35\"))",
+            "Malformed(Json(\"EOF while parsing a string at line 11 column 44\"))",
             "Ok",
             "Ok",
             "RootMismatch",
@@ -188,7 +188,7 @@ fn malformed_and_other_failures_keep_their_own_errors() {
     assert!(r[0].is_ok() && r[2].is_ok());
     assert!(matches!(
         &r[1],
-        Err(VerifyError::Malformed(BundleError::UnsupportedVersion(s))) if s == "letro-bundle/v2"
+        Err(VerifyError::Malformed(BundleError::UnsupportedVersion(s))) if s == "letro-bundle/v3"
     ));
 }
 

@@ -19,19 +19,22 @@ use rand::SeedableRng;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const LOG_KEY: &str = "testdata/bundles/valid/log.vkey";
+const LOG_KEY: &str = "testdata/bundles/v2/valid/log.vkey";
 /// The vectors are proved under the committed INSECURE-DEV keys: accepted only with this flag.
 const DEV: &str = "--accept-insecure-dev-keys";
-const VALID: &str = "testdata/bundles/valid";
-const INVALID: &str = "testdata/bundles/invalid";
+const VALID: &str = "testdata/bundles/v2/valid";
+const INVALID: &str = "testdata/bundles/v2/invalid";
 const ORIGIN: &str = "letro.invalid/INSECURE-DEV-test-log";
-const VK_SHA256: &str = "500cd8eb4bc2e09aff930bcc152c93276db59a7697865163964414a48fa20f10";
+/// The Signal identity key that certified the test record's receipt key
+/// (testdata/certificates/fixtures.json).
+const IDENTITY_KEY: &str = "05850fd66da25058238c8a86f15d94fe2edacea3b0bd690277b646215eac144625";
+const VK_SHA256: &str = "3ee5ed1bb05ec0ecb8a2f8b254dd4059ab9ffd4ace245930b2761c90adf57fca";
 const H: &str = "550625f47dc1b7d1d5bda267bc6e2baeeb0e700033b325e5d53ccd66267dd74e";
 const STEPS: [&str; 6] = [
     "1 parse",
     "2 verifying key",
     "3 checkpoint signature",
-    "4 log root",
+    "4 log root and time bounds",
     "5 public inputs",
     "6 proof",
 ];
@@ -194,7 +197,7 @@ fn every_vector_gives_its_exit_code() {
         assert_eq!(results(&j["bundles"][0]), steps_with_failure(0));
     }
     let idx = index();
-    assert_eq!(idx.len(), 28);
+    assert_eq!(idx.len(), 31);
     for (name, want) in &idx {
         let path = format!("{INVALID}/{name}");
         let expected = want["exit_code"].as_i64().unwrap() as i32;
@@ -407,7 +410,7 @@ fn valid_opening_prints_the_fingerprint() {
     let out = stdout(&o);
     assert!(
         out.contains(&format!(
-            "  [ok  ] opening: opens the commitment; receipt key fingerprint {fp}; no certificate: the key is not tied to an identity\n"
+            "  [ok  ] opening: opens the commitment; receipt key fingerprint {fp}; certified by Signal identity key {IDENTITY_KEY}\n"
         )),
         "{out}"
     );
@@ -799,7 +802,7 @@ fn vk_given_key_is_user_supplied_and_needs_its_flag() {
     assert_eq!(r["statement"]["verifying_key_sha256"], vk_sha.as_str());
     assert_eq!(
         r["verifying_key"],
-        serde_json::json!({"sha256": vk_sha, "source": vp, "statement": "delivered-within/v1", "trust_level": "user-supplied"})
+        serde_json::json!({"sha256": vk_sha, "source": vp, "statement": "delivered-within/v2", "trust_level": "user-supplied"})
     );
     assert_eq!(warning_codes(r)[0], "UserSuppliedKey");
 
@@ -914,7 +917,7 @@ fn insecure_dev_keys_are_refused_without_the_flag() {
     assert_eq!(r["checks"][1]["code"], "UntrustedVerifyingKey");
     assert_eq!(
         r["verifying_key"],
-        serde_json::json!({"sha256": VK_SHA256, "source": "built-in", "statement": "delivered-within/v1", "trust_level": "insecure-dev"})
+        serde_json::json!({"sha256": VK_SHA256, "source": "built-in", "statement": "delivered-within/v2", "trust_level": "insecure-dev"})
     );
     assert_eq!(r["warnings"], serde_json::json!([]));
     assert_eq!(r["shows"], serde_json::json!([]));
@@ -984,7 +987,8 @@ fn insecure_dev_keys_accepted_with_the_flag_are_warned_about() {
         [
             "InsecureDevKey",
             "RecipientNotIdentified",
-            "DeviceNotPerson"
+            "DeviceNotPerson",
+            "LogTimeBoundTrustsRelay"
         ]
     );
     // Every warning the human output prints is in the JSON, word for word.
@@ -992,7 +996,7 @@ fn insecure_dev_keys_accepted_with_the_flag_are_warned_about() {
         assert!(out.contains(w["message"].as_str().unwrap()), "{w}");
     }
     let shows = r["shows"].as_array().unwrap();
-    assert_eq!(shows.len(), 3);
+    assert_eq!(shows.len(), 4);
     for s in shows {
         assert!(
             out.contains(&format!("  - {}\n", s.as_str().unwrap())),
@@ -1000,7 +1004,8 @@ fn insecure_dev_keys_accepted_with_the_flag_are_warned_about() {
         );
     }
 
-    // With an opening (no certificate): the receipt key is named, but not tied to an identity.
+    // With a (v2, so certified) opening: the receipt key is named and tied to a Signal
+    // identity, with the caveats that come with certificates.
     let j = json_of(&run(&[
         &b,
         "--log-key",
@@ -1013,13 +1018,46 @@ fn insecure_dev_keys_accepted_with_the_flag_are_warned_about() {
     let r = &j["bundles"][0];
     assert_eq!(
         warning_codes(r),
-        ["InsecureDevKey", "RecipientNotCertified", "DeviceNotPerson"]
+        [
+            "InsecureDevKey",
+            "DeviceNotPerson",
+            "NoCertificateExpiryOrRevocation",
+            "IdentityNotLegalPerson",
+            "LogTimeBoundTrustsRelay"
+        ]
     );
     assert!(r["shows"]
         .as_array()
         .unwrap()
         .iter()
         .any(|s| s.as_str().unwrap().contains(&opening_fingerprint())));
+
+    // A v1 bundle with its v1 opening (no certificate): the key is named but tied to no
+    // identity, and the v1 caveats are stated.
+    let v1 = "testdata/bundles/v1/valid";
+    let j = json_of(&run(&[
+        &format!("{v1}/valid-hour.bundle.json"),
+        "--log-key",
+        &format!("{v1}/log.vkey"),
+        DEV,
+        "--opening",
+        &format!("{v1}/valid.opening.json"),
+        "--json",
+    ]));
+    let r = &j["bundles"][0];
+    assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(r["statement"]["id"], "delivered-within/v1");
+    assert_eq!(r["statement"]["time_bounds"], Value::Null);
+    assert_eq!(
+        warning_codes(r),
+        [
+            "InsecureDevKey",
+            "RecipientNotCertified",
+            "DeviceNotPerson",
+            "V1LeavesNotHiding",
+            "NoPublishedReceiptSkew"
+        ]
+    );
 }
 
 /// The receipt-key fingerprint of the valid opening, from the opening itself.
@@ -1216,7 +1254,7 @@ fn an_opening_or_a_record_given_as_the_bundle_is_named() {
     assert_eq!(code(&o), 3);
     let err = stderr(&o);
     assert!(
-        err.contains("hint: this is a bundle (letro-bundle/v1), not an opening; pass the bundle as the file to verify and its opening (letro-opening/...) with --opening"),
+        err.contains("hint: this is a bundle (letro-bundle/v2), not an opening; pass the bundle as the file to verify and its opening (letro-opening/...) with --opening"),
         "{err}"
     );
     let j = json_of(&run(&[
@@ -1308,7 +1346,7 @@ fn user_supplied_key_is_refused_without_its_flag() {
         assert_eq!(r["code"], "UntrustedVerifyingKey");
         assert_eq!(
             r["verifying_key"],
-            serde_json::json!({"sha256": vk_sha, "source": vp, "statement": "delivered-within/v1", "trust_level": "user-supplied"})
+            serde_json::json!({"sha256": vk_sha, "source": vp, "statement": "delivered-within/v2", "trust_level": "user-supplied"})
         );
     }
     let o = run(&[bp, "--log-key", LOG_KEY, "--vk", vp, USER]);

@@ -20,7 +20,7 @@ use letro_verifier::{
 use sha2::{Digest, Sha256};
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/bundles")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/bundles/v2")
 }
 
 fn log_key() -> VerifierKey {
@@ -41,18 +41,25 @@ fn ceremony_manifest() -> String {
         "tool": "test",
         "ceremony": {"transcript": "test"}
     });
-    m["verifying_key"]["file"] = "delivered-within-v1.vk".into();
+    m["verifying_key"]["file"] = "delivered-within-v2.vk".into();
     m.to_string()
 }
 
 #[test]
 fn the_built_in_key_is_insecure_dev_for_its_manifest_statement() {
     let v = Verifier::new(vec![log_key()]).unwrap();
-    let [k] = v.keys() else {
-        panic!("one built-in key")
+    // Two built-in keys: v2 (proved today) and v1 (kept so that v1 bundles stay verifiable).
+    let [k, k1] = v.keys() else {
+        panic!("two built-in keys")
     };
+    assert_eq!(k1.trust_level(), TrustLevel::InsecureDev);
+    assert_eq!(k1.statement(), "delivered-within/v1");
+    assert_eq!(
+        k1.sha256(),
+        &<[u8; 32]>::from(Sha256::digest(letro_verifier::EMBEDDED_VERIFYING_KEY_V1))
+    );
     assert_eq!(k.trust_level(), TrustLevel::InsecureDev);
-    assert_eq!(k.statement(), "delivered-within/v1");
+    assert_eq!(k.statement(), "delivered-within/v2");
     assert_eq!(k.source(), &KeySource::Embedded);
     assert_eq!(
         k.sha256(),
@@ -62,7 +69,7 @@ fn the_built_in_key_is_insecure_dev_for_its_manifest_statement() {
     assert_eq!(v.trust_policy(), TrustPolicy::ANY);
     let d = v.verify(&valid("valid-day.bundle.json")).unwrap();
     assert_eq!(d.trust_level(), TrustLevel::InsecureDev);
-    assert_eq!(d.key_statement(), "delivered-within/v1");
+    assert_eq!(d.key_statement(), "delivered-within/v2");
 }
 
 #[test]
@@ -145,14 +152,14 @@ fn a_manifest_for_other_bytes_never_lends_its_provenance() {
         );
     }
     // The real key with a manifest whose hash was edited.
-    let edited = EMBEDDED_MANIFEST.replace("500cd8eb", "500cd8ec");
+    let edited = EMBEDDED_MANIFEST.replace("3ee5ed1b", "3ee5ed1c");
     assert_ne!(edited, EMBEDDED_MANIFEST);
     let e =
         PinnedKey::from_manifest(&edited, EMBEDDED_VERIFYING_KEY, KeySource::Embedded).unwrap_err();
     assert_eq!(
         e.to_string(),
         format!(
-            "the keys manifest gives verifying-key sha256 500cd8ec{}, but the key's sha256 is 500cd8eb{}",
+            "the keys manifest gives verifying-key sha256 3ee5ed1c{}, but the key's sha256 is 3ee5ed1b{}",
             &hex::encode(Sha256::digest(EMBEDDED_VERIFYING_KEY))[8..],
             &hex::encode(Sha256::digest(EMBEDDED_VERIFYING_KEY))[8..],
         )
@@ -199,7 +206,7 @@ fn user_supplied_keys_need_their_own_acceptance() {
         PinnedKey::user_supplied(EMBEDDED_VERIFYING_KEY, KeySource::Given("copy.vk".into()))
             .unwrap(),
     );
-    assert_eq!(v.keys().len(), 1);
+    assert_eq!(v.keys().len(), 2);
     assert_eq!(v.keys()[0].trust_level(), TrustLevel::InsecureDev);
     let user =
         PinnedKey::user_supplied(EMBEDDED_VERIFYING_KEY, KeySource::Given("u.vk".into())).unwrap();
@@ -263,13 +270,20 @@ fn findings_say_what_a_bundle_shows_with_and_without_an_opening() {
     assert!(
         f.shows[1].contains("signed by the trusted log key letro.invalid/INSECURE-DEV-test-log")
     );
-    assert_eq!(f.shows.len(), 3);
+    // The log's time bound, from the published receipt skew.
+    assert!(
+        f.shows[3].contains("receipt skew of 300 s"),
+        "{:?}",
+        f.shows
+    );
+    assert_eq!(f.shows.len(), 4);
     assert_eq!(
         codes(&f.caveats),
         [
             "InsecureDevKey",
             "RecipientNotIdentified",
-            "DeviceNotPerson"
+            "DeviceNotPerson",
+            "LogTimeBoundTrustsRelay"
         ]
     );
 
@@ -282,7 +296,12 @@ fn findings_say_what_a_bundle_shows_with_and_without_an_opening() {
     assert!(f.shows.iter().any(|s| s.contains(&"ab".repeat(32))));
     assert_eq!(
         codes(&f.caveats),
-        ["InsecureDevKey", "RecipientNotCertified", "DeviceNotPerson"]
+        [
+            "InsecureDevKey",
+            "RecipientNotCertified",
+            "DeviceNotPerson",
+            "LogTimeBoundTrustsRelay"
+        ]
     );
 
     // With a certified opening: the certificate, and the limits of what it shows.
@@ -301,7 +320,8 @@ fn findings_say_what_a_bundle_shows_with_and_without_an_opening() {
             "InsecureDevKey",
             "DeviceNotPerson",
             "NoCertificateExpiryOrRevocation",
-            "IdentityNotLegalPerson"
+            "IdentityNotLegalPerson",
+            "LogTimeBoundTrustsRelay"
         ]
     );
     assert!(Caveat::DeviceNotPerson

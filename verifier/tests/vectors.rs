@@ -1,5 +1,10 @@
-//! The verifier's test vectors in `testdata/bundles/valid/` and `testdata/bundles/invalid/`:
-//! made (with `LETRO_REGENERATE=1`) or checked (otherwise), and run through the library.
+//! The verifier's test vectors.
+//!
+//! - `testdata/bundles/v2/valid/` and `v2/invalid/` (`delivered-within/v2`): made (with
+//!   `LETRO_REGENERATE=1`) or checked (otherwise), and run through the library.
+//! - `testdata/bundles/v1/valid/` and `v1/invalid/` (`delivered-within/v1`): frozen. They were
+//!   made by this generator when v1 was proved, and can no longer be regenerated (the v1
+//!   proving key is not shipped); they are checked so that v1 evidence stays verifiable.
 //!
 //! Every bundle is proved from `testdata/records/valid.record.json` with the committed
 //! INSECURE-DEV keys and a ChaCha20 rng seeded from the vector's name, so regeneration is
@@ -27,11 +32,12 @@ use letro_core::bundle::{
     MAX_DOCUMENT_LEN,
 };
 use letro_core::checkpoint::{
-    Checkpoint, CheckpointParseError, CheckpointVerifyError, SignedCheckpoint,
+    receipt_skew_extension, Checkpoint, CheckpointParseError, CheckpointVerifyError,
+    ReceiptSkewError, SignedCheckpoint,
 };
 use letro_core::field::{fr_to_be_bytes, fr_to_decimal, FieldError};
 use letro_core::note::{self, NoteParseError, NoteVerifyError, SignerKey, VerifierKey};
-use letro_core::statement::{CiphertextHash, DeliveredWithin};
+use letro_core::statement::{CiphertextHash, DeliveredWithin, StatementVersion, TimeBoundsError};
 use letro_core::Fr;
 use letro_verifier::checks::{check_ciphertext, check_opening};
 use letro_verifier::{KeySource, Verifier, VerifyError};
@@ -44,15 +50,23 @@ use sha2::{Digest, Sha256};
 const ORIGIN: &str = "letro.invalid/INSECURE-DEV-test-log";
 /// The BN254 scalar modulus p, in decimal.
 const P_DEC: &str = "21888242871839275222246405745257275088548364400416034343698204186575808495617";
+/// SHA-256 of keys/delivered-within-v2.INSECURE-DEV.vk (keys/manifest.json).
+const VK_SHA256: &str = "3ee5ed1bb05ec0ecb8a2f8b254dd4059ab9ffd4ace245930b2761c90adf57fca";
 /// SHA-256 of keys/v1/delivered-within-v1.INSECURE-DEV.vk (keys/v1/manifest.json).
-const VK_SHA256: &str = "500cd8eb4bc2e09aff930bcc152c93276db59a7697865163964414a48fa20f10";
+const VK_SHA256_V1: &str = "500cd8eb4bc2e09aff930bcc152c93276db59a7697865163964414a48fa20f10";
+/// The receipt skew the test log publishes (as testdata/records' checkpoint does).
+const SKEW: u64 = 300;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn bundles_dir() -> PathBuf {
-    repo().join("testdata/bundles")
+    repo().join("testdata/bundles/v2")
+}
+
+fn bundles_dir_v1() -> PathBuf {
+    repo().join("testdata/bundles/v1")
 }
 
 fn seed(label: &str) -> [u8; 32] {
@@ -238,12 +252,22 @@ fn checkpoint_json(cp: &str) -> String {
 }
 
 fn sign_checkpoint(root: [u8; 32], size: u64, time: u64, key: &SignerKey) -> String {
+    sign_checkpoint_with(root, size, time, key, vec![receipt_skew_extension(SKEW)])
+}
+
+fn sign_checkpoint_with(
+    root: [u8; 32],
+    size: u64,
+    time: u64,
+    key: &SignerKey,
+    extensions: Vec<String>,
+) -> String {
     let cp = Checkpoint {
         origin: ORIGIN.into(),
         size,
         root,
         time,
-        extensions: vec![],
+        extensions,
     };
     SignedCheckpoint::sign(&cp, key).unwrap()
 }
@@ -502,7 +526,52 @@ fn invalid_vectors(valid: &BTreeMap<String, Vec<u8>>) -> Vec<Invalid> {
         );
     }
 
+    // -- step 4: the window and the checkpoint's time bounds (exit 1) --
+    {
+        let cp = parsed.checkpoint.unverified_checkpoint();
+        let (root, size) = (cp.root, cp.size);
+        // The proof binds only R, so the same proof stands with a re-signed checkpoint of the
+        // same tree: what changes is what the log says about time.
+        let early = st.not_before - SKEW - 1;
+        add(
+            "window-impossible",
+            encode(
+                &st,
+                &sign_checkpoint(root, size, early, &log_signer()),
+                &parsed.proof,
+            ),
+            VerifyError::TimeBounds(TimeBoundsError::ImpossibleWindow {
+                not_before: st.not_before,
+                latest_by_log: st.not_before - 1,
+            }),
+            1,
+            "the same tree, checkpoint time not_before - skew - 1: no honest log could have accepted a receipt in the window before it",
+        );
+        add(
+            "window-no-receipt-skew",
+            encode(
+                &st,
+                &sign_checkpoint_with(root, size, cp.time, &log_signer(), vec![]),
+                &parsed.proof,
+            ),
+            VerifyError::TimeBounds(TimeBoundsError::ReceiptSkew(ReceiptSkewError::Missing)),
+            1,
+            "the same tree and time, but the checkpoint does not publish the receipt skew",
+        );
+    }
+
     // -- step 2: the verifying key (exit 3) --
+    add(
+        "key-for-other-statement",
+        replace_once(&day, &hex::encode(vk), VK_SHA256_V1),
+        VerifyError::KeyForOtherStatement {
+            sha256: VK_SHA256_V1.into(),
+            key_statement: "delivered-within/v1".into(),
+            bundle_statement: "delivered-within/v2",
+        },
+        3,
+        "a v2 bundle that names the pinned v1 verifying key",
+    );
     {
         let other_vk: [u8; 32] = Sha256::digest(b"another verifying key").into();
         add(
@@ -627,17 +696,17 @@ fn invalid_vectors(valid: &BTreeMap<String, Vec<u8>>) -> Vec<Invalid> {
     );
     add(
         "unsupported-version",
-        replace_once(&day, "\"letro-bundle/v1\"", "\"letro-bundle/v2\""),
-        malformed(BundleError::UnsupportedVersion("letro-bundle/v2".into())),
+        replace_once(&day, "\"letro-bundle/v2\"", "\"letro-bundle/v3\""),
+        malformed(BundleError::UnsupportedVersion("letro-bundle/v3".into())),
         3,
-        "version letro-bundle/v2",
+        "version letro-bundle/v3",
     );
     add(
         "unknown-statement",
-        replace_once(&day, "\"delivered-within/v1\"", "\"delivered-within/v2\""),
-        malformed(BundleError::UnknownStatement("delivered-within/v2".into())),
+        replace_once(&day, "\"delivered-within/v2\"", "\"delivered-within/v1\""),
+        malformed(BundleError::UnknownStatement("delivered-within/v1".into())),
         3,
-        "statement.id delivered-within/v2",
+        "statement.id delivered-within/v1 in a letro-bundle/v2",
     );
     add(
         "time-offset",
@@ -653,7 +722,7 @@ fn invalid_vectors(valid: &BTreeMap<String, Vec<u8>>) -> Vec<Invalid> {
 }
 
 /// serde_json's messages for the two JSON vectors (exact, so that a changed rule shows).
-const TRUNCATED_MSG: &str = "EOF while parsing a string at line 11 column 35";
+const TRUNCATED_MSG: &str = "EOF while parsing a string at line 11 column 44";
 const TRAILING_MSG: &str = "trailing characters at line 15 column 1";
 
 /// The convention of testdata/bundles/README.md: the slug's first words name the error.
@@ -662,7 +731,9 @@ fn slug_variant(name: &str) -> &'static str {
         .strip_prefix("invalid-")
         .and_then(|s| s.strip_suffix(".bundle.json"))
         .unwrap();
-    const TABLE: [(&str, &str); 16] = [
+    const TABLE: [(&str, &str); 18] = [
+        ("window-", "TimeBounds"),
+        ("key-for-other-statement", "KeyForOtherStatement"),
         ("proof-invalid-", "ProofInvalid"),
         ("root-mismatch-", "RootMismatch"),
         ("untrusted-checkpoint-", "Checkpoint"),
@@ -770,7 +841,7 @@ fn vectors_are_current() {
             );
         }
     }
-    assert_eq!(invalid.len(), 29, "28 invalid bundles and index.json");
+    assert_eq!(invalid.len(), 32, "31 invalid bundles and index.json");
     assert_eq!(valid.len(), 7, "4 bundles, opening, ciphertext, log key");
 }
 
@@ -820,7 +891,17 @@ fn valid_vectors_verify_to_their_statements() {
         check_ciphertext(ciphertext.as_slice(), s).unwrap();
         let o = check_opening(&opening, s).unwrap();
         assert_eq!(o.fingerprint, fingerprint);
-        assert_eq!(o.identity_key, None);
+        // The record's certificate (testdata/certificates/fixtures.json, made with xeddsa).
+        assert_eq!(
+            o.identity_key.as_deref(),
+            Some("05850fd66da25058238c8a86f15d94fe2edacea3b0bd690277b646215eac144625")
+        );
+        assert_eq!(d.version(), StatementVersion::V2);
+        let b = d.time_bounds().unwrap();
+        assert_eq!(
+            (b.receipt_skew, b.latest_by_log),
+            (SKEW, t("2026-11-20T10:01:00Z") + SKEW)
+        );
         // Any other ciphertext is refused.
         let mut tampered = ciphertext.clone();
         tampered[1234] ^= 0x40;
@@ -873,7 +954,7 @@ fn invalid_vectors_fail_with_their_exact_error() {
         assert!(matches!(e.step(), 1 | 2 | 3 | 4 | 6), "{name}");
         *codes.entry(e.exit_code()).or_insert(0) += 1;
     }
-    assert_eq!(codes, BTreeMap::from([(1u8, 13), (3u8, 15)]));
+    assert_eq!(codes, BTreeMap::from([(1u8, 15), (3u8, 16)]));
 }
 
 #[test]
@@ -897,6 +978,8 @@ fn invalid_vectors_cover_every_step_and_variant() {
             [
                 "Malformed",
                 "UnknownVerifyingKey",
+                "KeyForOtherStatement",
+                "TimeBounds",
                 "Checkpoint",
                 "RootMismatch",
                 "ProofInvalid"
@@ -1075,7 +1158,12 @@ fn the_opening_vector_opens_the_statement_commitment() {
     let o = Opening::parse(&read_valid("valid.opening.json")).unwrap();
     assert_eq!(o, record().opening());
     assert_eq!(o.recipient_commitment, record().recipient_commitment());
-    assert!(o.receipt_key_certificate.is_none());
+    // A v2 opening always carries the certificate: the record's.
+    assert_eq!(o.version, StatementVersion::V2);
+    assert_eq!(
+        o.receipt_key_certificate,
+        Some(record().receipt_key_certificate)
+    );
 }
 
 #[test]
@@ -1087,4 +1175,62 @@ fn checkpoint_of_the_vectors_is_the_records() {
         p.checkpoint.unverified_checkpoint().root,
         fr_to_be_bytes(&p.statement.log_root)
     );
+}
+
+// ---- v1: frozen vectors, still verified ---------------------------------------------------
+
+/// v1 bundles, made when v1 was proved, still verify with the pinned v1 key, as v1 (no time
+/// bounds from the log: v1 checkpoints publish no receipt skew); their v1 opening still opens
+/// them; and every frozen invalid v1 vector is still refused with its recorded error.
+#[test]
+fn v1_vectors_still_verify_with_the_v1_key() {
+    let dir = bundles_dir_v1();
+    let vkey = std::fs::read_to_string(dir.join("valid/log.vkey")).unwrap();
+    let v = Verifier::new(vec![VerifierKey::parse(vkey.trim()).unwrap()]).unwrap();
+    let ciphertext = std::fs::read(dir.join("valid/valid.ciphertext.bin")).unwrap();
+    let opening = std::fs::read(dir.join("valid/valid.opening.json")).unwrap();
+    let mut seen = 0;
+    for name in list(&dir.join("valid")) {
+        if !name.ends_with(".bundle.json") {
+            continue;
+        }
+        let d = v
+            .verify(&std::fs::read(dir.join("valid").join(&name)).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(d.version(), StatementVersion::V1, "{name}");
+        assert_eq!(hex::encode(d.key_sha256()), VK_SHA256_V1, "{name}");
+        assert!(d.time_bounds().is_none(), "{name}");
+        check_ciphertext(ciphertext.as_slice(), d.statement()).unwrap();
+        let o = letro_verifier::checks::check_opening_for(&opening, &d).unwrap();
+        assert_eq!(o.identity_key, None);
+        seen += 1;
+    }
+    assert_eq!(seen, 4);
+
+    let index: BTreeMap<String, Value> =
+        serde_json::from_slice(&std::fs::read(dir.join("invalid/index.json")).unwrap()).unwrap();
+    assert_eq!(index.len(), 28);
+    for (name, want) in &index {
+        let bytes = std::fs::read(dir.join("invalid").join(name)).unwrap();
+        let e = v.verify(&bytes).expect_err(name);
+        assert_eq!(format!("{e:?}"), want["error"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            u64::from(e.exit_code()),
+            want["exit_code"].as_u64().unwrap(),
+            "{name}"
+        );
+    }
+}
+
+/// A v1 opening does not open a v2 bundle's statement, and the reverse: the versions must
+/// match, whatever the commitment says.
+#[test]
+fn openings_of_the_other_version_are_refused() {
+    let v2 = verifier()
+        .verify(&read_valid("valid-day.bundle.json"))
+        .unwrap();
+    let v1_opening = std::fs::read(bundles_dir_v1().join("valid/valid.opening.json")).unwrap();
+    let e = letro_verifier::checks::check_opening_for(&v1_opening, &v2).unwrap_err();
+    assert_eq!(e.code(), "Opening.OtherVersion");
+    assert_eq!(e.exit_code(), 1);
 }

@@ -10,7 +10,7 @@ use letro_core::bundle::{OpeningParseError, ParsedBundle, OPENING_VERSION, RECOR
 use letro_core::checkpoint::CheckpointVerifyError;
 use letro_core::note::{NoteVerifyError, VerifierKey};
 use letro_verifier::checks::{
-    check_ciphertext, check_opening, CiphertextError, OpenedRecipient, OpeningCheckError,
+    check_ciphertext, check_opening_for, CiphertextError, OpenedRecipient, OpeningCheckError,
 };
 use letro_verifier::findings::{findings, Caveat};
 use letro_verifier::{
@@ -226,7 +226,7 @@ const STEPS: [&str; 6] = [
     "parse",
     "verifying key",
     "checkpoint signature",
-    "log root",
+    "log root and time bounds",
     "public inputs",
     "proof",
 ];
@@ -383,7 +383,9 @@ impl Report {
             checks.push(match (&failure, failed_step) {
                 (Some(f), Some(n)) if step == n => Check::failed(name, f),
                 (Some(_), Some(n)) if step > n => Check::skipped(name),
-                (_, _) => Check::passed(name, ok_detail(step, r.as_ref().ok(), key.as_ref())),
+                (_, _) => {
+                    Check::passed(name, ok_detail(step, r.as_ref().ok(), key.as_ref(), bytes))
+                }
             });
         }
         failures.extend(failure);
@@ -420,8 +422,7 @@ impl Report {
                         )
                     })
                     .and_then(|b| {
-                        check_opening(&b, v.statement())
-                            .map_err(|e| (e.exit_code(), opening_failure(&e)))
+                        check_opening_for(&b, v).map_err(|e| (e.exit_code(), opening_failure(&e)))
                     });
                 match res {
                     Ok(o) => {
@@ -495,6 +496,16 @@ impl Report {
             when(s.not_before),
             when(s.not_after)
         );
+        if let Some(b) = v.time_bounds() {
+            if b.latest_by_log < b.latest_by_proof {
+                println!(
+                    "  (and, if the relay's clock and log are honest, no later than {}: checkpoint \
+                     time + its published receipt skew of {} s)",
+                    when(b.latest_by_log),
+                    b.receipt_skew
+                );
+            }
+        }
         match &self.recipient {
             Some(r) => {
                 println!(
@@ -573,7 +584,17 @@ impl Report {
             .collect();
         let statement = self.verified.as_ref().map(|v| {
             let s = v.statement();
+            let bounds = v.time_bounds().map(|b| {
+                json!({
+                    "earliest": letro_core::bundle::format_time(b.earliest),
+                    "latest_by_proof": letro_core::bundle::format_time(b.latest_by_proof),
+                    "latest_by_log": letro_core::bundle::format_time(b.latest_by_log),
+                    "latest": letro_core::bundle::format_time(b.latest()),
+                    "receipt_skew_seconds": b.receipt_skew,
+                })
+            });
             json!({
+                "id": v.version().statement_id(),
                 "ciphertext_sha256": s.ciphertext_hash.to_hex(),
                 "not_before": letro_core::bundle::format_time(s.not_before),
                 "not_after": letro_core::bundle::format_time(s.not_after),
@@ -586,6 +607,7 @@ impl Report {
                 "verifying_key_source": source_name(v.key_source()),
                 "recipient_fingerprint": self.recipient.as_ref().map(|r| &r.fingerprint),
                 "recipient_identity_key": self.recipient.as_ref().and_then(|r| r.identity_key.as_ref()),
+                "time_bounds": bounds,
             })
         });
         let verifying_key = self.key.as_ref().map(|k| {
@@ -697,6 +719,15 @@ fn verify_failure(e: &VerifyError, bytes: &[u8], log_keys: &[VerifierKey]) -> Fa
         },
         VerifyError::NoTrustedLogKey => "pass the relay's log key with --log-key KEY (a C2SP verifier key name+keyid+base64, or a file holding one). A genuine log key comes from the relay operator, published out of band (for example on its website or in your contract); a GET /v1/log/key style endpoint may come later. Never take the key from the bundle: anyone can sign a checkpoint with a key named like the log".to_owned(),
         VerifyError::Checkpoint(c) => checkpoint_hint(c, bytes, log_keys),
+        VerifyError::KeyForOtherStatement { key_statement, bundle_statement, .. } => format!(
+            "the bundle states {bundle_statement} but names the verifying key of {key_statement}: each statement version has its own key, so the bundle was altered or assembled from different parts; {FROM_SENDER}"
+        ),
+        VerifyError::TimeBounds(letro_core::statement::TimeBoundsError::ImpossibleWindow { .. }) => format!(
+            "the window starts after the checkpoint's time plus the relay's published receipt skew: an honest log cannot have logged a delivery in it before that checkpoint. The bundle was altered, or the relay's log is not honest; {FROM_SENDER}"
+        ),
+        VerifyError::TimeBounds(_) => format!(
+            "a delivered-within/v2 bundle's checkpoint must publish the relay's receipt skew (a receipt-skew line, SPEC.md §6.3); without it the delivery time has no log-side bound. The relay is misconfigured or the bundle was altered; {FROM_SENDER}"
+        ),
         VerifyError::RootMismatch => format!(
             "the statement names a log root other than the signed checkpoint's: the bundle was altered or assembled from different parts; {FROM_SENDER}"
         ),
@@ -796,6 +827,7 @@ fn opening_failure(e: &OpeningCheckError) -> Failure {
         OpeningCheckError::Mismatch(_) if matches!(e.code(), "Opening.CiphertextMismatch" | "Opening.OtherCommitment") => "this opening belongs to another delivery: pass the opening made together with this bundle".to_owned(),
         OpeningCheckError::Mismatch(_) => "the opening's receipt key and blinding do not open C: the opening was altered or forged; ask the sender for the original opening".to_owned(),
         OpeningCheckError::KeyNotInSubgroup => "the receipt key is not a canonical (prime-order subgroup) key, which no registered receipt key is: treat the opening as forged".to_owned(),
+        OpeningCheckError::OtherVersion { .. } => "the opening and the bundle are of different statement versions, so they were not made together: pass the opening made with this bundle".to_owned(),
         OpeningCheckError::Certificate(_) => "the receipt-key certificate does not verify under the Signal identity key it names, so the recipient is not shown to hold that identity; ask the sender for the original opening".to_owned(),
         _ => "ask the sender for the original opening".to_owned(),
     };
@@ -803,9 +835,21 @@ fn opening_failure(e: &OpeningCheckError) -> Failure {
 }
 
 /// The detail of a step that passed; `v` is `None` when a later step failed.
-fn ok_detail(step: usize, v: Option<&VerifiedDelivery>, key: Option<&KeyInfo>) -> String {
+fn ok_detail(
+    step: usize,
+    v: Option<&VerifiedDelivery>,
+    key: Option<&KeyInfo>,
+    bytes: &[u8],
+) -> String {
     if step == 1 {
-        return "well-formed letro-bundle/v1, delivered-within/v1".into();
+        return match letro_core::bundle::ParsedBundle::parse(bytes) {
+            Ok(b) => format!(
+                "well-formed {}, {}",
+                b.version.bundle_version(),
+                b.version.statement_id()
+            ),
+            Err(_) => "well-formed".into(),
+        };
     }
     let Some(v) = v else {
         return match (step, key) {
@@ -826,11 +870,25 @@ fn ok_detail(step: usize, v: Option<&VerifiedDelivery>, key: Option<&KeyInfo>) -
             v.trust_level()
         ),
         3 => format!("signed by {}", v.log_signers().join(", ")),
-        4 => format!(
-            "equals the root of checkpoint {} size {}",
-            v.checkpoint().origin,
-            v.checkpoint().size
-        ),
+        4 => {
+            let root = format!(
+                "equals the root of checkpoint {} size {}",
+                v.checkpoint().origin,
+                v.checkpoint().size
+            );
+            match v.time_bounds() {
+                Some(b) => format!(
+                    "{root}; the window fits the checkpoint: relay's receipt skew {} s, so an \
+                     honest log accepted t no later than {}",
+                    b.receipt_skew,
+                    when(b.latest_by_log)
+                ),
+                None => format!(
+                    "{root}; a {} checkpoint publishes no receipt skew: only the window bounds t",
+                    v.version()
+                ),
+            }
+        }
         5 => "six canonical field elements in range".into(),
         6 => "Groth16 proof verifies".into(),
         _ => "passed".into(),
