@@ -177,8 +177,13 @@ fn small_order_receipt_key() {
         let s = Fs::from(5u64);
         let r8 = babyjubjub::mul_base8(&s);
         let mut tree = letro_core::merkle::MerkleTree::new();
-        tree.append(statement::delivered_leaf(&h, &key, t, &e.witness.event_secret))
-            .unwrap();
+        tree.append(statement::delivered_leaf(
+            &h,
+            &key,
+            t,
+            &e.witness.event_secret,
+        ))
+        .unwrap();
         let st = DeliveredWithin {
             recipient_commitment: statement::recipient_commitment(&key, &e.witness.blinding),
             log_root: tree.root(),

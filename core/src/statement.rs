@@ -489,7 +489,12 @@ mod tests {
         };
         let b = time_bounds(&s, &cp).unwrap();
         assert_eq!(
-            (b.earliest, b.latest_by_proof, b.latest_by_log, b.receipt_skew),
+            (
+                b.earliest,
+                b.latest_by_proof,
+                b.latest_by_log,
+                b.receipt_skew
+            ),
             (s.not_before, s.not_after, s.not_before + 400, 300)
         );
         assert_eq!(b.latest(), s.not_before + 400);
