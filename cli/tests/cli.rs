@@ -49,8 +49,8 @@ fn circuit_info_json() {
     let o = letro(&["circuit", "info", "--json"]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["statement"], "delivered-within/v1");
-    assert_eq!(v["constraints"], 10_972);
+    assert_eq!(v["statement"], "delivered-within/v2");
+    assert_eq!(v["constraints"], 10_999);
     assert_eq!(v["public_inputs"], 6);
     let parts: u64 = v["breakdown"]
         .as_array()
@@ -58,7 +58,7 @@ fn circuit_info_json() {
         .iter()
         .map(|p| p["constraints"].as_u64().unwrap())
         .sum();
-    assert_eq!(parts, 10_972);
+    assert_eq!(parts, 10_999);
 }
 
 fn verify_bundle(bundle: &[u8], opening: &Path) {
@@ -193,7 +193,7 @@ fn usage_and_input_errors() {
     let o = letro(&["prove", "--out", "x"]);
     assert_eq!(o.status.code(), Some(2));
     let bad = d.join("bad.json");
-    std::fs::write(&bad, b"{\"version\": \"letro-record/v1\"").unwrap();
+    std::fs::write(&bad, b"{\"version\": \"letro-record/v2\"").unwrap();
     let o = letro(&[
         "prove",
         bad.to_str().unwrap(),
@@ -288,7 +288,7 @@ fn keys_setup_requires_insecure_dev_and_writes_a_consistent_manifest() {
     assert!(o.status.success(), "{}", stderr(&o));
     let (manifest, vk_bytes, _) = keys::load_verifying_key(&d).unwrap();
     assert_eq!(manifest.provenance.kind, "insecure-dev");
-    assert_eq!(manifest.constraints, 10_972);
+    assert_eq!(manifest.constraints, 10_999);
     assert_eq!(manifest.verifying_key.sha256, keys::sha256_hex(&vk_bytes));
     let (_, pk) = keys::load_proving_key(&d).unwrap();
     // A fresh setup has fresh randomness: its key differs from the committed one.

@@ -204,7 +204,8 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
             "InsecureDevKey",
             "DeviceNotPerson",
             "NoCertificateExpiryOrRevocation",
-            "IdentityNotLegalPerson"
+            "IdentityNotLegalPerson",
+            "LogTimeBoundTrustsRelay"
         ]
     );
 
