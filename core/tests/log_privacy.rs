@@ -126,9 +126,9 @@ fn attack(w: &World, published: &HashMap<Fr, usize>, d: &Delivery, v2_guess: boo
             // Against a v2 log the attacker must also guess e; it tries the guess a careless
             // service might have used (0). A CSPRNG secret defeats every guess.
             let hit = if v2_guess {
-                published.contains_key(&delivered_leaf(&d.h, &a, t, &Fr::from(0u64)))
+                published.contains_key(&delivered_leaf(&d.h, a, t, &Fr::from(0u64)))
             } else {
-                published.contains_key(&delivered_leaf_v1(&d.h, &a, t))
+                published.contains_key(&delivered_leaf_v1(&d.h, a, t))
             };
             if hit {
                 found.recipient_and_time.push((i, t));
