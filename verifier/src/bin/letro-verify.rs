@@ -717,7 +717,7 @@ fn verify_failure(e: &VerifyError, bytes: &[u8], log_keys: &[VerifierKey]) -> Fa
             TrustLevel::UserSupplied => "the bundle was proved under the key given with --vk, whose provenance this verifier cannot check: whoever made that key may be able to forge proofs. If you obtained the key from a source you trust, pass --accept-user-supplied-keys".to_owned(),
             _ => "the verifying key's trust level is not accepted".to_owned(),
         },
-        VerifyError::NoTrustedLogKey => "pass the relay's log key with --log-key KEY (a C2SP verifier key name+keyid+base64, or a file holding one). A genuine log key comes from the relay operator, published out of band (for example on its website or in your contract); a GET /v1/log/key style endpoint may come later. Never take the key from the bundle: anyone can sign a checkpoint with a key named like the log".to_owned(),
+        VerifyError::NoTrustedLogKey => "pass the relay's log key with --log-key KEY (a C2SP verifier key name+keyid+base64, or a file holding one). A genuine log key comes from the relay operator, published out of band (for example on its website or in your contract); the relay also serves it at GET /v1/log/key, but only as a copy to compare with the one you obtained out of band. Never take the key from the bundle: anyone can sign a checkpoint with a key named like the log".to_owned(),
         VerifyError::Checkpoint(c) => checkpoint_hint(c, bytes, log_keys),
         VerifyError::KeyForOtherStatement { key_statement, bundle_statement, .. } => format!(
             "the bundle states {bundle_statement} but names the verifying key of {key_statement}: each statement version has its own key, so the bundle was altered or assembled from different parts; {FROM_SENDER}"
