@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Seeds fuzz/corpus/<target>/ from testdata/ and from any directories given as arguments (e.g.
-# the ./letro-demo/ that `letro demo` leaves), subdirectories included. JSON documents go to the
+# the ./letro-demo/ that `letro-demo` leaves), subdirectories included. JSON documents go to the
 # target their name says (`*bundle.json`, `*opening.json`, `*record.json`, as in testdata/) or
 # else their "version" member says; `*.checkpoint` files go to `checkpoint` and `note`. Valid
 # and invalid vectors alike: both are good seeds. The corpus directories are git-ignored;

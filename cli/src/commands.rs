@@ -46,7 +46,8 @@ pub const EXIT_INPUT: u8 = 3;
     name = "letro",
     version,
     about,
-    after_help = "Exit codes: 0 success, 1 failed, 2 usage error, 3 unreadable or malformed input."
+    after_help = "Exit codes: 0 success, 1 failed, 2 usage error, 3 unreadable or malformed input.\n\
+                  The end-to-end demo is its own binary: cargo run --release --bin letro-demo"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -93,18 +94,24 @@ enum Command {
     /// Each setting comes from its flag, else its LETRO_* environment variable, else the
     /// --config file (TOML, keys as in service/README.md), else the default shown.
     Serve(Box<ServeArgs>),
-    /// API tokens (issued while the service is stopped; stored only as hashes).
+    /// API tokens in a data directory (stored only as hashes; a running service on it applies
+    /// issues and revocations within a second).
     Token {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Runs the whole flow on built-in defaults; the relay's and clients' state stays in DIR,
-    /// and each run's evidence goes to a new DIR/run-<n>/ (earlier runs' files are never
-    /// replaced).
+    /// The service's log.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Not a subcommand any more (hidden): says that the demo is the `letro-demo` binary, which
+    /// links libsignal (AGPL-3.0-only) so that `letro` does not.
+    #[command(hide = true, disable_help_flag = true)]
     Demo {
-        /// Directory for the demo's state and its run-<n>/ evidence directories.
-        #[arg(long, default_value = "letro-demo")]
-        dir: PathBuf,
+        /// Whatever followed `demo`, ignored.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 
@@ -119,7 +126,8 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "LETRO_LISTEN")]
     listen: Option<std::net::SocketAddr>,
-    /// The log origin: first line of every checkpoint and the log key's name.
+    /// The log origin: first line of every checkpoint and the log key's name; fixed at the
+    /// first start [default: the one DATA records, else localhost/letro-log].
     #[arg(long, env = "LETRO_ORIGIN")]
     origin: Option<String>,
     /// An existing log key file (mode 0600) instead of DATA/log.key.
@@ -157,6 +165,13 @@ struct ServeArgs {
     /// A PEM file of CA certificates trusted for https:// callbacks besides the Mozilla roots.
     #[arg(long, env = "LETRO_CALLBACK_CA_FILE")]
     callback_ca_file: Option<PathBuf>,
+    /// Seconds a connection has to send a complete request head (from its opening or its
+    /// previous response) before it is closed [default: 10].
+    #[arg(long, env = "LETRO_HEADER_TIMEOUT")]
+    header_timeout: Option<u64>,
+    /// Most connections served at once; lowered to fit the open-file limit [default: 4096].
+    #[arg(long, env = "LETRO_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,7 +191,7 @@ enum TokenCommand {
         /// The service's data directory.
         #[arg(long, env = "LETRO_DATA")]
         data: PathBuf,
-        /// relay, sender or admin.
+        /// relay, sender, client or admin.
         #[arg(long)]
         role: String,
         /// Who the token is for (for example the sender's account id).
@@ -185,6 +200,37 @@ enum TokenCommand {
         /// Days until it expires.
         #[arg(long, default_value_t = 90)]
         days: u64,
+    },
+    /// Revokes a token by its id (audited as actor cli, like the admin API's revocation).
+    Revoke {
+        /// The service's data directory.
+        #[arg(long, env = "LETRO_DATA")]
+        data: PathBuf,
+        /// The token's id: 16 lowercase hex digits, as `letro token list` shows it.
+        id: String,
+    },
+    /// Lists the tokens (id, role, subject, expiry, revocation), never a token itself.
+    List {
+        /// The service's data directory.
+        #[arg(long, env = "LETRO_DATA")]
+        data: PathBuf,
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LogCommand {
+    /// Prints the log's public key (a C2SP vkey line, for letro-verify --log-key) from a data
+    /// directory, without starting the service.
+    Key {
+        /// The service's data directory (its log.key).
+        #[arg(long, env = "LETRO_DATA")]
+        data: Option<PathBuf>,
+        /// The log key file, when it is not DATA/log.key.
+        #[arg(long, env = "LETRO_LOG_KEY")]
+        log_key: Option<PathBuf>,
     },
 }
 
@@ -219,7 +265,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             keys,
             force,
         } => crate::prove::run(&record, &not_before, &not_after, &out, opening, keys, force),
-        Command::Demo { dir } => crate::demo::run(&dir),
+        Command::Demo { .. } => Err(CliError::new(
+            EXIT_USAGE,
+            "the demo is no longer a letro subcommand: it is the letro-demo binary",
+        )
+        .hint("run `cargo run --release --bin letro-demo` (or `letro-demo [--dir DIR]`)")),
         Command::Serve(a) => {
             let flags = letro_service::settings::Settings {
                 data: a.data,
@@ -237,6 +287,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 callback_backoff_ms: None,
                 callback_ca_file: a.callback_ca_file,
                 max_envelope_bytes: None,
+                header_timeout_seconds: a.header_timeout,
+                max_connections: a.max_connections,
             };
             crate::serve::run(a.config.as_deref(), flags)
         }
@@ -249,6 +301,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     days,
                 },
         } => crate::serve::issue_token(&data, &role, &subject, days),
+        Command::Token {
+            command: TokenCommand::Revoke { data, id },
+        } => crate::serve::revoke_token(&data, &id),
+        Command::Token {
+            command: TokenCommand::List { data, json },
+        } => crate::serve::list_tokens(&data, json),
+        Command::Log {
+            command: LogCommand::Key { data, log_key },
+        } => crate::serve::log_key(data.as_deref(), log_key.as_deref()),
     }
 }
 

@@ -5,9 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
-mod demo;
 mod files;
-mod http;
 mod prove;
 mod serve;
 

@@ -1,10 +1,15 @@
-//! `letro serve` and `letro token issue`: wiring of letro-service.
+//! `letro serve`, `letro token issue|revoke|list` and `letro log key`: wiring of
+//! letro-service.
 
 use std::path::Path;
 
-use letro_service::auth::{issue_token as issue, Role};
-use letro_service::settings::Settings;
-use letro_service::store::SqliteStore;
+use letro_service::admin::TokenInfo;
+use letro_service::auth::{issue_token as issue, revoke_token_by_id, Role};
+use letro_service::keys::{self, LOG_KEY_FILE};
+use letro_service::origin::OriginError;
+use letro_service::settings::{Settings, SettingsError};
+use letro_service::store::{SqliteStore, Store, DATABASE_FILE};
+use letro_service::{ServeError, Service};
 
 use crate::commands::{CliError, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE};
 
@@ -15,26 +20,50 @@ pub fn run(config_file: Option<&Path>, flags: Settings) -> Result<(), CliError> 
         Some(path) => Settings::read(path).map_err(|e| CliError::new(EXIT_INPUT, e))?,
         None => Settings::default(),
     };
-    let config = file
-        .overridden_by(flags)
-        .into_config()
-        .map_err(|e| CliError::new(EXIT_USAGE, e))?;
+    let config = file.overridden_by(flags).into_config().map_err(|e| {
+        let code = match e {
+            SettingsError::Origin(_) => EXIT_INPUT,
+            _ => EXIT_USAGE,
+        };
+        CliError::new(code, e)
+    })?;
     let listen = config.listen;
     init_logging();
     let rt = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::new(EXIT_FAILED, format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
+        let listener = letro_service::server::bind(listen)
             .map_err(|e| CliError::new(EXIT_INPUT, format!("cannot listen on {listen}: {e}")))?;
         let bound = listener
             .local_addr()
             .map_or_else(|_| listen.to_string(), |a| a.to_string());
         eprintln!("letro-service listening on {bound} (log {})", config.origin);
-        letro_service::serve(config, listener, shutdown_signal())
+        let service = Service::start(config).map_err(start_error)?;
+        eprintln!("log key: {}", service.log_vkey());
+        eprintln!(
+            "give this key to verifiers out of band, for letro-verify --log-key \
+             (`letro log key --data DIR` prints it again)"
+        );
+        service
+            .serve(listener, shutdown_signal())
             .await
             .map_err(|e| CliError::new(EXIT_FAILED, e))
     })
+}
+
+fn start_error(e: ServeError) -> CliError {
+    let hint = match &e {
+        ServeError::Origin(OriginError::Mismatch { .. }) => Some(
+            "a log's origin is fixed at its first start (DATA/origin records it); \
+             leave out --origin, LETRO_ORIGIN and the file's origin to use it",
+        ),
+        _ => None,
+    };
+    let err = CliError::new(EXIT_FAILED, e);
+    match hint {
+        Some(h) => err.hint(h),
+        None => err,
+    }
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`). The service's events carry ids,
@@ -76,7 +105,7 @@ async fn shutdown_signal() {
 pub fn issue_token(data: &Path, role: &str, subject: &str, days: u64) -> Result<(), CliError> {
     let role: Role = role.parse().map_err(|_| {
         CliError::new(EXIT_USAGE, format!("unknown role {role:?}"))
-            .hint("use relay, sender or admin")
+            .hint(format!("use {}", Role::names()))
     })?;
     if subject.trim().is_empty() {
         return Err(CliError::new(EXIT_USAGE, "--subject must not be empty"));
@@ -97,5 +126,101 @@ pub fn issue_token(data: &Path, role: &str, subject: &str, days: u64) -> Result<
         role.as_str(),
         record.id()
     );
+    Ok(())
+}
+
+/// Opens the store of an existing data directory (never creates one).
+fn existing_store(data: &Path) -> Result<SqliteStore, CliError> {
+    if !data.join(DATABASE_FILE).is_file() {
+        return Err(CliError::new(
+            EXIT_INPUT,
+            format!("{} holds no service database", data.display()),
+        )
+        .hint("pass the data directory of `letro serve --data DIR` (it holds letro.sqlite3)"));
+    }
+    SqliteStore::open(data).map_err(|e| CliError::new(EXIT_INPUT, e))
+}
+
+/// Revokes a token by id into the service's store (audited as actor `cli`); a running service
+/// refuses it within a second.
+pub fn revoke_token(data: &Path, id: &str) -> Result<(), CliError> {
+    let well_formed = id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !well_formed {
+        return Err(
+            CliError::new(EXIT_USAGE, format!("{id:?} is not a token id")).hint(
+                "a token id is 16 lowercase hex digits; `letro token list --data DIR` shows them",
+            ),
+        );
+    }
+    let mut store = existing_store(data)?;
+    let now = letro_service::unix_now();
+    match revoke_token_by_id(&mut store, id, now, "cli")
+        .map_err(|e| CliError::new(EXIT_FAILED, e))?
+    {
+        Some(record) => {
+            let info = TokenInfo::from(&record);
+            eprintln!(
+                "revoked {} token {} of {} (revoked at {}); a running service refuses it within a second",
+                info.role,
+                info.id,
+                info.subject,
+                info.revoked_at.as_deref().unwrap_or("now")
+            );
+            Ok(())
+        }
+        None => Err(CliError::new(EXIT_FAILED, format!("no token has id {id}"))
+            .hint("`letro token list --data DIR` shows the ids")),
+    }
+}
+
+/// Lists the tokens of the service's store: never a token, only ids and records.
+pub fn list_tokens(data: &Path, json: bool) -> Result<(), CliError> {
+    let store = existing_store(data)?;
+    let mut records = store.tokens().map_err(|e| CliError::new(EXIT_FAILED, e))?;
+    records.sort_by(|a, b| (&a.subject, a.id()).cmp(&(&b.subject, b.id())));
+    let infos: Vec<TokenInfo> = records.iter().map(TokenInfo::from).collect();
+    if json {
+        let text = serde_json::to_string(&infos).map_err(|e| CliError::new(EXIT_FAILED, e))?;
+        println!("{text}");
+    } else {
+        for t in &infos {
+            let state = match &t.revoked_at {
+                Some(at) => format!("revoked {at}"),
+                None => "active".to_owned(),
+            };
+            println!(
+                "{}  {:<6}  {}  expires {}  {state}",
+                t.id, t.role, t.subject, t.expires_at
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Prints the log's verifier key (C2SP vkey line) from `log_key`, else `DATA/log.key`.
+pub fn log_key(data: Option<&Path>, log_key: Option<&Path>) -> Result<(), CliError> {
+    let path = match (log_key, data) {
+        (Some(file), _) => file.to_path_buf(),
+        (None, Some(dir)) => dir.join(LOG_KEY_FILE),
+        (None, None) => {
+            return Err(CliError::new(EXIT_USAGE, "no data directory given")
+                .hint("pass --data DIR (the service's data directory), or --log-key FILE"))
+        }
+    };
+    if !path.exists() {
+        return Err(CliError::new(
+            EXIT_INPUT,
+            format!("there is no log key at {}", path.display()),
+        )
+        .hint(
+            "the service creates DATA/log.key at its first start (letro serve --data DIR); \
+                 a key kept elsewhere is given with --log-key FILE",
+        ));
+    }
+    let key = keys::read(&path).map_err(|e| CliError::new(EXIT_INPUT, e))?;
+    println!("{}", key.verifier_key());
     Ok(())
 }

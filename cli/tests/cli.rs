@@ -366,3 +366,26 @@ fn serve_answers_healthz_and_stops_on_sigterm() {
     assert!(d.join("log.key").exists());
     std::fs::remove_dir_all(d).ok();
 }
+
+#[test]
+fn demo_is_the_letro_demo_binary() {
+    // `letro` links nothing AGPL: the demo (libsignal) is the letro-demo binary, and the old
+    // subcommand says so with a usage error, whatever follows it.
+    for args in [&["demo"][..], &["demo", "--dir", "x"], &["demo", "--help"]] {
+        let o = letro(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("error: the demo is no longer a letro subcommand")
+                && stderr(&o).contains("hint: run `cargo run --release --bin letro-demo`"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let o = letro(&["--help"]);
+    let help = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(!help.contains("  demo "), "{help}");
+    assert!(
+        help.contains("cargo run --release --bin letro-demo"),
+        "{help}"
+    );
+}

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_executor::block_on;
-use letro_core::babyjubjub;
-use letro_core::bundle::{certificate_message, ReceiptKeyCertificate};
-use letro_core::directory::{
+use letro_api::bodies::{AckRequest as AckJson, TimeOutOfRange};
+use letro_api::directory::{
     check_account_id, CertificateObject, DirectoryError, OneTimePrekey, PrekeyBundle, PrekeyUpload,
     ReceiptKeyBinding, SignedPrekey, DIRECTORY_VERSION, MAX_ONE_TIME_PREKEYS, MAX_REGISTRATION_ID,
 };
+use letro_core::babyjubjub;
+use letro_core::bundle::{certificate_message, ReceiptKeyCertificate};
 use letro_core::eddsa::{self, PublicKey as ReceiptPublicKey, Signature};
-use letro_core::receipt_json::{AckJson, TimeOutOfRange};
 use letro_core::statement::{receipt_message, CiphertextHash};
 use libsignal_protocol_syft::{
     kem, message_decrypt, message_encrypt, process_prekey_bundle, DeviceId, GenericSignedPreKey,

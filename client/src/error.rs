@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use letro_core::directory::{AccountIdError, DirectoryError};
+use letro_api::directory::{AccountIdError, DirectoryError};
 use libsignal_protocol_syft::SignalProtocolError;
 
 use crate::envelope::EnvelopeError;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 //
 // letro-client links libsignal (AGPL-3.0-only), so this crate is AGPL-3.0-only too, unlike the
-// rest of the workspace (Apache-2.0 OR MIT), none of which depends on it.
+// rest of the workspace (Apache-2.0 OR MIT), none of which links it: only the letro-demo
+// binary (AGPL-3.0-only too) and some tests do (`.ci/check-licenses`).
 
 //! # letro-client
 //!
@@ -13,8 +14,8 @@
 //!   `letro_core::bundle::certificate_message(A)` (SPEC §7.2).
 //! - **Prekeys**: a signed prekey, a Kyber1024 prekey (signed; kept as the last-resort Kyber
 //!   key), and up to 100 one-time prekeys, published as a
-//!   [`letro_core::directory::PrekeyUpload`].
-//! - **Sessions**: PQXDH from a peer's [`letro_core::directory::PrekeyBundle`], then the Double
+//!   [`letro_api::directory::PrekeyUpload`].
+//! - **Sessions**: PQXDH from a peer's [`letro_api::directory::PrekeyBundle`], then the Double
 //!   Ratchet (with libsignal's post-quantum ratchet), trusting a peer's identity key on first
 //!   use and refusing a changed one.
 //! - **Envelopes**: a [`Message`] (body and attachments, padded to 160 bytes) is encrypted into

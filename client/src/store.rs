@@ -26,11 +26,11 @@ use libsignal_protocol_syft::{
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use letro_core::babyjubjub::{self, PointError};
-use letro_core::directory::{
+use letro_api::directory::{
     check_account_id, AccountIdError, CertificateObject, DirectoryError, ReceiptKeyBinding,
     MAX_REGISTRATION_ID,
 };
+use letro_core::babyjubjub::{self, PointError};
 use letro_core::eddsa;
 
 /// The file name of the state, in the client's directory.

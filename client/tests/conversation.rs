@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
+use letro_api::directory::{PrekeyBundle, PrekeyUpload};
 use letro_client::{envelope_kind, Attachment, Client, ClientError, EnvelopeKind, Message};
-use letro_core::directory::{PrekeyBundle, PrekeyUpload};
 use letro_core::log::{check_receipt, ReceiptError};
 use letro_core::statement::CiphertextHash;
 use letro_core::Fr;

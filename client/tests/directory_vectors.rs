@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
+use letro_api::directory::{PrekeyBundle, PrekeyUpload};
 use letro_client::{Client, Message};
-use letro_core::directory::{PrekeyBundle, PrekeyUpload};
 use letro_verifier::certificate::verify_certificate;
 
 fn dir() -> PathBuf {

@@ -98,7 +98,7 @@
 //! `leaf_index` is a JSON integer below 2^32; each level of `siblings` lists the three other
 //! children in ascending position order ([`crate::merkle`]).
 
-mod codec;
+pub(crate) mod codec;
 mod opening;
 mod proof;
 mod record;

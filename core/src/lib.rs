@@ -16,7 +16,6 @@
 pub mod babyjubjub;
 pub mod bundle;
 pub mod checkpoint;
-pub mod directory;
 pub mod eddsa;
 pub mod field;
 pub mod log;

@@ -1,122 +1,172 @@
-//! The JSON forms of a delivery receipt, as the service's API takes them (service/API.md,
-//! `POST /v1/receipts` and `POST /v1/mailbox/{ciphertext_sha256}/receipt`) and its store keeps
-//! them: field elements as canonical decimal strings (SPEC §1.2), the time as RFC 3339 in
-//! whole seconds. The signed message is SPEC §5.6's.
+//! The one JSON form of a Baby Jubjub point and of an EdDSA-Poseidon signature, shared by the
+//! delivery record and opening codecs ([`crate::bundle`]), the service's API (letro-api's
+//! receipt bodies) and every client of that API: field elements as canonical decimal strings
+//! (SPEC §1.2), `{"x", "y"}` and `{"r8": {"x", "y"}, "s"}`.
 //!
-//! Parsing is strict (unknown fields refused) but only structural: the service checks the
-//! values (canonical decimals, points on the curve, the signature) before it stores anything.
-//! Building them here keeps every client of the API (the demo, the tests, the load generator)
-//! on one definition.
+//! Deserializing checks only the shape (unknown members refused). The values are checked once,
+//! here: [`PointJson::coords`] and [`PointJson::receipt_key`] (canonical decimals, then the
+//! point in the prime-order subgroup), [`SignatureJson::signature`] (canonical decimals, R8 on
+//! the curve, S below the subgroup order). Each error names the member that failed, with the
+//! names the caller's document uses.
 
+use ark_ff::{BigInteger, PrimeField};
 use serde::{Deserialize, Serialize};
 
 use crate::babyjubjub::Point;
-use crate::bundle::format_time;
-use crate::eddsa::{PublicKey, Signature};
-use crate::field::fr_to_decimal;
-use crate::statement::CiphertextHash;
+use crate::eddsa::{EddsaError, PublicKey, Signature};
+use crate::field::{fr_from_decimal, fr_to_decimal, parse_decimal, FieldError};
+use crate::Fr;
 
 /// A Baby Jubjub point as decimal field elements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", schema(as = Point))]
 #[serde(deny_unknown_fields)]
 pub struct PointJson {
-    /// x, decimal.
+    /// x, a canonical decimal field element.
+    #[cfg_attr(feature = "schema", schema(pattern = "^(0|[1-9][0-9]{0,76})$"))]
     pub x: String,
-    /// y, decimal.
+    /// y, a canonical decimal field element.
+    #[cfg_attr(feature = "schema", schema(pattern = "^(0|[1-9][0-9]{0,76})$"))]
     pub y: String,
 }
 
-impl From<&Point> for PointJson {
-    fn from(p: &Point) -> Self {
+/// An EdDSA-Poseidon signature `(R8, S)`, decimal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "schema", schema(as = Signature))]
+#[serde(deny_unknown_fields)]
+pub struct SignatureJson {
+    /// The nonce point (an object: serde would otherwise take `["x", "y"]` too).
+    #[serde(deserialize_with = "crate::bundle::codec::map_only")]
+    pub r8: PointJson,
+    /// The scalar, canonical decimal below the subgroup order.
+    #[cfg_attr(feature = "schema", schema(pattern = "^(0|[1-9][0-9]{0,76})$"))]
+    pub s: String,
+}
+
+/// A coordinate that is not a canonical decimal field element, and its member name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} must be a canonical decimal field element: {source}")]
+pub struct CoordError {
+    /// The member, as the caller names it (`receipt_key.x`, ...).
+    pub field: &'static str,
+    /// Why.
+    pub source: FieldError,
+}
+
+/// Why a point is not a receipt key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyJsonError {
+    /// A coordinate is not a canonical decimal.
+    #[error(transparent)]
+    Coordinate(CoordError),
+    /// The point is off the curve or outside the prime-order subgroup.
+    #[error("{0}")]
+    Key(EddsaError),
+}
+
+/// Why a signature is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureJsonError {
+    /// A coordinate of R8 is not a canonical decimal.
+    #[error(transparent)]
+    Coordinate(CoordError),
+    /// S is not a decimal number (empty, a non-digit, a leading zero).
+    #[error("{field} must be a canonical decimal: {source}")]
+    S {
+        /// The member's name.
+        field: &'static str,
+        /// Why.
+        source: FieldError,
+    },
+    /// S is a canonical decimal of 2^256 or more (so far above the subgroup order).
+    #[error("{field} is 2^256 or more")]
+    STooLarge {
+        /// The member's name.
+        field: &'static str,
+    },
+    /// R8 is off the curve, or S is not below the subgroup order.
+    #[error("{0}")]
+    Signature(EddsaError),
+}
+
+impl PointJson {
+    /// The point's coordinates in decimal. Any pair of field elements is written; whether it
+    /// is a point is for the reader to check.
+    pub fn from_point(p: &Point) -> Self {
         Self {
             x: fr_to_decimal(&p.x),
             y: fr_to_decimal(&p.y),
         }
     }
+
+    /// The two coordinates as canonical field elements; on failure, the failing one's name
+    /// from `names` (`[name of x, name of y]`).
+    pub fn coords(&self, names: [&'static str; 2]) -> Result<(Fr, Fr), CoordError> {
+        let [x_name, y_name] = names;
+        let x = fr_from_decimal(&self.x).map_err(|source| CoordError {
+            field: x_name,
+            source,
+        })?;
+        let y = fr_from_decimal(&self.y).map_err(|source| CoordError {
+            field: y_name,
+            source,
+        })?;
+        Ok((x, y))
+    }
+
+    /// The receipt key: canonical coordinates (named `names`), then a point of the prime-order
+    /// subgroup.
+    pub fn receipt_key(&self, names: [&'static str; 2]) -> Result<PublicKey, KeyJsonError> {
+        let (x, y) = self.coords(names).map_err(KeyJsonError::Coordinate)?;
+        PublicKey::from_coords(x, y).map_err(KeyJsonError::Key)
+    }
 }
 
-/// An EdDSA-Poseidon signature `(R8, S)`, decimal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignatureJson {
-    /// The nonce point.
-    pub r8: PointJson,
-    /// The scalar, decimal.
-    pub s: String,
+impl From<&Point> for PointJson {
+    fn from(p: &Point) -> Self {
+        Self::from_point(p)
+    }
+}
+
+impl SignatureJson {
+    /// The signature: R8's coordinates and S as canonical decimals (named
+    /// `[r8.x, r8.y, s]` by `names`), then R8 on the curve and S below the subgroup order.
+    pub fn signature(&self, names: [&'static str; 3]) -> Result<Signature, SignatureJsonError> {
+        let [rx, ry, s_name] = names;
+        let (x, y) = self
+            .r8
+            .coords([rx, ry])
+            .map_err(SignatureJsonError::Coordinate)?;
+        let s = parse_decimal(&self.s).map_err(|source| match source {
+            // Well-formed, but more than 78 digits.
+            FieldError::NotCanonical => SignatureJsonError::STooLarge { field: s_name },
+            source => SignatureJsonError::S {
+                field: s_name,
+                source,
+            },
+        })?;
+        let bytes = s.to_bytes_be();
+        let mut s_be = [0u8; 32];
+        let start = s_be
+            .len()
+            .checked_sub(bytes.len())
+            .ok_or(SignatureJsonError::STooLarge { field: s_name })?;
+        s_be.get_mut(start..)
+            .ok_or(SignatureJsonError::STooLarge { field: s_name })?
+            .copy_from_slice(&bytes);
+        Signature::from_parts(x, y, &s_be).map_err(SignatureJsonError::Signature)
+    }
 }
 
 impl From<&Signature> for SignatureJson {
     fn from(sig: &Signature) -> Self {
-        use ark_ff::PrimeField;
+        let s = num_bigint::BigUint::from_bytes_be(&sig.s.into_bigint().to_bytes_be());
         Self {
-            r8: PointJson::from(&sig.r8),
-            s: sig.s.into_bigint().to_string(),
+            r8: PointJson::from_point(&sig.r8),
+            s: s.to_str_radix(10),
         }
-    }
-}
-
-/// A receipt time that RFC 3339 cannot carry (after year 9999).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("delivery time {0} is after the largest time a receipt can carry")]
-pub struct TimeOutOfRange(pub u64);
-
-/// The body of `POST /v1/mailbox/{ciphertext_sha256}/receipt`: the recipient's acknowledgement
-/// of an envelope in its mailbox (`H` is in the path).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AckJson {
-    /// `t`, RFC 3339, whole seconds.
-    pub delivered_at: String,
-    /// The receipt key `A`; it must be one the recipient certified in the directory.
-    pub receipt_key: PointJson,
-    /// The signature on `Poseidon(tag_receipt, H_hi, H_lo, t)`.
-    pub signature: SignatureJson,
-}
-
-impl AckJson {
-    /// The acknowledgement of a receipt signed at `delivered_at` (Unix seconds).
-    pub fn new(
-        delivered_at: u64,
-        receipt_key: &PublicKey,
-        signature: &Signature,
-    ) -> Result<Self, TimeOutOfRange> {
-        Ok(Self {
-            delivered_at: format_time(delivered_at).ok_or(TimeOutOfRange(delivered_at))?,
-            receipt_key: PointJson::from(receipt_key.point()),
-            signature: SignatureJson::from(signature),
-        })
-    }
-}
-
-/// The body of `POST /v1/receipts`: a delivery receipt the relay forwards.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReceiptJson {
-    /// `H`, 64 lowercase hex digits.
-    pub ciphertext_sha256: String,
-    /// `t` as RFC 3339 (whole seconds are signed; a fraction is refused).
-    pub delivered_at: String,
-    /// The receipt key `A`.
-    pub receipt_key: PointJson,
-    /// The signature on `Poseidon(tag_receipt, H_hi, H_lo, t)`.
-    pub signature: SignatureJson,
-}
-
-impl ReceiptJson {
-    /// The receipt for `H` signed at `delivered_at` (Unix seconds).
-    pub fn new(
-        ciphertext_hash: &CiphertextHash,
-        delivered_at: u64,
-        receipt_key: &PublicKey,
-        signature: &Signature,
-    ) -> Result<Self, TimeOutOfRange> {
-        let ack = AckJson::new(delivered_at, receipt_key, signature)?;
-        Ok(Self {
-            ciphertext_sha256: ciphertext_hash.to_hex(),
-            delivered_at: ack.delivered_at,
-            receipt_key: ack.receipt_key,
-            signature: ack.signature,
-        })
     }
 }
 
@@ -124,66 +174,85 @@ impl ReceiptJson {
 mod tests {
     use super::*;
     use crate::eddsa::PrivateKey;
-    use crate::field::fr_from_decimal;
-    use crate::statement::receipt_message;
+    use crate::statement::{receipt_message, CiphertextHash};
+
+    const KEY: [&str; 2] = ["receipt_key.x", "receipt_key.y"];
+    const SIG: [&str; 3] = ["signature.r8.x", "signature.r8.y", "signature.s"];
 
     #[test]
-    fn a_receipt_round_trips_through_its_json() {
+    fn keys_and_signatures_round_trip_through_their_json() {
         let sk = PrivateKey::from_bytes([9; 32]);
         let pk = sk.public_key();
-        let h = CiphertextHash::of(b"envelope");
-        let t = 1_764_000_000;
-        let sig = sk.sign(&receipt_message(&h, t));
-        let body = ReceiptJson::new(&h, t, &pk, &sig).unwrap();
-        let text = serde_json::to_string(&body).unwrap();
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&text).unwrap()["delivered_at"],
-            "2025-11-24T16:00:00Z"
-        );
-        let back: ReceiptJson = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, body);
-        assert_eq!(back.ciphertext_sha256, h.to_hex());
-        // The decimals are the key's and the signature's own.
-        let key = PublicKey::from_coords(
-            fr_from_decimal(&back.receipt_key.x).unwrap(),
-            fr_from_decimal(&back.receipt_key.y).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(key, pk);
-        let mut s_be = [0u8; 32];
-        let s = num_bigint::BigUint::parse_bytes(back.signature.s.as_bytes(), 10)
-            .unwrap()
-            .to_bytes_be();
-        s_be[32 - s.len()..].copy_from_slice(&s);
-        let parsed = Signature::from_parts(
-            fr_from_decimal(&back.signature.r8.x).unwrap(),
-            fr_from_decimal(&back.signature.r8.y).unwrap(),
-            &s_be,
-        )
-        .unwrap();
-        assert_eq!(parsed, sig);
-        assert_eq!(key.verify(&receipt_message(&h, t), &parsed), Ok(()));
-
-        let ack = AckJson::new(t, &pk, &sig).unwrap();
-        assert_eq!(
-            (ack.delivered_at, ack.receipt_key, ack.signature),
-            (body.delivered_at, body.receipt_key, body.signature)
-        );
+        let m = receipt_message(&CiphertextHash::of(b"envelope"), 1_764_000_000);
+        let sig = sk.sign(&m);
+        let key_json = PointJson::from(pk.point());
+        let sig_json = SignatureJson::from(&sig);
+        let text = serde_json::to_string(&(&key_json, &sig_json)).unwrap();
+        let (k, s): (PointJson, SignatureJson) = serde_json::from_str(&text).unwrap();
+        assert_eq!(k.receipt_key(KEY).unwrap(), pk);
+        let back = s.signature(SIG).unwrap();
+        assert_eq!(back, sig);
+        assert_eq!(pk.verify(&m, &back), Ok(()));
     }
 
     #[test]
-    fn unknown_fields_and_unwritable_times_are_refused() {
+    fn each_bad_member_is_named() {
         let sk = PrivateKey::from_bytes([9; 32]);
-        let sig = sk.sign(&crate::Fr::from(1u64));
+        let sig = SignatureJson::from(&sk.sign(&Fr::from(1u64)));
+        let mut bad = sig.clone();
+        bad.r8.y = "01".into();
+        assert!(matches!(
+            bad.signature(SIG),
+            Err(SignatureJsonError::Coordinate(CoordError {
+                field: "signature.r8.y",
+                ..
+            }))
+        ));
+        let mut bad = sig.clone();
+        bad.s = "x".into();
+        assert!(matches!(
+            bad.signature(SIG),
+            Err(SignatureJsonError::S {
+                field: "signature.s",
+                ..
+            })
+        ));
+        let mut bad = sig.clone();
+        bad.s = "9".repeat(78);
         assert_eq!(
-            AckJson::new(u64::MAX, &sk.public_key(), &sig),
-            Err(TimeOutOfRange(u64::MAX))
+            bad.signature(SIG),
+            Err(SignatureJsonError::STooLarge {
+                field: "signature.s"
+            })
         );
-        let mut v = serde_json::to_value(AckJson::new(0, &sk.public_key(), &sig).unwrap()).unwrap();
-        v["extra"] = serde_json::json!(1);
-        assert!(serde_json::from_value::<AckJson>(v.clone()).is_err());
-        v.as_object_mut().unwrap().remove("extra");
-        v["signature"]["r8"]["z"] = serde_json::json!("1");
-        assert!(serde_json::from_value::<AckJson>(v).is_err());
+        let mut bad = sig.clone();
+        bad.s = "9".repeat(79);
+        assert_eq!(
+            bad.signature(SIG),
+            Err(SignatureJsonError::STooLarge {
+                field: "signature.s"
+            })
+        );
+        // S = the subgroup order: a decimal below 2^256 that is not a reduced scalar.
+        let mut bad = sig.clone();
+        bad.s = <crate::babyjubjub::Fs as PrimeField>::MODULUS.to_string();
+        assert_eq!(
+            bad.signature(SIG),
+            Err(SignatureJsonError::Signature(EddsaError::SNotReduced))
+        );
+        let mut bad = sig;
+        bad.r8.x = "1".into();
+        assert!(matches!(
+            bad.signature(SIG),
+            Err(SignatureJsonError::Signature(EddsaError::R8NotOnCurve))
+        ));
+        let off = PointJson {
+            x: "1".into(),
+            y: "1".into(),
+        };
+        assert!(matches!(off.receipt_key(KEY), Err(KeyJsonError::Key(_))));
+        let mut v = serde_json::to_value(PointJson::from(sk.public_key().point())).unwrap();
+        v["z"] = serde_json::json!("1");
+        assert!(serde_json::from_value::<PointJson>(v).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! parses re-encodes to a document that parses to the same value.
 #![no_main]
 
-use letro_core::directory::{PrekeyBundle, PrekeyUpload};
+use letro_api::directory::{PrekeyBundle, PrekeyUpload};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,12 +8,14 @@
 
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+pub use letro_api::bodies::{
+    AuditEntry as AuditEntryJson, AuditLog, IssuedToken, NewToken, TokenInfo,
+};
 
-use crate::api::{ApiError, AppState};
+use crate::api::{ApiError, AppState, Caller};
 use crate::auth::{issue_token, Role};
 use crate::store::{verify_audit_chain, AuditEntry, AuditRecord, TokenRecord};
 use crate::unix_now;
@@ -21,54 +23,16 @@ use crate::unix_now;
 /// Longest lifetime of a token issued through the API: 400 days.
 pub const MAX_TOKEN_TTL: u64 = 400 * 86_400;
 
-/// `POST /v1/admin/tokens` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewToken {
-    /// `relay`, `sender` or `admin`.
-    pub role: String,
-    /// Who holds it: the sender account id for a sender token.
-    pub subject: String,
-    /// Lifetime in seconds, 1 to [`MAX_TOKEN_TTL`].
-    pub ttl_seconds: u64,
-}
-
-/// A token as the admin endpoints show it: never the token itself.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TokenInfo {
-    /// Its id (the first 8 bytes of its hash, hex).
-    pub id: String,
-    /// Its role.
-    pub role: String,
-    /// Its subject.
-    pub subject: String,
-    /// Expiry, RFC 3339.
-    pub expires_at: String,
-    /// Revocation time, RFC 3339, if revoked.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<String>,
-}
-
 impl From<&TokenRecord> for TokenInfo {
     fn from(r: &TokenRecord) -> Self {
         Self {
             id: r.id(),
-            role: r.role.as_str().into(),
+            role: r.role,
             subject: r.subject.clone(),
             expires_at: time_text(r.expires_at),
             revoked_at: r.revoked_at.map(time_text),
         }
     }
-}
-
-/// The answer to `POST /v1/admin/tokens`: the token, shown this once.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct IssuedToken {
-    /// The bearer token. It cannot be recovered later.
-    pub token: String,
-    /// Its record.
-    #[serde(flatten)]
-    pub info: TokenInfo,
 }
 
 fn time_text(t: u64) -> String {
@@ -105,10 +69,10 @@ fn check_subject(subject: &str) -> Result<(), ApiError> {
 /// `POST /v1/admin/tokens`.
 pub(crate) async fn post_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Result<Json<NewToken>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let admin = state.authorize(&headers, &[Role::Admin])?;
+    let admin = caller.0;
     let body = state.json_body(body)?;
     let role: Role = body
         .role
@@ -142,9 +106,8 @@ pub(crate) async fn post_token(
 /// `GET /v1/admin/tokens`.
 pub(crate) async fn list_tokens(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _caller: Caller,
 ) -> Result<Json<Vec<TokenInfo>>, ApiError> {
-    state.authorize(&headers, &[Role::Admin])?;
     let list = state.tokens()?.list();
     Ok(Json(list.iter().map(TokenInfo::from).collect()))
 }
@@ -153,10 +116,10 @@ pub(crate) async fn list_tokens(
 /// error (the first revocation time stays); an unknown id is 404 and is audited too.
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<TokenInfo>, ApiError> {
-    let admin = state.authorize(&headers, &[Role::Admin])?;
+    let admin = caller.0;
     let Path(id) = id.map_err(|_| ApiError::InvalidRequest("malformed token id".into()))?;
     if id.len() != 16
         || !id
@@ -197,40 +160,11 @@ pub(crate) async fn revoke_token(
     Ok(Json(info))
 }
 
-/// `GET /v1/admin/audit` answer.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AuditLog {
-    /// `ok`, or why the hash chain does not hold.
-    pub chain: String,
-    /// Every entry, oldest first.
-    pub entries: Vec<AuditEntryJson>,
-}
-
-/// An audit entry as the API shows it.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AuditEntryJson {
-    /// Position from 1.
-    pub seq: u64,
-    /// When, RFC 3339.
-    pub time: String,
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// On what.
-    pub target: String,
-    /// `ok` or an error code.
-    pub outcome: String,
-    /// The chained hash, hex.
-    pub hash: String,
-}
-
 /// `GET /v1/admin/audit`.
 pub(crate) async fn get_audit(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _caller: Caller,
 ) -> Result<Json<AuditLog>, ApiError> {
-    state.authorize(&headers, &[Role::Admin])?;
     let records = state.jobs()?.audit_log().map_err(internal)?;
     let chain = match verify_audit_chain(&records) {
         Ok(()) => "ok".to_owned(),

@@ -7,23 +7,22 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Query, Request, State};
+use axum::http::request::Parts as RequestParts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{Json, Router};
+use letro_api::bodies::ReceiptRequest as ReceiptJson;
+use letro_api::directory::CertificateObject;
 use letro_core::babyjubjub;
-use letro_core::directory::CertificateObject;
-use letro_core::eddsa::{PublicKey, Signature};
-use letro_core::field::{fr_from_decimal, fr_to_decimal, parse_decimal};
+use letro_core::eddsa::PublicKey;
+use letro_core::field::fr_to_decimal;
 use letro_core::log::{check_receipt, submitted_leaf, ReceiptError};
-use letro_core::merkle::InclusionProof;
-use letro_core::receipt_json::ReceiptJson;
+use letro_core::merkle::InclusionProof as PoseidonInclusion;
 use letro_core::statement::CiphertextHash;
 use letro_core::Fr;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::{AuthFailure, Role, Tokens};
@@ -35,6 +34,13 @@ use crate::store::{
 };
 use crate::writer::{AppendError, Appended, Command, LogView};
 use crate::{unix_now, Config};
+use letro_api::bodies::Health;
+use letro_api::bodies::{
+    Accepted, CallbackState, ConsistencyProof, ConsistencyQuery, EventState, FieldError,
+    InclusionProof, Job, JobFailure, JobFailureCode, JobState as ApiJobState, LogState,
+    ProofRequest, ProofWindow, Receipt, ReceiptProblem, SizeQuery, SubmissionRequest,
+};
+use letro_api::{ErrorBody, ErrorCode};
 
 /// The one error type of the API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,6 +105,9 @@ pub enum ApiError {
     /// 429 `too_many_jobs`: the sender has as many unfinished proof jobs as it may.
     #[error("this sender already has {0} unfinished proof jobs; retry when one finishes")]
     TooManyJobs(u64),
+    /// 405 `method_not_allowed`: the route exists, but not with this method.
+    #[error("this route does not take this method")]
+    MethodNotAllowed,
     /// 503 `log_full`: the log holds 2^32 entries.
     #[error("the log is full")]
     LogFull,
@@ -111,65 +120,62 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The status code.
-    pub fn status(&self) -> StatusCode {
+    /// The stable error code (letro-api's [`ErrorCode`], with its status).
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::NotYours(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_)
-            | Self::NotDelivered
-            | Self::NotPublished
-            | Self::NotSubmitted
-            | Self::NotProvable(_) => StatusCode::CONFLICT,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::InvalidReceipt(_)
-            | Self::ClockSkew(_)
-            | Self::OutsideWindow(_)
-            | Self::CallbackRefused(_)
-            | Self::InvalidCertificate(_)
-            | Self::UncertifiedReceiptKey => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TooManyJobs(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::LogFull | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::Forbidden(_) | Self::NotYours(_) => ErrorCode::Forbidden,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::InvalidCertificate(_) => ErrorCode::InvalidCertificate,
+            Self::UncertifiedReceiptKey => ErrorCode::UncertifiedReceiptKey,
+            Self::NotSubmitted => ErrorCode::NotSubmitted,
+            Self::NotProvable(_) => ErrorCode::NotProvable,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::InvalidReceipt(_) => ErrorCode::InvalidReceipt,
+            Self::ClockSkew(_) => ErrorCode::ClockSkew,
+            Self::NotDelivered => ErrorCode::NotDelivered,
+            Self::NotPublished => ErrorCode::NotPublished,
+            Self::OutsideWindow(_) => ErrorCode::OutsideWindow,
+            Self::CallbackRefused(_) => ErrorCode::CallbackRefused,
+            Self::TooManyJobs(_) => ErrorCode::TooManyJobs,
+            Self::LogFull => ErrorCode::LogFull,
+            Self::Timeout => ErrorCode::Timeout,
+            Self::Internal => ErrorCode::Internal,
         }
     }
 
-    /// The stable error code.
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.error_code().status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The stable error code, as on the wire.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::Unauthorized(_) => "unauthorized",
-            Self::Forbidden(_) | Self::NotYours(_) => "forbidden",
-            Self::InvalidCertificate(_) => "invalid_certificate",
-            Self::UncertifiedReceiptKey => "uncertified_receipt_key",
-            Self::NotSubmitted => "not_submitted",
-            Self::NotProvable(_) => "not_provable",
-            Self::NotFound(_) => "not_found",
-            Self::Conflict(_) => "conflict",
-            Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::InvalidReceipt(_) => "invalid_receipt",
-            Self::ClockSkew(_) => "clock_skew",
-            Self::NotDelivered => "not_delivered",
-            Self::NotPublished => "not_published",
-            Self::OutsideWindow(_) => "outside_window",
-            Self::CallbackRefused(_) => "callback_refused",
-            Self::TooManyJobs(_) => "too_many_jobs",
-            Self::LogFull => "log_full",
-            Self::Timeout => "timeout",
-            Self::Internal => "internal",
-        }
+        self.error_code().as_str()
+    }
+
+    /// Seconds a client should wait before retrying, sent as `Retry-After` (API.md, "Errors"):
+    /// for the retryable refusals, 429 and every 503 ([`ErrorCode::retry_after`]).
+    pub fn retry_after(&self) -> Option<u64> {
+        self.error_code().retry_after().map(u64::from)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({"error": {"code": self.code(), "message": self.to_string()}}));
+        let body = Json(ErrorBody::new(self.error_code(), self.to_string()));
         let mut resp = (self.status(), body).into_response();
         if matches!(self, Self::Unauthorized(_)) {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after() {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         resp
     }
@@ -340,323 +346,112 @@ impl AppState {
         })
     }
 
-    fn state_of(&self, index: u64) -> Result<&'static str, ApiError> {
+    fn state_of(&self, index: u64) -> Result<EventState, ApiError> {
         let view = self.view()?;
         Ok(if index < view.log.published_size() {
-            "published"
+            EventState::Published
         } else if index < view.log.integrated_size() {
-            "integrated"
+            EventState::Integrated
         } else {
-            "sequenced"
+            EventState::Sequenced
         })
     }
 }
 
-/// One route of the API as the router, `GET /metrics` and the OpenAPI document see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RouteInfo {
-    /// `GET` or `POST`.
-    pub method: &'static str,
-    /// The route template, e.g. `/v1/proofs/{job_id}`.
-    pub path: &'static str,
-    /// The roles whose bearer token is accepted; empty for an open route.
-    pub roles: &'static [Role],
-    /// One line on what the route does.
-    pub summary: &'static str,
-    /// The status of a success.
-    pub status: u16,
-    /// The content type of a success.
-    pub content_type: &'static str,
-}
+/// The authenticated caller of a route with roles: its token, accepted only if its role is
+/// one the route declares in letro-api's route table ([`letro_api::ROUTES`]), the one place
+/// where roles are declared. Answers 401 or 403 otherwise.
+pub(crate) struct Caller(pub TokenRecord);
 
-const JSON: &str = "application/json";
-const TEXT: &str = "text/plain; charset=utf-8";
-const OPEN: &[Role] = &[];
-/// Who may read the unpublished log sizes: the relay that writes the log and the operator.
-const LOG_OPERATORS: &[Role] = &[Role::Relay, Role::Admin];
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
 
-const fn info(
-    method: &'static str,
-    path: &'static str,
-    roles: &'static [Role],
-    summary: &'static str,
-    status: u16,
-    content_type: &'static str,
-) -> RouteInfo {
-    RouteInfo {
-        method,
-        path,
-        roles,
-        summary,
-        status,
-        content_type,
+    async fn from_request_parts(
+        parts: &mut RequestParts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let path = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
+            .unwrap_or_default();
+        let route = letro_api::ROUTES
+            .iter()
+            .find(|r| r.path == path && r.method.as_str() == parts.method.as_str())
+            .ok_or_else(|| {
+                tracing::error!(path, "a handler asked for a caller on an unlisted route");
+                ApiError::Internal
+            })?;
+        state.authorize(&parts.headers, route.roles).map(Caller)
     }
 }
 
-/// The one list of routes: [`build_router`] routes exactly these, and [`routes`] (used by the
-/// OpenAPI document and the metrics) lists them.
-fn table(envelope_limit: usize) -> Vec<(RouteInfo, MethodRouter<AppState>)> {
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The handler of each route of letro-api's route table, by operation id. The route's path,
+/// method and roles come from the table; a test checks that the two agree one to one.
+fn handlers(envelope_limit: usize) -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
+        ("healthz", get(healthz)),
+        ("get_metrics", get(get_metrics)),
+        ("get_openapi", get(get_openapi)),
+        ("post_submission", post(post_submission)),
+        ("post_receipt", post(post_receipt)),
+        ("get_checkpoint", get(get_checkpoint)),
+        ("get_log_key", get(get_log_key)),
+        ("get_log_state", get(get_state)),
+        ("get_inclusion_proof", get(get_inclusion)),
+        ("get_consistency_proof", get(get_consistency)),
+        ("post_proof", post(post_proof)),
+        ("get_proof_job", get(get_proof)),
+        ("issue_token", post(crate::admin::post_token)),
+        ("list_tokens", get(crate::admin::list_tokens)),
+        ("revoke_token", delete(crate::admin::revoke_token)),
+        ("get_audit_log", get(crate::admin::get_audit)),
+        ("put_directory_entry", put(crate::relay::put_directory)),
+        ("get_prekey_bundle", get(crate::relay::get_directory)),
         (
-            info(
-                "GET",
-                "/healthz",
-                OPEN,
-                "Liveness: {\"status\": \"ok\"}.",
-                200,
-                JSON,
-            ),
-            get(healthz),
-        ),
-        (
-            info(
-                "GET",
-                "/metrics",
-                &[Role::Admin],
-                "Prometheus metrics (text exposition format 0.0.4).",
-                200,
-                METRICS_CONTENT_TYPE,
-            ),
-            get(get_metrics),
-        ),
-        (
-            info(
-                "GET",
-                "/openapi.json",
-                OPEN,
-                "This OpenAPI 3.1 document.",
-                200,
-                JSON,
-            ),
-            get(get_openapi),
-        ),
-        (
-            info(
-                "POST",
-                "/v1/submissions",
-                &[Role::Relay],
-                "Append a submitted event (201 new, 200 repeat).",
-                201,
-                JSON,
-            ),
-            post(post_submission),
-        ),
-        (
-            info(
-                "POST",
-                "/v1/receipts",
-                &[Role::Relay],
-                "Check a delivery receipt and append the delivered event (201 new, 200 repeat).",
-                201,
-                JSON,
-            ),
-            post(post_receipt),
-        ),
-        (
-            info(
-                "GET",
-                "/v1/checkpoint",
-                OPEN,
-                "The latest signed checkpoint (C2SP signed note).",
-                200,
-                TEXT,
-            ),
-            get(get_checkpoint),
-        ),
-        (
-            info(
-                "GET",
-                "/v1/log/key",
-                OPEN,
-                "The log's public key (C2SP vkey); pin it out of band, do not trust this copy.",
-                200,
-                TEXT,
-            ),
-            get(get_log_key),
-        ),
-        (
-            info(
-                "GET",
-                "/v1/log/state",
-                LOG_OPERATORS,
-                "Sequenced, integrated and published sizes.",
-                200,
-                JSON,
-            ),
-            get(get_state),
-        ),
-        (
-            info(
-                "GET",
-                "/v1/log/leaves/{index}/inclusion",
-                OPEN,
-                "Inclusion proof of a leaf (query: size).",
-                200,
-                JSON,
-            ),
-            get(get_inclusion),
-        ),
-        (
-            info(
-                "GET",
-                "/v1/log/consistency",
-                OPEN,
-                "Consistency proof between two sizes (query: old, new).",
-                200,
-                JSON,
-            ),
-            get(get_consistency),
-        ),
-        (
-            info(
-                "POST",
-                "/v1/proofs",
-                &[Role::Sender],
-                "Ask for a delivered-within proof of one of the caller's messages.",
-                202,
-                JSON,
-            ),
-            post(post_proof),
-        ),
-        (
-            info(
-                "GET",
-                "/v1/proofs/{job_id}",
-                &[Role::Sender],
-                "A proof job of the caller's: state, and bundle and opening when done.",
-                200,
-                JSON,
-            ),
-            get(get_proof),
-        ),
-        (
-            info(
-                "POST",
-                "/v1/admin/tokens",
-                &[Role::Admin],
-                "Issue a token (the token is in this answer only); audited.",
-                201,
-                JSON,
-            ),
-            post(crate::admin::post_token),
-        ),
-        (
-            info(
-                "GET",
-                "/v1/admin/tokens",
-                &[Role::Admin],
-                "Every token's id, role, subject, expiry and revocation (never the token).",
-                200,
-                JSON,
-            ),
-            get(crate::admin::list_tokens),
-        ),
-        (
-            info(
-                "DELETE",
-                "/v1/admin/tokens/{token_id}",
-                &[Role::Admin],
-                "Revoke a token at once; audited.",
-                200,
-                JSON,
-            ),
-            delete(crate::admin::revoke_token),
-        ),
-        (
-            info(
-                "GET",
-                "/v1/admin/audit",
-                &[Role::Admin],
-                "The append-only audit log of admin actions, with its hash chain checked.",
-                200,
-                JSON,
-            ),
-            get(crate::admin::get_audit),
-        ),
-        (
-            info(
-                "PUT",
-                "/v1/directory/{account}",
-                &[Role::Client],
-                "Publish the caller's prekeys and certified receipt key (replaces the previous).",
-                200,
-                JSON,
-            ),
-            put(crate::relay::put_directory),
-        ),
-        (
-            info(
-                "GET",
-                "/v1/directory/{account}",
-                &[Role::Client],
-                "An account's prekey bundle, with one one-time prekey handed out once.",
-                200,
-                JSON,
-            ),
-            get(crate::relay::get_directory),
-        ),
-        (
-            info(
-                "POST",
-                "/v1/messages/{recipient}",
-                &[Role::Client],
-                "Post an envelope (the raw body) and log its submitted event (201 new, 200 repeat).",
-                201,
-                JSON,
-            ),
+            "post_message",
             post(crate::relay::post_message).layer(DefaultBodyLimit::max(envelope_limit)),
         ),
-        (
-            info(
-                "GET",
-                "/v1/mailbox",
-                &[Role::Client],
-                "The caller's waiting envelopes, oldest first (at most 100).",
-                200,
-                JSON,
-            ),
-            get(crate::relay::get_mailbox),
-        ),
-        (
-            info(
-                "GET",
-                "/v1/mailbox/{ciphertext_sha256}",
-                &[Role::Client],
-                "One of the caller's envelopes, the exact bytes.",
-                200,
-                "application/octet-stream",
-            ),
-            get(crate::relay::get_envelope),
-        ),
-        (
-            info(
-                "POST",
-                "/v1/mailbox/{ciphertext_sha256}/receipt",
-                &[Role::Client],
-                "Acknowledge an envelope with a receipt signed by the caller's certified key.",
-                201,
-                JSON,
-            ),
-            post(crate::relay::post_ack),
-        ),
+        ("get_mailbox", get(crate::relay::get_mailbox)),
+        ("get_envelope", get(crate::relay::get_envelope)),
+        ("post_ack", post(crate::relay::post_ack)),
     ]
 }
 
-/// Every route of the API, in the order [`build_router`] adds them.
-pub fn routes() -> Vec<RouteInfo> {
-    table(0).into_iter().map(|(r, _)| r).collect()
+/// Every route of the API (letro-api's route table), in the order [`build_router`] adds them.
+pub fn routes() -> &'static [letro_api::Route] {
+    letro_api::ROUTES
 }
 
 /// The content type of `GET /metrics`.
-pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub use letro_api::routes::METRICS_CONTENT_TYPE;
 
 /// The API's routes with their body limit, timeout, metrics and JSON 404.
 pub fn build_router(state: AppState) -> Router {
     let limit = state.inner.body_limit;
     let timeout = state.inner.request_timeout;
+    let mut by_path: std::collections::BTreeMap<&str, MethodRouter<AppState>> =
+        std::collections::BTreeMap::new();
+    for (id, handler) in handlers(state.inner.max_envelope_bytes) {
+        let Some(route) = letro_api::routes::route(id) else {
+            // Unreachable: `every_route_has_one_handler` checks the two lists.
+            tracing::error!(
+                id,
+                "a handler for an operation the route table does not have"
+            );
+            continue;
+        };
+        let merged = match by_path.remove(route.path) {
+            Some(existing) => existing.merge(handler),
+            None => handler,
+        };
+        by_path.insert(route.path, merged);
+    }
     let mut router = Router::new();
-    for (r, handler) in table(state.inner.max_envelope_bytes) {
-        router = router.route(r.path, handler);
+    for (path, handler) in by_path {
+        router = router.route(path, handler.fallback(method_not_allowed));
     }
     router
         // Route layers see the matched route template; the metrics layer is outside the
@@ -666,6 +461,12 @@ pub fn build_router(state: AppState) -> Router {
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// A route that exists, called with a method it does not take: the JSON error, with `Allow`
+/// left to the client to find in the OpenAPI document.
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 async fn fallback(State(state): State<AppState>) -> ApiError {
@@ -689,11 +490,7 @@ async fn metrics_layer(State(state): State<AppState>, req: Request, next: Next) 
     resp
 }
 
-async fn get_metrics(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    state.authorize(&headers, &[Role::Admin])?;
+async fn get_metrics(State(state): State<AppState>, _caller: Caller) -> Result<Response, ApiError> {
     let sizes = {
         let view = state.view()?;
         (
@@ -713,7 +510,7 @@ async fn get_metrics(
 }
 
 async fn get_openapi() -> Json<serde_json::Value> {
-    Json(crate::openapi::document(&routes()))
+    Json(letro_api::openapi::document(env!("CARGO_PKG_VERSION")))
 }
 
 async fn timeout_layer(State(limit): State<Duration>, req: Request, next: Next) -> Response {
@@ -733,54 +530,14 @@ fn json_body<T>(state: &AppState, body: Result<Json<T>, JsonRejection>) -> Resul
     }
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
-}
-
-/// `POST /v1/submissions` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubmissionBody {
-    /// `H`, 64 lowercase hex digits.
-    pub ciphertext_sha256: String,
-    /// The sender's account id.
-    pub sender: String,
-    /// The recipient's routing id.
-    pub routing: String,
-}
-
-/// The answer to an accepted event.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Accepted {
-    /// Its log index.
-    pub index: u64,
-    /// `sequenced`, `integrated` or `published`.
-    pub state: String,
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 pub(crate) fn parse_hash(s: &str) -> Result<CiphertextHash, ApiError> {
-    CiphertextHash::from_hex(s).map_err(|e| {
-        ApiError::InvalidRequest(format!(
-            "ciphertext_sha256 must be 64 lowercase hex digits: {e}"
-        ))
-    })
-}
-
-fn parse_id(field: &str, s: &str) -> Result<(), ApiError> {
-    if s.is_empty() || s.len() > 256 || s.chars().any(char::is_control) {
-        return Err(ApiError::InvalidRequest(format!(
-            "{field} must be 1 to 256 bytes without control characters"
-        )));
-    }
-    Ok(())
-}
-
-fn parse_fr(field: &str, s: &str) -> Result<Fr, ApiError> {
-    fr_from_decimal(s).map_err(|e| {
-        ApiError::InvalidRequest(format!(
-            "{field} must be a canonical decimal field element: {e}"
-        ))
-    })
+    letro_api::bodies::parse_ciphertext_hash("ciphertext_sha256", s).map_err(invalid)
 }
 
 pub(crate) async fn accepted(state: &AppState, a: Appended) -> Result<Response, ApiError> {
@@ -791,21 +548,18 @@ pub(crate) async fn accepted(state: &AppState, a: Appended) -> Result<Response, 
     };
     let body = Accepted {
         index: a.index,
-        state: state.state_of(a.index)?.to_owned(),
+        state: state.state_of(a.index)?,
     };
     Ok((status, Json(body)).into_response())
 }
 
 async fn post_submission(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Json<SubmissionBody>, JsonRejection>,
+    _caller: Caller,
+    body: Result<Json<SubmissionRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers, &[Role::Relay])?;
-    let body = json_body(&state, body)?;
-    let h = parse_hash(&body.ciphertext_sha256)?;
-    parse_id("sender", &body.sender)?;
-    parse_id("routing", &body.routing)?;
+    let body = json_body(&state, body)?.check().map_err(invalid)?;
+    let h = body.ciphertext_hash;
     let secret = EventSecret::fresh();
     let leaf = submitted_leaf(&h, &body.sender, &body.routing, &secret.fr());
     let event = StoredEvent::Submitted {
@@ -819,10 +573,10 @@ async fn post_submission(
 
 async fn post_receipt(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Result<Caller, ApiError>,
     body: Result<Json<ReceiptJson>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let result = receipt(&state, &headers, body).await;
+    let result = receipt(&state, caller, body).await;
     if let Err(e) = &result {
         state.inner.metrics.receipt_refused(e.code());
     }
@@ -831,19 +585,12 @@ async fn post_receipt(
 
 async fn receipt(
     state: &AppState,
-    headers: &HeaderMap,
+    caller: Result<Caller, ApiError>,
     body: Result<Json<ReceiptJson>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    state.authorize(headers, &[Role::Relay])?;
-    let body = json_body(state, body)?;
-    let h = parse_hash(&body.ciphertext_sha256)?;
-    let checked = checked_receipt(
-        state,
-        &h,
-        &body.delivered_at,
-        &body.receipt_key,
-        body.signature,
-    )?;
+    caller?;
+    let (h, receipt) = json_body(state, body)?.check().map_err(receipt_refused)?;
+    let checked = checked_receipt(state, &h, &receipt)?;
     let a = state
         .append(h.0, checked.leaf, checked.event, checked.secret)
         .await?;
@@ -894,7 +641,24 @@ fn certificate_for(
     Ok(object)
 }
 
-/// Parses and checks a receipt for `h`, in this order: the encodings (400); the subgroup, the
+/// A request member that is malformed: 400 `invalid_request`, naming the member.
+pub(crate) fn invalid(e: FieldError) -> ApiError {
+    ApiError::InvalidRequest(e.to_string())
+}
+
+/// A receipt body refused before the state is looked at: a malformed member (400), or a key or
+/// signature that is not one (422 `invalid_receipt`).
+pub(crate) fn receipt_refused(e: ReceiptProblem) -> ApiError {
+    match e {
+        ReceiptProblem::Field(f) => invalid(f),
+        e @ (ReceiptProblem::Key(_) | ReceiptProblem::Signature(_)) => {
+            ApiError::InvalidReceipt(e.to_string())
+        }
+    }
+}
+
+/// Checks a receipt for `h` whose encodings letro-api has checked ([`ReceiptRequest::check`]:
+/// 400 and 422 `invalid_receipt` for the key and signature encodings), in this order: the
 /// signature and the clock skew (422 `invalid_receipt`, `clock_skew`); that `h` was submitted
 /// (409 `not_submitted`); that the key is certified by the account the submission was routed
 /// to (422 `uncertified_receipt_key`, `invalid_certificate`). Every path that logs receipts
@@ -902,62 +666,26 @@ fn certificate_for(
 pub(crate) fn checked_receipt(
     state: &AppState,
     h: &CiphertextHash,
-    delivered_at: &str,
-    receipt_key: &PointJson,
-    signature: SignatureJson,
+    receipt: &Receipt,
 ) -> Result<CheckedReceipt, ApiError> {
-    let t =
-        time::OffsetDateTime::parse(delivered_at, &time::format_description::well_known::Rfc3339)
-            .map_err(|e| ApiError::InvalidRequest(format!("delivered_at must be RFC 3339: {e}")))?;
-    if t.nanosecond() != 0 {
-        return Err(ApiError::InvalidRequest(
-            "delivered_at must be whole seconds (the receipt signs Unix seconds)".into(),
-        ));
-    }
-    let t = u64::try_from(t.unix_timestamp())
-        .map_err(|_| ApiError::InvalidRequest("delivered_at must not be before 1970".into()))?;
-    let ax = parse_fr("receipt_key.x", &receipt_key.x)?;
-    let ay = parse_fr("receipt_key.y", &receipt_key.y)?;
-    let key = PublicKey::from_coords(ax, ay)
-        .map_err(|e| ApiError::InvalidReceipt(format!("receipt_key: {e}")))?;
-    let rx = parse_fr("signature.r8.x", &signature.r8.x)?;
-    let ry = parse_fr("signature.r8.y", &signature.r8.y)?;
-    let s = parse_decimal(&signature.s)
-        .ok()
-        .map(|n| n.to_bytes_be())
-        .filter(|b| b.len() <= 32)
-        .ok_or_else(|| {
-            ApiError::InvalidRequest("signature.s must be a canonical decimal below 2^256".into())
-        })?;
-    let mut s_be = [0u8; 32];
-    for (o, b) in s_be.iter_mut().rev().zip(s.iter().rev()) {
-        *o = *b;
-    }
-    let sig = Signature::from_parts(rx, ry, &s_be)
-        .map_err(|e| ApiError::InvalidReceipt(format!("signature: {e}")))?;
+    let Receipt {
+        delivered_at: t,
+        receipt_key: key,
+        signature: sig,
+    } = receipt;
     let max_skew = state.inner.max_skew;
     let secret = EventSecret::fresh();
-    let event = check_receipt(h, t, &key, &sig, unix_now(), max_skew, secret.fr()).map_err(
-        |e| match e {
+    let event =
+        check_receipt(h, *t, key, sig, unix_now(), max_skew, secret.fr()).map_err(|e| match e {
             ReceiptError::Skew { .. } => ApiError::ClockSkew(e.to_string()),
             _ => ApiError::InvalidReceipt(e.to_string()),
-        },
-    )?;
-    let certificate = certificate_for(state, h, &key)?;
+        })?;
+    let certificate = certificate_for(state, h, key)?;
     let stored = StoredEvent::Delivered {
         ciphertext_sha256: h.to_hex(),
-        delivered_at: t,
-        receipt_key: PointJson {
-            x: fr_to_decimal(&ax),
-            y: fr_to_decimal(&ay),
-        },
-        signature: SignatureJson {
-            r8: PointJson {
-                x: fr_to_decimal(&rx),
-                y: fr_to_decimal(&ry),
-            },
-            s: signature.s,
-        },
+        delivered_at: *t,
+        receipt_key: PointJson::from_point(key.point()),
+        signature: SignatureJson::from(sig),
         receipt_key_certificate: Some(certificate),
     };
     Ok(CheckedReceipt {
@@ -987,22 +715,10 @@ async fn get_checkpoint(State(state): State<AppState>) -> Result<Response, ApiEr
     Ok(([(header::CONTENT_TYPE, TEXT)], text).into_response())
 }
 
-/// `GET /v1/log/state`.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LogState {
-    /// Entries durably stored and given an index.
-    pub sequenced: u64,
-    /// Entries in the tree.
-    pub integrated: u64,
-    /// Entries covered by the latest signed checkpoint.
-    pub published: u64,
-}
-
 async fn get_state(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _caller: Caller,
 ) -> Result<Json<LogState>, ApiError> {
-    state.authorize(&headers, LOG_OPERATORS)?;
     let view = state.view()?;
     Ok(Json(LogState {
         sequenced: view.log.sequenced_size(),
@@ -1011,30 +727,7 @@ async fn get_state(
     }))
 }
 
-/// Query of the inclusion endpoint.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SizeQuery {
-    /// Tree size; default the latest checkpoint's.
-    pub size: Option<u64>,
-}
-
-/// An inclusion proof, field elements in decimal.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct InclusionJson {
-    /// Leaf index.
-    pub index: u32,
-    /// Tree size the proof is for.
-    pub size: u64,
-    /// The leaf.
-    pub leaf: String,
-    /// The root at `size` (check it against a signed checkpoint, not this field).
-    pub root: String,
-    /// Three siblings per level, leaves up.
-    pub siblings: Vec<[String; 3]>,
-}
-
-fn siblings_json(p: &InclusionProof) -> Vec<[String; 3]> {
+fn siblings_json(p: &PoseidonInclusion) -> Vec<[String; 3]> {
     p.siblings
         .iter()
         .map(|l| {
@@ -1063,7 +756,7 @@ async fn get_inclusion(
     State(state): State<AppState>,
     index: Result<Path<u32>, PathRejection>,
     query: Result<Query<SizeQuery>, QueryRejection>,
-) -> Result<Json<InclusionJson>, ApiError> {
+) -> Result<Json<InclusionProof>, ApiError> {
     let Path(index) = index.map_err(|_| {
         ApiError::InvalidRequest("the leaf index must be an integer below 2^32".into())
     })?;
@@ -1082,7 +775,7 @@ async fn get_inclusion(
     })?;
     let leaf = view.log.leaf(index).map_err(|_| ApiError::Internal)?;
     let root = view.log.root_at(size).map_err(|_| ApiError::Internal)?;
-    Ok(Json(InclusionJson {
+    Ok(Json(InclusionProof {
         index,
         size,
         leaf: fr_to_decimal(&leaf),
@@ -1091,33 +784,10 @@ async fn get_inclusion(
     }))
 }
 
-/// Query of the consistency endpoint.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsistencyQuery {
-    /// Old size.
-    pub old: u64,
-    /// New size.
-    pub new: u64,
-}
-
-/// A consistency proof, field elements in decimal.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ConsistencyJson {
-    /// Old size.
-    pub old: u64,
-    /// New size.
-    pub new: u64,
-    /// Leaf `old - 1`, absent when `old` is 0.
-    pub last_old_leaf: Option<String>,
-    /// Its siblings in the tree of size `new`, absent when `old` is 0.
-    pub siblings: Option<Vec<[String; 3]>>,
-}
-
 async fn get_consistency(
     State(state): State<AppState>,
     query: Result<Query<ConsistencyQuery>, QueryRejection>,
-) -> Result<Json<ConsistencyJson>, ApiError> {
+) -> Result<Json<ConsistencyProof>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
     if q.old > q.new {
         return Err(ApiError::InvalidRequest(format!(
@@ -1131,58 +801,12 @@ async fn get_consistency(
         tracing::error!(error = %e, "consistency proof failed");
         ApiError::Internal
     })?;
-    Ok(Json(ConsistencyJson {
+    Ok(Json(ConsistencyProof {
         old: q.old,
         new: q.new,
         last_old_leaf: proof.last_old_leaf.as_ref().map(fr_to_decimal),
         siblings: proof.path.as_ref().map(siblings_json),
     }))
-}
-
-/// `POST /v1/proofs` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProofRequest {
-    /// `H`, 64 lowercase hex digits.
-    pub ciphertext_sha256: String,
-    /// The window's start, `YYYY-MM-DDTHH:MM:SSZ`.
-    pub not_before: String,
-    /// The window's end, `YYYY-MM-DDTHH:MM:SSZ`.
-    pub not_after: String,
-    /// Optional: an `https://` or `http://` URL on a host the service allows
-    /// (`callback_hosts`), to which the service POSTs `{"job_id", "state"}` when the job is
-    /// done or failed.
-    #[serde(default)]
-    pub callback_url: Option<String>,
-}
-
-/// A proof job as the API shows it to its owner.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct JobJson {
-    /// The job id.
-    pub job_id: String,
-    /// `queued`, `running`, `done` or `failed`.
-    pub state: String,
-    /// When failed: `{"code", "message"}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<serde_json::Value>,
-    /// When done: the bundle document (canonical encoding), as a string.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bundle: Option<String>,
-    /// When done: the opening document, as a string. Secret to the sender.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub opening: Option<String>,
-    /// With a callback URL: `pending`, `delivered` or `failed`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub callback: Option<String>,
-}
-
-fn parse_window_time(field: &str, s: &str) -> Result<u64, ApiError> {
-    letro_core::bundle::parse_time(s).map_err(|e| {
-        ApiError::InvalidRequest(format!(
-            "{field} must be an RFC 3339 UTC time of the form YYYY-MM-DDTHH:MM:SSZ: {e}"
-        ))
-    })
 }
 
 fn format_t(t: u64) -> String {
@@ -1211,19 +835,16 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 async fn post_proof(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Result<Json<ProofRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let token = state.authorize(&headers, &[Role::Sender])?;
+    let token = caller.0;
     let body = json_body(&state, body)?;
-    let h = parse_hash(&body.ciphertext_sha256)?;
-    let not_before = parse_window_time("not_before", &body.not_before)?;
-    let not_after = parse_window_time("not_after", &body.not_after)?;
-    if not_before > not_after {
-        return Err(ApiError::InvalidRequest(
-            "not_before is later than not_after".into(),
-        ));
-    }
+    let ProofWindow {
+        ciphertext_hash: h,
+        not_before,
+        not_after,
+    } = body.check().map_err(invalid)?;
     if let Some(url) = &body.callback_url {
         crate::callback::check_url(url, &state.inner.callback_hosts)
             .map_err(ApiError::CallbackRefused)?;
@@ -1313,39 +934,54 @@ async fn post_proof(
     tracing::info!(job = %job.id, "proof job queued");
     state.inner.metrics.job(JobState::Queued.as_str());
     state.inner.queue.push(job.id.clone());
-    let body = JobJson {
-        job_id: job.id.clone(),
-        state: JobState::Queued.as_str().into(),
-        error: None,
-        bundle: None,
-        opening: None,
-        callback: job.callback_state,
-    };
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    let body = job_body(job.clone());
+    let location = format!("/v1/proofs/{}", job.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
 }
 
 async fn get_proof(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<JobJson>, ApiError> {
-    let token = state.authorize(&headers, &[Role::Sender])?;
+) -> Result<Json<Job>, ApiError> {
+    let token = caller.0;
     let Path(id) = id.map_err(|_| ApiError::InvalidRequest("malformed job id".into()))?;
     let job = state.jobs()?.job(&id).map_err(internal)?;
     // Another sender's job is reported like a missing one.
     let job = job
         .filter(|j| j.owner == token.subject)
         .ok_or_else(|| ApiError::NotFound("no proof job with this id".into()))?;
-    Ok(Json(JobJson {
+    Ok(Json(job_body(job)))
+}
+
+/// A stored job as its owner sees it.
+fn job_body(job: JobRecord) -> Job {
+    Job {
         job_id: job.id,
-        state: job.state.as_str().into(),
-        error: job
-            .error
-            .map(|(code, message)| json!({"code": code, "message": message})),
+        state: match job.state {
+            JobState::Queued => ApiJobState::Queued,
+            JobState::Running => ApiJobState::Running,
+            JobState::Done => ApiJobState::Done,
+            JobState::Failed => ApiJobState::Failed,
+        },
+        error: job.error.map(|(code, message)| JobFailure {
+            // Stored codes are the two the jobs write; anything else reads as a failed proof.
+            code: JobFailureCode::parse(&code).unwrap_or(JobFailureCode::ProofFailed),
+            message,
+        }),
         bundle: job.bundle,
         opening: job.opening,
-        callback: job.callback_state,
-    }))
+        callback: job.callback_state.as_deref().map(|c| match c {
+            "delivered" => CallbackState::Delivered,
+            "failed" => CallbackState::Failed,
+            _ => CallbackState::Pending,
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -1357,6 +993,7 @@ mod tests {
     use super::*;
     use crate::auth::issue_token;
     use crate::store::{SqliteStore, Store};
+    use serde_json::json;
 
     #[test]
     fn every_error_code_is_in_the_openapi_document() {
@@ -1365,6 +1002,7 @@ mod tests {
             ApiError::InvalidRequest(s()),
             ApiError::Unauthorized(""),
             ApiError::Forbidden(""),
+            ApiError::MethodNotAllowed,
             ApiError::NotYours(s()),
             ApiError::InvalidCertificate(s()),
             ApiError::UncertifiedReceiptKey,
@@ -1384,10 +1022,17 @@ mod tests {
             ApiError::Timeout,
             ApiError::Internal,
         ];
-        let codes: std::collections::BTreeSet<&str> = all.iter().map(ApiError::code).collect();
-        let listed: std::collections::BTreeSet<&str> =
-            crate::openapi::ERROR_CODES.iter().copied().collect();
+        let codes: std::collections::BTreeSet<ErrorCode> =
+            all.iter().map(ApiError::error_code).collect();
+        let listed: std::collections::BTreeSet<ErrorCode> = ErrorCode::ALL.into_iter().collect();
         assert_eq!(codes, listed);
+        // The document (letro-api) lists every code in its ErrorCode schema.
+        let doc = letro_api::openapi::document("test");
+        let names = doc["components"]["schemas"]["ErrorCode"]["enum"].to_string();
+        for e in &all {
+            assert!(names.contains(&format!("\"{}\"", e.code())), "{}", e.code());
+            assert_eq!(e.status().as_u16(), e.error_code().status());
+        }
         // Receipt refusals are all counted by the metrics.
         for code in [
             "not_submitted",
@@ -1396,6 +1041,13 @@ mod tests {
         ] {
             assert!(crate::metrics::RECEIPT_REFUSALS.contains(&code), "{code}");
         }
+    }
+
+    #[test]
+    fn every_route_has_one_handler() {
+        let ids: Vec<&str> = handlers(0).into_iter().map(|(id, _)| id).collect();
+        let table: Vec<&str> = routes().iter().map(|r| r.operation_id).collect();
+        assert_eq!(ids, table);
     }
 
     #[tokio::test]
@@ -1417,7 +1069,7 @@ mod tests {
         let jobs: SharedStore = Arc::new(std::sync::Mutex::new(store));
         let (queue_tx, _queue_rx) = std::sync::mpsc::channel();
         let queue = JobQueue::for_tests(queue_tx);
-        let metrics = Arc::new(Metrics::new(routes().into_iter().map(|r| r.path)));
+        let metrics = Arc::new(Metrics::new(routes().iter().map(|r| r.path)));
         let parts = Parts {
             tx,
             view,

@@ -2,56 +2,13 @@
 //! Which role may call what is in `service/ACCESS.md`.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::store::{AuditEntry, Store, StoreError, TokenRecord};
 
-/// A token's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// The relay: posts submitted events and delivery receipts.
-    Relay,
-    /// A regulated sender: reads the log and asks for proofs of its own messages.
-    Sender,
-    /// A messaging client (a device account; the subject is the account id): publishes its
-    /// prekeys, fetches others', posts envelopes, reads and acknowledges its own mailbox.
-    Client,
-    /// An operator: issues, lists and revokes tokens, reads the audit log and the metrics.
-    Admin,
-}
-
-impl Role {
-    /// The role's name in storage and in ACCESS.md.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Relay => "relay",
-            Self::Sender => "sender",
-            Self::Admin => "admin",
-            Self::Client => "client",
-        }
-    }
-}
-
-/// An unknown role name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role {0:?} (expected relay, sender, client or admin)")]
-pub struct UnknownRole(pub String);
-
-impl FromStr for Role {
-    type Err = UnknownRole;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "relay" => Ok(Self::Relay),
-            "sender" => Ok(Self::Sender),
-            "admin" => Ok(Self::Admin),
-            "client" => Ok(Self::Client),
-            other => Err(UnknownRole(other.to_owned())),
-        }
-    }
-}
+pub use letro_api::role::{Role, UnknownRole};
 
 /// SHA-256 of a token string, the only form in which tokens are stored.
 pub fn token_hash(token: &str) -> [u8; 32] {
@@ -62,8 +19,9 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 /// entry by `actor` to the audit log, and returns the token and its record. The caller hands
 /// the token to its holder once (it cannot be recovered).
 ///
-/// A running service takes tokens issued through its admin API at once; tokens issued into
-/// the store while it runs (by `letro token issue`) take effect at its next start.
+/// A running service takes tokens issued through its admin API at once, and tokens issued into
+/// its store by another process (`letro token issue`) within [`crate::TOKEN_RELOAD_INTERVAL`]
+/// (it polls [`Store::token_changes`]).
 pub fn issue_token(
     store: &mut dyn Store,
     role: Role,
@@ -90,6 +48,49 @@ pub fn issue_token(
         outcome: "ok".into(),
     })?;
     Ok((token, record))
+}
+
+/// Revokes the token whose [`TokenRecord::id`] is `id` at `at` (a revoked token keeps its first
+/// revocation time) and writes a `token.revoke` entry by `actor` to the audit log, as
+/// `DELETE /v1/admin/tokens/{token_id}` does: outcome `ok`, or `not_found` when no token (or
+/// more than one) has this id, in which case `None` is returned and nothing else changes.
+/// A running service on the same store refuses the token within
+/// [`crate::TOKEN_RELOAD_INTERVAL`].
+pub fn revoke_token_by_id(
+    store: &mut dyn Store,
+    id: &str,
+    at: u64,
+    actor: &str,
+) -> Result<Option<TokenRecord>, StoreError> {
+    let found = {
+        let mut matching = store.tokens()?.into_iter().filter(|r| r.id() == id);
+        match (matching.next(), matching.next()) {
+            (Some(one), None) => Some(one),
+            _ => None,
+        }
+    };
+    let entry = |outcome: &str| AuditEntry {
+        time: at,
+        actor: actor.to_owned(),
+        action: "token.revoke".into(),
+        target: id.to_owned(),
+        outcome: outcome.into(),
+    };
+    let Some(record) = found else {
+        store.append_audit(&entry("not_found"))?;
+        return Ok(None);
+    };
+    if !store.revoke_token(&record.hash, at)? {
+        return Err(StoreError::Corrupt(
+            "a token disappeared while it was revoked".into(),
+        ));
+    }
+    store.append_audit(&entry("ok"))?;
+    let revoked = store.tokens()?.into_iter().find(|r| r.hash == record.hash);
+    Ok(Some(revoked.unwrap_or(TokenRecord {
+        revoked_at: Some(at),
+        ..record
+    })))
 }
 
 /// Why a request was not authenticated.
@@ -146,6 +147,25 @@ impl Tokens {
     /// Adds a newly issued token.
     pub fn insert(&mut self, record: TokenRecord) {
         self.by_hash.insert(record.hash, record);
+    }
+
+    /// Takes in the store's records (read after a change another process made): new tokens
+    /// are added and revocations applied. Nothing is removed and no revocation is undone, so
+    /// a table read just before this service issued or revoked a token cannot undo that.
+    pub fn merge(&mut self, records: Vec<TokenRecord>) {
+        for r in records {
+            match self.by_hash.entry(r.hash) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(r);
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    let known = o.get_mut();
+                    if known.revoked_at.is_none() {
+                        known.revoked_at = r.revoked_at;
+                    }
+                }
+            }
+        }
     }
 
     /// The token whose [`TokenRecord::id`] is `id`, if exactly one has it.
@@ -229,5 +249,72 @@ mod tests {
         assert_eq!(tokens.find_by_id(&id).unwrap().revoked_at, Some(5));
         assert_eq!("admin".parse::<Role>(), Ok(Role::Admin));
         assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn every_role_is_listed_and_parses_back() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+            assert!(Role::names().contains(role.as_str()));
+        }
+        assert_eq!(Role::names(), "relay, sender, client or admin");
+        let e = "root".parse::<Role>().unwrap_err().to_string();
+        assert!(e.contains("relay, sender, client or admin"), "{e}");
+    }
+
+    #[test]
+    fn a_merge_adds_tokens_and_revocations_but_undoes_nothing() {
+        let record = |b: u8, revoked_at| TokenRecord {
+            hash: [b; 32],
+            role: Role::Relay,
+            subject: "relay".into(),
+            expires_at: 100,
+            revoked_at,
+        };
+        let mut tokens = Tokens::new(vec![record(1, None), record(2, Some(7))]);
+        // A table read before token 3 was issued and token 2 revoked here, with 1 revoked
+        // elsewhere and 4 issued elsewhere.
+        tokens.insert(record(3, None));
+        tokens.merge(vec![record(1, Some(9)), record(2, None), record(4, None)]);
+        let by = |b: u8| tokens.by_hash.get(&[b; 32]).map(|r| r.revoked_at);
+        assert_eq!(by(1), Some(Some(9)), "revoked elsewhere");
+        assert_eq!(by(2), Some(Some(7)), "a revocation stays");
+        assert_eq!(by(3), Some(None), "issued here, kept");
+        assert_eq!(by(4), Some(None), "issued elsewhere, added");
+    }
+
+    #[test]
+    fn revoking_by_id_is_audited_and_unknown_ids_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(dir.path()).unwrap();
+        let (_, record) = issue_token(&mut store, Role::Client, "alice", 1000, "cli").unwrap();
+        let revoked = revoke_token_by_id(&mut store, &record.id(), 40, "cli")
+            .unwrap()
+            .unwrap();
+        assert_eq!(revoked.revoked_at, Some(40));
+        let again = revoke_token_by_id(&mut store, &record.id(), 50, "cli")
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.revoked_at, Some(40), "the first time stays");
+        assert!(
+            revoke_token_by_id(&mut store, "00000000000000ff", 60, "cli")
+                .unwrap()
+                .is_none()
+        );
+        let audit = store.audit_log().unwrap();
+        let outcomes: Vec<_> = audit
+            .iter()
+            .map(|a| (a.action.as_str(), a.outcome.as_str(), a.actor.as_str()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("token.issue", "ok", "cli"),
+                ("token.revoke", "ok", "cli"),
+                ("token.revoke", "ok", "cli"),
+                ("token.revoke", "not_found", "cli"),
+            ]
+        );
+        assert_eq!(store.tokens().unwrap()[0].revoked_at, Some(40));
     }
 }

@@ -84,6 +84,20 @@ pub fn load_or_create(data_dir: &Path, origin: &str) -> Result<SignerKey, LogKey
 /// Loads an existing log key file (one `PRIVATE+KEY+<origin>+...` line), refusing it if group
 /// or others may access it or its name is not `origin`.
 pub fn load(path: &Path, origin: &str) -> Result<SignerKey, LogKeyError> {
+    let key = read(path)?;
+    if key.name() != origin {
+        return Err(LogKeyError::NameMismatch {
+            key_name: key.name().to_owned(),
+            origin: origin.to_owned(),
+        });
+    }
+    Ok(key)
+}
+
+/// Reads an existing log key file whatever its name (for `letro log key`, and to learn the
+/// origin of a data directory from before the origin was recorded), refusing it if group or
+/// others may access it.
+pub fn read(path: &Path) -> Result<SignerKey, LogKeyError> {
     let shown = path.display().to_string();
     let io = |source| LogKeyError::Io {
         path: shown.clone(),
@@ -94,14 +108,7 @@ pub fn load(path: &Path, origin: &str) -> Result<SignerKey, LogKeyError> {
         return Err(LogKeyError::Permissions { path: shown, mode });
     }
     let text = std::fs::read_to_string(path).map_err(io)?;
-    let key = SignerKey::parse(text.trim_end())?;
-    if key.name() != origin {
-        return Err(LogKeyError::NameMismatch {
-            key_name: key.name().to_owned(),
-            origin: origin.to_owned(),
-        });
-    }
-    Ok(key)
+    Ok(SignerKey::parse(text.trim_end())?)
 }
 
 #[cfg(test)]

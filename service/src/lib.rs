@@ -11,11 +11,15 @@
 //! - Access rules: `service/ACCESS.md`.
 //! - `GET /metrics` (admin token) is Prometheus text from the counters in [`metrics`]: requests
 //!   by route template and status, refused receipts by reason, proof jobs queued, done and
-//!   failed since the start, and the log sizes. `GET /openapi.json` is built ([`openapi`])
+//!   failed since the start, and the log sizes. `GET /openapi.json` is letro-api's document
 //!   from [`api::routes`], the one route list [`build_router`] routes.
 //!
 //! - Admin endpoints ([`admin`]) issue and revoke tokens at run time and read the
 //!   append-only audit log; finished proof jobs can notify a callback URL ([`callback`]).
+//!   Tokens issued or revoked in the store by another process (`letro token issue|revoke`)
+//!   take effect within [`TOKEN_RELOAD_INTERVAL`].
+//! - The data directory records its log's origin ([`origin`]); [`serve`] runs the HTTP
+//!   accept loop of [`server`]: header read timeout, connection cap, open-file limit raised.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -25,8 +29,9 @@ pub mod callback;
 pub mod jobs;
 pub mod keys;
 pub mod metrics;
-pub mod openapi;
+pub mod origin;
 pub mod relay;
+pub mod server;
 pub mod settings;
 pub mod store;
 pub mod writer;
@@ -91,6 +96,14 @@ pub struct Config {
     /// Largest envelope (message with its attachments, encrypted) the mailbox accepts, in
     /// bytes; larger ones get 413. Default 24 MiB.
     pub max_envelope_bytes: usize,
+    /// Longest a connection may take to send a complete request head, counted from its opening
+    /// or from the end of the previous response: a connection that sends nothing, half a
+    /// request, or idles between keep-alive requests is closed after it. Default 10 s.
+    pub header_timeout: Duration,
+    /// Most connections served at once; at the cap, a new connection replaces the connection
+    /// idle longest (none of its requests in flight), else waits in the listen backlog. Lowered
+    /// at start to fit the open-file limit ([`server`]). Default 4,096.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -112,9 +125,16 @@ impl Config {
             callback_backoff: Duration::from_secs(1),
             callback_ca_file: None,
             max_envelope_bytes: 24 << 20,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 4096,
         }
     }
 }
+
+/// How often a running service checks its store for tokens issued or revoked by another
+/// process ([`store::Store::token_changes`], one small query), and so the longest such a change
+/// takes to apply, plus the reload itself.
+pub const TOKEN_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why the service could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +154,9 @@ pub enum ServeError {
     /// The log key could not be loaded or created.
     #[error(transparent)]
     LogKey(#[from] keys::LogKeyError),
+    /// The origin is not valid, not the data directory's, or could not be recorded.
+    #[error(transparent)]
+    Origin(#[from] origin::OriginError),
     /// The stored leaves or checkpoint do not form a valid log.
     #[error("stored log is inconsistent: {0}")]
     Inconsistent(String),
@@ -164,12 +187,18 @@ pub struct Service {
     pool: jobs::Pool,
     publisher: tokio::task::JoinHandle<()>,
     notifier: tokio::task::JoinHandle<()>,
+    token_watch: tokio::task::JoinHandle<()>,
+    origin: String,
+    log_vkey: String,
+    limits: server::Limits,
 }
 
 impl Service {
     /// Opens the SQLite store and the log key in `config.data_dir` (creating both if needed),
-    /// rebuilds the tree from the stored leaves, checks the latest checkpoint against it, and
-    /// starts the writer and the publisher. Must be called inside a tokio runtime.
+    /// checks the origin against the one the directory records and records it on first start
+    /// ([`origin`]), rebuilds the tree from the stored leaves, checks the latest checkpoint
+    /// against it, and starts the writer, the publisher and the token reloader. Must be called
+    /// inside a tokio runtime.
     pub fn start(config: Config) -> Result<Self, ServeError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
             path: config.data_dir.display().to_string(),
@@ -187,10 +216,22 @@ impl Service {
         store: S,
         job_store: J,
     ) -> Result<Self, ServeError> {
+        origin::check(&config.data_dir, config.log_key.as_deref(), &config.origin)?;
         let key = match &config.log_key {
             Some(path) => keys::load(path, &config.origin)?,
             None => keys::load_or_create(&config.data_dir, &config.origin)?,
         };
+        if origin::record(&config.data_dir, &config.origin)? {
+            if config.origin == origin::DEFAULT_ORIGIN {
+                tracing::warn!(
+                    origin = %config.origin,
+                    "no origin was set: this data directory's log is now named {}, for good; \
+                     a log others verify needs a real origin (set it before the first start)",
+                    origin::DEFAULT_ORIGIN
+                );
+            }
+            tracing::info!(origin = %config.origin, "origin recorded in the data directory");
+        }
         let leaves = store
             .leaves()?
             .iter()
@@ -223,6 +264,8 @@ impl Service {
                 receipt_skew = receipt_skew.max(published_skew);
             }
         }
+        // The counter first: a change between the two reads is seen at the first poll.
+        let token_changes = store.token_changes()?;
         let tokens = auth::Tokens::new(store.tokens()?);
         tracing::info!(
             origin = %config.origin,
@@ -233,6 +276,7 @@ impl Service {
         );
         let key_vkey = key.verifier_key();
         let key_vkey_text = key_vkey.to_string();
+        let log_vkey = key_vkey_text.clone();
         let view = Arc::new(RwLock::new(LogView { log, checkpoint }));
         let (tx, rx) = mpsc::channel(writer::MAX_BATCH * 2);
         let w = Writer {
@@ -250,9 +294,7 @@ impl Service {
         let job_store: jobs::SharedStore = Arc::new(Mutex::new(job_store));
         let verifier = letro_verifier::Verifier::new(vec![key_vkey])
             .map_err(|e| ServeError::Inconsistent(format!("embedded verifying key: {e}")))?;
-        let metrics = Arc::new(metrics::Metrics::new(
-            api::routes().into_iter().map(|r| r.path),
-        ));
+        let metrics = Arc::new(metrics::Metrics::new(api::routes().iter().map(|r| r.path)));
         let tls = callback::tls_config(config.callback_ca_file.as_deref())
             .map_err(ServeError::CallbackTls)?;
         let (callbacks, notifier) =
@@ -300,13 +342,46 @@ impl Service {
                 }
             })
         };
+        let token_watch = tokio::spawn(watch_tokens(state.clone(), token_changes));
         Ok(Self {
             state,
             writer,
             pool,
             publisher,
             notifier,
+            token_watch,
+            origin: config.origin.clone(),
+            log_vkey,
+            limits: server::Limits {
+                header_timeout: config.header_timeout,
+                max_connections: config.max_connections,
+                request_timeout: config.request_timeout,
+            },
         })
+    }
+
+    /// The log's origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The log's verifier key, a C2SP vkey line without its newline (what `GET /v1/log/key`
+    /// serves): what verifiers pin, handed to them out of band.
+    pub fn log_vkey(&self) -> &str {
+        &self.log_vkey
+    }
+
+    /// Serves HTTP on `listener` ([`server::run`]) until `shutdown` completes, then lets
+    /// requests in flight finish and shuts the service down ([`Service::shutdown`]).
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let router = self.router();
+        let result = server::run(listener, router, self.limits, shutdown).await;
+        self.shutdown().await;
+        result
     }
 
     /// The API state (to build a router or call the log directly).
@@ -327,6 +402,8 @@ impl Service {
         self.pool.shutdown().await;
         // Undelivered notices stay `pending` in the store and resume at the next start.
         self.notifier.abort();
+        self.token_watch.abort();
+        let _ = self.token_watch.await;
         self.publisher.abort();
         let _ = self.publisher.await;
         if let Err(e) = self.state.publish().await {
@@ -340,18 +417,44 @@ impl Service {
 
 /// Starts the service on `config.data_dir` and serves HTTP on `listener` until `shutdown`
 /// completes; then stops accepting, lets requests in flight finish, publishes a final checkpoint
-/// and waits for the log writer.
+/// and waits for the log writer. [`Service::start`] then [`Service::serve`].
 pub async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let service = Service::start(config)?;
-    let router = service.router();
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServeError::Http);
-    service.shutdown().await;
-    result
+    Service::start(config)?.serve(listener, shutdown).await
+}
+
+/// Every [`TOKEN_RELOAD_INTERVAL`], reads the store's token counter and, when it changed since
+/// `seen`, merges the store's tokens into the table ([`auth::Tokens::merge`]), so that tokens
+/// issued or revoked by another process (`letro token issue|revoke`) take effect.
+async fn watch_tokens(state: AppState, mut seen: u64) {
+    let mut ticker = tokio::time::interval(TOKEN_RELOAD_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let st = state.clone();
+        let polled = tokio::task::spawn_blocking(move || reload_tokens(&st, seen)).await;
+        match polled {
+            Ok(Ok(now)) => seen = now,
+            Ok(Err(e)) => tracing::warn!(error = %e, "reloading the tokens failed"),
+            Err(e) => tracing::warn!(error = %e, "the token reload task failed"),
+        }
+    }
+}
+
+fn reload_tokens(state: &AppState, seen: u64) -> Result<u64, String> {
+    let (now, records) = {
+        let store = state.jobs().map_err(|e| e.to_string())?;
+        let now = store.token_changes().map_err(|e| e.to_string())?;
+        if now == seen {
+            return Ok(seen);
+        }
+        (now, store.tokens().map_err(|e| e.to_string())?)
+    };
+    let count = records.len();
+    state.tokens().map_err(|e| e.to_string())?.merge(records);
+    tracing::info!(tokens = count, "tokens reloaded after a store change");
+    Ok(now)
 }

@@ -1,8 +1,8 @@
 //! The relay's directory and mailbox, for `client` tokens (the subject is the account id).
 //!
 //! - Directory: a client publishes its prekeys and its certified receipt key
-//!   (`PUT /v1/directory/{account}`, [`letro_core::directory::PrekeyUpload`]); anyone with a
-//!   client token fetches a [`letro_core::directory::PrekeyBundle`]
+//!   (`PUT /v1/directory/{account}`, [`letro_api::directory::PrekeyUpload`]); anyone with a
+//!   client token fetches a [`letro_api::directory::PrekeyBundle`]
 //!   (`GET /v1/directory/{account}`), each one-time prekey being handed out once. The receipt
 //!   key's certificate (XEdDSA by the identity key) is verified before anything is stored, and
 //!   every certified receipt key is kept with its account for ever.
@@ -20,18 +20,19 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use letro_api::bodies::AckRequest as AckJson;
+pub use letro_api::bodies::{MailboxItem, Published};
+use letro_api::directory::{check_account_id, CertificateObject, PrekeyUpload};
 use letro_core::babyjubjub;
-use letro_core::directory::{check_account_id, CertificateObject, PrekeyUpload};
 use letro_core::log::submitted_leaf;
-use letro_core::receipt_json::AckJson;
 use letro_core::statement::CiphertextHash;
-use serde::{Deserialize, Serialize};
 
-use crate::api::{accepted, checked_receipt, parse_hash, ApiError, AppState};
-use crate::auth::Role;
+use crate::api::{
+    accepted, checked_receipt, parse_hash, receipt_refused, ApiError, AppState, Caller,
+};
 use crate::store::{DirectoryEntry, Envelope, EventSecret, StoredEvent};
 use crate::unix_now;
 
@@ -59,25 +60,14 @@ fn body_bytes(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<B
     })
 }
 
-/// The answer to a directory upload.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Published {
-    /// The account.
-    pub account: String,
-    /// One-time prekeys now available.
-    pub one_time_prekeys: usize,
-    /// SHA-256 of the packed receipt key, hex: what `letro-verify --opening` prints.
-    pub receipt_key_fingerprint: String,
-}
-
 /// `PUT /v1/directory/{account}`.
 pub(crate) async fn put_directory(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     account: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Published>, ApiError> {
-    let token = state.authorize(&headers, &[Role::Client])?;
+    let token = caller.0;
     let account = account_path(account)?;
     if token.subject != account {
         return Err(ApiError::NotYours(
@@ -128,7 +118,7 @@ pub(crate) async fn put_directory(
     tracing::info!(account = %account, one_time = one_time.len(), "prekeys published");
     Ok(Json(Published {
         account,
-        one_time_prekeys: one_time.len(),
+        one_time_prekeys: u64::try_from(one_time.len()).unwrap_or(u64::MAX),
         receipt_key_fingerprint: hex::encode(sha256(&packed)),
     }))
 }
@@ -142,10 +132,9 @@ fn sha256(b: &[u8]) -> [u8; 32] {
 /// when all are used).
 pub(crate) async fn get_directory(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _caller: Caller,
     account: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers, &[Role::Client])?;
     let account = account_path(account)?;
     let taken = state.jobs()?.take_directory(&account).map_err(internal)?;
     let Some((entry, one)) = taken else {
@@ -154,7 +143,7 @@ pub(crate) async fn get_directory(
         ));
     };
     let upload: PrekeyUpload = serde_json::from_str(&entry.document).map_err(internal)?;
-    let one = one.map(|(id, public_key)| letro_core::directory::OneTimePrekey { id, public_key });
+    let one = one.map(|(id, public_key)| letro_api::directory::OneTimePrekey { id, public_key });
     let bundle = upload.to_bundle(one);
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
@@ -166,11 +155,11 @@ pub(crate) async fn get_directory(
 /// `POST /v1/messages/{recipient}`: the body is the envelope.
 pub(crate) async fn post_message(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     recipient: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let token = state.authorize(&headers, &[Role::Client])?;
+    let token = caller.0;
     let recipient = account_path(recipient)?;
     let bytes = body_bytes(&state, body)?;
     if bytes.is_empty() {
@@ -215,24 +204,13 @@ pub(crate) async fn post_message(
     accepted(&state, a).await
 }
 
-/// One envelope in a mailbox listing.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct MailboxItem {
-    /// `H`, hex.
-    pub ciphertext_sha256: String,
-    /// The sending account.
-    pub sender: String,
-    /// When the relay accepted it, RFC 3339.
-    pub received_at: String,
-}
-
 /// `GET /v1/mailbox`: the caller's waiting envelopes, oldest first, at most
 /// [`MAILBOX_PAGE`].
 pub(crate) async fn get_mailbox(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<Vec<MailboxItem>>, ApiError> {
-    let token = state.authorize(&headers, &[Role::Client])?;
+    let token = caller.0;
     let list = state
         .jobs()?
         .mailbox(&token.subject, MAILBOX_PAGE)
@@ -257,10 +235,10 @@ fn hash_path(p: Result<Path<String>, PathRejection>) -> Result<CiphertextHash, A
 /// `GET /v1/mailbox/{ciphertext_sha256}`: the envelope bytes, to its recipient only.
 pub(crate) async fn get_envelope(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     h: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let token = state.authorize(&headers, &[Role::Client])?;
+    let token = caller.0;
     let h = hash_path(h)?;
     let envelope = state.jobs()?.envelope(&h.0).map_err(internal)?;
     // Another recipient's envelope is answered like a missing one.
@@ -283,11 +261,11 @@ pub(crate) async fn get_envelope(
 /// `POST /v1/mailbox/{ciphertext_sha256}/receipt`.
 pub(crate) async fn post_ack(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Result<Caller, ApiError>,
     h: Result<Path<String>, PathRejection>,
     body: Result<Json<AckJson>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let result = ack(&state, &headers, h, body).await;
+    let result = ack(&state, caller, h, body).await;
     if let Err(e) = &result {
         state.receipt_refused(e.code());
     }
@@ -296,11 +274,11 @@ pub(crate) async fn post_ack(
 
 async fn ack(
     state: &AppState,
-    headers: &HeaderMap,
+    caller: Result<Caller, ApiError>,
     h: Result<Path<String>, PathRejection>,
     body: Result<Json<AckJson>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let token = state.authorize(headers, &[Role::Client])?;
+    let token = caller?.0;
     let h = hash_path(h)?;
     let body = state.json_body(body)?;
     let mine = {
@@ -322,13 +300,8 @@ async fn ack(
     // The same checks as `POST /v1/receipts`: H submitted (the envelope alone is not enough:
     // it is stored before its event is logged), and the key certified by the routed account,
     // which is this account.
-    let checked = checked_receipt(
-        state,
-        &h,
-        &body.delivered_at,
-        &body.receipt_key,
-        body.signature,
-    )?;
+    let receipt = body.check().map_err(receipt_refused)?;
+    let checked = checked_receipt(state, &h, &receipt)?;
     let a = state
         .append(h.0, checked.leaf, checked.event, checked.secret)
         .await?;

@@ -2,13 +2,18 @@
 //! variables into a [`Config`].
 //!
 //! Precedence, highest first: a flag, its environment variable, the file, the default. Every
-//! key is optional in the file; `data` and `origin` must come from one of the three sources.
-//! Unknown keys are refused, so a misspelt setting is an error, not a silent default.
+//! key is optional in the file; `data` must come from one of the three sources. Unknown keys
+//! are refused, so a misspelt setting is an error, not a silent default.
+//!
+//! The origin, when none is set, is the one the data directory records (`DATA/origin`, or the
+//! name of the log key of a directory from before origins were recorded), else
+//! [`crate::origin::DEFAULT_ORIGIN`] (`localhost/letro-log`); the first start records it, and a
+//! later start with a different origin is refused ([`crate::origin`]).
 //!
 //! ```toml
-//! data = "/var/lib/letro"                 # data directory (database; log.key unless log_key)
+//! data = "/var/lib/letro"                 # data directory (database; origin; log.key unless log_key)
 //! listen = "127.0.0.1:8080"
-//! origin = "relay.example.com/letro-log"  # checkpoint origin and log key name
+//! origin = "relay.example.com/letro-log"  # checkpoint origin and log key name; default: recorded, else localhost/letro-log
 //! log_key = "/etc/letro/log.key"          # optional: an existing key file (mode 0600)
 //! checkpoint_interval_seconds = 5
 //! max_skew_seconds = 300
@@ -21,6 +26,8 @@
 //! callback_backoff_ms = 1000
 //! callback_ca_file = "/etc/letro/hooks-ca.pem" # optional: a private CA for https callbacks
 //! max_envelope_bytes = 25165824          # 24 MiB
+//! header_timeout_seconds = 10             # a complete request head within this, or closed
+//! max_connections = 4096                  # lowered to fit the open-file limit
 //! ```
 
 use std::net::SocketAddr;
@@ -68,6 +75,10 @@ pub struct Settings {
     pub callback_backoff_ms: Option<u64>,
     /// [`Config::max_envelope_bytes`] (1 KiB to 256 MiB).
     pub max_envelope_bytes: Option<usize>,
+    /// [`Config::header_timeout`], seconds (1 to 3,600).
+    pub header_timeout_seconds: Option<u64>,
+    /// [`Config::max_connections`] (1 to 1,000,000).
+    pub max_connections: Option<usize>,
 }
 
 /// Why settings could not be read or are not valid.
@@ -99,6 +110,9 @@ pub enum SettingsError {
     /// A value is out of its range.
     #[error("{0}")]
     Invalid(String),
+    /// No origin is set and the data directory's could not be read.
+    #[error(transparent)]
+    Origin(#[from] crate::origin::OriginError),
 }
 
 impl Settings {
@@ -152,14 +166,20 @@ impl Settings {
             callback_backoff_ms: over.callback_backoff_ms.or(self.callback_backoff_ms),
             callback_ca_file: over.callback_ca_file.or(self.callback_ca_file),
             max_envelope_bytes: over.max_envelope_bytes.or(self.max_envelope_bytes),
+            header_timeout_seconds: over.header_timeout_seconds.or(self.header_timeout_seconds),
+            max_connections: over.max_connections.or(self.max_connections),
         }
     }
 
     /// The service configuration: these settings over [`Config::new`]'s defaults, each value
-    /// checked.
+    /// checked. Without an origin, reads the one the data directory records
+    /// ([`crate::origin::resolve`]; nothing is written here).
     pub fn into_config(self) -> Result<Config, SettingsError> {
         let data = self.data.ok_or(SettingsError::Missing("data"))?;
-        let origin = self.origin.ok_or(SettingsError::Missing("origin"))?;
+        let origin = match self.origin {
+            Some(origin) => origin,
+            None => crate::origin::resolve(&data, self.log_key.as_deref())?,
+        };
         let mut c = Config::new(data, origin);
         let range = |name: &str, v: u64, lo: u64, hi: u64| {
             if (lo..=hi).contains(&v) {
@@ -218,6 +238,17 @@ impl Settings {
         if let Some(v) = self.max_envelope_bytes {
             c.max_envelope_bytes = range("max_envelope_bytes", v as u64, 1024, 256 << 20)? as usize;
         }
+        if let Some(v) = self.header_timeout_seconds {
+            c.header_timeout = Duration::from_secs(range("header_timeout_seconds", v, 1, 3600)?);
+        }
+        if let Some(v) = self.max_connections {
+            c.max_connections = range(
+                "max_connections",
+                v as u64,
+                1,
+                crate::server::MAX_CONNECTIONS as u64,
+            )? as usize;
+        }
         Ok(c)
     }
 }
@@ -257,6 +288,42 @@ mod tests {
             Some(Path::new("/etc/letro/hooks-ca.pem"))
         );
         assert_eq!(c.max_skew, 300, "the default stays");
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.max_connections, 4096);
+        let c =
+            Settings::parse("data = \"/d\"\nheader_timeout_seconds = 3\nmax_connections = 50\n")
+                .unwrap()
+                .into_config()
+                .unwrap();
+        assert_eq!(c.header_timeout, Duration::from_secs(3));
+        assert_eq!(c.max_connections, 50);
+    }
+
+    #[test]
+    fn without_an_origin_the_data_directory_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = || Settings {
+            data: Some(dir.path().to_path_buf()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            settings().into_config().unwrap().origin,
+            crate::origin::DEFAULT_ORIGIN
+        );
+        crate::origin::record(dir.path(), "relay.example/log").unwrap();
+        assert_eq!(
+            settings().into_config().unwrap().origin,
+            "relay.example/log"
+        );
+        let given = Settings {
+            origin: Some("other.example/log".into()),
+            ..settings()
+        };
+        assert_eq!(
+            given.into_config().unwrap().origin,
+            "other.example/log",
+            "a given origin is kept here; Service::start refuses it"
+        );
     }
 
     #[test]
@@ -310,6 +377,20 @@ mod tests {
                     ..base()
                 },
                 "data is not set",
+            ),
+            (
+                Settings {
+                    header_timeout_seconds: Some(0),
+                    ..base()
+                },
+                "header_timeout_seconds",
+            ),
+            (
+                Settings {
+                    max_connections: Some(0),
+                    ..base()
+                },
+                "max_connections",
             ),
         ] {
             let e = s.into_config().unwrap_err().to_string();

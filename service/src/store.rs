@@ -30,7 +30,7 @@ pub enum StoreError {
 
 pub use letro_core::receipt_json::{PointJson, SignatureJson};
 
-use letro_core::directory::CertificateObject;
+use letro_api::directory::CertificateObject;
 use letro_core::Fr;
 
 /// A per-event secret `e` (SPEC §5.6): uniform in F_p, drawn from the OS CSPRNG for every
@@ -371,6 +371,13 @@ pub trait Store: Send + 'static {
     fn put_token(&mut self, token: &TokenRecord) -> Result<(), StoreError>;
     /// Every token record.
     fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// A number that changes whenever a token is stored or revoked, by this connection or any
+    /// other (another process on the same data, such as `letro token issue`): a running service
+    /// polls it and reloads [`Store::tokens`] when it changed. The default fingerprints the
+    /// whole token table; [`SqliteStore`] keeps a counter that triggers maintain.
+    fn token_changes(&self) -> Result<u64, StoreError> {
+        Ok(token_fingerprint(&self.tokens()?))
+    }
     /// Stores a new proof job (durably).
     fn put_job(&mut self, job: &JobRecord) -> Result<(), StoreError>;
     /// Replaces a stored job's state, error, bundle and opening.
@@ -413,6 +420,23 @@ pub trait Store: Send + 'static {
     fn mailbox(&self, recipient: &str, limit: usize) -> Result<Vec<Envelope>, StoreError>;
     /// Removes a delivered envelope from its mailbox.
     fn remove_envelope(&mut self, h: &[u8; 32]) -> Result<(), StoreError>;
+}
+
+/// A fingerprint of a token table (each token's hash and revocation time, in any order): the
+/// default [`Store::token_changes`].
+pub fn token_fingerprint(records: &[TokenRecord]) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&TokenRecord> = records.iter().collect();
+    sorted.sort_by_key(|r| r.hash);
+    let mut h = Sha256::new();
+    for r in sorted {
+        h.update(r.hash);
+        h.update(r.revoked_at.map_or([0xff; 8], u64::to_be_bytes));
+    }
+    let digest: [u8; 32] = h.finalize().into();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+    u64::from_be_bytes(first)
 }
 
 /// The SQLite store: one database file, `DATA/letro.sqlite3`, in WAL mode.
@@ -498,6 +522,17 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS token_changes (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO token_changes (id, n) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS tokens_inserted AFTER INSERT ON tokens
+    BEGIN UPDATE token_changes SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS tokens_updated AFTER UPDATE ON tokens
+    BEGIN UPDATE token_changes SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS tokens_deleted AFTER DELETE ON tokens
+    BEGIN UPDATE token_changes SET n = n + 1 WHERE id = 1; END;
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -742,6 +777,13 @@ impl Store for SqliteStore {
             });
         }
         Ok(out)
+    }
+
+    fn token_changes(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT n FROM token_changes WHERE id = 1", [], |r| r.get(0))?;
+        to_u64(n)
     }
 
     fn put_job(&mut self, job: &JobRecord) -> Result<(), StoreError> {
@@ -1306,6 +1348,57 @@ mod tests {
             s.tokens().unwrap()[0].revoked_at,
             Some(50),
             "first revocation kept"
+        );
+    }
+
+    #[test]
+    fn token_changes_count_writes_by_any_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = SqliteStore::open(dir.path()).unwrap();
+        let b = SqliteStore::open(dir.path()).unwrap();
+        let start = b.token_changes().unwrap();
+        let record = TokenRecord {
+            hash: [3; 32],
+            role: crate::auth::Role::Relay,
+            subject: "relay".into(),
+            expires_at: 99,
+            revoked_at: None,
+        };
+        a.put_token(&record).unwrap();
+        let issued = b.token_changes().unwrap();
+        assert_ne!(issued, start, "an insert by another connection is seen");
+        // Checkpoints and other tables do not count.
+        a.put_checkpoint(&StoredCheckpoint {
+            size: 1,
+            time: 1,
+            text: "x".into(),
+        })
+        .unwrap();
+        assert_eq!(b.token_changes().unwrap(), issued);
+        assert!(a.revoke_token(&[3; 32], 5).unwrap());
+        let revoked = b.token_changes().unwrap();
+        assert_ne!(revoked, issued, "a revocation is seen");
+        // The trait's default, a fingerprint of the table, changes on the same writes and
+        // does not depend on the order of the records.
+        let other = TokenRecord {
+            hash: [4; 32],
+            ..record.clone()
+        };
+        let one = token_fingerprint(std::slice::from_ref(&record));
+        let two = token_fingerprint(&[record.clone(), other.clone()]);
+        assert_ne!(one, two);
+        assert_eq!(two, token_fingerprint(&[other, record.clone()]));
+        let revoked_record = TokenRecord {
+            revoked_at: Some(5),
+            ..record
+        };
+        assert_ne!(
+            token_fingerprint(std::slice::from_ref(&revoked_record)),
+            one
+        );
+        assert_eq!(
+            token_fingerprint(&b.tokens().unwrap()),
+            token_fingerprint(&[revoked_record])
         );
     }
 

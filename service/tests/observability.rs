@@ -231,8 +231,7 @@ async fn the_openapi_document_names_exactly_the_routes_of_the_router() {
     assert_eq!(ct, "application/json");
     let doc: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    let codes = doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]
-        ["enum"]
+    let codes = doc["components"]["schemas"]["ErrorCode"]["enum"]
         .as_array()
         .unwrap();
     assert!(codes.contains(&Value::from("not_published")));
@@ -256,12 +255,25 @@ async fn the_openapi_document_names_exactly_the_routes_of_the_router() {
             assert_eq!(op["x-letro-roles"], serde_json::json!(roles), "{name}");
             let secured = !op["security"].as_array().unwrap().is_empty();
             assert_eq!(secured, !r.roles.is_empty(), "{name}");
-            assert_eq!(
-                op["responses"]["default"]["content"]["application/json"]["schema"]["$ref"],
-                "#/components/schemas/Error",
-                "{name}"
-            );
-            assert!(op["responses"][r.status.to_string()].is_object(), "{name}");
+            // Every error status the route can answer, with the error body and its codes.
+            for code in r.errors() {
+                let answer = &op["responses"][code.status().to_string()];
+                assert_eq!(
+                    answer["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{name} {code:?}"
+                );
+                assert!(
+                    answer["description"]
+                        .as_str()
+                        .unwrap()
+                        .contains(code.as_str()),
+                    "{name} {code:?}"
+                );
+            }
+            for a in r.answers {
+                assert!(op["responses"][a.status.to_string()].is_object(), "{name}");
+            }
             in_doc.insert(name.clone());
 
             // The router answers it (not the fallback, not 405), anonymously.
@@ -285,6 +297,19 @@ async fn the_openapi_document_names_exactly_the_routes_of_the_router() {
     let (st, _, body) = raw(&router, "GET", "/v1/nothing", None).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert!(body.contains("no such endpoint"));
+
+    // A route called with a method it does not take: the JSON error, 405.
+    for (method, uri) in [
+        ("DELETE", "/v1/checkpoint"),
+        ("GET", "/v1/receipts"),
+        ("PUT", "/healthz"),
+    ] {
+        let (st, ct, body) = raw(&router, method, uri, None).await;
+        assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert_eq!(ct, "application/json", "{method} {uri}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"]["code"], "method_not_allowed", "{method} {uri}");
+    }
 
     drop(router);
     service.shutdown().await;
@@ -310,4 +335,30 @@ async fn content_types_of_the_text_and_json_endpoints() {
     }
     drop(router);
     service.shutdown().await;
+}
+
+/// API.md's error table names every code of letro-api's [`ErrorCode`] once, with its status.
+#[test]
+fn api_md_lists_every_error_code_with_its_status() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/API.md")).unwrap();
+    let mut listed = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if let [_, status, code, _, ..] = cells.as_slice() {
+            if let (Ok(status), Some(code)) = (
+                status.parse::<u16>(),
+                code.strip_prefix('`').and_then(|c| c.strip_suffix('`')),
+            ) {
+                assert!(
+                    listed.insert(code.to_owned(), status).is_none(),
+                    "{code} twice"
+                );
+            }
+        }
+    }
+    let all: std::collections::BTreeMap<String, u16> = letro_api::ErrorCode::ALL
+        .iter()
+        .map(|c| (c.as_str().to_owned(), c.status()))
+        .collect();
+    assert_eq!(listed, all);
 }

@@ -1,5 +1,5 @@
 //! Shared machinery of the strict JSON codecs: the size cap, the version check, a map-only
-//! deserializer, RFC 3339 times, and the wire form of points and certificates.
+//! deserializer, RFC 3339 times, and the wire form of certificates (points and signatures: [`crate::receipt_json`]).
 
 use std::fmt;
 
@@ -7,11 +7,6 @@ use serde::de::{DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
-
-use crate::babyjubjub::Point;
-use crate::eddsa::{EddsaError, PublicKey};
-use crate::field::{fr_from_decimal, fr_to_decimal, FieldError};
-use crate::Fr;
 
 /// The largest document any of the codecs reads: 1 MiB.
 pub const MAX_DOCUMENT_LEN: usize = 1 << 20;
@@ -180,58 +175,6 @@ pub fn format_time(t: u64) -> Option<String> {
         .ok()?
         .format(TIME_FORMAT)
         .ok()
-}
-
-/// A point as `{"x": dec, "y": dec}`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PointWire {
-    pub(crate) x: String,
-    pub(crate) y: String,
-}
-
-impl PointWire {
-    pub(crate) fn from_point(p: &Point) -> Self {
-        Self {
-            x: fr_to_decimal(&p.x),
-            y: fr_to_decimal(&p.y),
-        }
-    }
-
-    /// The two coordinates as canonical field elements; on failure, the failing one's name
-    /// from `names` (`[name of x, name of y]`).
-    pub(crate) fn coords(&self, names: [&'static str; 2]) -> Result<(Fr, Fr), CoordError> {
-        let [x_name, y_name] = names;
-        let x = fr_from_decimal(&self.x).map_err(|source| CoordError {
-            field: x_name,
-            source,
-        })?;
-        let y = fr_from_decimal(&self.y).map_err(|source| CoordError {
-            field: y_name,
-            source,
-        })?;
-        Ok((x, y))
-    }
-
-    /// The receipt key `{"x", "y"}` (members named `receipt_key.x`, `receipt_key.y`).
-    pub(crate) fn receipt_key(&self) -> Result<PublicKey, KeyWireError> {
-        let (x, y) = self
-            .coords(["receipt_key.x", "receipt_key.y"])
-            .map_err(KeyWireError::Coordinate)?;
-        PublicKey::from_coords(x, y).map_err(KeyWireError::Key)
-    }
-}
-
-/// A coordinate that is not a canonical decimal field element, and its member name.
-pub(crate) struct CoordError {
-    pub(crate) field: &'static str,
-    pub(crate) source: FieldError,
-}
-
-/// Why a receipt key on the wire was rejected.
-pub(crate) enum KeyWireError {
-    Coordinate(CoordError),
-    Key(EddsaError),
 }
 
 /// The `receipt_key_certificate` object (its `signed_message` is derived, not stored).

@@ -6,12 +6,11 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::codec::{
-    self, map_only, opt_map_only, CertificateWire, FrontError, KeyWireError, PointWire,
-};
+use super::codec::{self, map_only, opt_map_only, CertificateWire, FrontError};
 use crate::babyjubjub::{self, Point};
 use crate::eddsa::{EddsaError, PublicKey};
 use crate::field::{fr_from_decimal, fr_to_decimal, FieldError};
+use crate::receipt_json::{KeyJsonError, PointJson};
 use crate::statement::{recipient_commitment, CiphertextHash, DeliveredWithin, StatementVersion};
 use crate::Fr;
 
@@ -222,7 +221,7 @@ struct OpeningWire {
     ciphertext_sha256: String,
     recipient_commitment: String,
     #[serde(deserialize_with = "map_only")]
-    receipt_key: PointWire,
+    receipt_key: PointJson,
     blinding: String,
     #[serde(deserialize_with = "opt_map_only")]
     receipt_key_certificate: Option<CertificateWire>,
@@ -252,13 +251,16 @@ impl Opening {
                 source,
             }
         })?;
-        let receipt_key = w.receipt_key.receipt_key().map_err(|e| match e {
-            KeyWireError::Coordinate(c) => OpeningParseError::FieldElement {
-                field: c.field,
-                source: c.source,
-            },
-            KeyWireError::Key(e) => OpeningParseError::ReceiptKey(e),
-        })?;
+        let receipt_key = w
+            .receipt_key
+            .receipt_key(["receipt_key.x", "receipt_key.y"])
+            .map_err(|e| match e {
+                KeyJsonError::Coordinate(c) => OpeningParseError::FieldElement {
+                    field: c.field,
+                    source: c.source,
+                },
+                KeyJsonError::Key(e) => OpeningParseError::ReceiptKey(e),
+            })?;
         let blinding =
             fr_from_decimal(&w.blinding).map_err(|source| OpeningParseError::FieldElement {
                 field: "blinding",
@@ -290,7 +292,7 @@ impl Opening {
             statement_id: self.version.statement_id().to_owned(),
             ciphertext_sha256: self.ciphertext_hash.to_hex(),
             recipient_commitment: fr_to_decimal(&self.recipient_commitment),
-            receipt_key: PointWire::from_point(self.receipt_key.point()),
+            receipt_key: PointJson::from_point(self.receipt_key.point()),
             blinding: fr_to_decimal(&self.blinding),
             receipt_key_certificate: self
                 .receipt_key_certificate

@@ -3,20 +3,17 @@
 //! never given to third parties. v1 records (non-hiding leaves, optional certificate) are no
 //! longer accepted: the v2 circuit cannot prove them.
 
-use ark_ff::{BigInteger, PrimeField};
-use num_bigint::BigUint;
 use serde::{Deserialize, Serialize};
 
-use super::codec::{
-    self, format_time, map_only, CertificateWire, FrontError, KeyWireError, PointWire, TimeError,
-};
+use super::codec::{self, format_time, map_only, CertificateWire, FrontError, TimeError};
 use super::opening::{CertificateError, Opening, ReceiptKeyCertificate};
 use super::EncodeError;
 use crate::babyjubjub;
 use crate::checkpoint::{CheckpointParseError, SignedCheckpoint};
 use crate::eddsa::{EddsaError, Signature};
-use crate::field::{fr_from_be_bytes, fr_from_decimal, fr_to_decimal, parse_decimal, FieldError};
+use crate::field::{fr_from_be_bytes, fr_from_decimal, fr_to_decimal, FieldError};
 use crate::merkle::{InclusionProof, DEPTH};
+use crate::receipt_json::{KeyJsonError, PointJson, SignatureJson, SignatureJsonError};
 use crate::statement::{recipient_commitment, CiphertextHash, DeliveredWithin, DeliveryWitness};
 use crate::Fr;
 
@@ -142,22 +139,14 @@ pub struct DeliveryRecord {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SignatureWire {
-    #[serde(deserialize_with = "map_only")]
-    r8: PointWire,
-    s: String,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RecordWire {
     version: String,
     ciphertext_sha256: String,
     delivered_at: String,
     #[serde(deserialize_with = "map_only")]
-    receipt_key: PointWire,
+    receipt_key: PointJson,
     #[serde(deserialize_with = "map_only")]
-    receipt_signature: SignatureWire,
+    receipt_signature: SignatureJson,
     blinding: String,
     event_secret: String,
     leaf_index: u64,
@@ -169,31 +158,24 @@ struct RecordWire {
 
 /// Parses the receipt signature: coordinates and S as canonical decimals, then R8 on the curve
 /// and S below the subgroup order.
-fn signature_from_wire(w: &SignatureWire) -> Result<Signature, RecordError> {
-    let (x, y) =
-        w.r8.coords(["receipt_signature.r8.x", "receipt_signature.r8.y"])
-            .map_err(|c| RecordError::FieldElement {
-                field: c.field,
-                source: c.source,
-            })?;
-    let s = parse_decimal(&w.s).map_err(|source| match source {
-        // Well-formed, but more than 78 digits: far above the subgroup order.
-        FieldError::NotCanonical => RecordError::ReceiptSignature(EddsaError::SNotReduced),
-        source => RecordError::FieldElement {
-            field: "receipt_signature.s",
-            source,
+fn signature_from_wire(w: &SignatureJson) -> Result<Signature, RecordError> {
+    w.signature([
+        "receipt_signature.r8.x",
+        "receipt_signature.r8.y",
+        "receipt_signature.s",
+    ])
+    .map_err(|e| match e {
+        SignatureJsonError::Coordinate(c) => RecordError::FieldElement {
+            field: c.field,
+            source: c.source,
         },
-    })?;
-    let bytes = s.to_bytes_be();
-    let mut s_be = [0u8; 32];
-    let start = s_be
-        .len()
-        .checked_sub(bytes.len())
-        .ok_or(RecordError::ReceiptSignature(EddsaError::SNotReduced))?;
-    s_be.get_mut(start..)
-        .ok_or(RecordError::ReceiptSignature(EddsaError::SNotReduced))?
-        .copy_from_slice(&bytes);
-    Signature::from_parts(x, y, &s_be).map_err(RecordError::ReceiptSignature)
+        SignatureJsonError::S { field, source } => RecordError::FieldElement { field, source },
+        // Well-formed, but far above the subgroup order.
+        SignatureJsonError::STooLarge { .. } => {
+            RecordError::ReceiptSignature(EddsaError::SNotReduced)
+        }
+        SignatureJsonError::Signature(e) => RecordError::ReceiptSignature(e),
+    })
 }
 
 /// Parses 16 levels of 3 canonical decimals.
@@ -234,13 +216,16 @@ impl DeliveryRecord {
                 field: "delivered_at",
                 reason,
             })?;
-        let receipt_key = w.receipt_key.receipt_key().map_err(|e| match e {
-            KeyWireError::Coordinate(c) => RecordError::FieldElement {
-                field: c.field,
-                source: c.source,
-            },
-            KeyWireError::Key(e) => RecordError::ReceiptKey(e),
-        })?;
+        let receipt_key = w
+            .receipt_key
+            .receipt_key(["receipt_key.x", "receipt_key.y"])
+            .map_err(|e| match e {
+                KeyJsonError::Coordinate(c) => RecordError::FieldElement {
+                    field: c.field,
+                    source: c.source,
+                },
+                KeyJsonError::Key(e) => RecordError::ReceiptKey(e),
+            })?;
         let signature = signature_from_wire(&w.receipt_signature)?;
         let blinding =
             fr_from_decimal(&w.blinding).map_err(|source| RecordError::FieldElement {
@@ -287,16 +272,12 @@ impl DeliveryRecord {
         if !babyjubjub::is_on_curve(&r8.x, &r8.y) {
             return Err(EncodeError::ReceiptSignature(EddsaError::R8NotOnCurve));
         }
-        let s = BigUint::from_bytes_be(&w.signature.s.into_bigint().to_bytes_be());
         Ok(codec::to_canonical(&RecordWire {
             version: RECORD_VERSION.to_owned(),
             ciphertext_sha256: self.ciphertext_hash.to_hex(),
             delivered_at,
-            receipt_key: PointWire::from_point(w.receipt_key.point()),
-            receipt_signature: SignatureWire {
-                r8: PointWire::from_point(r8),
-                s: s.to_str_radix(10),
-            },
+            receipt_key: PointJson::from_point(w.receipt_key.point()),
+            receipt_signature: SignatureJson::from(&w.signature),
             blinding: fr_to_decimal(&w.blinding),
             event_secret: fr_to_decimal(&w.event_secret),
             leaf_index: u64::from(w.path.index),

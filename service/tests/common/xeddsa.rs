@@ -9,9 +9,9 @@
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use curve25519_dalek::scalar::Scalar;
+use letro_api::directory::{CertificateObject, PrekeyUpload, SignedPrekey, DIRECTORY_VERSION};
 use letro_core::babyjubjub::Point;
 use letro_core::bundle::certificate_message;
-use letro_core::directory::{CertificateObject, PrekeyUpload, SignedPrekey, DIRECTORY_VERSION};
 use letro_core::eddsa::PrivateKey;
 use sha2::{Digest, Sha512};
 

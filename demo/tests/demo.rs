@@ -1,4 +1,5 @@
-//! `letro demo` end to end, then the negative paths on what it left: the verifier refuses the
+// SPDX-License-Identifier: AGPL-3.0-only
+//! `letro-demo` end to end, then the negative paths on what it left: the verifier refuses the
 //! demo's INSECURE-DEV keys without `--accept-insecure-dev-keys` (exit 4), a tampered
 //! ciphertext fails `letro-verify --ciphertext` (exit 1), a second run keeps the first run's
 //! evidence byte for byte, a window that excludes the delivery time is refused by the service,
@@ -35,15 +36,15 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-/// The `letro-verify` binary: built beside `letro` by `cargo test --workspace`; built into a
-/// target directory of its own otherwise (the running `cargo test` holds the usual one).
+/// The `letro-verify` binary: built beside `letro-demo` by `cargo test --workspace`; built
+/// into a target directory of its own otherwise (the running `cargo test` holds the usual one).
 fn letro_verify() -> PathBuf {
-    let beside = Path::new(env!("CARGO_BIN_EXE_letro")).with_file_name("letro-verify");
+    let beside = Path::new(env!("CARGO_BIN_EXE_letro-demo")).with_file_name("letro-verify");
     if beside.exists() {
         return beside;
     }
     let target =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/letro-verify-for-cli-tests");
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/letro-verify-for-demo-tests");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
@@ -97,8 +98,8 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     let d = tmp("run");
     let demo = |d: &Path| {
         let o = run(
-            Path::new(env!("CARGO_BIN_EXE_letro")),
-            &["demo", "--dir", d.to_str().unwrap()],
+            Path::new(env!("CARGO_BIN_EXE_letro-demo")),
+            &["--dir", d.to_str().unwrap()],
         );
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         assert!(
@@ -284,7 +285,11 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     let (sender, alice_token, bob_token) = {
         let mut store = SqliteStore::open(&data).unwrap();
         let later = unix_now() + 600;
-        let mut t = |role, who| issue_token(&mut store, role, who, later, "cli").unwrap().0;
+        let mut t = |role, who| {
+            issue_token(&mut store, role, who, later, "demo-test")
+                .unwrap()
+                .0
+        };
         (
             t(Role::Sender, "alice"),
             t(Role::Client, "alice"),
@@ -381,4 +386,23 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     service.shutdown().await;
     std::fs::remove_dir_all(d).ok();
     std::fs::remove_dir_all(stranger_dir).ok();
+}
+
+#[test]
+fn usage_and_directory_errors_have_letros_exit_codes() {
+    let demo = Path::new(env!("CARGO_BIN_EXE_letro-demo"));
+    let o = run(demo, &["--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(demo, &["--help"]);
+    let help = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success() && help.contains("--dir <DIR>"), "{help}");
+    assert!(help.contains("[default: letro-demo]"), "{help}");
+    // A --dir that is a file cannot hold the demo's state: exit 3, with the error line.
+    let d = tmp("not-a-dir");
+    std::fs::write(&d, b"a file").unwrap();
+    let o = run(demo, &["--dir", d.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.starts_with("error: cannot create "), "{err}");
+    std::fs::remove_file(d).ok();
 }

@@ -1,4 +1,5 @@
-//! `letro demo`: the whole toolkit end to end on built-in defaults.
+// SPDX-License-Identifier: AGPL-3.0-only
+//! The demo's flow: the whole toolkit end to end on built-in defaults.
 //!
 //! The relay service runs in-process on a local socket with its SQLite database under
 //! `DIR/relay`; two Signal clients (`DIR/alice`, the sender, and `DIR/bob`, the recipient)
@@ -20,13 +21,14 @@
 // member and never panics.
 #![allow(clippy::indexing_slicing)]
 
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hyper::Method;
+use letro_api::directory::PrekeyBundle;
 use letro_client::{Attachment, Client, Message};
 use letro_core::bundle::format_time;
-use letro_core::directory::PrekeyBundle;
 use letro_core::statement::CiphertextHash;
 use letro_service::auth::{issue_token, Role};
 use letro_service::store::SqliteStore;
@@ -35,9 +37,8 @@ use letro_verifier::checks::{check_ciphertext, check_opening_for};
 use letro_verifier::{TrustLevel, TrustPolicy, Verifier};
 use serde_json::json;
 
-use crate::commands::{CliError, EXIT_FAILED, EXIT_INPUT};
-use crate::files::write_output;
-use crate::http::Api;
+use crate::http::{Answer, Api};
+use crate::{DemoError, EXIT_FAILED, EXIT_INPUT};
 
 /// The demo log's origin.
 pub const ORIGIN: &str = "demo.letro.invalid/log";
@@ -47,8 +48,8 @@ pub const SENDER: &str = "alice";
 pub const RECIPIENT: &str = "bob";
 const STEPS: u32 = 7;
 
-fn fail(e: impl std::fmt::Display) -> CliError {
-    CliError::new(EXIT_FAILED, format!("demo: {e}"))
+fn fail(e: impl std::fmt::Display) -> DemoError {
+    DemoError::new(EXIT_FAILED, format!("demo: {e}"))
 }
 
 fn step(n: u32, text: &str) {
@@ -60,7 +61,7 @@ fn detail(text: &str) {
 }
 
 /// Opens the client in `dir`, or creates it.
-fn client(dir: &Path, account: &str) -> Result<(Client, bool), CliError> {
+fn client(dir: &Path, account: &str) -> Result<(Client, bool), DemoError> {
     if dir.join(letro_client::STATE_FILE).exists() {
         Ok((Client::open(dir).map_err(fail)?, false))
     } else {
@@ -75,14 +76,14 @@ fn run_dir_name(n: u32) -> String {
 
 /// Creates the first `dir/run-<n>` that does not exist yet (n from 1) and returns it. Creating
 /// the directory claims it, so two demos in the same `dir` never share one.
-fn new_run_dir(dir: &Path) -> Result<std::path::PathBuf, CliError> {
+fn new_run_dir(dir: &Path) -> Result<std::path::PathBuf, DemoError> {
     for n in 1..=u32::MAX {
         let candidate = dir.join(run_dir_name(n));
         match std::fs::create_dir(&candidate) {
             Ok(()) => return Ok(candidate),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
-                return Err(CliError::new(
+                return Err(DemoError::new(
                     EXIT_INPUT,
                     format!("cannot create {}: {e}", candidate.display()),
                 )
@@ -90,7 +91,7 @@ fn new_run_dir(dir: &Path) -> Result<std::path::PathBuf, CliError> {
             }
         }
     }
-    Err(CliError::new(
+    Err(DemoError::new(
         EXIT_INPUT,
         format!("{} has no free run-<n> directory", dir.display()),
     )
@@ -98,9 +99,9 @@ fn new_run_dir(dir: &Path) -> Result<std::path::PathBuf, CliError> {
 }
 
 /// Runs the demo, leaving its files in `dir`.
-pub fn run(dir: &Path) -> Result<(), CliError> {
+pub fn run(dir: &Path) -> Result<(), DemoError> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| CliError::new(EXIT_INPUT, format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| DemoError::new(EXIT_INPUT, format!("cannot create {}: {e}", dir.display())))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -116,7 +117,7 @@ struct Tokens {
     compliance: String,
 }
 
-fn issue_tokens(data: &Path) -> Result<Tokens, CliError> {
+fn issue_tokens(data: &Path) -> Result<Tokens, DemoError> {
     let mut store = SqliteStore::open(data).map_err(fail)?;
     let later = unix_now() + 3600;
     let mut issue = |role, subject| {
@@ -131,7 +132,7 @@ fn issue_tokens(data: &Path) -> Result<Tokens, CliError> {
     })
 }
 
-fn expect(answer: &crate::http::Answer, ok: &[u16], what: &str) -> Result<(), CliError> {
+fn expect(answer: &Answer, ok: &[u16], what: &str) -> Result<(), DemoError> {
     if ok.contains(&answer.status) {
         Ok(())
     } else {
@@ -143,7 +144,7 @@ fn expect(answer: &crate::http::Answer, ok: &[u16], what: &str) -> Result<(), Cl
     }
 }
 
-async fn flow(dir: &Path) -> Result<(), CliError> {
+async fn flow(dir: &Path) -> Result<(), DemoError> {
     let data = dir.join("relay");
     std::fs::create_dir_all(&data).map_err(fail)?;
 
@@ -182,7 +183,7 @@ async fn parties(
     addr: &str,
     tokens: &Tokens,
     service: &Service,
-) -> Result<(), CliError> {
+) -> Result<(), DemoError> {
     let alice_api = Api {
         addr,
         token: &tokens.alice,
@@ -397,7 +398,7 @@ async fn parties(
     ];
     for (name, bytes, private) in files {
         // Never replace evidence: the run directory is new, and each file is created afresh.
-        write_output(&run.join(name), &bytes, false, private)?;
+        write_new(&run.join(name), &bytes, private)?;
     }
     println!();
     println!(
@@ -435,8 +436,7 @@ async fn parties(
 }
 
 /// Polls a proof job, printing progress, until it is done; a failed job is an error.
-async fn wait_for_job(api: &Api<'_>, job_id: &str) -> Result<serde_json::Value, CliError> {
-    use std::io::Write;
+async fn wait_for_job(api: &Api<'_>, job_id: &str) -> Result<serde_json::Value, DemoError> {
     let started = Instant::now();
     let mut last = String::new();
     loop {
@@ -484,4 +484,41 @@ fn demo_attachment() -> Vec<u8> {
     let mut bytes = b"%PDF-1.7 letro demo notice\n".to_vec();
     bytes.extend((0..65_536u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
     bytes
+}
+
+/// Writes `bytes` to a new file `path` atomically (a temporary file beside it, then a rename),
+/// refusing to replace a file that already exists. `private` files get mode 0600 on Unix.
+fn write_new(path: &Path, bytes: &[u8], private: bool) -> Result<(), DemoError> {
+    if path.exists() {
+        return Err(
+            DemoError::new(EXIT_INPUT, format!("{} already exists", path.display()))
+                .hint("pass another --dir"),
+        );
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let result = opts
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        std::fs::remove_file(&tmp).ok();
+    }
+    result.map_err(|e| DemoError::new(EXIT_INPUT, format!("cannot write {}: {e}", path.display())))
 }

@@ -1,4 +1,5 @@
-//! A minimal HTTP/1.1 client for `letro demo` to talk to the service over its socket.
+// SPDX-License-Identifier: AGPL-3.0-only
+//! A minimal HTTP/1.1 client for the demo to talk to the service over its socket.
 
 // The only indexing here is of `serde_json::Value` by key, which yields `Null` for a missing
 // member and never panics.

@@ -36,13 +36,14 @@
 //! `validate` returns.
 //!
 //! Message envelopes have no type here: the mailbox stores the exact ciphertext bytes, and
-//! `H = SHA-256` of those bytes ([`crate::statement::CiphertextHash::of`]).
+//! `H = SHA-256` of those bytes ([`letro_core::statement::CiphertextHash::of`]).
 
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
-use crate::babyjubjub::{self, PointError};
-use crate::bundle::{CertificateError, ReceiptKeyCertificate, IDENTITY_KEY_TYPE};
-use crate::eddsa::PublicKey;
+use letro_core::babyjubjub::{self, PointError};
+use letro_core::bundle::{CertificateError, ReceiptKeyCertificate, IDENTITY_KEY_TYPE};
+use letro_core::eddsa::PublicKey;
 
 /// The `version` of both documents.
 pub const DIRECTORY_VERSION: u32 = 1;
@@ -199,7 +200,7 @@ pub enum DirectoryError {
 }
 
 /// The signed Curve25519 prekey, and the Kyber prekey (same shape, another key type).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignedPrekey {
     /// The prekey id the client chose.
@@ -207,33 +208,38 @@ pub struct SignedPrekey {
     /// libsignal's serialisation of the public key: 33 bytes `0x05 || X25519` for the signed
     /// prekey, 1569 bytes `0x08 || Kyber1024` for the Kyber prekey.
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub public_key: Vec<u8>,
     /// The identity key's XEdDSA signature over `public_key` (64 bytes).
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub signature: Vec<u8>,
 }
 
 /// A one-time Curve25519 prekey.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OneTimePrekey {
     /// The prekey id the client chose (distinct within an upload).
     pub id: u32,
     /// libsignal's serialisation of the public key: 33 bytes `0x05 || X25519`.
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub public_key: Vec<u8>,
 }
 
 /// A receipt-key certificate as a JSON object, the same as the opening's
 /// `receipt_key_certificate` (SPEC §7.2): `{"identity_key": <base64>, "signature": <base64>}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateObject {
     /// The identity key that signs: 33 bytes `0x05 || X25519`.
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub identity_key: Vec<u8>,
     /// The XEdDSA signature over `certificate_message(A)` (64 bytes).
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub signature: Vec<u8>,
 }
 
@@ -266,7 +272,7 @@ impl From<&ReceiptKeyCertificate> for CertificateObject {
 
 /// What a client publishes to the relay directory: its identity key, prekeys and certified
 /// receipt key. Not checked until [`PrekeyUpload::validate`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrekeyUpload {
     /// Always [`DIRECTORY_VERSION`] (1).
@@ -279,6 +285,7 @@ pub struct PrekeyUpload {
     pub device_id: u32,
     /// The Signal identity key: 33 bytes `0x05 || X25519`.
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub identity_key: Vec<u8>,
     /// The signed prekey (Curve25519), signed by the identity key.
     pub signed_prekey: SignedPrekey,
@@ -289,6 +296,7 @@ pub struct PrekeyUpload {
     pub one_time_prekeys: Vec<OneTimePrekey>,
     /// The Baby Jubjub receipt key `A`, packed as [`babyjubjub::pack`] does (32 bytes).
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub receipt_key: Vec<u8>,
     /// The identity key's certificate of the receipt key.
     pub receipt_key_certificate: CertificateObject,
@@ -296,7 +304,7 @@ pub struct PrekeyUpload {
 
 /// What a fetch from the directory returns: an upload with at most one of its one-time prekeys.
 /// Not checked until [`PrekeyBundle::validate`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrekeyBundle {
     /// Always [`DIRECTORY_VERSION`] (1).
@@ -309,6 +317,7 @@ pub struct PrekeyBundle {
     pub device_id: u32,
     /// The Signal identity key: 33 bytes `0x05 || X25519`.
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub identity_key: Vec<u8>,
     /// The signed prekey.
     pub signed_prekey: SignedPrekey,
@@ -320,6 +329,7 @@ pub struct PrekeyBundle {
     pub one_time_prekey: Option<OneTimePrekey>,
     /// The Baby Jubjub receipt key, packed (32 bytes).
     #[serde(with = "b64")]
+    #[schema(value_type = String, format = Byte)]
     pub receipt_key: Vec<u8>,
     /// The identity key's certificate of the receipt key.
     pub receipt_key_certificate: CertificateObject,
@@ -601,7 +611,7 @@ mod b64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eddsa::PrivateKey;
+    use letro_core::eddsa::PrivateKey;
 
     fn key(t: u8, len: usize) -> Vec<u8> {
         let mut k = vec![7u8; len];
@@ -915,7 +925,10 @@ mod tests {
         ));
         // A + T, T of order 2: on the curve, outside the subgroup.
         let a = *PrivateKey::from_bytes([3u8; 32]).public_key().point();
-        let t2 = babyjubjub::Point::new_unchecked(crate::Fr::from(0u64), -crate::Fr::from(1u64));
+        let t2 = babyjubjub::Point::new_unchecked(
+            letro_core::Fr::from(0u64),
+            -letro_core::Fr::from(1u64),
+        );
         let twisted: babyjubjub::Point = (a + t2).into();
         assert_eq!(
             rejects(|u| u.receipt_key = babyjubjub::pack(&twisted).to_vec()),

@@ -1,0 +1,347 @@
+//! The operator's commands on a real `letro serve` process: a start with nothing but `--data`
+//! and `--listen`, the log key printed at start, served and exported alike, tokens issued and
+//! revoked by `letro token` while the service runs, and a data directory that refuses another
+//! origin.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn letro(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_letro"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("letro-operator-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A running `letro serve`, its address, the log key line it printed, and its stderr so far.
+struct Served {
+    child: Child,
+    addr: String,
+    vkey: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Served {
+    fn start(data: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_letro"))
+            .args([
+                "serve",
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut lines = BufReader::new(child.stderr.take().unwrap());
+        let all = stderr.clone();
+        // Drains stderr for the whole run, so that the service never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while lines.read_line(&mut line).unwrap_or(0) > 0 {
+                all.lock().unwrap().push_str(&line);
+                let _ = tx.send(line.clone());
+                line.clear();
+            }
+        });
+        let (mut addr, mut vkey) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while addr.is_none() || vkey.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = rx.recv_timeout(left) else {
+                let _ = child.kill();
+                panic!("no address and key line: {}", stderr.lock().unwrap());
+            };
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                addr = Some(rest.split(' ').next().unwrap().to_owned());
+            }
+            if let Some(rest) = line.strip_prefix("log key: ") {
+                vkey = Some(rest.trim_end().to_owned());
+            }
+        }
+        Self {
+            child,
+            addr: addr.unwrap(),
+            vkey: vkey.unwrap(),
+            stderr,
+        }
+    }
+
+    /// One request; the status and the body.
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let auth = token
+            .map(|t| format!("authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{auth}\r\n"
+        )
+        .unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        let status = resp.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = resp.split_once("\r\n\r\n").unwrap().1.to_owned();
+        (status, body)
+    }
+
+    /// Polls `GET /v1/log/state` with `token` until it answers `want`; how long it took.
+    fn until(&self, token: &str, want: u16) -> Duration {
+        let start = Instant::now();
+        loop {
+            let (st, _) = self.get("/v1/log/state", Some(token));
+            if st == want {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "still {st}, not {want}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "{exit:?}");
+        // Let the drain thread take the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        let out = self.stderr.lock().unwrap().clone();
+        out
+    }
+}
+
+#[test]
+fn serve_with_only_data_and_listen_then_tokens_and_the_log_key() {
+    let d = tmp("serve");
+    let data = d.join("data");
+    let data_s = data.to_str().unwrap();
+
+    let served = Served::start(&data);
+    // The default origin, recorded in the data directory, names the key.
+    assert_eq!(
+        std::fs::read_to_string(data.join("origin")).unwrap(),
+        "localhost/letro-log\n"
+    );
+    assert!(
+        served.vkey.starts_with("localhost/letro-log+"),
+        "{}",
+        served.vkey
+    );
+    // A C2SP verifier key named like the origin, as letro-verify --log-key takes it.
+    let key = letro_core::note::VerifierKey::parse(&served.vkey).unwrap();
+    assert_eq!(key.name(), "localhost/letro-log");
+    // What it printed is what it serves, and what `letro log key` exports.
+    let (st, body) = served.get("/v1/log/key", None);
+    assert_eq!(st, 200);
+    assert_eq!(body, format!("{}\n", served.vkey));
+    let o = letro(&["log", "key", "--data", data_s]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), format!("{}\n", served.vkey));
+    let o = letro(&[
+        "log",
+        "key",
+        "--log-key",
+        data.join("log.key").to_str().unwrap(),
+    ]);
+    assert_eq!(text(&o.stdout), format!("{}\n", served.vkey));
+
+    // A token issued by the CLI while the service runs is accepted within seconds.
+    let o = letro(&[
+        "token",
+        "issue",
+        "--data",
+        data_s,
+        "--role",
+        "relay",
+        "--subject",
+        "relay-live",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let token = text(&o.stdout).trim().to_owned();
+    let took = served.until(&token, 200);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // Listed with its id, never the token.
+    let o = letro(&["token", "list", "--data", data_s, "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!text(&o.stdout).contains(&token));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["subject"] == "relay-live")
+        .unwrap()
+        .clone();
+    assert_eq!(entry["role"], "relay");
+    assert!(entry.get("revoked_at").is_none());
+    let id = entry["id"].as_str().unwrap().to_owned();
+    let o = letro(&["token", "list", "--data", data_s]);
+    assert!(
+        text(&o.stdout).contains(&format!("{id}  relay ")),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // Revoked by the CLI: refused within seconds.
+    let o = letro(&["token", "revoke", "--data", data_s, &id]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("revoked relay token"),
+        "{}",
+        text(&o.stderr)
+    );
+    let took = served.until(&token, 401);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let o = letro(&["token", "list", "--data", data_s, "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(list[0]["revoked_at"].is_string(), "{list}");
+
+    // Bad and unknown ids.
+    let o = letro(&["token", "revoke", "--data", data_s, "XYZ"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("hint: a token id is 16 lowercase hex digits"));
+    let o = letro(&["token", "revoke", "--data", data_s, "00000000000000ff"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("error: no token has id 00000000000000ff"));
+
+    let log = served.stop();
+    assert!(log.contains("tokens reloaded"), "{log}");
+
+    // The data directory belongs to its log: another origin is refused, with what to do.
+    let o = letro(&[
+        "serve",
+        "--data",
+        data_s,
+        "--listen",
+        "127.0.0.1:0",
+        "--origin",
+        "relay.example/other",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("belongs to log \"localhost/letro-log\"")
+            && err.contains("without an origin setting")
+            && err.contains("hint: a log's origin is fixed at its first start"),
+        "{err}"
+    );
+    // Without one it starts again, on the same log and key.
+    let again = Served::start(&data);
+    assert_eq!(again.vkey, served_vkey(&data));
+    again.stop();
+
+    // The audit log has the CLI's issue and revocation, as actor cli.
+    use letro_service::store::Store;
+    let store = letro_service::store::SqliteStore::open(&data).unwrap();
+    let audit = store.audit_log().unwrap();
+    letro_service::store::verify_audit_chain(&audit).unwrap();
+    let revocations: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "token.revoke")
+        .map(|e| (e.actor.as_str(), e.target.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        revocations,
+        [
+            ("cli", id.as_str(), "ok"),
+            ("cli", "00000000000000ff", "not_found")
+        ]
+    );
+    std::fs::remove_dir_all(d).ok();
+}
+
+/// The vkey `letro log key` prints for `data`.
+fn served_vkey(data: &Path) -> String {
+    let o = letro(&["log", "key", "--data", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    text(&o.stdout).trim_end().to_owned()
+}
+
+#[test]
+fn operator_commands_refuse_what_they_cannot_do() {
+    let d = tmp("refusals");
+    let empty = d.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = letro(&["log", "key", "--data", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("error: there is no log key at") && err.contains("hint: the service creates"),
+        "{err}"
+    );
+    let o = letro(&["log", "key"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    for args in [
+        &["token", "list", "--data", empty.to_str().unwrap()][..],
+        &[
+            "token",
+            "revoke",
+            "--data",
+            empty.to_str().unwrap(),
+            "0000000000000000",
+        ],
+    ] {
+        let o = letro(args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("holds no service database"));
+        assert!(!empty.join("letro.sqlite3").exists(), "nothing created");
+    }
+    // Every role is named in the hint for an unknown one.
+    let o = letro(&[
+        "token",
+        "issue",
+        "--data",
+        empty.to_str().unwrap(),
+        "--role",
+        "root",
+        "--subject",
+        "x",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("hint: use relay, sender, client or admin"),
+        "{}",
+        text(&o.stderr)
+    );
+    // A log key readable by others is refused, as the service refuses it.
+    let key = d.join("open.key");
+    std::fs::write(&key, "PRIVATE+KEY+x\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = letro(&["log", "key", "--log-key", key.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o.stderr).contains("chmod 600"), "{}", text(&o.stderr));
+    std::fs::remove_dir_all(d).ok();
+}

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+//! `letro-demo`: the whole Letro toolkit end to end, on built-in defaults (the flow is in
+//! `flow`). Thin wiring: arguments, exit codes, `error:` and `hint:` lines.
+//!
+//! It is a binary of its own, apart from `letro`, because it links libsignal
+//! (AGPL-3.0-only) through letro-client; `letro` links nothing AGPL (`.ci/check-licenses`).
+//!
+//! Exit codes, as `letro`'s: 0 success; 1 a step of the demo failed; 2 usage error; 3 the demo
+//! directory could not be created or written.
+#![forbid(unsafe_code)]
+
+mod flow;
+mod http;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Runs the Letro toolkit end to end on built-in defaults: a relay service, a sender and a
+/// recipient with Signal identities, an encrypted letter, a receipt, a checkpoint, a proof of
+/// delivery and its verification.
+///
+/// The relay's and clients' state stays in DIR, and each run's evidence goes to a new
+/// DIR/run-<n>/ (earlier runs' files are never replaced).
+#[derive(Debug, Parser)]
+#[command(
+    name = "letro-demo",
+    version,
+    after_help = "Exit codes: 0 success, 1 failed, 2 usage error, 3 the demo directory could not be created or written."
+)]
+struct Args {
+    /// Directory for the demo's state and its run-<n>/ evidence directories.
+    #[arg(long, default_value = "letro-demo")]
+    dir: PathBuf,
+}
+
+/// A failure with its exit code and an optional hint.
+#[derive(Debug)]
+pub struct DemoError {
+    /// What happened.
+    pub message: String,
+    /// What to try.
+    pub hint: Option<String>,
+    /// Exit code.
+    pub code: u8,
+}
+
+impl DemoError {
+    /// An error with an exit code.
+    pub fn new(code: u8, message: impl std::fmt::Display) -> Self {
+        Self {
+            message: message.to_string(),
+            hint: None,
+            code,
+        }
+    }
+    /// Adds a hint line.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Exit code: a step of the demo failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: the demo directory could not be created or written.
+pub const EXIT_INPUT: u8 = 3;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match flow::run(&args.dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            if let Some(hint) = &e.hint {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(e.code)
+        }
+    }
+}
