@@ -144,7 +144,10 @@ pub struct ReceiptRequest {
     #[schema(pattern = "^[0-9a-f]{64}$", example = json!(HASH_EXAMPLE))]
     pub ciphertext_sha256: String,
     /// `t`, exactly `YYYY-MM-DDTHH:MM:SSZ` (the receipt signs whole Unix seconds).
-    #[schema(example = "2026-12-02T09:30:00Z")]
+    #[schema(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+        example = "2026-12-02T09:30:00Z"
+    )]
     pub delivered_at: String,
     /// The receipt key `A`; one the account the message was routed to certified.
     pub receipt_key: PointJson,
@@ -158,7 +161,10 @@ pub struct ReceiptRequest {
 #[serde(deny_unknown_fields)]
 pub struct AckRequest {
     /// `t`, exactly `YYYY-MM-DDTHH:MM:SSZ`.
-    #[schema(example = "2026-12-02T09:30:00Z")]
+    #[schema(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+        example = "2026-12-02T09:30:00Z"
+    )]
     pub delivered_at: String,
     /// The receipt key `A`; one the caller certified in the directory.
     pub receipt_key: PointJson,
@@ -352,10 +358,16 @@ pub struct ProofRequest {
     #[schema(pattern = "^[0-9a-f]{64}$", example = json!(HASH_EXAMPLE))]
     pub ciphertext_sha256: String,
     /// The window's start, `YYYY-MM-DDTHH:MM:SSZ`.
-    #[schema(example = "2026-12-02T00:00:00Z")]
+    #[schema(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+        example = "2026-12-02T00:00:00Z"
+    )]
     pub not_before: String,
     /// The window's end, `YYYY-MM-DDTHH:MM:SSZ`.
-    #[schema(example = "2026-12-02T23:59:59Z")]
+    #[schema(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+        example = "2026-12-02T23:59:59Z"
+    )]
     pub not_after: String,
     /// Optional: an `https://` or `http://` URL on a host the service allows, to which the
     /// service POSTs a [`CallbackNotice`] when the job is done or failed.

@@ -76,7 +76,9 @@ pub enum ParamType {
     U32,
     /// 64 lowercase hex digits.
     Sha256Hex,
-    /// A string (an account id, a job id, a token id).
+    /// An account id: 1 to 64 of `A-Z a-z 0-9 . _ -` (`directory::check_account_id`).
+    AccountId,
+    /// A string (a job id, a token id).
     Text,
 }
 
@@ -195,11 +197,24 @@ const H_PARAM: PathParam = PathParam {
 
 const ACCOUNT_PARAM: PathParam = PathParam {
     name: "account",
-    ty: ParamType::Text,
+    ty: ParamType::AccountId,
     description: "an account id",
 };
 
 const RECEIPT_REFUSALS: &[ErrorCode] = &[
+    ErrorCode::InvalidReceipt,
+    ErrorCode::ClockSkew,
+    ErrorCode::NotSubmitted,
+    ErrorCode::UncertifiedReceiptKey,
+    ErrorCode::InvalidCertificate,
+    ErrorCode::Conflict,
+    ErrorCode::LogFull,
+];
+
+/// A mailbox acknowledgement's refusals: a receipt's, and 404 for an envelope that is not in
+/// the caller's mailbox.
+const ACK_REFUSALS: &[ErrorCode] = &[
+    ErrorCode::NotFound,
     ErrorCode::InvalidReceipt,
     ErrorCode::ClockSkew,
     ErrorCode::NotSubmitted,
@@ -455,7 +470,8 @@ pub const ROUTES: &[Route] = &[
         query: Query::None,
         request: Body::Json("PrekeyUpload"),
         answers: &[ok(Body::Json("Published"))],
-        errors: &[ErrorCode::InvalidCertificate],
+        // 409: the receipt key is certified by another account.
+        errors: &[ErrorCode::InvalidCertificate, ErrorCode::Conflict],
     },
     Route {
         method: Method::Get,
@@ -477,7 +493,7 @@ pub const ROUTES: &[Route] = &[
         summary: "Post an envelope (the raw body) and log its submitted event.",
         params: &[PathParam {
             name: "recipient",
-            ty: ParamType::Text,
+            ty: ParamType::AccountId,
             description: "the recipient's account id",
         }],
         query: Query::None,
@@ -525,7 +541,7 @@ pub const ROUTES: &[Route] = &[
         query: Query::None,
         request: Body::Json("AckRequest"),
         answers: ACCEPTED_EVENT,
-        errors: RECEIPT_REFUSALS,
+        errors: ACK_REFUSALS,
     },
 ];
 

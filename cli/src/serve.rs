@@ -8,7 +8,7 @@ use letro_service::auth::{issue_token as issue, revoke_token_by_id, Role};
 use letro_service::keys::{self, LOG_KEY_FILE};
 use letro_service::origin::OriginError;
 use letro_service::settings::{Settings, SettingsError};
-use letro_service::store::{SqliteStore, Store, DATABASE_FILE};
+use letro_service::store::{SqliteStore, TokenStore, DATABASE_FILE};
 use letro_service::{ServeError, Service};
 
 use crate::commands::{CliError, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE};

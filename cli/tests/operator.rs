@@ -263,7 +263,7 @@ fn serve_with_only_data_and_listen_then_tokens_and_the_log_key() {
     again.stop();
 
     // The audit log has the CLI's issue and revocation, as actor cli.
-    use letro_service::store::Store;
+    use letro_service::store::AuditStore;
     let store = letro_service::store::SqliteStore::open(&data).unwrap();
     let audit = store.audit_log().unwrap();
     letro_service::store::verify_audit_chain(&audit).unwrap();

@@ -17,16 +17,12 @@
 //! The proofs are made under the committed INSECURE-DEV keys: the demo says so, and prints the
 //! `letro-verify` command with `--accept-insecure-dev-keys` and why that flag is needed.
 
-// The only indexing here is of `serde_json::Value` by key, which yields `Null` for a missing
-// member and never panics.
-#![allow(clippy::indexing_slicing)]
-
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use hyper::Method;
-use letro_api::directory::PrekeyBundle;
+use letro_api::bodies::{Job, JobState, ProofRequest};
+use letro_api_client::Client as Api;
 use letro_client::{Attachment, Client, Message};
 use letro_core::bundle::format_time;
 use letro_core::statement::CiphertextHash;
@@ -35,9 +31,7 @@ use letro_service::store::SqliteStore;
 use letro_service::{unix_now, Config, Service};
 use letro_verifier::checks::{check_ciphertext, check_opening_for};
 use letro_verifier::{TrustLevel, TrustPolicy, Verifier};
-use serde_json::json;
 
-use crate::http::{Answer, Api};
 use crate::{DemoError, EXIT_FAILED, EXIT_INPUT};
 
 /// The demo log's origin.
@@ -132,15 +126,20 @@ fn issue_tokens(data: &Path) -> Result<Tokens, DemoError> {
     })
 }
 
-fn expect(answer: &Answer, ok: &[u16], what: &str) -> Result<(), DemoError> {
-    if ok.contains(&answer.status) {
-        Ok(())
-    } else {
-        Err(fail(format!(
-            "{what}: the service answered {}: {}",
-            answer.status,
-            answer.message()
-        )))
+/// A failed call to the service: the API's refusal (status, message and code), or why there
+/// was no answer.
+fn api_fail(what: &str) -> impl FnOnce(letro_api_client::Error) -> DemoError + '_ {
+    move |e| match e {
+        letro_api_client::Error::Api {
+            status,
+            raw_code,
+            message,
+            ..
+        } => fail(format!(
+            "{what}: the service answered {}: {message} ({raw_code})",
+            status.as_u16()
+        )),
+        other => fail(format!("{what}: {other}")),
     }
 }
 
@@ -184,14 +183,9 @@ async fn parties(
     tokens: &Tokens,
     service: &Service,
 ) -> Result<(), DemoError> {
-    let alice_api = Api {
-        addr,
-        token: &tokens.alice,
-    };
-    let bob_api = Api {
-        addr,
-        token: &tokens.bob,
-    };
+    let api = Api::new(format!("http://{addr}")).map_err(fail)?;
+    let alice_api = api.with_token(&tokens.alice);
+    let bob_api = api.with_token(&tokens.bob);
 
     step(
         2,
@@ -206,18 +200,15 @@ async fn parties(
         // A reopened client tops up the one-time prekeys earlier sessions used.
         c.replenish_one_time_prekeys(letro_client::INITIAL_ONE_TIME_PREKEYS)
             .map_err(fail)?;
-        let path = format!("/v1/directory/{}", c.account());
-        let upload = c.prekey_upload().to_json().into_bytes();
-        let a = api
-            .send(Method::PUT, &path, "application/json", upload)
+        let published = api
+            .put_directory_entry(c.account(), &c.prekey_upload())
             .await
-            .map_err(fail)?;
-        expect(&a, &[200], "publishing prekeys")?;
+            .map_err(api_fail("publishing prekeys"))?;
         if c.account() == RECIPIENT {
             detail(&format!(
                 "{} client; published to the directory, receipt key fingerprint {}",
                 if new { "new" } else { "reopened" },
-                a.json()["receipt_key_fingerprint"].as_str().unwrap_or("?")
+                published.receipt_key_fingerprint
             ));
         }
     }
@@ -227,12 +218,11 @@ async fn parties(
         "alice (sender): fetches bob's bundle, PQXDH session, encrypts a letter and its attachment into one envelope",
     );
     if !alice.has_session(RECIPIENT) {
-        let a = alice_api
-            .get(&format!("/v1/directory/{RECIPIENT}"))
+        let bundle = alice_api
+            .prekey_bundle(RECIPIENT)
             .await
-            .map_err(fail)?;
-        expect(&a, &[200], "fetching bob's prekeys")?;
-        let (bundle, _) = PrekeyBundle::parse(&a.body).map_err(fail)?;
+            .map_err(api_fail("fetching bob's prekeys"))?;
+        bundle.validate().map_err(fail)?;
         alice.start_session(RECIPIENT, &bundle).map_err(fail)?;
         detail("new session from bob's prekey bundle (identity key, signed, Kyber and one-time prekeys)");
     } else {
@@ -252,16 +242,10 @@ async fn parties(
     };
     let envelope = alice.encrypt(RECIPIENT, &letter).map_err(fail)?;
     let h = CiphertextHash::of(&envelope);
-    let a = alice_api
-        .send(
-            Method::POST,
-            &format!("/v1/messages/{RECIPIENT}"),
-            "application/octet-stream",
-            envelope.clone(),
-        )
+    let posted = alice_api
+        .post_message(RECIPIENT, envelope.clone())
         .await
-        .map_err(fail)?;
-    expect(&a, &[201, 200], "posting the envelope")?;
+        .map_err(api_fail("posting the envelope"))?;
     detail(&format!(
         "envelope of {} bytes posted; H = sha256(envelope) = {}",
         envelope.len(),
@@ -269,19 +253,18 @@ async fn parties(
     ));
     detail(&format!(
         "relay logged the submitted event at index {}",
-        a.json()["index"]
+        posted.accepted.index
     ));
 
     step(
         4,
         "bob: fetches the envelope, decrypts it, acknowledges it with a receipt signed over (H, t)",
     );
-    let a = bob_api
-        .get(&format!("/v1/mailbox/{}", h.to_hex()))
+    let fetched = bob_api
+        .envelope(&h)
         .await
-        .map_err(fail)?;
-    expect(&a, &[200], "fetching the envelope")?;
-    let opened = bob.decrypt(SENDER, &a.body).map_err(fail)?;
+        .map_err(api_fail("fetching the envelope"))?;
+    let opened = bob.decrypt(SENDER, &fetched).map_err(fail)?;
     let attachment = opened
         .attachments
         .first()
@@ -297,15 +280,14 @@ async fn parties(
     }
     let t = unix_now();
     let receipt = bob.sign_receipt(&h, t);
-    let ack = serde_json::to_value(receipt.ack_json().map_err(fail)?).map_err(fail)?;
-    let a = bob_api
-        .post_json(&format!("/v1/mailbox/{}/receipt", h.to_hex()), &ack)
+    let ack = receipt.ack_json().map_err(fail)?;
+    let acked = bob_api
+        .post_ack(&h, &ack)
         .await
-        .map_err(fail)?;
-    expect(&a, &[201, 200], "acknowledging")?;
+        .map_err(api_fail("acknowledging"))?;
     detail(&format!(
         "relay checked the receipt against bob's certified key and logged the delivered event at index {}",
-        a.json()["index"]
+        acked.accepted.index
     ));
 
     step(
@@ -325,28 +307,23 @@ async fn parties(
         6,
         &format!("alice's compliance officer: asks the service for a proof of delivery within [{nb_s}, {na_s}]"),
     );
-    let compliance = Api {
-        addr,
-        token: &tokens.compliance,
-    };
-    let a = compliance
-        .post_json(
-            "/v1/proofs",
-            &json!({"ciphertext_sha256": h.to_hex(), "not_before": nb_s, "not_after": na_s}),
-        )
+    let compliance = api.with_token(&tokens.compliance);
+    let requested = compliance
+        .request_proof(&ProofRequest {
+            ciphertext_sha256: h.to_hex(),
+            not_before: nb_s.clone(),
+            not_after: na_s.clone(),
+            callback_url: None,
+        })
         .await
-        .map_err(fail)?;
-    expect(&a, &[202], "asking for a proof")?;
-    let job_id = a.json()["job_id"].as_str().unwrap_or_default().to_owned();
-    let job = wait_for_job(&compliance, &job_id).await?;
-    let bundle = job["bundle"]
-        .as_str()
-        .ok_or_else(|| fail("the finished job has no bundle"))?
-        .to_owned();
-    let opening = job["opening"]
-        .as_str()
-        .ok_or_else(|| fail("the finished job has no opening"))?
-        .to_owned();
+        .map_err(api_fail("asking for a proof"))?;
+    let job = wait_for_job(&compliance, &requested.job.job_id).await?;
+    let bundle = job
+        .bundle
+        .ok_or_else(|| fail("the finished job has no bundle"))?;
+    let opening = job
+        .opening
+        .ok_or_else(|| fail("the finished job has no opening"))?;
 
     step(
         7,
@@ -436,17 +413,21 @@ async fn parties(
 }
 
 /// Polls a proof job, printing progress, until it is done; a failed job is an error.
-async fn wait_for_job(api: &Api<'_>, job_id: &str) -> Result<serde_json::Value, DemoError> {
+async fn wait_for_job(api: &Api, job_id: &str) -> Result<Job, DemoError> {
     let started = Instant::now();
     let mut last = String::new();
     loop {
-        let a = api
-            .get(&format!("/v1/proofs/{job_id}"))
+        let job = api
+            .proof_job(job_id)
             .await
-            .map_err(fail)?;
-        expect(&a, &[200], "polling the proof job")?;
-        let job = a.json();
-        let state = job["state"].as_str().unwrap_or("?").to_owned();
+            .map_err(api_fail("polling the proof job"))?;
+        let state = match job.state {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+        .to_owned();
         if state != last {
             if !last.is_empty() {
                 println!();
@@ -467,7 +448,8 @@ async fn wait_for_job(api: &Api<'_>, job_id: &str) -> Result<serde_json::Value, 
             }
             "failed" => {
                 println!();
-                return Err(fail(format!("the proof job failed: {}", job["error"])));
+                let error = serde_json::to_string(&job.error).unwrap_or_default();
+                return Err(fail(format!("the proof job failed: {error}")));
             }
             _ => {}
         }

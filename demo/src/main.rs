@@ -10,7 +10,6 @@
 #![forbid(unsafe_code)]
 
 mod flow;
-mod http;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -48,8 +48,10 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal
 }
 
-fn audit(state: &AppState, entry: AuditEntry) -> Result<AuditRecord, ApiError> {
-    state.jobs()?.append_audit(&entry).map_err(internal)
+async fn audit(state: &AppState, entry: AuditEntry) -> Result<AuditRecord, ApiError> {
+    state
+        .db(move |s| crate::audit::append(s, &entry).map_err(internal))
+        .await
 }
 
 fn check_subject(subject: &str) -> Result<(), ApiError> {
@@ -86,14 +88,10 @@ pub(crate) async fn post_token(
     }
     let expires_at = unix_now().saturating_add(body.ttl_seconds);
     // Stored and audited (one connection, so in this order) before the table learns it.
-    let (token, record) = issue_token(
-        &mut *state.jobs()?,
-        role,
-        &body.subject,
-        expires_at,
-        &actor(&admin),
-    )
-    .map_err(internal)?;
+    let (subject, by) = (body.subject.clone(), actor(&admin));
+    let (token, record) = state
+        .db(move |s| issue_token(s, role, &subject, expires_at, &by).map_err(internal))
+        .await?;
     state.tokens()?.insert(record.clone());
     tracing::info!(admin = %admin.id(), token_id = %record.id(), role = role.as_str(), "token issued");
     let body = IssuedToken {
@@ -140,16 +138,18 @@ pub(crate) async fn revoke_token(
         outcome: outcome.into(),
     };
     let Some(record) = found else {
-        audit(&state, entry("not_found"))?;
+        audit(&state, entry("not_found")).await?;
         return Err(ApiError::NotFound("no token with this id".into()));
     };
-    {
-        let mut store = state.jobs()?;
-        if !store.revoke_token(&record.hash, now).map_err(internal)? {
-            return Err(internal("a token in the table is missing from the store"));
-        }
-        store.append_audit(&entry("ok")).map_err(internal)?;
-    }
+    let (hash, done) = (record.hash, entry("ok"));
+    state
+        .db(move |store| {
+            if !store.revoke_token(&hash, now).map_err(internal)? {
+                return Err(internal("a token in the table is missing from the store"));
+            }
+            crate::audit::append(store, &done).map_err(internal)
+        })
+        .await?;
     let mut tokens = state.tokens()?;
     tokens.revoke(&record.hash, now);
     let info = tokens
@@ -165,7 +165,7 @@ pub(crate) async fn get_audit(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> Result<Json<AuditLog>, ApiError> {
-    let records = state.jobs()?.audit_log().map_err(internal)?;
+    let records = state.db(|s| s.audit_log().map_err(internal)).await?;
     let chain = match verify_audit_chain(&records) {
         Ok(()) => "ok".to_owned(),
         Err(e) => {

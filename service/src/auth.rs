@@ -21,7 +21,7 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 ///
 /// A running service takes tokens issued through its admin API at once, and tokens issued into
 /// its store by another process (`letro token issue`) within [`crate::TOKEN_RELOAD_INTERVAL`]
-/// (it polls [`Store::token_changes`]).
+/// (it polls [`TokenStore::token_changes`](crate::store::TokenStore::token_changes)).
 pub fn issue_token(
     store: &mut dyn Store,
     role: Role,
@@ -40,13 +40,16 @@ pub fn issue_token(
         revoked_at: None,
     };
     store.put_token(&record)?;
-    store.append_audit(&AuditEntry {
-        time: crate::unix_now(),
-        actor: actor.to_owned(),
-        action: "token.issue".into(),
-        target: format!("{} ({} {})", record.id(), role.as_str(), subject),
-        outcome: "ok".into(),
-    })?;
+    crate::audit::append(
+        store,
+        &AuditEntry {
+            time: crate::unix_now(),
+            actor: actor.to_owned(),
+            action: "token.issue".into(),
+            target: format!("{} ({} {})", record.id(), role.as_str(), subject),
+            outcome: "ok".into(),
+        },
+    )?;
     Ok((token, record))
 }
 
@@ -77,7 +80,7 @@ pub fn revoke_token_by_id(
         outcome: outcome.into(),
     };
     let Some(record) = found else {
-        store.append_audit(&entry("not_found"))?;
+        crate::audit::append(store, &entry("not_found"))?;
         return Ok(None);
     };
     if !store.revoke_token(&record.hash, at)? {
@@ -85,7 +88,7 @@ pub fn revoke_token_by_id(
             "a token disappeared while it was revoked".into(),
         ));
     }
-    store.append_audit(&entry("ok"))?;
+    crate::audit::append(store, &entry("ok"))?;
     let revoked = store.tokens()?.into_iter().find(|r| r.hash == record.hash);
     Ok(Some(revoked.unwrap_or(TokenRecord {
         revoked_at: Some(at),
@@ -196,7 +199,7 @@ impl Tokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SqliteStore;
+    use crate::store::{AuditStore, SqliteStore, TokenStore};
 
     fn records_id(tokens: &Tokens) -> String {
         tokens.list()[0].id()

@@ -7,9 +7,13 @@
 //! - Only `https://` and `http://` URLs on hosts the operator lists in `callback_hosts` are
 //!   accepted (so a sender cannot make the service call arbitrary internal addresses); with an
 //!   empty list, callbacks are refused.
-//! - `https://` callbacks use rustls (TLS 1.2 and 1.3, the ring provider) and check the
-//!   receiver's certificate against the Mozilla root store (`webpki-roots`) plus the
+//! - Notices are sent with reqwest ([`http_client`]): HTTP/1.1, no redirects followed (a
+//!   redirect could lead to a host not in the list), no proxy, at most [`ATTEMPT_TIMEOUT`] per
+//!   attempt. `https://` callbacks use rustls (TLS 1.2 and 1.3, the ring provider) and check
+//!   the receiver's certificate against the Mozilla root store (`webpki-roots`) plus the
 //!   certificates of `callback_ca_file`, if the operator gives one (a private CA).
+//! - The URL is checked with the parser of `http` and sent with the parser of `url` (WHATWG),
+//!   so [`check_url`] requires both to read the same scheme, host and port.
 //! - Delivery is at least once: a 2xx answer marks the job's callback `delivered`; otherwise
 //!   it is retried [`ATTEMPTS`] times with growing delays, then marked `failed`. Pending
 //!   callbacks are stored with the job and resumed after a restart.
@@ -18,12 +22,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, Method, Request, Uri};
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
+use axum::http::Uri;
+use letro_api::bodies::{CallbackNotice, JobState};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::CertificateDer;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::jobs::SharedStore;
@@ -70,19 +72,53 @@ pub fn check_url(url: &str, allowed_hosts: &[String]) -> Result<(), String> {
         let a = a.to_ascii_lowercase();
         a == authority || (a == host && uri.port().is_none())
     });
-    if ok {
+    if !ok {
+        return Err(format!(
+            "callback host {authority} is not among the hosts this service calls back"
+        ));
+    }
+    // The notice is sent to the URL as reqwest's parser (WHATWG `url`) reads it, which
+    // normalises hosts (numeric IPv4 forms, percent-escapes, IDNA) and treats `\` as `/`:
+    // what it reads must be what was checked above.
+    let sent =
+        reqwest::Url::parse(url).map_err(|e| format!("callback_url is not a valid URL: {e}"))?;
+    let default_port = if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let same = sent.scheme() == uri.scheme_str().unwrap_or_default()
+        && sent.host_str().map(str::to_ascii_lowercase).as_deref() == Some(host.as_str())
+        && sent.port_or_known_default() == Some(uri.port_u16().unwrap_or(default_port))
+        && sent.username().is_empty()
+        && sent.password().is_none();
+    if same {
         Ok(())
     } else {
         Err(format!(
-            "callback host {authority} is not among the hosts this service calls back"
+            "callback_url is ambiguous: its host reads as {authority} or as {}",
+            sent.host_str().unwrap_or("nothing")
         ))
     }
+}
+
+/// The client that sends notices: reqwest with [`tls_config`], no redirects, no proxy,
+/// [`ATTEMPT_TIMEOUT`] per request, `User-Agent: letro-service`.
+pub fn http_client(ca_file: Option<&Path>) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config(ca_file)?)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(ATTEMPT_TIMEOUT)
+        .user_agent("letro-service")
+        .build()
+        .map_err(|e| format!("callback HTTP client: {e}"))
 }
 
 /// The TLS settings of `https://` callbacks: the Mozilla root store, plus every certificate in
 /// the PEM file `ca_file` if given (it must hold at least one; each is trusted as an anchor,
 /// so give only CA certificates the operator trusts).
-pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+pub fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -109,7 +145,7 @@ pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, S
         .map_err(|e| format!("TLS settings: {e}"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(Arc::new(config))
+    Ok(config)
 }
 
 /// Where finished jobs with a callback are handed over.
@@ -133,7 +169,7 @@ impl Notifier {
 pub fn start(
     store: SharedStore,
     backoff: Duration,
-    tls: Arc<rustls::ClientConfig>,
+    http: reqwest::Client,
 ) -> Result<(Notifier, tokio::task::JoinHandle<()>), crate::store::StoreError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let pending = match store.lock() {
@@ -150,9 +186,9 @@ pub fn start(
                 return;
             };
             let store = store.clone();
-            let tls = tls.clone();
+            let http = http.clone();
             tokio::spawn(async move {
-                deliver_job(&store, &id, backoff, &tls).await;
+                deliver_job(&store, &id, backoff, &http).await;
                 drop(permit);
             });
         }
@@ -160,12 +196,7 @@ pub fn start(
     Ok((Notifier { tx }, handle))
 }
 
-async fn deliver_job(
-    store: &SharedStore,
-    id: &str,
-    backoff: Duration,
-    tls: &Arc<rustls::ClientConfig>,
-) {
+async fn deliver_job(store: &SharedStore, id: &str, backoff: Duration, http: &reqwest::Client) {
     let job = match store.lock() {
         Ok(s) => s.job(id),
         Err(_) => return,
@@ -177,11 +208,24 @@ async fn deliver_job(
     let Some(url) = job.callback_url.clone() else {
         return;
     };
-    let body = serde_json::json!({"job_id": job.id, "state": job.state.as_str()}).to_string();
+    let state = match job.state {
+        crate::store::JobState::Queued => JobState::Queued,
+        crate::store::JobState::Running => JobState::Running,
+        crate::store::JobState::Done => JobState::Done,
+        crate::store::JobState::Failed => JobState::Failed,
+    };
+    let notice = CallbackNotice {
+        job_id: job.id.clone(),
+        state,
+    };
+    let Ok(body) = serde_json::to_string(&notice) else {
+        tracing::error!(job = id, "callback: the notice could not be serialized");
+        return;
+    };
     let mut delay = backoff;
     let mut outcome = "failed";
     for attempt in 1..=ATTEMPTS {
-        match tokio::time::timeout(ATTEMPT_TIMEOUT, post(&url, body.clone(), tls)).await {
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, post(http, &url, body.clone())).await {
             Ok(Ok(status)) if (200..300).contains(&status) => {
                 outcome = "delivered";
                 break;
@@ -206,61 +250,33 @@ async fn deliver_job(
     }
 }
 
-/// POSTs `body` to an `https://` or `http://` URL and returns the status code.
-async fn post(url: &str, body: String, tls: &Arc<rustls::ClientConfig>) -> Result<u16, String> {
-    let uri: Uri = url.parse().map_err(|e| format!("{e}"))?;
-    // An IPv6 literal comes bracketed in the URL.
-    let host = uri
-        .host()
-        .ok_or("no host")?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let https = uri.scheme_str() == Some("https");
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+/// POSTs `body` to an `https://` or `http://` URL and returns the status code (the answer's
+/// body is not read).
+async fn post(http: &reqwest::Client, url: &str, body: String) -> Result<u16, String> {
+    let response = http
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
         .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let mut sender = if https {
-        let name =
-            ServerName::try_from(host.clone()).map_err(|e| format!("server name {host}: {e}"))?;
-        let stream = tokio_rustls::TlsConnector::from(tls.clone())
-            .connect(name, stream)
-            .await
-            .map_err(|e| format!("TLS: {e}"))?;
-        handshake(stream).await?
-    } else {
-        handshake(stream).await?
-    };
-    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let authority = uri.authority().map_or(host, |a| a.as_str().to_owned());
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .header(header::HOST, authority)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::USER_AGENT, "letro-service")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| format!("request: {e}"))?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("send: {e}"))?;
-    Ok(resp.status().as_u16())
+        // Without the URL: a callback URL may carry a secret of the receiver's in its query.
+        .map_err(|e| {
+            let e = e.without_url();
+            format!("{e}: {}", source_chain(&e))
+        })?;
+    Ok(response.status().as_u16())
 }
 
-/// An HTTP/1.1 connection over `io`, its driver spawned.
-async fn handshake<T>(io: T) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
+/// The causes under `e`, `: `-separated (reqwest's own message omits them: a refused
+/// certificate shows only here).
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        parts.push(cause.to_string());
+        next = cause.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]
@@ -292,6 +308,14 @@ mod tests {
             let e = check_url(bad, &allowed).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
+        // Read as 127.0.0.1 by the parser that sends it: refused even where listed as is.
+        let numeric = vec!["2130706433:9000".to_owned()];
+        let e = check_url("http://2130706433:9000/cb", &numeric).unwrap_err();
+        assert!(e.contains("ambiguous"), "{e}");
+        assert_eq!(
+            check_url("http://[::1]:9000/cb", &["[::1]:9000".to_owned()]),
+            Ok(())
+        );
         let long = format!("http://hooks.bank.example/{}", "a".repeat(MAX_URL_LEN));
         assert!(check_url(&long, &allowed).unwrap_err().contains("longer"));
         assert!(check_url("http://hooks.bank.example/", &[])

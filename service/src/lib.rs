@@ -24,6 +24,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod callback;
 pub mod jobs;
@@ -50,7 +51,7 @@ use tokio::sync::mpsc;
 
 pub use api::{build_router, ApiError, AppState};
 
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{LogStore, SqliteStore, Store, StoreError};
 use crate::writer::{LogView, Writer};
 
 /// The service's settings.
@@ -211,7 +212,7 @@ impl Service {
 
     /// [`Service::start`] with given stores: `store` for the log writer, `job_store` (a
     /// separate connection to the same data) for proof jobs and the API's lookups.
-    pub fn start_with_store<S: Store, J: Store>(
+    pub fn start_with_store<S: LogStore, J: Store>(
         config: Config,
         store: S,
         job_store: J,
@@ -265,8 +266,8 @@ impl Service {
             }
         }
         // The counter first: a change between the two reads is seen at the first poll.
-        let token_changes = store.token_changes()?;
-        let tokens = auth::Tokens::new(store.tokens()?);
+        let token_changes = job_store.token_changes()?;
+        let tokens = auth::Tokens::new(job_store.tokens()?);
         tracing::info!(
             origin = %config.origin,
             key_id = %key.key_id(),
@@ -295,10 +296,10 @@ impl Service {
         let verifier = letro_verifier::Verifier::new(vec![key_vkey])
             .map_err(|e| ServeError::Inconsistent(format!("embedded verifying key: {e}")))?;
         let metrics = Arc::new(metrics::Metrics::new(api::routes().iter().map(|r| r.path)));
-        let tls = callback::tls_config(config.callback_ca_file.as_deref())
+        let callback_http = callback::http_client(config.callback_ca_file.as_deref())
             .map_err(ServeError::CallbackTls)?;
         let (callbacks, notifier) =
-            callback::start(job_store.clone(), config.callback_backoff, tls)?;
+            callback::start(job_store.clone(), config.callback_backoff, callback_http)?;
         let threads = if config.prover_threads == 0 {
             let cores = std::thread::available_parallelism().map_or(1, usize::from);
             (cores / config.provers.max(1)).max(1)
@@ -446,7 +447,7 @@ async fn watch_tokens(state: AppState, mut seen: u64) {
 
 fn reload_tokens(state: &AppState, seen: u64) -> Result<u64, String> {
     let (now, records) = {
-        let store = state.jobs().map_err(|e| e.to_string())?;
+        let store = state.lock_store().map_err(|e| e.to_string())?;
         let now = store.token_changes().map_err(|e| e.to_string())?;
         if now == seen {
             return Ok(seen);

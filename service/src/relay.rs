@@ -103,18 +103,22 @@ pub(crate) async fn put_directory(
         receipt_key: packed,
         certificate,
     };
-    {
-        let mut store = state.jobs()?;
-        match store.receipt_key_owner(&packed).map_err(internal)? {
-            Some((owner, _)) if owner != account => {
-                return Err(ApiError::Conflict(
-                    "this receipt key is certified by another account".into(),
-                ))
+    let (owner_of_key, stored_one_time) = (account.clone(), one_time.clone());
+    state
+        .db(move |store| {
+            match store.receipt_key_owner(&packed).map_err(internal)? {
+                Some((owner, _)) if owner != owner_of_key => {
+                    return Err(ApiError::Conflict(
+                        "this receipt key is certified by another account".into(),
+                    ))
+                }
+                _ => {}
             }
-            _ => {}
-        }
-        store.put_directory(&entry, &one_time).map_err(internal)?;
-    }
+            store
+                .put_directory(&entry, &stored_one_time)
+                .map_err(internal)
+        })
+        .await?;
     tracing::info!(account = %account, one_time = one_time.len(), "prekeys published");
     Ok(Json(Published {
         account,
@@ -136,7 +140,9 @@ pub(crate) async fn get_directory(
     account: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let account = account_path(account)?;
-    let taken = state.jobs()?.take_directory(&account).map_err(internal)?;
+    let taken = state
+        .db(move |s| s.take_directory(&account).map_err(internal))
+        .await?;
     let Some((entry, one)) = taken else {
         return Err(ApiError::NotFound(
             "no prekeys are published for this account".into(),
@@ -167,32 +173,37 @@ pub(crate) async fn post_message(
     }
     let h = CiphertextHash::of(&bytes);
     let sender = token.subject;
-    {
-        let mut store = state.jobs()?;
-        if !store.has_directory(&recipient).map_err(internal)? {
-            return Err(ApiError::NotFound(
-                "no such recipient in the directory".into(),
-            ));
-        }
-        let envelope = Envelope {
-            ciphertext_hash: h.0,
-            sender: sender.clone(),
-            recipient: recipient.clone(),
-            received_at: unix_now(),
-            bytes: bytes.to_vec(),
-        };
-        // Stored before the event is logged: a crash in between leaves an envelope whose
-        // event the sender's retry logs (the same submission is idempotent).
-        if !store.put_envelope(&envelope).map_err(internal)? {
-            if let Some(old) = store.envelope(&h.0).map_err(internal)? {
-                if old.sender != sender || old.recipient != recipient {
-                    return Err(ApiError::Conflict(
-                        "an envelope with this ciphertext is already in a mailbox".into(),
-                    ));
+    let envelope = Envelope {
+        ciphertext_hash: h.0,
+        sender: sender.clone(),
+        recipient: recipient.clone(),
+        received_at: unix_now(),
+        bytes: bytes.to_vec(),
+    };
+    state
+        .db(move |store| {
+            if !store.has_directory(&envelope.recipient).map_err(internal)? {
+                return Err(ApiError::NotFound(
+                    "no such recipient in the directory".into(),
+                ));
+            }
+            // Stored before the event is logged: a crash in between leaves an envelope whose
+            // event the sender's retry logs (the same submission is idempotent).
+            if !store.put_envelope(&envelope).map_err(internal)? {
+                if let Some(old) = store
+                    .envelope(&envelope.ciphertext_hash)
+                    .map_err(internal)?
+                {
+                    if old.sender != envelope.sender || old.recipient != envelope.recipient {
+                        return Err(ApiError::Conflict(
+                            "an envelope with this ciphertext is already in a mailbox".into(),
+                        ));
+                    }
                 }
             }
-        }
-    }
+            Ok(())
+        })
+        .await?;
     let secret = EventSecret::fresh();
     let leaf = submitted_leaf(&h, &sender, &recipient, &secret.fr());
     let event = StoredEvent::Submitted {
@@ -212,9 +223,8 @@ pub(crate) async fn get_mailbox(
 ) -> Result<Json<Vec<MailboxItem>>, ApiError> {
     let token = caller.0;
     let list = state
-        .jobs()?
-        .mailbox(&token.subject, MAILBOX_PAGE)
-        .map_err(internal)?;
+        .db(move |s| s.mailbox(&token.subject, MAILBOX_PAGE).map_err(internal))
+        .await?;
     Ok(Json(
         list.into_iter()
             .map(|e| MailboxItem {
@@ -240,7 +250,10 @@ pub(crate) async fn get_envelope(
 ) -> Result<Response, ApiError> {
     let token = caller.0;
     let h = hash_path(h)?;
-    let envelope = state.jobs()?.envelope(&h.0).map_err(internal)?;
+    let hash = h.0;
+    let envelope = state
+        .db(move |s| s.envelope(&hash).map_err(internal))
+        .await?;
     // Another recipient's envelope is answered like a missing one.
     let envelope = envelope
         .filter(|e| e.recipient == token.subject)
@@ -281,17 +294,20 @@ async fn ack(
     let token = caller?.0;
     let h = hash_path(h)?;
     let body = state.json_body(body)?;
-    let mine = {
-        let store = state.jobs()?;
-        match store.envelope(&h.0).map_err(internal)? {
-            Some(e) => e.recipient == token.subject,
-            // Already delivered and removed: a repeated acknowledgement of one's own envelope.
-            None => matches!(
-                store.find_submission(&h.0).map_err(internal)?,
-                Some((_, StoredEvent::Submitted { routing, .. })) if routing == token.subject
-            ),
-        }
-    };
+    let (hash, account) = (h.0, token.subject.clone());
+    let mine = state
+        .db(move |store| {
+            Ok(match store.envelope(&hash).map_err(internal)? {
+                Some(e) => e.recipient == account,
+                // Already delivered and removed: a repeated acknowledgement of one's own
+                // envelope.
+                None => matches!(
+                    store.find_submission(&hash).map_err(internal)?,
+                    Some((_, StoredEvent::Submitted { routing, .. })) if routing == account
+                ),
+            })
+        })
+        .await?;
     if !mine {
         return Err(ApiError::NotFound(
             "no such envelope in this mailbox".into(),
@@ -301,10 +317,13 @@ async fn ack(
     // it is stored before its event is logged), and the key certified by the routed account,
     // which is this account.
     let receipt = body.check().map_err(receipt_refused)?;
-    let checked = checked_receipt(state, &h, &receipt)?;
+    let checked = checked_receipt(state, &h, &receipt).await?;
     let a = state
         .append(h.0, checked.leaf, checked.event, checked.secret)
         .await?;
-    state.jobs()?.remove_envelope(&h.0).map_err(internal)?;
+    let hash = h.0;
+    state
+        .db(move |s| s.remove_envelope(&hash).map_err(internal))
+        .await?;
     accepted(state, a).await
 }

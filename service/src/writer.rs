@@ -22,7 +22,7 @@ use letro_core::note::SignerKey;
 use letro_core::Fr;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{EventSecret, NewEntry, Store, StoredCheckpoint, StoredEvent};
+use crate::store::{EventSecret, LogStore, NewEntry, StoredCheckpoint, StoredEvent};
 
 /// Most commands the writer takes into one batch (one transaction).
 pub const MAX_BATCH: usize = 4096;
@@ -130,7 +130,7 @@ fn same_record(a: &StoredEvent, b: &StoredEvent) -> bool {
 }
 
 /// The writer's state.
-pub struct Writer<S: Store> {
+pub struct Writer<S: LogStore> {
     /// The store.
     pub store: S,
     /// The shared view it updates.
@@ -158,7 +158,7 @@ struct Pending {
     reply: Reply,
 }
 
-impl<S: Store> Writer<S> {
+impl<S: LogStore> Writer<S> {
     /// Runs until every sender of `rx` is dropped.
     pub fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         use tokio::sync::mpsc::error::TryRecvError;
@@ -419,10 +419,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::store::{
-        AuditEntry, AuditRecord, DirectoryEntry, Envelope, JobRecord, SqliteStore, StoreError,
-        StoredLeaf, TakenEntry, TokenRecord,
-    };
+    use crate::store::{SqliteStore, StoreError, StoredLeaf};
 
     /// A SQLite store whose appends can be made to fail.
     struct Flaky {
@@ -430,7 +427,7 @@ mod tests {
         fail: Arc<AtomicBool>,
     }
 
-    impl Store for Flaky {
+    impl LogStore for Flaky {
         fn leaves(&self) -> Result<Vec<StoredLeaf>, StoreError> {
             self.inner.leaves()
         }
@@ -454,70 +451,6 @@ mod tests {
         }
         fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
             self.inner.latest_checkpoint()
-        }
-        fn put_token(&mut self, t: &TokenRecord) -> Result<(), StoreError> {
-            self.inner.put_token(t)
-        }
-        fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-            self.inner.tokens()
-        }
-        fn put_job(&mut self, j: &JobRecord) -> Result<(), StoreError> {
-            self.inner.put_job(j)
-        }
-        fn update_job(&mut self, j: &JobRecord) -> Result<(), StoreError> {
-            self.inner.update_job(j)
-        }
-        fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
-            self.inner.job(id)
-        }
-        fn unfinished_jobs(&self) -> Result<Vec<String>, StoreError> {
-            self.inner.unfinished_jobs()
-        }
-        fn active_jobs_of(&self, owner: &str) -> Result<u64, StoreError> {
-            self.inner.active_jobs_of(owner)
-        }
-        fn pending_callbacks(&self) -> Result<Vec<String>, StoreError> {
-            self.inner.pending_callbacks()
-        }
-        fn revoke_token(&mut self, hash: &[u8; 32], at: u64) -> Result<bool, StoreError> {
-            self.inner.revoke_token(hash, at)
-        }
-        fn append_audit(&mut self, e: &AuditEntry) -> Result<AuditRecord, StoreError> {
-            self.inner.append_audit(e)
-        }
-        fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
-            self.inner.audit_log()
-        }
-        fn put_directory(
-            &mut self,
-            e: &DirectoryEntry,
-            one_time: &[(u32, Vec<u8>)],
-        ) -> Result<(), StoreError> {
-            self.inner.put_directory(e, one_time)
-        }
-        fn take_directory(&mut self, account: &str) -> Result<Option<TakenEntry>, StoreError> {
-            self.inner.take_directory(account)
-        }
-        fn has_directory(&self, account: &str) -> Result<bool, StoreError> {
-            self.inner.has_directory(account)
-        }
-        fn receipt_key_owner(
-            &self,
-            key: &[u8; 32],
-        ) -> Result<Option<(String, String)>, StoreError> {
-            self.inner.receipt_key_owner(key)
-        }
-        fn put_envelope(&mut self, e: &Envelope) -> Result<bool, StoreError> {
-            self.inner.put_envelope(e)
-        }
-        fn envelope(&self, h: &[u8; 32]) -> Result<Option<Envelope>, StoreError> {
-            self.inner.envelope(h)
-        }
-        fn mailbox(&self, recipient: &str, limit: usize) -> Result<Vec<Envelope>, StoreError> {
-            self.inner.mailbox(recipient, limit)
-        }
-        fn remove_envelope(&mut self, h: &[u8; 32]) -> Result<(), StoreError> {
-            self.inner.remove_envelope(h)
         }
     }
 
@@ -546,7 +479,7 @@ mod tests {
     }
 
     /// A writer over `store` with a fresh view, the test key and a fixed clock.
-    fn test_writer<S: Store>(store: S) -> (Writer<S>, Arc<RwLock<LogView>>) {
+    fn test_writer<S: LogStore>(store: S) -> (Writer<S>, Arc<RwLock<LogView>>) {
         let view = Arc::new(RwLock::new(LogView {
             log: DeliveryLog::new(),
             checkpoint: None,

@@ -19,7 +19,7 @@ use common::xeddsa::TestIdentity;
 use common::*;
 use letro_core::eddsa::PrivateKey;
 use letro_core::statement::CiphertextHash;
-use letro_service::store::{SqliteStore, Store, StoredEvent};
+use letro_service::store::{LogStore, SqliteStore, StoredEvent};
 use letro_service::{unix_now, Service};
 use serde_json::Value;
 

@@ -126,7 +126,7 @@ async fn logs_carry_no_token_blinding_opening_key_or_event_secret() {
     let store = letro_service::store::SqliteStore::open(dir.path()).unwrap();
     let mut event_secrets = Vec::new();
     for index in 0..2 {
-        use letro_service::store::Store;
+        use letro_service::store::LogStore;
         let e = store
             .event_secret(index)
             .unwrap()

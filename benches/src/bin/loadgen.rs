@@ -14,6 +14,12 @@
 //!
 //! The load generator shares the machine's cores with the service: on a 2-core machine its
 //! client side takes CPU the service would otherwise have.
+//!
+//! HTTP: the measured socket phases send pre-serialized letro-api bodies over raw hyper
+//! HTTP/1.1 connections, exactly C of them, kept alive, so that the client's cost per request
+//! stays as small as it can be and the numbers are the service's. Everything else (the log
+//! state after a run, the events and proof jobs of `proofs` mode, whose measure is the
+//! prover) goes through letro-api-client. Paths come from letro-api's route table either way.
 // A benchmark tool, not a library: a failed lookup of our own precomputed data is a bug in the
 // tool and may panic; errors from the service are counted and reported, never unwrapped.
 #![allow(clippy::indexing_slicing, clippy::expect_used, clippy::unwrap_used)]
@@ -24,14 +30,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use letro_api::bodies::ReceiptRequest as ReceiptJson;
+use letro_api::bodies::{JobState, ProofRequest, ReceiptRequest as ReceiptJson, SubmissionRequest};
 use letro_api::directory::CertificateObject;
 use letro_core::eddsa::{PrivateKey, PublicKey, Signature};
 use letro_core::field::{fr_from_decimal, parse_decimal};
@@ -40,11 +46,10 @@ use letro_core::receipt_json::{PointJson, SignatureJson};
 use letro_core::statement::{receipt_message, CiphertextHash};
 use letro_prover::Prover;
 use letro_service::auth::{issue_token, Role};
-use letro_service::store::{EventSecret, NewEntry, SqliteStore, Store, StoredEvent};
+use letro_service::store::{EventSecret, LogStore, NewEntry, SqliteStore, StoredEvent};
 use letro_service::writer::{Command, LogView, Writer};
 use letro_service::{unix_now, Config, Service};
 use rayon::prelude::*;
-use serde_json::json;
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
@@ -269,13 +274,28 @@ fn rfc3339(t: u64) -> String {
         .expect("formattable")
 }
 
+fn submission(h: &CiphertextHash, sender: &str) -> SubmissionRequest {
+    SubmissionRequest {
+        ciphertext_sha256: h.to_hex(),
+        sender: sender.into(),
+        routing: RECIPIENT.into(),
+    }
+}
+
 fn submission_body(h: &CiphertextHash, sender: &str) -> Bytes {
-    let v = json!({
-        "ciphertext_sha256": h.to_hex(),
-        "sender": sender,
-        "routing": RECIPIENT,
-    });
-    Bytes::from(serde_json::to_vec(&v).expect("json"))
+    Bytes::from(serde_json::to_vec(&submission(h, sender)).expect("json"))
+}
+
+/// The path of the route `operation_id` (without parameters), from letro-api's route table.
+fn route_path(operation_id: &'static str) -> &'static str {
+    letro_api::routes::route(operation_id)
+        .expect("an operation of letro-api's route table")
+        .path
+}
+
+/// A letro-api-client of the running service with `token`.
+fn api_client(addr: SocketAddr, token: &str) -> Result<letro_api_client::Client> {
+    Ok(letro_api_client::Client::new(format!("http://{addr}"))?.with_token(token))
 }
 
 /// A signed receipt, as a relay would forward it.
@@ -356,7 +376,10 @@ fn start_service(rt: &Runtime, tune: impl FnOnce(&mut Config)) -> Result<Running
     let upload = xeddsa::upload(RECIPIENT, RECIPIENT_SEED, &identity);
     let request = Request::builder()
         .method(Method::PUT)
-        .uri(format!("/v1/directory/{RECIPIENT}"))
+        .uri(letro_api_client::paths::path(
+            "put_directory_entry",
+            &[RECIPIENT],
+        )?)
         .header(AUTHORIZATION, format!("Bearer {}", tokens.recipient))
         .body(axum::body::Body::from(upload.to_json()))?;
     let response = rt.block_on(router.clone().oneshot(request))?;
@@ -412,44 +435,6 @@ impl Conn {
             let _ = conn.await;
         });
         Ok(Self { sender })
-    }
-
-    async fn call(
-        &mut self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<Bytes>,
-    ) -> Result<(StatusCode, Bytes)> {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(HOST, "127.0.0.1")
-            .header(AUTHORIZATION, format!("Bearer {token}"));
-        if body.is_some() {
-            req = req.header(CONTENT_TYPE, "application/json");
-        }
-        let req = req.body(Full::new(body.unwrap_or_default()))?;
-        self.sender.ready().await?;
-        let resp = self.sender.send_request(req).await?;
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        Ok((status, bytes))
-    }
-
-    async fn json(
-        &mut self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<serde_json::Value>,
-    ) -> Result<(StatusCode, serde_json::Value)> {
-        let body = body.map(|b| Bytes::from(b.to_string()));
-        let (status, bytes) = self.call(method, path, token, body).await?;
-        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
-        });
-        Ok((status, value))
     }
 }
 
@@ -723,18 +708,9 @@ fn in_process_phase(
 }
 
 /// The log sizes, read over HTTP.
-fn log_state(client: &Runtime, running: &Running) -> Result<serde_json::Value> {
-    let (addr, token) = (running.addr, running.tokens.relay.clone());
-    client.block_on(async move {
-        let mut conn = Conn::open(addr).await?;
-        let (status, v) = conn
-            .json(Method::GET, "/v1/log/state", &token, None)
-            .await?;
-        if status != StatusCode::OK {
-            bail!("GET /v1/log/state: {status} {v}");
-        }
-        Ok(v)
-    })
+fn log_state(client: &Runtime, running: &Running) -> Result<letro_api::bodies::LogState> {
+    let api = api_client(running.addr, &running.tokens.relay)?;
+    client.block_on(async move { Ok(api.log_state().await?) })
 }
 
 fn receipts_mode(
@@ -794,7 +770,7 @@ fn receipts_mode(
                         &client,
                         &running,
                         "submissions",
-                        "/v1/submissions",
+                        route_path("post_submission"),
                         subs,
                         concurrency,
                     )?,
@@ -802,7 +778,7 @@ fn receipts_mode(
                         &client,
                         &running,
                         "receipts",
-                        "/v1/receipts",
+                        route_path("post_receipt"),
                         recs,
                         concurrency,
                     )?,
@@ -813,7 +789,7 @@ fn receipts_mode(
                         &server,
                         &running,
                         "submissions",
-                        "/v1/submissions",
+                        route_path("post_submission"),
                         subs,
                         concurrency,
                     )?,
@@ -821,7 +797,7 @@ fn receipts_mode(
                         &server,
                         &running,
                         "receipts",
-                        "/v1/receipts",
+                        route_path("post_receipt"),
                         recs,
                         concurrency,
                     )?,
@@ -830,10 +806,11 @@ fn receipts_mode(
             p_sub.print();
             p_rec.print();
             let state = log_state(&client, &running)?;
-            eprintln!("    log state after the run: {state}");
-            if state.get("sequenced").and_then(serde_json::Value::as_u64)
-                != Some((p_sub.created() + p_rec.created()) as u64)
-            {
+            eprintln!(
+                "    log state after the run: {}",
+                serde_json::to_string(&state)?
+            );
+            if state.sequenced != (p_sub.created() + p_rec.created()) as u64 {
                 eprintln!("    WARNING: the log size differs from the number of 201 answers");
             }
             running.shutdown(&server)?;
@@ -985,52 +962,42 @@ fn service_proofs(
     let t = unix_now();
     let tag = 1_000_000 + run * 10 + provers;
     let receipts = sign_receipts(tag, k + 1, t);
-    let (addr, relay, sender) = (
-        running.addr,
-        running.tokens.relay.clone(),
-        running.tokens.sender.clone(),
-    );
+    let relay = api_client(running.addr, &running.tokens.relay)?;
+    let sender = relay.with_token(&running.tokens.sender);
     let state = running.service.state().clone();
     let outcome = client.block_on(async move {
-        let mut conn = Conn::open(addr).await?;
         for r in &receipts {
-            let (s, v) = conn
-                .call(
-                    Method::POST,
-                    "/v1/submissions",
-                    &relay,
-                    Some(submission_body(&r.h, "bank")),
-                )
-                .await?;
-            if s != StatusCode::CREATED {
-                bail!("submission: {s} {}", String::from_utf8_lossy(&v));
+            let logged = relay.submit(&submission(&r.h, "bank")).await?;
+            if !logged.fresh {
+                bail!("submission: logged before");
             }
-            let (s, v) = conn
-                .call(Method::POST, "/v1/receipts", &relay, Some(r.body.clone()))
-                .await?;
-            if s != StatusCode::CREATED {
-                bail!("receipt: {s} {}", String::from_utf8_lossy(&v));
+            let receipt = ReceiptJson::new(&r.h, r.t, &r.key, &r.sig)?;
+            if !relay.post_receipt(&receipt).await?.fresh {
+                bail!("receipt: logged before");
             }
         }
         state.publish().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let window = |r: &SignedReceipt| {
-            json!({
-                "ciphertext_sha256": r.h.to_hex(),
-                "not_before": window_time(r.t - 3600),
-                "not_after": window_time(r.t + 3600),
-            })
+        let window = |r: &SignedReceipt| ProofRequest {
+            ciphertext_sha256: r.h.to_hex(),
+            not_before: window_time(r.t - 3600),
+            not_after: window_time(r.t + 3600),
+            callback_url: None,
         };
         // Warm-up: the first job loads the proving key and builds the matrices.
         let warm = Instant::now();
-        let first = submit_job(&mut conn, &sender, window(&receipts[0])).await?;
-        wait_jobs(&mut conn, &sender, vec![first]).await?;
+        let first = sender
+            .request_proof(&window(&receipts[0]))
+            .await?
+            .job
+            .job_id;
+        wait_jobs(&sender, vec![first]).await?;
         let warm = warm.elapsed();
         let start = Instant::now();
         let mut ids = Vec::with_capacity(k);
         for r in &receipts[1..] {
-            ids.push(submit_job(&mut conn, &sender, window(r)).await?);
+            ids.push(sender.request_proof(&window(r)).await?.job.job_id);
         }
-        let failed = wait_jobs(&mut conn, &sender, ids).await?;
+        let failed = wait_jobs(&sender, ids).await?;
         Ok((start.elapsed(), failed, warm))
     });
     running.shutdown(server)?;
@@ -1052,39 +1019,22 @@ fn service_proofs(
     })
 }
 
-async fn submit_job(conn: &mut Conn, token: &str, body: serde_json::Value) -> Result<String> {
-    let (s, v) = conn
-        .json(Method::POST, "/v1/proofs", token, Some(body))
-        .await?;
-    if s != StatusCode::ACCEPTED {
-        bail!("POST /v1/proofs: {s} {v}");
-    }
-    v.get("job_id")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned)
-        .context("no job_id")
-}
-
 /// Waits until each job is done or failed; returns the number failed. Polls the oldest
 /// unfinished job only (jobs finish about in order), every 20 ms, so that polling costs the
 /// service a few requests per second, not one per job per poll.
-async fn wait_jobs(conn: &mut Conn, token: &str, ids: Vec<String>) -> Result<usize> {
+async fn wait_jobs(sender: &letro_api_client::Client, ids: Vec<String>) -> Result<usize> {
     let mut failed = 0;
     for id in ids {
         loop {
-            let (s, v) = conn
-                .json(Method::GET, &format!("/v1/proofs/{id}"), token, None)
-                .await?;
-            if s != StatusCode::OK {
-                bail!("GET /v1/proofs/{id}: {s} {v}");
-            }
-            match v.get("state").and_then(serde_json::Value::as_str) {
-                Some("done") => break,
-                Some("failed") => {
+            match sender.proof_job(&id).await?.state {
+                JobState::Done => break,
+                JobState::Failed => {
                     failed += 1;
                     break;
                 }
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                JobState::Queued | JobState::Running => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
             }
         }
     }

@@ -1,443 +1,10 @@
-//! Durable storage behind a [`Store`] trait: SQLite now ([`SqliteStore`]), PostgreSQL later.
-//!
-//! Everything the log writer acknowledges has been committed through [`Store::append`] first;
-//! the in-memory tree is rebuilt from [`Store::leaves`] on start.
+//! The SQLite store: every storage area in one database file, with versioned migrations.
 
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
 
-/// Why a storage operation failed. Internal: the API reports these as a bare 500.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The database refused or failed an operation.
-    #[error("database: {0}")]
-    Database(#[from] rusqlite::Error),
-    /// A stored event is not valid JSON of the expected shape.
-    #[error("stored event at index {index} is malformed: {source}")]
-    MalformedEvent {
-        /// Leaf index.
-        index: u64,
-        /// Cause.
-        source: serde_json::Error,
-    },
-    /// A stored value does not have its expected form (leaf length, role name, index gap).
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-}
-
-pub use letro_core::receipt_json::{PointJson, SignatureJson};
-
-use letro_api::directory::CertificateObject;
-use letro_core::Fr;
-
-/// A per-event secret `e` (SPEC §5.6): uniform in F_p, drawn from the OS CSPRNG for every
-/// event and mixed into its leaf, so that the published leaf hides the event. It is stored
-/// beside the leaf, given only to the prover (the delivery record of a proof job), never logged
-/// (its `Debug` is redacted) and never returned by an endpoint.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct EventSecret(Fr);
-
-impl EventSecret {
-    /// A fresh secret: `Fr::rand` over the OS CSPRNG (rejection sampling, so uniform in F_p,
-    /// about 254 bits).
-    pub fn fresh() -> Self {
-        Self(<Fr as ark_ff::UniformRand>::rand(&mut rand::rngs::OsRng))
-    }
-
-    /// The field element.
-    pub fn fr(&self) -> Fr {
-        self.0
-    }
-
-    /// Its 32-byte big-endian encoding, as stored.
-    pub fn to_bytes(&self) -> [u8; 32] {
-        letro_core::field::fr_to_be_bytes(&self.0)
-    }
-
-    /// Reads a stored secret; a value that is not a canonical field element is corrupt.
-    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, StoreError> {
-        letro_core::field::fr_from_be_bytes(bytes)
-            .map(Self)
-            .map_err(|_| StoreError::Corrupt("stored event secret is not a field element".into()))
-    }
-}
-
-impl std::fmt::Debug for EventSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EventSecret(<redacted>)")
-    }
-}
-
-/// A log event as stored beside its leaf: everything needed to recompute the leaf and to build
-/// a witness later. Field elements are canonical decimal strings (checked before storing).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum StoredEvent {
-    /// A submitted event.
-    Submitted {
-        /// `H`, 64 lowercase hex digits.
-        ciphertext_sha256: String,
-        /// The sender's account id.
-        sender: String,
-        /// The recipient's routing id.
-        routing: String,
-    },
-    /// A delivered event with the receipt that proves it.
-    Delivered {
-        /// `H`, 64 lowercase hex digits.
-        ciphertext_sha256: String,
-        /// `t`, Unix seconds.
-        delivered_at: u64,
-        /// The receipt key `A`.
-        receipt_key: PointJson,
-        /// The receipt signature.
-        signature: SignatureJson,
-        /// The certificate of the receipt key by the Signal identity key of the account the
-        /// submission was routed to, checked before the event was logged. Absent only in
-        /// events logged before certificates were required (they cannot be proved).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        receipt_key_certificate: Option<CertificateObject>,
-    },
-}
-
-impl StoredEvent {
-    /// The kind, as stored in the `kind` column.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Submitted { .. } => "submitted",
-            Self::Delivered { .. } => "delivered",
-        }
-    }
-}
-
-/// One new log entry to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewEntry {
-    /// Its index (the next free one; the store refuses gaps through the primary key).
-    pub index: u64,
-    /// `H`.
-    pub ciphertext_hash: [u8; 32],
-    /// The leaf, big-endian.
-    pub leaf: [u8; 32],
-    /// The event.
-    pub event: StoredEvent,
-    /// The event's secret `e`, mixed into `leaf`.
-    pub event_secret: EventSecret,
-}
-
-/// A stored leaf.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredLeaf {
-    /// Index.
-    pub index: u64,
-    /// Leaf, big-endian.
-    pub leaf: [u8; 32],
-}
-
-/// A published checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredCheckpoint {
-    /// Tree size it covers.
-    pub size: u64,
-    /// Its time, Unix seconds.
-    pub time: u64,
-    /// The signed note text.
-    pub text: String,
-}
-
-/// An API token's record. The token itself is never stored, only its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRecord {
-    /// SHA-256 of the token string.
-    pub hash: [u8; 32],
-    /// Its role.
-    pub role: crate::auth::Role,
-    /// Who it was issued to (the sender account id for sender tokens).
-    pub subject: String,
-    /// Expiry, Unix seconds; the token is refused from then on.
-    pub expires_at: u64,
-    /// When it was revoked, Unix seconds; a revoked token is refused.
-    pub revoked_at: Option<u64>,
-}
-
-impl TokenRecord {
-    /// The token's public id: the first 8 bytes of its hash, in hex. Admin endpoints name
-    /// tokens by it; it reveals nothing that helps to guess the token.
-    pub fn id(&self) -> String {
-        hex::encode(self.hash.get(..8).unwrap_or(&[]))
-    }
-}
-
-/// One entry of the append-only audit log of admin actions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditRecord {
-    /// Its position, from 1.
-    pub seq: u64,
-    /// When, Unix seconds.
-    pub time: u64,
-    /// Who: `token:<id> (<subject>)` for an admin token, `cli` for the offline command.
-    pub actor: String,
-    /// What, e.g. `token.issue`, `token.revoke`.
-    pub action: String,
-    /// On what, e.g. the token id.
-    pub target: String,
-    /// `ok`, or the error code.
-    pub outcome: String,
-    /// SHA-256, in hex, of the previous entry's `hash` and this entry's fields (see
-    /// [`audit_hash`]); the first entry chains from 32 zero bytes.
-    pub hash: String,
-}
-
-/// The chained hash of an audit entry: SHA-256 of `letro/audit/v1`, a newline, the previous
-/// entry's hash (32 bytes), and the fields `seq`, `time`, `actor`, `action`, `target`, `outcome`,
-/// each followed by a newline (fields never contain one: [`Store::append_audit`] refuses them).
-pub fn audit_hash(prev: &[u8; 32], seq: u64, e: &AuditEntry) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(b"letro/audit/v1\n");
-    h.update(prev);
-    for field in [
-        seq.to_string().as_str(),
-        e.time.to_string().as_str(),
-        &e.actor,
-        &e.action,
-        &e.target,
-        &e.outcome,
-    ] {
-        h.update(field.as_bytes());
-        h.update(b"\n");
-    }
-    h.finalize().into()
-}
-
-/// Checks that `records` form one unbroken chain from the first entry (sequence numbers from 1
-/// without gaps, each hash recomputed).
-pub fn verify_audit_chain(records: &[AuditRecord]) -> Result<(), StoreError> {
-    let mut prev = [0u8; 32];
-    for (n, r) in records.iter().enumerate() {
-        let seq = n as u64 + 1;
-        let entry = AuditEntry {
-            time: r.time,
-            actor: r.actor.clone(),
-            action: r.action.clone(),
-            target: r.target.clone(),
-            outcome: r.outcome.clone(),
-        };
-        let expected = audit_hash(&prev, seq, &entry);
-        if r.seq != seq || r.hash != hex::encode(expected) {
-            return Err(StoreError::Corrupt(format!(
-                "the audit log chain breaks at entry {seq}"
-            )));
-        }
-        prev = expected;
-    }
-    Ok(())
-}
-
-/// A new audit entry (the store numbers and chains it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEntry {
-    /// When, Unix seconds.
-    pub time: u64,
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// On what.
-    pub target: String,
-    /// `ok` or an error code.
-    pub outcome: String,
-}
-
-/// The state of a proof job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobState {
-    /// Waiting for a prover.
-    Queued,
-    /// A prover is working on it (reset to queued when the service restarts).
-    Running,
-    /// The bundle and opening are ready.
-    Done,
-    /// It failed; see the error.
-    Failed,
-}
-
-impl JobState {
-    /// The state's name in storage and in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        match s {
-            "queued" => Ok(Self::Queued),
-            "running" => Ok(Self::Running),
-            "done" => Ok(Self::Done),
-            "failed" => Ok(Self::Failed),
-            other => Err(StoreError::Corrupt(format!("unknown job state {other:?}"))),
-        }
-    }
-}
-
-/// A proof job as stored. The blinding is stored with the job so that the opening handed out
-/// stays valid for the bundle; it is secret and never logged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobRecord {
-    /// The job id, 32 lowercase hex digits (random).
-    pub id: String,
-    /// The sender (token subject) that asked for it; only it may read the job.
-    pub owner: String,
-    /// `H`.
-    pub ciphertext_hash: [u8; 32],
-    /// The window's start, Unix seconds.
-    pub not_before: u64,
-    /// The window's end, Unix seconds.
-    pub not_after: u64,
-    /// The blinding `r` of the recipient commitment, canonical decimal.
-    pub blinding: String,
-    /// Its state.
-    pub state: JobState,
-    /// Error code and message when failed.
-    pub error: Option<(String, String)>,
-    /// The encoded bundle when done.
-    pub bundle: Option<String>,
-    /// The encoded opening when done.
-    pub opening: Option<String>,
-    /// Where to POST a notice when the job finishes.
-    pub callback_url: Option<String>,
-    /// The callback's delivery: `pending`, `delivered` or `failed`.
-    pub callback_state: Option<String>,
-}
-
-/// A directory entry as stored: the client's upload document, minus its one-time prekeys,
-/// which are stored apart and handed out one at a time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectoryEntry {
-    /// The account.
-    pub account: String,
-    /// The upload document (JSON) with an empty `one_time_prekeys` list.
-    pub document: String,
-    /// The packed receipt key `A` it certifies.
-    pub receipt_key: [u8; 32],
-    /// The certificate object (JSON), as in the opening.
-    pub certificate: String,
-}
-
-/// A directory entry with the one-time prekey `(id, public key)` taken from it, if any.
-pub type TakenEntry = (DirectoryEntry, Option<(u32, Vec<u8>)>);
-
-/// An envelope waiting in a recipient's mailbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    /// `H`, SHA-256 of `bytes`.
-    pub ciphertext_hash: [u8; 32],
-    /// The sending account.
-    pub sender: String,
-    /// The recipient account.
-    pub recipient: String,
-    /// When the relay accepted it, Unix seconds.
-    pub received_at: u64,
-    /// The envelope, exactly as the sender posted it (ciphertext only).
-    pub bytes: Vec<u8>,
-}
-
-/// Durable storage for the service. Implementations must make [`Store::append`] and
-/// [`Store::put_checkpoint`] durable (committed) before they return `Ok`.
-pub trait Store: Send + 'static {
-    /// Every leaf, ordered by index, which must run from 0 without gaps.
-    fn leaves(&self) -> Result<Vec<StoredLeaf>, StoreError>;
-    /// The submitted event for `H`, with its index.
-    fn find_submission(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError>;
-    /// The delivered event (receipt) for `H`, with its index.
-    fn find_receipt(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError>;
-    /// The secret of the event at `index`; `None` for an event logged before events had
-    /// secrets (a v1 leaf) or for no such event.
-    fn event_secret(&self, index: u64) -> Result<Option<EventSecret>, StoreError>;
-    /// Stores a batch of entries atomically: all or none.
-    fn append(&mut self, entries: &[NewEntry]) -> Result<(), StoreError>;
-    /// Stores a published checkpoint.
-    fn put_checkpoint(&mut self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
-    /// The checkpoint with the largest size, if any.
-    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
-    /// Stores a token record.
-    fn put_token(&mut self, token: &TokenRecord) -> Result<(), StoreError>;
-    /// Every token record.
-    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
-    /// A number that changes whenever a token is stored or revoked, by this connection or any
-    /// other (another process on the same data, such as `letro token issue`): a running service
-    /// polls it and reloads [`Store::tokens`] when it changed. The default fingerprints the
-    /// whole token table; [`SqliteStore`] keeps a counter that triggers maintain.
-    fn token_changes(&self) -> Result<u64, StoreError> {
-        Ok(token_fingerprint(&self.tokens()?))
-    }
-    /// Stores a new proof job (durably).
-    fn put_job(&mut self, job: &JobRecord) -> Result<(), StoreError>;
-    /// Replaces a stored job's state, error, bundle and opening.
-    fn update_job(&mut self, job: &JobRecord) -> Result<(), StoreError>;
-    /// The job with this id.
-    fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError>;
-    /// Ids of the queued and running jobs, oldest first.
-    fn unfinished_jobs(&self) -> Result<Vec<String>, StoreError>;
-    /// How many of `owner`'s jobs are queued or running.
-    fn active_jobs_of(&self, owner: &str) -> Result<u64, StoreError>;
-    /// Ids of finished jobs whose callback is still `pending`, oldest first.
-    fn pending_callbacks(&self) -> Result<Vec<String>, StoreError>;
-    /// Marks the token with this hash revoked at `at`; `false` if there is no such token.
-    fn revoke_token(&mut self, hash: &[u8; 32], at: u64) -> Result<bool, StoreError>;
-    /// Appends an entry to the audit log, numbered and chained, and returns it. Durable before
-    /// it returns. Fields may not contain a newline.
-    fn append_audit(&mut self, entry: &AuditEntry) -> Result<AuditRecord, StoreError>;
-    /// The whole audit log, oldest first.
-    fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError>;
-    /// Publishes `entry` for its account, replacing the previous one and all its unused
-    /// one-time prekeys with `one_time` (`(id, public key)`), and records the certified
-    /// receipt key (kept for ever, so that old receipts stay attributable). One transaction.
-    fn put_directory(
-        &mut self,
-        entry: &DirectoryEntry,
-        one_time: &[(u32, Vec<u8>)],
-    ) -> Result<(), StoreError>;
-    /// The account's entry and one of its one-time prekeys, which is deleted in the same
-    /// transaction (each is handed out once); `None` for an unknown account.
-    fn take_directory(&mut self, account: &str) -> Result<Option<TakenEntry>, StoreError>;
-    /// Whether the account has published prekeys.
-    fn has_directory(&self, account: &str) -> Result<bool, StoreError>;
-    /// The account that certified the packed receipt key, with the certificate (JSON).
-    fn receipt_key_owner(&self, key: &[u8; 32]) -> Result<Option<(String, String)>, StoreError>;
-    /// Stores an envelope; `false` (and nothing changed) if one with the same `H` is stored.
-    fn put_envelope(&mut self, envelope: &Envelope) -> Result<bool, StoreError>;
-    /// The envelope with this `H`, if still in a mailbox.
-    fn envelope(&self, h: &[u8; 32]) -> Result<Option<Envelope>, StoreError>;
-    /// Up to `limit` envelopes waiting for `recipient`, oldest first, without their bytes.
-    fn mailbox(&self, recipient: &str, limit: usize) -> Result<Vec<Envelope>, StoreError>;
-    /// Removes a delivered envelope from its mailbox.
-    fn remove_envelope(&mut self, h: &[u8; 32]) -> Result<(), StoreError>;
-}
-
-/// A fingerprint of a token table (each token's hash and revocation time, in any order): the
-/// default [`Store::token_changes`].
-pub fn token_fingerprint(records: &[TokenRecord]) -> u64 {
-    use sha2::{Digest, Sha256};
-    let mut sorted: Vec<&TokenRecord> = records.iter().collect();
-    sorted.sort_by_key(|r| r.hash);
-    let mut h = Sha256::new();
-    for r in sorted {
-        h.update(r.hash);
-        h.update(r.revoked_at.map_or([0xff; 8], u64::to_be_bytes));
-    }
-    let digest: [u8; 32] = h.finalize().into();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
-    u64::from_be_bytes(first)
-}
+use super::*;
 
 /// The SQLite store: one database file, `DATA/letro.sqlite3`, in WAL mode.
 ///
@@ -455,7 +22,10 @@ pub struct SqliteStore {
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "letro.sqlite3";
 
-const SCHEMA: &str = "
+/// Migration 1, the baseline: the schema as it was when migrations were introduced. Every
+/// statement is `IF NOT EXISTS`, and [`ADDED_COLUMNS`] are added where missing, so that a
+/// database made before migrations (user_version 0) is adopted as it stands.
+const BASELINE: &str = "
 CREATE TABLE IF NOT EXISTS leaves (
     idx INTEGER PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('submitted', 'delivered')),
@@ -522,17 +92,6 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TABLE IF NOT EXISTS token_changes (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    n INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO token_changes (id, n) VALUES (1, 0);
-CREATE TRIGGER IF NOT EXISTS tokens_inserted AFTER INSERT ON tokens
-    BEGIN UPDATE token_changes SET n = n + 1 WHERE id = 1; END;
-CREATE TRIGGER IF NOT EXISTS tokens_updated AFTER UPDATE ON tokens
-    BEGIN UPDATE token_changes SET n = n + 1 WHERE id = 1; END;
-CREATE TRIGGER IF NOT EXISTS tokens_deleted AFTER DELETE ON tokens
-    BEGIN UPDATE token_changes SET n = n + 1 WHERE id = 1; END;
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -553,6 +112,85 @@ CREATE TABLE IF NOT EXISTS jobs (
 
 /// Columns added after the first release, with their declarations: added to an older database
 /// when it is opened.
+/// Migration 2: a counter of token changes, kept by triggers, which a running service polls to
+/// see tokens issued or revoked by another process (`letro token issue|revoke`).
+const TOKEN_CHANGES: &str = "
+CREATE TABLE IF NOT EXISTS token_changes (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO token_changes (id, n) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS tokens_inserted AFTER INSERT ON tokens
+    BEGIN UPDATE token_changes SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS tokens_updated AFTER UPDATE ON tokens
+    BEGIN UPDATE token_changes SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS tokens_deleted AFTER DELETE ON tokens
+    BEGIN UPDATE token_changes SET n = n + 1 WHERE id = 1; END;
+";
+
+/// A schema change: the database's `user_version` after it, and what it does.
+struct Migration {
+    version: u32,
+    name: &'static str,
+    apply: fn(&rusqlite::Transaction<'_>) -> Result<(), StoreError>,
+}
+
+/// Every migration, in order. A new schema change is a new entry at the end, never an edit of
+/// an old one: databases already at its version would not see the edit.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "baseline",
+        apply: |tx| {
+            tx.execute_batch(BASELINE)?;
+            for (table, column, decl) in ADDED_COLUMNS {
+                let present: bool = tx.query_row(
+                    "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+                    params![table, column],
+                    |r| r.get(0),
+                )?;
+                if !present {
+                    tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+                }
+            }
+            Ok(())
+        },
+    },
+    Migration {
+        version: 2,
+        name: "token change counter",
+        apply: |tx| Ok(tx.execute_batch(TOKEN_CHANGES)?),
+    },
+];
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Brings the database to [`SCHEMA_VERSION`], one migration per transaction (each with its new
+/// `user_version`), so that a crash leaves it at a version it had; refuses a database from a
+/// newer build. Two processes opening at once serialize on the write lock and the second finds
+/// the work done.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    for m in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                found: current,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if current < m.version {
+            (m.apply)(&tx)?;
+            tx.pragma_update(None, "user_version", m.version)?;
+            tx.commit()?;
+            tracing::info!(version = m.version, migration = m.name, "database migrated");
+        }
+    }
+    Ok(())
+}
+
+/// Columns added before migrations existed (see [`BASELINE`]).
 const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
     ("tokens", "revoked_at", "INTEGER"),
     ("jobs", "callback_url", "TEXT"),
@@ -569,22 +207,12 @@ const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(data_dir.join(DATABASE_FILE))?;
+        let mut conn = Connection::open(data_dir.join(DATABASE_FILE))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        for (table, column, decl) in ADDED_COLUMNS {
-            let present: bool = conn.query_row(
-                "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
-                params![table, column],
-                |r| r.get(0),
-            )?;
-            if !present {
-                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
-            }
-        }
+        migrate(&mut conn)?;
         Ok(Self { conn })
     }
 
@@ -622,7 +250,7 @@ fn to_32(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
     <[u8; 32]>::try_from(v).map_err(|_| StoreError::Corrupt("value is not 32 bytes".into()))
 }
 
-impl Store for SqliteStore {
+impl LogStore for SqliteStore {
     fn leaves(&self) -> Result<Vec<StoredLeaf>, StoreError> {
         let mut stmt = self
             .conn
@@ -734,7 +362,9 @@ impl Store for SqliteStore {
         })
         .transpose()
     }
+}
 
+impl TokenStore for SqliteStore {
     fn put_token(&mut self, t: &TokenRecord) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO tokens (hash, role, subject, expires_at, revoked_at) \
@@ -786,6 +416,54 @@ impl Store for SqliteStore {
         to_u64(n)
     }
 
+    fn revoke_token(&mut self, hash: &[u8; 32], at: u64) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE hash = ?1",
+            params![&hash[..], to_i64(at)?],
+        )?;
+        Ok(n == 1)
+    }
+}
+
+impl AuditStore for SqliteStore {
+    fn last_audit(&self) -> Result<Option<AuditRecord>, StoreError> {
+        let mut rows = self.audit_rows("ORDER BY seq DESC LIMIT 1")?;
+        Ok(rows.pop())
+    }
+
+    fn insert_audit(&mut self, r: &AuditRecord) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let last: Option<i64> = tx.query_row("SELECT MAX(seq) FROM audit", [], |row| row.get(0))?;
+        let next = match last {
+            None => 1,
+            Some(seq) => to_u64(seq)? + 1,
+        };
+        if r.seq != next {
+            return Err(StoreError::AuditRace(r.seq));
+        }
+        tx.execute(
+            "INSERT INTO audit (seq, time, actor, action, target, outcome, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                to_i64(r.seq)?,
+                to_i64(r.time)?,
+                r.actor,
+                r.action,
+                r.target,
+                r.outcome,
+                r.hash
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        self.audit_rows("ORDER BY seq")
+    }
+}
+
+impl JobStore for SqliteStore {
     fn put_job(&mut self, job: &JobRecord) -> Result<(), StoreError> {
         self.put_job_impl(job)
     }
@@ -819,68 +497,9 @@ impl Store for SqliteStore {
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+}
 
-    fn revoke_token(&mut self, hash: &[u8; 32], at: u64) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
-            "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE hash = ?1",
-            params![&hash[..], to_i64(at)?],
-        )?;
-        Ok(n == 1)
-    }
-
-    fn append_audit(&mut self, e: &AuditEntry) -> Result<AuditRecord, StoreError> {
-        if [&e.actor, &e.action, &e.target, &e.outcome]
-            .iter()
-            .any(|f| f.contains('\n'))
-        {
-            return Err(StoreError::Corrupt(
-                "an audit field contains a newline".into(),
-            ));
-        }
-        let tx = self.conn.transaction()?;
-        let last: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let (seq, prev) = match last {
-            None => (1, [0u8; 32]),
-            Some((seq, hash)) => {
-                let prev = hex::decode(&hash)
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| StoreError::Corrupt("audit hash is not 32 bytes".into()))?;
-                (to_u64(seq)? + 1, prev)
-            }
-        };
-        let hash = hex::encode(audit_hash(&prev, seq, e));
-        tx.execute(
-            "INSERT INTO audit (seq, time, actor, action, target, outcome, hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                to_i64(seq)?,
-                to_i64(e.time)?,
-                e.actor,
-                e.action,
-                e.target,
-                e.outcome,
-                hash
-            ],
-        )?;
-        tx.commit()?;
-        Ok(AuditRecord {
-            seq,
-            time: e.time,
-            actor: e.actor.clone(),
-            action: e.action.clone(),
-            target: e.target.clone(),
-            outcome: e.outcome.clone(),
-            hash,
-        })
-    }
-
+impl DirectoryStore for SqliteStore {
     fn put_directory(
         &mut self,
         e: &DirectoryEntry,
@@ -969,7 +588,9 @@ impl Store for SqliteStore {
             )
             .optional()?)
     }
+}
 
+impl MailboxStore for SqliteStore {
     fn put_envelope(&mut self, e: &Envelope) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "INSERT INTO mailbox (h, seq, sender, recipient, received_at, envelope) \
@@ -1039,37 +660,6 @@ impl Store for SqliteStore {
             .execute("DELETE FROM mailbox WHERE h = ?1", params![&h[..]])?;
         Ok(())
     }
-
-    fn audit_log(&self) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT seq, time, actor, action, target, outcome, hash FROM audit ORDER BY seq",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, time, actor, action, target, outcome, hash) = row?;
-            out.push(AuditRecord {
-                seq: to_u64(seq)?,
-                time: to_u64(time)?,
-                actor,
-                action,
-                target,
-                outcome,
-                hash,
-            });
-        }
-        Ok(out)
-    }
 }
 
 const JOB_COLUMNS: &str = "id, owner, h, not_before, not_after, blinding, state, error_code, \
@@ -1110,6 +700,38 @@ fn job_from_row(r: JobRow) -> Result<JobRecord, StoreError> {
 }
 
 impl SqliteStore {
+    /// Audit records in the order `order` (an `ORDER BY ... [LIMIT n]` clause).
+    fn audit_rows(&self, order: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT seq, time, actor, action, target, outcome, hash FROM audit {order}"
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, time, actor, action, target, outcome, hash) = row?;
+            out.push(AuditRecord {
+                seq: to_u64(seq)?,
+                time: to_u64(time)?,
+                actor,
+                action,
+                target,
+                outcome,
+                hash,
+            });
+        }
+        Ok(out)
+    }
+
     fn put_job_impl(&mut self, j: &JobRecord) -> Result<(), StoreError> {
         self.conn.execute(
             &format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
@@ -1293,11 +915,11 @@ mod tests {
             outcome: "ok".into(),
         };
         for n in 0..3 {
-            assert_eq!(s.append_audit(&entry(n)).unwrap().seq, n + 1);
+            assert_eq!(crate::audit::append(&mut s, &entry(n)).unwrap().seq, n + 1);
         }
         let mut bad = entry(9);
         bad.target = "a\nb".into();
-        assert!(s.append_audit(&bad).is_err());
+        assert!(crate::audit::append(&mut s, &bad).is_err());
         drop(s);
         let s = SqliteStore::open(dir.path()).unwrap();
         let log = s.audit_log().unwrap();
@@ -1322,6 +944,49 @@ mod tests {
         let mut log = log;
         log.remove(1);
         assert!(verify_audit_chain(&log).is_err());
+    }
+
+    #[test]
+    fn migrations_record_their_version_and_a_newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let version = |dir: &std::path::Path| -> u32 {
+            Connection::open(dir.join(DATABASE_FILE))
+                .unwrap()
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap()
+        };
+        drop(SqliteStore::open(dir.path()).unwrap());
+        assert_eq!(version(dir.path()), SCHEMA_VERSION);
+        assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(SCHEMA_VERSION));
+        // Reopening changes nothing.
+        drop(SqliteStore::open(dir.path()).unwrap());
+        assert_eq!(version(dir.path()), SCHEMA_VERSION);
+        // A database at version 1 (before the token counter) is brought to the latest.
+        {
+            let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            conn.execute_batch(
+                "DROP TRIGGER tokens_inserted; DROP TRIGGER tokens_updated; \
+                 DROP TRIGGER tokens_deleted; DROP TABLE token_changes; PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(version(dir.path()), SCHEMA_VERSION);
+        let before = s.token_changes().unwrap();
+        crate::auth::issue_token(&mut s, crate::auth::Role::Admin, "ops", 10, "cli").unwrap();
+        assert!(s.token_changes().unwrap() > before);
+        drop(s);
+        // A newer build's database.
+        Connection::open(dir.path().join(DATABASE_FILE))
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        match SqliteStore::open(dir.path()) {
+            Err(e @ StoreError::NewerSchema { found: 99, .. }) => {
+                assert!(e.to_string().contains("newer than this build"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -1,0 +1,238 @@
+//! The state every handler shares ([`AppState`]): the log writer's channel, the log view, the
+//! token table, the store (reached off the async executor through [`AppState::db`]) and the
+//! settings; and [`Caller`], the extractor that authenticates by the route's declared roles.
+
+use super::*;
+
+pub(crate) struct Inner {
+    pub(crate) tx: mpsc::Sender<Command>,
+    pub(crate) view: Arc<RwLock<LogView>>,
+    pub(crate) tokens: RwLock<Tokens>,
+    pub(crate) jobs: SharedStore,
+    pub(crate) queue: JobQueue,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) max_skew: u64,
+    pub(crate) body_limit: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_jobs_per_sender: u64,
+    pub(crate) callback_hosts: Vec<String>,
+    pub(crate) max_envelope_bytes: usize,
+    pub(crate) log_vkey: String,
+}
+
+/// The state handlers share: the writer's channel, the log view, the token table and settings.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// What [`AppState::new`] wires together.
+pub(crate) struct Parts {
+    /// The log writer's channel.
+    pub tx: mpsc::Sender<Command>,
+    /// The log as the writer updates it.
+    pub view: Arc<RwLock<LogView>>,
+    /// The token table.
+    pub tokens: Tokens,
+    /// The API's store connection.
+    pub jobs: SharedStore,
+    /// Where new proof jobs go.
+    pub queue: JobQueue,
+    /// The counters.
+    pub metrics: Arc<Metrics>,
+    /// The log's verifier key, C2SP vkey text.
+    pub log_vkey: String,
+}
+
+impl AppState {
+    pub(crate) fn new(parts: Parts, config: &Config) -> Self {
+        let Parts {
+            tx,
+            view,
+            tokens,
+            jobs,
+            queue,
+            metrics,
+            log_vkey,
+        } = parts;
+        Self {
+            inner: Arc::new(Inner {
+                tx,
+                view,
+                tokens: RwLock::new(tokens),
+                jobs,
+                queue,
+                metrics,
+                max_skew: config.max_skew,
+                body_limit: config.body_limit,
+                request_timeout: config.request_timeout,
+                max_jobs_per_sender: config.max_jobs_per_sender,
+                callback_hosts: config.callback_hosts.clone(),
+                max_envelope_bytes: config.max_envelope_bytes,
+                log_vkey,
+            }),
+        }
+    }
+
+    /// Asks the writer to publish a checkpoint now (if the log grew) and returns the latest.
+    pub async fn publish(&self) -> Result<StoredCheckpoint, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Command::Publish { reply })
+            .await
+            .map_err(|_| ApiError::Internal)?;
+        Ok(rx.await.map_err(|_| ApiError::Internal)??)
+    }
+
+    pub(crate) async fn append(
+        &self,
+        h: [u8; 32],
+        leaf: Fr,
+        event: StoredEvent,
+        event_secret: EventSecret,
+    ) -> Result<Appended, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Command::Append {
+                ciphertext_hash: h,
+                leaf,
+                event,
+                event_secret,
+                reply,
+            })
+            .await
+            .map_err(|_| ApiError::Internal)?;
+        Ok(rx.await.map_err(|_| ApiError::Internal)??)
+    }
+
+    pub(crate) fn authorize(
+        &self,
+        headers: &HeaderMap,
+        allowed: &[Role],
+    ) -> Result<TokenRecord, ApiError> {
+        let header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let tokens = self.inner.tokens.read().map_err(|_| {
+            tracing::error!("token table lock poisoned");
+            ApiError::Internal
+        })?;
+        let record = tokens.authenticate(header, unix_now()).map_err(|f| {
+            ApiError::Unauthorized(match f {
+                AuthFailure::Missing => "a bearer token is required",
+                AuthFailure::Unknown => "the bearer token is not valid",
+                AuthFailure::Expired => "the bearer token has expired",
+                AuthFailure::Revoked => "the bearer token has been revoked",
+            })
+        })?;
+        if allowed.contains(&record.role) {
+            Ok(record.clone())
+        } else {
+            Err(ApiError::Forbidden(record.role.as_str()))
+        }
+    }
+
+    /// The largest envelope `POST /v1/messages/{recipient}` accepts.
+    pub(crate) fn body_limit_for_envelopes(&self) -> usize {
+        self.inner.max_envelope_bytes
+    }
+
+    /// Counts a refused receipt by its error code.
+    pub(crate) fn receipt_refused(&self, code: &'static str) {
+        self.inner.metrics.receipt_refused(code);
+    }
+
+    /// The token table, for the admin endpoints.
+    pub(crate) fn tokens(&self) -> Result<std::sync::RwLockWriteGuard<'_, Tokens>, ApiError> {
+        self.inner.tokens.write().map_err(|_| {
+            tracing::error!("token table lock poisoned");
+            ApiError::Internal
+        })
+    }
+
+    pub(crate) fn view(&self) -> Result<std::sync::RwLockReadGuard<'_, LogView>, ApiError> {
+        self.inner.view.read().map_err(|_| {
+            tracing::error!("log view lock poisoned");
+            ApiError::Internal
+        })
+    }
+
+    pub(crate) fn state_of(&self, index: u64) -> Result<EventState, ApiError> {
+        let view = self.view()?;
+        Ok(if index < view.log.published_size() {
+            EventState::Published
+        } else if index < view.log.integrated_size() {
+            EventState::Integrated
+        } else {
+            EventState::Sequenced
+        })
+    }
+}
+
+/// The authenticated caller of a route with roles: its token, accepted only if its role is
+/// one the route declares in letro-api's route table ([`letro_api::ROUTES`]), the one place
+/// where roles are declared. Answers 401 or 403 otherwise.
+pub(crate) struct Caller(pub TokenRecord);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut RequestParts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let path = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
+            .unwrap_or_default();
+        let route = letro_api::ROUTES
+            .iter()
+            .find(|r| r.path == path && r.method.as_str() == parts.method.as_str())
+            .ok_or_else(|| {
+                tracing::error!(path, "a handler asked for a caller on an unlisted route");
+                ApiError::Internal
+            })?;
+        state.authorize(&parts.headers, route.roles).map(Caller)
+    }
+}
+
+impl AppState {
+    /// The body, or the API error for a rejected one.
+    pub(crate) fn json_body<T>(&self, body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+        json_body(self, body)
+    }
+
+    /// The API's store connection, locked: for code already on a blocking thread (the token
+    /// reload); async handlers use [`AppState::db`].
+    pub(crate) fn lock_store(&self) -> Result<std::sync::MutexGuard<'_, dyn Store>, ApiError> {
+        self.inner.jobs.lock().map_err(|_| {
+            tracing::error!("store lock poisoned");
+            ApiError::Internal
+        })
+    }
+
+    /// Runs `f` on the API's store connection on a blocking thread, so that SQLite's work
+    /// (and its wait for the lock) never holds an async worker.
+    pub(crate) async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Store) -> Result<T, ApiError> + Send + 'static,
+    {
+        let store = self.inner.jobs.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = store.lock().map_err(|_| {
+                tracing::error!("store lock poisoned");
+                ApiError::Internal
+            })?;
+            f(&mut *guard)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "store task failed");
+            ApiError::Internal
+        })?
+    }
+}
