@@ -22,9 +22,9 @@ use letro_api::bodies::{
 use letro_api::{ErrorCode, Role};
 use letro_api_client::{Client, Error, StatusCode};
 use letro_core::bundle::format_time;
-use letro_core::checkpoint::SignedCheckpoint;
 use letro_core::eddsa::PrivateKey;
 use letro_core::statement::{receipt_message, CiphertextHash};
+use letro_log::checkpoint::SignedCheckpoint;
 use letro_service::auth::issue_token;
 use letro_service::store::SqliteStore;
 use letro_service::{unix_now, Config, Service};
@@ -167,7 +167,7 @@ async fn the_log_through_the_client() {
     // use), and the inclusion proofs are for its size.
     let key_line = open.log_key().await.unwrap();
     assert_eq!(key_line.trim_end(), s.service.log_vkey());
-    let key = letro_core::note::VerifierKey::parse(key_line.trim_end()).unwrap();
+    let key = letro_log::note::VerifierKey::parse(key_line.trim_end()).unwrap();
     let text = open.checkpoint().await.unwrap();
     let cp = SignedCheckpoint::parse(&text)
         .unwrap()

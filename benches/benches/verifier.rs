@@ -8,7 +8,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use letro_core::bundle::{parse_time, DeliveryRecord};
-use letro_core::note::VerifierKey;
+use letro_log::note::VerifierKey;
 use letro_prover::{keys, Prover};
 use letro_verifier::Verifier;
 use rand::SeedableRng;

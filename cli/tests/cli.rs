@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use ark_bn254::Bn254;
 use ark_groth16::{Groth16, Proof};
 use letro_core::bundle::{parse_time, Bundle, Opening};
-use letro_core::note::VerifierKey;
+use letro_log::note::VerifierKey;
 use letro_prover::keys;
 
 fn letro(args: &[&str]) -> Output {

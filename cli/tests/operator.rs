@@ -159,7 +159,7 @@ fn serve_with_only_data_and_listen_then_tokens_and_the_log_key() {
         served.vkey
     );
     // A C2SP verifier key named like the origin, as letro-verify --log-key takes it.
-    let key = letro_core::note::VerifierKey::parse(&served.vkey).unwrap();
+    let key = letro_log::note::VerifierKey::parse(&served.vkey).unwrap();
     assert_eq!(key.name(), "localhost/letro-log");
     // What it printed is what it serves, and what `letro log key` exports.
     let (st, body) = served.get("/v1/log/key", None);

@@ -119,11 +119,11 @@ pub use opening::{
 pub use proof::{PointRejection, ProofPointError, ProofPoints, PROOF_LEN};
 pub use record::{DeliveryRecord, RecordError, RecordStatementError, RECORD_VERSION};
 
-use crate::checkpoint::{CheckpointParseError, SignedCheckpoint};
 use crate::eddsa::EddsaError;
 use crate::field::{fr_from_decimal, fr_to_decimal, hex32_from_str, FieldError};
 use crate::statement::{CiphertextHash, DeliveredWithin, StatementVersion};
 use codec::{map_only, FrontError};
+use letro_log::checkpoint::{CheckpointParseError, SignedCheckpoint};
 
 /// The `version` of the bundle written today (`letro-bundle/v2`, for `delivered-within/v2`).
 pub const BUNDLE_VERSION: &str = "letro-bundle/v2";

@@ -2,8 +2,9 @@
 //!
 //! The pure heart of the Letro proof-of-delivery toolkit: the `delivered-within` statement and
 //! its public-input encoding, circomlib-compatible native primitives (Poseidon, Baby Jubjub,
-//! EdDSA-Poseidon), the quaternary Poseidon Merkle tree, C2SP signed notes and checkpoints, and
-//! the bundle, opening and record codecs.
+//! EdDSA-Poseidon), the quaternary Poseidon Merkle tree, the delivery log's state and events
+//! ([`log`]), and the bundle, opening and record codecs. Signed notes and checkpoints are the
+//! log library's (letro-log); the HTTP API's shapes are letro-api's.
 //!
 //! Every in-circuit gadget in `letro-circuits` has its native twin here, with the same name.
 //!
@@ -15,12 +16,10 @@
 
 pub mod babyjubjub;
 pub mod bundle;
-pub mod checkpoint;
 pub mod eddsa;
 pub mod field;
 pub mod log;
 pub mod merkle;
-pub mod note;
 pub mod poseidon;
 pub mod receipt_json;
 pub mod statement;

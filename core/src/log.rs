@@ -18,12 +18,12 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::checkpoint::Checkpoint;
 use crate::eddsa::{EddsaError, PublicKey, Signature};
 use crate::field::fr_to_be_bytes;
 use crate::merkle::{ConsistencyProof, InclusionProof, MerkleError, MerkleTree};
 use crate::statement::{delivered_leaf, receipt_message, CiphertextHash};
 use crate::{poseidon, tags, Fr};
+use letro_log::checkpoint::Checkpoint;
 
 /// An identifier (sender account, recipient routing id) as a field element: the first 31 bytes
 /// of SHA-256 of its UTF-8 bytes, read big-endian (below 2^248, so below the modulus).

@@ -227,7 +227,7 @@ impl TimeBounds {
 pub enum TimeBoundsError {
     /// The checkpoint does not publish the relay's receipt skew, or publishes it badly.
     #[error("{0}")]
-    ReceiptSkew(#[from] crate::checkpoint::ReceiptSkewError),
+    ReceiptSkew(#[from] letro_log::checkpoint::ReceiptSkewError),
     /// `not_before` is later than any t an honest log could have accepted before this
     /// checkpoint: `not_before > checkpoint.time + receipt_skew`.
     #[error(
@@ -245,7 +245,7 @@ pub enum TimeBoundsError {
 /// The bounds on t that `s` and its checkpoint support together ([`TimeBounds`]).
 pub fn time_bounds(
     s: &DeliveredWithin,
-    checkpoint: &crate::checkpoint::Checkpoint,
+    checkpoint: &letro_log::checkpoint::Checkpoint,
 ) -> Result<TimeBounds, TimeBoundsError> {
     let receipt_skew = checkpoint.receipt_skew()?;
     let latest_by_log = checkpoint.time.saturating_add(receipt_skew);
@@ -478,7 +478,7 @@ mod tests {
 
     #[test]
     fn time_bounds_combine_window_and_log() {
-        use crate::checkpoint::{receipt_skew_extension, Checkpoint, ReceiptSkewError};
+        use letro_log::checkpoint::{receipt_skew_extension, Checkpoint, ReceiptSkewError};
         let s = default_example().statement;
         let mut cp = Checkpoint {
             origin: "example.invalid/log".into(),

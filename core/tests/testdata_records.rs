@@ -17,13 +17,13 @@ use std::path::PathBuf;
 
 use letro_core::babyjubjub::Point;
 use letro_core::bundle::{parse_time, DeliveryRecord, ReceiptKeyCertificate};
-use letro_core::checkpoint::{receipt_skew_extension, Checkpoint, SignedCheckpoint};
 use letro_core::eddsa::PrivateKey;
 use letro_core::field::fr_to_be_bytes;
 use letro_core::merkle::MerkleTree;
-use letro_core::note::{SignerKey, VerifierKey};
 use letro_core::statement::{self, CiphertextHash, DeliveryWitness};
 use letro_core::Fr;
+use letro_log::checkpoint::{receipt_skew_extension, Checkpoint, SignedCheckpoint};
+use letro_log::note::{SignerKey, VerifierKey};
 use sha2::{Digest, Sha256};
 
 const ORIGIN: &str = "letro.invalid/INSECURE-DEV-test-log";

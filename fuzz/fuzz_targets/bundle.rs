@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     // The checkpoint text is kept byte for byte and is itself a well-formed signed checkpoint.
     let text = parsed.checkpoint_text();
     assert_eq!(
-        letro_core::checkpoint::SignedCheckpoint::parse(&text).as_ref(),
+        letro_log::checkpoint::SignedCheckpoint::parse(&text).as_ref(),
         Ok(&parsed.checkpoint)
     );
     let _ = parsed.checkpoint.verify(&[letro_fuzz::test_log_key()]);

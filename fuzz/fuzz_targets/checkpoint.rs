@@ -3,7 +3,7 @@
 #![no_main]
 
 use letro_core::bundle::signed_checkpoint_text;
-use letro_core::checkpoint::{Checkpoint, SignedCheckpoint};
+use letro_log::checkpoint::{Checkpoint, SignedCheckpoint};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

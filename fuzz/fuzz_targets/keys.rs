@@ -2,7 +2,7 @@
 //! formats back to exactly its input, and parses again to the same key.
 #![no_main]
 
-use letro_core::note::{SignerKey, VerifierKey};
+use letro_log::note::{SignerKey, VerifierKey};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

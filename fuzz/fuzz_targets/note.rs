@@ -4,7 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use letro_core::note::Note;
+use letro_log::note::Note;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

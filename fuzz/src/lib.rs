@@ -1,6 +1,6 @@
 //! Helpers shared by the fuzz targets in `fuzz_targets/`. Not a library anyone else uses.
 
-use letro_core::note::VerifierKey;
+use letro_log::note::VerifierKey;
 
 /// The public key of the test log that signed the checkpoints in `testdata/` (INSECURE-DEV:
 /// derived from a public string), so targets also drive signature verification, not only

@@ -17,10 +17,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use letro_core::bundle::DeliveryRecord;
-use letro_core::checkpoint::SignedCheckpoint;
 use letro_core::eddsa::{PublicKey, Signature};
 use letro_core::field::{fr_from_decimal, parse_decimal};
 use letro_core::statement::{CiphertextHash, DeliveryWitness};
+use letro_log::checkpoint::SignedCheckpoint;
 use letro_prover::Prover;
 use letro_verifier::Verifier;
 

@@ -7,7 +7,7 @@ use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use letro_core::note::{KeyError, SignerKey};
+use letro_log::note::{KeyError, SignerKey};
 use rand::RngCore;
 
 /// File name of the log key inside the data directory.

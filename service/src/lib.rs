@@ -43,9 +43,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use letro_core::checkpoint::SignedCheckpoint;
 use letro_core::field::{fr_from_be_bytes, fr_to_be_bytes};
 use letro_core::log::DeliveryLog;
+use letro_log::checkpoint::SignedCheckpoint;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 

@@ -19,7 +19,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use letro_core::note::{validate_key_name, NameError};
+use letro_log::note::{validate_key_name, NameError};
 
 use crate::keys::{self, LogKeyError, LOG_KEY_FILE};
 

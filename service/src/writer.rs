@@ -15,11 +15,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use letro_core::checkpoint::{receipt_skew_extension, SignedCheckpoint};
 use letro_core::log::DeliveryLog;
 use letro_core::merkle::CAPACITY;
-use letro_core::note::SignerKey;
 use letro_core::Fr;
+use letro_log::checkpoint::{receipt_skew_extension, SignedCheckpoint};
+use letro_log::note::SignerKey;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{EventSecret, LogStore, NewEntry, StoredCheckpoint, StoredEvent};

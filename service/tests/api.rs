@@ -12,10 +12,10 @@ mod common;
 
 use axum::http::StatusCode;
 use common::*;
-use letro_core::checkpoint::SignedCheckpoint;
 use letro_core::field::{fr_from_be_bytes, fr_from_decimal};
 use letro_core::merkle::{ConsistencyProof, InclusionProof, DEPTH};
 use letro_core::Fr;
+use letro_log::checkpoint::SignedCheckpoint;
 use letro_service::{keys, unix_now, Service};
 use serde_json::{json, Value};
 

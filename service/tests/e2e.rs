@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use common::*;
 use letro_core::bundle::format_time;
-use letro_core::checkpoint::SignedCheckpoint;
 use letro_core::eddsa::PrivateKey;
 use letro_core::field::{fr_from_be_bytes, fr_from_decimal};
 use letro_core::merkle::{ConsistencyProof, InclusionProof, DEPTH};
 use letro_core::statement::{delivered_leaf_v1, CiphertextHash};
 use letro_core::Fr;
+use letro_log::checkpoint::SignedCheckpoint;
 use letro_service::{keys, serve, unix_now, ServeError};
 use letro_verifier::checks::check_opening;
 use letro_verifier::Verifier;

@@ -55,12 +55,12 @@ use ark_bn254::Bn254;
 use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, VerifyingKey};
 use ark_serialize::CanonicalDeserialize;
 use letro_core::bundle::{BundleError, ParsedBundle};
-use letro_core::checkpoint::{Checkpoint, CheckpointVerifyError};
 use letro_core::field::fr_to_be_bytes;
-use letro_core::note::{NoteVerifyError, VerifierKey};
 use letro_core::statement::{
     time_bounds, DeliveredWithin, StatementVersion, TimeBounds, TimeBoundsError,
 };
+use letro_log::checkpoint::{Checkpoint, CheckpointVerifyError};
+use letro_log::note::{NoteVerifyError, VerifierKey};
 use sha2::{Digest, Sha256};
 
 pub use trust::{check_manifest, KeyManifest, ManifestError, TrustLevel, TrustPolicy};

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use ark_bn254::G1Affine;
 use ark_ec::{AffineRepr, CurveGroup};
 use letro_core::bundle::{Bundle, BundleError, ParsedBundle, PointRejection};
-use letro_core::note::VerifierKey;
+use letro_log::note::VerifierKey;
 use letro_verifier::{VerifiedDelivery, Verifier, VerifyError};
 
 fn dir() -> PathBuf {

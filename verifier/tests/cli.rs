@@ -1078,7 +1078,7 @@ fn every_failure_has_a_code_and_a_hint() {
         // The binary reports the library's code, which starts with the error's variant (the
         // index's expected error); the exact codes of some vectors are checked below.
         let bytes = std::fs::read(repo().join(&path)).unwrap();
-        let e = letro_verifier::Verifier::new(vec![letro_core::note::VerifierKey::parse(
+        let e = letro_verifier::Verifier::new(vec![letro_log::note::VerifierKey::parse(
             std::fs::read_to_string(repo().join(LOG_KEY))
                 .unwrap()
                 .trim(),
@@ -1184,7 +1184,7 @@ fn no_log_key_hint_says_where_a_genuine_one_comes_from() {
 #[test]
 fn wrong_log_key_hint_names_who_signed_and_what_was_given() {
     let d = tmp("wrong-log-key");
-    let other = letro_core::note::SignerKey::from_seed(ORIGIN, &[7u8; 32]).unwrap();
+    let other = letro_log::note::SignerKey::from_seed(ORIGIN, &[7u8; 32]).unwrap();
     let other_id = other.key_id().to_string();
     let key_file = d.join("other.vkey");
     std::fs::write(&key_file, format!("{}\n", other.verifier_key())).unwrap();
@@ -1209,7 +1209,7 @@ fn wrong_log_key_hint_names_who_signed_and_what_was_given() {
     );
     // A key of another log altogether.
     let another =
-        letro_core::note::SignerKey::from_seed("example.invalid/other-log", &[8u8; 32]).unwrap();
+        letro_log::note::SignerKey::from_seed("example.invalid/other-log", &[8u8; 32]).unwrap();
     let o = run(&[&b, "--log-key", &another.verifier_key().to_string(), DEV]);
     assert_eq!(code(&o), 1);
     let err = stderr(&o);

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use ark_ff::One;
 use letro_core::bundle::{DeliveryRecord, ParsedBundle};
 use letro_core::field::{fr_from_decimal, fr_to_decimal};
-use letro_core::note::VerifierKey;
+use letro_log::note::VerifierKey;
 use letro_verifier::snarkjs::{self, ExportError, SnarkjsFiles};
 use letro_verifier::Verifier;
 use rand::SeedableRng;

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use letro_core::note::VerifierKey;
+use letro_log::note::VerifierKey;
 use letro_verifier::checks::{OpenedRecipient, OpeningCheckError};
 use letro_verifier::findings::{findings, Caveat};
 use letro_verifier::{
@@ -338,8 +338,8 @@ fn findings_say_what_a_bundle_shows_with_and_without_an_opening() {
 #[test]
 fn error_codes_are_stable() {
     use letro_core::bundle::{BundleError, OpeningError, OpeningParseError};
-    use letro_core::checkpoint::CheckpointVerifyError;
-    use letro_core::note::{KeyId, NoteVerifyError};
+    use letro_log::checkpoint::CheckpointVerifyError;
+    use letro_log::note::{KeyId, NoteVerifyError};
     use letro_verifier::certificate::CertificateError;
     use letro_verifier::checks::CiphertextError;
 

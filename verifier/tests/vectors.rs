@@ -31,14 +31,14 @@ use letro_core::bundle::{
     parse_time, BundleError, DeliveryRecord, Opening, ParsedBundle, PointRejection, TimeError,
     MAX_DOCUMENT_LEN,
 };
-use letro_core::checkpoint::{
+use letro_core::field::{fr_to_be_bytes, fr_to_decimal, FieldError};
+use letro_core::statement::{CiphertextHash, DeliveredWithin, StatementVersion, TimeBoundsError};
+use letro_core::Fr;
+use letro_log::checkpoint::{
     receipt_skew_extension, Checkpoint, CheckpointParseError, CheckpointVerifyError,
     ReceiptSkewError, SignedCheckpoint,
 };
-use letro_core::field::{fr_to_be_bytes, fr_to_decimal, FieldError};
-use letro_core::note::{self, NoteParseError, NoteVerifyError, SignerKey, VerifierKey};
-use letro_core::statement::{CiphertextHash, DeliveredWithin, StatementVersion, TimeBoundsError};
-use letro_core::Fr;
+use letro_log::note::{self, NoteParseError, NoteVerifyError, SignerKey, VerifierKey};
 use letro_verifier::checks::{check_ciphertext, check_opening};
 use letro_verifier::{KeySource, Verifier, VerifyError};
 use rand::SeedableRng;

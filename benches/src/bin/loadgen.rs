@@ -1409,7 +1409,7 @@ fn profile_mode(n: usize, concurrency: usize) -> Result<()> {
     let writer = Writer {
         store: SqliteStore::open(dir.path())?,
         view,
-        key: letro_core::note::SignerKey::from_seed(ORIGIN, &[1; 32])?,
+        key: letro_log::note::SignerKey::from_seed(ORIGIN, &[1; 32])?,
         origin: ORIGIN.into(),
         now: unix_now,
         receipt_skew: 300,

@@ -9,13 +9,13 @@ use super::codec::{self, format_time, map_only, CertificateWire, FrontError, Tim
 use super::opening::{CertificateError, Opening, ReceiptKeyCertificate};
 use super::EncodeError;
 use crate::babyjubjub;
-use crate::checkpoint::{CheckpointParseError, SignedCheckpoint};
 use crate::eddsa::{EddsaError, Signature};
 use crate::field::{fr_from_be_bytes, fr_from_decimal, fr_to_decimal, FieldError};
 use crate::merkle::{InclusionProof, DEPTH};
 use crate::receipt_json::{KeyJsonError, PointJson, SignatureJson, SignatureJsonError};
 use crate::statement::{recipient_commitment, CiphertextHash, DeliveredWithin, DeliveryWitness};
 use crate::Fr;
+use letro_log::checkpoint::{CheckpointParseError, SignedCheckpoint};
 
 /// The `version` of a delivery record.
 pub const RECORD_VERSION: &str = "letro-record/v2";

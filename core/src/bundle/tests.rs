@@ -16,12 +16,12 @@ use sha2::{Digest, Sha256};
 
 use super::*;
 use crate::babyjubjub::{self, Fs, Point};
-use crate::checkpoint::{Checkpoint, CheckpointBodyError};
 use crate::field::fr_to_be_bytes;
-use crate::note::{self, NoteParseError, SignerKey};
 use crate::statement::example::{default_example, Example};
 use crate::statement::{check_relation, StatementVersion};
 use crate::Fr;
+use letro_log::checkpoint::{Checkpoint, CheckpointBodyError};
+use letro_log::note::{self, NoteParseError, SignerKey};
 
 // ---- fixtures ----
 

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use letro_core::bundle::{OpeningParseError, ParsedBundle, OPENING_VERSION, RECORD_VERSION};
-use letro_core::checkpoint::CheckpointVerifyError;
-use letro_core::note::{NoteVerifyError, VerifierKey};
+use letro_log::checkpoint::CheckpointVerifyError;
+use letro_log::note::{NoteVerifyError, VerifierKey};
 use letro_verifier::checks::{
     check_ciphertext, check_opening_for, CiphertextError, OpenedRecipient, OpeningCheckError,
 };
