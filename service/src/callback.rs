@@ -285,12 +285,18 @@ mod tests {
 
     #[test]
     fn urls_are_checked_against_the_allowed_hosts() {
-        let allowed = vec!["hooks.bank.example".to_owned(), "127.0.0.1:9000".to_owned()];
+        let allowed = vec![
+            "hooks.bank.example".to_owned(),
+            "127.0.0.1:9000".to_owned(),
+            "b\u{fc}cher.example".to_owned(),
+            "xn--bcher-kva.example".to_owned(),
+        ];
         for ok in [
             "http://hooks.bank.example/letro",
             "http://HOOKS.bank.example/a?b=c",
             "http://127.0.0.1:9000/cb",
             "https://hooks.bank.example/letro",
+            "https://xn--bcher-kva.example/cb",
         ] {
             assert_eq!(check_url(ok, &allowed), Ok(()), "{ok}");
         }
@@ -298,6 +304,8 @@ mod tests {
             ("http://evil.example/", "not among"),
             ("http://127.0.0.1:9001/cb", "not among"),
             ("http://hooks.bank.example:8080/", "not among"),
+            // A non-ASCII host (ASCII only: idna_adapter 1.0.0); its punycode form works.
+            ("https://b\u{fc}cher.example/cb", "not a valid URL"),
             ("https://evil.example/", "not among"),
             ("ftp://hooks.bank.example/", "https:// or http://"),
             ("http://user:pw@hooks.bank.example/", "credentials"),
