@@ -6,7 +6,7 @@
 //! [`verify_audit_chain`]) before the API answers. Tokens never appear in the audit log or
 //! in the listing; they are named by [`TokenRecord::id`].
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +15,7 @@ pub use letro_api::bodies::{
     AuditEntry as AuditEntryJson, AuditLog, IssuedToken, NewToken, TokenInfo,
 };
 
-use crate::api::{ApiError, AppState, Caller};
+use crate::api::{ApiError, AppState, Caller, JsonBody};
 use crate::auth::{issue_token, Role};
 use crate::store::{verify_audit_chain, AuditEntry, AuditRecord, TokenRecord};
 use crate::unix_now;
@@ -72,10 +72,9 @@ fn check_subject(subject: &str) -> Result<(), ApiError> {
 pub(crate) async fn post_token(
     State(state): State<AppState>,
     caller: Caller,
-    body: Result<Json<NewToken>, JsonRejection>,
+    JsonBody(body): JsonBody<NewToken>,
 ) -> Result<Response, ApiError> {
     let admin = caller.0;
-    let body = state.json_body(body)?;
     let role: Role = body
         .role
         .parse()

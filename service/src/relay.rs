@@ -18,7 +18,7 @@
 //! them.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +31,7 @@ use letro_core::log::submitted_leaf;
 use letro_core::statement::CiphertextHash;
 
 use crate::api::{
-    accepted, checked_receipt, parse_hash, receipt_refused, ApiError, AppState, Caller,
+    accepted, checked_receipt, parse_hash, receipt_refused, ApiError, AppState, Caller, JsonBody,
 };
 use crate::store::{DirectoryEntry, Envelope, EventSecret, StoredEvent};
 use crate::unix_now;
@@ -276,7 +276,7 @@ pub(crate) async fn post_ack(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
     h: Result<Path<String>, PathRejection>,
-    body: Result<Json<AckJson>, JsonRejection>,
+    body: Result<JsonBody<AckJson>, ApiError>,
 ) -> Result<Response, ApiError> {
     let result = ack(&state, caller, h, body).await;
     if let Err(e) = &result {
@@ -289,11 +289,11 @@ async fn ack(
     state: &AppState,
     caller: Result<Caller, ApiError>,
     h: Result<Path<String>, PathRejection>,
-    body: Result<Json<AckJson>, JsonRejection>,
+    body: Result<JsonBody<AckJson>, ApiError>,
 ) -> Result<Response, ApiError> {
     let token = caller?.0;
     let h = hash_path(h)?;
-    let body = state.json_body(body)?;
+    let body = body?.0;
     let (hash, account) = (h.0, token.subject.clone());
     let mine = state
         .db(move |store| {

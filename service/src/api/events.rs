@@ -23,9 +23,9 @@ pub(crate) async fn accepted(state: &AppState, a: Appended) -> Result<Response, 
 pub(super) async fn post_submission(
     State(state): State<AppState>,
     _caller: Caller,
-    body: Result<Json<SubmissionRequest>, JsonRejection>,
+    JsonBody(body): JsonBody<SubmissionRequest>,
 ) -> Result<Response, ApiError> {
-    let body = json_body(&state, body)?.check().map_err(invalid)?;
+    let body = body.check().map_err(invalid)?;
     let h = body.ciphertext_hash;
     let secret = EventSecret::fresh();
     let leaf = submitted_leaf(&h, &body.sender, &body.routing, &secret.fr());
@@ -41,7 +41,7 @@ pub(super) async fn post_submission(
 pub(super) async fn post_receipt(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
-    body: Result<Json<ReceiptJson>, JsonRejection>,
+    body: Result<JsonBody<ReceiptJson>, ApiError>,
 ) -> Result<Response, ApiError> {
     let result = receipt(&state, caller, body).await;
     if let Err(e) = &result {
@@ -53,10 +53,10 @@ pub(super) async fn post_receipt(
 pub(super) async fn receipt(
     state: &AppState,
     caller: Result<Caller, ApiError>,
-    body: Result<Json<ReceiptJson>, JsonRejection>,
+    body: Result<JsonBody<ReceiptJson>, ApiError>,
 ) -> Result<Response, ApiError> {
     caller?;
-    let (h, receipt) = json_body(state, body)?.check().map_err(receipt_refused)?;
+    let (h, receipt) = body?.0.check().map_err(receipt_refused)?;
     let checked = checked_receipt(state, &h, &receipt).await?;
     let a = state
         .append(h.0, checked.leaf, checked.event, checked.secret)

@@ -60,7 +60,7 @@ pub(crate) use events::{accepted, checked_receipt, parse_hash};
 use log::*;
 use proofs::*;
 pub use state::AppState;
-pub(crate) use state::{Caller, Parts};
+pub(crate) use state::{Caller, JsonBody, Parts};
 
 const TEXT: &str = "text/plain; charset=utf-8";
 

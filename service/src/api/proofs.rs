@@ -9,10 +9,9 @@ pub(super) fn format_t(t: u64) -> String {
 pub(super) async fn post_proof(
     State(state): State<AppState>,
     caller: Caller,
-    body: Result<Json<ProofRequest>, JsonRejection>,
+    JsonBody(body): JsonBody<ProofRequest>,
 ) -> Result<Response, ApiError> {
     let token = caller.0;
-    let body = json_body(&state, body)?;
     let ProofWindow {
         ciphertext_hash: h,
         not_before,

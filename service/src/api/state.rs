@@ -200,11 +200,6 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl AppState {
-    /// The body, or the API error for a rejected one.
-    pub(crate) fn json_body<T>(&self, body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-        json_body(self, body)
-    }
-
     /// The API's store connection, locked: for code already on a blocking thread (the token
     /// reload); async handlers use [`AppState::db`].
     pub(crate) fn lock_store(&self) -> Result<std::sync::MutexGuard<'_, dyn Store>, ApiError> {
@@ -234,5 +229,24 @@ impl AppState {
             tracing::error!(error = %e, "store task failed");
             ApiError::Internal
         })?
+    }
+}
+
+/// A JSON request body of type `T` (a letro-api body): rejected with 413 `payload_too_large`
+/// beyond the body limit and 400 `invalid_request` (saying which member) otherwise, the JSON
+/// error like every other refusal. A handler that counts refusals takes
+/// `Result<JsonBody<T>, ApiError>`.
+pub(crate) struct JsonBody<T>(pub T);
+
+impl<T> axum::extract::FromRequest<AppState> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let body =
+            <Json<T> as axum::extract::FromRequest<AppState>>::from_request(req, state).await;
+        json_body(state, body).map(JsonBody)
     }
 }
