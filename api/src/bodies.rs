@@ -315,6 +315,7 @@ pub struct SizeQuery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InclusionProof {
     /// Leaf index.
+    #[schema(value_type = u64, maximum = 4_294_967_295_u64)]
     pub index: u32,
     /// Tree size the proof is for.
     pub size: u64,

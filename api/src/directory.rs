@@ -100,9 +100,13 @@ pub enum AccountIdError {
         /// Byte offset of the first bad character.
         position: usize,
     },
+    /// The id is `.` or `..`, which a URL path cannot carry as a segment (clients resolve it).
+    #[error("account id {0:?} cannot be a URL path segment")]
+    DotSegment(&'static str),
 }
 
-/// Checks an account id: 1 to [`MAX_ACCOUNT_LEN`] characters of `[A-Za-z0-9._-]`.
+/// Checks an account id: 1 to [`MAX_ACCOUNT_LEN`] characters of `[A-Za-z0-9._-]`, not `.` or
+/// `..` (the API carries account ids as path segments).
 pub fn check_account_id(account: &str) -> Result<(), AccountIdError> {
     if account.is_empty() {
         return Err(AccountIdError::Empty);
@@ -116,7 +120,11 @@ pub fn check_account_id(account: &str) -> Result<(), AccountIdError> {
     {
         return Err(AccountIdError::BadCharacter { position });
     }
-    Ok(())
+    match account {
+        "." => Err(AccountIdError::DotSegment(".")),
+        ".." => Err(AccountIdError::DotSegment("..")),
+        _ => Ok(()),
+    }
 }
 
 /// Why a directory document is malformed. Variants are listed in the order the checks run.
@@ -788,6 +796,14 @@ mod tests {
                 DirectoryError::Account(AccountIdError::BadCharacter { position })
             );
         }
+        for dots in [".", ".."] {
+            assert!(matches!(
+                rejects(|u| u.account = dots.into()),
+                DirectoryError::Account(AccountIdError::DotSegment(_))
+            ));
+        }
+        assert_eq!(check_account_id("..."), Ok(()));
+        assert_eq!(check_account_id(".bob"), Ok(()));
         assert_eq!(
             rejects(|u| u.registration_id = 0),
             DirectoryError::RegistrationId(0)

@@ -81,7 +81,11 @@ fn path_parameter(p: &crate::routes::PathParam) -> Value {
             json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": 4_294_967_295u64})
         }
         ParamType::Sha256Hex => json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
-        ParamType::AccountId => json!({"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}),
+        ParamType::AccountId => json!({
+            "type": "string",
+            "pattern": "^[A-Za-z0-9._-]{1,64}$",
+            "not": {"enum": [".", ".."]},
+        }),
         ParamType::Text => json!({"type": "string", "minLength": 1}),
     };
     json!({
