@@ -47,9 +47,9 @@ use letro_api::bodies::{
     SizeQuery, SubmissionRequest, TokenInfo,
 };
 use letro_api::directory::{PrekeyBundle, PrekeyUpload};
-use letro_api::routes::{Body, Method, Route};
+use letro_api::routes::{Body, Method, Route, LETRO_SENDER, LOCATION};
 use letro_core::statement::CiphertextHash;
-use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use serde::de::DeserializeOwned;
@@ -70,6 +70,15 @@ pub struct Logged {
     /// `true` when the event was stored by this call (201), `false` when the same event was
     /// stored before (200: a repeat changes nothing).
     pub fresh: bool,
+}
+
+/// An envelope from the caller's mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The sender's account id (the `letro-sender` header).
+    pub sender: String,
+    /// The exact bytes, whose SHA-256 is the `H` asked for.
+    pub bytes: Vec<u8>,
 }
 
 /// The answer to `POST /v1/proofs`: the queued job and where to poll it.
@@ -245,6 +254,11 @@ impl Answer {
         }
     }
 
+    /// A header's value, when it is present and visible ASCII.
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+
     fn json<T: DeserializeOwned>(&self, schema: &str) -> Result<T, Error> {
         serde_json::from_slice(&self.body)
             .map_err(|e| self.unexpected(format!("the body is not a valid {schema}: {e}")))
@@ -355,12 +369,23 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(Error::Http)?.to_vec();
-        if route.answers.iter().any(|a| a.status == status.as_u16()) {
-            Ok(Answer {
+        if let Some(listed) = route.answers.iter().find(|a| a.status == status.as_u16()) {
+            let answer = Answer {
                 status,
                 headers,
                 body,
-            })
+            };
+            match listed
+                .headers
+                .iter()
+                .find(|h| answer.header(h.name).is_none())
+            {
+                Some(missing) => Err(answer.unexpected(format!(
+                    "{status} without the {} header the route promises",
+                    missing.name
+                ))),
+                None => Ok(answer),
+            }
         } else {
             Err(error::refusal(status, retry_after(&headers), &body))
         }
@@ -462,9 +487,7 @@ impl Client {
         let answer = self.send_json("post_proof", &[], request).await?;
         let job = answer.json("Job")?;
         let location = answer
-            .headers
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
+            .header(LOCATION.name)
             .map(str::to_owned)
             .ok_or_else(|| answer.unexpected("202 without a Location header"))?;
         Ok(ProofRequested { job, location })
@@ -545,9 +568,21 @@ impl Client {
             .json("MailboxItem list")
     }
 
-    /// `GET /v1/mailbox/{ciphertext_sha256}` (client): the exact envelope bytes.
-    pub async fn envelope(&self, h: &CiphertextHash) -> Result<Vec<u8>, Error> {
-        Ok(self.no_body("get_envelope", &[&h.to_hex()]).await?.body)
+    /// `GET /v1/mailbox/{ciphertext_sha256}` (client): the exact envelope bytes and who sent
+    /// them. Bytes whose SHA-256 is not `h` are refused as an unexpected answer.
+    pub async fn envelope(&self, h: &CiphertextHash) -> Result<Envelope, Error> {
+        let answer = self.no_body("get_envelope", &[&h.to_hex()]).await?;
+        let sender = answer
+            .header(LETRO_SENDER.name)
+            .map(str::to_owned)
+            .ok_or_else(|| answer.unexpected("an envelope without a readable letro-sender"))?;
+        if CiphertextHash::of(&answer.body) != *h {
+            return Err(answer.unexpected("the envelope's SHA-256 is not the H asked for"));
+        }
+        Ok(Envelope {
+            sender,
+            bytes: answer.body,
+        })
     }
 
     /// `POST /v1/mailbox/{ciphertext_sha256}/receipt` (client): acknowledges an envelope with a

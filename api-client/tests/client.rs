@@ -253,7 +253,11 @@ async fn mailbox_proofs_and_admin_through_the_client() {
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].ciphertext_sha256, h.to_hex());
     assert_eq!(waiting[0].sender, "alice");
-    assert_eq!(bob_api.envelope(&h).await.unwrap(), envelope);
+    let fetched = bob_api.envelope(&h).await.unwrap();
+    assert_eq!(
+        (fetched.sender.as_str(), fetched.bytes),
+        ("alice", envelope)
+    );
     let e = alice_api.envelope(&h).await.unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::NotFound));
 
@@ -358,4 +362,73 @@ async fn transport_failures_are_http_errors() {
         .build()
         .unwrap();
     assert!(matches!(client.healthz().await, Err(Error::Http(_))));
+}
+
+/// A server that breaks the route table's promises: each answer is refused as unexpected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_that_break_the_route_table_are_refused() {
+    use axum::http::header::{CONTENT_TYPE, LOCATION};
+    use axum::routing::{get, post};
+
+    let h = CiphertextHash::of(b"envelope");
+    let other = CiphertextHash::of(b"another envelope");
+    let job = serde_json::json!({"job_id": "9f86d081884c7d659a2feaa0c55ad015", "state": "queued"});
+    let app = axum::Router::new()
+        .route(
+            &format!("/v1/mailbox/{}", h.to_hex()),
+            get(|| async { b"envelope".to_vec() }),
+        )
+        .route(
+            &format!("/v1/mailbox/{}", other.to_hex()),
+            get(|| async { ([("letro-sender", "alice")], b"not the envelope".to_vec()) }),
+        )
+        .route(
+            "/v1/proofs",
+            post(move || async move { (StatusCode::ACCEPTED, axum::Json(job)) }),
+        )
+        .route(
+            "/v1/checkpoint",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "<html>oops</html>") }),
+        )
+        .route(
+            "/v1/log/state",
+            get(|| async { ([(CONTENT_TYPE, "application/json")], "{\"sequenced\": 1}") }),
+        )
+        .route(
+            "/healthz",
+            get(|| async { (StatusCode::ACCEPTED, [(LOCATION, "/x")], "{}") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = Client::new(format!("http://{addr}"))
+        .unwrap()
+        .with_token("t");
+
+    let unexpected = |r: Error, what: &str| match r {
+        Error::UnexpectedResponse { reason, .. } => {
+            assert!(reason.contains(what), "{reason:?} does not say {what:?}")
+        }
+        e => panic!("not an unexpected answer: {e}"),
+    };
+    unexpected(client.envelope(&h).await.unwrap_err(), "letro-sender");
+    unexpected(client.envelope(&other).await.unwrap_err(), "SHA-256");
+    let request = ProofRequest {
+        ciphertext_sha256: h.to_hex(),
+        not_before: "2026-12-02T00:00:00Z".into(),
+        not_after: "2026-12-02T01:00:00Z".into(),
+        callback_url: None,
+    };
+    unexpected(
+        client.request_proof(&request).await.unwrap_err(),
+        "Location",
+    );
+    // A refusal without the API's error body, a body of the wrong shape, a status not listed.
+    let e = client.checkpoint().await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::INTERNAL_SERVER_ERROR), "{e}");
+    assert!(matches!(e, Error::UnexpectedResponse { .. }), "{e}");
+    unexpected(client.log_state().await.unwrap_err(), "LogState");
+    let e = client.healthz().await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::ACCEPTED), "{e}");
+    server.abort();
 }

@@ -10,8 +10,11 @@
 
 use letro_core::bundle::{format_time, parse_time};
 use letro_core::eddsa::{EddsaError, PublicKey, Signature};
+use letro_core::field::{fr_from_decimal, fr_to_decimal};
+use letro_core::merkle::{self, DEPTH};
 use letro_core::receipt_json::{KeyJsonError, PointJson, SignatureJson, SignatureJsonError};
 use letro_core::statement::CiphertextHash;
+use letro_core::Fr;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -327,6 +330,69 @@ pub struct InclusionProof {
     pub siblings: Vec<[String; 3]>,
 }
 
+/// A checked [`InclusionProof`]: the leaf, the root it claims, and the path to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedInclusion {
+    /// The leaf.
+    pub leaf: Fr,
+    /// The root the server claims (check the path against a signed checkpoint's root).
+    pub root: Fr,
+    /// The path.
+    pub proof: merkle::InclusionProof,
+}
+
+fn field_element(field: &'static str, s: &str) -> Result<Fr, FieldError> {
+    fr_from_decimal(s).map_err(|e| FieldError::new(field, format!("is not a field element: {e}")))
+}
+
+fn path(index: u32, levels: &[[String; 3]]) -> Result<merkle::InclusionProof, FieldError> {
+    if levels.len() != DEPTH {
+        return Err(FieldError::new(
+            "siblings",
+            format!("has {} levels, not {DEPTH}", levels.len()),
+        ));
+    }
+    let mut siblings = [[Fr::from(0u64); 3]; DEPTH];
+    for (out, level) in siblings.iter_mut().zip(levels) {
+        for (x, s) in out.iter_mut().zip(level) {
+            *x = field_element("siblings", s)?;
+        }
+    }
+    Ok(merkle::InclusionProof { index, siblings })
+}
+
+fn levels(proof: &merkle::InclusionProof) -> Vec<[String; 3]> {
+    proof
+        .siblings
+        .iter()
+        .map(|l| l.map(|x| fr_to_decimal(&x)))
+        .collect()
+}
+
+impl InclusionProof {
+    /// The body of `proof`, the path of `leaf` to `root` in the tree of `size`.
+    pub fn new(size: u64, leaf: &Fr, root: &Fr, proof: &merkle::InclusionProof) -> Self {
+        Self {
+            index: proof.index,
+            size,
+            leaf: fr_to_decimal(leaf),
+            root: fr_to_decimal(root),
+            siblings: levels(proof),
+        }
+    }
+
+    /// Parses the decimals into field elements, refusing a path of the wrong depth. Checking
+    /// the path against a root is the caller's (with `proof.verify(leaf, root)`), and the root
+    /// must come from a verified checkpoint, not from this body.
+    pub fn check(&self) -> Result<CheckedInclusion, FieldError> {
+        Ok(CheckedInclusion {
+            leaf: field_element("leaf", &self.leaf)?,
+            root: field_element("root", &self.root)?,
+            proof: path(self.index, &self.siblings)?,
+        })
+    }
+}
+
 /// Query of `GET /v1/log/consistency`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -349,6 +415,45 @@ pub struct ConsistencyProof {
     pub last_old_leaf: Option<String>,
     /// Its siblings in the tree of size `new`, null when `old` is 0.
     pub siblings: Option<Vec<[String; 3]>>,
+}
+
+impl ConsistencyProof {
+    /// The body of `proof`, from the tree of size `old` to the tree of size `new`.
+    pub fn new(old: u64, new: u64, proof: &merkle::ConsistencyProof) -> Self {
+        Self {
+            old,
+            new,
+            last_old_leaf: proof.last_old_leaf.as_ref().map(fr_to_decimal),
+            siblings: proof.path.as_ref().map(levels),
+        }
+    }
+
+    /// Parses the proof into the tree's form. `last_old_leaf` and `siblings` are both present
+    /// (when `old` is not 0) or both null; the path is that of leaf `old - 1`.
+    pub fn check(&self) -> Result<merkle::ConsistencyProof, FieldError> {
+        match (&self.last_old_leaf, &self.siblings, self.old.checked_sub(1)) {
+            (None, None, None) => Ok(merkle::ConsistencyProof {
+                last_old_leaf: None,
+                path: None,
+            }),
+            (Some(leaf), Some(levels), Some(last)) => {
+                let index = u32::try_from(last)
+                    .map_err(|_| FieldError::new("old", "is beyond the tree's capacity"))?;
+                Ok(merkle::ConsistencyProof {
+                    last_old_leaf: Some(field_element("last_old_leaf", leaf)?),
+                    path: Some(path(index, levels)?),
+                })
+            }
+            (_, _, None) => Err(FieldError::new(
+                "last_old_leaf",
+                "and siblings must be null when old is 0",
+            )),
+            _ => Err(FieldError::new(
+                "last_old_leaf",
+                "and siblings must both be present when old is not 0",
+            )),
+        }
+    }
 }
 
 /// `POST /v1/proofs`: a proof that one of the caller's messages was delivered within a window.
@@ -604,6 +709,79 @@ mod tests {
         let sig = sk.sign(&receipt_message(&h, t));
         let body = ReceiptRequest::new(&h, t, &sk.public_key(), &sig).unwrap();
         (h, t, sk, body)
+    }
+
+    fn tree(n: u64) -> merkle::MerkleTree {
+        let mut t = merkle::MerkleTree::new();
+        for i in 0..n {
+            t.append(Fr::from(i + 7)).unwrap();
+        }
+        t
+    }
+
+    #[test]
+    fn log_proofs_round_trip_and_verify() {
+        let t = tree(6);
+        let body = InclusionProof::new(6, &t.leaf(4).unwrap(), &t.root(), &t.proof(4).unwrap());
+        let text = serde_json::to_string(&body).unwrap();
+        let back: InclusionProof = serde_json::from_str(&text).unwrap();
+        let c = back.check().unwrap();
+        assert_eq!((c.leaf, c.root), (Fr::from(11u64), t.root()));
+        assert_eq!(c.proof.verify(c.leaf, t.root()), Ok(()));
+        assert!(c.proof.verify(Fr::from(12u64), t.root()).is_err());
+
+        let old = t.root_at(4).unwrap();
+        for k in [0, 4] {
+            let body = ConsistencyProof::new(k, 6, &t.consistency_proof_between(k, 6).unwrap());
+            let back: ConsistencyProof =
+                serde_json::from_str(&serde_json::to_string(&body).unwrap()).unwrap();
+            let p = back.check().unwrap();
+            let old = if k == 0 {
+                merkle::MerkleTree::new().root()
+            } else {
+                old
+            };
+            assert_eq!(p.verify(k, old, 6, t.root()), Ok(()), "old {k}");
+        }
+    }
+
+    #[test]
+    fn malformed_log_proofs_are_refused() {
+        let t = tree(3);
+        let good = InclusionProof::new(3, &t.leaf(1).unwrap(), &t.root(), &t.proof(1).unwrap());
+        let mut short = good.clone();
+        short.siblings.pop();
+        assert_eq!(short.check().unwrap_err().field, "siblings");
+        let mut long = good.clone();
+        long.siblings.push(long.siblings[0].clone());
+        assert_eq!(long.check().unwrap_err().field, "siblings");
+        // The field modulus itself is not an element; neither is a non-decimal.
+        let p = "21888242871839275222246405745257275088548364400416711490560000000000000000001";
+        for (bad, field) in [(p, "leaf"), ("0x1", "leaf"), ("", "leaf")] {
+            let mut b = good.clone();
+            b.leaf = bad.into();
+            assert_eq!(b.check().unwrap_err().field, field, "{bad:?}");
+        }
+        let mut b = good.clone();
+        b.root = "-1".into();
+        assert_eq!(b.check().unwrap_err().field, "root");
+        let mut b = good.clone();
+        b.siblings[5][2] = "01".into();
+        assert_eq!(b.check().unwrap_err().field, "siblings");
+
+        let c = ConsistencyProof::new(2, 3, &t.consistency_proof_between(2, 3).unwrap());
+        let mut no_leaf = c.clone();
+        no_leaf.last_old_leaf = None;
+        assert!(no_leaf.check().is_err());
+        let mut no_path = c.clone();
+        no_path.siblings = None;
+        assert!(no_path.check().is_err());
+        let mut from_empty = c.clone();
+        from_empty.old = 0;
+        assert!(from_empty.check().is_err());
+        let mut huge = c;
+        huge.old = 1 << 40;
+        assert_eq!(huge.check().unwrap_err().field, "old");
     }
 
     #[test]

@@ -115,16 +115,20 @@ fn answer(a: &Answer) -> Value {
     if let Some(c) = content(a.body) {
         v.insert("content".into(), c);
     }
-    if a.location {
-        v.insert(
-            "headers".into(),
-            json!({
-                "Location": {
-                    "description": "where to poll the job",
+    if !a.headers.is_empty() {
+        let headers: Map<String, Value> = a
+            .headers
+            .iter()
+            .map(|h| {
+                let spec = json!({
+                    "description": h.description,
+                    "required": true,
                     "schema": {"type": "string"},
-                }
-            }),
-        );
+                });
+                (h.name.to_owned(), spec)
+            })
+            .collect();
+        v.insert("headers".into(), Value::Object(headers));
     }
     Value::Object(v)
 }

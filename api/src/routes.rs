@@ -65,9 +65,30 @@ pub struct Answer {
     pub description: &'static str,
     /// Its body.
     pub body: Body,
-    /// Whether it carries a `Location` header (202 answers).
-    pub location: bool,
+    /// The response headers it carries besides `Content-Type`.
+    pub headers: &'static [Header],
 }
+
+/// A response header an answer carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Its name as usually written (header names are case-insensitive).
+    pub name: &'static str,
+    /// What it holds.
+    pub description: &'static str,
+}
+
+/// `Location` on 202: the job's path, to poll.
+pub const LOCATION: Header = Header {
+    name: "Location",
+    description: "the job's path (`/v1/proofs/{job_id}`), to poll",
+};
+
+/// `letro-sender` on an envelope: the account that posted it.
+pub const LETRO_SENDER: Header = Header {
+    name: "letro-sender",
+    description: "the account id of the envelope's sender",
+};
 
 /// A path parameter's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +191,7 @@ const fn ok(body: Body) -> Answer {
         status: 200,
         description: "success",
         body,
-        location: false,
+        headers: &[],
     }
 }
 
@@ -179,13 +200,13 @@ const ACCEPTED_EVENT: &[Answer] = &[
         status: 201,
         description: "the event is logged now",
         body: Body::Json("Accepted"),
-        location: false,
+        headers: &[],
     },
     Answer {
         status: 200,
         description: "the same event was logged before (a repeat changes nothing)",
         body: Body::Json("Accepted"),
-        location: false,
+        headers: &[],
     },
 ];
 
@@ -375,7 +396,7 @@ pub const ROUTES: &[Route] = &[
             status: 202,
             description: "the job is queued; poll the Location",
             body: Body::Json("Job"),
-            location: true,
+            headers: &[LOCATION],
         }],
         errors: &[
             ErrorCode::NotFound,
@@ -416,7 +437,7 @@ pub const ROUTES: &[Route] = &[
             status: 201,
             description: "issued",
             body: Body::Json("IssuedToken"),
-            location: false,
+            headers: &[],
         }],
         errors: &[],
     },
@@ -525,10 +546,13 @@ pub const ROUTES: &[Route] = &[
         params: &[H_PARAM],
         query: Query::None,
         request: Body::None,
-        answers: &[ok(Body::Raw {
-            content_type: "application/octet-stream",
-            binary: true,
-        })],
+        answers: &[Answer {
+            headers: &[LETRO_SENDER],
+            ..ok(Body::Raw {
+                content_type: "application/octet-stream",
+                binary: true,
+            })
+        }],
         errors: &[ErrorCode::NotFound],
     },
     Route {

@@ -264,7 +264,13 @@ async fn parties(
         .envelope(&h)
         .await
         .map_err(api_fail("fetching the envelope"))?;
-    let opened = bob.decrypt(SENDER, &fetched).map_err(fail)?;
+    if fetched.sender != SENDER {
+        return Err(fail(format!(
+            "the relay says the envelope is from {:?}, not {SENDER:?}",
+            fetched.sender
+        )));
+    }
+    let opened = bob.decrypt(SENDER, &fetched.bytes).map_err(fail)?;
     let attachment = opened
         .attachments
         .first()

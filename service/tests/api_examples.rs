@@ -202,10 +202,15 @@ fn every_route_has_an_example_of_its_types() {
         let text = body_text(&answer.body);
         match route.answers.iter().find(|a| a.status == status) {
             Some(a) => {
-                if a.location {
+                for header in a.headers {
+                    let prefix = format!("{}: ", header.name.to_ascii_lowercase());
                     assert!(
-                        answer.headers.iter().any(|h| h.starts_with("Location: ")),
-                        "{heading}"
+                        answer
+                            .headers
+                            .iter()
+                            .any(|h| h.to_ascii_lowercase().starts_with(&prefix)),
+                        "{heading}: no {} header",
+                        header.name
                     );
                 }
                 check_body(a.body, &text, path_hash);

@@ -19,10 +19,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
+use letro_api::bodies::{ReceiptRequest, SubmissionRequest};
+use letro_api_client::Client;
 use letro_service::{serve, unix_now, Service};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 const CHILD_DIR: &str = "LETRO_CRASH_CHILD_DIR";
 
@@ -41,20 +42,14 @@ async fn crash_child() {
         .unwrap();
 }
 
-/// One request; `None` if the connection fails (the server was killed).
-async fn try_post(addr: SocketAddr, path: &str, token: &str, body: &Value) -> Option<(u16, Value)> {
-    let mut s = TcpStream::connect(addr).await.ok()?;
-    let body = body.to_string();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.ok()?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).await.ok()?;
-    let (head, body) = resp.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some((status, serde_json::from_str(body).ok()?))
+/// `Some(answer)`, or `None` when the request could not be sent or its answer not read (the
+/// server was killed); any refusal by a live server fails the test.
+fn answered<T>(r: Result<T, letro_api_client::Error>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(letro_api_client::Error::Http(_)) => None,
+        Err(e) => panic!("unexpected answer: {e}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,25 +87,28 @@ async fn kill_9_loses_nothing_acknowledged() {
     let acked: Arc<Mutex<Vec<(Value, u64)>>> = Arc::default();
     let mut clients = Vec::new();
     for c in 0..4u32 {
-        let (acked, token) = (acked.clone(), tokens.relay.clone());
+        let acked = acked.clone();
+        let relay = Client::builder(format!("http://{addr}"))
+            .token(&tokens.relay)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
         clients.push(tokio::spawn(async move {
             for i in 0u32.. {
                 let ciphertext = format!("crash {c} {i}");
-                let s = submission(ciphertext.as_bytes(), "r");
-                match try_post(addr, "/v1/submissions", &token, &s).await {
-                    Some((201, _)) => {}
-                    Some((status, v)) => panic!("unexpected answer {status} {v}"),
-                    None => break,
-                }
+                let s: SubmissionRequest =
+                    serde_json::from_value(submission(ciphertext.as_bytes(), "r")).unwrap();
+                let Some(logged) = answered(relay.submit(&s).await) else {
+                    break;
+                };
+                assert!(logged.fresh);
                 let r = receipt(ciphertext.as_bytes(), 21, t);
-                match try_post(addr, "/v1/receipts", &token, &r).await {
-                    Some((201, v)) => acked
-                        .lock()
-                        .unwrap()
-                        .push((r, v["index"].as_u64().unwrap())),
-                    Some((status, v)) => panic!("unexpected answer {status} {v}"),
-                    None => break,
-                }
+                let body: ReceiptRequest = serde_json::from_value(r.clone()).unwrap();
+                let Some(logged) = answered(relay.post_receipt(&body).await) else {
+                    break;
+                };
+                assert!(logged.fresh);
+                acked.lock().unwrap().push((r, logged.accepted.index));
             }
         }));
     }

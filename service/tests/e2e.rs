@@ -1,5 +1,6 @@
-//! End to end: a real TCP socket, a real database file, proofs verified with the verifier
-//! library, a restart on the same data directory, a proof against a newer checkpoint.
+//! End to end, as an integrator's program sees the service: letro-api-client over a real TCP
+//! socket, a real database file, proofs verified with the verifier library, a restart on the
+//! same data directory, a proof against a newer checkpoint.
 #![allow(missing_docs)]
 // Test helpers outside #[test] functions: a failed unwrap is a failed test.
 #![allow(
@@ -15,10 +16,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
+use letro_api::bodies::{
+    EventState, JobState, LogState, NewToken, ProofRequest, ReceiptRequest, SubmissionRequest,
+};
+use letro_api_client::{Client, StatusCode};
 use letro_core::bundle::format_time;
 use letro_core::eddsa::PrivateKey;
-use letro_core::field::{fr_from_be_bytes, fr_from_decimal};
-use letro_core::merkle::{ConsistencyProof, InclusionProof, DEPTH};
+use letro_core::field::fr_from_be_bytes;
 use letro_core::statement::{delivered_leaf_v1, CiphertextHash};
 use letro_core::Fr;
 use letro_log::checkpoint::SignedCheckpoint;
@@ -26,38 +30,20 @@ use letro_service::{keys, serve, unix_now, ServeError};
 use letro_verifier::checks::check_opening;
 use letro_verifier::Verifier;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// A minimal HTTP/1.1 client: one request per connection.
-async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).await.unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
-}
-
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap()
+}
+
+fn submission_for(ciphertext: &[u8], routing: &str) -> SubmissionRequest {
+    serde_json::from_value(submission(ciphertext, routing)).unwrap()
+}
+
+fn client(addr: SocketAddr) -> Client {
+    Client::new(format!("http://{addr}")).unwrap()
 }
 
 async fn start(
@@ -86,8 +72,7 @@ async fn checkpoint_at_least(
 ) -> (u64, Fr, String) {
     let key = keys::load_or_create(dir, ORIGIN).unwrap().verifier_key();
     for _ in 0..200 {
-        let (st, text) = http(addr, "GET", "/v1/checkpoint", None, None).await;
-        if st == 200 {
+        if let Ok(text) = client(addr).checkpoint().await {
             let cp = SignedCheckpoint::parse(&text)
                 .unwrap()
                 .verify(std::slice::from_ref(&key))
@@ -105,121 +90,98 @@ async fn checkpoint_at_least(
 /// Asks for a proof of "letter" over the socket, polls until done, verifies the bundle and the
 /// opening, and returns the size of the checkpoint the bundle carries.
 async fn prove(addr: SocketAddr, dir: &std::path::Path, sender: &str, t: u64) -> u64 {
-    let body = serde_json::json!({
-        "ciphertext_sha256": CiphertextHash::of(b"letter").to_hex(),
-        "not_before": format_time(t - 600).unwrap(),
-        "not_after": format_time(t + 600).unwrap(),
-    });
-    let (st, b) = http(addr, "POST", "/v1/proofs", Some(sender), Some(&body)).await;
-    assert_eq!(st, 202, "{b}");
-    let uri = format!("/v1/proofs/{}", json(&b)["job_id"].as_str().unwrap());
+    let sender = client(addr).with_token(sender);
+    let request = ProofRequest {
+        ciphertext_sha256: CiphertextHash::of(b"letter").to_hex(),
+        not_before: format_time(t - 600).unwrap(),
+        not_after: format_time(t + 600).unwrap(),
+        callback_url: None,
+    };
+    let requested = sender.request_proof(&request).await.unwrap();
+    assert_eq!(requested.job.state, JobState::Queued);
+    assert_eq!(
+        requested.location,
+        format!("/v1/proofs/{}", requested.job.job_id)
+    );
     for _ in 0..1200 {
-        let (st, b) = http(addr, "GET", &uri, Some(sender), None).await;
-        assert_eq!(st, 200, "{b}");
-        let job = json(&b);
-        match job["state"].as_str().unwrap() {
-            "queued" | "running" => tokio::time::sleep(Duration::from_millis(100)).await,
-            "done" => {
+        let job = sender.proof_job(&requested.job.job_id).await.unwrap();
+        match job.state {
+            JobState::Queued | JobState::Running => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            JobState::Done => {
                 let key = keys::load_or_create(dir, ORIGIN).unwrap().verifier_key();
                 let verified = Verifier::new(vec![key])
                     .unwrap()
-                    .verify(job["bundle"].as_str().unwrap().as_bytes())
+                    .verify(job.bundle.unwrap().as_bytes())
                     .unwrap();
-                let opening = job["opening"].as_str().unwrap();
+                let opening = job.opening.unwrap();
                 check_opening(opening.as_bytes(), verified.statement()).unwrap();
                 // The opening names the recipient: it carries the certificate.
                 assert!(
-                    json(opening)["receipt_key_certificate"].is_object(),
+                    json(&opening)["receipt_key_certificate"].is_object(),
                     "{opening}"
                 );
                 return verified.checkpoint().size;
             }
-            _ => panic!("proof job failed: {job}"),
+            JobState::Failed => panic!("proof job failed: {job:?}"),
         }
     }
     panic!("proof job did not finish");
-}
-
-fn consistency(v: &Value) -> ConsistencyProof {
-    ConsistencyProof {
-        last_old_leaf: v["last_old_leaf"]
-            .as_str()
-            .map(|s| fr_from_decimal(s).unwrap()),
-        // The path of leaf `old - 1` in the new tree.
-        path: v["siblings"].as_array().map(|_| {
-            inclusion(&serde_json::json!({
-                "index": v["old"].as_u64().unwrap() - 1,
-                "siblings": v["siblings"],
-            }))
-        }),
-    }
-}
-
-fn inclusion(v: &Value) -> InclusionProof {
-    let mut siblings = [[Fr::from(0u64); 3]; DEPTH];
-    for (o, l) in siblings.iter_mut().zip(v["siblings"].as_array().unwrap()) {
-        for (x, s) in o.iter_mut().zip(l.as_array().unwrap()) {
-            *x = fr_from_decimal(s.as_str().unwrap()).unwrap();
-        }
-    }
-    InclusionProof {
-        index: v["index"].as_u64().unwrap() as u32,
-        siblings,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_database_checkpoint_proof_and_restart() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = issue_tokens(dir.path());
-    let relay = Some(tokens.relay.as_str());
     let t = unix_now();
 
     let (addr, stop, handle) = start(dir.path()).await;
-    let (st, _) = http(addr, "GET", "/healthz", None, None).await;
-    assert_eq!(st, 200);
+    let open = client(addr);
+    let relay = open.with_token(&tokens.relay);
+    assert_eq!(open.healthz().await.unwrap().status, "ok");
     // "alice" certifies the receipt key with seed 11 in the directory.
-    let (st, b) = http(
-        addr,
-        "POST",
-        "/v1/admin/tokens",
-        Some(&tokens.admin),
-        Some(&serde_json::json!({"role": "client", "subject": "alice", "ttl_seconds": 600})),
-    )
-    .await;
-    assert_eq!(st, 201, "{b}");
-    let alice = json(&b)["token"].as_str().unwrap().to_owned();
+    let issued = open
+        .with_token(&tokens.admin)
+        .issue_token(&NewToken {
+            role: "client".into(),
+            subject: "alice".into(),
+            ttl_seconds: 600,
+        })
+        .await
+        .unwrap();
     let identity = xeddsa::TestIdentity::from_seed(1);
-    let doc = serde_json::to_value(upload("alice", 11, &identity)).unwrap();
-    let (st, b) = http(addr, "PUT", "/v1/directory/alice", Some(&alice), Some(&doc)).await;
-    assert_eq!(st, 200, "{b}");
-    let (st, b) = http(
-        addr,
-        "POST",
-        "/v1/submissions",
-        relay,
-        Some(&submission(b"letter", "alice")),
-    )
-    .await;
-    assert_eq!(st, 201, "{b}");
-    let r = receipt(b"letter", 11, t);
-    let (st, b) = http(addr, "POST", "/v1/receipts", relay, Some(&r)).await;
-    assert_eq!(st, 201, "{b}");
-    assert_eq!(json(&b)["index"], 1);
+    open.with_token(&issued.token)
+        .put_directory_entry("alice", &upload("alice", 11, &identity))
+        .await
+        .unwrap();
+    let logged = relay
+        .submit(&submission_for(b"letter", "alice"))
+        .await
+        .unwrap();
+    assert!(logged.fresh);
+    let r: ReceiptRequest = serde_json::from_value(receipt(b"letter", 11, t)).unwrap();
+    let logged = relay.post_receipt(&r).await.unwrap();
+    assert!(logged.fresh);
+    assert_eq!(logged.accepted.index, 1);
 
     // The publisher, on its interval, signs a checkpoint covering both events.
     let (size, root, text) = checkpoint_at_least(addr, dir.path(), 2).await;
     assert_eq!(size, 2);
-    let (st, b) = http(addr, "GET", "/v1/log/leaves/1/inclusion?size=2", None, None).await;
-    assert_eq!(st, 200, "{b}");
+    let proof = open
+        .inclusion_proof(1, Some(2))
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
     let pk = PrivateKey::from_bytes([11; 32]).public_key();
-    let leaf = fr_from_decimal(json(&b)["leaf"].as_str().unwrap()).unwrap();
     // A hiding leaf: not the one anyone holding H, A and t could compute.
     assert_ne!(
-        leaf,
+        proof.leaf,
         delivered_leaf_v1(&CiphertextHash::of(b"letter"), pk.point(), t)
     );
-    inclusion(&json(&b)).verify(leaf, root).unwrap();
+    proof.proof.verify(proof.leaf, root).unwrap();
+    let leaf = proof.leaf;
     // A proof against that checkpoint, verified with the verifier library.
     assert_eq!(prove(addr, dir.path(), &tokens.sender, t).await, 2);
 
@@ -228,40 +190,52 @@ async fn socket_database_checkpoint_proof_and_restart() {
 
     // Restart on the same data directory: everything acknowledged is still there.
     let (addr, stop, handle) = start(dir.path()).await;
-    let (_, b) = http(addr, "GET", "/v1/log/state", relay, None).await;
+    let open = client(addr);
+    let relay = open.with_token(&tokens.relay);
     assert_eq!(
-        json(&b),
-        serde_json::json!({"sequenced": 2, "integrated": 2, "published": 2})
+        relay.log_state().await.unwrap(),
+        LogState {
+            sequenced: 2,
+            integrated: 2,
+            published: 2
+        }
     );
-    let (st, again) = http(addr, "GET", "/v1/checkpoint", None, None).await;
-    assert_eq!((st, again), (200, text));
-    let (st, b) = http(addr, "POST", "/v1/receipts", relay, Some(&r)).await;
-    assert_eq!(st, 200, "the stored receipt is recognised: {b}");
+    assert_eq!(open.checkpoint().await.unwrap(), text);
+    let again = relay.post_receipt(&r).await.unwrap();
+    assert!(!again.fresh, "the stored receipt is recognised");
     assert_eq!(
-        json(&b),
-        serde_json::json!({"index": 1, "state": "published"})
+        (again.accepted.index, again.accepted.state),
+        (1, EventState::Published)
     );
-    let (st, b) = http(addr, "GET", "/v1/log/leaves/1/inclusion", None, None).await;
-    assert_eq!(st, 200);
-    inclusion(&json(&b)).verify(leaf, root).unwrap();
+    let proof = open
+        .inclusion_proof(1, None)
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    assert_eq!(proof.leaf, leaf);
+    proof.proof.verify(leaf, root).unwrap();
+    // The service's API errors reach the caller typed: a size beyond the published one.
+    let refused = open.inclusion_proof(1, Some(3)).await.unwrap_err();
+    assert_eq!(refused.status(), Some(StatusCode::BAD_REQUEST), "{refused}");
 
     // The log goes on growing from where it was.
-    let (st, b) = http(
-        addr,
-        "POST",
-        "/v1/submissions",
-        relay,
-        Some(&submission(b"second", "bob")),
-    )
-    .await;
-    assert_eq!((st, json(&b)["index"].clone()), (201, serde_json::json!(2)));
+    let logged = relay
+        .submit(&submission_for(b"second", "bob"))
+        .await
+        .unwrap();
+    assert_eq!((logged.fresh, logged.accepted.index), (true, 2));
     let (size, new_root, _) = checkpoint_at_least(addr, dir.path(), 3).await;
     assert_eq!(size, 3);
     // Proving again uses the newer checkpoint, which extends the old one.
     assert_eq!(prove(addr, dir.path(), &tokens.sender, t).await, 3);
-    let (st, b) = http(addr, "GET", "/v1/log/consistency?old=2&new=3", None, None).await;
-    assert_eq!(st, 200, "{b}");
-    consistency(&json(&b)).verify(2, root, 3, new_root).unwrap();
+    let consistency = open.consistency_proof(2, 3).await.unwrap();
+    assert_eq!((consistency.old, consistency.new), (2, 3));
+    consistency
+        .check()
+        .unwrap()
+        .verify(2, root, 3, new_root)
+        .unwrap();
 
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();

@@ -362,30 +362,7 @@ async fn a_timed_out_request_has_a_retry_after() {
 
 #[test]
 fn every_429_and_503_has_a_retry_after_and_nothing_else_does() {
-    let s = String::new;
-    let all = [
-        ApiError::InvalidRequest(s()),
-        ApiError::Unauthorized(""),
-        ApiError::Forbidden(""),
-        ApiError::NotYours(s()),
-        ApiError::InvalidCertificate(s()),
-        ApiError::UncertifiedReceiptKey,
-        ApiError::NotSubmitted,
-        ApiError::NotProvable(s()),
-        ApiError::NotFound(s()),
-        ApiError::Conflict(s()),
-        ApiError::PayloadTooLarge(0),
-        ApiError::InvalidReceipt(s()),
-        ApiError::ClockSkew(s()),
-        ApiError::NotDelivered,
-        ApiError::NotPublished,
-        ApiError::OutsideWindow(s()),
-        ApiError::CallbackRefused(s()),
-        ApiError::TooManyJobs(0),
-        ApiError::LogFull,
-        ApiError::Timeout,
-        ApiError::Internal,
-    ];
+    let all = ApiError::one_of_each();
     let mut retryable = 0;
     for e in all {
         let code = e.code();

@@ -81,6 +81,37 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// One error of each variant, with empty messages: what tests of the error mapping and of
+    /// the documents iterate over. Each variant added to the enum must be added here (a test
+    /// checks that these cover every [`ErrorCode`]).
+    pub fn one_of_each() -> Vec<ApiError> {
+        let s = String::new;
+        vec![
+            ApiError::InvalidRequest(s()),
+            ApiError::Unauthorized(""),
+            ApiError::Forbidden(""),
+            ApiError::MethodNotAllowed,
+            ApiError::NotYours(s()),
+            ApiError::InvalidCertificate(s()),
+            ApiError::UncertifiedReceiptKey,
+            ApiError::NotSubmitted,
+            ApiError::NotProvable(s()),
+            ApiError::NotFound(s()),
+            ApiError::Conflict(s()),
+            ApiError::PayloadTooLarge(0),
+            ApiError::InvalidReceipt(s()),
+            ApiError::ClockSkew(s()),
+            ApiError::NotDelivered,
+            ApiError::NotPublished,
+            ApiError::OutsideWindow(s()),
+            ApiError::CallbackRefused(s()),
+            ApiError::TooManyJobs(0),
+            ApiError::LogFull,
+            ApiError::Timeout,
+            ApiError::Internal,
+        ]
+    }
+
     /// The stable error code (letro-api's [`ErrorCode`], with its status).
     pub fn error_code(&self) -> ErrorCode {
         match self {

@@ -35,19 +35,6 @@ pub(super) async fn get_state(
     }))
 }
 
-pub(super) fn siblings_json(p: &PoseidonInclusion) -> Vec<[String; 3]> {
-    p.siblings
-        .iter()
-        .map(|l| {
-            [
-                fr_to_decimal(&l[0]),
-                fr_to_decimal(&l[1]),
-                fr_to_decimal(&l[2]),
-            ]
-        })
-        .collect()
-}
-
 /// Proofs are served only for published sizes: a root no checkpoint signs verifies nothing,
 /// and the unpublished sizes would tell anyone the log's growth between checkpoints.
 pub(super) fn check_size(view: &LogView, size: u64) -> Result<(), ApiError> {
@@ -83,13 +70,7 @@ pub(super) async fn get_inclusion(
     })?;
     let leaf = view.log.leaf(index).map_err(|_| ApiError::Internal)?;
     let root = view.log.root_at(size).map_err(|_| ApiError::Internal)?;
-    Ok(Json(InclusionProof {
-        index,
-        size,
-        leaf: fr_to_decimal(&leaf),
-        root: fr_to_decimal(&root),
-        siblings: siblings_json(&proof),
-    }))
+    Ok(Json(InclusionProof::new(size, &leaf, &root, &proof)))
 }
 
 pub(super) async fn get_consistency(
@@ -109,10 +90,5 @@ pub(super) async fn get_consistency(
         tracing::error!(error = %e, "consistency proof failed");
         ApiError::Internal
     })?;
-    Ok(Json(ConsistencyProof {
-        old: q.old,
-        new: q.new,
-        last_old_leaf: proof.last_old_leaf.as_ref().map(fr_to_decimal),
-        siblings: proof.path.as_ref().map(siblings_json),
-    }))
+    Ok(Json(ConsistencyProof::new(q.old, q.new, &proof)))
 }
