@@ -24,6 +24,8 @@ use crate::merkle::{ConsistencyProof, InclusionProof, MerkleError, MerkleTree};
 use crate::statement::{delivered_leaf, receipt_message, CiphertextHash};
 use crate::{poseidon, tags, Fr};
 use letro_log::checkpoint::Checkpoint;
+use letro_log::rfc6962;
+use letro_log::state::{LogState, StateError};
 
 /// An identifier (sender account, recipient routing id) as a field element: the first 31 bytes
 /// of SHA-256 of its UTF-8 bytes, read big-endian (below 2^248, so below the modulus).
@@ -167,68 +169,93 @@ pub fn check_receipt(
     })
 }
 
-/// The log's tree and the sizes of its three states.
-#[derive(Debug, Clone, Default)]
+/// Why the delivery log refused a move.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// A move between states that the state rules refuse (letro-log's [`StateError`]).
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A Poseidon-tree operation failed.
+    #[error(transparent)]
+    Tree(#[from] MerkleError),
+    /// An RFC 6962 tree operation failed.
+    #[error(transparent)]
+    Rfc6962(#[from] rfc6962::ProofError),
+}
+
+/// The delivery log: its entries' states (letro-log's [`LogState`]) and the two trees over the
+/// same entries, the Poseidon tree the circuit proves against and the RFC 6962 tree whose
+/// entries are the leaves' 32 big-endian bytes.
+#[derive(Debug, Clone)]
 pub struct DeliveryLog {
+    state: LogState<Fr>,
     tree: MerkleTree,
-    pending: Vec<Fr>,
-    published: u64,
+    rfc6962: rfc6962::Tree,
+}
+
+impl Default for DeliveryLog {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl DeliveryLog {
     /// An empty log.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            state: LogState::new(crate::merkle::CAPACITY),
+            tree: MerkleTree::new(),
+            rfc6962: rfc6962::Tree::new(),
+        }
     }
 
     /// A log restored from stored leaves (all integrated) and the size of the last published
     /// checkpoint.
-    pub fn restore(leaves: &[Fr], published: u64) -> Result<Self, MerkleError> {
+    pub fn restore(leaves: &[Fr], published: u64) -> Result<Self, LogError> {
+        let state = LogState::restore(leaves.len() as u64, published, crate::merkle::CAPACITY)?;
         let mut tree = MerkleTree::new();
         tree.extend(leaves)?;
-        if published > tree.len() {
-            return Err(MerkleError::IndexOutOfRange {
-                index: published,
-                size: tree.len(),
-            });
+        let mut sha = rfc6962::Tree::new();
+        for leaf in leaves {
+            sha.push(&fr_to_be_bytes(leaf));
         }
         Ok(Self {
+            state,
             tree,
-            pending: Vec::new(),
-            published,
+            rfc6962: sha,
         })
     }
 
     /// Sequences a leaf: it gets the next index, returned.
-    pub fn sequence(&mut self, leaf: Fr) -> Result<u64, MerkleError> {
-        let index = self.sequenced_size();
-        if index >= crate::merkle::CAPACITY {
-            return Err(MerkleError::Full);
-        }
-        self.pending.push(leaf);
-        Ok(index)
+    pub fn sequence(&mut self, leaf: Fr) -> Result<u64, LogError> {
+        Ok(self.state.sequence(leaf)?)
     }
 
-    /// Integrates every sequenced leaf into the tree; returns the new size and root.
-    pub fn integrate(&mut self) -> Result<(u64, Fr), MerkleError> {
-        self.tree.extend(&self.pending)?;
-        self.pending.clear();
+    /// Integrates every sequenced leaf into both trees; returns the new size and Poseidon root.
+    pub fn integrate(&mut self) -> Result<(u64, Fr), LogError> {
+        let pending = self.state.pending();
+        self.tree.extend(pending)?;
+        for leaf in pending {
+            self.rfc6962.push(&fr_to_be_bytes(leaf));
+        }
+        self.state.integrated(pending.len())?;
         Ok((self.tree.len(), self.tree.root()))
     }
 
     /// Number of sequenced entries (integrated or not).
     pub fn sequenced_size(&self) -> u64 {
-        self.tree.len() + self.pending.len() as u64
+        self.state.sequenced_size()
     }
 
     /// Number of integrated entries.
     pub fn integrated_size(&self) -> u64 {
-        self.tree.len()
+        self.state.integrated_size()
     }
 
     /// Number of entries covered by the last published checkpoint.
     pub fn published_size(&self) -> u64 {
-        self.published
+        self.state.published_size()
     }
 
     /// The checkpoint body of the integrated tree, to be signed and published.
@@ -243,15 +270,8 @@ impl DeliveryLog {
     }
 
     /// Records that a checkpoint of `size` entries was published.
-    pub fn mark_published(&mut self, size: u64) -> Result<(), MerkleError> {
-        if size > self.tree.len() || size < self.published {
-            return Err(MerkleError::IndexOutOfRange {
-                index: size,
-                size: self.tree.len(),
-            });
-        }
-        self.published = size;
-        Ok(())
+    pub fn mark_published(&mut self, size: u64) -> Result<(), LogError> {
+        Ok(self.state.mark_published(size)?)
     }
 
     /// The leaf at `index`, once integrated.
@@ -259,12 +279,12 @@ impl DeliveryLog {
         self.tree.leaf(index)
     }
 
-    /// Inclusion proof of entry `index` in the tree of `size` entries.
+    /// Inclusion proof of entry `index` in the Poseidon tree of `size` entries.
     pub fn inclusion_proof(&self, index: u32, size: u64) -> Result<InclusionProof, MerkleError> {
         self.tree.proof_at(index, size)
     }
 
-    /// Consistency proof between two sizes.
+    /// Consistency proof between two sizes of the Poseidon tree.
     pub fn consistency_proof(
         &self,
         old_size: u64,
@@ -273,9 +293,14 @@ impl DeliveryLog {
         self.tree.consistency_proof_between(old_size, new_size)
     }
 
-    /// Root at `size` entries.
+    /// Poseidon root at `size` entries.
     pub fn root_at(&self, size: u64) -> Result<Fr, MerkleError> {
         self.tree.root_at(size)
+    }
+
+    /// The RFC 6962 tree over the same entries (each the leaf's 32 big-endian bytes).
+    pub fn rfc6962(&self) -> &rfc6962::Tree {
+        &self.rfc6962
     }
 }
 
@@ -321,6 +346,39 @@ mod tests {
             DeliveryLog::restore(&(0..5).map(|i| log.leaf(i).unwrap()).collect::<Vec<_>>(), 5)
                 .unwrap();
         assert_eq!(restored.root_at(5).unwrap(), root);
+        assert_eq!(restored.rfc6962(), log.rfc6962());
+    }
+
+    #[test]
+    fn the_rfc6962_tree_has_the_same_entries() {
+        let mut log = DeliveryLog::new();
+        let leaves: Vec<Fr> = (0..9u64).map(|i| Fr::from(i * 1000 + 1)).collect();
+        for l in &leaves[..4] {
+            log.sequence(*l).unwrap();
+        }
+        log.integrate().unwrap();
+        // Sequenced but not integrated: in neither tree.
+        for l in &leaves[4..] {
+            log.sequence(*l).unwrap();
+        }
+        assert_eq!((log.rfc6962().len(), log.integrated_size()), (4, 4));
+        log.integrate().unwrap();
+        let t = log.rfc6962();
+        assert_eq!(t.len(), 9);
+        let root = t.root();
+        for (i, l) in leaves.iter().enumerate() {
+            let proof = t.inclusion_proof(i as u64, 9).unwrap();
+            let entry = rfc6962::leaf_hash(&fr_to_be_bytes(l));
+            assert_eq!(
+                rfc6962::verify_inclusion(i as u64, 9, &entry, &proof, &root),
+                Ok(())
+            );
+            assert_eq!(log.leaf(i as u32), Ok(*l));
+        }
+        let p = t.consistency_proof(4, 9).unwrap();
+        let old = t.root_at(4).unwrap();
+        assert_eq!(rfc6962::verify_consistency(4, 9, &old, &root, &p), Ok(()));
+        assert!(matches!(log.mark_published(10), Err(LogError::State(_))));
     }
 
     #[test]

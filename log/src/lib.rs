@@ -6,10 +6,16 @@
 //! - [`note`]: C2SP signed notes: Ed25519 signer and verifier keys (vkey text), signing,
 //!   verifying, and the signature lines of other keys (cosignatures) kept as they are;
 //! - [`checkpoint`]: C2SP tlog-checkpoints (origin, size, root hash, extension lines such as
-//!   the relay's receipt skew), signed as notes.
+//!   the relay's receipt skew), signed as notes;
+//! - [`rfc6962`]: RFC 6962 SHA-256 Merkle trees, their inclusion and consistency proofs and
+//!   the proofs' verification, which C2SP witnesses and tiles assume;
+//! - [`state`]: the three states of a log entry (sequenced, integrated, published) and the
+//!   rules that move an entry between them.
 //!
 //! No I/O, no clock, no randomness: callers pass bytes, times and keys in.
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
 pub mod note;
+pub mod rfc6962;
+pub mod state;
