@@ -7,6 +7,8 @@
 //!   verifying, and the signature lines of other keys (cosignatures) kept as they are;
 //! - [`checkpoint`]: C2SP tlog-checkpoints (origin, size, root hash, extension lines such as
 //!   the relay's receipt skew), signed as notes;
+//! - [`cosignature`]: C2SP tlog-cosignature `cosignature/v1` (Ed25519, vkey type 0x04):
+//!   witness keys, cosigning a checkpoint, verifying the cosignatures of trusted witnesses;
 //! - [`rfc6962`]: RFC 6962 SHA-256 Merkle trees, their inclusion and consistency proofs and
 //!   the proofs' verification, which C2SP witnesses and tiles assume;
 //! - [`state`]: the three states of a log entry (sequenced, integrated, published) and the
@@ -16,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
+pub mod cosignature;
 pub mod note;
 pub mod rfc6962;
 pub mod state;

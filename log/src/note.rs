@@ -11,10 +11,11 @@
 //! - parses a note strictly ([`Note::parse`]) and verifies it against trusted keys
 //!   ([`Note::verify`]), yielding a [`VerifiedNote`].
 //!
-//! Non-features: only signature type `0x01` (Ed25519) is supported. Cosignatures (type `0x04`),
-//! ECDSA and ML-DSA keys are parsed as opaque signature lines and, because no [`VerifierKey`]
-//! can have their name and key ID, ignored as unknown signatures. No key generation: callers
-//! pass a 32-byte seed drawn from their own randomness source.
+//! Non-features: only signature type `0x01` (Ed25519) is supported here. Cosignatures (type
+//! `0x04`) are verified by [`crate::cosignature`]; here, like ECDSA and ML-DSA lines, they are
+//! opaque signature lines that no [`VerifierKey`] matches (the key ID commits to the type), so
+//! [`Note::verify`] ignores them. No key generation: callers pass a 32-byte seed drawn from
+//! their own randomness source.
 //!
 //! Verification rules (each maps to one [`NoteVerifyError`] variant):
 //! 1. A signature whose key name and key ID do not both match a trusted key is ignored, as the
@@ -41,10 +42,10 @@ pub const SIGNATURE_TYPE_ED25519: u8 = 0x01;
 pub const MAX_SIGNATURES: usize = 100;
 
 /// Start of every signature line: an em dash (U+2014) and a space.
-const SIGNATURE_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIGNATURE_PREFIX: &str = "\u{2014} ";
 
 /// Start of an encoded signer key.
-const PRIVATE_KEY_PREFIX: &str = "PRIVATE+KEY+";
+pub(crate) const PRIVATE_KEY_PREFIX: &str = "PRIVATE+KEY+";
 
 /// Length of the key material after the type byte: an Ed25519 public key or seed.
 const KEY_LEN: usize = 32;
@@ -92,7 +93,8 @@ pub enum KeyError {
     /// The key material is not canonical standard base64 (with padding, no trailing bits).
     #[error("key material is not canonical base64")]
     Base64(#[source] base64::DecodeError),
-    /// The key material starts with a signature type other than Ed25519 (0x01).
+    /// The key material starts with a signature type other than the one expected (0x01 for a
+    /// log key, 0x04 for a cosigner key).
     #[error("unsupported signature type 0x{0:02x}")]
     UnsupportedType(u8),
     /// The key material is not one type byte and 32 key bytes.
@@ -275,9 +277,15 @@ impl KeyId {
 
     /// The key ID of an Ed25519 key with this name.
     pub fn ed25519(name: &str, public_key: &[u8; 32]) -> Self {
+        Self::of_type(name, SIGNATURE_TYPE_ED25519, public_key)
+    }
+
+    /// The key ID of a key of signature type `key_type` with this name:
+    /// `SHA-256(name || "\n" || key_type || public key)[:4]`.
+    pub fn of_type(name: &str, key_type: u8, public_key: &[u8]) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(name.as_bytes());
-        hasher.update([b'\n', SIGNATURE_TYPE_ED25519]);
+        hasher.update([b'\n', key_type]);
         hasher.update(public_key);
         let digest: [u8; 32] = hasher.finalize().into();
         Self(u32::from_be_bytes([
@@ -286,7 +294,7 @@ impl KeyId {
     }
 
     /// Parses exactly 8 lowercase hex digits.
-    fn parse_hex(s: &str) -> Result<Self, KeyError> {
+    pub(crate) fn parse_hex(s: &str) -> Result<Self, KeyError> {
         if s.len() != 8
             || !s
                 .bytes()
@@ -339,7 +347,7 @@ fn wipe(buf: &mut [u8]) {
 
 /// Splits `<id hex>+<base64>` and decodes both halves; the caller wipes the returned bytes if
 /// they are secret.
-fn split_id_and_material(rest: &str) -> Result<(KeyId, Vec<u8>), KeyError> {
+pub(crate) fn split_id_and_material(rest: &str) -> Result<(KeyId, Vec<u8>), KeyError> {
     let (id_hex, b64) = rest.split_once('+').ok_or(KeyError::MissingPart {
         part: "key material",
     })?;
@@ -348,20 +356,26 @@ fn split_id_and_material(rest: &str) -> Result<(KeyId, Vec<u8>), KeyError> {
     Ok((id, material))
 }
 
-/// Checks the type byte and length of decoded key material and returns the 32 key bytes.
+/// Checks the type byte (Ed25519, 0x01) and length of decoded key material and returns the 32
+/// key bytes.
 fn key_bytes(material: &[u8]) -> Result<[u8; KEY_LEN], KeyError> {
+    key_bytes_of_type(material, SIGNATURE_TYPE_ED25519)
+}
+
+/// Checks the type byte and length of decoded key material and returns the 32 key bytes.
+pub(crate) fn key_bytes_of_type(material: &[u8], want: u8) -> Result<[u8; KEY_LEN], KeyError> {
     let wrong_length = KeyError::WrongLength {
         actual: material.len(),
     };
     let (&key_type, key) = material.split_first().ok_or(wrong_length.clone())?;
-    if key_type != SIGNATURE_TYPE_ED25519 {
+    if key_type != want {
         return Err(KeyError::UnsupportedType(key_type));
     }
     key.try_into().map_err(|_| wrong_length)
 }
 
 /// Decodes a public key, rejecting non-points, non-canonical encodings and small-order points.
-fn decode_public_key(bytes: &[u8; KEY_LEN]) -> Result<VerifyingKey, KeyError> {
+pub(crate) fn decode_public_key(bytes: &[u8; KEY_LEN]) -> Result<VerifyingKey, KeyError> {
     let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidPublicKey)?;
     // Decompression reduces y modulo p and ignores a sign bit on x = 0; re-encoding exposes both.
     if key.to_edwards().compress().to_bytes() != *bytes {
@@ -570,7 +584,7 @@ impl fmt::Debug for SignerKey {
 }
 
 /// Byte offset of the first ASCII control character other than newline, if any.
-fn first_control_character(s: &str) -> Option<usize> {
+pub(crate) fn first_control_character(s: &str) -> Option<usize> {
     s.bytes().position(|b| b < b' ' && b != b'\n')
 }
 
