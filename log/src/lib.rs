@@ -11,6 +11,8 @@
 //!   witness keys, cosigning a checkpoint, verifying the cosignatures of trusted witnesses;
 //! - [`rfc6962`]: RFC 6962 SHA-256 Merkle trees, their inclusion and consistency proofs and
 //!   the proofs' verification, which C2SP witnesses and tiles assume;
+//! - [`witness`]: C2SP tlog-witness `add-checkpoint`: the request and answers, and the
+//!   witness's decision (404, 403, 400, 409, 422 or the new latest to store);
 //! - [`state`]: the three states of a log entry (sequenced, integrated, published) and the
 //!   rules that move an entry between them.
 //!
@@ -22,3 +24,4 @@ pub mod cosignature;
 pub mod note;
 pub mod rfc6962;
 pub mod state;
+pub mod witness;
