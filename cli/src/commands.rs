@@ -105,6 +105,16 @@ enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Runs a C2SP tlog-witness server for the logs its settings list, cosigning each
+    /// checkpoint consistent with everything it cosigned before (keys: service/README.md).
+    Witness {
+        /// The witness's TOML settings: name, data, listen, [[log]] origin and vkeys.
+        #[arg(long)]
+        config: PathBuf,
+        /// Print the witness's cosigner vkey (creating the key on first use) and exit.
+        #[arg(long)]
+        print_key: bool,
+    },
     /// Not a subcommand any more (hidden): says that the demo is the `letro-demo` binary, which
     /// links libsignal (AGPL-3.0-only) so that `letro` does not.
     #[command(hide = true, disable_help_flag = true)]
@@ -310,6 +320,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Log {
             command: LogCommand::Key { data, log_key },
         } => crate::serve::log_key(data.as_deref(), log_key.as_deref()),
+        Command::Witness { config, print_key } => crate::serve::witness(&config, print_key),
     }
 }
 

@@ -51,6 +51,48 @@ pub fn run(config_file: Option<&Path>, flags: Settings) -> Result<(), CliError> 
     })
 }
 
+/// `letro witness`: runs the witness until Ctrl-C or SIGTERM, or prints its key.
+pub fn witness(config: &Path, print_key: bool) -> Result<(), CliError> {
+    use letro_service::witness::{Witness, WitnessConfig, WitnessError};
+    let config = WitnessConfig::read(config).map_err(|e| CliError::new(EXIT_INPUT, e))?;
+    let witness = Witness::open(&config).map_err(|e| {
+        let code = match e {
+            WitnessError::Key(_) | WitnessError::NameMismatch { .. } => EXIT_INPUT,
+            _ => EXIT_FAILED,
+        };
+        CliError::new(code, e)
+    })?;
+    if print_key {
+        println!("{}", witness.cosigner_key());
+        return Ok(());
+    }
+    init_logging();
+    let listen = config.listen;
+    let rt = tokio::runtime::Runtime::new()
+        .map_err(|e| CliError::new(EXIT_FAILED, format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async move {
+        let listener = letro_service::server::bind(listen)
+            .map_err(|e| CliError::new(EXIT_INPUT, format!("cannot listen on {listen}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_or_else(|_| listen.to_string(), |a| a.to_string());
+        eprintln!(
+            "letro witness listening on {bound}, cosigning for {} log(s)",
+            config.logs.len()
+        );
+        eprintln!("witness key: {}", witness.cosigner_key());
+        let router = std::sync::Arc::new(witness).router();
+        letro_service::server::run(
+            listener,
+            router,
+            letro_service::server::Limits::default(),
+            shutdown_signal(),
+        )
+        .await
+        .map_err(|e| CliError::new(EXIT_FAILED, e))
+    })
+}
+
 fn start_error(e: ServeError) -> CliError {
     let hint = match &e {
         ServeError::Origin(OriginError::Mismatch { .. }) => Some(

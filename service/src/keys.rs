@@ -18,7 +18,7 @@ pub const LOG_KEY_FILE: &str = "log.key";
 #[non_exhaustive]
 pub enum LogKeyError {
     /// Reading or writing the key file failed.
-    #[error("log key file {path}: {source}")]
+    #[error("key file {path}: {source}")]
     Io {
         /// The file.
         path: String,
@@ -26,7 +26,7 @@ pub enum LogKeyError {
         source: std::io::Error,
     },
     /// The file may be read or written by other users.
-    #[error("log key file {path} has mode {mode:o}; it must not be accessible to group or others (chmod 600)")]
+    #[error("key file {path} has mode {mode:o}; it must not be accessible to group or others (chmod 600)")]
     Permissions {
         /// The file.
         path: String,
@@ -49,6 +49,22 @@ pub enum LogKeyError {
 /// Loads `DATA/log.key`, or creates it (mode 0600, fresh random seed) if it does not exist.
 pub fn load_or_create(data_dir: &Path, origin: &str) -> Result<SignerKey, LogKeyError> {
     let path = data_dir.join(LOG_KEY_FILE);
+    let created = create_secret(&path, |seed| {
+        let key = SignerKey::from_seed(origin, seed)?;
+        Ok((key.to_private_string(), key))
+    })?;
+    match created {
+        Some(key) => Ok(key),
+        None => load(&path, origin),
+    }
+}
+
+/// Creates the secret key file `path` (mode 0600, fsynced) from a fresh 32-byte seed drawn
+/// from the OS CSPRNG, with the line `encode` makes from it; `None` if the file exists.
+pub(crate) fn create_secret<K>(
+    path: &Path,
+    encode: impl FnOnce(&[u8; 32]) -> Result<(String, K), KeyError>,
+) -> Result<Option<K>, LogKeyError> {
     let shown = path.display().to_string();
     let io = |source| LogKeyError::Io {
         path: shown.clone(),
@@ -58,27 +74,39 @@ pub fn load_or_create(data_dir: &Path, origin: &str) -> Result<SignerKey, LogKey
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
     {
         Ok(mut file) => {
-            let mut seed = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut seed);
-            let key = SignerKey::from_seed(origin, &seed);
-            seed.iter_mut().for_each(|b| *b = 0);
-            let key = key?;
-            let mut line = key.to_private_string();
+            let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+            rand::rngs::OsRng.fill_bytes(seed.as_mut());
+            let (line, key) = encode(&seed)?;
+            let mut line = zeroize::Zeroizing::new(line);
             line.push('\n');
-            let written = file
-                .write_all(line.as_bytes())
-                .and_then(|()| file.sync_all());
-            // Best-effort wipe of the encoded secret.
-            line.clear();
-            written.map_err(io)?;
-            Ok(key)
+            file.write_all(line.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(io)?;
+            Ok(Some(key))
         }
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => load(&path, origin),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
         Err(e) => Err(io(e)),
     }
+}
+
+/// Reads a secret key file's one line, refusing it if group or others may access it.
+pub(crate) fn read_secret(path: &Path) -> Result<zeroize::Zeroizing<String>, LogKeyError> {
+    let shown = path.display().to_string();
+    let io = |source| LogKeyError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(LogKeyError::Permissions { path: shown, mode });
+    }
+    let mut text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
+    let len = text.trim_end().len();
+    text.truncate(len);
+    Ok(text)
 }
 
 /// Loads an existing log key file (one `PRIVATE+KEY+<origin>+...` line), refusing it if group
@@ -98,17 +126,7 @@ pub fn load(path: &Path, origin: &str) -> Result<SignerKey, LogKeyError> {
 /// origin of a data directory from before the origin was recorded), refusing it if group or
 /// others may access it.
 pub fn read(path: &Path) -> Result<SignerKey, LogKeyError> {
-    let shown = path.display().to_string();
-    let io = |source| LogKeyError::Io {
-        path: shown.clone(),
-        source,
-    };
-    let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(LogKeyError::Permissions { path: shown, mode });
-    }
-    let text = std::fs::read_to_string(path).map_err(io)?;
-    Ok(SignerKey::parse(text.trim_end())?)
+    Ok(SignerKey::parse(&read_secret(path)?)?)
 }
 
 #[cfg(test)]

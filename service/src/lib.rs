@@ -35,6 +35,7 @@ pub mod relay;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod witness;
 pub mod writer;
 
 use std::future::Future;
@@ -118,7 +119,7 @@ impl Config {
             checkpoint_interval: Duration::from_secs(5),
             max_skew: 300,
             body_limit: 64 * 1024,
-            request_timeout: Duration::from_secs(10),
+            request_timeout: server::Limits::default().request_timeout,
             provers: 1,
             prover_threads: 0,
             max_jobs_per_sender: 16,
@@ -126,8 +127,8 @@ impl Config {
             callback_backoff: Duration::from_secs(1),
             callback_ca_file: None,
             max_envelope_bytes: 24 << 20,
-            header_timeout: Duration::from_secs(10),
-            max_connections: 4096,
+            header_timeout: server::Limits::default().header_timeout,
+            max_connections: server::Limits::default().max_connections,
         }
     }
 }

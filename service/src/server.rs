@@ -58,6 +58,18 @@ pub struct Limits {
     pub request_timeout: Duration,
 }
 
+impl Default for Limits {
+    /// The service's defaults ([`crate::Config::new`]): 10 s for a request head and for a
+    /// request, 4096 connections.
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// Open files kept free of connections (at most half the limit): the database and its WAL
 /// files, the log key, callback connections, the prover's files.
 pub const RESERVED_FILES: u64 = 256;
