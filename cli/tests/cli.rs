@@ -69,7 +69,7 @@ fn verify_bundle(bundle: &[u8], opening: &Path) {
         .verify(&[VerifierKey::parse(vkey.trim()).unwrap()])
         .unwrap();
     assert_eq!(
-        cp.checkpoint().root,
+        cp.checkpoint().poseidon_root(),
         letro_core::field::fr_to_be_bytes(&b.statement.log_root)
     );
     let (_, vk_bytes, vk) = keys::load_verifying_key(&keys::repo_keys_dir()).unwrap();

@@ -23,7 +23,7 @@ use crate::field::fr_to_be_bytes;
 use crate::merkle::{ConsistencyProof, InclusionProof, MerkleError, MerkleTree};
 use crate::statement::{delivered_leaf, receipt_message, CiphertextHash};
 use crate::{poseidon, tags, Fr};
-use letro_log::checkpoint::Checkpoint;
+use letro_log::checkpoint::{poseidon_root_extension, Checkpoint};
 use letro_log::rfc6962;
 use letro_log::state::{LogState, StateError};
 
@@ -258,14 +258,16 @@ impl DeliveryLog {
         self.state.published_size()
     }
 
-    /// The checkpoint body of the integrated tree, to be signed and published.
+    /// The checkpoint body of the integrated tree, to be signed and published: line 3 is the
+    /// RFC 6962 root of the entries, and the `poseidon-root` line the Poseidon root of the same
+    /// entries (SPEC §6.3).
     pub fn checkpoint(&self, origin: &str, time: u64) -> Checkpoint {
         Checkpoint {
             origin: origin.to_string(),
             size: self.tree.len(),
-            root: fr_to_be_bytes(&self.tree.root()),
+            root: self.rfc6962.root(),
             time,
-            extensions: Vec::new(),
+            extensions: vec![poseidon_root_extension(&fr_to_be_bytes(&self.tree.root()))],
         }
     }
 
@@ -335,7 +337,9 @@ mod tests {
         let (size, root) = log.integrate().unwrap();
         assert_eq!((size, log.integrated_size()), (5, 5));
         let cp = log.checkpoint("example.invalid/log", 1_700_000_000);
-        assert_eq!((cp.size, cp.root), (5, fr_to_be_bytes(&root)));
+        assert_eq!((cp.size, cp.poseidon_root()), (5, fr_to_be_bytes(&root)));
+        assert_eq!(cp.rfc6962_root(), Some(log.rfc6962().root()));
+        assert_ne!(cp.root, cp.poseidon_root());
         log.mark_published(5).unwrap();
         assert_eq!(log.published_size(), 5);
         assert!(log.mark_published(4).is_err());

@@ -125,6 +125,18 @@ pub enum CheckpointBodyError {
         /// 1-based line number.
         line: usize,
     },
+    /// A `poseidon-root` line that is not `poseidon-root <base64 of 32 bytes>`.
+    #[error("checkpoint line {line} is not `poseidon-root <base64 of 32 bytes>`")]
+    InvalidPoseidonRoot {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A second `poseidon-root` line.
+    #[error("checkpoint has a second poseidon-root line at line {line}")]
+    DuplicatePoseidonRoot {
+        /// 1-based line number.
+        line: usize,
+    },
 }
 
 /// Start of the receipt-skew extension line `receipt-skew <seconds>`: the largest difference
@@ -134,6 +146,49 @@ pub const RECEIPT_SKEW_PREFIX: &str = "receipt-skew ";
 /// The extension line that publishes the relay's receipt skew.
 pub fn receipt_skew_extension(max_skew: u64) -> String {
     format!("{RECEIPT_SKEW_PREFIX}{max_skew}")
+}
+
+/// Start of the Poseidon-root extension line `poseidon-root <base64 of 32 bytes>` (SPEC §6.3):
+/// when present, line 3 is the RFC 6962 root of the log's entries and this line is the
+/// Poseidon root of the same entries, the root proofs are made against.
+pub const POSEIDON_ROOT_PREFIX: &str = "poseidon-root ";
+
+/// The extension line that publishes the Poseidon root (32 bytes big-endian).
+pub fn poseidon_root_extension(root: &[u8; 32]) -> String {
+    format!("{POSEIDON_ROOT_PREFIX}{}", STANDARD.encode(root))
+}
+
+/// Whether an extension line is a Poseidon-root line: `poseidon-root` as its first word.
+fn is_poseidon_root_line(line: &str) -> bool {
+    line == POSEIDON_ROOT_PREFIX.trim_end() || line.starts_with(POSEIDON_ROOT_PREFIX)
+}
+
+/// The value of a Poseidon-root line, or the error for line `number`.
+fn parse_poseidon_root(line: &str, number: usize) -> Result<[u8; 32], CheckpointBodyError> {
+    line.strip_prefix(POSEIDON_ROOT_PREFIX)
+        .and_then(|v| STANDARD.decode(v).ok())
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .ok_or(CheckpointBodyError::InvalidPoseidonRoot { line: number })
+}
+
+/// Checks the extension lines' Poseidon-root lines (at most one, well formed); returns its
+/// value. `first` is the line number of the first extension line.
+fn check_poseidon_root_lines(
+    extensions: &[String],
+    first: usize,
+) -> Result<Option<[u8; 32]>, CheckpointBodyError> {
+    let mut found = None;
+    for (i, line) in extensions.iter().enumerate() {
+        if !is_poseidon_root_line(line) {
+            continue;
+        }
+        let number = first + i;
+        if found.is_some() {
+            return Err(CheckpointBodyError::DuplicatePoseidonRoot { line: number });
+        }
+        found = Some(parse_poseidon_root(line, number)?);
+    }
+    Ok(found)
 }
 
 /// Why a checkpoint's receipt-skew line is unusable.
@@ -194,6 +249,25 @@ impl Checkpoint {
         found.ok_or(ReceiptSkewError::Missing)
     }
 
+    /// The root that statements are proved against: the `poseidon-root` line's value when the
+    /// checkpoint has one (line 3 is then the RFC 6962 root), else line 3 (checkpoints signed
+    /// before the two roots were published, whose line 3 is the Poseidon root).
+    pub fn poseidon_root(&self) -> [u8; 32] {
+        self.extensions
+            .iter()
+            .find_map(|l| parse_poseidon_root(l, 0).ok())
+            .unwrap_or(self.root)
+    }
+
+    /// Line 3 when it is the RFC 6962 root of the entries (a `poseidon-root` line is present);
+    /// `None` for a checkpoint whose line 3 is the Poseidon root.
+    pub fn rfc6962_root(&self) -> Option<[u8; 32]> {
+        self.extensions
+            .iter()
+            .any(|l| is_poseidon_root_line(l))
+            .then_some(self.root)
+    }
+
     /// Checks that the fields encode as a body that [`Checkpoint::parse_body`] accepts.
     pub fn validate(&self) -> Result<(), CheckpointBodyError> {
         check_origin(&self.origin)?;
@@ -204,6 +278,7 @@ impl Checkpoint {
                 return Err(CheckpointBodyError::DuplicateTime { line: number });
             }
         }
+        check_poseidon_root_lines(&self.extensions, 5)?;
         Ok(())
     }
 
@@ -273,6 +348,7 @@ impl Checkpoint {
             time = Some(parse_decimal(value).map_err(CheckpointBodyError::InvalidTime)?);
         }
         let time = time.ok_or(CheckpointBodyError::MissingTime)?;
+        check_poseidon_root_lines(&extensions, 5)?;
         Ok(Self {
             origin: origin.to_owned(),
             size,
@@ -490,6 +566,63 @@ mod tests {
             time: 1_767_225_600,
             extensions: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_poseidon_root_line_binds_the_two_roots() {
+        let legacy = sample();
+        assert_eq!(
+            (legacy.poseidon_root(), legacy.rfc6962_root()),
+            (legacy.root, None)
+        );
+        let poseidon = [7u8; 32];
+        let mut both = sample();
+        both.extensions = vec![
+            receipt_skew_extension(300),
+            poseidon_root_extension(&poseidon),
+        ];
+        let body = both.to_body().unwrap();
+        assert!(body.ends_with(&format!("poseidon-root {}\n", STANDARD.encode(poseidon))));
+        let back = Checkpoint::parse_body(&body).unwrap();
+        assert_eq!(back, both);
+        assert_eq!(back.poseidon_root(), poseidon);
+        assert_eq!(back.rfc6962_root(), Some(both.root));
+        // Malformed or repeated lines are refused when parsing and when encoding.
+        let base = sample().to_body().unwrap();
+        for (line, want) in [
+            (
+                "poseidon-root".to_owned(),
+                CheckpointBodyError::InvalidPoseidonRoot { line: 5 },
+            ),
+            (
+                "poseidon-root AAAA".to_owned(),
+                CheckpointBodyError::InvalidPoseidonRoot { line: 5 },
+            ),
+            (
+                format!("poseidon-root  {}", STANDARD.encode(poseidon)),
+                CheckpointBodyError::InvalidPoseidonRoot { line: 5 },
+            ),
+            (
+                format!("poseidon-root {}", STANDARD.encode([1u8; 33])),
+                CheckpointBodyError::InvalidPoseidonRoot { line: 5 },
+            ),
+            (
+                format!(
+                    "{}\n{}",
+                    poseidon_root_extension(&poseidon),
+                    poseidon_root_extension(&poseidon)
+                ),
+                CheckpointBodyError::DuplicatePoseidonRoot { line: 6 },
+            ),
+        ] {
+            assert_eq!(body_err(&format!("{base}{line}\n")), want, "{line:?}");
+            let mut c = sample();
+            c.extensions = line.split('\n').map(str::to_owned).collect();
+            assert_eq!(c.validate(), Err(want), "{line:?}");
+        }
+        // A line that merely starts with the word is another extension.
+        let other = format!("{base}poseidon-rooted x\n");
+        assert_eq!(Checkpoint::parse_body(&other).unwrap().rfc6962_root(), None);
     }
 
     fn body_err(body: &str) -> CheckpointBodyError {

@@ -256,10 +256,25 @@ impl Service {
             let root = log
                 .root_at(cp.size)
                 .map_err(|e| ServeError::Inconsistent(e.to_string()))?;
-            if signed.unverified_checkpoint().root != fr_to_be_bytes(&root) {
+            let stored = signed.unverified_checkpoint();
+            if stored.poseidon_root() != fr_to_be_bytes(&root) {
                 return Err(ServeError::Inconsistent(
-                    "the latest checkpoint's root is not the root of the stored leaves".into(),
+                    "the latest checkpoint's Poseidon root is not the root of the stored leaves"
+                        .into(),
                 ));
+            }
+            // Checkpoints signed before the RFC 6962 root was published have none.
+            if let Some(sha) = stored.rfc6962_root() {
+                let expected = log
+                    .rfc6962()
+                    .root_at(cp.size)
+                    .map_err(|e| ServeError::Inconsistent(e.to_string()))?;
+                if sha != expected {
+                    return Err(ServeError::Inconsistent(
+                        "the latest checkpoint's RFC 6962 root is not the root of the stored leaves"
+                            .into(),
+                    ));
+                }
             }
             // Checkpoints signed before the skew was published have no line.
             if let Ok(published_skew) = signed.unverified_checkpoint().receipt_skew() {

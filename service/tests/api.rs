@@ -39,7 +39,7 @@ fn verified_root(dir: &std::path::Path, text: &str) -> (u64, Fr) {
         .verify(&[key.verifier_key()])
         .unwrap()
         .into_checkpoint();
-    (cp.size, fr_from_be_bytes(&cp.root).unwrap())
+    (cp.size, fr_from_be_bytes(&cp.poseidon_root()).unwrap())
 }
 
 #[tokio::test]

@@ -79,7 +79,11 @@ async fn checkpoint_at_least(
                 .unwrap()
                 .into_checkpoint();
             if cp.size >= size {
-                return (cp.size, fr_from_be_bytes(&cp.root).unwrap(), text);
+                return (
+                    cp.size,
+                    fr_from_be_bytes(&cp.poseidon_root()).unwrap(),
+                    text,
+                );
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

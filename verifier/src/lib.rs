@@ -571,8 +571,9 @@ impl Verifier {
             .map(|s| s.name().to_string())
             .collect();
         let checkpoint = verified.into_checkpoint();
-        // 4. The root.
-        if checkpoint.root != fr_to_be_bytes(&bundle.statement.log_root) {
+        // 4. The root: the checkpoint's Poseidon root (its `poseidon-root` line, else line 3
+        //    for checkpoints signed before the RFC 6962 root was published).
+        if checkpoint.poseidon_root() != fr_to_be_bytes(&bundle.statement.log_root) {
             return Err(VerifyError::RootMismatch);
         }
         //    (v2) The window and the checkpoint: the relay publishes its receipt skew, and a

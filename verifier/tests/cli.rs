@@ -287,8 +287,10 @@ fn json_output_lists_every_check_and_the_statement() {
         s["recipient_commitment"],
         letro_core::field::fr_to_decimal(&rec.recipient_commitment()).as_str()
     );
-    let root =
-        letro_core::field::fr_from_be_bytes(&rec.checkpoint.unverified_checkpoint().root).unwrap();
+    let root = letro_core::field::fr_from_be_bytes(
+        &rec.checkpoint.unverified_checkpoint().poseidon_root(),
+    )
+    .unwrap();
     assert_eq!(
         s["log_root"],
         letro_core::field::fr_to_decimal(&root).as_str()

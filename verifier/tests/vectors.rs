@@ -881,7 +881,7 @@ fn valid_vectors_verify_to_their_statements() {
             s.not_before <= t("2026-11-20T10:00:00Z") && t("2026-11-20T10:00:00Z") <= s.not_after
         );
         assert_eq!(s.recipient_commitment, record().recipient_commitment());
-        assert_eq!(fr_to_be_bytes(&s.log_root), d.checkpoint().root);
+        assert_eq!(fr_to_be_bytes(&s.log_root), d.checkpoint().poseidon_root());
         assert_eq!(d.checkpoint().origin, ORIGIN);
         assert_eq!(d.checkpoint().size, 9);
         assert_eq!(d.checkpoint().time, t("2026-11-20T10:01:00Z"));
@@ -1172,7 +1172,7 @@ fn checkpoint_of_the_vectors_is_the_records() {
     let p = ParsedBundle::parse(&read_valid("valid-day.bundle.json")).unwrap();
     assert_eq!(p.checkpoint, record().checkpoint);
     assert_eq!(
-        p.checkpoint.unverified_checkpoint().root,
+        p.checkpoint.unverified_checkpoint().poseidon_root(),
         fr_to_be_bytes(&p.statement.log_root)
     );
 }
@@ -1233,4 +1233,72 @@ fn openings_of_the_other_version_are_refused() {
     let e = letro_verifier::checks::check_opening_for(&v1_opening, &v2).unwrap_err();
     assert_eq!(e.code(), "Opening.OtherVersion");
     assert_eq!(e.exit_code(), 1);
+}
+
+/// Checkpoints that publish both roots (line 3 the RFC 6962 root, `poseidon-root` the
+/// Poseidon root, SPEC §6.3): the proof is checked against the Poseidon line, never line 3.
+#[test]
+fn two_root_checkpoints_bind_the_proof_to_the_poseidon_line() {
+    let parsed = ParsedBundle::parse(&read_valid("valid-day.bundle.json")).unwrap();
+    let cp = parsed.checkpoint.unverified_checkpoint();
+    let poseidon = fr_to_be_bytes(&parsed.statement.log_root);
+    let sha_root: [u8; 32] = Sha256::digest(b"an RFC 6962 root").into();
+    let bundle = |line3: [u8; 32], poseidon: [u8; 32]| {
+        let text = sign_checkpoint_with(
+            line3,
+            cp.size,
+            cp.time,
+            &log_signer(),
+            vec![
+                receipt_skew_extension(SKEW),
+                letro_log::checkpoint::poseidon_root_extension(&poseidon),
+            ],
+        );
+        letro_core::bundle::Bundle::encode(
+            &parsed.statement,
+            &text,
+            &parsed.proof,
+            &parsed.verifying_key_sha256,
+        )
+        .unwrap()
+    };
+    let v = verifier();
+    // Line 3 is another hash; the Poseidon line is the statement's root: verified.
+    let d = v.verify(bundle(sha_root, poseidon).as_bytes()).unwrap();
+    assert_eq!(d.checkpoint().rfc6962_root(), Some(sha_root));
+    assert_eq!(d.checkpoint().poseidon_root(), poseidon);
+    // The statement's root on line 3 but another Poseidon line: refused at step 4.
+    let mut other = poseidon;
+    other[31] ^= 1;
+    let e = v.verify(bundle(poseidon, other).as_bytes()).unwrap_err();
+    assert!(matches!(e, VerifyError::RootMismatch), "{e}");
+    // A malformed Poseidon line is a malformed checkpoint.
+    let text = sign_checkpoint_with(
+        poseidon,
+        cp.size,
+        cp.time,
+        &log_signer(),
+        vec![receipt_skew_extension(SKEW)],
+    );
+    let broken = text.replacen(
+        &format!("receipt-skew {SKEW}\n"),
+        &format!("receipt-skew {SKEW}\nposeidon-root AAAA\n"),
+        1,
+    );
+    let b = letro_core::bundle::Bundle::encode(
+        &parsed.statement,
+        &text,
+        &parsed.proof,
+        &parsed.verifying_key_sha256,
+    )
+    .unwrap()
+    .replacen(&json_escape(&text), &json_escape(&broken), 1);
+    let e = v.verify(b.as_bytes()).unwrap_err();
+    let shown = format!("{e:?}");
+    assert!(shown.contains("InvalidPoseidonRoot"), "{shown}");
+}
+
+fn json_escape(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap();
+    quoted[1..quoted.len() - 1].to_owned()
 }

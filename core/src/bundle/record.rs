@@ -293,7 +293,7 @@ impl DeliveryRecord {
     }
 
     /// The statement this record proves for the window `[not_before, not_after]`:
-    /// `C = recipient_commitment(A, r)` and `R` = the checkpoint's root (which must be a
+    /// `C = recipient_commitment(A, r)` and `R` = the checkpoint's Poseidon root (which must be a
     /// canonical field element). The window is not checked here; the prover's
     /// [`crate::statement::check_relation`] refuses a delivery time outside it.
     pub fn statement(
@@ -301,7 +301,7 @@ impl DeliveryRecord {
         not_before: u64,
         not_after: u64,
     ) -> Result<DeliveredWithin, RecordStatementError> {
-        let root = fr_from_be_bytes(&self.checkpoint.unverified_checkpoint().root)
+        let root = fr_from_be_bytes(&self.checkpoint.unverified_checkpoint().poseidon_root())
             .map_err(RecordStatementError::LogRoot)?;
         Ok(DeliveredWithin {
             ciphertext_hash: self.ciphertext_hash,
