@@ -22,7 +22,7 @@ key for herself: 409 conflict); alice fetches bob's prekey bundle; the relay log
 (bank to bob) and bob's receipt (a receipt for an H nobody submitted: 409 not_submitted); alice
 mails bob an envelope, which bob lists, fetches and acknowledges with a receipt (an envelope not
 in his mailbox: 404 not_found); a checkpoint covers the receipts; the inclusion proof's root is
-the checkpoint's; bank asks for a proof for an unknown H (404 not_found), for a
+the checkpoint's Poseidon root, and line 3 is the RFC 6962 root of every leaf; bank asks for a proof for an unknown H (404 not_found), for a
 window that excludes the delivery (422 outside_window), then for the current UTC day (202 and a
 Location), polls the job until it is done, and the bundle verifies with letro-verify. Any
 mismatch exits 1.
@@ -91,6 +91,18 @@ CERTIFICATE_CONTEXT = b"letro/receipt-key-certificate/v1"
 class Mismatch(Exception):
     """The service answered something the flow did not expect."""
 
+
+
+def rfc6962_root(entries):
+    """RFC 6962 Merkle tree hash (RFC 9162 section 2.1.1) of a list of byte strings."""
+    if not entries:
+        return hashlib.sha256(b"").digest()
+    if len(entries) == 1:
+        return hashlib.sha256(b"\x00" + entries[0]).digest()
+    k = 1
+    while k * 2 < len(entries):
+        k *= 2
+    return hashlib.sha256(b"\x01" + rfc6962_root(entries[:k]) + rfc6962_root(entries[k:])).digest()
 
 def expect(cond: bool, what: str) -> None:
     if not cond:
@@ -437,7 +449,11 @@ def flow(args: argparse.Namespace) -> None:
                 break
         expect(time.monotonic() < deadline, "no checkpoint covers the receipt within 30 s")
         time.sleep(0.5)
-    root = int.from_bytes(base64.b64decode(lines[2]), "big")
+    # Line 3 is the RFC 6962 root of the entries; the poseidon-root line the Poseidon root.
+    sha_root = base64.b64decode(lines[2])
+    poseidon = [x for x in lines if x.startswith("poseidon-root ")]
+    expect(len(poseidon) == 1, "one poseidon-root line")
+    root = int.from_bytes(base64.b64decode(poseidon[0].split(" ", 1)[1]), "big")
     expect(lines[3].startswith("time "), f"checkpoint time line: {lines[3]!r}")
     expect(any(x.startswith("receipt-skew ") for x in lines), "checkpoint receipt-skew line")
     ok(f"GET /v1/checkpoint -> 200 size {size} ({lines[0]})")
@@ -455,6 +471,14 @@ def flow(args: argparse.Namespace) -> None:
     )
     expect(int(proof.root) == root, "the inclusion proof's root is the checkpoint's root")
     ok(f"GET /v1/log/leaves/{delivered.index}/inclusion -> 200 root = the checkpoint's root")
+
+    # Line 3, recomputed here with hashlib from every leaf (RFC 6962 over their 32 bytes).
+    leaves = [
+        int(get_inclusion_proof.sync(i, client=anonymous, size=size).leaf).to_bytes(32, "big")
+        for i in range(size)
+    ]
+    expect(rfc6962_root(leaves) == sha_root, "line 3 is the RFC 6962 root of the leaves")
+    ok(f"checkpoint line 3 = RFC 6962 root of the {size} leaves (hashlib)")
     consistency = get_consistency_proof.sync(client=anonymous, old=1, new=size)
     expect(consistency.old == 1 and consistency.new == size, "consistency sizes")
     ok(f"GET /v1/log/consistency?old=1&new={size} -> 200")
