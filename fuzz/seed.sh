@@ -16,7 +16,7 @@ for dir in "$@"; do
 done
 cd "$(dirname "$0")"
 
-targets=(bundle checkpoint opening record note keys directory)
+targets=(bundle checkpoint opening record note keys directory witness)
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
 done
@@ -29,12 +29,13 @@ add() {
   cp "$2" "corpus/$1/$sum"
 }
 
-dirs=(../testdata/checkpoints ../testdata/bundles ../testdata/records ../testdata/directory ${args[@]+"${args[@]}"})
+dirs=(../testdata/checkpoints ../testdata/bundles ../testdata/records ../testdata/directory ../testdata/witness ${args[@]+"${args[@]}"})
 n=0
 while IFS= read -r -d '' f; do
   case "$f" in
     */directory/*.json) add directory "$f" ;;
     *.checkpoint) add checkpoint "$f"; add note "$f" ;;
+    *.add-checkpoint) add witness "$f" ;;
     *.vkey) add keys "$f" ;;
     *bundle.json) add bundle "$f" ;;
     *opening.json) add opening "$f" ;;
@@ -49,7 +50,7 @@ while IFS= read -r -d '' f; do
       ;;
   esac
   n=$((n + 1))
-done < <(find "${dirs[@]}" -type f \( -name '*.checkpoint' -o -name '*.vkey' -o -name '*.json' \) -print0)
+done < <(find "${dirs[@]}" -type f \( -name '*.checkpoint' -o -name '*.add-checkpoint' -o -name '*.vkey' -o -name '*.json' \) -print0)
 
 echo "seeded $n files"
 for target in "${targets[@]}"; do

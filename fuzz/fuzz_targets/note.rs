@@ -2,8 +2,6 @@
 //! byte for byte from its text and signature lines, and verifying it never panics.
 #![no_main]
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use letro_log::note::Note;
 use libfuzzer_sys::fuzz_target;
 
@@ -15,16 +13,7 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let mut rebuilt = format!("{}\n", note.unverified_text());
-    for sig in note.signatures() {
-        let mut blob = sig.key_id().to_bytes().to_vec();
-        blob.extend_from_slice(sig.signature());
-        rebuilt.push_str(&format!(
-            "\u{2014} {} {}\n",
-            sig.name(),
-            STANDARD.encode(blob)
-        ));
-    }
+    let rebuilt = letro_fuzz::rebuild_note(&note);
     assert_eq!(rebuilt.as_bytes(), data, "note not rebuilt exactly");
     assert_eq!(Note::parse(rebuilt.as_bytes()), Ok(note.clone()));
     if let Err(e) = note.verify(&[letro_fuzz::test_log_key()]) {

@@ -1,6 +1,8 @@
 //! Helpers shared by the fuzz targets in `fuzz_targets/`. Not a library anyone else uses.
 
-use letro_log::note::VerifierKey;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use letro_log::note::{Note, VerifierKey};
 
 /// The public key of the test log that signed the checkpoints in `testdata/` (INSECURE-DEV:
 /// derived from a public string), so targets also drive signature verification, not only
@@ -21,6 +23,21 @@ pub fn render_error(error: &dyn std::error::Error) -> String {
         out.push_str(": ");
         out.push_str(&e.to_string());
         cause = e.source();
+    }
+    out
+}
+
+/// The exact bytes of a parsed note: its text, a blank line, its signature lines.
+pub fn rebuild_note(note: &Note) -> String {
+    let mut out = format!("{}\n", note.unverified_text());
+    for sig in note.signatures() {
+        let mut blob = sig.key_id().to_bytes().to_vec();
+        blob.extend_from_slice(sig.signature());
+        out.push_str(&format!(
+            "\u{2014} {} {}\n",
+            sig.name(),
+            STANDARD.encode(blob)
+        ));
     }
     out
 }
