@@ -299,6 +299,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 max_envelope_bytes: None,
                 header_timeout_seconds: a.header_timeout,
                 max_connections: a.max_connections,
+                witness: None,
+                witness_quorum: None,
+                witness_timeout_seconds: None,
             };
             crate::serve::run(a.config.as_deref(), flags)
         }

@@ -36,6 +36,7 @@ pub mod server;
 pub mod settings;
 pub mod store;
 pub mod witness;
+pub mod witnessing;
 pub mod writer;
 
 use std::future::Future;
@@ -106,6 +107,14 @@ pub struct Config {
     /// idle longest (none of its requests in flight), else waits in the listen backlog. Lowered
     /// at start to fit the open-file limit ([`server`]). Default 4,096.
     pub max_connections: usize,
+    /// Witnesses each new checkpoint is sent to (C2SP tlog-witness). Default none.
+    pub witnesses: Vec<witnessing::WitnessTarget>,
+    /// Cosignatures a checkpoint waits for before it is published; until then the previous
+    /// checkpoint stays the published one and events are still accepted. Default 0: publish at
+    /// once, with whatever cosignatures came back within the timeout.
+    pub witness_quorum: usize,
+    /// Longest wait for one witness's answer. Default 5 s.
+    pub witness_timeout: Duration,
 }
 
 impl Config {
@@ -129,6 +138,9 @@ impl Config {
             max_envelope_bytes: 24 << 20,
             header_timeout: server::Limits::default().header_timeout,
             max_connections: server::Limits::default().max_connections,
+            witnesses: Vec::new(),
+            witness_quorum: 0,
+            witness_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -172,6 +184,38 @@ pub enum ServeError {
     /// `callback_ca_file`).
     #[error("{0}")]
     CallbackTls(String),
+    /// The witness settings are not usable (a quorum above the number of witnesses).
+    #[error("witnesses: {0}")]
+    Witnesses(String),
+}
+
+/// One round of publication: without witnesses, sign and publish; with witnesses, sign, ask
+/// every witness to cosign, and publish with the cosignatures once there are at least the
+/// quorum (otherwise the previous checkpoint stays the published one).
+pub async fn publish_round(
+    state: &AppState,
+    witnessing: Option<&std::sync::Arc<witnessing::Witnessing>>,
+) -> Result<(), String> {
+    let Some(w) = witnessing else {
+        return state.publish().await.map(|_| ()).map_err(|e| e.to_string());
+    };
+    let candidate = state.sign_checkpoint().await.map_err(|e| e.to_string())?;
+    let published = state.published_checkpoint().map_err(|e| e.to_string())?;
+    if published.as_ref().is_some_and(|p| p.text == candidate.text) {
+        return Ok(()); // nothing new since the last round
+    }
+    let (cosigned, count) = w.cosign(state, &candidate).await;
+    if count < w.quorum {
+        return Err(format!(
+            "checkpoint of size {} not published: {count} of the {} cosignatures required",
+            candidate.size, w.quorum
+        ));
+    }
+    state
+        .commit_checkpoint(cosigned)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// The current time, Unix seconds.
@@ -185,6 +229,7 @@ pub fn unix_now() -> u64 {
 /// A started service: the log writer thread and the checkpoint publisher are running.
 pub struct Service {
     state: AppState,
+    witnessing: Option<std::sync::Arc<witnessing::Witnessing>>,
     writer: std::thread::JoinHandle<()>,
     pool: jobs::Pool,
     publisher: tokio::task::JoinHandle<()>,
@@ -343,8 +388,21 @@ impl Service {
             log_vkey: key_vkey_text,
         };
         let state = AppState::new(parts, &config);
+        let witnessing = if config.witnesses.is_empty() {
+            None
+        } else {
+            Some(std::sync::Arc::new(
+                witnessing::Witnessing::new(
+                    config.witnesses.clone(),
+                    config.witness_quorum,
+                    config.witness_timeout,
+                )
+                .map_err(ServeError::Witnesses)?,
+            ))
+        };
         let publisher = {
             let state = state.clone();
+            let witnessing = witnessing.clone();
             let every = config.checkpoint_interval;
             tokio::spawn(async move {
                 // The first tick is one interval after start, not at once.
@@ -353,7 +411,7 @@ impl Service {
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticker.tick().await;
-                    if let Err(e) = state.publish().await {
+                    if let Err(e) = publish_round(&state, witnessing.as_ref()).await {
                         tracing::warn!(error = %e, "checkpoint publication failed");
                     }
                 }
@@ -362,6 +420,7 @@ impl Service {
         let token_watch = tokio::spawn(watch_tokens(state.clone(), token_changes));
         Ok(Self {
             state,
+            witnessing,
             writer,
             pool,
             publisher,
@@ -423,7 +482,7 @@ impl Service {
         let _ = self.token_watch.await;
         self.publisher.abort();
         let _ = self.publisher.await;
-        if let Err(e) = self.state.publish().await {
+        if let Err(e) = publish_round(&self.state, self.witnessing.as_ref()).await {
             tracing::warn!(error = %e, "final checkpoint failed");
         }
         drop(self.state);

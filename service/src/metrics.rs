@@ -33,6 +33,8 @@ pub struct Metrics {
     receipts_refused: [AtomicU64; RECEIPT_REFUSALS.len()],
     /// Proof jobs accepted, finished done, finished failed, since this start.
     jobs: [AtomicU64; JOB_STATES.len()],
+    /// `add-checkpoint` requests to witnesses, by witness name and outcome.
+    witness_requests: std::sync::Mutex<std::collections::BTreeMap<(String, &'static str), u64>>,
 }
 
 /// The `state` labels of `letro_proof_jobs_total`.
@@ -60,6 +62,15 @@ impl Metrics {
             requests,
             receipts_refused: std::array::from_fn(|_| AtomicU64::new(0)),
             jobs: std::array::from_fn(|_| AtomicU64::new(0)),
+            witness_requests: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Counts one `add-checkpoint` request to `witness` that ended in `outcome` (`cosigned`,
+    /// `unreachable`, `conflict`, `unknown_log`, `forbidden`, `inconsistent`, ...).
+    pub fn witness_request(&self, witness: &str, outcome: &'static str) {
+        if let Ok(mut m) = self.witness_requests.lock() {
+            *m.entry((witness.to_owned(), outcome)).or_default() += 1;
         }
     }
 
@@ -151,6 +162,21 @@ impl Metrics {
                 "letro_proof_jobs_total{{state=\"{state}\"}} {}",
                 c.load(Ordering::Relaxed)
             );
+        }
+        if let Ok(m) = self.witness_requests.lock() {
+            if !m.is_empty() {
+                out.push_str(
+                    "# HELP letro_witness_requests_total Checkpoints sent to witnesses (add-checkpoint), by witness and outcome.\n\
+                     # TYPE letro_witness_requests_total counter\n",
+                );
+            }
+            for ((witness, outcome), n) in m.iter() {
+                let witness = witness.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(
+                    out,
+                    "letro_witness_requests_total{{witness=\"{witness}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
         }
         out
     }

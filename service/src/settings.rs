@@ -28,6 +28,11 @@
 //! max_envelope_bytes = 25165824          # 24 MiB
 //! header_timeout_seconds = 10             # a complete request head within this, or closed
 //! max_connections = 4096                  # lowered to fit the open-file limit
+//! witness_quorum = 1                      # cosignatures a checkpoint waits for (default 0)
+//! witness_timeout_seconds = 5
+//! [[witness]]                             # any number; C2SP tlog-witness add-checkpoint
+//! vkey = "witness.example.org/w1+1a2b3c4d+BH..."
+//! url = "https://witness.example.org"
 //! ```
 
 use std::net::SocketAddr;
@@ -79,6 +84,22 @@ pub struct Settings {
     pub header_timeout_seconds: Option<u64>,
     /// [`Config::max_connections`] (1 to 1,000,000).
     pub max_connections: Option<usize>,
+    /// [`Config::witnesses`]: `[[witness]]` tables with `vkey` and `url`.
+    pub witness: Option<Vec<WitnessSetting>>,
+    /// [`Config::witness_quorum`] (at most the number of witnesses).
+    pub witness_quorum: Option<usize>,
+    /// [`Config::witness_timeout`], seconds (1 to 600).
+    pub witness_timeout_seconds: Option<u64>,
+}
+
+/// One `[[witness]]`: its cosigner vkey (type 0x04) and its submission URL.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSetting {
+    /// `<name>+<key id>+<base64(0x04 || key)>`.
+    pub vkey: String,
+    /// `http://` or `https://` submission prefix.
+    pub url: String,
 }
 
 /// Why settings could not be read or are not valid.
@@ -168,6 +189,11 @@ impl Settings {
             max_envelope_bytes: over.max_envelope_bytes.or(self.max_envelope_bytes),
             header_timeout_seconds: over.header_timeout_seconds.or(self.header_timeout_seconds),
             max_connections: over.max_connections.or(self.max_connections),
+            witness: over.witness.or(self.witness),
+            witness_quorum: over.witness_quorum.or(self.witness_quorum),
+            witness_timeout_seconds: over
+                .witness_timeout_seconds
+                .or(self.witness_timeout_seconds),
         }
     }
 
@@ -248,6 +274,32 @@ impl Settings {
                 1,
                 crate::server::MAX_CONNECTIONS as u64,
             )? as usize;
+        }
+        for w in self.witness.unwrap_or_default() {
+            let key = letro_log::cosignature::CosignerKey::parse(&w.vkey)
+                .map_err(|e| SettingsError::Invalid(format!("witness vkey {:?}: {e}", w.vkey)))?;
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                return Err(SettingsError::Invalid(format!(
+                    "witness {}: url {:?} is not http:// or https://",
+                    key.name(),
+                    w.url
+                )));
+            }
+            if c.witnesses.iter().any(|t| t.key.name() == key.name()) {
+                return Err(SettingsError::Invalid(format!(
+                    "witness {} is listed twice",
+                    key.name()
+                )));
+            }
+            c.witnesses
+                .push(crate::witnessing::WitnessTarget { key, url: w.url });
+        }
+        if let Some(v) = self.witness_quorum {
+            c.witness_quorum =
+                range("witness_quorum", v as u64, 0, c.witnesses.len() as u64)? as usize;
+        }
+        if let Some(v) = self.witness_timeout_seconds {
+            c.witness_timeout = Duration::from_secs(range("witness_timeout_seconds", v, 1, 600)?);
         }
         Ok(c)
     }

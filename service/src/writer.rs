@@ -66,6 +66,19 @@ pub enum Command {
         /// Where the checkpoint goes.
         reply: oneshot::Sender<Result<StoredCheckpoint, AppendError>>,
     },
+    /// Sign a checkpoint of the integrated tree without publishing it (for witnesses to
+    /// cosign first); the published one when the tree did not grow.
+    Sign {
+        /// Where the checkpoint goes.
+        reply: oneshot::Sender<Result<StoredCheckpoint, AppendError>>,
+    },
+    /// Store and publish a checkpoint made by `Sign`, with any cosignature lines added.
+    Commit {
+        /// The checkpoint.
+        checkpoint: StoredCheckpoint,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Result<StoredCheckpoint, AppendError>>,
+    },
 }
 
 /// A durably stored event.
@@ -192,10 +205,14 @@ impl<S: LogStore> Writer<S> {
                 }
             }
             let mut publishes = Vec::new();
+            let mut signs = Vec::new();
+            let mut commits = Vec::new();
             let mut appends = Vec::new();
             for c in batch {
                 match c {
                     Command::Publish { reply } => publishes.push(reply),
+                    Command::Sign { reply } => signs.push(reply),
+                    Command::Commit { checkpoint, reply } => commits.push((checkpoint, reply)),
                     Command::Append {
                         ciphertext_hash,
                         leaf,
@@ -213,6 +230,15 @@ impl<S: LogStore> Writer<S> {
             }
             if !appends.is_empty() {
                 self.append_batch(appends);
+            }
+            for (checkpoint, reply) in commits {
+                let _ = reply.send(self.commit_checkpoint(checkpoint));
+            }
+            if !signs.is_empty() {
+                let outcome = self.sign();
+                for reply in signs {
+                    let _ = reply.send(outcome.clone());
+                }
             }
             if !publishes.is_empty() {
                 let outcome = self.publish();
@@ -375,6 +401,23 @@ impl<S: LogStore> Writer<S> {
     }
 
     fn publish(&mut self) -> Result<StoredCheckpoint, AppendError> {
+        let signed = self.sign()?;
+        let unchanged = self
+            .view
+            .read()
+            .map_err(|_| AppendError::Internal)?
+            .checkpoint
+            .as_ref()
+            .is_some_and(|c| c.text == signed.text);
+        if unchanged {
+            return Ok(signed);
+        }
+        self.commit_checkpoint(signed)
+    }
+
+    /// Integrates, then signs a checkpoint of the integrated tree (not stored, not published);
+    /// the published checkpoint when the tree has not grown since.
+    fn sign(&mut self) -> Result<StoredCheckpoint, AppendError> {
         if !self.integrate() {
             return Err(AppendError::Internal);
         }
@@ -394,11 +437,42 @@ impl<S: LogStore> Writer<S> {
             tracing::error!(error = %e, "signing the checkpoint failed");
             AppendError::Internal
         })?;
-        let stored = StoredCheckpoint {
+        Ok(StoredCheckpoint {
             size: checkpoint.size,
             time: checkpoint.time,
             text,
-        };
+        })
+    }
+
+    /// Stores and publishes a checkpoint this writer signed (cosignature lines may have been
+    /// added): it must still verify under the log key, and not go back before the published
+    /// size nor beyond the integrated one.
+    fn commit_checkpoint(
+        &mut self,
+        stored: StoredCheckpoint,
+    ) -> Result<StoredCheckpoint, AppendError> {
+        let ours = SignedCheckpoint::parse(&stored.text)
+            .ok()
+            .and_then(|c| c.verify(&[self.key.verifier_key()]).ok())
+            .is_some_and(|c| c.checkpoint().size == stored.size);
+        if !ours {
+            tracing::error!(
+                size = stored.size,
+                "refusing to publish a checkpoint this log did not sign"
+            );
+            return Err(AppendError::Internal);
+        }
+        {
+            let view = self.view.read().map_err(|_| AppendError::Internal)?;
+            if stored.size < view.log.published_size() || stored.size > view.log.integrated_size() {
+                tracing::warn!(
+                    size = stored.size,
+                    published = view.log.published_size(),
+                    "a checkpoint older than the published one is not published"
+                );
+                return Err(AppendError::Internal);
+            }
+        }
         self.store.put_checkpoint(&stored).map_err(|e| {
             tracing::error!(error = %e, "storing the checkpoint failed");
             AppendError::Internal

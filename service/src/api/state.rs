@@ -85,6 +85,55 @@ impl AppState {
         Ok(rx.await.map_err(|_| ApiError::Internal)??)
     }
 
+    /// Signs a checkpoint of the integrated tree without publishing it (the published one if
+    /// the tree has not grown).
+    pub async fn sign_checkpoint(&self) -> Result<StoredCheckpoint, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Command::Sign { reply })
+            .await
+            .map_err(|_| ApiError::Internal)?;
+        Ok(rx.await.map_err(|_| ApiError::Internal)??)
+    }
+
+    /// Stores and publishes a checkpoint from [`AppState::sign_checkpoint`], cosigned or not.
+    pub async fn commit_checkpoint(
+        &self,
+        checkpoint: StoredCheckpoint,
+    ) -> Result<StoredCheckpoint, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Command::Commit { checkpoint, reply })
+            .await
+            .map_err(|_| ApiError::Internal)?;
+        Ok(rx.await.map_err(|_| ApiError::Internal)??)
+    }
+
+    /// The RFC 6962 consistency proof from `old` to `new` entries (for witnesses).
+    pub fn rfc6962_consistency(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> Result<Vec<letro_log::rfc6962::Hash>, ApiError> {
+        self.view()?
+            .log
+            .rfc6962()
+            .consistency_proof(old, new)
+            .map_err(|e| ApiError::InvalidRequest(e.to_string()))
+    }
+
+    /// The service's counters.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// The published checkpoint, if any.
+    pub fn published_checkpoint(&self) -> Result<Option<StoredCheckpoint>, ApiError> {
+        Ok(self.view()?.checkpoint.clone())
+    }
+
     pub(crate) async fn append(
         &self,
         h: [u8; 32],
