@@ -16,7 +16,7 @@ for dir in "$@"; do
 done
 cd "$(dirname "$0")"
 
-targets=(bundle checkpoint opening record note keys directory witness)
+targets=(bundle checkpoint opening record note keys directory witness policy)
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
 done
@@ -36,6 +36,7 @@ while IFS= read -r -d '' f; do
     */directory/*.json) add directory "$f" ;;
     *.checkpoint) add checkpoint "$f"; add note "$f" ;;
     *.add-checkpoint) add witness "$f" ;;
+    *.policy) add policy "$f" ;;
     *.vkey) add keys "$f" ;;
     *bundle.json) add bundle "$f" ;;
     *opening.json) add opening "$f" ;;
@@ -50,7 +51,7 @@ while IFS= read -r -d '' f; do
       ;;
   esac
   n=$((n + 1))
-done < <(find "${dirs[@]}" -type f \( -name '*.checkpoint' -o -name '*.add-checkpoint' -o -name '*.vkey' -o -name '*.json' \) -print0)
+done < <(find "${dirs[@]}" -type f \( -name '*.checkpoint' -o -name '*.add-checkpoint' -o -name '*.policy' -o -name '*.vkey' -o -name '*.json' \) -print0)
 
 echo "seeded $n files"
 for target in "${targets[@]}"; do

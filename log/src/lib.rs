@@ -9,6 +9,8 @@
 //!   the relay's receipt skew), signed as notes;
 //! - [`cosignature`]: C2SP tlog-cosignature `cosignature/v1` (Ed25519, vkey type 0x04):
 //!   witness keys, cosigning a checkpoint, verifying the cosignatures of trusted witnesses;
+//! - [`policy`]: C2SP tlog-policy files (logs, witnesses, groups, the quorum) and whether a
+//!   set of cosigners satisfies the quorum;
 //! - [`rfc6962`]: RFC 6962 SHA-256 Merkle trees, their inclusion and consistency proofs and
 //!   the proofs' verification, which C2SP witnesses and tiles assume;
 //! - [`witness`]: C2SP tlog-witness `add-checkpoint`: the request and answers, and the
@@ -22,6 +24,7 @@
 pub mod checkpoint;
 pub mod cosignature;
 pub mod note;
+pub mod policy;
 pub mod rfc6962;
 pub mod state;
 pub mod witness;
