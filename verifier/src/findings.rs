@@ -31,6 +31,8 @@ pub enum Caveat {
     V1LeavesNotHiding,
     /// A v1 checkpoint publishes no receipt skew: only the window bounds t.
     NoPublishedReceiptSkew,
+    /// No witness policy was given: the checkpoint's cosignatures were not checked.
+    NoWitnessPolicy,
 }
 
 impl Caveat {
@@ -47,6 +49,7 @@ impl Caveat {
             Self::LogTimeBoundTrustsRelay => "LogTimeBoundTrustsRelay",
             Self::V1LeavesNotHiding => "V1LeavesNotHiding",
             Self::NoPublishedReceiptSkew => "NoPublishedReceiptSkew",
+            Self::NoWitnessPolicy => "NoWitnessPolicy",
         }
     }
 
@@ -94,6 +97,10 @@ impl Caveat {
             Self::NoPublishedReceiptSkew => {
                 "a v1 checkpoint does not publish the relay's receipt skew: t is bounded by the \
                  window only, not by the checkpoint's time"
+            }
+            Self::NoWitnessPolicy => {
+                "no witness policy was given (--policy): the checkpoint's cosignatures were not \
+                 checked, so nothing here shows that the log showed everyone this checkpoint"
             }
         }
     }
@@ -189,6 +196,23 @@ pub fn findings(delivery: &VerifiedDelivery, recipient: Option<&OpenedRecipient>
         caveats.push(Caveat::NoPublishedReceiptSkew);
     } else {
         caveats.push(Caveat::LogTimeBoundTrustsRelay);
+    }
+    match delivery.cosignatures() {
+        None => caveats.push(Caveat::NoWitnessPolicy),
+        Some(cs) => {
+            let names: Vec<&str> = cs.iter().map(|c| c.key_name.as_str()).collect();
+            let by = delivery.witnessed_by().map(time);
+            shows.push(format!(
+                "the checkpoint is cosigned by the witnesses {} as the policy's quorum requires{}",
+                if names.is_empty() {
+                    "(none required)".to_owned()
+                } else {
+                    names.join(", ")
+                },
+                by.map(|t| format!(", the earliest at {t} by that witness's clock"))
+                    .unwrap_or_default()
+            ));
+        }
     }
     Findings { shows, caveats }
 }

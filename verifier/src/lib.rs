@@ -117,6 +117,16 @@ pub enum VerifyError {
     /// Step 3: the checkpoint is not signed by a trusted log key, or a signature is invalid.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointVerifyError),
+    /// Step 3 (with a witness policy): a line named like a policy witness, with its key ID,
+    /// is not a valid cosignature.
+    #[error(transparent)]
+    Cosignature(#[from] letro_log::cosignature::CosignatureError),
+    /// Step 3 (with a witness policy): the valid cosignatures do not satisfy the quorum.
+    #[error("the checkpoint's cosignatures do not satisfy the witness policy's quorum (cosigned by: {})", if cosigned.is_empty() { "no policy witness".to_owned() } else { cosigned.join(", ") })]
+    QuorumNotMet {
+        /// The policy names of the witnesses whose cosignatures verified.
+        cosigned: Vec<String>,
+    },
     /// Step 4: the statement's root is not the checkpoint's.
     #[error("the statement's log root is not the root of the signed checkpoint")]
     RootMismatch,
@@ -139,9 +149,12 @@ impl VerifyError {
             | Self::UnknownVerifyingKey(_)
             | Self::KeyForOtherStatement { .. }
             | Self::NoTrustedLogKey => 3,
-            Self::Checkpoint(_) | Self::RootMismatch | Self::TimeBounds(_) | Self::ProofInvalid => {
-                1
-            }
+            Self::Checkpoint(_)
+            | Self::Cosignature(_)
+            | Self::QuorumNotMet { .. }
+            | Self::RootMismatch
+            | Self::TimeBounds(_)
+            | Self::ProofInvalid => 1,
             Self::UntrustedVerifyingKey { .. } => 4,
         }
     }
@@ -153,7 +166,10 @@ impl VerifyError {
             Self::UnknownVerifyingKey(_)
             | Self::KeyForOtherStatement { .. }
             | Self::UntrustedVerifyingKey { .. } => 2,
-            Self::NoTrustedLogKey | Self::Checkpoint(_) => 3,
+            Self::NoTrustedLogKey
+            | Self::Checkpoint(_)
+            | Self::Cosignature(_)
+            | Self::QuorumNotMet { .. } => 3,
             Self::RootMismatch | Self::TimeBounds(_) => 4,
             Self::ProofInvalid => 6,
         }
@@ -180,6 +196,17 @@ impl VerifyError {
                 CheckpointVerifyError::OriginNotSigned { .. } => "Checkpoint.OriginNotSigned",
                 _ => "Checkpoint",
             },
+            Self::Cosignature(e) => match e {
+                letro_log::cosignature::CosignatureError::Invalid { .. } => "Cosignature.Invalid",
+                letro_log::cosignature::CosignatureError::Malformed { .. } => {
+                    "Cosignature.Malformed"
+                }
+                letro_log::cosignature::CosignatureError::TimeOutOfRange(_) => {
+                    "Cosignature.TimeOutOfRange"
+                }
+                _ => "Cosignature",
+            },
+            Self::QuorumNotMet { .. } => "QuorumNotMet",
             Self::RootMismatch => "RootMismatch",
             Self::TimeBounds(e) => match e {
                 TimeBoundsError::ReceiptSkew(_) => "TimeBounds.ReceiptSkew",
@@ -189,6 +216,36 @@ impl VerifyError {
             Self::ProofInvalid => "ProofInvalid",
         }
     }
+}
+
+/// The verified cosignatures of `policy`'s witnesses on `note`, if they meet its quorum.
+fn witness_cosignatures(
+    policy: &letro_log::policy::Policy,
+    note: &letro_log::note::Note,
+) -> Result<Vec<WitnessCosignature>, VerifyError> {
+    let keys: Vec<_> = policy.witnesses().iter().map(|w| w.key.clone()).collect();
+    let verified = letro_log::cosignature::verify(note, &keys)?;
+    let found: Vec<WitnessCosignature> = verified
+        .iter()
+        .filter_map(|c| {
+            let w = policy
+                .witnesses()
+                .iter()
+                .find(|w| w.key.name() == c.name && w.key.key_id() == c.key_id)?;
+            Some(WitnessCosignature {
+                policy_name: w.name.clone(),
+                key_name: c.name.clone(),
+                time: c.time,
+            })
+        })
+        .collect();
+    let names: Vec<&str> = found.iter().map(|c| c.policy_name.as_str()).collect();
+    if !policy.satisfied_by(&names) {
+        return Err(VerifyError::QuorumNotMet {
+            cosigned: names.into_iter().map(str::to_owned).collect(),
+        });
+    }
+    Ok(found)
 }
 
 /// `Malformed.<BundleError variant>`.
@@ -377,9 +434,33 @@ pub struct VerifiedDelivery {
     key_trust_level: TrustLevel,
     version: StatementVersion,
     time_bounds: Option<TimeBounds>,
+    cosignatures: Option<Vec<WitnessCosignature>>,
+}
+
+/// A verified cosignature of the bundle's checkpoint by a witness of the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessCosignature {
+    /// The witness's name in the policy.
+    pub policy_name: String,
+    /// Its key name.
+    pub key_name: String,
+    /// When it cosigned (POSIX seconds, by the witness's clock).
+    pub time: u64,
 }
 
 impl VerifiedDelivery {
+    /// With a witness policy, the verified cosignatures of the policy's witnesses (the quorum
+    /// was met); `None` when no policy was given (cosignatures were not checked).
+    pub fn cosignatures(&self) -> Option<&[WitnessCosignature]> {
+        self.cosignatures.as_deref()
+    }
+
+    /// The earliest cosignature time: the checkpoint, and so the delivery it covers, existed
+    /// by then, by a witness's clock and not the operator's. `None` without cosignatures.
+    pub fn witnessed_by(&self) -> Option<u64> {
+        self.cosignatures.as_ref()?.iter().map(|c| c.time).min()
+    }
+
     /// The statement version that was verified (v1 bundles stay verifiable; their leaves are
     /// not hiding).
     pub fn version(&self) -> StatementVersion {
@@ -428,6 +509,7 @@ pub(crate) struct Prechecked<'a> {
     pub(crate) checkpoint: Checkpoint,
     pub(crate) signers: Vec<String>,
     pub(crate) time_bounds: Option<TimeBounds>,
+    pub(crate) cosignatures: Option<Vec<WitnessCosignature>>,
 }
 
 impl Prechecked<'_> {
@@ -450,6 +532,7 @@ impl Prechecked<'_> {
             key_trust_level: self.key.trust_level,
             version: self.bundle.version,
             time_bounds: self.time_bounds,
+            cosignatures: self.cosignatures,
         }
     }
 }
@@ -460,6 +543,7 @@ pub struct Verifier {
     keys: Vec<PinnedKey>,
     log_keys: Vec<VerifierKey>,
     policy: TrustPolicy,
+    witness_policy: Option<letro_log::policy::Policy>,
 }
 
 impl Verifier {
@@ -474,6 +558,7 @@ impl Verifier {
             keys: vec![PinnedKey::embedded()?, PinnedKey::embedded_v1()?],
             log_keys,
             policy: TrustPolicy::ANY,
+            witness_policy: None,
         })
     }
 
@@ -485,6 +570,7 @@ impl Verifier {
             keys: Vec::new(),
             log_keys,
             policy: TrustPolicy::ANY,
+            witness_policy: None,
         };
         for k in keys {
             v.add_key(k);
@@ -498,6 +584,25 @@ impl Verifier {
     pub fn with_trust_policy(mut self, policy: TrustPolicy) -> Self {
         self.policy = policy;
         self
+    }
+
+    /// The same verifier, requiring that each bundle's checkpoint carries cosignatures that
+    /// satisfy `policy`'s quorum (C2SP tlog-policy); the policy's logs are trusted log keys
+    /// too. A bundle without them fails step 3 with [`VerifyError::QuorumNotMet`].
+    #[must_use]
+    pub fn with_witness_policy(mut self, policy: letro_log::policy::Policy) -> Self {
+        for k in policy.logs() {
+            if !self.log_keys.contains(k) {
+                self.log_keys.push(k.clone());
+            }
+        }
+        self.witness_policy = Some(policy);
+        self
+    }
+
+    /// The witness policy, if one was given.
+    pub fn witness_policy(&self) -> Option<&letro_log::policy::Policy> {
+        self.witness_policy.as_ref()
     }
 
     /// The trust policy.
@@ -565,6 +670,11 @@ impl Verifier {
             return Err(VerifyError::NoTrustedLogKey);
         }
         let verified = bundle.checkpoint.verify(&self.log_keys)?;
+        //    With a witness policy, the cosignatures of its witnesses, and its quorum.
+        let cosignatures = match &self.witness_policy {
+            None => None,
+            Some(p) => Some(witness_cosignatures(p, bundle.checkpoint.note())?),
+        };
         let signers = verified
             .signers()
             .iter()
@@ -591,6 +701,7 @@ impl Verifier {
             checkpoint,
             signers,
             time_bounds,
+            cosignatures,
         })
     }
 

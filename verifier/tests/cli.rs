@@ -990,7 +990,8 @@ fn insecure_dev_keys_accepted_with_the_flag_are_warned_about() {
             "InsecureDevKey",
             "RecipientNotIdentified",
             "DeviceNotPerson",
-            "LogTimeBoundTrustsRelay"
+            "LogTimeBoundTrustsRelay",
+            "NoWitnessPolicy"
         ]
     );
     // Every warning the human output prints is in the JSON, word for word.
@@ -1025,7 +1026,8 @@ fn insecure_dev_keys_accepted_with_the_flag_are_warned_about() {
             "DeviceNotPerson",
             "NoCertificateExpiryOrRevocation",
             "IdentityNotLegalPerson",
-            "LogTimeBoundTrustsRelay"
+            "LogTimeBoundTrustsRelay",
+            "NoWitnessPolicy"
         ]
     );
     assert!(r["shows"]
@@ -1057,7 +1059,8 @@ fn insecure_dev_keys_accepted_with_the_flag_are_warned_about() {
             "RecipientNotCertified",
             "DeviceNotPerson",
             "V1LeavesNotHiding",
-            "NoPublishedReceiptSkew"
+            "NoPublishedReceiptSkew",
+            "NoWitnessPolicy"
         ]
     );
 }
@@ -1359,4 +1362,66 @@ fn user_supplied_key_is_refused_without_its_flag() {
         "{out}"
     );
     assert!(out.contains("  [FAIL] 6 proof: "), "{out}");
+}
+
+/// `--policy`: a C2SP tlog-policy file makes the quorum a check of step 3; the report names
+/// each cosignature and the earliest as a bound on the delivery time by a witness's clock.
+#[test]
+fn a_witness_policy_is_required_and_reported() {
+    use letro_log::cosignature::{attach, CosignerSigner};
+    let dir = tmp("policy");
+    let text = std::fs::read_to_string(repo().join(valid("valid-day.bundle.json"))).unwrap();
+    let parsed = letro_core::bundle::ParsedBundle::parse(text.as_bytes()).unwrap();
+    let note = parsed.checkpoint_text();
+    let witness = CosignerSigner::from_seed("witness.invalid/w1", &[7; 32]).unwrap();
+    let line = witness
+        .cosign(parsed.checkpoint.note().unverified_text(), 1_795_176_000)
+        .unwrap();
+    let escape = |s: &str| {
+        let q = serde_json::to_string(s).unwrap();
+        q[1..q.len() - 1].to_owned()
+    };
+    let cosigned = text.replacen(
+        &escape(&note),
+        &escape(&attach(&note, std::slice::from_ref(&line))),
+        1,
+    );
+    let bundle = dir.join("cosigned.bundle.json");
+    std::fs::write(&bundle, cosigned).unwrap();
+    let log = std::fs::read_to_string(repo().join(LOG_KEY)).unwrap();
+    let policy = dir.join("witnesses.policy");
+    std::fs::write(
+        &policy,
+        format!(
+            "log {}\nwitness W1 {}\nquorum W1\n",
+            log.trim(),
+            witness.cosigner_key()
+        ),
+    )
+    .unwrap();
+    let (b, p) = (bundle.to_str().unwrap(), policy.to_str().unwrap());
+
+    // The policy's log is trusted; the cosignature meets the quorum.
+    let o = run(&[b, "--policy", p, DEV, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = &json_of(&o)["bundles"][0];
+    assert_eq!(r["statement"]["witnessed_by"], "2026-11-20T12:00:00Z");
+    assert_eq!(r["statement"]["cosignatures"][0]["witness"], "W1");
+    assert!(!warning_codes(r).contains(&"NoWitnessPolicy".to_owned()));
+    let out = stdout(&run(&[b, "--policy", p, DEV]));
+    assert!(
+        out.contains("no later than 2026-11-20 12:00 UTC, the earliest witness cosignature"),
+        "{out}"
+    );
+
+    // The bundle without the cosignature: not verified, exit 1, QuorumNotMet.
+    let bare = repo().join(valid("valid-day.bundle.json"));
+    let o = run(&[bare.to_str().unwrap(), "--policy", p, DEV, "--json"]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(json_of(&o)["bundles"][0]["code"], "QuorumNotMet");
+    // A malformed policy is a usage error.
+    std::fs::write(&policy, "quorum W9\n").unwrap();
+    let o = run(&[b, "--policy", p, DEV]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("policy line 1"), "{}", stderr(&o));
 }

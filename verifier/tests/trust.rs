@@ -283,7 +283,8 @@ fn findings_say_what_a_bundle_shows_with_and_without_an_opening() {
             "InsecureDevKey",
             "RecipientNotIdentified",
             "DeviceNotPerson",
-            "LogTimeBoundTrustsRelay"
+            "LogTimeBoundTrustsRelay",
+            "NoWitnessPolicy"
         ]
     );
 
@@ -300,7 +301,8 @@ fn findings_say_what_a_bundle_shows_with_and_without_an_opening() {
             "InsecureDevKey",
             "RecipientNotCertified",
             "DeviceNotPerson",
-            "LogTimeBoundTrustsRelay"
+            "LogTimeBoundTrustsRelay",
+            "NoWitnessPolicy"
         ]
     );
 
@@ -321,7 +323,8 @@ fn findings_say_what_a_bundle_shows_with_and_without_an_opening() {
             "DeviceNotPerson",
             "NoCertificateExpiryOrRevocation",
             "IdentityNotLegalPerson",
-            "LogTimeBoundTrustsRelay"
+            "LogTimeBoundTrustsRelay",
+            "NoWitnessPolicy"
         ]
     );
     assert!(Caveat::DeviceNotPerson

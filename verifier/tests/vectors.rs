@@ -1302,3 +1302,97 @@ fn json_escape(s: &str) -> String {
     let quoted = serde_json::to_string(s).unwrap();
     quoted[1..quoted.len() - 1].to_owned()
 }
+
+/// The valid day bundle with `lines` (cosignature lines) added to its checkpoint.
+fn with_cosignatures(lines: &[String]) -> String {
+    let day = String::from_utf8(read_valid("valid-day.bundle.json")).unwrap();
+    let parsed = ParsedBundle::parse(day.as_bytes()).unwrap();
+    let text = parsed.checkpoint_text();
+    let cosigned = letro_log::cosignature::attach(&text, lines);
+    day.replacen(&json_escape(&text), &json_escape(&cosigned), 1)
+}
+
+fn witness(n: u8) -> letro_log::cosignature::CosignerSigner {
+    letro_log::cosignature::CosignerSigner::from_seed(
+        &format!("witness.invalid/w{n}"),
+        &seed(&format!("witness {n}")),
+    )
+    .unwrap()
+}
+
+fn policy(quorum: &str) -> letro_log::policy::Policy {
+    let text = format!(
+        "log {}\nwitness W1 {}\nwitness W2 {}\n{quorum}\n",
+        log_key(),
+        witness(1).cosigner_key(),
+        witness(2).cosigner_key()
+    );
+    letro_log::policy::Policy::parse(text.as_bytes()).unwrap()
+}
+
+/// A witness policy (C2SP tlog-policy): the quorum is enforced at step 3, every cosignature is
+/// reported with its time, and the earliest bounds the delivery by a witness's clock.
+#[test]
+fn witness_policies_are_enforced_and_cosignatures_reported() {
+    let parsed = ParsedBundle::parse(&read_valid("valid-day.bundle.json")).unwrap();
+    let body = parsed.checkpoint.note().unverified_text().to_owned();
+    let (t1, t2) = (1_767_225_700, 1_767_225_650);
+    let line1 = witness(1).cosign(&body, t1).unwrap();
+    let line2 = witness(2).cosign(&body, t2).unwrap();
+    // The policy's log is trusted without --log-key.
+    let only_policy = |p| Verifier::new(vec![]).unwrap().with_witness_policy(p);
+
+    let one = with_cosignatures(std::slice::from_ref(&line1));
+    let d = only_policy(policy("quorum W1"))
+        .verify(one.as_bytes())
+        .unwrap();
+    let cs = d.cosignatures().unwrap();
+    assert_eq!(
+        (cs.len(), cs[0].policy_name.as_str(), cs[0].time),
+        (1, "W1", t1)
+    );
+    assert_eq!(d.witnessed_by(), Some(t1));
+    // Without a policy, nothing is checked and nothing is reported.
+    let d = verifier().verify(one.as_bytes()).unwrap();
+    assert_eq!((d.cosignatures(), d.witnessed_by()), (None, None));
+
+    // Both witnesses: a group of 2 is met, and the earliest time bounds the delivery.
+    let both = with_cosignatures(&[line1.clone(), line2.clone()]);
+    let d = only_policy(policy("group G 2 W1 W2\nquorum G"))
+        .verify(both.as_bytes())
+        .unwrap();
+    assert_eq!(d.witnessed_by(), Some(t2));
+    // One of two required: refused, naming who did cosign.
+    let e = only_policy(policy("group G all W1 W2\nquorum G"))
+        .verify(one.as_bytes())
+        .unwrap_err();
+    assert_eq!((e.code(), e.exit_code(), e.step()), ("QuorumNotMet", 1, 3));
+    assert!(matches!(&e, VerifyError::QuorumNotMet { cosigned } if cosigned == &["W1".to_owned()]));
+    // No cosignature at all.
+    let bare = String::from_utf8(read_valid("valid-day.bundle.json")).unwrap();
+    let e = only_policy(policy("quorum W2"))
+        .verify(bare.as_bytes())
+        .unwrap_err();
+    assert!(matches!(&e, VerifyError::QuorumNotMet { cosigned } if cosigned.is_empty()));
+    // `quorum none` needs nothing.
+    assert!(only_policy(policy("quorum none"))
+        .verify(bare.as_bytes())
+        .is_ok());
+    // A policy witness's line that does not verify (its time changed) refuses the bundle.
+    let (prefix, b64) = line1.rsplit_once(' ').unwrap();
+    let mut blob = b64_decode(b64);
+    blob[11] ^= 1;
+    let forged = format!("{prefix} {}", b64_encode(&blob));
+    let e = only_policy(policy("quorum none"))
+        .verify(with_cosignatures(&[forged]).as_bytes())
+        .unwrap_err();
+    assert_eq!((e.code(), e.exit_code()), ("Cosignature.Invalid", 1));
+    // A cosignature of another checkpoint body is not one of this one.
+    let other = witness(1)
+        .cosign(&body.replacen("time ", "time 1", 1), t1)
+        .unwrap();
+    let e = only_policy(policy("quorum W1"))
+        .verify(with_cosignatures(&[other]).as_bytes())
+        .unwrap_err();
+    assert_eq!(e.code(), "Cosignature.Invalid");
+}

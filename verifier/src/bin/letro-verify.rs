@@ -47,6 +47,11 @@ struct Cli {
     /// from the relay operator, out of band; never from a bundle.
     #[arg(long = "log-key", value_name = "KEY")]
     log_keys: Vec<String>,
+    /// A C2SP tlog-policy file (log, witness, group and quorum lines): the checkpoint must
+    /// carry cosignatures of its witnesses meeting its quorum, and its logs are trusted log
+    /// keys. Get it, like the log key, out of band.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Another deployment's verifying key (canonical compressed) to pin besides the built-in
     /// one. Its provenance is unknown: bundles under it verify only with
     /// --accept-user-supplied-keys.
@@ -208,6 +213,21 @@ fn build_verifier(cli: &Cli) -> Result<Verifier, Usage> {
     let mut v = Verifier::new(log_keys)
         .map_err(|e| Usage(format!("built-in verifying key: {e}"), Some("this letro-verify was built from inconsistent keys/ files; rebuild it from a release")))?
         .with_trust_policy(policy);
+    if let Some(path) = &cli.policy {
+        let bytes = std::fs::read(path).map_err(|e| {
+            Usage(
+                format!("--policy {}: {e}", path.display()),
+                Some("check the path of the policy file"),
+            )
+        })?;
+        let policy = letro_log::policy::Policy::parse(&bytes).map_err(|e| {
+            Usage(
+                format!("--policy {}: {e}", path.display()),
+                Some("a C2SP tlog-policy file: `log <vkey>`, `witness <name> <vkey>`, `group <name> all|any|<k> <names>`, `quorum <name>|none` lines"),
+            )
+        })?;
+        v = v.with_witness_policy(policy);
+    }
     for f in &cli.vk {
         let bytes = std::fs::read(f).map_err(|e| {
             Usage(
@@ -506,6 +526,13 @@ impl Report {
                 );
             }
         }
+        if let Some(t) = v.witnessed_by() {
+            println!(
+                "  (and no later than {}, the earliest witness cosignature of its checkpoint, by \
+                 that witness's clock, not the operator's)",
+                when(t)
+            );
+        }
         match &self.recipient {
             Some(r) => {
                 println!(
@@ -608,6 +635,12 @@ impl Report {
                 "recipient_fingerprint": self.recipient.as_ref().map(|r| &r.fingerprint),
                 "recipient_identity_key": self.recipient.as_ref().and_then(|r| r.identity_key.as_ref()),
                 "time_bounds": bounds,
+                "cosignatures": v.cosignatures().map(|cs| cs.iter().map(|c| json!({
+                    "witness": c.policy_name,
+                    "key_name": c.key_name,
+                    "time": letro_core::bundle::format_time(c.time),
+                })).collect::<Vec<_>>()),
+                "witnessed_by": v.witnessed_by().map(letro_core::bundle::format_time),
             })
         });
         let verifying_key = self.key.as_ref().map(|k| {
@@ -727,6 +760,13 @@ fn verify_failure(e: &VerifyError, bytes: &[u8], log_keys: &[VerifierKey]) -> Fa
         ),
         VerifyError::TimeBounds(_) => format!(
             "a delivered-within/v2 bundle's checkpoint must publish the relay's receipt skew (a receipt-skew line, SPEC.md §6.3); without it the delivery time has no log-side bound. The relay is misconfigured or the bundle was altered; {FROM_SENDER}"
+        ),
+        VerifyError::QuorumNotMet { cosigned } => format!(
+            "the policy requires cosignatures its witnesses did not all give (valid ones: {}): without them nothing shows that the log showed everyone this checkpoint. Ask the sender for a bundle made after the witnesses cosigned, or check the policy file",
+            if cosigned.is_empty() { "none".to_owned() } else { cosigned.join(", ") }
+        ),
+        VerifyError::Cosignature(_) => format!(
+            "a signature line on the checkpoint names a witness of the policy but does not verify: the checkpoint was altered after it was cosigned, or the line was forged; {FROM_SENDER}"
         ),
         VerifyError::RootMismatch => format!(
             "the statement names a log root other than the signed checkpoint's: the bundle was altered or assembled from different parts; {FROM_SENDER}"
