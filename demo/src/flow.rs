@@ -6,9 +6,10 @@
 //! keep their state on disk. bob publishes his prekeys and certified receipt key; alice
 //! establishes a PQXDH session and sends an encrypted letter with an attachment through the
 //! mailbox; bob decrypts it and acknowledges it with a signed receipt; the log publishes a
-//! checkpoint; alice's compliance token asks for a proof that the letter was delivered on
+//! checkpoint once a `letro witness` beside it (`DIR/witness`) has cosigned it; alice's compliance token asks for a proof that the letter was delivered on
 //! the current UTC day; letro-verifier checks the bundle, the ciphertext and the opening as a
-//! third party would, and the files a third party needs are left in `DIR/run-<n>/`.
+//! third party would (requiring the witness's cosignature), and the files a third party needs
+//! are left in `DIR/run-<n>/`.
 //!
 //! Running it again on the same `DIR` carries on: the clients reopen their state and sessions,
 //! and the relay's log grows. Each run's evidence goes to a new `DIR/run-<n>/` (the first
@@ -26,8 +27,12 @@ use letro_api_client::Client as Api;
 use letro_client::{Attachment, Client, Message};
 use letro_core::bundle::format_time;
 use letro_core::statement::CiphertextHash;
+use letro_log::cosignature::CosignerKey;
+use letro_log::witness::FollowedLog;
 use letro_service::auth::{issue_token, Role};
 use letro_service::store::SqliteStore;
+use letro_service::witness::{Witness, WitnessConfig};
+use letro_service::witnessing::WitnessTarget;
 use letro_service::{unix_now, Config, Service};
 use letro_verifier::checks::{check_ciphertext, check_opening_for};
 use letro_verifier::{TrustLevel, TrustPolicy, Verifier};
@@ -40,6 +45,8 @@ pub const ORIGIN: &str = "demo.letro.invalid/log";
 pub const SENDER: &str = "alice";
 /// The recipient's account.
 pub const RECIPIENT: &str = "bob";
+/// The demo witness's name.
+pub const WITNESS: &str = "witness.demo.letro.invalid/w1";
 const STEPS: u32 = 7;
 
 fn fail(e: impl std::fmt::Display) -> DemoError {
@@ -152,9 +159,44 @@ async fn flow(dir: &Path) -> Result<(), DemoError> {
         "relay: starts letro-service in-process (SQLite under DIR/relay)",
     );
     let tokens = issue_tokens(&data)?;
+    // A witness beside the relay (C2SP tlog-witness), following this log: every checkpoint is
+    // published only once it has cosigned it. In a real deployment witnesses are run by
+    // others; one run by the operator shows nothing.
+    let log_vkey = letro_service::keys::load_or_create(&data, ORIGIN)
+        .map_err(fail)?
+        .verifier_key();
+    let witness_config = WitnessConfig {
+        name: WITNESS.into(),
+        data: dir.join("witness"),
+        listen: ([127, 0, 0, 1], 0).into(),
+        logs: vec![FollowedLog {
+            origin: ORIGIN.into(),
+            keys: vec![log_vkey],
+        }],
+    };
+    let witness = std::sync::Arc::new(Witness::open(&witness_config).map_err(fail)?);
+    let witness_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(fail)?;
+    let witness_url = format!("http://{}", witness_listener.local_addr().map_err(fail)?);
+    let witness_key = witness.cosigner_key();
+    let (stop_witness, witness_stopped) = tokio::sync::oneshot::channel::<()>();
+    let witness_server = tokio::spawn(letro_service::server::run(
+        witness_listener,
+        witness.router(),
+        letro_service::server::Limits::default(),
+        async {
+            let _ = witness_stopped.await;
+        },
+    ));
     let mut config = Config::new(&data, ORIGIN);
     config.checkpoint_interval = Duration::from_secs(3600);
     config.provers = 1;
+    config.witnesses = vec![WitnessTarget {
+        key: witness_key.clone(),
+        url: witness_url.clone(),
+    }];
+    config.witness_quorum = 1;
     let service = Service::start(config).map_err(fail)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -170,10 +212,15 @@ async fn flow(dir: &Path) -> Result<(), DemoError> {
             .await
     });
     detail(&format!("listening on {addr}; log origin {ORIGIN}"));
-    let result = parties(dir, &addr, &tokens, &service).await;
+    detail(&format!(
+        "witness {WITNESS} (letro witness, C2SP tlog-witness) on {witness_url} cosigns its checkpoints"
+    ));
+    let result = parties(dir, &addr, &tokens, &service, &witness_key).await;
     let _ = stop.send(());
     let _ = server.await;
     service.shutdown().await;
+    let _ = stop_witness.send(());
+    let _ = witness_server.await;
     result
 }
 
@@ -182,6 +229,7 @@ async fn parties(
     addr: &str,
     tokens: &Tokens,
     service: &Service,
+    witness_key: &CosignerKey,
 ) -> Result<(), DemoError> {
     let api = Api::new(format!("http://{addr}")).map_err(fail)?;
     let alice_api = api.with_token(&tokens.alice);
@@ -298,10 +346,18 @@ async fn parties(
 
     step(
         5,
-        "relay: publishes a checkpoint signed with its Ed25519 log key (C2SP signed note)",
+        "relay: signs a checkpoint with its Ed25519 log key (C2SP signed note), has the witness cosign it, publishes it",
     );
-    let cp = service.state().publish().await.map_err(fail)?;
-    detail(&format!("checkpoint of size {} published", cp.size));
+    service.publish().await.map_err(fail)?;
+    let cp = service
+        .state()
+        .published_checkpoint()
+        .map_err(fail)?
+        .ok_or_else(|| fail("no checkpoint was published"))?;
+    detail(&format!(
+        "checkpoint of size {} published, its line 3 the RFC 6962 root that the witness checked, cosigned by {WITNESS}",
+        cp.size
+    ));
 
     let not_before = t - t % 86_400;
     let not_after = not_before + 86_400 - 1;
@@ -340,19 +396,33 @@ async fn parties(
         ORIGIN,
     )
     .map_err(fail)?;
+    // The witness policy a third party would hold (C2SP tlog-policy): this log, this witness,
+    // and its cosignature required.
+    let policy_text = format!(
+        "# C2SP tlog-policy: the log, and the witness whose cosignature is required\nlog {}\nwitness W1 {witness_key}\nquorum W1\n",
+        log_key.verifier_key()
+    );
+    let policy = letro_log::policy::Policy::parse(policy_text.as_bytes()).map_err(fail)?;
     // The demo knowingly runs on the committed development keys: accept them here, and say so.
     let verifier = Verifier::new(vec![log_key.verifier_key()])
         .map_err(fail)?
         .with_trust_policy(TrustPolicy {
             accept_insecure_dev: true,
             ..TrustPolicy::CEREMONY_ONLY
-        });
+        })
+        .with_witness_policy(policy);
     let verified = verifier.verify(bundle.as_bytes()).map_err(fail)?;
     check_ciphertext(envelope.as_slice(), verified.statement()).map_err(fail)?;
     let recipient = check_opening_for(opening.as_bytes(), &verified).map_err(fail)?;
     detail(&format!(
         "checkpoint signed by {ORIGIN}, root matches, proof verifies, ciphertext.bin matches H"
     ));
+    if let Some(t) = verified.witnessed_by() {
+        detail(&format!(
+            "checkpoint cosigned by the witness {WITNESS} at {} (the policy's quorum)",
+            format_time(t).unwrap_or_default()
+        ));
+    }
     detail(&format!(
         "the opening names receipt key {} certified by Signal identity {}",
         recipient.fingerprint,
@@ -369,7 +439,7 @@ async fn parties(
     ));
 
     let run = new_run_dir(dir)?;
-    let files: [(&str, Vec<u8>, bool); 4] = [
+    let files: [(&str, Vec<u8>, bool); 5] = [
         ("bundle.json", bundle.into_bytes(), false),
         ("opening.json", opening.into_bytes(), true),
         ("ciphertext.bin", envelope, false),
@@ -378,6 +448,7 @@ async fn parties(
             format!("{}\n", log_key.verifier_key()).into_bytes(),
             false,
         ),
+        ("witnesses.policy", policy_text.into_bytes(), false),
     ];
     for (name, bytes, private) in files {
         // Never replace evidence: the run directory is new, and each file is created afresh.
@@ -390,7 +461,7 @@ async fn parties(
     );
     let r = run.display();
     println!(
-        "evidence of this run in {r}: bundle.json opening.json (private) ciphertext.bin log.pub"
+        "evidence of this run in {r}: bundle.json opening.json (private) ciphertext.bin log.pub witnesses.policy"
     );
     println!(
         "  (each run writes a new {}/run-<n>; the relay's and clients' state stays in {})",
@@ -410,7 +481,8 @@ async fn parties(
         }
     };
     println!("a third party checks it with:");
-    println!("  letro-verify {r}/bundle.json --log-key {r}/log.pub --ciphertext {r}/ciphertext.bin --opening {r}/opening.json{accept}");
+    println!("  letro-verify {r}/bundle.json --log-key {r}/log.pub --policy {r}/witnesses.policy --ciphertext {r}/ciphertext.bin --opening {r}/opening.json{accept}");
+    println!("  (--policy requires the witness's cosignature; here the demo runs the witness itself, so it shows nothing against the operator: real witnesses are run by others)");
     if !accept.is_empty() {
         println!("  (--accept-insecure-dev-keys is needed because these are development keys: their maker could forge proofs; without it letro-verify refuses them)");
     }

@@ -128,10 +128,16 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     }
     let r = run1.display().to_string();
     assert!(
-        out.contains(&format!("  letro-verify {r}/bundle.json --log-key {r}/log.pub --ciphertext {r}/ciphertext.bin --opening {r}/opening.json --accept-insecure-dev-keys\n")),
+        out.contains(&format!("  letro-verify {r}/bundle.json --log-key {r}/log.pub --policy {r}/witnesses.policy --ciphertext {r}/ciphertext.bin --opening {r}/opening.json --accept-insecure-dev-keys\n")),
         "{out}"
     );
-    const EVIDENCE: [&str; 4] = ["bundle.json", "opening.json", "ciphertext.bin", "log.pub"];
+    const EVIDENCE: [&str; 5] = [
+        "bundle.json",
+        "opening.json",
+        "ciphertext.bin",
+        "log.pub",
+        "witnesses.policy",
+    ];
     for f in EVIDENCE {
         assert!(run1.join(f).exists(), "{f}");
         assert!(!d.join(f).exists(), "{f} is in the run directory only");
@@ -156,6 +162,8 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
             p("bundle.json"),
             "--log-key".into(),
             p("log.pub"),
+            "--policy".into(),
+            p("witnesses.policy"),
             "--ciphertext".into(),
             ct.to_owned(),
             "--opening".into(),
@@ -193,6 +201,10 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     let b = &j["bundles"][0];
     assert_eq!(b["verified"], true, "{j}");
     assert_eq!(b["verifying_key"]["trust_level"], "insecure-dev");
+    // The bundle's checkpoint carries the demo witness's cosignature, which the policy requires.
+    let cosignatures = b["statement"]["cosignatures"].as_array().unwrap();
+    assert_eq!(cosignatures.len(), 1, "{j}");
+    assert_eq!(cosignatures[0]["key_name"], "witness.demo.letro.invalid/w1");
     let codes: Vec<&str> = b["warnings"]
         .as_array()
         .unwrap()

@@ -460,6 +460,12 @@ impl Service {
         result
     }
 
+    /// One publication round now, as the publisher runs it on its interval: with witnesses,
+    /// the checkpoint is published cosigned, or not at all below the quorum.
+    pub async fn publish(&self) -> Result<(), String> {
+        publish_round(&self.state, self.witnessing.as_ref()).await
+    }
+
     /// The API state (to build a router or call the log directly).
     pub fn state(&self) -> &AppState {
         &self.state
