@@ -29,14 +29,7 @@ pub fn run(config_file: Option<&Path>, flags: Settings) -> Result<(), CliError> 
     })?;
     let listen = config.listen;
     init_logging();
-    let rt = tokio::runtime::Runtime::new()
-        .map_err(|e| CliError::new(EXIT_FAILED, format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(async move {
-        let listener = letro_service::server::bind(listen)
-            .map_err(|e| CliError::new(EXIT_INPUT, format!("cannot listen on {listen}: {e}")))?;
-        let bound = listener
-            .local_addr()
-            .map_or_else(|_| listen.to_string(), |a| a.to_string());
+    on_listener(listen, |listener, bound| async move {
         eprintln!("letro-service listening on {bound} (log {})", config.origin);
         let service = Service::start(config).map_err(start_error)?;
         eprintln!("log key: {}", service.log_vkey());
@@ -48,6 +41,25 @@ pub fn run(config_file: Option<&Path>, flags: Settings) -> Result<(), CliError> 
             .serve(listener, shutdown_signal())
             .await
             .map_err(|e| CliError::new(EXIT_FAILED, e))
+    })
+}
+
+/// Binds `listen` and runs `serve` with the listener and its bound address on a new tokio
+/// runtime.
+fn on_listener<F, Fut>(listen: std::net::SocketAddr, serve: F) -> Result<(), CliError>
+where
+    F: FnOnce(tokio::net::TcpListener, String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), CliError>>,
+{
+    let rt = tokio::runtime::Runtime::new()
+        .map_err(|e| CliError::new(EXIT_FAILED, format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async move {
+        let listener = letro_service::server::bind(listen)
+            .map_err(|e| CliError::new(EXIT_INPUT, format!("cannot listen on {listen}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_or_else(|_| listen.to_string(), |a| a.to_string());
+        serve(listener, bound).await
     })
 }
 
@@ -67,15 +79,7 @@ pub fn witness(config: &Path, print_key: bool) -> Result<(), CliError> {
         return Ok(());
     }
     init_logging();
-    let listen = config.listen;
-    let rt = tokio::runtime::Runtime::new()
-        .map_err(|e| CliError::new(EXIT_FAILED, format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(async move {
-        let listener = letro_service::server::bind(listen)
-            .map_err(|e| CliError::new(EXIT_INPUT, format!("cannot listen on {listen}: {e}")))?;
-        let bound = listener
-            .local_addr()
-            .map_or_else(|_| listen.to_string(), |a| a.to_string());
+    on_listener(config.listen, |listener, bound| async move {
         eprintln!(
             "letro witness listening on {bound}, cosigning for {} log(s)",
             config.logs.len()

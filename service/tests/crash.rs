@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +22,6 @@ use letro_api::bodies::{ReceiptRequest, SubmissionRequest};
 use letro_api_client::Client;
 use letro_service::{serve, unix_now, Service};
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 const CHILD_DIR: &str = "LETRO_CRASH_CHILD_DIR";
 
@@ -32,11 +30,7 @@ const CHILD_DIR: &str = "LETRO_CRASH_CHILD_DIR";
 async fn crash_child() {
     let dir =
         PathBuf::from(std::env::var(CHILD_DIR).expect("run by kill_9_loses_nothing_acknowledged"));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let tmp = dir.join("port.tmp");
-    std::fs::write(&tmp, port.to_string()).unwrap();
-    std::fs::rename(&tmp, dir.join("port")).unwrap();
+    let listener = announce_listener(&dir).await;
     serve(config(&dir), listener, std::future::pending())
         .await
         .unwrap();
@@ -65,22 +59,7 @@ async fn kill_9_loses_nothing_acknowledged() {
         drop(router);
         service.shutdown().await;
     }
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "crash_child", "--nocapture"])
-        .env(CHILD_DIR, dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut port = None;
-    for _ in 0..600 {
-        if let Ok(p) = std::fs::read_to_string(dir.path().join("port")) {
-            port = Some(p.parse::<u16>().unwrap());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let addr = SocketAddr::from(([127, 0, 0, 1], port.expect("the child did not start")));
+    let (mut child, addr) = spawn_child_server("crash_child", CHILD_DIR, dir.path()).await;
 
     // Four clients post distinct submissions and their receipts until the server dies.
     let t = unix_now();

@@ -10,6 +10,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -267,10 +269,7 @@ async fn witness_child() {
         PathBuf::from(std::env::var(CHILD_DIR).expect("run by kill_9_never_forgets_a_cosignature"));
     let config = WitnessConfig::read(&dir.join("witness.toml")).unwrap();
     let witness = Arc::new(Witness::open(&config).unwrap());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::fs::write(dir.join("port.tmp"), port.to_string()).unwrap();
-    std::fs::rename(dir.join("port.tmp"), dir.join("port")).unwrap();
+    let listener = common::announce_listener(&dir).await;
     server::run(
         listener,
         witness.router(),
@@ -288,25 +287,9 @@ async fn kill_9_never_forgets_a_cosignature() {
     let config = WitnessConfig::read(&settings(dir.path(), &log)).unwrap();
     // The key is made here, before the child starts, so the clients can check cosignatures.
     let key = Witness::open(&config).unwrap().cosigner_key();
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "witness_child", "--nocapture"])
-        .env(CHILD_DIR, dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut port = None;
-    for _ in 0..600 {
-        if let Ok(p) = std::fs::read_to_string(dir.path().join("port")) {
-            port = Some(p.parse::<u16>().unwrap());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let url = format!(
-        "http://127.0.0.1:{}",
-        port.expect("the witness did not start")
-    );
+    let (mut child, addr) =
+        common::spawn_child_server("witness_child", CHILD_DIR, dir.path()).await;
+    let url = format!("http://{addr}");
 
     // Two clients race, each growing the log from the size it believes the witness holds.
     let cosigned: Arc<Mutex<Vec<u64>>> = Arc::default();

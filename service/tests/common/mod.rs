@@ -231,3 +231,41 @@ pub async fn call(
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, value)
 }
+
+/// For kill -9 tests: re-runs this test binary as a child that runs only the ignored test
+/// `child_test`, with `env_var` set to `dir`; waits for the port the child announces in
+/// `dir/port` ([`announce_listener`]); returns the child and its address.
+pub async fn spawn_child_server(
+    child_test: &str,
+    env_var: &str,
+    dir: &Path,
+) -> (std::process::Child, std::net::SocketAddr) {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", child_test, "--nocapture"])
+        .env(env_var, dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        if let Ok(p) = std::fs::read_to_string(dir.join("port")) {
+            let port = p.parse::<u16>().unwrap();
+            return (child, std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the child {child_test} did not start");
+}
+
+/// In the child of [`spawn_child_server`]: a listener on 127.0.0.1, its port written to
+/// `dir/port` atomically.
+pub async fn announce_listener(dir: &Path) -> tokio::net::TcpListener {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tmp = dir.join("port.tmp");
+    std::fs::write(&tmp, port.to_string()).unwrap();
+    std::fs::rename(&tmp, dir.join("port")).unwrap();
+    listener
+}
