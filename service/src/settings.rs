@@ -466,4 +466,64 @@ mod tests {
         let e = Settings::read(&bad).unwrap_err().to_string();
         assert!(e.contains("bad.toml") && e.contains("provers"), "{e}");
     }
+
+    #[test]
+    fn witness_settings_are_checked() {
+        let key = |seed: u8| {
+            letro_log::cosignature::CosignerSigner::from_seed(
+                &format!("w{seed}.example"),
+                &[seed; 32],
+            )
+            .unwrap()
+            .cosigner_key()
+            .to_string()
+        };
+        let file = |witnesses: &str, rest: &str| {
+            Settings::parse(&format!(
+                "data = \"/d\"\norigin = \"o\"\n{rest}\n{witnesses}"
+            ))
+            .unwrap()
+            .into_config()
+        };
+        let one = format!(
+            "[[witness]]\nvkey = \"{}\"\nurl = \"http://127.0.0.1:7380\"\n",
+            key(1)
+        );
+        let two = format!(
+            "{one}[[witness]]\nvkey = \"{}\"\nurl = \"https://w2.example\"\n",
+            key(2)
+        );
+        let c = file(&two, "witness_quorum = 2\nwitness_timeout_seconds = 9").unwrap();
+        assert_eq!(c.witnesses.len(), 2);
+        assert_eq!(c.witnesses[0].key.name(), "w1.example");
+        assert_eq!((c.witness_quorum, c.witness_timeout.as_secs()), (2, 9));
+        let c = file("", "").unwrap();
+        assert_eq!((c.witnesses.len(), c.witness_quorum), (0, 0));
+        for (witnesses, rest, needle) in [
+            (one.clone(), "witness_quorum = 2", "witness_quorum"),
+            (String::new(), "witness_quorum = 1", "witness_quorum"),
+            (
+                one.clone(),
+                "witness_timeout_seconds = 0",
+                "witness_timeout_seconds",
+            ),
+            (
+                one.replace("http://127.0.0.1:7380", "ftp://x"),
+                "",
+                "not http",
+            ),
+            (format!("{one}{one}"), "", "listed twice"),
+            (
+                one.replace(&key(1), "w1.example+00000000+AAAA"),
+                "",
+                "witness vkey",
+            ),
+        ] {
+            let e = file(&witnesses, rest).unwrap_err().to_string();
+            assert!(e.contains(needle), "{witnesses}{rest}: {e}");
+        }
+        let e = Settings::parse("[[witness]]\nvkey = \"x\"\nurl = \"http://x\"\nname = \"n\"\n")
+            .unwrap_err();
+        assert!(e.contains("unknown field `name`"), "{e}");
+    }
 }
