@@ -13,6 +13,8 @@
 //!   set of cosigners satisfies the quorum;
 //! - [`rfc6962`]: RFC 6962 SHA-256 Merkle trees, their inclusion and consistency proofs and
 //!   the proofs' verification, which C2SP witnesses and tiles assume;
+//! - [`tiles`]: C2SP tlog-tiles: tile paths, hash tiles and entry bundles, and the tiles a
+//!   tree's growth adds;
 //! - [`witness`]: C2SP tlog-witness `add-checkpoint`: the request and answers, and the
 //!   witness's decision (404, 403, 400, 409, 422 or the new latest to store);
 //! - [`state`]: the three states of a log entry (sequenced, integrated, published) and the
@@ -27,4 +29,5 @@ pub mod note;
 pub mod policy;
 pub mod rfc6962;
 pub mod state;
+pub mod tiles;
 pub mod witness;
