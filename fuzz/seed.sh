@@ -16,7 +16,7 @@ for dir in "$@"; do
 done
 cd "$(dirname "$0")"
 
-targets=(bundle checkpoint opening record note keys directory witness policy)
+targets=(bundle checkpoint opening record note keys directory witness policy tile)
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
 done
@@ -29,7 +29,7 @@ add() {
   cp "$2" "corpus/$1/$sum"
 }
 
-dirs=(../testdata/checkpoints ../testdata/bundles ../testdata/records ../testdata/directory ../testdata/witness ${args[@]+"${args[@]}"})
+dirs=(../testdata/checkpoints ../testdata/bundles ../testdata/records ../testdata/directory ../testdata/witness ../testdata/tiles ${args[@]+"${args[@]}"})
 n=0
 while IFS= read -r -d '' f; do
   case "$f" in
@@ -37,6 +37,7 @@ while IFS= read -r -d '' f; do
     *.checkpoint) add checkpoint "$f"; add note "$f" ;;
     *.add-checkpoint) add witness "$f" ;;
     *.policy) add policy "$f" ;;
+    *.tile) add tile "$f" ;;
     *.vkey) add keys "$f" ;;
     *bundle.json) add bundle "$f" ;;
     *opening.json) add opening "$f" ;;
@@ -51,7 +52,7 @@ while IFS= read -r -d '' f; do
       ;;
   esac
   n=$((n + 1))
-done < <(find "${dirs[@]}" -type f \( -name '*.checkpoint' -o -name '*.add-checkpoint' -o -name '*.policy' -o -name '*.vkey' -o -name '*.json' \) -print0)
+done < <(find "${dirs[@]}" -type f \( -name '*.checkpoint' -o -name '*.add-checkpoint' -o -name '*.policy' -o -name '*.tile' -o -name '*.vkey' -o -name '*.json' \) -print0)
 
 echo "seeded $n files"
 for target in "${targets[@]}"; do
