@@ -90,6 +90,18 @@ pub const LETRO_SENDER: Header = Header {
     description: "the account id of the envelope's sender",
 };
 
+/// `Cache-Control` on an immutable tile: cacheable for ever.
+pub const CACHE_FOREVER: Header = Header {
+    name: "Cache-Control",
+    description: "`public, max-age=31536000, immutable`: a tile path always has the same content",
+};
+
+/// `Cache-Control` on the checkpoint: it changes at every publication.
+pub const CACHE_BRIEFLY: Header = Header {
+    name: "Cache-Control",
+    description: "`public, max-age=5`: the checkpoint changes at every publication",
+};
+
 /// A path parameter's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamType {
@@ -101,6 +113,10 @@ pub enum ParamType {
     AccountId,
     /// A string (a job id, a token id).
     Text,
+    /// A C2SP tlog-tiles path below `tile/`: `<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`
+    /// (`letro_log::tiles::TilePath`). It spans several path segments, which a client sends
+    /// as they are (`/` not percent-encoded; a percent-encoded one is decoded first).
+    TilePath,
 }
 
 /// A path parameter.
@@ -179,6 +195,8 @@ impl Route {
 }
 
 const JSON: &str = "application/json";
+/// The content type of tiles and entry bundles.
+pub const OCTETS: &str = "application/octet-stream";
 const TEXT: &str = "text/plain; charset=utf-8";
 /// The content type of `GET /metrics`.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -342,6 +360,50 @@ pub const ROUTES: &[Route] = &[
             binary: false,
         })],
         errors: &[],
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/log/checkpoint",
+        operation_id: "get_tlog_checkpoint",
+        roles: OPEN,
+        summary: "C2SP tlog-tiles: the latest signed checkpoint, at the tiles' prefix `/v1/log`.",
+        params: &[],
+        query: Query::None,
+        request: Body::None,
+        answers: &[Answer {
+            status: 200,
+            description: "the latest signed checkpoint (C2SP signed note), cosigned where witnesses are configured",
+            body: Body::Raw {
+                content_type: TEXT,
+                binary: false,
+            },
+            headers: &[CACHE_BRIEFLY],
+        }],
+        errors: &[ErrorCode::NotFound],
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/log/tile/{tile}",
+        operation_id: "get_tlog_tile",
+        roles: OPEN,
+        summary: "C2SP tlog-tiles: a hash tile or an entry bundle of the published tree.",
+        params: &[PathParam {
+            name: "tile",
+            ty: ParamType::TilePath,
+            description: "`<L>/<N>[.p/<W>]` (hash tile) or `entries/<N>[.p/<W>]` (entry bundle), as C2SP tlog-tiles spells them; several path segments",
+        }],
+        query: Query::None,
+        request: Body::None,
+        answers: &[Answer {
+            status: 200,
+            description: "the tile: W (256 for a full tile) hashes of 32 bytes, or W entries of the log, each a big-endian u16 length (32) and the leaf's 32 bytes",
+            body: Body::Raw {
+                content_type: OCTETS,
+                binary: true,
+            },
+            headers: &[CACHE_FOREVER],
+        }],
+        errors: &[ErrorCode::NotFound],
     },
     Route {
         method: Method::Get,

@@ -26,6 +26,7 @@ use crate::{poseidon, tags, Fr};
 use letro_log::checkpoint::{poseidon_root_extension, Checkpoint};
 use letro_log::rfc6962;
 use letro_log::state::{LogState, StateError};
+use letro_log::tiles::{self, TileError, TileKind, TilePath};
 
 /// An identifier (sender account, recipient routing id) as a field element: the first 31 bytes
 /// of SHA-256 of its UTF-8 bytes, read big-endian (below 2^248, so below the modulus).
@@ -303,6 +304,36 @@ impl DeliveryLog {
     /// The RFC 6962 tree over the same entries (each the leaf's 32 big-endian bytes).
     pub fn rfc6962(&self) -> &rfc6962::Tree {
         &self.rfc6962
+    }
+
+    /// The C2SP tlog-tiles file `path` (a hash tile, or an entry bundle of the leaves' 32-byte
+    /// big-endian encodings) of the tree of the first `size` integrated entries.
+    pub fn tile(&self, path: &TilePath, size: u64) -> Result<Vec<u8>, TileError> {
+        if size > self.integrated_size() || !path.in_tree(size) {
+            return Err(TileError::NotInTree {
+                path: path.to_string(),
+                size,
+            });
+        }
+        match path.kind {
+            TileKind::Hashes(_) => tiles::hash_tile(&self.rfc6962, path, size),
+            TileKind::Entries => {
+                let start = path.index.saturating_mul(tiles::TILE_WIDTH);
+                let entries = (start..start + u64::from(path.width))
+                    .map(|i| {
+                        u32::try_from(i)
+                            .ok()
+                            .and_then(|i| self.tree.leaf(i).ok())
+                            .map(|leaf| fr_to_be_bytes(&leaf))
+                            .ok_or_else(|| TileError::NotInTree {
+                                path: path.to_string(),
+                                size,
+                            })
+                    })
+                    .collect::<Result<Vec<[u8; 32]>, TileError>>()?;
+                tiles::entry_bundle(&entries)
+            }
+        }
     }
 }
 

@@ -138,6 +138,7 @@ async fn every_cell_of_the_access_table_holds() {
         let uri = match path {
             "/v1/log/leaves/{index}/inclusion" => "/v1/log/leaves/0/inclusion".to_owned(),
             "/v1/log/consistency" => "/v1/log/consistency?old=0&new=1".to_owned(),
+            "/v1/log/tile/{tile}" => "/v1/log/tile/entries/000.p/1".to_owned(),
             "/v1/proofs/{job_id}" => job_uri.clone(),
             "/v1/admin/tokens/{token_id}" => revoke_uri.clone(),
             "/v1/directory/{account}" => "/v1/directory/alice".to_owned(),
@@ -199,10 +200,12 @@ async fn every_cell_of_the_access_table_holds() {
             "GET /v1/admin/tokens",
             "GET /v1/checkpoint",
             "GET /v1/directory/{account}",
+            "GET /v1/log/checkpoint",
             "GET /v1/log/consistency",
             "GET /v1/log/key",
             "GET /v1/log/leaves/{index}/inclusion",
             "GET /v1/log/state",
+            "GET /v1/log/tile/{tile}",
             "GET /v1/mailbox",
             "GET /v1/mailbox/{ciphertext_sha256}",
             "GET /v1/proofs/{job_id}",
@@ -223,7 +226,7 @@ async fn every_cell_of_the_access_table_holds() {
         .collect();
     routes.sort();
     assert_eq!(endpoints, routes, "ACCESS.md and the router differ");
-    assert_eq!(cells, 22 * 6);
+    assert_eq!(cells, 24 * 6);
 
     // A malformed Authorization header is the same as none.
     let (st, _) = call(

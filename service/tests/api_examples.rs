@@ -21,6 +21,7 @@ use letro_api::directory::{PrekeyBundle, PrekeyUpload};
 use letro_api::routes::{Body, Query, Route};
 use letro_api::{ErrorBody, ROUTES};
 use letro_core::statement::{receipt_message, CiphertextHash};
+use letro_log::tiles::{parse_entry_bundle, TilePath};
 use serde_json::Value;
 
 /// One fenced ```http block: its first line, its header lines and its body.
@@ -140,8 +141,26 @@ fn check_body(body: Body, text: &str, path_hash: Option<CiphertextHash>) {
                 check_json(schema, &item.to_string(), path_hash);
             }
         }
+        // Bytes are shown as an xxd dump (checked), or described (`<the envelope ...>`).
+        Body::Raw { binary: true, .. } if text.starts_with("00000000: ") => {
+            assert!(!xxd(text).is_empty())
+        }
         Body::Raw { .. } => assert!(!text.is_empty()),
     }
+}
+
+/// The bytes of an `xxd` dump (`00000000: 0020 024f ...`), as API.md shows binary bodies.
+fn xxd(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let (offset, hex) = line
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("not xxd: {line}"));
+        assert_eq!(usize::from_str_radix(offset, 16).unwrap(), i * 16, "{line}");
+        let hex: String = hex.split(' ').collect();
+        out.extend(hex::decode(hex).unwrap_or_else(|e| panic!("{line}: {e}")));
+    }
+    out
 }
 
 /// The request line's path matches the route's template; returns `H` if the path names one.
@@ -149,6 +168,14 @@ fn check_target(route: &Route, target: &str) -> Option<CiphertextHash> {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     assert_eq!(query.is_empty(), route.query == Query::None, "{target}");
     let mut hash = None;
+    // A tile path parameter is the rest of the path, several segments.
+    if let Some(prefix) = route.path.strip_suffix("{tile}") {
+        let tile = path
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{target}"));
+        TilePath::parse(&format!("tile/{tile}")).unwrap_or_else(|e| panic!("{target}: {e}"));
+        return None;
+    }
     let got: Vec<&str> = path.split('/').collect();
     let want: Vec<&str> = route.path.split('/').collect();
     assert_eq!(got.len(), want.len(), "{target}");
@@ -221,5 +248,32 @@ fn every_route_has_an_example_of_its_types() {
                 assert_eq!(e.error.code.status(), status, "{heading}");
             }
         }
+    }
+}
+
+/// The tile example is the entry bundle of the worked example's two v2 leaves.
+#[test]
+fn the_tile_example_holds_the_worked_examples_leaves() {
+    let examples = examples();
+    let (_, request, answer) = examples
+        .iter()
+        .find(|(h, _, _)| h == "GET /v1/log/tile/{tile}")
+        .unwrap();
+    let target = request.start.strip_prefix("GET /v1/log/").unwrap();
+    let path = TilePath::parse(target).unwrap();
+    let bytes = xxd(&answer.body);
+    let entries = parse_entry_bundle(&bytes, &path).unwrap();
+    assert_eq!(entries.len(), usize::from(path.width));
+    let v: Value = parse(
+        "statement.json",
+        &body_text("< testdata/vectors/statement.json"),
+    );
+    for (entry, name) in entries
+        .iter()
+        .zip(["submitted_leaf_v2", "delivered_leaf_v2"])
+    {
+        let leaf =
+            letro_core::field::fr_from_decimal(v["vectors"][name].as_str().unwrap()).unwrap();
+        assert_eq!(*entry, letro_core::field::fr_to_be_bytes(&leaf), "{name}");
     }
 }

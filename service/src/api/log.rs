@@ -1,6 +1,8 @@
 //! The log (open, except its state): checkpoint, log key, sizes, inclusion and consistency
 //! proofs, for published sizes only.
 
+use letro_log::tiles::TilePath;
+
 use super::*;
 
 /// `GET /v1/log/key`: the log's verifier key as C2SP vkey text, a convenience copy. A verifier
@@ -21,6 +23,51 @@ pub(super) async fn get_checkpoint(State(state): State<AppState>) -> Result<Resp
         .map(|c| c.text.clone())
         .ok_or_else(|| ApiError::NotFound("no checkpoint has been published yet".into()))?;
     Ok(([(header::CONTENT_TYPE, TEXT)], text).into_response())
+}
+
+/// `GET /v1/log/checkpoint`: the checkpoint at the C2SP tlog-tiles prefix `/v1/log`, cacheable
+/// for a few seconds only.
+pub(super) async fn get_tlog_checkpoint(
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    let mut response = get_checkpoint(State(state)).await?;
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=5"),
+    );
+    Ok(response)
+}
+
+/// `GET /v1/log/tile/{tile}`: a C2SP tlog-tiles hash tile or entry bundle of the published tree.
+/// A path always has the same content, so every answer is cacheable for ever.
+pub(super) async fn get_tlog_tile(
+    State(state): State<AppState>,
+    tile: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(tile) =
+        tile.map_err(|_| ApiError::InvalidRequest("the tile path is not valid UTF-8".into()))?;
+    let path = TilePath::parse(&format!("tile/{tile}"))
+        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let view = state.view()?;
+    let published = view.log.published_size();
+    if !path.in_tree(published) {
+        return Err(ApiError::NotFound(format!(
+            "the tile {path} is not in the published tree of {published} entries"
+        )));
+    }
+    let bytes = view.log.tile(&path, published).map_err(|e| {
+        tracing::error!(error = %e, %path, "a tile of the published tree could not be made");
+        ApiError::Internal
+    })?;
+    drop(view);
+    Ok((
+        [
+            (header::CONTENT_TYPE, letro_api::routes::OCTETS),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 pub(super) async fn get_state(

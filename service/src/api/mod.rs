@@ -74,6 +74,8 @@ fn handlers(envelope_limit: usize) -> Vec<(&'static str, MethodRouter<AppState>)
         ("post_receipt", post(post_receipt)),
         ("get_checkpoint", get(get_checkpoint)),
         ("get_log_key", get(get_log_key)),
+        ("get_tlog_checkpoint", get(get_tlog_checkpoint)),
+        ("get_tlog_tile", get(get_tlog_tile)),
         ("get_log_state", get(get_state)),
         ("get_inclusion_proof", get(get_inclusion)),
         ("get_consistency_proof", get(get_consistency)),
@@ -107,7 +109,7 @@ pub use letro_api::routes::METRICS_CONTENT_TYPE;
 pub fn build_router(state: AppState) -> Router {
     let limit = state.inner.body_limit;
     let timeout = state.inner.request_timeout;
-    let mut by_path: std::collections::BTreeMap<&str, MethodRouter<AppState>> =
+    let mut by_path: std::collections::BTreeMap<String, MethodRouter<AppState>> =
         std::collections::BTreeMap::new();
     for (id, handler) in handlers(state.inner.max_envelope_bytes) {
         let Some(route) = letro_api::routes::route(id) else {
@@ -118,15 +120,16 @@ pub fn build_router(state: AppState) -> Router {
             );
             continue;
         };
-        let merged = match by_path.remove(route.path) {
+        let path = axum_path(route);
+        let merged = match by_path.remove(path.as_str()) {
             Some(existing) => existing.merge(handler),
             None => handler,
         };
-        by_path.insert(route.path, merged);
+        by_path.insert(path, merged);
     }
     let mut router = Router::new();
     for (path, handler) in by_path {
-        router = router.route(path, handler.fallback(method_not_allowed));
+        router = router.route(&path, handler.fallback(method_not_allowed));
     }
     router
         // Route layers see the matched route template; the metrics layer is outside the
@@ -138,6 +141,18 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The route's path as axum writes it: a tile path parameter takes the rest of the path
+/// (`{*tile}`), since tile paths have several segments.
+fn axum_path(route: &letro_api::Route) -> String {
+    let mut path = route.path.to_owned();
+    for p in route.params {
+        if p.ty == letro_api::routes::ParamType::TilePath {
+            path = path.replace(&format!("{{{}}}", p.name), &format!("{{*{}}}", p.name));
+        }
+    }
+    path
+}
+
 /// A route that exists, called with a method it does not take: the JSON error, with `Allow`
 /// naming the methods the route table gives the path (RFC 9110 §15.5.6).
 async fn method_not_allowed(path: Option<MatchedPath>) -> Response {
@@ -145,7 +160,7 @@ async fn method_not_allowed(path: Option<MatchedPath>) -> Response {
         .map(|p| {
             letro_api::ROUTES
                 .iter()
-                .filter(|r| r.path == p.as_str())
+                .filter(|r| axum_path(r) == p.as_str())
                 .map(|r| r.method.as_str())
                 .collect()
         })
