@@ -115,6 +115,26 @@ enum Command {
         #[arg(long)]
         print_key: bool,
     },
+    /// Follows a log through its C2SP tlog-tiles: verifies each checkpoint's signature (and
+    /// witness quorum), recomputes both roots from every entry, and keeps its state; exits 1
+    /// with a report and evidence on a fork, a rollback, a wrong root or a bad signature.
+    Monitor {
+        /// The log's tlog-tiles prefix (`https://relay.example/v1/log`) or a tiles directory.
+        #[arg(long)]
+        log: String,
+        /// The log's public key: its C2SP vkey, or a file holding it (pinned out of band).
+        #[arg(long)]
+        log_key: String,
+        /// The monitor's state directory (the last verified checkpoint and every entry).
+        #[arg(long)]
+        state: PathBuf,
+        /// A C2SP tlog-policy file: every checkpoint must carry its witness quorum.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Check again every SECONDS until misbehaviour or Ctrl-C (default: check once).
+        #[arg(long, value_name = "SECONDS")]
+        follow: Option<u64>,
+    },
     /// Not a subcommand any more (hidden): says that the demo is the `letro-demo` binary, which
     /// links libsignal (AGPL-3.0-only) so that `letro` does not.
     #[command(hide = true, disable_help_flag = true)]
@@ -175,6 +195,10 @@ struct ServeArgs {
     /// A PEM file of CA certificates trusted for https:// callbacks besides the Mozilla roots.
     #[arg(long, env = "LETRO_CALLBACK_CA_FILE")]
     callback_ca_file: Option<PathBuf>,
+    /// Also write the published log as C2SP tlog-tiles files (checkpoint, tile/...) to this
+    /// directory after every publication, for a static server or CDN.
+    #[arg(long, env = "LETRO_TILES_DIRECTORY")]
+    tiles_directory: Option<PathBuf>,
     /// Seconds a connection has to send a complete request head (from its opening or its
     /// previous response) before it is closed [default: 10].
     #[arg(long, env = "LETRO_HEADER_TIMEOUT")]
@@ -296,6 +320,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 callback_hosts: (!a.callback_hosts.is_empty()).then_some(a.callback_hosts),
                 callback_backoff_ms: None,
                 callback_ca_file: a.callback_ca_file,
+                tiles_directory: a.tiles_directory,
                 max_envelope_bytes: None,
                 header_timeout_seconds: a.header_timeout,
                 max_connections: a.max_connections,
@@ -324,6 +349,19 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             command: LogCommand::Key { data, log_key },
         } => crate::serve::log_key(data.as_deref(), log_key.as_deref()),
         Command::Witness { config, print_key } => crate::serve::witness(&config, print_key),
+        Command::Monitor {
+            log,
+            log_key,
+            state,
+            policy,
+            follow,
+        } => crate::monitor::run(crate::monitor::MonitorArgs {
+            log,
+            log_key,
+            state,
+            policy,
+            follow,
+        }),
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod commands;
 mod files;
+mod monitor;
 mod prove;
 mod serve;
 

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::cosignature::CosignerKey;
+use crate::cosignature::{CosignatureError, Cosigned, CosignerKey};
 use crate::note::VerifierKey;
 
 /// The most logs, witnesses and groups (each) a policy may define.
@@ -230,6 +230,29 @@ impl Policy {
     /// Whether no cosignature is required (`quorum none`).
     pub fn requires_none(&self) -> bool {
         self.quorum.is_none()
+    }
+
+    /// The verified cosignatures of the policy's witnesses on `note`, each with the witness's
+    /// policy name, and whether they satisfy the quorum. A line that claims to be a policy
+    /// witness's and does not verify refuses the whole note ([`crate::cosignature::verify`]).
+    pub fn cosignatures(
+        &self,
+        note: &crate::note::Note,
+    ) -> Result<(Vec<(String, Cosigned)>, bool), CosignatureError> {
+        let keys: Vec<CosignerKey> = self.witnesses.iter().map(|w| w.key.clone()).collect();
+        let found: Vec<(String, Cosigned)> = crate::cosignature::verify(note, &keys)?
+            .into_iter()
+            .filter_map(|c| {
+                let w = self
+                    .witnesses
+                    .iter()
+                    .find(|w| w.key.name() == c.name && w.key.key_id() == c.key_id)?;
+                Some((w.name.clone(), c))
+            })
+            .collect();
+        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+        let met = self.satisfied_by(&names);
+        Ok((found, met))
     }
 
     /// Whether the witnesses named in `cosigned` (by policy name) satisfy the quorum.

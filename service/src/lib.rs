@@ -27,14 +27,17 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod callback;
+pub mod files;
 pub mod jobs;
 pub mod keys;
 pub mod metrics;
+pub mod monitor;
 pub mod origin;
 pub mod relay;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod tiles;
 pub mod witness;
 pub mod witnessing;
 pub mod writer;
@@ -96,6 +99,9 @@ pub struct Config {
     /// A PEM file of CA certificates trusted for `https://` callbacks besides the Mozilla
     /// root store (a private CA). Default none.
     pub callback_ca_file: Option<PathBuf>,
+    /// A directory the published log is also written to as C2SP tlog-tiles files after every
+    /// publication ([`tiles::TileExporter`]). Default none.
+    pub tiles_directory: Option<PathBuf>,
     /// Largest envelope (message with its attachments, encrypted) the mailbox accepts, in
     /// bytes; larger ones get 413. Default 24 MiB.
     pub max_envelope_bytes: usize,
@@ -135,6 +141,7 @@ impl Config {
             callback_hosts: Vec::new(),
             callback_backoff: Duration::from_secs(1),
             callback_ca_file: None,
+            tiles_directory: None,
             max_envelope_bytes: 24 << 20,
             header_timeout: server::Limits::default().header_timeout,
             max_connections: server::Limits::default().max_connections,
@@ -187,35 +194,55 @@ pub enum ServeError {
     /// The witness settings are not usable (a quorum above the number of witnesses).
     #[error("witnesses: {0}")]
     Witnesses(String),
+    /// The tiles directory cannot be created.
+    #[error("tiles directory: {0}")]
+    Tiles(String),
 }
 
 /// One round of publication: without witnesses, sign and publish; with witnesses, sign, ask
 /// every witness to cosign, and publish with the cosignatures once there are at least the
 /// quorum (otherwise the previous checkpoint stays the published one).
-pub async fn publish_round(
-    state: &AppState,
-    witnessing: Option<&std::sync::Arc<witnessing::Witnessing>>,
-) -> Result<(), String> {
-    let Some(w) = witnessing else {
-        return state.publish().await.map(|_| ()).map_err(|e| e.to_string());
-    };
-    let candidate = state.sign_checkpoint().await.map_err(|e| e.to_string())?;
-    let published = state.published_checkpoint().map_err(|e| e.to_string())?;
-    if published.as_ref().is_some_and(|p| p.text == candidate.text) {
-        return Ok(()); // nothing new since the last round
+pub async fn publish_round(state: &AppState, publication: &Publication) -> Result<(), String> {
+    match &publication.witnessing {
+        None => {
+            state.publish().await.map_err(|e| e.to_string())?;
+        }
+        Some(w) => {
+            let candidate = state.sign_checkpoint().await.map_err(|e| e.to_string())?;
+            let published = state.published_checkpoint().map_err(|e| e.to_string())?;
+            if published.as_ref().is_some_and(|p| p.text == candidate.text) {
+                return Ok(()); // nothing new since the last round
+            }
+            let (cosigned, count) = w.cosign(state, &candidate).await;
+            if count < w.quorum {
+                return Err(format!(
+                    "checkpoint of size {} not published: {count} of the {} cosignatures required",
+                    candidate.size, w.quorum
+                ));
+            }
+            state
+                .commit_checkpoint(cosigned)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
     }
-    let (cosigned, count) = w.cosign(state, &candidate).await;
-    if count < w.quorum {
-        return Err(format!(
-            "checkpoint of size {} not published: {count} of the {} cosignatures required",
-            candidate.size, w.quorum
-        ));
+    if let Some(tiles) = &publication.tiles {
+        // A failed export is retried at the next round; the checkpoint is published anyway.
+        if let Err(e) = tiles.export(state).await {
+            tracing::warn!(error = %e, "writing the tiles directory failed");
+        }
     }
-    state
-        .commit_checkpoint(cosigned)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    Ok(())
+}
+
+/// What a publication round does besides signing: the witnesses to gather cosignatures from,
+/// and the tiles directory to write.
+#[derive(Debug, Clone, Default)]
+pub struct Publication {
+    /// The witnesses and the quorum, if any are configured.
+    pub witnessing: Option<std::sync::Arc<witnessing::Witnessing>>,
+    /// The tiles directory, if one is configured.
+    pub tiles: Option<std::sync::Arc<tiles::TileExporter>>,
 }
 
 /// The current time, Unix seconds.
@@ -229,7 +256,7 @@ pub fn unix_now() -> u64 {
 /// A started service: the log writer thread and the checkpoint publisher are running.
 pub struct Service {
     state: AppState,
-    witnessing: Option<std::sync::Arc<witnessing::Witnessing>>,
+    publication: Publication,
     writer: std::thread::JoinHandle<()>,
     pool: jobs::Pool,
     publisher: tokio::task::JoinHandle<()>,
@@ -400,9 +427,17 @@ impl Service {
                 .map_err(ServeError::Witnesses)?,
             ))
         };
+        let tiles = match &config.tiles_directory {
+            None => None,
+            Some(dir) => Some(std::sync::Arc::new(
+                tiles::TileExporter::new(dir)
+                    .map_err(|e| ServeError::Tiles(format!("{}: {e}", dir.display())))?,
+            )),
+        };
+        let publication = Publication { witnessing, tiles };
         let publisher = {
             let state = state.clone();
-            let witnessing = witnessing.clone();
+            let publication = publication.clone();
             let every = config.checkpoint_interval;
             tokio::spawn(async move {
                 // The first tick is one interval after start, not at once.
@@ -411,7 +446,7 @@ impl Service {
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticker.tick().await;
-                    if let Err(e) = publish_round(&state, witnessing.as_ref()).await {
+                    if let Err(e) = publish_round(&state, &publication).await {
                         tracing::warn!(error = %e, "checkpoint publication failed");
                     }
                 }
@@ -420,7 +455,7 @@ impl Service {
         let token_watch = tokio::spawn(watch_tokens(state.clone(), token_changes));
         Ok(Self {
             state,
-            witnessing,
+            publication,
             writer,
             pool,
             publisher,
@@ -463,7 +498,7 @@ impl Service {
     /// One publication round now, as the publisher runs it on its interval: with witnesses,
     /// the checkpoint is published cosigned, or not at all below the quorum.
     pub async fn publish(&self) -> Result<(), String> {
-        publish_round(&self.state, self.witnessing.as_ref()).await
+        publish_round(&self.state, &self.publication).await
     }
 
     /// The API state (to build a router or call the log directly).
@@ -488,7 +523,7 @@ impl Service {
         let _ = self.token_watch.await;
         self.publisher.abort();
         let _ = self.publisher.await;
-        if let Err(e) = publish_round(&self.state, self.witnessing.as_ref()).await {
+        if let Err(e) = publish_round(&self.state, &self.publication).await {
             tracing::warn!(error = %e, "final checkpoint failed");
         }
         drop(self.state);

@@ -25,6 +25,7 @@
 //! callback_hosts = ["hooks.bank.example"] # empty: callbacks refused
 //! callback_backoff_ms = 1000
 //! callback_ca_file = "/etc/letro/hooks-ca.pem" # optional: a private CA for https callbacks
+//! tiles_directory = "/srv/letro/tiles"   # optional: write the tlog-tiles files here too
 //! max_envelope_bytes = 25165824          # 24 MiB
 //! header_timeout_seconds = 10             # a complete request head within this, or closed
 //! max_connections = 4096                  # lowered to fit the open-file limit
@@ -76,6 +77,8 @@ pub struct Settings {
     pub callback_hosts: Option<Vec<String>>,
     /// [`Config::callback_ca_file`].
     pub callback_ca_file: Option<PathBuf>,
+    /// [`Config::tiles_directory`].
+    pub tiles_directory: Option<PathBuf>,
     /// [`Config::callback_backoff`], milliseconds.
     pub callback_backoff_ms: Option<u64>,
     /// [`Config::max_envelope_bytes`] (1 KiB to 256 MiB).
@@ -186,6 +189,7 @@ impl Settings {
             callback_hosts: over.callback_hosts.or(self.callback_hosts),
             callback_backoff_ms: over.callback_backoff_ms.or(self.callback_backoff_ms),
             callback_ca_file: over.callback_ca_file.or(self.callback_ca_file),
+            tiles_directory: over.tiles_directory.or(self.tiles_directory),
             max_envelope_bytes: over.max_envelope_bytes.or(self.max_envelope_bytes),
             header_timeout_seconds: over.header_timeout_seconds.or(self.header_timeout_seconds),
             max_connections: over.max_connections.or(self.max_connections),
@@ -261,6 +265,7 @@ impl Settings {
                 Duration::from_millis(range("callback_backoff_ms", v, 1, 3_600_000)?);
         }
         c.callback_ca_file = self.callback_ca_file;
+        c.tiles_directory = self.tiles_directory;
         if let Some(v) = self.max_envelope_bytes {
             c.max_envelope_bytes = range("max_envelope_bytes", v as u64, 1024, 256 << 20)? as usize;
         }

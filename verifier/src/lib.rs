@@ -223,29 +223,20 @@ fn witness_cosignatures(
     policy: &letro_log::policy::Policy,
     note: &letro_log::note::Note,
 ) -> Result<Vec<WitnessCosignature>, VerifyError> {
-    let keys: Vec<_> = policy.witnesses().iter().map(|w| w.key.clone()).collect();
-    let verified = letro_log::cosignature::verify(note, &keys)?;
-    let found: Vec<WitnessCosignature> = verified
-        .iter()
-        .filter_map(|c| {
-            let w = policy
-                .witnesses()
-                .iter()
-                .find(|w| w.key.name() == c.name && w.key.key_id() == c.key_id)?;
-            Some(WitnessCosignature {
-                policy_name: w.name.clone(),
-                key_name: c.name.clone(),
-                time: c.time,
-            })
-        })
-        .collect();
-    let names: Vec<&str> = found.iter().map(|c| c.policy_name.as_str()).collect();
-    if !policy.satisfied_by(&names) {
+    let (found, met) = policy.cosignatures(note)?;
+    if !met {
         return Err(VerifyError::QuorumNotMet {
-            cosigned: names.into_iter().map(str::to_owned).collect(),
+            cosigned: found.into_iter().map(|(name, _)| name).collect(),
         });
     }
-    Ok(found)
+    Ok(found
+        .into_iter()
+        .map(|(policy_name, c)| WitnessCosignature {
+            policy_name,
+            key_name: c.name,
+            time: c.time,
+        })
+        .collect())
 }
 
 /// `Malformed.<BundleError variant>`.

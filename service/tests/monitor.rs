@@ -1,0 +1,390 @@
+//! `letro monitor` (letro-service's monitor) and the tiles it reads.
+//!
+//! - An honest service: its tiles over HTTP and in its tiles directory are the same bytes, and
+//!   the monitor, following either, verifies every checkpoint and recomputes both roots.
+//! - A log that misbehaves (a rollback, a fork at the same or a larger size, a wrong
+//!   `poseidon-root` line, a bad signature, a tampered or missing tile, a missing witness
+//!   quorum): the monitor refuses it, stores nothing new and writes the evidence; where a
+//!   witness can see it (a rollback, a fork, a bad signature), the witness refuses it too.
+#![allow(missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use letro_core::field::{fr_from_u128, fr_to_be_bytes};
+use letro_core::log::DeliveryLog;
+use letro_core::Fr;
+use letro_log::checkpoint::{poseidon_root_extension, Checkpoint, SignedCheckpoint};
+use letro_log::cosignature::CosignerSigner;
+use letro_log::note::SignerKey;
+use letro_log::policy::Policy;
+use letro_log::tiles::tiles_between;
+use letro_log::witness::{decide, AddCheckpoint, FollowedLog, Latest, Refusal};
+use letro_service::keys;
+use letro_service::monitor::{Misbehaviour, Monitor, MonitorError, Source};
+use letro_service::Service;
+
+const LOG: &str = "example.invalid/monitored";
+
+fn leaves(n: u64, salt: u128) -> Vec<Fr> {
+    (0..n)
+        .map(|i| fr_from_u128(u128::from(i) * 1_000_003 + salt))
+        .collect()
+}
+
+fn log_of(leaves: &[Fr]) -> DeliveryLog {
+    DeliveryLog::restore(leaves, leaves.len() as u64).unwrap()
+}
+
+fn signer() -> SignerKey {
+    SignerKey::from_seed(LOG, &[7; 32]).unwrap()
+}
+
+fn sign(c: &Checkpoint, key: &SignerKey) -> String {
+    SignedCheckpoint::sign(c, key).unwrap()
+}
+
+/// Writes `log`'s tiles for size `log.len()` and `checkpoint` into `dir` (as a log would).
+fn serve_dir(dir: &Path, log: &DeliveryLog, checkpoint: &str) {
+    let size = log.integrated_size();
+    for path in tiles_between(0, size) {
+        let file = dir.join(path.to_string());
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, log.tile(&path, size).unwrap()).unwrap();
+    }
+    std::fs::write(dir.join("checkpoint"), checkpoint).unwrap();
+}
+
+/// A directory serving the honest log of `n` entries; returns it and the checkpoint text.
+fn honest(dir: &Path, n: u64) -> (DeliveryLog, String) {
+    let log = log_of(&leaves(n, 0));
+    let text = sign(&log.checkpoint(LOG, 1_767_225_600 + n), &signer());
+    std::fs::remove_dir_all(dir).ok();
+    std::fs::create_dir_all(dir).unwrap();
+    serve_dir(dir, &log, &text);
+    (log, text)
+}
+
+fn source(dir: &Path) -> Source {
+    Source::new(dir.to_str().unwrap(), std::time::Duration::from_secs(5)).unwrap()
+}
+
+async fn caught(m: &mut Monitor, dir: &Path) -> Misbehaviour {
+    let before = m.size();
+    match m.check(&source(dir)).await {
+        Err(MonitorError::Misbehaviour { what, evidence }) => {
+            let evidence = evidence.expect("evidence written");
+            assert!(std::fs::read_to_string(evidence)
+                .unwrap()
+                .contains(&what.to_string()));
+            assert_eq!(m.size(), before, "nothing new stored");
+            what
+        }
+        other => panic!("not caught: {other:?}"),
+    }
+}
+
+/// The witness's decision on `text`, having cosigned `latest` before.
+fn witness_says(
+    text: &str,
+    old: u64,
+    proof: &[[u8; 32]],
+    latest: Latest,
+) -> Result<Latest, Refusal> {
+    let body = letro_log::witness::request_body(old, proof, text);
+    let request = AddCheckpoint::parse(body.as_bytes()).unwrap();
+    let logs = [FollowedLog {
+        origin: LOG.into(),
+        keys: vec![signer().verifier_key()],
+    }];
+    decide(&request, &logs, Some(latest))
+}
+
+#[tokio::test]
+async fn the_monitor_catches_every_kind_of_misbehaviour() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = tmp.path().join("served");
+    let state = tmp.path().join("state");
+    let mut m = Monitor::open(&state, signer().verifier_key(), None).unwrap();
+
+    // Honest growth: 300, then 700 entries (full and partial tiles, two levels).
+    honest(&served, 300);
+    let u = m.check(&source(&served)).await.unwrap();
+    assert_eq!((u.old_size, u.new_size, u.rfc6962_checked), (0, 300, true));
+    let (log700, text700) = honest(&served, 700);
+    let u = m.check(&source(&served)).await.unwrap();
+    assert_eq!((u.old_size, u.new_size), (300, 700));
+    // The same checkpoint again: nothing new, still fine.
+    assert_eq!(m.check(&source(&served)).await.unwrap().new_size, 700);
+    // The state survives a restart.
+    drop(m);
+    let mut m = Monitor::open(&state, signer().verifier_key(), None).unwrap();
+    assert_eq!(m.size(), 700);
+    let latest = Latest {
+        size: 700,
+        root: log700.rfc6962().root(),
+    };
+
+    // A rollback: an honest-looking log of 600 entries.
+    let (_, text600) = honest(&served, 600);
+    assert_eq!(
+        caught(&mut m, &served).await,
+        Misbehaviour::Rollback { old: 700, new: 600 }
+    );
+    assert!(witness_says(&text600, 700, &[], latest).is_err());
+
+    // A fork at a larger size: entry 5 rewritten, 800 entries, validly signed.
+    let mut forked = leaves(800, 0);
+    forked[5] = fr_from_u128(5);
+    let fork_log = log_of(&forked);
+    let fork_text = sign(&fork_log.checkpoint(LOG, 1_767_300_000), &signer());
+    std::fs::remove_dir_all(&served).unwrap();
+    serve_dir(&served, &fork_log, &fork_text);
+    assert!(matches!(
+        caught(&mut m, &served).await,
+        Misbehaviour::Fork(_)
+    ));
+    // The forked log cannot give the witness a consistency proof from 700 that holds.
+    let proof = fork_log.rfc6962().consistency_proof(700, 800).unwrap();
+    assert!(matches!(
+        witness_says(&fork_text, 700, &proof, latest),
+        Err(Refusal::Inconsistent(_))
+    ));
+
+    // A fork at the same size: another tree of 700 entries.
+    let mut other = leaves(700, 0);
+    other[699] = fr_from_u128(1);
+    let other_log = log_of(&other);
+    let other_text = sign(&other_log.checkpoint(LOG, 1_767_300_000), &signer());
+    std::fs::remove_dir_all(&served).unwrap();
+    serve_dir(&served, &other_log, &other_text);
+    assert!(matches!(
+        caught(&mut m, &served).await,
+        Misbehaviour::Fork(_)
+    ));
+    assert!(witness_says(&other_text, 700, &[], latest).is_err());
+
+    // A wrong poseidon-root line over the honest entries of 900: the RFC 6962 root matches.
+    let (log900, _) = honest(&served, 900);
+    let mut wrong = log900.checkpoint(LOG, 1_767_300_000);
+    wrong.extensions = vec![poseidon_root_extension(&fr_to_be_bytes(&fr_from_u128(42)))];
+    std::fs::write(served.join("checkpoint"), sign(&wrong, &signer())).unwrap();
+    assert_eq!(
+        caught(&mut m, &served).await,
+        Misbehaviour::PoseidonRoot { size: 900 }
+    );
+
+    // A bad signature: the right origin, another key.
+    let impostor = SignerKey::from_seed(LOG, &[8; 32]).unwrap();
+    let forged = sign(&log900.checkpoint(LOG, 1_767_300_000), &impostor);
+    std::fs::write(served.join("checkpoint"), &forged).unwrap();
+    assert!(matches!(
+        caught(&mut m, &served).await,
+        Misbehaviour::BadSignature(_)
+    ));
+    let proof = log900.rfc6962().consistency_proof(700, 900).unwrap();
+    assert!(matches!(
+        witness_says(&forged, 700, &proof, latest),
+        Err(Refusal::NotSigned(_))
+    ));
+
+    // A tampered entry bundle under the honest checkpoint.
+    let (_, text900) = honest(&served, 900);
+    let bundle = served.join("tile/entries/003.p/132");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(&bundle, &bytes).unwrap();
+    assert!(matches!(
+        caught(&mut m, &served).await,
+        Misbehaviour::Fork(_)
+    ));
+    // A bundle with an entry of the wrong length.
+    std::fs::write(&bundle, [0u8, 1, 9]).unwrap();
+    assert!(matches!(
+        caught(&mut m, &served).await,
+        Misbehaviour::BadTile { .. }
+    ));
+    // A missing one.
+    std::fs::remove_file(&bundle).unwrap();
+    assert!(matches!(
+        caught(&mut m, &served).await,
+        Misbehaviour::MissingTile(_)
+    ));
+
+    // After all that, the honest log is still followed from where it was.
+    honest(&served, 900);
+    assert_eq!(m.check(&source(&served)).await.unwrap().old_size, 700);
+    assert_eq!(m.size(), 900);
+    let _ = (text700, text900);
+
+    // A witness policy: a checkpoint without the quorum is caught; with it, accepted.
+    let witness = CosignerSigner::from_seed("witness.example/w1", &[9; 32]).unwrap();
+    let policy_text = format!(
+        "log {}\nwitness w1 {}\nquorum w1\n",
+        signer().verifier_key(),
+        witness.cosigner_key()
+    );
+    let policy = Policy::parse(policy_text.as_bytes()).unwrap();
+    drop(m);
+    let mut m = Monitor::open(&state, signer().verifier_key(), Some(policy)).unwrap();
+    let (log1000, text1000) = honest(&served, 1000);
+    assert!(matches!(
+        caught(&mut m, &served).await,
+        Misbehaviour::Witnesses(_)
+    ));
+    let body = text1000
+        .split_once("\n\n")
+        .map(|(b, _)| format!("{b}\n"))
+        .unwrap();
+    let line = witness.cosign(&body, 1_767_300_001).unwrap();
+    let cosigned = letro_log::cosignature::attach(&text1000, &[line]);
+    std::fs::write(served.join("checkpoint"), &cosigned).unwrap();
+    let u = m.check(&source(&served)).await.unwrap();
+    assert_eq!(
+        (u.new_size, u.cosigned_by.clone()),
+        (1000, vec!["w1".to_owned()])
+    );
+    assert_eq!(log1000.integrated_size(), 1000);
+}
+
+#[tokio::test]
+async fn a_corrupt_state_is_refused_and_a_torn_append_is_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let served = tmp.path().join("served");
+    let state = tmp.path().join("state");
+    honest(&served, 300);
+    let mut m = Monitor::open(&state, signer().verifier_key(), None).unwrap();
+    m.check(&source(&served)).await.unwrap();
+    drop(m);
+    // Entries appended by a check that crashed before the checkpoint was replaced: dropped.
+    let entries = state.join("entries");
+    let mut bytes = std::fs::read(&entries).unwrap();
+    bytes.extend_from_slice(&[0u8; 64]);
+    std::fs::write(&entries, &bytes).unwrap();
+    let m = Monitor::open(&state, signer().verifier_key(), None).unwrap();
+    assert_eq!(m.size(), 300);
+    assert_eq!(std::fs::metadata(&entries).unwrap().len(), 300 * 32);
+    drop(m);
+    // A changed stored entry: refused, not silently trusted.
+    let mut bytes = std::fs::read(&entries).unwrap();
+    bytes[31] ^= 1;
+    std::fs::write(&entries, &bytes).unwrap();
+    assert!(matches!(
+        Monitor::open(&state, signer().verifier_key(), None),
+        Err(MonitorError::State(_))
+    ));
+    // Missing entries: refused.
+    std::fs::write(&entries, &bytes[..64]).unwrap();
+    assert!(matches!(
+        Monitor::open(&state, signer().verifier_key(), None),
+        Err(MonitorError::State(_))
+    ));
+    // Another log's key: the stored checkpoint does not verify.
+    let other = SignerKey::from_seed(LOG, &[3; 32]).unwrap().verifier_key();
+    assert!(Monitor::open(&state, other, None).is_err());
+}
+
+#[tokio::test]
+async fn an_honest_service_serves_the_same_tiles_over_http_and_in_its_directory() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let tiles = dir.path().join("tiles");
+    let tokens = issue_tokens(dir.path());
+    let mut cfg = config(dir.path());
+    cfg.provers = 0;
+    cfg.tiles_directory = Some(tiles.clone());
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router.clone();
+    let served = tokio::spawn(async move { axum::serve(listener, app).await });
+    let key = keys::load_or_create(dir.path(), ORIGIN)
+        .unwrap()
+        .verifier_key();
+    let http = Source::new(
+        &format!("http://{addr}/v1/log/"),
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let mut by_http = Monitor::open(&dir.path().join("m1"), key.clone(), None).unwrap();
+    let mut by_dir = Monitor::open(&dir.path().join("m2"), key.clone(), None).unwrap();
+
+    let mut n = 0u32;
+    for batch in [3u32, 260, 40] {
+        for _ in 0..batch {
+            let (st, _) = call(
+                &router,
+                "POST",
+                "/v1/submissions",
+                Some(&tokens.relay),
+                Some(submission(&n.to_be_bytes(), "r")),
+            )
+            .await;
+            assert!(st.is_success());
+            n += 1;
+        }
+        service.publish().await.unwrap();
+        let a = by_http.check(&http).await.unwrap();
+        let b = by_dir.check(&source(&tiles)).await.unwrap();
+        assert_eq!((a.new_size, b.new_size), (u64::from(n), u64::from(n)));
+        assert!(a.rfc6962_checked);
+        assert_eq!(by_http.checkpoint_text(), by_dir.checkpoint_text());
+    }
+    // Every tile of the published tree: the same bytes both ways, immutable over HTTP.
+    let client = reqwest::Client::new();
+    for path in tiles_between(0, u64::from(n)) {
+        let resp = client
+            .get(format!("http://{addr}/v1/log/{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(
+            resp.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(resp.headers()["content-type"], "application/octet-stream");
+        let bytes = resp.bytes().await.unwrap();
+        assert_eq!(
+            bytes.as_ref(),
+            std::fs::read(tiles.join(path.to_string())).unwrap(),
+            "{path}"
+        );
+    }
+    let resp = client
+        .get(format!("http://{addr}/v1/log/checkpoint"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["cache-control"], "public, max-age=5");
+    // Beyond the published tree: 404; another spelling: 400.
+    for (path, status) in [
+        ("tile/0/001.p/48", 404),
+        ("tile/entries/002", 404),
+        ("tile/0/001.p/47", 200),
+        ("tile/0/1", 400),
+        ("tile/0/x000/001", 400),
+        ("tile/0/001.p/256", 400),
+        ("tile/64/000", 400),
+        ("tile/", 404), // no tile path at all: no such endpoint
+    ] {
+        let resp = client
+            .get(format!("http://{addr}/v1/log/{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{path}");
+    }
+    served.abort();
+    drop(router);
+    service.shutdown().await;
+}
