@@ -197,6 +197,8 @@ async fn flow(dir: &Path) -> Result<(), DemoError> {
         url: witness_url.clone(),
     }];
     config.witness_quorum = 1;
+    // The published log is also written as C2SP tlog-tiles files, for a monitor (or a CDN).
+    config.tiles_directory = Some(data.join("tiles"));
     let service = Service::start(config).map_err(fail)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -428,6 +430,24 @@ async fn parties(
         recipient.fingerprint,
         recipient.identity_key.as_deref().unwrap_or("(none)")
     ));
+    // A monitor (here in-process; `letro monitor` is the same code) replays the log from its
+    // tiles: signature, witness quorum, and both roots recomputed from every entry.
+    let mut monitor = letro_service::monitor::Monitor::open(
+        &dir.join("monitor"),
+        log_key.verifier_key(),
+        Some(letro_log::policy::Policy::parse(policy_text.as_bytes()).map_err(fail)?),
+    )
+    .map_err(fail)?;
+    let tiles = dir.join("relay").join("tiles");
+    let source =
+        letro_service::monitor::Source::new(&tiles.to_string_lossy(), Duration::from_secs(10))
+            .map_err(fail)?;
+    let update = monitor.check(&source).await.map_err(fail)?;
+    detail(&format!(
+        "monitor: replayed the log's tiles to {} entries ({} new): signature, the witness quorum, and both roots recomputed from every entry",
+        update.new_size,
+        update.new_size - update.old_size
+    ));
     let trust = verified.trust_level();
     detail(&format!(
         "verifying key {} (built in), trust level {trust}",
@@ -487,6 +507,11 @@ async fn parties(
         println!("  (--accept-insecure-dev-keys is needed because these are development keys: their maker could forge proofs; without it letro-verify refuses them)");
     }
     println!("  (from this checkout: cargo run --release --bin letro-verify -- ...)");
+    println!("anyone can replay the whole log from its tiles (here a directory; a relay serves them at /v1/log):");
+    println!(
+        "  letro monitor --log {} --log-key {r}/log.pub --policy {r}/witnesses.policy --state <a directory of your own>",
+        tiles.display()
+    );
     Ok(())
 }
 

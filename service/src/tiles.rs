@@ -66,13 +66,19 @@ impl TileExporter {
             }
             let mut files: Vec<(TilePath, Vec<u8>)> = Vec::new();
             for path in tiles_between(*written, size) {
-                if path.is_full() && self.dir.join(path.to_string()).exists() {
-                    continue;
-                }
                 let bytes = view
                     .log
                     .tile(&path, size)
                     .map_err(|e| format!("tile {path}: {e}"))?;
+                if path.is_full() {
+                    // A full tile never changes: one already there is left alone, once checked
+                    // to be this log's (a directory left by another log is refused, not mixed).
+                    match std::fs::read(self.dir.join(path.to_string())) {
+                        Ok(there) if there == bytes => continue,
+                        Ok(_) => return Err(another_log(&self.dir, &path)),
+                        Err(_) => {}
+                    }
+                }
                 files.push((path, bytes));
             }
             (size, checkpoint.text, files)
@@ -92,4 +98,11 @@ impl TileExporter {
         *written = size;
         Ok(count)
     }
+}
+
+fn another_log(dir: &Path, path: &TilePath) -> String {
+    format!(
+        "{} holds a different {path}: the directory holds another log's tiles",
+        dir.display()
+    )
 }

@@ -387,4 +387,32 @@ async fn an_honest_service_serves_the_same_tiles_over_http_and_in_its_directory(
     served.abort();
     drop(router);
     service.shutdown().await;
+
+    // Another log pointed at the same tiles directory: its tiles are refused (logged), the
+    // directory keeps the first log's, and the other log publishes anyway.
+    let before = std::fs::read(tiles.join("checkpoint")).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let other_tokens = issue_tokens(other.path());
+    let mut cfg = config(other.path());
+    cfg.provers = 0;
+    cfg.tiles_directory = Some(tiles.clone());
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    for i in 0u32..300 {
+        let (st, _) = call(
+            &router,
+            "POST",
+            "/v1/submissions",
+            Some(&other_tokens.relay),
+            Some(submission(format!("other {i}").as_bytes(), "r")),
+        )
+        .await;
+        assert!(st.is_success());
+    }
+    service.publish().await.unwrap();
+    let (st, _) = call(&router, "GET", "/v1/log/tile/entries/000", None, None).await;
+    assert_eq!(st, 200, "the other log still serves its own tiles");
+    assert_eq!(std::fs::read(tiles.join("checkpoint")).unwrap(), before);
+    drop(router);
+    service.shutdown().await;
 }

@@ -27,8 +27,9 @@ their maker could forge proofs, and the output says so.
 Exit codes:
   0  every bundle verified (and the ciphertext and opening, when given, match)
   1  a check failed: bad proof, wrong root, checkpoint signature invalid or not by a trusted
-     log key, ciphertext or opening mismatch
-  2  usage error (including a malformed --log-key or --vk)
+     log key, with --policy a witness cosignature invalid or the quorum not met (the report
+     names the witnesses that did cosign), ciphertext or opening mismatch
+  2  usage error (including a malformed --log-key, --vk or --policy file)
   3  could not verify: unreadable or malformed input, unsupported version, unknown verifying
      key, no trusted log key given
   4  not verified: the bundle's verifying key is not trusted (insecure-dev or user-supplied)
