@@ -91,8 +91,25 @@ async fn submit(client: &reqwest::Client, base: &str, token: &str, n: u64) {
     assert!(resp.status().is_success(), "{}", resp.status());
 }
 
+/// A running service and what a benchmark needs of it.
+struct Running {
+    service: Service,
+    base: String,
+    token: String,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops the HTTP server (its router holds the log writer open), then the service.
+    async fn stop(self) {
+        self.server.abort();
+        let _ = self.server.await;
+        self.service.shutdown().await;
+    }
+}
+
 /// A service with `witnesses` witnesses (quorum: all), serving HTTP on loopback.
-async fn service(dir: &Path, witnesses: usize) -> (Service, String, String) {
+async fn service(dir: &Path, witnesses: usize) -> Running {
     let token = relay_token(dir);
     // The log key first, so that the witnesses can follow it.
     keys::load_or_create(dir, ORIGIN).unwrap();
@@ -111,8 +128,13 @@ async fn service(dir: &Path, witnesses: usize) -> (Service, String, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = service.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (service, base, token)
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    Running {
+        service,
+        base,
+        token,
+        server,
+    }
 }
 
 fn publication(c: &mut Criterion) {
@@ -122,7 +144,8 @@ fn publication(c: &mut Criterion) {
     for witnesses in [0usize, 1, 3] {
         let rt = runtime();
         let dir = tempfile::tempdir().unwrap();
-        let (service, base, token) = rt.block_on(service(dir.path(), witnesses));
+        let running = rt.block_on(service(dir.path(), witnesses));
+        let (base, token) = (running.base.clone(), running.token.clone());
         let client = reqwest::Client::new();
         let mut n = 0u64;
         g.bench_with_input(
@@ -135,14 +158,14 @@ fn publication(c: &mut Criterion) {
                         rt.block_on(submit(&client, &base, &token, n));
                         n += 1;
                         let start = Instant::now();
-                        rt.block_on(service.publish()).unwrap();
+                        rt.block_on(running.service.publish()).unwrap();
                         total += start.elapsed();
                     }
                     total
                 });
             },
         );
-        rt.block_on(service.shutdown());
+        rt.block_on(running.stop());
     }
     g.finish();
 }
@@ -174,13 +197,14 @@ fn tiles(c: &mut Criterion) {
     // Over HTTP from a running service holding 2,048 published entries.
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let (service, base, token) = rt.block_on(service(dir.path(), 0));
+    let running = rt.block_on(service(dir.path(), 0));
+    let (base, token) = (running.base.clone(), running.token.clone());
     let client = reqwest::Client::new();
     rt.block_on(async {
         for n in 0..2048 {
             submit(&client, &base, &token, n).await;
         }
-        service.publish().await.unwrap();
+        running.service.publish().await.unwrap();
     });
     for kind in [TileKind::Hashes(0), TileKind::Entries] {
         let name = if kind == TileKind::Entries {
@@ -205,7 +229,7 @@ fn tiles(c: &mut Criterion) {
             })
         });
     }
-    rt.block_on(service.shutdown());
+    rt.block_on(running.stop());
     g.finish();
 }
 
