@@ -216,6 +216,8 @@ pub struct Monitor {
     policy: Option<Policy>,
     log: DeliveryLog,
     last: Option<(String, Checkpoint)>,
+    /// Entries were added to `log` by a check that has not completed: reload before going on.
+    dirty: bool,
 }
 
 impl Monitor {
@@ -237,6 +239,7 @@ impl Monitor {
             policy,
             log: DeliveryLog::new(),
             last: None,
+            dirty: false,
         };
         let text = match std::fs::read_to_string(dir.join(CHECKPOINT_FILE)) {
             Ok(t) => t,
@@ -362,20 +365,20 @@ impl Monitor {
             })?;
         let text = String::from_utf8(text)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        match self.try_check(source, &text).await {
-            Ok(update) => Ok(update),
+        let outcome = self.try_check(source, &text).await;
+        let evidence = match &outcome {
+            Err(MonitorError::Misbehaviour { what, .. }) => self.write_evidence(what, &text),
+            _ => None,
+        };
+        if outcome.is_err() && self.dirty {
+            // Drop the entries appended in memory: back to the stored state.
+            *self = Self::open(&self.dir, self.log_key.clone(), self.policy.clone())?;
+        }
+        match outcome {
             Err(MonitorError::Misbehaviour { what, .. }) => {
-                // Drop whatever was appended in memory: reload the stored state.
-                let evidence = self.write_evidence(&what, &text);
-                let fresh = Self::open(&self.dir, self.log_key.clone(), self.policy.clone())?;
-                *self = fresh;
                 Err(MonitorError::Misbehaviour { what, evidence })
             }
-            Err(e) => {
-                let fresh = Self::open(&self.dir, self.log_key.clone(), self.policy.clone())?;
-                *self = fresh;
-                Err(e)
-            }
+            other => other,
         }
     }
 
@@ -424,6 +427,7 @@ impl Monitor {
             }
         }
         let added = self.fetch_entries(source, old, new).await?;
+        self.dirty = true;
         for leaf in &added {
             self.log
                 .sequence(*leaf)
@@ -438,6 +442,7 @@ impl Monitor {
             .mark_published(new)
             .map_err(|e| MonitorError::State(e.to_string()))?;
         self.last = Some((text.to_owned(), checkpoint));
+        self.dirty = false;
         Ok(Update {
             old_size: old,
             new_size: new,

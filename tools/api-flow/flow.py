@@ -57,6 +57,8 @@ from letro_api_client.api.default import (
     get_mailbox,
     get_prekey_bundle,
     get_proof_job,
+    get_tlog_checkpoint,
+    get_tlog_tile,
     healthz,
     post_ack,
     post_message,
@@ -133,10 +135,15 @@ class Conformance:
     def __call__(self, response: httpx.Response) -> None:
         response.read()
         request = response.request
-        operation = self.schema.find_operation_by_path(request.method, request.url.path)
+        path = request.url.path
+        # A tile path (`/v1/log/tile/{tile}`) spans several segments: one parameter.
+        tiles = "/v1/log/tile/"
+        if path.startswith(tiles):
+            path = tiles + urllib.parse.quote(path[len(tiles) :], safe="")
+        operation = self.schema.find_operation_by_path(request.method, path)
         if operation is None:
             raise Mismatch(f"{request.method} {request.url.path} is not in the document")
-        template, actual = operation.path.split("/"), request.url.path.split("/")
+        template, actual = operation.path.split("/"), path.split("/")
         params = {
             t[1:-1]: urllib.parse.unquote(v)
             for t, v in zip(template, actual, strict=True)
@@ -479,6 +486,34 @@ def flow(args: argparse.Namespace) -> None:
     ]
     expect(rfc6962_root(leaves) == sha_root, "line 3 is the RFC 6962 root of the leaves")
     ok(f"checkpoint line 3 = RFC 6962 root of the {size} leaves (hashlib)")
+
+    # The same log as C2SP tlog-tiles (prefix /v1/log), through the generated client: the
+    # entry bundle and the level-0 hash tile of the tree of `size` entries, checked with hashlib.
+    tiles_checkpoint = get_tlog_checkpoint.sync_detailed(client=anonymous)
+    expect(tiles_checkpoint.status_code == 200, "GET /v1/log/checkpoint")
+    expect(
+        tiles_checkpoint.content.decode().split("\n")[0] == lines[0], "the tiles' checkpoint origin"
+    )
+    expect(0 < size < 256, f"one partial tile covers the flow's {size} entries")
+    bundle = get_tlog_tile.sync_detailed(f"entries/000.p/{size}", client=anonymous)
+    expect(bundle.status_code == 200, f"entry bundle: {bundle.status_code}")
+    expect("immutable" in bundle.headers.get("cache-control", ""), "tiles are immutable")
+    entries, rest = [], bundle.content
+    while rest:
+        n = int.from_bytes(rest[:2], "big")
+        entries.append(rest[2 : 2 + n])
+        rest = rest[2 + n :]
+    expect(entries == leaves, "the entry bundle holds the leaves, 32 bytes each")
+    expect(rfc6962_root(entries) == sha_root, "the entries hash to line 3")
+    hashes = get_tlog_tile.sync_detailed(f"0/000.p/{size}", client=anonymous).content
+    expect(
+        [hashes[i : i + 32] for i in range(0, len(hashes), 32)]
+        == [hashlib.sha256(b"\x00" + e).digest() for e in entries],
+        "the level-0 tile holds SHA-256(0x00 || entry) of each entry",
+    )
+    beyond = get_tlog_tile.sync_detailed(f"entries/000.p/{size + 1}", client=anonymous)
+    expect(beyond.status_code == 404, f"a tile beyond the published tree: {beyond.status_code}")
+    ok(f"GET /v1/log/tile/entries/000.p/{size} and /v1/log/tile/0/000.p/{size} -> 200, entries and leaf hashes match line 3 (hashlib); beyond -> 404")
     consistency = get_consistency_proof.sync(client=anonymous, old=1, new=size)
     expect(consistency.old == 1 and consistency.new == size, "consistency sizes")
     ok(f"GET /v1/log/consistency?old=1&new={size} -> 200")
