@@ -389,3 +389,101 @@ fn demo_is_the_letro_demo_binary() {
         "{help}"
     );
 }
+
+/// Writes a log of `n` entries as tlog-tiles (tiles and a checkpoint signed by `key`) to `dir`.
+fn tiles_dir(dir: &Path, n: u64, key: &letro_log::note::SignerKey) {
+    use letro_core::log::DeliveryLog;
+    let leaves: Vec<_> = (0..n)
+        .map(|i| letro_core::field::fr_from_u128(u128::from(i) + 1))
+        .collect();
+    let log = DeliveryLog::restore(&leaves, n).unwrap();
+    for path in letro_log::tiles::tiles_between(0, n) {
+        let file = dir.join(path.to_string());
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, log.tile(&path, n).unwrap()).unwrap();
+    }
+    let text = letro_log::checkpoint::SignedCheckpoint::sign(
+        &log.checkpoint(key.verifier_key().name(), 1_767_225_600 + n),
+        key,
+    )
+    .unwrap();
+    std::fs::write(dir.join("checkpoint"), text).unwrap();
+}
+
+#[test]
+fn monitor_exit_codes_report_and_evidence() {
+    let d = tmp("monitor");
+    let key = letro_log::note::SignerKey::from_seed("example.invalid/monitored", &[4; 32]).unwrap();
+    let vkey = key.verifier_key().to_string();
+    let served = d.join("served");
+    let state = d.join("state");
+    let run = || {
+        letro(&[
+            "monitor",
+            "--log",
+            served.to_str().unwrap(),
+            "--log-key",
+            &vkey,
+            "--state",
+            state.to_str().unwrap(),
+        ])
+    };
+    tiles_dir(&served, 300, &key);
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("checkpoint of 300 entries (300 new)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("RFC 6962 and the Poseidon root recomputed"),
+        "{stdout}"
+    );
+
+    // A rollback: exit 1, the report, the evidence; the state keeps 300.
+    std::fs::remove_dir_all(&served).unwrap();
+    tiles_dir(&served, 200, &key);
+    let out = run();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("MISBEHAVIOUR: rollback"), "{stderr}");
+    assert!(stderr.contains("evidence written to"), "{stderr}");
+    let evidence: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("misbehaviour-"))
+        .collect();
+    assert_eq!(evidence.len(), 1);
+    // The honest log again: still fine from 300.
+    std::fs::remove_dir_all(&served).unwrap();
+    tiles_dir(&served, 400, &key);
+    let out = run();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(100 new)"));
+
+    // Unreachable log, bad key: exit 3 with an error line.
+    let out = letro(&[
+        "monitor",
+        "--log",
+        d.join("nothing").to_str().unwrap(),
+        "--log-key",
+        &vkey,
+        "--state",
+        d.join("s2").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not fetch checkpoint"));
+    let out = letro(&[
+        "monitor",
+        "--log",
+        served.to_str().unwrap(),
+        "--log-key",
+        "nonsense",
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--log-key"));
+    std::fs::remove_dir_all(&d).ok();
+}

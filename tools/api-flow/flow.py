@@ -22,7 +22,7 @@ key for herself: 409 conflict); alice fetches bob's prekey bundle; the relay log
 (bank to bob) and bob's receipt (a receipt for an H nobody submitted: 409 not_submitted); alice
 mails bob an envelope, which bob lists, fetches and acknowledges with a receipt (an envelope not
 in his mailbox: 404 not_found); a checkpoint covers the receipts; the inclusion proof's root is
-the checkpoint's Poseidon root, and line 3 is the RFC 6962 root of every leaf; bank asks for a proof for an unknown H (404 not_found), for a
+the checkpoint's Poseidon root, line 3 is the RFC 6962 root of every leaf, and the tiles at /v1/log hold those leaves and their hashes; bank asks for a proof for an unknown H (404 not_found), for a
 window that excludes the delivery (422 outside_window), then for the current UTC day (202 and a
 Location), polls the job until it is done, and the bundle verifies with letro-verify. Any
 mismatch exits 1.
