@@ -18,6 +18,7 @@ pub mod babyjubjub;
 pub mod bundle;
 pub mod eddsa;
 pub mod field;
+pub mod lifecycle;
 pub mod log;
 pub mod merkle;
 pub mod poseidon;
