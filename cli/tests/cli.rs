@@ -391,10 +391,10 @@ fn demo_is_the_letro_demo_binary() {
 }
 
 /// Writes a log of `n` entries as tlog-tiles (tiles and a checkpoint signed by `key`) to `dir`.
-fn tiles_dir(dir: &Path, n: u64, key: &letro_log::note::SignerKey) {
+fn tiles_dir(dir: &Path, n: u64, salt: u128, key: &letro_log::note::SignerKey) {
     use letro_core::log::DeliveryLog;
     let leaves: Vec<_> = (0..n)
-        .map(|i| letro_core::field::fr_from_u128(u128::from(i) + 1))
+        .map(|i| letro_core::field::fr_from_u128(u128::from(i) * 3 + salt))
         .collect();
     let log = DeliveryLog::restore(&leaves, n).unwrap();
     for path in letro_log::tiles::tiles_between(0, n) {
@@ -428,7 +428,7 @@ fn monitor_exit_codes_report_and_evidence() {
             state.to_str().unwrap(),
         ])
     };
-    tiles_dir(&served, 300, &key);
+    tiles_dir(&served, 300, 1, &key);
     let out = run();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -441,9 +441,15 @@ fn monitor_exit_codes_report_and_evidence() {
         "{stdout}"
     );
 
-    // A rollback: exit 1, the report, the evidence; the state keeps 300.
+    // An older checkpoint of the same tree (a stale cache): exit 3, not misbehaviour.
     std::fs::remove_dir_all(&served).unwrap();
-    tiles_dir(&served, 200, &key);
+    tiles_dir(&served, 200, 1, &key);
+    let out = run();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stale checkpoint"));
+    // A rollback to another tree: exit 1, the report, the evidence; the state keeps 300.
+    std::fs::remove_dir_all(&served).unwrap();
+    tiles_dir(&served, 200, 2, &key);
     let out = run();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -457,7 +463,7 @@ fn monitor_exit_codes_report_and_evidence() {
     assert_eq!(evidence.len(), 1);
     // The honest log again: still fine from 300.
     std::fs::remove_dir_all(&served).unwrap();
-    tiles_dir(&served, 400, &key);
+    tiles_dir(&served, 400, 1, &key);
     let out = run();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("(100 new)"));

@@ -95,7 +95,9 @@ impl LifecycleEvent {
     }
 
     /// Whether the event is evidence against the delivery having happened (a negative
-    /// evidence record, which must carry a reason).
+    /// evidence record). It says why: a rejection always has a [`RejectionReason`], an expiry
+    /// is `retention-period-expired`, and a refusal carries the recipient's reason if it gave
+    /// one.
     pub fn is_negative(self) -> bool {
         matches!(
             self,

@@ -159,8 +159,14 @@ impl TilePath {
         Some((start, start.checked_add(u64::from(self.width))?))
     }
 
-    /// Whether the tree of `size` entries has every hash (or entry) this tile holds.
+    /// Whether the tree of `size` entries has every hash (or entry) this tile holds. A path
+    /// the spec does not allow (a width of 0 or above 256, a level above 63) is in no tree.
     pub fn in_tree(&self, size: u64) -> bool {
+        let valid = (1..=TILE_WIDTH as u16).contains(&self.width)
+            && !matches!(self.kind, TileKind::Hashes(l) if l > MAX_LEVEL);
+        if !valid {
+            return false;
+        }
         let available = size.checked_shr(self.tree_level()).unwrap_or(0);
         self.positions().is_some_and(|(_, end)| end <= available)
     }
@@ -505,6 +511,27 @@ mod tests {
             64
         );
         assert!(hash_tile(&tree, &TilePath::parse("tile/entries/000").unwrap(), 600).is_err());
+        // Paths built by hand outside the spec are in no tree.
+        for bad in [
+            TilePath {
+                kind: TileKind::Hashes(0),
+                index: 0,
+                width: 0,
+            },
+            TilePath {
+                kind: TileKind::Hashes(0),
+                index: 0,
+                width: 257,
+            },
+            TilePath {
+                kind: TileKind::Hashes(64),
+                index: 0,
+                width: 1,
+            },
+        ] {
+            assert!(!bad.in_tree(u64::MAX), "{bad:?}");
+            assert!(hash_tile(&tree, &bad, 600).is_err());
+        }
     }
 
     #[test]

@@ -210,20 +210,21 @@ pub async fn publish_round(state: &AppState, publication: &Publication) -> Resul
         Some(w) => {
             let candidate = state.sign_checkpoint().await.map_err(|e| e.to_string())?;
             let published = state.published_checkpoint().map_err(|e| e.to_string())?;
-            if published.as_ref().is_some_and(|p| p.text == candidate.text) {
-                return Ok(()); // nothing new since the last round
+            // Nothing new since the last round: no cosigning, but the tiles are still written
+            // (after a restart, or to retry a failed export).
+            if published.as_ref().is_none_or(|p| p.text != candidate.text) {
+                let (cosigned, count) = w.cosign(state, &candidate).await;
+                if count < w.quorum {
+                    return Err(format!(
+                        "checkpoint of size {} not published: {count} of the {} cosignatures required",
+                        candidate.size, w.quorum
+                    ));
+                }
+                state
+                    .commit_checkpoint(cosigned)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
-            let (cosigned, count) = w.cosign(state, &candidate).await;
-            if count < w.quorum {
-                return Err(format!(
-                    "checkpoint of size {} not published: {count} of the {} cosignatures required",
-                    candidate.size, w.quorum
-                ));
-            }
-            state
-                .commit_checkpoint(cosigned)
-                .await
-                .map_err(|e| e.to_string())?;
         }
     }
     if let Some(tiles) = &publication.tiles {

@@ -53,8 +53,9 @@ pub enum Misbehaviour {
     /// not met.
     #[error("witness cosignatures: {0}")]
     Witnesses(String),
-    /// The tree shrank.
-    #[error("rollback: the log's checkpoint is for {new} entries after one for {old}")]
+    /// The tree shrank, to a tree that is not the prefix seen before: two signed checkpoints
+    /// that no single log history has.
+    #[error("rollback: the log signed a checkpoint for {new} entries whose roots are not those of the first {new} entries of the {old} seen before")]
     Rollback {
         /// The size seen before.
         old: u64,
@@ -243,7 +244,19 @@ impl Monitor {
         };
         let text = match std::fs::read_to_string(dir.join(CHECKPOINT_FILE)) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(monitor),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Entries appended by a first check that stopped before its checkpoint was
+                // written belong to no verified checkpoint: drop them.
+                match OpenOptions::new().write(true).open(dir.join(ENTRIES_FILE)) {
+                    Ok(f) => f
+                        .set_len(0)
+                        .and_then(|()| f.sync_all())
+                        .map_err(|e| state(ENTRIES_FILE, &e))?,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(state(ENTRIES_FILE, &e)),
+                }
+                return Ok(monitor);
+            }
             Err(e) => return Err(state(CHECKPOINT_FILE, &e)),
         };
         let checkpoint = monitor
@@ -332,8 +345,10 @@ impl Monitor {
                     .map_err(|e| Misbehaviour::Fork(e.to_string()))?;
                 if ours != root {
                     return Err(Misbehaviour::Fork(format!(
-                        "the entries the log served (and the {} seen before) do not hash to \
-                         the checkpoint's RFC 6962 root at size {size}",
+                        "the entries served (after the {} seen before) do not hash to the \
+                         signed RFC 6962 root at size {size}: the log forked, or whoever served \
+                         the tiles altered them (tiles are not signed; compare with another \
+                         mirror or the log's consistency proof)",
                         self.size()
                     )));
                 }
@@ -356,6 +371,9 @@ impl Monitor {
     /// Fetches the log's checkpoint and the entries added since the last check, verifies
     /// them, and stores the new state. On misbehaviour nothing is stored but the evidence.
     pub async fn check(&mut self, source: &Source) -> Result<Update, MonitorError> {
+        if self.dirty {
+            *self = Self::open(&self.dir, self.log_key.clone(), self.policy.clone())?;
+        }
         let text = source
             .get("checkpoint", MAX_CHECKPOINT)
             .await?
@@ -371,8 +389,12 @@ impl Monitor {
             _ => None,
         };
         if outcome.is_err() && self.dirty {
-            // Drop the entries appended in memory: back to the stored state.
-            *self = Self::open(&self.dir, self.log_key.clone(), self.policy.clone())?;
+            // Drop the entries appended in memory: back to the stored state. If that fails,
+            // `dirty` stays set and the next check tries again before anything else.
+            match Self::open(&self.dir, self.log_key.clone(), self.policy.clone()) {
+                Ok(fresh) => *self = fresh,
+                Err(e) => tracing::error!(error = %e, "reloading the monitor's state failed"),
+            }
         }
         match outcome {
             Err(MonitorError::Misbehaviour { what, .. }) => {
@@ -413,6 +435,25 @@ impl Monitor {
         let old = self.size();
         let new = checkpoint.size;
         if new < old {
+            // An older checkpoint of the same tree (a cache or a mirror behind) is stale, not
+            // evidence; one whose roots differ from the tree seen is a fork, signed by the log.
+            let same_tree = checkpoint.rfc6962_root().is_none_or(|root| {
+                self.log
+                    .rfc6962()
+                    .root_at(new)
+                    .is_ok_and(|ours| ours == root)
+            }) && self
+                .log
+                .root_at(new)
+                .is_ok_and(|p| letro_core::field::fr_to_be_bytes(&p) == checkpoint.poseidon_root());
+            if same_tree {
+                return Err(MonitorError::Fetch {
+                    what: "checkpoint".into(),
+                    reason: format!(
+                        "a stale checkpoint for {new} entries (consistent with the {old} seen before): a cache or mirror behind the log"
+                    ),
+                });
+            }
             return Err(bad(Misbehaviour::Rollback { old, new }));
         }
         if new == old {
@@ -466,6 +507,12 @@ impl Monitor {
         let mut out = Vec::new();
         if new == old {
             return Ok(out);
+        }
+        if new > letro_core::merkle::CAPACITY {
+            return Err(bad(Misbehaviour::BadTile {
+                path: "checkpoint".into(),
+                reason: format!("a tree of {new} entries is beyond a Letro log's capacity"),
+            }));
         }
         for index in old / TILE_WIDTH..new.div_ceil(TILE_WIDTH) {
             let start = index * TILE_WIDTH;
@@ -539,9 +586,11 @@ impl Monitor {
     }
 
     fn write_evidence(&self, what: &Misbehaviour, offending: &str) -> Option<PathBuf> {
-        let path = self
-            .dir
-            .join(format!("misbehaviour-{}.txt", crate::unix_now()));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path = self.dir.join(format!("misbehaviour-{now}.txt"));
         let text = format!(
             "letro monitor: the log {} misbehaved.\n\n{what}\n\n\
              The last checkpoint verified before:\n\n{}\n\

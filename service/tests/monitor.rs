@@ -133,13 +133,25 @@ async fn the_monitor_catches_every_kind_of_misbehaviour() {
         root: log700.rfc6962().root(),
     };
 
-    // A rollback: an honest-looking log of 600 entries.
+    // An older checkpoint of the same tree (a cache behind the log): stale, not evidence;
+    // nothing is stored and no evidence is written.
     let (_, text600) = honest(&served, 600);
+    assert!(matches!(
+        m.check(&source(&served)).await,
+        Err(MonitorError::Fetch { .. })
+    ));
+    assert_eq!(m.size(), 700);
+    assert!(witness_says(&text600, 700, &[], latest).is_err());
+    // A rollback: a signed checkpoint for 600 entries that are not the first 600 seen.
+    let rolled = log_of(&leaves(600, 1));
+    let rolled_text = sign(&rolled.checkpoint(LOG, 1_767_300_000), &signer());
+    std::fs::remove_dir_all(&served).unwrap();
+    serve_dir(&served, &rolled, &rolled_text);
     assert_eq!(
         caught(&mut m, &served).await,
         Misbehaviour::Rollback { old: 700, new: 600 }
     );
-    assert!(witness_says(&text600, 700, &[], latest).is_err());
+    assert!(witness_says(&rolled_text, 700, &[], latest).is_err());
 
     // A fork at a larger size: entry 5 rewritten, 800 entries, validly signed.
     let mut forked = leaves(800, 0);
@@ -287,6 +299,21 @@ async fn a_corrupt_state_is_refused_and_a_torn_append_is_dropped() {
         Monitor::open(&state, signer().verifier_key(), None),
         Err(MonitorError::State(_))
     ));
+    // A first check that stopped after appending entries but before writing its checkpoint:
+    // the entries belong to no verified checkpoint and are dropped; the next check is clean.
+    let first = tmp.path().join("first");
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::write(first.join("entries"), [7u8; 32 * 10]).unwrap();
+    let mut m = Monitor::open(&first, signer().verifier_key(), None).unwrap();
+    assert_eq!(std::fs::metadata(first.join("entries")).unwrap().len(), 0);
+    assert_eq!(m.check(&source(&served)).await.unwrap().new_size, 300);
+    drop(m);
+    assert_eq!(
+        Monitor::open(&first, signer().verifier_key(), None)
+            .unwrap()
+            .size(),
+        300
+    );
     // Another log's key: the stored checkpoint does not verify.
     let other = SignerKey::from_seed(LOG, &[3; 32]).unwrap().verifier_key();
     assert!(Monitor::open(&state, other, None).is_err());
@@ -384,6 +411,21 @@ async fn an_honest_service_serves_the_same_tiles_over_http_and_in_its_directory(
             .unwrap();
         assert_eq!(resp.status(), status, "{path}");
     }
+    // Tile requests are counted under their route, not as unmatched; a 404 is not cacheable.
+    let resp = client
+        .get(format!("http://{addr}/v1/log/tile/entries/009"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let (_, metrics) = call(&router, "GET", "/metrics", Some(&tokens.admin), None).await;
+    let metrics = metrics.as_str().unwrap().to_owned();
+    assert!(
+        metrics.contains("letro_http_requests_total{route=\"/v1/log/tile/{tile}\",status=\"200\"}"),
+        "{metrics}"
+    );
+
     served.abort();
     drop(router);
     service.shutdown().await;

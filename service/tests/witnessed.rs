@@ -225,3 +225,45 @@ async fn a_witness_that_does_not_trust_the_log_is_counted_and_skipped() {
     drop(router);
     service.shutdown().await;
 }
+
+/// With witnesses, the tiles directory is written even when a round has nothing new to
+/// cosign: after a restart on an idle log, the first round writes every tile and the
+/// checkpoint (the cosigned one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_witnessed_log_still_writes_its_tiles_after_a_restart() {
+    let log_dir = tempfile::tempdir().unwrap();
+    let witness_dir = tempfile::tempdir().unwrap();
+    let tiles = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(log_dir.path());
+    let (url, witness, stop) = start_witness(witness_dir.path(), log_dir.path(), 0).await;
+    let key = witness.cosigner_key();
+    let cfg = |with_tiles: bool| {
+        let mut cfg = config(log_dir.path());
+        cfg.witnesses = vec![WitnessTarget {
+            key: key.clone(),
+            url: url.clone(),
+        }];
+        cfg.witness_quorum = 1;
+        cfg.tiles_directory = with_tiles.then(|| tiles.path().to_path_buf());
+        cfg
+    };
+    // First run, no tiles directory: three events, published cosigned.
+    let service = Service::start(cfg(false)).unwrap();
+    let router = service.router();
+    for i in 0..3 {
+        log_event(&router, &tokens.relay, i).await;
+    }
+    service.publish().await.unwrap();
+    assert_eq!(published(&router, &tokens.relay).await, 3);
+    drop(router);
+    service.shutdown().await;
+    // Restart with a tiles directory and nothing new: one round writes them.
+    let service = Service::start(cfg(true)).unwrap();
+    service.publish().await.unwrap();
+    let text = std::fs::read_to_string(tiles.path().join("checkpoint")).unwrap();
+    assert_eq!(cosigners(&text, &key), 1, "{text}");
+    assert!(tiles.path().join("tile/entries/000.p/3").is_file());
+    assert!(tiles.path().join("tile/0/000.p/3").is_file());
+    stop.send(()).unwrap();
+    service.shutdown().await;
+}

@@ -51,9 +51,15 @@ pub(super) async fn get_tlog_tile(
     let view = state.view()?;
     let published = view.log.published_size();
     if !path.in_tree(published) {
-        return Err(ApiError::NotFound(format!(
+        // Not cacheable: the tile may exist after the next checkpoint.
+        let mut response = ApiError::NotFound(format!(
             "the tile {path} is not in the published tree of {published} entries"
-        )));
+        ))
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(response);
     }
     let bytes = view.log.tile(&path, published).map_err(|e| {
         tracing::error!(error = %e, %path, "a tile of the published tree could not be made");

@@ -181,10 +181,11 @@ async fn fallback(State(state): State<AppState>) -> ApiError {
 }
 
 async fn metrics_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // The route table's template: axum's `{*tile}` is the table's `{tile}`.
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
+        .map(|m| m.as_str().replace("{*", "{"));
     let resp = next.run(req).await;
     state
         .inner
