@@ -441,6 +441,35 @@ impl Client {
         self.no_body("get_checkpoint", &[]).await?.text()
     }
 
+    /// `GET /v1/log/checkpoint`: the latest checkpoint at the C2SP tlog-tiles prefix `/v1/log`
+    /// (the same note as [`Client::checkpoint`]).
+    pub async fn tlog_checkpoint(&self) -> Result<String, Error> {
+        self.no_body("get_tlog_checkpoint", &[]).await?.text()
+    }
+
+    /// `GET /v1/log/tile/{tile}`: a C2SP tlog-tiles hash tile or entry bundle of the published
+    /// tree. A hash tile must be `width` hashes of 32 bytes, and an entry bundle must parse with
+    /// at least `width` entries; anything else is an unexpected response. The tile is not
+    /// authenticated here: check it against a signed checkpoint (as `letro monitor` does).
+    pub async fn tlog_tile(&self, tile: &letro_log::tiles::TilePath) -> Result<Vec<u8>, Error> {
+        let name = tile.to_string();
+        let answer = self
+            .no_body("get_tlog_tile", &[name.trim_start_matches("tile/")])
+            .await?;
+        let fits = match tile.kind {
+            letro_log::tiles::TileKind::Hashes(_) => {
+                answer.body.len() == usize::from(tile.width) * 32
+            }
+            letro_log::tiles::TileKind::Entries => {
+                letro_log::tiles::parse_entry_bundle(&answer.body, tile).is_ok()
+            }
+        };
+        if !fits {
+            return Err(answer.unexpected("a tile whose size does not fit its path"));
+        }
+        Ok(answer.body)
+    }
+
     /// `GET /v1/log/key`: the log's verifier key line, as sent. A convenience to compare with
     /// the key pinned out of band, never a trust root.
     pub async fn log_key(&self) -> Result<String, Error> {
@@ -650,6 +679,8 @@ mod tests {
         "post_receipt",
         "get_checkpoint",
         "get_log_key",
+        "get_tlog_checkpoint",
+        "get_tlog_tile",
         "get_log_state",
         "get_inclusion_proof",
         "get_consistency_proof",

@@ -40,6 +40,18 @@ pub fn fill(route: &Route, values: &[&str]) -> Result<String, Error> {
                     "a template with an undeclared parameter",
                 ));
             };
+            if param.ty == letro_api::routes::ParamType::TilePath {
+                // Several segments, sent as they are: a tlog-tiles path below `tile/`.
+                let path =
+                    letro_log::tiles::TilePath::parse(&format!("tile/{value}")).map_err(|_| {
+                        Error::UnsendableParameter {
+                            name: param.name,
+                            value: (*value).to_owned(),
+                        }
+                    })?;
+                out.push_str(path.to_string().trim_start_matches("tile/"));
+                continue;
+            }
             if value.is_empty() || *value == "." || *value == ".." {
                 return Err(Error::UnsendableParameter {
                     name: param.name,
@@ -94,6 +106,9 @@ mod tests {
     #[test]
     fn every_route_can_be_filled() {
         for r in letro_api::ROUTES {
+            if r.path.ends_with("{tile}") {
+                continue; // several segments: `a_tile_path_is_sent_as_it_is`
+            }
             let values = vec!["x"; r.params.len()];
             let p = fill(r, &values).unwrap();
             assert_eq!(
@@ -103,6 +118,35 @@ mod tests {
                 r.path
             );
             assert!(!p.contains('{'), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_tile_path_is_sent_as_it_is() {
+        assert_eq!(
+            path("get_tlog_tile", &["entries/x001/234.p/5"]).unwrap(),
+            "/v1/log/tile/entries/x001/234.p/5"
+        );
+        assert_eq!(
+            path("get_tlog_tile", &["0/000"]).unwrap(),
+            "/v1/log/tile/0/000"
+        );
+        for bad in [
+            "x",
+            "",
+            "../000",
+            "0/0001",
+            "0/000?a",
+            "0/000#",
+            "0/x000/001",
+        ] {
+            assert!(
+                matches!(
+                    path("get_tlog_tile", &[bad]),
+                    Err(Error::UnsendableParameter { name: "tile", .. })
+                ),
+                "{bad}"
+            );
         }
     }
 }

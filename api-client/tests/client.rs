@@ -190,6 +190,43 @@ async fn the_log_through_the_client() {
         (StatusCode::BAD_REQUEST, Some(ErrorCode::InvalidRequest))
     );
 
+    // The same log as C2SP tlog-tiles: the checkpoint, and the two entries whose RFC 6962
+    // root is line 3, the second of which is the proof's leaf.
+    assert_eq!(open.tlog_checkpoint().await.unwrap(), text);
+    use letro_log::tiles::{parse_entry_bundle, TileKind, TilePath};
+    let bundle_path = TilePath {
+        kind: TileKind::Entries,
+        index: 0,
+        width: 2,
+    };
+    let bundle = open.tlog_tile(&bundle_path).await.unwrap();
+    let entries = parse_entry_bundle(&bundle, &bundle_path).unwrap();
+    let mut tree = letro_log::rfc6962::Tree::new();
+    for e in &entries {
+        tree.push(e);
+    }
+    assert_eq!(Some(tree.root()), cp.rfc6962_root());
+    assert_eq!(
+        entries[1],
+        letro_core::field::fr_to_be_bytes(&proof.check().unwrap().leaf)
+    );
+    let hashes = open
+        .tlog_tile(&TilePath {
+            kind: TileKind::Hashes(0),
+            ..bundle_path
+        })
+        .await
+        .unwrap();
+    assert_eq!(hashes.len(), 64);
+    let e = open
+        .tlog_tile(&TilePath {
+            width: 3,
+            ..bundle_path
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::NotFound));
+
     let metrics = open.with_token(&s.admin).metrics().await.unwrap();
     assert!(metrics.contains("letro_http_requests_total"), "{metrics}");
     s.stop().await;
