@@ -2,7 +2,8 @@
 # Seeds fuzz/corpus/<target>/ from testdata/ and from any directories given as arguments (e.g.
 # the ./letro-demo/ that `letro-demo` leaves), subdirectories included. JSON documents go to the
 # target their name says (`*bundle.json`, `*opening.json`, `*record.json`, as in testdata/) or
-# else their "version" member says; `*.checkpoint` files go to `checkpoint` and `note`. Valid
+# else their "version" member says; `*.checkpoint` files go to `checkpoint` and `note`,
+# `*.add-checkpoint` to `witness`, `*.policy` to `policy`, `*.vkey` to `keys`, `*.tile` to `tile`. Valid
 # and invalid vectors alike: both are good seeds. The corpus directories are git-ignored;
 # running this again only adds files.
 set -euo pipefail
