@@ -24,6 +24,12 @@
 
 use std::fmt;
 
+use crate::babyjubjub::Point;
+use crate::eddsa::{PublicKey, Signature};
+use crate::log::{id_to_field, ReceiptError};
+use crate::statement::CiphertextHash;
+use crate::{poseidon, tags, Fr};
+
 /// One event of a delivery's lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LifecycleEvent {
@@ -195,6 +201,139 @@ impl DeliveryState {
     }
 }
 
+/// Longest refusal reason, in bytes of UTF-8.
+pub const MAX_REASON_BYTES: usize = 512;
+
+/// Why a refusal reason is refused: empty (send none instead), longer than
+/// [`MAX_REASON_BYTES`], or holding a control character.
+pub fn check_reason(reason: &str) -> Result<(), &'static str> {
+    if reason.is_empty() {
+        Err("the reason is empty (omit it instead)")
+    } else if reason.len() > MAX_REASON_BYTES {
+        Err("the reason is longer than 512 bytes")
+    } else if reason.chars().any(char::is_control) {
+        Err("the reason holds a control character")
+    } else {
+        Ok(())
+    }
+}
+
+/// The digest `d` of a refusal's optional reason: `id(reason)` (the first 31 bytes of the
+/// SHA-256 of its UTF-8, as identifiers), or 0 when there is none.
+pub fn reason_digest(reason: Option<&str>) -> Fr {
+    reason.map_or(Fr::from(0u64), id_to_field)
+}
+
+/// The submission-rejected leaf `Poseidon(tag_rejected, H_hi, H_lo, id(sender), id(reason), t,
+/// e)`, with the reason's stable name and the per-event secret `e`.
+pub fn rejected_leaf(
+    h: &CiphertextHash,
+    sender: &str,
+    reason: RejectionReason,
+    t: u64,
+    event_secret: &Fr,
+) -> Fr {
+    let (hi, lo) = h.halves();
+    poseidon::hash([
+        tags::tag(tags::REJECTED),
+        hi,
+        lo,
+        id_to_field(sender),
+        id_to_field(reason.name()),
+        Fr::from(t),
+        *event_secret,
+    ])
+}
+
+/// The made-available leaf `Poseidon(tag_available, H_hi, H_lo, id(routing), t, e)`.
+pub fn available_leaf(h: &CiphertextHash, routing: &str, t: u64, event_secret: &Fr) -> Fr {
+    let (hi, lo) = h.halves();
+    poseidon::hash([
+        tags::tag(tags::AVAILABLE),
+        hi,
+        lo,
+        id_to_field(routing),
+        Fr::from(t),
+        *event_secret,
+    ])
+}
+
+/// The message a recipient signs to refuse `H` at `t`: `Poseidon(tag_refusal, H_hi, H_lo, t,
+/// d)` with `d` the [`reason_digest`]. Its tag differs from the receipt's, so a refusal is never
+/// a receipt and a receipt never a refusal.
+pub fn refusal_message(h: &CiphertextHash, t: u64, reason: Option<&str>) -> Fr {
+    let (hi, lo) = h.halves();
+    poseidon::hash([
+        tags::tag(tags::REFUSAL),
+        hi,
+        lo,
+        Fr::from(t),
+        reason_digest(reason),
+    ])
+}
+
+/// The refused leaf `Poseidon(tag_refused, H_hi, H_lo, A.x, A.y, t, d, e)`.
+pub fn refused_leaf(
+    h: &CiphertextHash,
+    a: &Point,
+    t: u64,
+    reason: Option<&str>,
+    event_secret: &Fr,
+) -> Fr {
+    let (hi, lo) = h.halves();
+    poseidon::hash([
+        tags::tag(tags::REFUSED),
+        hi,
+        lo,
+        a.x,
+        a.y,
+        Fr::from(t),
+        reason_digest(reason),
+        *event_secret,
+    ])
+}
+
+/// The expired leaf `Poseidon(tag_expired, H_hi, H_lo, retention, t, e)`: the retention period
+/// (seconds) that ended at `t` without a retrieval or a refusal.
+pub fn expired_leaf(h: &CiphertextHash, retention: u64, t: u64, event_secret: &Fr) -> Fr {
+    let (hi, lo) = h.halves();
+    poseidon::hash([
+        tags::tag(tags::EXPIRED),
+        hi,
+        lo,
+        Fr::from(retention),
+        Fr::from(t),
+        *event_secret,
+    ])
+}
+
+/// Checks a refusal as the relay must before logging it: the key in the prime-order subgroup,
+/// the signature on [`refusal_message`] and `t` within `max_skew` of `now`. The reason must
+/// pass [`check_reason`] first. As for receipts, the relay must also check that `H` was
+/// submitted and that the key is certified by the account it was routed to.
+pub fn check_refusal(
+    h: &CiphertextHash,
+    refused_at: u64,
+    reason: Option<&str>,
+    key: &PublicKey,
+    signature: &Signature,
+    now: u64,
+    max_skew: u64,
+) -> Result<(), ReceiptError> {
+    if !crate::eddsa::in_prime_subgroup(key.point()) {
+        return Err(ReceiptError::KeyNotInSubgroup);
+    }
+    key.verify(&refusal_message(h, refused_at, reason), signature)?;
+    if refused_at.abs_diff(now) > max_skew {
+        return Err(ReceiptError::Skew {
+            t: refused_at,
+            now,
+            max_skew,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -321,5 +460,110 @@ mod tests {
             assert_eq!(RejectionReason::from_name(r.name()), Some(r));
         }
         assert_eq!(RejectionReason::from_name(""), None);
+    }
+
+    mod refusals {
+        use super::super::*;
+        use crate::eddsa::PrivateKey;
+        use crate::statement::receipt_message;
+
+        fn h() -> CiphertextHash {
+            CiphertextHash::of(b"example ciphertext")
+        }
+
+        #[test]
+        fn a_refusal_verifies_only_as_signed() {
+            let sk = PrivateKey::from_bytes([0x2a; 32]);
+            let pk = sk.public_key();
+            let t = 1_764_201_600;
+            let reason = Some("not addressed to me");
+            let sig = sk.sign(&refusal_message(&h(), t, reason));
+            assert_eq!(
+                check_refusal(&h(), t, reason, &pk, &sig, t + 5, 300),
+                Ok(())
+            );
+            // Another reason, none, another time, another message: refused.
+            for (tt, r) in [(t, Some("other")), (t, None), (t + 1, reason)] {
+                assert!(matches!(
+                    check_refusal(&h(), tt, r, &pk, &sig, t, 300),
+                    Err(ReceiptError::Signature(_))
+                ));
+            }
+            // A receipt's signature is not a refusal (distinct tags).
+            let receipt = sk.sign(&receipt_message(&h(), t));
+            assert!(check_refusal(&h(), t, None, &pk, &receipt, t, 300).is_err());
+            // Outside the skew.
+            assert!(matches!(
+                check_refusal(&h(), t, reason, &pk, &sig, t + 301, 300),
+                Err(ReceiptError::Skew { .. })
+            ));
+            // Another key.
+            let other = PrivateKey::from_bytes([0x2b; 32]).public_key();
+            assert!(check_refusal(&h(), t, reason, &other, &sig, t, 300).is_err());
+        }
+
+        #[test]
+        fn reasons_are_checked_and_digested() {
+            assert!(check_reason("wrong recipient").is_ok());
+            assert!(check_reason("").is_err());
+            assert!(check_reason("a\nb").is_err());
+            assert!(check_reason(&"x".repeat(MAX_REASON_BYTES)).is_ok());
+            assert!(check_reason(&"x".repeat(MAX_REASON_BYTES + 1)).is_err());
+            assert_eq!(reason_digest(None), Fr::from(0u64));
+            assert_ne!(reason_digest(Some("a")), reason_digest(Some("b")));
+        }
+
+        #[test]
+        fn every_leaf_kind_depends_on_every_input() {
+            let e = Fr::from(7u64);
+            let a = PrivateKey::from_bytes([1; 32]).public_key();
+            let base = [
+                rejected_leaf(&h(), "s", RejectionReason::Policy, 5, &e),
+                available_leaf(&h(), "r", 5, &e),
+                refused_leaf(&h(), a.point(), 5, None, &e),
+                expired_leaf(&h(), 60, 5, &e),
+            ];
+            for (i, x) in base.iter().enumerate() {
+                for y in base.iter().skip(i + 1) {
+                    assert_ne!(x, y);
+                }
+            }
+            let e2 = Fr::from(8u64);
+            let h2 = CiphertextHash::of(b"other");
+            assert_ne!(
+                base[0],
+                rejected_leaf(&h2, "s", RejectionReason::Policy, 5, &e)
+            );
+            assert_ne!(
+                base[0],
+                rejected_leaf(&h(), "t", RejectionReason::Policy, 5, &e)
+            );
+            assert_ne!(
+                base[0],
+                rejected_leaf(&h(), "s", RejectionReason::TooLarge, 5, &e)
+            );
+            assert_ne!(
+                base[0],
+                rejected_leaf(&h(), "s", RejectionReason::Policy, 6, &e)
+            );
+            assert_ne!(
+                base[0],
+                rejected_leaf(&h(), "s", RejectionReason::Policy, 5, &e2)
+            );
+            assert_ne!(base[1], available_leaf(&h2, "r", 5, &e));
+            assert_ne!(base[1], available_leaf(&h(), "q", 5, &e));
+            assert_ne!(base[1], available_leaf(&h(), "r", 6, &e));
+            assert_ne!(base[1], available_leaf(&h(), "r", 5, &e2));
+            let b = PrivateKey::from_bytes([2; 32]).public_key();
+            assert_ne!(base[2], refused_leaf(&h2, a.point(), 5, None, &e));
+            assert_ne!(base[2], refused_leaf(&h(), b.point(), 5, None, &e));
+            assert_ne!(base[2], refused_leaf(&h(), a.point(), 6, None, &e));
+            assert_ne!(base[2], refused_leaf(&h(), a.point(), 5, Some("x"), &e));
+            assert_ne!(base[2], refused_leaf(&h(), a.point(), 5, None, &e2));
+            assert_ne!(base[3], expired_leaf(&h2, 60, 5, &e));
+            assert_ne!(base[3], expired_leaf(&h(), 61, 5, &e));
+            assert_ne!(base[3], expired_leaf(&h(), 60, 6, &e));
+            assert_ne!(base[3], expired_leaf(&h(), 60, 5, &e2));
+        }
     }
 }

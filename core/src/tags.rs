@@ -23,6 +23,19 @@ pub const SUBMITTED_V1: &str = "letro/submitted/v1";
 /// `Poseidon(tag, H_hi, H_lo, id(sender), id(routing), e)` with the per-event secret `e`.
 pub const SUBMITTED: &str = "letro/submitted/v2";
 
+/// Name of the tag for a submission-rejected leaf
+/// `Poseidon(tag, H_hi, H_lo, id(sender), id(reason), t, e)` (SPEC §5.11).
+pub const REJECTED: &str = "letro/rejected/v1";
+/// Name of the tag for a made-available leaf `Poseidon(tag, H_hi, H_lo, id(routing), t, e)`.
+pub const AVAILABLE: &str = "letro/available/v1";
+/// Name of the tag for the refusal message `Poseidon(tag, H_hi, H_lo, t, d)` that the
+/// recipient signs with its certified receipt key (`d` digests the optional reason).
+pub const REFUSAL: &str = "letro/refusal/v1";
+/// Name of the tag for a refused leaf `Poseidon(tag, H_hi, H_lo, A.x, A.y, t, d, e)`.
+pub const REFUSED: &str = "letro/refused/v1";
+/// Name of the tag for an expired leaf `Poseidon(tag, H_hi, H_lo, retention, t, e)`.
+pub const EXPIRED: &str = "letro/expired/v1";
+
 /// The field constant of a tag name.
 pub fn tag(name: &str) -> Fr {
     Fr::from_be_bytes_mod_order(name.as_bytes())
@@ -42,6 +55,11 @@ mod tests {
             RECIPIENT,
             SUBMITTED_V1,
             SUBMITTED,
+            REJECTED,
+            AVAILABLE,
+            REFUSAL,
+            REFUSED,
+            EXPIRED,
         ];
         for (i, a) in all.iter().enumerate() {
             assert!(a.len() < 31);

@@ -915,3 +915,67 @@ fn statement_preimages_match_circomlibjs() {
         f("submitted_leaf_v2")
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// lifecycle.json: the lifecycle leaves and the refusal message (SPEC §5.11).
+
+#[test]
+fn lifecycle_preimages_match_circomlibjs() {
+    use letro_core::lifecycle::{self, RejectionReason};
+    use letro_core::statement::CiphertextHash;
+    let doc = load("lifecycle.json");
+    let v = &doc["vectors"];
+    let f = |k: &str| fr_from_decimal(text(&v[k], k)).unwrap();
+    let n = |k: &str| -> u64 { text(&v[k], k).parse().unwrap() };
+    let h = CiphertextHash::from_hex(text(&v["ciphertext_sha256"], "hash")).unwrap();
+    let (t, e, retention) = (n("t"), f("event_secret"), n("retention"));
+    let sk = PrivateKey::from_bytes([0x2a; 32]);
+    let key = sk.public_key();
+    let a = key.point();
+    assert_eq!(
+        [fr_to_decimal(&a.x), fr_to_decimal(&a.y)],
+        [
+            text(&v["receipt_key"][0], "A.x"),
+            text(&v["receipt_key"][1], "A.y")
+        ]
+    );
+    let reason = text(&v["refusal_reason"], "reason");
+    let rejection = RejectionReason::from_name(text(&v["rejection_reason"], "rejection")).unwrap();
+    assert_eq!(
+        lifecycle::rejected_leaf(&h, text(&v["sender"], "sender"), rejection, t, &e),
+        f("rejected_leaf")
+    );
+    assert_eq!(
+        lifecycle::available_leaf(&h, text(&v["routing"], "routing"), t, &e),
+        f("available_leaf")
+    );
+    let m = lifecycle::refusal_message(&h, t, Some(reason));
+    assert_eq!(m, f("refusal_message"));
+    assert_eq!(
+        lifecycle::refusal_message(&h, t, None),
+        f("refusal_message_without_reason")
+    );
+    assert_eq!(
+        lifecycle::refused_leaf(&h, a, t, Some(reason), &e),
+        f("refused_leaf")
+    );
+    assert_eq!(
+        lifecycle::refused_leaf(&h, a, t, None, &e),
+        f("refused_leaf_without_reason")
+    );
+    assert_eq!(
+        lifecycle::expired_leaf(&h, retention, t, &e),
+        f("expired_leaf")
+    );
+    // circomlibjs's signature on the refusal verifies as a refusal, equals ours (deterministic
+    // nonce), and does not verify without the reason.
+    let r8 = &v["refusal_signature"]["r8"];
+    let ours = sk.sign(&m);
+    assert_eq!(
+        [fr_to_decimal(&ours.r8.x), fr_to_decimal(&ours.r8.y)],
+        [text(&r8[0], "R8.x"), text(&r8[1], "R8.y")]
+    );
+    assert_eq!(ours.s.to_string(), text(&v["refusal_signature"]["s"], "S"));
+    lifecycle::check_refusal(&h, t, Some(reason), &key, &ours, t, 0).unwrap();
+    assert!(lifecycle::check_refusal(&h, t, None, &key, &ours, t, 0).is_err());
+}

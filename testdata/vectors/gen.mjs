@@ -744,4 +744,52 @@ const verify = (msg, R8, S, A) => eddsa.verifyPoseidon(F.e(msg), { R8, S }, A);
     });
 }
 
+// ---------------------------------------------------------------- lifecycle.json
+// The lifecycle leaves of SPEC 5.11 and the refusal message, for the worked example's H, key
+// and event secret, computed here from the raw values: rejected, made-available, refused (with
+// and without a reason) and expired leaves, and circomlibjs's signature on the refusal message.
+{
+    const tag = (name) => bytesToBigBE(Buffer.from(name, "ascii"));
+    const id = (s) => bytesToBigBE(createHash("sha256").update(s, "utf8").digest().subarray(0, 31));
+    const h = createHash("sha256").update(Buffer.from("example ciphertext", "ascii")).digest();
+    const hHi = bytesToBigBE(h.subarray(0, 16));
+    const hLo = bytesToBigBE(h.subarray(16, 32));
+    const t = 1764201600n;
+    const e = 1122334455n;
+    const prv = Buffer.alloc(32, 0x2a);
+    const A = eddsa.prv2pub(prv);
+    const [ax, ay] = [toBig(A[0]), toBig(A[1])];
+    const [sender, routing, rejection, reason, retention] =
+        ["bank-of-example", "bob", "unknown-recipient", "not addressed to me", 1209600n];
+    const refusalWith = H([tag("letro/refusal/v1"), hHi, hLo, t, id(reason)]);
+    const refusalWithout = H([tag("letro/refusal/v1"), hHi, hLo, t, 0n]);
+    const sig = eddsa.signPoseidon(prv, F.e(refusalWith));
+    assert(eddsa.verifyPoseidon(F.e(refusalWith), sig, A), "refusal signature verifies");
+    assert(!eddsa.verifyPoseidon(F.e(refusalWithout), sig, A), "refusal bound to its reason");
+    write("lifecycle.json", {
+        generator: GENERATOR,
+        description:
+            "Letro's lifecycle leaves (SPEC 5.11) for the worked example's H, receipt key (secret 0x2a*32), t and e, computed with circomlibjs from the raw values: rejected = P(tag_rejected, H_hi, H_lo, id(sender), id(reason), t, e); available = P(tag_available, H_hi, H_lo, id(routing), t, e); refusal message = P(tag_refusal, H_hi, H_lo, t, d) with d = id(reason) or 0; refused = P(tag_refused, H_hi, H_lo, A.x, A.y, t, d, e); expired = P(tag_expired, H_hi, H_lo, retention, t, e). refusal_signature = circomlibjs signPoseidon(0x2a*32, refusal message with the reason).",
+        vectors: {
+            ciphertext_sha256: hex(h),
+            t: dec(t),
+            event_secret: dec(e),
+            receipt_key: pt(A),
+            sender,
+            routing,
+            rejection_reason: rejection,
+            refusal_reason: reason,
+            retention: dec(retention),
+            rejected_leaf: dec(H([tag("letro/rejected/v1"), hHi, hLo, id(sender), id(rejection), t, e])),
+            available_leaf: dec(H([tag("letro/available/v1"), hHi, hLo, id(routing), t, e])),
+            refusal_message: dec(refusalWith),
+            refusal_message_without_reason: dec(refusalWithout),
+            refusal_signature: { r8: pt(sig.R8), s: dec(sig.S) },
+            refused_leaf: dec(H([tag("letro/refused/v1"), hHi, hLo, ax, ay, t, id(reason), e])),
+            refused_leaf_without_reason: dec(H([tag("letro/refused/v1"), hHi, hLo, ax, ay, t, 0n, e])),
+            expired_leaf: dec(H([tag("letro/expired/v1"), hHi, hLo, retention, t, e])),
+        },
+    });
+}
+
 console.log("ok");
