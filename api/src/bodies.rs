@@ -294,6 +294,78 @@ impl AckRequest {
     }
 }
 
+/// `POST /v1/mailbox/{ciphertext_sha256}/refusal`: the recipient refuses an envelope in its
+/// mailbox, signing `Poseidon(tag_refusal, H_hi, H_lo, t, d)` (SPEC §5.11) with a receipt key
+/// it certified; `d` digests the optional reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefusalRequest {
+    /// `t`, exactly `YYYY-MM-DDTHH:MM:SSZ`.
+    #[schema(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$",
+        example = "2026-12-02T09:30:00Z"
+    )]
+    pub refused_at: String,
+    /// Why, in the recipient's words (1 to 512 bytes of UTF-8, no control characters); signed
+    /// with the rest. Omitted when the recipient gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 512, example = "not addressed to me")]
+    pub reason: Option<String>,
+    /// The receipt key `A`; one the caller certified in the directory.
+    pub receipt_key: PointJson,
+    /// The signature on the refusal message.
+    pub signature: SignatureJson,
+}
+
+/// A refusal with every value checked but the signature, which
+/// `letro_core::lifecycle::check_refusal` checks with the service's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `t`, Unix seconds.
+    pub refused_at: u64,
+    /// The reason, checked by `letro_core::lifecycle::check_reason`.
+    pub reason: Option<String>,
+    /// `A`.
+    pub receipt_key: PublicKey,
+    /// `(R8, S)`.
+    pub signature: Signature,
+}
+
+impl RefusalRequest {
+    /// The refusal signed at `refused_at` (Unix seconds) with `reason`.
+    pub fn new(
+        refused_at: u64,
+        reason: Option<&str>,
+        receipt_key: &PublicKey,
+        signature: &Signature,
+    ) -> Result<Self, TimeOutOfRange> {
+        let ack = AckRequest::new(refused_at, receipt_key, signature)?;
+        Ok(Self {
+            refused_at: ack.delivered_at,
+            reason: reason.map(str::to_owned),
+            receipt_key: ack.receipt_key,
+            signature: ack.signature,
+        })
+    }
+
+    /// Checks every member: the time, the reason, the key and the signature's encoding.
+    pub fn check(&self) -> Result<Refusal, ReceiptProblem> {
+        if let Some(reason) = &self.reason {
+            letro_core::lifecycle::check_reason(reason)
+                .map_err(|e| ReceiptProblem::Field(FieldError::new("reason", e)))?;
+        }
+        // The time first, so that a bad one is named as this member.
+        parse_api_time("refused_at", &self.refused_at).map_err(ReceiptProblem::Field)?;
+        let parts = check_receipt_parts(&self.refused_at, &self.receipt_key, &self.signature)?;
+        Ok(Refusal {
+            refused_at: parts.delivered_at,
+            reason: self.reason.clone(),
+            receipt_key: parts.receipt_key,
+            signature: parts.signature,
+        })
+    }
+}
+
 /// `GET /v1/log/state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LogState {

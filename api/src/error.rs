@@ -32,6 +32,9 @@ pub enum ErrorCode {
     NotSubmitted,
     /// 409: the delivery was logged before statement v2 and cannot be proved.
     NotProvable,
+    /// 409: the delivery's lifecycle does not allow this event: it already has a final state
+    /// (rejected, retrieved, refused or expired).
+    OutOfOrder,
     /// 413: the body is larger than the route accepts.
     PayloadTooLarge,
     /// 422: the receipt key or signature is refused.
@@ -58,7 +61,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order API.md lists them.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         Self::InvalidRequest,
         Self::Unauthorized,
         Self::Forbidden,
@@ -69,6 +72,7 @@ impl ErrorCode {
         Self::NotPublished,
         Self::NotSubmitted,
         Self::NotProvable,
+        Self::OutOfOrder,
         Self::PayloadTooLarge,
         Self::InvalidReceipt,
         Self::InvalidCertificate,
@@ -95,6 +99,7 @@ impl ErrorCode {
             Self::NotPublished => "not_published",
             Self::NotSubmitted => "not_submitted",
             Self::NotProvable => "not_provable",
+            Self::OutOfOrder => "out_of_order",
             Self::PayloadTooLarge => "payload_too_large",
             Self::InvalidReceipt => "invalid_receipt",
             Self::InvalidCertificate => "invalid_certificate",
@@ -121,7 +126,8 @@ impl ErrorCode {
             | Self::NotDelivered
             | Self::NotPublished
             | Self::NotSubmitted
-            | Self::NotProvable => 409,
+            | Self::NotProvable
+            | Self::OutOfOrder => 409,
             Self::PayloadTooLarge => 413,
             Self::InvalidReceipt
             | Self::InvalidCertificate
@@ -148,6 +154,9 @@ impl ErrorCode {
             Self::NotPublished => "the delivery is not yet covered by a signed checkpoint",
             Self::NotSubmitted => "no submission is logged for this ciphertext",
             Self::NotProvable => "the delivery was logged before statement v2 and cannot be proved",
+            Self::OutOfOrder => {
+                "the delivery already has a final state (rejected, retrieved, refused or expired)"
+            }
             Self::PayloadTooLarge => "the body is larger than the route accepts",
             Self::InvalidReceipt => "the receipt key or signature is refused",
             Self::InvalidCertificate => "the receipt key's certificate does not verify",

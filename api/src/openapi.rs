@@ -19,6 +19,7 @@ use crate::routes::{Answer, Body, ParamType, Query, Route, ROUTES};
     crate::bodies::Accepted,
     crate::bodies::ReceiptRequest,
     crate::bodies::AckRequest,
+    crate::bodies::RefusalRequest,
     crate::bodies::LogState,
     crate::bodies::InclusionProof,
     crate::bodies::ConsistencyProof,

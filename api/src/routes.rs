@@ -247,6 +247,7 @@ const RECEIPT_REFUSALS: &[ErrorCode] = &[
     ErrorCode::UncertifiedReceiptKey,
     ErrorCode::InvalidCertificate,
     ErrorCode::Conflict,
+    ErrorCode::OutOfOrder,
     ErrorCode::LogFull,
 ];
 
@@ -260,6 +261,7 @@ const ACK_REFUSALS: &[ErrorCode] = &[
     ErrorCode::UncertifiedReceiptKey,
     ErrorCode::InvalidCertificate,
     ErrorCode::Conflict,
+    ErrorCode::OutOfOrder,
     ErrorCode::LogFull,
 ];
 
@@ -317,7 +319,7 @@ pub const ROUTES: &[Route] = &[
         query: Query::None,
         request: Body::Json("SubmissionRequest"),
         answers: ACCEPTED_EVENT,
-        errors: &[ErrorCode::Conflict, ErrorCode::LogFull],
+        errors: &[ErrorCode::Conflict, ErrorCode::OutOfOrder, ErrorCode::LogFull],
     },
     Route {
         method: Method::Post,
@@ -585,7 +587,12 @@ pub const ROUTES: &[Route] = &[
             binary: true,
         },
         answers: ACCEPTED_EVENT,
-        errors: &[ErrorCode::NotFound, ErrorCode::Conflict, ErrorCode::LogFull],
+        errors: &[
+            ErrorCode::NotFound,
+            ErrorCode::Conflict,
+            ErrorCode::OutOfOrder,
+            ErrorCode::LogFull,
+        ],
     },
     Route {
         method: Method::Get,
@@ -626,6 +633,18 @@ pub const ROUTES: &[Route] = &[
         params: &[H_PARAM],
         query: Query::None,
         request: Body::Json("AckRequest"),
+        answers: ACCEPTED_EVENT,
+        errors: ACK_REFUSALS,
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/mailbox/{ciphertext_sha256}/refusal",
+        operation_id: "post_refusal",
+        roles: &[Role::Client],
+        summary: "Refuse an envelope with a statement signed by the caller's certified key.",
+        params: &[H_PARAM],
+        query: Query::None,
+        request: Body::Json("RefusalRequest"),
         answers: ACCEPTED_EVENT,
         errors: ACK_REFUSALS,
     },

@@ -199,6 +199,10 @@ struct ServeArgs {
     /// directory after every publication, for a static server or CDN.
     #[arg(long, env = "LETRO_TILES_DIRECTORY")]
     tiles_directory: Option<PathBuf>,
+    /// Seconds a delivery waits to be retrieved or refused before it is logged as expired
+    /// [default: 1209600, 14 days].
+    #[arg(long, env = "LETRO_RETENTION")]
+    retention: Option<u64>,
     /// Seconds a connection has to send a complete request head (from its opening or its
     /// previous response) before it is closed [default: 10].
     #[arg(long, env = "LETRO_HEADER_TIMEOUT")]
@@ -321,6 +325,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 callback_backoff_ms: None,
                 callback_ca_file: a.callback_ca_file,
                 tiles_directory: a.tiles_directory,
+                retention_seconds: a.retention,
                 max_envelope_bytes: None,
                 header_timeout_seconds: a.header_timeout,
                 max_connections: a.max_connections,

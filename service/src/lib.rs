@@ -30,6 +30,7 @@ pub mod callback;
 pub mod files;
 pub mod jobs;
 pub mod keys;
+pub mod lifecycle;
 pub mod metrics;
 pub mod monitor;
 pub mod origin;
@@ -58,6 +59,9 @@ pub use api::{build_router, ApiError, AppState};
 
 use crate::store::{LogStore, SqliteStore, Store, StoreError};
 use crate::writer::{LogView, Writer};
+
+/// The default retention period, seconds (14 days).
+pub const DEFAULT_RETENTION: u64 = 14 * 86_400;
 
 /// The service's settings.
 #[derive(Debug, Clone)]
@@ -121,6 +125,10 @@ pub struct Config {
     pub witness_quorum: usize,
     /// Longest wait for one witness's answer. Default 5 s.
     pub witness_timeout: Duration,
+    /// How long a delivery waits to be retrieved or refused, from its submission's logging;
+    /// then it is logged as expired and its envelope leaves the mailbox ([`lifecycle`]).
+    /// Default 14 days.
+    pub retention: Duration,
 }
 
 impl Config {
@@ -142,6 +150,7 @@ impl Config {
             callback_backoff: Duration::from_secs(1),
             callback_ca_file: None,
             tiles_directory: None,
+            retention: Duration::from_secs(DEFAULT_RETENTION),
             max_envelope_bytes: 24 << 20,
             header_timeout: server::Limits::default().header_timeout,
             max_connections: server::Limits::default().max_connections,
@@ -261,6 +270,7 @@ pub struct Service {
     writer: std::thread::JoinHandle<()>,
     pool: jobs::Pool,
     publisher: tokio::task::JoinHandle<()>,
+    expiry: tokio::task::JoinHandle<()>,
     notifier: tokio::task::JoinHandle<()>,
     token_watch: tokio::task::JoinHandle<()>,
     origin: String,
@@ -454,12 +464,32 @@ impl Service {
             })
         };
         let token_watch = tokio::spawn(watch_tokens(state.clone(), token_changes));
+        let expiry = {
+            let state = state.clone();
+            let retention = config.retention;
+            let every = lifecycle::expiry_period(retention);
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(every);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticker.tick().await;
+                    match lifecycle::expire_due(&state, retention.as_secs(), unix_now()).await {
+                        Ok(e) if e.expired > 0 => {
+                            tracing::info!(expired = e.expired, "deliveries expired")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "expiry round failed"),
+                    }
+                }
+            })
+        };
         Ok(Self {
             state,
             publication,
             writer,
             pool,
             publisher,
+            expiry,
             notifier,
             token_watch,
             origin: config.origin.clone(),
@@ -524,6 +554,8 @@ impl Service {
         let _ = self.token_watch.await;
         self.publisher.abort();
         let _ = self.publisher.await;
+        self.expiry.abort();
+        let _ = self.expiry.await;
         if let Err(e) = publish_round(&self.state, &self.publication).await {
             tracing::warn!(error = %e, "final checkpoint failed");
         }

@@ -13,6 +13,13 @@
 //!   (`POST /v1/mailbox/{ciphertext_sha256}/receipt`) its envelopes. A receipt must be signed
 //!   by a receipt key the recipient certified in the directory; it is checked like any
 //!   receipt and logged as the delivered event, and the envelope leaves the mailbox.
+//! - Lifecycle (SPEC §5.11): a stored envelope is logged as accepted and then made available;
+//!   an envelope for an account the directory does not know is logged as rejected
+//!   (`unknown-recipient`) and answered 404. The recipient may refuse an envelope instead of
+//!   acknowledging it (`POST /v1/mailbox/{ciphertext_sha256}/refusal`, signed by a receipt key
+//!   it certified), and the expiry task ([`crate::lifecycle`]) closes what nobody retrieved or
+//!   refused before the retention period ended. A delivery that has ended takes no envelope
+//!   again.
 //!
 //! The relay handles ciphertext only: envelopes are opaque bytes, and nothing here can read
 //! them.
@@ -23,7 +30,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use letro_api::bodies::AckRequest as AckJson;
+use letro_api::bodies::{AckRequest as AckJson, RefusalRequest};
 pub use letro_api::bodies::{MailboxItem, Published};
 use letro_api::directory::{check_account_id, CertificateObject, PrekeyUpload};
 use letro_core::babyjubjub;
@@ -31,10 +38,12 @@ use letro_core::log::submitted_leaf;
 use letro_core::statement::CiphertextHash;
 
 use crate::api::{
-    accepted, checked_receipt, parse_hash, receipt_refused, ApiError, AppState, Caller, JsonBody,
+    accepted, checked_receipt, checked_refusal, parse_hash, receipt_refused, ApiError, AppState,
+    Caller, JsonBody,
 };
 use crate::store::{DirectoryEntry, Envelope, EventSecret, StoredEvent};
 use crate::unix_now;
+use letro_core::lifecycle::{available_leaf, rejected_leaf, RejectionReason};
 
 /// Most envelopes one `GET /v1/mailbox` lists.
 pub const MAILBOX_PAGE: usize = 100;
@@ -173,19 +182,28 @@ pub(crate) async fn post_message(
     }
     let h = CiphertextHash::of(&bytes);
     let sender = token.subject;
+    let now = unix_now();
     let envelope = Envelope {
         ciphertext_hash: h.0,
         sender: sender.clone(),
         recipient: recipient.clone(),
-        received_at: unix_now(),
+        received_at: now,
         bytes: bytes.to_vec(),
     };
-    state
+    let stored = state
         .db(move |store| {
+            // A delivery that has ended takes no envelope again: the submission below is then a
+            // repeat (or a conflict, or out of order after a rejection), and nothing is stored.
+            let ended = store
+                .delivery(&envelope.ciphertext_hash)
+                .map_err(internal)?
+                .iter()
+                .any(|(_, e)| e.lifecycle_event().is_final());
+            if ended {
+                return Ok(Mailbox::Ended);
+            }
             if !store.has_directory(&envelope.recipient).map_err(internal)? {
-                return Err(ApiError::NotFound(
-                    "no such recipient in the directory".into(),
-                ));
+                return Ok(Mailbox::UnknownRecipient);
             }
             // Stored before the event is logged: a crash in between leaves an envelope whose
             // event the sender's retry logs (the same submission is idempotent).
@@ -201,18 +219,75 @@ pub(crate) async fn post_message(
                     }
                 }
             }
-            Ok(())
+            Ok(Mailbox::Stored)
         })
         .await?;
+    if stored == Mailbox::UnknownRecipient {
+        return Err(reject(&state, &h, &sender, RejectionReason::UnknownRecipient, now).await);
+    }
     let secret = EventSecret::fresh();
     let leaf = submitted_leaf(&h, &sender, &recipient, &secret.fr());
     let event = StoredEvent::Submitted {
         ciphertext_sha256: h.to_hex(),
         sender,
-        routing: recipient,
+        routing: recipient.clone(),
     };
-    let a = state.append(h.0, leaf, event, secret).await?;
-    accepted(&state, a).await
+    let submitted = state.append(h.0, leaf, event, secret).await?;
+    if stored == Mailbox::Stored {
+        // A failure here leaves the submission logged without it; the sender's retry logs it.
+        let secret = EventSecret::fresh();
+        let leaf = available_leaf(&h, &recipient, now, &secret.fr());
+        let event = StoredEvent::Available {
+            ciphertext_sha256: h.to_hex(),
+            routing: recipient,
+            available_at: now,
+        };
+        state.append(h.0, leaf, event, secret).await?;
+    }
+    accepted(&state, submitted).await
+}
+
+/// What the mailbox did with an envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mailbox {
+    /// Stored (or already there, from the same sender for the same recipient).
+    Stored,
+    /// Not stored: the recipient is not in the directory.
+    UnknownRecipient,
+    /// Not stored: the delivery has a final state.
+    Ended,
+}
+
+/// Logs a submission-rejected event for `h` and returns the refusal to send (404 for an unknown
+/// recipient), saying where the rejection is logged. A rejection the lifecycle does not allow
+/// (the same `H` was accepted before) is not logged; the refusal says so.
+async fn reject(
+    state: &AppState,
+    h: &CiphertextHash,
+    sender: &str,
+    reason: RejectionReason,
+    now: u64,
+) -> ApiError {
+    let secret = EventSecret::fresh();
+    let leaf = rejected_leaf(h, sender, reason, now, &secret.fr());
+    let event = StoredEvent::Rejected {
+        ciphertext_sha256: h.to_hex(),
+        sender: sender.to_owned(),
+        reason: reason.name().to_owned(),
+        rejected_at: now,
+    };
+    let logged = match state.append(h.0, leaf, event, secret).await {
+        Ok(a) => format!(
+            "the rejection ({}) is logged at index {}",
+            reason.name(),
+            a.index
+        ),
+        Err(ApiError::Conflict(_) | ApiError::OutOfOrder(_)) => {
+            "no rejection is logged: this ciphertext's delivery already has events".to_owned()
+        }
+        Err(e) => return e,
+    };
+    ApiError::NotFound(format!("no such recipient in the directory; {logged}"))
 }
 
 /// `GET /v1/mailbox`: the caller's waiting envelopes, oldest first, at most
@@ -285,6 +360,23 @@ pub(crate) async fn post_ack(
     result
 }
 
+/// Whether `h` is an envelope in `account`'s mailbox, or was one (its submission was routed to
+/// `account`: a repeated acknowledgement, or one after the envelope left).
+async fn is_mine(state: &AppState, h: &CiphertextHash, account: String) -> Result<bool, ApiError> {
+    let hash = h.0;
+    state
+        .db(move |store| {
+            Ok(match store.envelope(&hash).map_err(internal)? {
+                Some(e) => e.recipient == account,
+                None => matches!(
+                    store.find_submission(&hash).map_err(internal)?,
+                    Some((_, StoredEvent::Submitted { routing, .. })) if routing == account
+                ),
+            })
+        })
+        .await
+}
+
 async fn ack(
     state: &AppState,
     caller: Result<Caller, ApiError>,
@@ -294,20 +386,7 @@ async fn ack(
     let token = caller?.0;
     let h = hash_path(h)?;
     let body = body?.0;
-    let (hash, account) = (h.0, token.subject.clone());
-    let mine = state
-        .db(move |store| {
-            Ok(match store.envelope(&hash).map_err(internal)? {
-                Some(e) => e.recipient == account,
-                // Already delivered and removed: a repeated acknowledgement of one's own
-                // envelope.
-                None => matches!(
-                    store.find_submission(&hash).map_err(internal)?,
-                    Some((_, StoredEvent::Submitted { routing, .. })) if routing == account
-                ),
-            })
-        })
-        .await?;
+    let mine = is_mine(state, &h, token.subject).await?;
     if !mine {
         return Err(ApiError::NotFound(
             "no such envelope in this mailbox".into(),
@@ -318,6 +397,46 @@ async fn ack(
     // which is this account.
     let receipt = body.check().map_err(receipt_refused)?;
     let checked = checked_receipt(state, &h, &receipt).await?;
+    let a = state
+        .append(h.0, checked.leaf, checked.event, checked.secret)
+        .await?;
+    let hash = h.0;
+    state
+        .db(move |s| s.remove_envelope(&hash).map_err(internal))
+        .await?;
+    accepted(state, a).await
+}
+
+/// `POST /v1/mailbox/{ciphertext_sha256}/refusal`.
+pub(crate) async fn post_refusal(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    h: Result<Path<String>, PathRejection>,
+    body: Result<JsonBody<RefusalRequest>, ApiError>,
+) -> Result<Response, ApiError> {
+    let result = refusal(&state, caller, h, body).await;
+    if let Err(e) = &result {
+        state.receipt_refused(e.code());
+    }
+    result
+}
+
+async fn refusal(
+    state: &AppState,
+    caller: Result<Caller, ApiError>,
+    h: Result<Path<String>, PathRejection>,
+    body: Result<JsonBody<RefusalRequest>, ApiError>,
+) -> Result<Response, ApiError> {
+    let token = caller?.0;
+    let h = hash_path(h)?;
+    let body = body?.0;
+    if !is_mine(state, &h, token.subject).await? {
+        return Err(ApiError::NotFound(
+            "no such envelope in this mailbox".into(),
+        ));
+    }
+    let refusal = body.check().map_err(receipt_refused)?;
+    let checked = checked_refusal(state, &h, &refusal).await?;
     let a = state
         .append(h.0, checked.leaf, checked.event, checked.secret)
         .await?;

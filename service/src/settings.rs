@@ -26,6 +26,7 @@
 //! callback_backoff_ms = 1000
 //! callback_ca_file = "/etc/letro/hooks-ca.pem" # optional: a private CA for https callbacks
 //! tiles_directory = "/srv/letro/tiles"   # optional: write the tlog-tiles files here too
+//! retention_seconds = 1209600             # 14 days to retrieve or refuse, then expired
 //! max_envelope_bytes = 25165824          # 24 MiB
 //! header_timeout_seconds = 10             # a complete request head within this, or closed
 //! max_connections = 4096                  # lowered to fit the open-file limit
@@ -79,6 +80,8 @@ pub struct Settings {
     pub callback_ca_file: Option<PathBuf>,
     /// [`Config::tiles_directory`].
     pub tiles_directory: Option<PathBuf>,
+    /// [`Config::retention`], seconds (1 s to 10 years).
+    pub retention_seconds: Option<u64>,
     /// [`Config::callback_backoff`], milliseconds.
     pub callback_backoff_ms: Option<u64>,
     /// [`Config::max_envelope_bytes`] (1 KiB to 256 MiB).
@@ -190,6 +193,7 @@ impl Settings {
             callback_backoff_ms: over.callback_backoff_ms.or(self.callback_backoff_ms),
             callback_ca_file: over.callback_ca_file.or(self.callback_ca_file),
             tiles_directory: over.tiles_directory.or(self.tiles_directory),
+            retention_seconds: over.retention_seconds.or(self.retention_seconds),
             max_envelope_bytes: over.max_envelope_bytes.or(self.max_envelope_bytes),
             header_timeout_seconds: over.header_timeout_seconds.or(self.header_timeout_seconds),
             max_connections: over.max_connections.or(self.max_connections),
@@ -227,6 +231,9 @@ impl Settings {
         if let Some(v) = self.checkpoint_interval_seconds {
             c.checkpoint_interval =
                 Duration::from_secs(range("checkpoint_interval_seconds", v, 1, 86_400)?);
+        }
+        if let Some(v) = self.retention_seconds {
+            c.retention = Duration::from_secs(range("retention_seconds", v, 1, 10 * 366 * 86_400)?);
         }
         if let Some(v) = self.max_skew_seconds {
             c.max_skew = range("max_skew_seconds", v, 0, 86_400)?;

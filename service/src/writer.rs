@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use letro_core::lifecycle::{DeliveryState, OrderError};
 use letro_core::log::DeliveryLog;
 use letro_core::merkle::CAPACITY;
 use letro_core::Fr;
@@ -102,6 +103,10 @@ pub enum AppendError {
         /// The stored event's index.
         index: u64,
     },
+    /// The delivery's lifecycle does not allow this event now (a final state was reached, or
+    /// the event needs one that is not logged).
+    #[error("{0}")]
+    OutOfOrder(OrderError),
     /// The log holds 2^32 entries.
     #[error("the log is full")]
     Full,
@@ -138,7 +143,75 @@ fn same_record(a: &StoredEvent, b: &StoredEvent) -> bool {
                 ..
             },
         ) => t1 == t2 && k1 == k2,
+        // A retried rejected submission is the same rejection, whenever it was retried.
+        (
+            StoredEvent::Rejected {
+                sender: s1,
+                reason: r1,
+                ..
+            },
+            StoredEvent::Rejected {
+                sender: s2,
+                reason: r2,
+                ..
+            },
+        ) => s1 == s2 && r1 == r2,
+        (
+            StoredEvent::Available { routing: r1, .. },
+            StoredEvent::Available { routing: r2, .. },
+        ) => r1 == r2,
+        // A refusal is the same if what was signed is (its signature may be randomised).
+        (
+            StoredEvent::Refused {
+                refused_at: t1,
+                reason: r1,
+                receipt_key: k1,
+                ..
+            },
+            StoredEvent::Refused {
+                refused_at: t2,
+                reason: r2,
+                receipt_key: k2,
+                ..
+            },
+        ) => t1 == t2 && r1 == r2 && k1 == k2,
+        // A delivery expires once.
+        (StoredEvent::Expired { .. }, StoredEvent::Expired { .. }) => true,
         _ => false,
+    }
+}
+
+/// What the writer does with an event, given its delivery's events so far.
+enum Admission {
+    /// Log it.
+    New,
+    /// The same record is logged at this index: answer with it (idempotency).
+    Repeat(u64),
+    /// Refuse it.
+    Refused(AppendError),
+}
+
+/// Whether `event` may follow `events` (its delivery's events, in log order): a repeat of a
+/// logged event of its kind is answered with that event, a different event of a logged kind is
+/// a conflict, and otherwise the lifecycle's order rule decides (SPEC §5.11). Events logged
+/// before the lifecycle existed follow the rule too (a submission, then a receipt).
+fn admit(events: &[(u64, StoredEvent)], event: &StoredEvent) -> Admission {
+    if let Some((index, stored)) = events.iter().find(|(_, e)| e.kind() == event.kind()) {
+        return if same_record(stored, event) {
+            Admission::Repeat(*index)
+        } else {
+            Admission::Refused(AppendError::Conflict { index: *index })
+        };
+    }
+    let mut state = DeliveryState::Unknown;
+    for (_, e) in events {
+        // A stored history the rule refuses cannot be written by this writer; keep its last
+        // state rather than guessing.
+        state = state.then(e.lifecycle_event()).unwrap_or(state);
+    }
+    match state.then(event.lifecycle_event()) {
+        Ok(_) => Admission::New,
+        Err(e) => Admission::Refused(AppendError::OutOfOrder(e)),
     }
 }
 
@@ -260,11 +333,13 @@ impl<S: LogStore> Writer<S> {
                 return;
             }
         };
-        let mut local: HashMap<(&'static str, [u8; 32]), (u64, StoredEvent)> = HashMap::new();
+        // Each delivery's events, stored and of this batch, in log order.
+        let mut deliveries: HashMap<[u8; 32], Vec<(u64, StoredEvent)>> = HashMap::new();
         let mut new_entries: Vec<NewEntry> = Vec::new();
         let mut new_leaves: Vec<Fr> = Vec::new();
         let mut done: Vec<(Reply, Result<Appended, AppendError>)> = Vec::new();
         let mut waiting: Vec<(Reply, u64)> = Vec::new();
+        let now = (self.now)();
         for Pending {
             h,
             leaf,
@@ -273,49 +348,44 @@ impl<S: LogStore> Writer<S> {
             reply,
         } in appends
         {
-            let key = (event.kind(), h);
-            let existing = match local.get(&key) {
-                Some(found) => Ok(Some((found.clone(), true))),
-                None => match event {
-                    StoredEvent::Submitted { .. } => self.store.find_submission(&h),
-                    StoredEvent::Delivered { .. } => self.store.find_receipt(&h),
-                }
-                .map(|o| o.map(|f| (f, false))),
-            };
-            match existing {
-                Err(e) => {
-                    tracing::error!(error = %e, "store lookup failed");
-                    done.push((reply, Err(AppendError::Internal)));
-                }
-                Ok(Some(((index, stored), in_batch))) => {
-                    if !same_record(&stored, &event) {
-                        done.push((reply, Err(AppendError::Conflict { index })));
-                    } else if in_batch {
-                        // Same as an entry of this batch: answered once that entry is committed.
-                        waiting.push((reply, index));
-                    } else {
-                        done.push((
-                            reply,
-                            Ok(Appended {
-                                index,
-                                fresh: false,
-                            }),
-                        ));
+            let events = match deliveries.entry(h) {
+                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => match self.store.delivery(&h) {
+                    Ok(events) => v.insert(events),
+                    Err(e) => {
+                        tracing::error!(error = %e, "store lookup failed");
+                        done.push((reply, Err(AppendError::Internal)));
+                        continue;
                     }
+                },
+            };
+            match admit(events, &event) {
+                Admission::Repeat(index) if index >= base => {
+                    // Same as an entry of this batch: answered once that entry is committed.
+                    waiting.push((reply, index));
                 }
-                Ok(None) => {
+                Admission::Repeat(index) => done.push((
+                    reply,
+                    Ok(Appended {
+                        index,
+                        fresh: false,
+                    }),
+                )),
+                Admission::Refused(e) => done.push((reply, Err(e))),
+                Admission::New => {
                     let index = base + new_entries.len() as u64;
                     if index >= CAPACITY {
                         done.push((reply, Err(AppendError::Full)));
                         continue;
                     }
-                    local.insert(key, (index, event.clone()));
+                    events.push((index, event.clone()));
                     new_entries.push(NewEntry {
                         index,
                         ciphertext_hash: h,
                         leaf: letro_core::field::fr_to_be_bytes(&leaf),
                         event,
                         event_secret,
+                        logged_at: now,
                     });
                     new_leaves.push(leaf);
                     done.push((reply, Ok(Appended { index, fresh: true })));
@@ -511,6 +581,16 @@ mod tests {
         fn find_receipt(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError> {
             self.inner.find_receipt(h)
         }
+        fn delivery(&self, h: &[u8; 32]) -> Result<Vec<(u64, StoredEvent)>, StoreError> {
+            self.inner.delivery(h)
+        }
+        fn expiring(
+            &self,
+            accepted_by: u64,
+            limit: usize,
+        ) -> Result<Vec<crate::store::OpenDelivery>, StoreError> {
+            self.inner.expiring(accepted_by, limit)
+        }
         fn event_secret(&self, index: u64) -> Result<Option<EventSecret>, StoreError> {
             self.inner.event_secret(index)
         }
@@ -550,6 +630,171 @@ mod tests {
         })
         .unwrap();
         rx.blocking_recv().unwrap()
+    }
+
+    /// A stored event of each lifecycle kind for `h` (the writer checks order and idempotency
+    /// only; leaves and signatures are the callers' business).
+    fn lifecycle_event(h: [u8; 32], e: letro_core::lifecycle::LifecycleEvent) -> StoredEvent {
+        use letro_core::lifecycle::LifecycleEvent as E;
+        let hex = hex::encode(h);
+        let point = crate::store::PointJson {
+            x: "1".into(),
+            y: "2".into(),
+        };
+        let signature = crate::store::SignatureJson {
+            r8: point.clone(),
+            s: "3".into(),
+        };
+        match e {
+            E::SubmissionAccepted => StoredEvent::Submitted {
+                ciphertext_sha256: hex,
+                sender: "bank".into(),
+                routing: "r".into(),
+            },
+            E::SubmissionRejected => StoredEvent::Rejected {
+                ciphertext_sha256: hex,
+                sender: "bank".into(),
+                reason: "unknown-recipient".into(),
+                rejected_at: 10,
+            },
+            E::MadeAvailable => StoredEvent::Available {
+                ciphertext_sha256: hex,
+                routing: "r".into(),
+                available_at: 11,
+            },
+            E::Retrieved => StoredEvent::Delivered {
+                ciphertext_sha256: hex,
+                delivered_at: 12,
+                receipt_key: point,
+                signature,
+                receipt_key_certificate: None,
+            },
+            E::Refused => StoredEvent::Refused {
+                ciphertext_sha256: hex,
+                refused_at: 13,
+                reason: None,
+                receipt_key: point,
+                signature,
+                receipt_key_certificate: letro_api::directory::CertificateObject {
+                    identity_key: vec![5; 33],
+                    signature: vec![0; 64],
+                },
+            },
+            E::Expired => StoredEvent::Expired {
+                ciphertext_sha256: hex,
+                retention: 60,
+                expired_at: 14,
+            },
+        }
+    }
+
+    fn send(
+        tx: &mpsc::Sender<Command>,
+        h: [u8; 32],
+        event: StoredEvent,
+    ) -> oneshot::Receiver<Result<Appended, AppendError>> {
+        let (reply, rx) = oneshot::channel();
+        tx.blocking_send(Command::Append {
+            ciphertext_hash: h,
+            leaf: Fr::from(u64::from(h[0]) * 100 + u64::from(h[1])),
+            event,
+            event_secret: EventSecret::fresh(),
+            reply,
+        })
+        .unwrap();
+        rx
+    }
+
+    /// Every allowed history of a delivery, followed by every event: the writer logs exactly
+    /// what the lifecycle allows, answers a repeat of a logged kind with its entry, and refuses
+    /// everything else (out of order) without storing it; once from the store, once within one
+    /// batch.
+    #[test]
+    fn the_writer_refuses_every_forbidden_order() {
+        use letro_core::lifecycle::{DeliveryState, LifecycleEvent as E};
+        // Every allowed history (the empty one included).
+        let mut histories: Vec<Vec<E>> = vec![vec![]];
+        let mut frontier: Vec<Vec<E>> = vec![vec![]];
+        while let Some(h) = frontier.pop() {
+            let state = h
+                .iter()
+                .fold(DeliveryState::Unknown, |s, e| s.then(*e).unwrap());
+            for e in E::ALL {
+                if state.then(e).is_ok() {
+                    let mut next = h.clone();
+                    next.push(e);
+                    histories.push(next.clone());
+                    frontier.push(next);
+                }
+            }
+        }
+        assert_eq!(histories.len(), 10);
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, _view) = test_writer(SqliteStore::open(dir.path()).unwrap());
+        let (tx, rx) = mpsc::channel(64);
+        let thread = std::thread::spawn(move || writer.run(rx));
+        let mut refused = 0;
+        let mut n = 0u8;
+        for history in &histories {
+            for next in E::ALL {
+                for in_one_batch in [false, true] {
+                    n += 1;
+                    let h = [n, 1 + u8::from(in_one_batch)]
+                        .repeat(16)
+                        .try_into()
+                        .unwrap();
+                    let mut replies = Vec::new();
+                    for e in history {
+                        let r = send(&tx, h, lifecycle_event(h, *e));
+                        if in_one_batch {
+                            replies.push(r);
+                        } else {
+                            assert!(r.blocking_recv().unwrap().unwrap().fresh);
+                        }
+                    }
+                    let outcome = send(&tx, h, lifecycle_event(h, next));
+                    for r in replies {
+                        assert!(r.blocking_recv().unwrap().unwrap().fresh);
+                    }
+                    let outcome = outcome.blocking_recv().unwrap();
+                    let state = history
+                        .iter()
+                        .fold(DeliveryState::Unknown, |s, e| s.then(*e).unwrap());
+                    let ctx = format!("{history:?} then {next:?} (one batch: {in_one_batch})");
+                    if history.contains(&next) {
+                        // The same record again: its entry, nothing new.
+                        assert!(!outcome.expect(&ctx).fresh, "{ctx}");
+                    } else if state.then(next).is_ok() {
+                        assert!(outcome.expect(&ctx).fresh, "{ctx}");
+                    } else {
+                        refused += 1;
+                        match outcome {
+                            Err(AppendError::OutOfOrder(e)) => {
+                                assert_eq!((e.state, e.event), (state, next), "{ctx}")
+                            }
+                            other => panic!("{ctx}: {other:?}"),
+                        }
+                    }
+                }
+            }
+        }
+        drop(tx);
+        thread.join().unwrap();
+        // 10 histories x 6 events = 60 pairs: 9 allowed steps, 19 repeats (one per event of
+        // every history), 32 refused.
+        assert_eq!(refused, 2 * (60 - 9 - 19));
+        // Nothing refused was stored: every stored delivery is an allowed history.
+        let store = SqliteStore::open(dir.path()).unwrap();
+        for i in 1..=n {
+            for b in [1u8, 2] {
+                let h: [u8; 32] = [i, b].repeat(16).try_into().unwrap();
+                let events = store.delivery(&h).unwrap();
+                let mut state = DeliveryState::Unknown;
+                for (_, e) in &events {
+                    state = state.then(e.lifecycle_event()).unwrap();
+                }
+            }
+        }
     }
 
     /// A writer over `store` with a fresh view, the test key and a fixed clock.

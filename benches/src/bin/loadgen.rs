@@ -1349,6 +1349,7 @@ fn profile_mode(n: usize, concurrency: usize) -> Result<()> {
                 leaf: letro_core::field::fr_to_be_bytes(leaf),
                 event: e.clone(),
                 event_secret: EventSecret::fresh(),
+                logged_at: 1_764_201_600,
             })
             .collect();
         let take = entries.len().min(if batch == 1 { 500 } else { n });

@@ -42,6 +42,9 @@ pub enum ApiError {
     /// 409 `conflict`: a different event of this kind is logged for the same ciphertext.
     #[error("{0}")]
     Conflict(String),
+    /// 409 `out_of_order`: the delivery's lifecycle does not allow the event (SPEC §5.11).
+    #[error("{0}")]
+    OutOfOrder(String),
     /// 413 `payload_too_large`.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -98,6 +101,7 @@ impl ApiError {
             ApiError::NotProvable(s()),
             ApiError::NotFound(s()),
             ApiError::Conflict(s()),
+            ApiError::OutOfOrder(s()),
             ApiError::PayloadTooLarge(0),
             ApiError::InvalidReceipt(s()),
             ApiError::ClockSkew(s()),
@@ -125,6 +129,7 @@ impl ApiError {
             Self::NotProvable(_) => ErrorCode::NotProvable,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
+            Self::OutOfOrder(_) => ErrorCode::OutOfOrder,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::InvalidReceipt(_) => ErrorCode::InvalidReceipt,
             Self::ClockSkew(_) => ErrorCode::ClockSkew,
@@ -177,6 +182,9 @@ impl From<AppendError> for ApiError {
     fn from(e: AppendError) -> Self {
         match e {
             AppendError::Conflict { .. } => Self::Conflict(e.to_string()),
+            AppendError::OutOfOrder(o) => {
+                Self::OutOfOrder(format!("this delivery's lifecycle does not allow it: {o}"))
+            }
             AppendError::Full => Self::LogFull,
             _ => Self::Internal,
         }

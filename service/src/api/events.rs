@@ -145,3 +145,50 @@ pub(crate) async fn checked_receipt(
         secret,
     })
 }
+
+/// Checks a refusal for `h` whose encodings letro-api has checked, as [`checked_receipt`] checks
+/// a receipt: the signature on the refusal message and the clock skew, that `h` was submitted,
+/// and that the key is certified by the account the submission was routed to. Nothing is
+/// stored.
+pub(crate) async fn checked_refusal(
+    state: &AppState,
+    h: &CiphertextHash,
+    refusal: &Refusal,
+) -> Result<CheckedReceipt, ApiError> {
+    let Refusal {
+        refused_at: t,
+        reason,
+        receipt_key: key,
+        signature: sig,
+    } = refusal;
+    letro_core::lifecycle::check_refusal(
+        h,
+        *t,
+        reason.as_deref(),
+        key,
+        sig,
+        unix_now(),
+        state.inner.max_skew,
+    )
+    .map_err(|e| match e {
+        ReceiptError::Skew { .. } => ApiError::ClockSkew(e.to_string()),
+        _ => ApiError::InvalidReceipt(format!("the refusal: {e}")),
+    })?;
+    let certificate = certificate_for(state, h, key).await?;
+    let secret = EventSecret::fresh();
+    let leaf =
+        letro_core::lifecycle::refused_leaf(h, key.point(), *t, reason.as_deref(), &secret.fr());
+    let event = StoredEvent::Refused {
+        ciphertext_sha256: h.to_hex(),
+        refused_at: *t,
+        reason: reason.clone(),
+        receipt_key: PointJson::from_point(key.point()),
+        signature: SignatureJson::from(sig),
+        receipt_key_certificate: certificate,
+    };
+    Ok(CheckedReceipt {
+        leaf,
+        event,
+        secret,
+    })
+}

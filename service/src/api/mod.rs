@@ -42,7 +42,7 @@ use letro_api::bodies::Health;
 use letro_api::bodies::{
     Accepted, CallbackState, ConsistencyProof, ConsistencyQuery, EventState, FieldError,
     InclusionProof, Job, JobFailure, JobFailureCode, JobState as ApiJobState, LogState,
-    ProofRequest, ProofWindow, Receipt, ReceiptProblem, SizeQuery, SubmissionRequest,
+    ProofRequest, ProofWindow, Receipt, ReceiptProblem, Refusal, SizeQuery, SubmissionRequest,
 };
 use letro_api::{ErrorBody, ErrorCode};
 
@@ -55,7 +55,7 @@ mod state;
 pub use error::ApiError;
 pub(crate) use error::{internal, invalid, receipt_refused};
 use events::*;
-pub(crate) use events::{accepted, checked_receipt, parse_hash};
+pub(crate) use events::{accepted, checked_receipt, checked_refusal, parse_hash};
 use log::*;
 use proofs::*;
 pub use state::AppState;
@@ -94,6 +94,7 @@ fn handlers(envelope_limit: usize) -> Vec<(&'static str, MethodRouter<AppState>)
         ("get_mailbox", get(crate::relay::get_mailbox)),
         ("get_envelope", get(crate::relay::get_envelope)),
         ("post_ack", post(crate::relay::post_ack)),
+        ("post_refusal", post(crate::relay::post_refusal)),
     ]
 }
 

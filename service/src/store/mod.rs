@@ -120,6 +120,52 @@ pub enum StoredEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         receipt_key_certificate: Option<CertificateObject>,
     },
+    /// The relay refused the submission (`submission-rejected`, SPEC §5.11).
+    Rejected {
+        /// `H`, 64 lowercase hex digits.
+        ciphertext_sha256: String,
+        /// The sender's account id.
+        sender: String,
+        /// The reason's stable name ([`letro_core::lifecycle::RejectionReason`]).
+        reason: String,
+        /// `t`, Unix seconds (the relay's clock).
+        rejected_at: u64,
+    },
+    /// The envelope was placed in the recipient's mailbox (`made-available`).
+    Available {
+        /// `H`, 64 lowercase hex digits.
+        ciphertext_sha256: String,
+        /// The recipient's routing id.
+        routing: String,
+        /// `t`, Unix seconds (the relay's clock).
+        available_at: u64,
+    },
+    /// The recipient refused the message with a statement signed by its certified receipt key
+    /// (`refused`).
+    Refused {
+        /// `H`, 64 lowercase hex digits.
+        ciphertext_sha256: String,
+        /// `t`, Unix seconds, as signed.
+        refused_at: u64,
+        /// The recipient's reason, as signed, if it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The receipt key `A` that signed the refusal.
+        receipt_key: PointJson,
+        /// The signature on the refusal message.
+        signature: SignatureJson,
+        /// The receipt key's certificate, checked before the event was logged.
+        receipt_key_certificate: CertificateObject,
+    },
+    /// The retention period ended before a retrieval or a refusal (`expired`).
+    Expired {
+        /// `H`, 64 lowercase hex digits.
+        ciphertext_sha256: String,
+        /// The retention period, seconds from the submission's acceptance.
+        retention: u64,
+        /// `t`, Unix seconds (the relay's clock).
+        expired_at: u64,
+    },
 }
 
 impl StoredEvent {
@@ -128,8 +174,58 @@ impl StoredEvent {
         match self {
             Self::Submitted { .. } => "submitted",
             Self::Delivered { .. } => "delivered",
+            Self::Rejected { .. } => "rejected",
+            Self::Available { .. } => "available",
+            Self::Refused { .. } => "refused",
+            Self::Expired { .. } => "expired",
         }
     }
+
+    /// The lifecycle event this is (SPEC §5.11).
+    pub fn lifecycle_event(&self) -> letro_core::lifecycle::LifecycleEvent {
+        use letro_core::lifecycle::LifecycleEvent as E;
+        match self {
+            Self::Submitted { .. } => E::SubmissionAccepted,
+            Self::Delivered { .. } => E::Retrieved,
+            Self::Rejected { .. } => E::SubmissionRejected,
+            Self::Available { .. } => E::MadeAvailable,
+            Self::Refused { .. } => E::Refused,
+            Self::Expired { .. } => E::Expired,
+        }
+    }
+
+    /// `H` as stored, 64 lowercase hex digits.
+    pub fn ciphertext_sha256(&self) -> &str {
+        match self {
+            Self::Submitted {
+                ciphertext_sha256, ..
+            }
+            | Self::Delivered {
+                ciphertext_sha256, ..
+            }
+            | Self::Rejected {
+                ciphertext_sha256, ..
+            }
+            | Self::Available {
+                ciphertext_sha256, ..
+            }
+            | Self::Refused {
+                ciphertext_sha256, ..
+            }
+            | Self::Expired {
+                ciphertext_sha256, ..
+            } => ciphertext_sha256,
+        }
+    }
+}
+
+/// A delivery still open (accepted, with no final event yet), as the expiry task sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenDelivery {
+    /// `H`.
+    pub ciphertext_hash: [u8; 32],
+    /// When its submission was logged (Unix seconds, the relay's clock).
+    pub accepted_at: u64,
 }
 
 /// One new log entry to store.
@@ -145,6 +241,8 @@ pub struct NewEntry {
     pub event: StoredEvent,
     /// The event's secret `e`, mixed into `leaf`.
     pub event_secret: EventSecret,
+    /// When the writer logged it (Unix seconds, the relay's clock).
+    pub logged_at: u64,
 }
 
 /// A stored leaf.
@@ -295,6 +393,11 @@ pub trait LogStore: Send + 'static {
     fn find_submission(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError>;
     /// The delivered event (receipt) for `H`, with its index.
     fn find_receipt(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError>;
+    /// Every event logged for `h`, in log order (its lifecycle, SPEC §5.11).
+    fn delivery(&self, h: &[u8; 32]) -> Result<Vec<(u64, StoredEvent)>, StoreError>;
+    /// Up to `limit` open deliveries (accepted, no final event) accepted at or before
+    /// `accepted_by`, oldest first.
+    fn expiring(&self, accepted_by: u64, limit: usize) -> Result<Vec<OpenDelivery>, StoreError>;
     /// The secret of the event at `index`; `None` for an event logged before events had
     /// secrets (a v1 leaf) or for no such event.
     fn event_secret(&self, index: u64) -> Result<Option<EventSecret>, StoreError>;

@@ -161,16 +161,81 @@ const MIGRATIONS: &[Migration] = &[
         name: "token change counter",
         apply: |tx| Ok(tx.execute_batch(TOKEN_CHANGES)?),
     },
+    Migration {
+        version: 3,
+        name: "delivery lifecycle",
+        apply: |tx| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            tx.execute_batch(&LIFECYCLE.replace("{now}", &now.to_string()))?;
+            // Foreign keys are off while migrating (SQLite's procedure for rebuilding a table):
+            // check them by hand before committing.
+            let violations: i64 =
+                tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+            if violations != 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "{violations} foreign key violations after rebuilding the leaves table"
+                )));
+            }
+            Ok(())
+        },
+    },
 ];
 
+/// Migration 3: the lifecycle kinds in `leaves` (SQLite cannot change a CHECK, so the table is
+/// rebuilt, with foreign keys off and checked afterwards), every event indexed by `H`, and the open
+/// deliveries the expiry task reads. A delivery already open when this runs is counted as
+/// accepted now (`{now}`): its retention starts at the upgrade, never earlier.
+const LIFECYCLE: &str = "
+CREATE TABLE leaves_v3 (
+    idx INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN
+        ('submitted', 'delivered', 'rejected', 'available', 'refused', 'expired')),
+    leaf BLOB NOT NULL CHECK (length(leaf) = 32),
+    event TEXT NOT NULL,
+    event_secret BLOB CHECK (event_secret IS NULL OR length(event_secret) = 32)
+);
+INSERT INTO leaves_v3 (idx, kind, leaf, event, event_secret)
+    SELECT idx, kind, leaf, event, event_secret FROM leaves;
+DROP TABLE leaves;
+ALTER TABLE leaves_v3 RENAME TO leaves;
+CREATE TABLE delivery_events (
+    idx INTEGER PRIMARY KEY REFERENCES leaves(idx),
+    h BLOB NOT NULL CHECK (length(h) = 32)
+);
+CREATE INDEX delivery_events_by_h ON delivery_events (h, idx);
+INSERT INTO delivery_events (idx, h)
+    SELECT idx, h FROM submissions UNION ALL SELECT idx, h FROM receipts;
+CREATE TABLE open_deliveries (
+    h BLOB PRIMARY KEY CHECK (length(h) = 32),
+    accepted_at INTEGER NOT NULL
+);
+CREATE INDEX open_deliveries_by_time ON open_deliveries (accepted_at);
+INSERT INTO open_deliveries (h, accepted_at)
+    SELECT s.h, {now} FROM submissions s
+    WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.h = s.h);
+";
+
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Brings the database to [`SCHEMA_VERSION`], one migration per transaction (each with its new
 /// `user_version`), so that a crash leaves it at a version it had; refuses a database from a
 /// newer build. Two processes opening at once serialize on the write lock and the second finds
 /// the work done.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    // Off while migrating, as SQLite's procedure for rebuilding a table requires (it cannot be
+    // changed inside a transaction); a migration that rebuilds a table checks the keys itself.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = migrate_all(conn);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    result
+}
+
+fn migrate_all(conn: &mut Connection) -> Result<(), StoreError> {
     for m in MIGRATIONS {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let current: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -282,6 +347,46 @@ impl LogStore for SqliteStore {
         self.find_event("receipts", h)
     }
 
+    fn delivery(&self, h: &[u8; 32]) -> Result<Vec<(u64, StoredEvent)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT l.idx, l.event FROM delivery_events d JOIN leaves l ON l.idx = d.idx \
+             WHERE d.h = ?1 ORDER BY d.idx",
+        )?;
+        let rows = stmt.query_map(params![&h[..]], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (idx, json) = row?;
+            let index = to_u64(idx)?;
+            let event = serde_json::from_str(&json)
+                .map_err(|source| StoreError::MalformedEvent { index, source })?;
+            out.push((index, event));
+        }
+        Ok(out)
+    }
+
+    fn expiring(&self, accepted_by: u64, limit: usize) -> Result<Vec<OpenDelivery>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT h, accepted_at FROM open_deliveries WHERE accepted_at <= ?1 \
+             ORDER BY accepted_at, h LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let accepted_by = i64::try_from(accepted_by).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![accepted_by, limit], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (h, at) = row?;
+            out.push(OpenDelivery {
+                ciphertext_hash: to_32(h)?,
+                accepted_at: to_u64(at)?,
+            });
+        }
+        Ok(out)
+    }
+
     fn event_secret(&self, index: u64) -> Result<Option<EventSecret>, StoreError> {
         let row: Option<Option<Vec<u8>>> = self
             .conn
@@ -307,6 +412,11 @@ impl LogStore for SqliteStore {
                 tx.prepare_cached("INSERT INTO submissions (h, idx) VALUES (?1, ?2)")?;
             let mut rec_stmt =
                 tx.prepare_cached("INSERT INTO receipts (h, idx) VALUES (?1, ?2)")?;
+            let mut by_h_stmt =
+                tx.prepare_cached("INSERT INTO delivery_events (idx, h) VALUES (?1, ?2)")?;
+            let mut open_stmt =
+                tx.prepare_cached("INSERT INTO open_deliveries (h, accepted_at) VALUES (?1, ?2)")?;
+            let mut close_stmt = tx.prepare_cached("DELETE FROM open_deliveries WHERE h = ?1")?;
             for e in entries {
                 let idx = to_i64(e.index)?;
                 let json = serde_json::to_string(&e.event).map_err(|source| {
@@ -322,14 +432,22 @@ impl LogStore for SqliteStore {
                     json,
                     &e.event_secret.to_bytes()[..]
                 ])?;
+                let h = &e.ciphertext_hash[..];
+                by_h_stmt.execute(params![idx, h])?;
                 match e.event {
                     StoredEvent::Submitted { .. } => {
-                        sub_stmt.execute(params![&e.ciphertext_hash[..], idx])?
+                        sub_stmt.execute(params![h, idx])?;
+                        open_stmt.execute(params![h, to_i64(e.logged_at)?])?;
                     }
                     StoredEvent::Delivered { .. } => {
-                        rec_stmt.execute(params![&e.ciphertext_hash[..], idx])?
+                        rec_stmt.execute(params![h, idx])?;
+                        close_stmt.execute(params![h])?;
                     }
-                };
+                    StoredEvent::Refused { .. } | StoredEvent::Expired { .. } => {
+                        close_stmt.execute(params![h])?;
+                    }
+                    StoredEvent::Rejected { .. } | StoredEvent::Available { .. } => {}
+                }
             }
         }
         tx.commit()?;
@@ -826,6 +944,7 @@ mod tests {
                 routing: "r".into(),
             },
             event_secret: EventSecret::fresh(),
+            logged_at: 1_000 + index,
         }
     }
 
@@ -961,12 +1080,15 @@ mod tests {
         // Reopening changes nothing.
         drop(SqliteStore::open(dir.path()).unwrap());
         assert_eq!(version(dir.path()), SCHEMA_VERSION);
-        // A database at version 1 (before the token counter) is brought to the latest.
+        // A database at version 1 (before the token counter and the lifecycle tables) is
+        // brought to the latest.
         {
             let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
             conn.execute_batch(
                 "DROP TRIGGER tokens_inserted; DROP TRIGGER tokens_updated; \
-                 DROP TRIGGER tokens_deleted; DROP TABLE token_changes; PRAGMA user_version = 1;",
+                 DROP TRIGGER tokens_deleted; DROP TABLE token_changes; \
+                 DROP TABLE delivery_events; DROP TABLE open_deliveries; \
+                 PRAGMA user_version = 1;",
             )
             .unwrap();
         }
@@ -987,6 +1109,113 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A version 2 database (the leaves table refusing lifecycle kinds) with a delivered and an
+    /// open delivery: migration 3 keeps every leaf, indexes both deliveries by `H`, opens only
+    /// the undelivered one (from the upgrade's time), and takes the new kinds.
+    #[test]
+    fn the_lifecycle_migration_keeps_every_leaf_and_opens_undelivered_deliveries() {
+        let dir = tempfile::tempdir().unwrap();
+        let (h1, h2) = ([1u8; 32], [2u8; 32]);
+        {
+            let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            conn.execute_batch(BASELINE).unwrap();
+            conn.execute_batch(TOKEN_CHANGES).unwrap();
+            let sub = |h: [u8; 32]| {
+                serde_json::to_string(&StoredEvent::Submitted {
+                    ciphertext_sha256: hex::encode(h),
+                    sender: "bank".into(),
+                    routing: "r".into(),
+                })
+                .unwrap()
+            };
+            let delivered = serde_json::to_string(&StoredEvent::Delivered {
+                ciphertext_sha256: hex::encode(h1),
+                delivered_at: 5,
+                receipt_key: PointJson {
+                    x: "1".into(),
+                    y: "2".into(),
+                },
+                signature: SignatureJson {
+                    r8: PointJson {
+                        x: "1".into(),
+                        y: "2".into(),
+                    },
+                    s: "3".into(),
+                },
+                receipt_key_certificate: None,
+            })
+            .unwrap();
+            for (idx, kind, json) in [
+                (0, "submitted", sub(h1)),
+                (1, "submitted", sub(h2)),
+                (2, "delivered", delivered),
+            ] {
+                conn.execute(
+                    "INSERT INTO leaves (idx, kind, leaf, event) VALUES (?1, ?2, zeroblob(32), ?3)",
+                    params![idx, kind, json],
+                )
+                .unwrap();
+            }
+            conn.execute_batch(&format!(
+                "INSERT INTO submissions VALUES (x'{0}', 0), (x'{1}', 1); \
+                 INSERT INTO receipts VALUES (x'{0}', 2); PRAGMA user_version = 2;",
+                hex::encode(h1),
+                hex::encode(h2)
+            ))
+            .unwrap();
+            // The old table refuses the new kinds.
+            assert!(conn
+                .execute(
+                    "INSERT INTO leaves (idx, kind, leaf, event) VALUES (3, 'expired', zeroblob(32), '{}')",
+                    [],
+                )
+                .is_err());
+        }
+        let before = crate::unix_now();
+        let mut s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.leaves().unwrap().len(), 3);
+        let kinds = |s: &SqliteStore, h| -> Vec<&'static str> {
+            s.delivery(&h)
+                .unwrap()
+                .iter()
+                .map(|(_, e)| e.kind())
+                .collect()
+        };
+        assert_eq!(kinds(&s, h1), ["submitted", "delivered"]);
+        assert_eq!(kinds(&s, h2), ["submitted"]);
+        let open = s.expiring(u64::MAX, 10).unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].ciphertext_hash, h2);
+        assert!(
+            open[0].accepted_at >= before,
+            "retention starts at the upgrade"
+        );
+        assert!(s.expiring(before - 1, 10).unwrap().is_empty());
+        // Foreign keys still hold, and the new kinds are taken.
+        let violations: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(violations, 0);
+        s.append(&[NewEntry {
+            index: 3,
+            ciphertext_hash: h2,
+            leaf: [3; 32],
+            event: StoredEvent::Expired {
+                ciphertext_sha256: hex::encode(h2),
+                retention: 60,
+                expired_at: 99,
+            },
+            event_secret: EventSecret::fresh(),
+            logged_at: 99,
+        }])
+        .unwrap();
+        assert!(s.expiring(u64::MAX, 10).unwrap().is_empty());
+        assert_eq!(kinds(&s, h2), ["submitted", "expired"]);
     }
 
     #[test]
