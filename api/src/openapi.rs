@@ -88,6 +88,11 @@ fn path_parameter(p: &crate::routes::PathParam) -> Value {
             "not": {"enum": [".", ".."]},
         }),
         ParamType::Text => json!({"type": "string", "minLength": 1}),
+        ParamType::LifecycleEvent => json!({
+            "type": "string",
+            "enum": ["submission-accepted", "submission-rejected", "made-available",
+                     "retrieved", "refused", "expired"],
+        }),
         ParamType::TilePath => json!({
             "type": "string",
             "pattern": "^(entries|0|[1-9][0-9]?)/(x[0-9]{3}/)*[0-9]{3}(\\.p/[1-9][0-9]{0,2})?$",

@@ -117,6 +117,8 @@ pub enum ParamType {
     /// (`letro_log::tiles::TilePath`). It spans several path segments, which a client sends
     /// as they are (`/` not percent-encoded; a percent-encoded one is decoded first).
     TilePath,
+    /// A lifecycle event's stable name (`letro_core::lifecycle::LifecycleEvent::name`).
+    LifecycleEvent,
 }
 
 /// A path parameter.
@@ -487,6 +489,33 @@ pub const ROUTES: &[Route] = &[
         request: Body::None,
         answers: &[ok(Body::Json("Job"))],
         errors: &[ErrorCode::NotFound],
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/evidence/{ciphertext_sha256}/{event}",
+        operation_id: "get_evidence",
+        roles: &[Role::Sender, Role::Client],
+        summary: "The evidence record (letro-evidence/v1) of one lifecycle event: the sender's, \
+                  or the recipient's own receipt or refusal.",
+        params: &[
+            H_PARAM,
+            PathParam {
+                name: "event",
+                ty: ParamType::LifecycleEvent,
+                description: "the event's stable name (SPEC 5.11)",
+            },
+        ],
+        query: Query::None,
+        request: Body::None,
+        answers: &[ok(Body::Raw {
+            content_type: JSON,
+            binary: false,
+        })],
+        errors: &[
+            ErrorCode::NotFound,
+            ErrorCode::NotProvable,
+            ErrorCode::NotPublished,
+        ],
     },
     Route {
         method: Method::Post,

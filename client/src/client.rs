@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_executor::block_on;
-use letro_api::bodies::{AckRequest as AckJson, TimeOutOfRange};
+use letro_api::bodies::{AckRequest as AckJson, RefusalRequest, TimeOutOfRange};
 use letro_api::directory::{
     check_account_id, CertificateObject, DirectoryError, OneTimePrekey, PrekeyBundle, PrekeyUpload,
     ReceiptKeyBinding, SignedPrekey, DIRECTORY_VERSION, MAX_ONE_TIME_PREKEYS, MAX_REGISTRATION_ID,
@@ -488,6 +488,21 @@ impl Client {
             receipt_key: self.binding.receipt_key,
             signature: self.receipt_secret.sign(&receipt_message(h, t)),
         }
+    }
+
+    /// Signs a refusal of the envelope with hash `h` at `t` (Unix seconds), with an optional
+    /// reason: EdDSA-Poseidon by the receipt key over `refusal_message(h, t, reason)`
+    /// (SPEC §5.11). Returns the body of `POST /v1/mailbox/{ciphertext_sha256}/refusal`.
+    pub fn sign_refusal(
+        &self,
+        h: &CiphertextHash,
+        t: u64,
+        reason: Option<&str>,
+    ) -> Result<RefusalRequest, TimeOutOfRange> {
+        let signature = self
+            .receipt_secret
+            .sign(&letro_core::lifecycle::refusal_message(h, t, reason));
+        RefusalRequest::new(t, reason, &self.binding.receipt_key, &signature)
     }
 
     /// Runs `op` on the state and writes the state; if either fails, the state is put back.

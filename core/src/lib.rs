@@ -17,6 +17,7 @@
 pub mod babyjubjub;
 pub mod bundle;
 pub mod eddsa;
+pub mod evidence;
 pub mod field;
 pub mod lifecycle;
 pub mod log;

@@ -129,7 +129,14 @@ pub struct Config {
     /// then it is logged as expired and its envelope leaves the mailbox ([`lifecycle`]).
     /// Default 14 days.
     pub retention: Duration,
+    /// The identifier of the evidence policy the operator issues evidence records under (in
+    /// every record's `issuer.policy`). Default [`DEFAULT_EVIDENCE_POLICY`].
+    pub evidence_policy: String,
 }
+
+/// The default evidence policy identifier: Letro's registered-delivery evidence, version 1
+/// (SPEC §5.12). A deployment that publishes its own policy names it here.
+pub const DEFAULT_EVIDENCE_POLICY: &str = "urn:letro:evidence-policy:registered-delivery:v1";
 
 impl Config {
     /// Settings with the defaults above.
@@ -151,6 +158,7 @@ impl Config {
             callback_ca_file: None,
             tiles_directory: None,
             retention: Duration::from_secs(DEFAULT_RETENTION),
+            evidence_policy: DEFAULT_EVIDENCE_POLICY.to_owned(),
             max_envelope_bytes: 24 << 20,
             header_timeout: server::Limits::default().header_timeout,
             max_connections: server::Limits::default().max_connections,

@@ -100,6 +100,46 @@ async fn every_cell_of_the_access_table_holds() {
     let envelope_uri = format!("/v1/mailbox/{}", h.to_hex());
     let ack_uri = format!("/v1/mailbox/{}/receipt", h.to_hex());
     let ack = serde_json::to_value(alice.sign_receipt(&h, unix_now()).ack_json().unwrap()).unwrap();
+    // Two more envelopes for alice: one for the refusal cell, and one she refuses now, whose
+    // evidence record is hers to read (the sender's cells read the seed's).
+    let mut more = Vec::new();
+    for bytes in [b"access envelope 2".to_vec(), b"access envelope 3".to_vec()] {
+        let (st, _) = call_raw(
+            &router,
+            "POST",
+            "/v1/messages/alice",
+            Some(&tokens.client),
+            bytes.clone(),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED);
+        more.push(letro_core::statement::CiphertextHash::of(&bytes));
+    }
+    let refusal_uri = format!("/v1/mailbox/{}/refusal", more[0].to_hex());
+    let refusal =
+        serde_json::to_value(alice.sign_refusal(&more[0], unix_now(), None).unwrap()).unwrap();
+    let (st, v) = call(
+        &router,
+        "POST",
+        &format!("/v1/mailbox/{}/refusal", more[1].to_hex()),
+        Some(&tokens.client),
+        Some(
+            serde_json::to_value(
+                alice
+                    .sign_refusal(&more[1], unix_now(), Some("no"))
+                    .unwrap(),
+            )
+            .unwrap(),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    service.state().publish().await.unwrap();
+    let seed_evidence = format!(
+        "/v1/evidence/{}/retrieved",
+        letro_core::statement::CiphertextHash::of(b"seed").to_hex()
+    );
+    let own_evidence = format!("/v1/evidence/{}/refused", more[1].to_hex());
 
     let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ACCESS.md")).unwrap();
     let header: Vec<&str> = table
@@ -145,6 +185,8 @@ async fn every_cell_of_the_access_table_holds() {
             "/v1/messages/{recipient}" => "/v1/messages/alice".to_owned(),
             "/v1/mailbox/{ciphertext_sha256}" => envelope_uri.clone(),
             "/v1/mailbox/{ciphertext_sha256}/receipt" => ack_uri.clone(),
+            "/v1/mailbox/{ciphertext_sha256}/refusal" => refusal_uri.clone(),
+            "/v1/evidence/{ciphertext_sha256}/{event}" => seed_evidence.clone(),
             p => p.to_owned(),
         };
         for (cell, cred) in cols[2..8].iter().zip(credentials) {
@@ -156,7 +198,16 @@ async fn every_cell_of_the_access_table_holds() {
                     Some(serde_json::json!({"role": "sender", "subject": "s", "ttl_seconds": 60}))
                 }
                 "/v1/mailbox/{ciphertext_sha256}/receipt" => Some(ack.clone()),
+                "/v1/mailbox/{ciphertext_sha256}/refusal" => Some(refusal.clone()),
                 _ => None,
+            };
+            // A client reads the evidence of its own refusal; anyone else tries the seed's.
+            let uri = if path == "/v1/evidence/{ciphertext_sha256}/{event}"
+                && cred == Some(tokens.client.as_str())
+            {
+                own_evidence.clone()
+            } else {
+                uri.clone()
             };
             let raw = match path {
                 "/v1/directory/{account}" if method == "PUT" => Some(upload.clone().into_bytes()),
@@ -200,6 +251,7 @@ async fn every_cell_of_the_access_table_holds() {
             "GET /v1/admin/tokens",
             "GET /v1/checkpoint",
             "GET /v1/directory/{account}",
+            "GET /v1/evidence/{ciphertext_sha256}/{event}",
             "GET /v1/log/checkpoint",
             "GET /v1/log/consistency",
             "GET /v1/log/key",
@@ -211,6 +263,7 @@ async fn every_cell_of_the_access_table_holds() {
             "GET /v1/proofs/{job_id}",
             "POST /v1/admin/tokens",
             "POST /v1/mailbox/{ciphertext_sha256}/receipt",
+            "POST /v1/mailbox/{ciphertext_sha256}/refusal",
             "POST /v1/messages/{recipient}",
             "POST /v1/proofs",
             "POST /v1/receipts",
@@ -226,7 +279,7 @@ async fn every_cell_of_the_access_table_holds() {
         .collect();
     routes.sort();
     assert_eq!(endpoints, routes, "ACCESS.md and the router differ");
-    assert_eq!(cells, 24 * 6);
+    assert_eq!(cells, 26 * 6);
 
     // A malformed Authorization header is the same as none.
     let (st, _) = call(

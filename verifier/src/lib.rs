@@ -47,6 +47,7 @@
 pub mod batch;
 pub mod certificate;
 pub mod checks;
+pub mod evidence;
 pub mod findings;
 pub mod snarkjs;
 pub mod trust;

@@ -48,6 +48,7 @@ use letro_api::{ErrorBody, ErrorCode};
 
 mod error;
 mod events;
+mod evidence;
 mod log;
 mod proofs;
 mod state;
@@ -95,6 +96,7 @@ fn handlers(envelope_limit: usize) -> Vec<(&'static str, MethodRouter<AppState>)
         ("get_envelope", get(crate::relay::get_envelope)),
         ("post_ack", post(crate::relay::post_ack)),
         ("post_refusal", post(crate::relay::post_refusal)),
+        ("get_evidence", get(evidence::get_evidence)),
     ]
 }
 

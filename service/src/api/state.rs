@@ -18,6 +18,8 @@ pub(crate) struct Inner {
     pub(crate) callback_hosts: Vec<String>,
     pub(crate) max_envelope_bytes: usize,
     pub(crate) log_vkey: String,
+    pub(crate) origin: String,
+    pub(crate) evidence_policy: String,
 }
 
 /// The state handlers share: the writer's channel, the log view, the token table and settings.
@@ -70,6 +72,8 @@ impl AppState {
                 callback_hosts: config.callback_hosts.clone(),
                 max_envelope_bytes: config.max_envelope_bytes,
                 log_vkey,
+                origin: config.origin.clone(),
+                evidence_policy: config.evidence_policy.clone(),
             }),
         }
     }

@@ -1,0 +1,179 @@
+//! `GET /v1/evidence/{ciphertext_sha256}/{event}`: the evidence record of one lifecycle event
+//! (SPEC §5.12), for the sender of the delivery, or for its recipient for the events that are
+//! the recipient's own (retrieved, refused).
+
+use letro_core::bundle::ReceiptKeyCertificate;
+use letro_core::evidence::{EventFacts, EvidenceRecord};
+use letro_core::lifecycle::{LifecycleEvent, RejectionReason};
+
+use super::*;
+
+fn certificate(c: &CertificateObject) -> Result<ReceiptKeyCertificate, ApiError> {
+    let key: [u8; 33] = c.identity_key.as_slice().try_into().map_err(internal)?;
+    let sig: [u8; 64] = c.signature.as_slice().try_into().map_err(internal)?;
+    ReceiptKeyCertificate::new(key, sig).map_err(internal)
+}
+
+fn key(p: &crate::store::PointJson) -> Result<PublicKey, ApiError> {
+    p.receipt_key(["receipt_key.x", "receipt_key.y"])
+        .map_err(internal)
+}
+
+fn signature(s: &crate::store::SignatureJson) -> Result<letro_core::eddsa::Signature, ApiError> {
+    s.signature(["signature.r8.x", "signature.r8.y", "signature.s"])
+        .map_err(internal)
+}
+
+/// The facts of a stored event (everything its leaf needs).
+fn facts(event: &StoredEvent) -> Result<EventFacts, ApiError> {
+    Ok(match event {
+        StoredEvent::Submitted {
+            sender, routing, ..
+        } => EventFacts::SubmissionAccepted {
+            sender: sender.clone(),
+            routing: routing.clone(),
+        },
+        StoredEvent::Rejected {
+            sender,
+            reason,
+            rejected_at,
+            ..
+        } => EventFacts::SubmissionRejected {
+            sender: sender.clone(),
+            reason: RejectionReason::from_name(reason)
+                .ok_or_else(|| internal(format!("stored rejection reason {reason:?}")))?,
+            time: *rejected_at,
+        },
+        StoredEvent::Available {
+            routing,
+            available_at,
+            ..
+        } => EventFacts::MadeAvailable {
+            routing: routing.clone(),
+            time: *available_at,
+        },
+        StoredEvent::Delivered {
+            delivered_at,
+            receipt_key,
+            signature: sig,
+            receipt_key_certificate,
+            ..
+        } => EventFacts::Retrieved {
+            time: *delivered_at,
+            receipt_key: key(receipt_key)?,
+            signature: signature(sig)?,
+            certificate: certificate(
+                receipt_key_certificate
+                    .as_ref()
+                    .ok_or_else(|| ApiError::NotProvable(crate::jobs::NO_CERTIFICATE.into()))?,
+            )?,
+        },
+        StoredEvent::Refused {
+            refused_at,
+            reason,
+            receipt_key,
+            signature: sig,
+            receipt_key_certificate,
+            ..
+        } => EventFacts::Refused {
+            time: *refused_at,
+            reason: reason.clone(),
+            receipt_key: key(receipt_key)?,
+            signature: signature(sig)?,
+            certificate: certificate(receipt_key_certificate)?,
+        },
+        StoredEvent::Expired {
+            retention,
+            expired_at,
+            ..
+        } => EventFacts::Expired {
+            retention: *retention,
+            time: *expired_at,
+        },
+    })
+}
+
+pub(super) async fn get_evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path((h, event)) =
+        path.map_err(|_| ApiError::InvalidRequest("malformed evidence path".into()))?;
+    let h = parse_hash(&h)?;
+    let wanted = LifecycleEvent::from_name(&event).ok_or_else(|| {
+        ApiError::InvalidRequest(format!(
+            "event: {event:?} is not one of submission-accepted, submission-rejected, \
+             made-available, retrieved, refused, expired"
+        ))
+    })?;
+    let hash = h.0;
+    let events = state
+        .db(move |s| s.delivery(&hash).map_err(internal))
+        .await?;
+    // Who may read it: the sender of the delivery, or its recipient for its own events. Anyone
+    // else is answered as if there were no such event.
+    let token = caller.0;
+    let sender = events.iter().find_map(|(_, e)| match e {
+        StoredEvent::Submitted { sender, .. } | StoredEvent::Rejected { sender, .. } => {
+            Some(sender.clone())
+        }
+        _ => None,
+    });
+    let routing = events.iter().find_map(|(_, e)| match e {
+        StoredEvent::Submitted { routing, .. } => Some(routing.clone()),
+        _ => None,
+    });
+    let me = Some(token.subject.as_str());
+    let allowed = match token.role {
+        // A sender account (proof API) or a messaging account that posted the envelope.
+        Role::Sender => sender.as_deref() == me,
+        Role::Client => {
+            sender.as_deref() == me
+                || (matches!(wanted, LifecycleEvent::Retrieved | LifecycleEvent::Refused)
+                    && routing.as_deref() == me)
+        }
+        _ => false,
+    };
+    let found = events
+        .into_iter()
+        .find(|(_, e)| e.lifecycle_event() == wanted)
+        .filter(|_| allowed);
+    let Some((index, event)) = found else {
+        return Err(ApiError::NotFound(format!(
+            "no {wanted} event of yours is logged for this ciphertext"
+        )));
+    };
+    let facts = facts(&event)?;
+    let secret = state
+        .db(move |s| s.event_secret(index).map_err(internal))
+        .await?
+        .ok_or_else(|| ApiError::NotProvable(crate::jobs::NO_EVENT_SECRET.into()))?;
+    let (checkpoint, inclusion) = {
+        let view = state.inner.view.read().map_err(|_| ApiError::Internal)?;
+        let cp = view
+            .checkpoint
+            .clone()
+            .filter(|cp| index < cp.size)
+            .ok_or(ApiError::NotPublished)?;
+        let proof = view
+            .log
+            .rfc6962()
+            .inclusion_proof(index, cp.size)
+            .map_err(internal)?;
+        (cp, proof)
+    };
+    let record = EvidenceRecord {
+        ciphertext_hash: h,
+        origin: state.inner.origin.clone(),
+        policy: state.inner.evidence_policy.clone(),
+        facts,
+        event_secret: secret.fr(),
+        leaf_index: index,
+        tree_size: checkpoint.size,
+        inclusion,
+        checkpoint: checkpoint.text,
+    };
+    let json = record.encode().map_err(internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+}
