@@ -18,6 +18,9 @@ use letro_verifier::{
 };
 use serde_json::{json, Value};
 
+mod evidence_report;
+use evidence_report::{is_evidence, EvidenceReport};
+
 const AFTER_HELP: &str = "\
 Trust: a Groth16 proof is only as good as its keys' setup. Only keys from a multi-party
 ceremony are accepted by default. Keys from an INSECURE-DEV setup (the built-in keys today)
@@ -34,15 +37,21 @@ Exit codes:
      key, no trusted log key given
   4  not verified: the bundle's verifying key is not trusted (insecure-dev or user-supplied)
      and no --accept-... flag accepts it
+Evidence records (letro-evidence/v1, from GET /v1/evidence/...) are checked in four steps:
+parse; the event (its leaf recomputed, the recipient's signature and certificate for a receipt
+or refusal); the checkpoint signature (and --policy); the inclusion of the leaf in the
+checkpoint's RFC 6962 tree. Their exit codes are the same (1 a check failed, 3 malformed or
+no trusted log key).
 With several bundles the exit code is the highest of their codes.";
 
-/// Verify Letro proof-of-delivery bundles offline, trusting only pinned keys.
+/// Verify Letro proof-of-delivery bundles and evidence records offline, trusting only pinned
+/// keys.
 #[derive(Debug, Parser)]
 #[command(name = "letro-verify", version, about, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Bundle files; `-` reads standard input.
+    /// Bundle files or evidence records (letro-evidence/v1); `-` reads standard input.
     bundles: Vec<String>,
     /// A trusted log key: a C2SP verifier-key string, or a file holding one. Repeatable. Get it
     /// from the relay operator, out of band; never from a bundle.
@@ -124,9 +133,11 @@ fn main() -> ExitCode {
     let mut reports = Vec::new();
     let inputs: Vec<(String, Result<Vec<u8>, Failure>)> =
         cli.bundles.iter().map(|b| (b.clone(), read(b))).collect();
+    // Evidence records are verified on their own; bundles (in a batch when there are several).
     let readable: Vec<&[u8]> = inputs
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok().map(Vec::as_slice))
+        .filter(|b| !is_evidence(b))
         .collect();
     let mut results = if readable.len() > 1 {
         verifier.verify_batch(&readable)
@@ -136,8 +147,11 @@ fn main() -> ExitCode {
     .into_iter();
     for (name, input) in inputs {
         let report = match input {
-            Err(e) => Report::unreadable(&name, e),
-            Ok(bytes) => match results.next() {
+            Err(e) => AnyReport::Bundle(Report::unreadable(&name, e)),
+            Ok(bytes) if is_evidence(&bytes) => {
+                AnyReport::Evidence(EvidenceReport::new(&name, &bytes, &verifier))
+            }
+            Ok(bytes) => AnyReport::Bundle(match results.next() {
                 Some(r) => Report::new(&name, &bytes, r, &cli, &verifier),
                 None => Report::unreadable(
                     &name,
@@ -147,13 +161,13 @@ fn main() -> ExitCode {
                         "please report this",
                     ),
                 ),
-            },
+            }),
         };
         reports.push(report);
     }
-    let code = reports.iter().map(|r| r.code).max().unwrap_or(0);
+    let code = reports.iter().map(AnyReport::code).max().unwrap_or(0);
     if cli.json {
-        let v = json!({ "exit_code": code, "bundles": reports.iter().map(Report::to_json).collect::<Vec<_>>() });
+        let v = json!({ "exit_code": code, "bundles": reports.iter().map(AnyReport::to_json).collect::<Vec<_>>() });
         println!("{v}");
     } else {
         for r in &reports {
@@ -161,6 +175,33 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::from(code)
+}
+
+/// The report of one input: a bundle's, or an evidence record's.
+enum AnyReport {
+    Bundle(Report),
+    Evidence(EvidenceReport),
+}
+
+impl AnyReport {
+    fn code(&self) -> u8 {
+        match self {
+            Self::Bundle(r) => r.code,
+            Self::Evidence(r) => r.code,
+        }
+    }
+    fn print(&self) {
+        match self {
+            Self::Bundle(r) => r.print(),
+            Self::Evidence(r) => r.print(),
+        }
+    }
+    fn to_json(&self) -> Value {
+        match self {
+            Self::Bundle(r) => r.to_json(),
+            Self::Evidence(r) => r.to_json(),
+        }
+    }
 }
 
 fn read(path: &str) -> Result<Vec<u8>, Failure> {
