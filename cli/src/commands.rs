@@ -135,6 +135,11 @@ enum Command {
         #[arg(long, value_name = "SECONDS")]
         follow: Option<u64>,
     },
+    /// Evidence records (letro-evidence/v1, from GET /v1/evidence/...).
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
     /// Not a subcommand any more (hidden): says that the demo is the `letro-demo` binary, which
     /// links libsignal (AGPL-3.0-only) so that `letro` does not.
     #[command(hide = true, disable_help_flag = true)]
@@ -142,6 +147,23 @@ enum Command {
         /// Whatever followed `demo`, ignored.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvidenceCommand {
+    /// Writes an evidence record in the ETSI EN 319 522-3 evidence vocabulary (XML), for
+    /// systems that consume ETSI evidence. The record is parsed strictly first; the XML carries
+    /// no signature or log proof (verify the record itself with letro-verify).
+    EtsiXml {
+        /// The evidence record (`-`: standard input).
+        record: String,
+        /// Write the XML here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace --out if it exists.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -354,6 +376,20 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             command: LogCommand::Key { data, log_key },
         } => crate::serve::log_key(data.as_deref(), log_key.as_deref()),
         Command::Witness { config, print_key } => crate::serve::witness(&config, print_key),
+        Command::Evidence {
+            command: EvidenceCommand::EtsiXml { record, out, force },
+        } => {
+            let bytes = crate::files::read_input(&record)?;
+            let parsed = letro_core::evidence::EvidenceRecord::parse(&bytes).map_err(|e| {
+                CliError::new(EXIT_INPUT, format!("{record}: {e}"))
+                    .hint("give an evidence record as GET /v1/evidence/... returned it")
+            })?;
+            let xml = parsed.to_etsi_xml();
+            match out {
+                Some(path) => crate::files::write_output(&path, xml.as_bytes(), force, false),
+                None => crate::files::write_stdout(xml.as_bytes()),
+            }
+        }
         Command::Monitor {
             log,
             log_key,

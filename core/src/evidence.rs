@@ -533,3 +533,290 @@ impl EvidenceRecord {
         Ok(())
     }
 }
+
+/// The namespace of the EN 319 522-3 evidence vocabulary.
+pub const ETSI_NAMESPACE: &str = "http://uri.etsi.org/19522/v1#";
+
+/// `&`, `<`, `>`, `"` and `'` escaped for XML text and attribute values.
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl EvidenceRecord {
+    /// The record in the EN 319 522-3 evidence vocabulary (namespace [`ETSI_NAMESPACE`],
+    /// root `Evidence`), for systems that consume ETSI evidence (SPEC §5.12). It states the
+    /// event (`ERDSEventId`), its reason, its time, the issuer and its policy, the parties the
+    /// facts name, and the message's SHA-256 as the digest of its one part. It carries no
+    /// signature and no log proof: the JSON record, which `letro-verify` checks, is the
+    /// evidence; this is its description in the ETSI vocabulary.
+    pub fn to_etsi_xml(&self) -> String {
+        let event = self.facts.event();
+        let e = |s: &str| xml_escape(s);
+        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        x.push_str(&format!(
+            "<ns:Evidence xmlns:ns=\"{ETSI_NAMESPACE}\" version=\"1.2.1\">\n"
+        ));
+        x.push_str(&format!(
+            "  <ns:EvidenceIdentifier>{}</ns:EvidenceIdentifier>\n",
+            e(&format!(
+                "letro:{}:{}:{}",
+                self.origin,
+                self.leaf_index,
+                event.name()
+            ))
+        ));
+        x.push_str(&format!(
+            "  <ns:ERDSEventId>{}</ns:ERDSEventId>\n",
+            e(&event.etsi_event_id())
+        ));
+        let reason = match &self.facts {
+            EventFacts::SubmissionRejected { reason, .. } => Some(reason.name().to_owned()),
+            EventFacts::Refused { reason, .. } => Some(
+                reason
+                    .clone()
+                    .unwrap_or_else(|| "refused by the recipient".into()),
+            ),
+            EventFacts::Expired { retention, .. } => Some(format!(
+                "retention-period-expired: not retrieved nor refused within {retention} s"
+            )),
+            _ => None,
+        };
+        if let Some(r) = reason {
+            x.push_str(&format!(
+                "  <ns:EventReasons>\n    <ns:EventReason>\n      <Details>{}</Details>\n    \
+                 </ns:EventReason>\n  </ns:EventReasons>\n",
+                e(&r)
+            ));
+        }
+        if let Some(t) = self.facts.time().and_then(format_time) {
+            x.push_str(&format!("  <EventTime>{t}</EventTime>\n"));
+        }
+        x.push_str(&format!(
+            "  <ns:EvidenceIssuerPolicyID>\n    <PolicyID>{}</PolicyID>\n  \
+             </ns:EvidenceIssuerPolicyID>\n",
+            e(&self.policy)
+        ));
+        x.push_str(&format!(
+            "  <ns:EvidenceIssuerDetails>\n    <Identifier>{}</Identifier>\n  \
+             </ns:EvidenceIssuerDetails>\n",
+            e(&self.origin)
+        ));
+        let (sender, recipient) = match &self.facts {
+            EventFacts::SubmissionAccepted { sender, routing } => {
+                (Some(sender.as_str()), Some(routing.as_str()))
+            }
+            EventFacts::SubmissionRejected { sender, .. } => (Some(sender.as_str()), None),
+            EventFacts::MadeAvailable { routing, .. } => (None, Some(routing.as_str())),
+            _ => (None, None),
+        };
+        if let Some(s) = sender {
+            x.push_str(&format!(
+                "  <ns:SenderDetails>\n    <Identifier>{}</Identifier>\n  </ns:SenderDetails>\n",
+                e(s)
+            ));
+        }
+        if let Some(r) = recipient {
+            x.push_str(&format!(
+                "  <ns:RecipientDetails>\n    <Identifier>{}</Identifier>\n  \
+                 </ns:RecipientDetails>\n",
+                e(r)
+            ));
+        }
+        use base64::Engine as _;
+        let digest = base64::engine::general_purpose::STANDARD.encode(self.ciphertext_hash.0);
+        x.push_str(&format!(
+            "  <ns:MessageIdentifier>{}</ns:MessageIdentifier>\n",
+            self.ciphertext_hash.to_hex()
+        ));
+        x.push_str(&format!(
+            "  <ns:UserContentInfo>\n    <ComposingParts>1</ComposingParts>\n    \
+             <ns:PartsInfo>\n      <ns:PartInfo>\n        <Identifier>envelope</Identifier>\n        \
+             <ContentType>application/octet-stream</ContentType>\n        \
+             <DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\n        \
+             <DigestValue>{digest}</DigestValue>\n      </ns:PartInfo>\n    </ns:PartsInfo>\n  \
+             </ns:UserContentInfo>\n"
+        ));
+        x.push_str("</ns:Evidence>\n");
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::eddsa::PrivateKey;
+
+    fn certificate() -> ReceiptKeyCertificate {
+        let mut key = [7u8; 33];
+        key[0] = 0x05;
+        ReceiptKeyCertificate::new(key, [9; 64]).unwrap()
+    }
+
+    fn every_kind() -> Vec<EventFacts> {
+        let sk = PrivateKey::from_bytes([0x2a; 32]);
+        let h = CiphertextHash::of(b"x");
+        let t = 1_764_201_600;
+        vec![
+            EventFacts::SubmissionAccepted {
+                sender: "bank".into(),
+                routing: "bob".into(),
+            },
+            EventFacts::SubmissionRejected {
+                sender: "bank".into(),
+                reason: RejectionReason::UnknownRecipient,
+                time: t,
+            },
+            EventFacts::MadeAvailable {
+                routing: "bob".into(),
+                time: t,
+            },
+            EventFacts::Retrieved {
+                time: t,
+                receipt_key: sk.public_key(),
+                signature: sk.sign(&receipt_message(&h, t)),
+                certificate: certificate(),
+            },
+            EventFacts::Refused {
+                time: t,
+                reason: Some("<not mine> & \"wrong\"".into()),
+                receipt_key: sk.public_key(),
+                signature: sk.sign(&lifecycle::refusal_message(
+                    &h,
+                    t,
+                    Some("<not mine> & \"wrong\""),
+                )),
+                certificate: certificate(),
+            },
+            EventFacts::Expired {
+                retention: 60,
+                time: t + 60,
+            },
+        ]
+    }
+
+    fn record(facts: EventFacts) -> EvidenceRecord {
+        EvidenceRecord {
+            ciphertext_hash: CiphertextHash::of(b"x"),
+            origin: "relay.example/letro-log".into(),
+            policy: "urn:letro:evidence-policy:registered-delivery:v1".into(),
+            facts,
+            event_secret: Fr::from(5u64),
+            leaf_index: 1,
+            tree_size: 2,
+            inclusion: vec![[3; 32]],
+            checkpoint: "checkpoint text\n".into(),
+        }
+    }
+
+    #[test]
+    fn every_kind_round_trips_and_signatures_are_checked() {
+        for facts in every_kind() {
+            let r = record(facts);
+            let text = r.encode().unwrap();
+            let back = EvidenceRecord::parse(text.as_bytes()).unwrap();
+            assert_eq!(back, r);
+            assert_eq!(back.leaf(), r.leaf());
+            r.check_recipient_signature().unwrap();
+        }
+        // A receipt whose time was changed no longer carries the recipient's signature.
+        let mut r = record(every_kind().swap_remove(3));
+        if let EventFacts::Retrieved { time, .. } = &mut r.facts {
+            *time += 1;
+        }
+        assert!(matches!(
+            r.check_recipient_signature(),
+            Err(EvidenceError::Signature { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_records_are_refused_by_member() {
+        let text = record(every_kind().swap_remove(2)).encode().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+            (
+                "facts.sender",
+                Box::new(|v| v["facts"]["sender"] = "bank".into()),
+            ),
+            (
+                "facts.time",
+                Box::new(|v| v["facts"]["time"] = "yesterday".into()),
+            ),
+            (
+                "facts.routing",
+                Box::new(|v| {
+                    v["facts"].as_object_mut().unwrap().remove("routing");
+                }),
+            ),
+            ("etsi_event", Box::new(|v| v["etsi_event"] = "x".into())),
+            ("event", Box::new(|v| v["event"] = "delivered".into())),
+            (
+                "event_secret",
+                Box::new(|v| v["event_secret"] = "-1".into()),
+            ),
+            (
+                "ciphertext_sha256",
+                Box::new(|v| v["ciphertext_sha256"] = "AB".into()),
+            ),
+            (
+                "inclusion.hashes",
+                Box::new(|v| v["inclusion"]["hashes"][0] = "0G".into()),
+            ),
+            ("leaf_index", Box::new(|v| v["leaf_index"] = 2.into())),
+        ];
+        for (member, f) in cases {
+            let mut w = v.clone();
+            f(&mut w);
+            match EvidenceRecord::parse(w.to_string().as_bytes()) {
+                Err(EvidenceError::Field { field, .. }) => assert_eq!(field, member),
+                other => panic!("{member}: {other:?}"),
+            }
+        }
+        let mut w = v.clone();
+        w["extra"] = 1.into();
+        assert!(matches!(
+            EvidenceRecord::parse(w.to_string().as_bytes()),
+            Err(EvidenceError::Malformed(_))
+        ));
+        w = v.clone();
+        w["version"] = "letro-evidence/v9".into();
+        assert!(matches!(
+            EvidenceRecord::parse(w.to_string().as_bytes()),
+            Err(EvidenceError::Version(_))
+        ));
+        assert!(EvidenceRecord::parse(b"[]").is_err());
+        assert!(matches!(
+            EvidenceRecord::parse(&vec![b' '; MAX_DOCUMENT_LEN + 1]),
+            Err(EvidenceError::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn the_etsi_export_names_the_event_and_escapes_text() {
+        for facts in every_kind() {
+            let r = record(facts);
+            let x = r.to_etsi_xml();
+            assert!(x.contains("<ns:Evidence xmlns:ns=\"http://uri.etsi.org/19522/v1#\""));
+            assert!(x.contains(&format!(
+                "<ns:ERDSEventId>{}</ns:ERDSEventId>",
+                r.facts.event().etsi_event_id()
+            )));
+            assert!(!x.contains("<not mine>"));
+        }
+        let refused = record(every_kind().swap_remove(4)).to_etsi_xml();
+        assert!(refused.contains("&lt;not mine&gt; &amp; &quot;wrong&quot;"));
+    }
+}

@@ -1,0 +1,107 @@
+//! `letro evidence etsi-xml`: a record in the EN 319 522-3 vocabulary, parsed by an XML parser
+//! nobody on this team wrote (Python's `xml.etree`); a malformed record is refused and no file
+//! is written.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::process::Command;
+
+use letro_core::evidence::{EventFacts, EvidenceRecord};
+use letro_core::lifecycle::RejectionReason;
+use letro_core::statement::CiphertextHash;
+use letro_core::Fr;
+
+fn letro(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_letro"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn etsi_xml_export_is_well_formed_and_refuses_bad_records() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("evidence-xml-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = EvidenceRecord {
+        ciphertext_hash: CiphertextHash::of(b"a notice"),
+        origin: "relay.example/letro-log".into(),
+        policy: "urn:letro:evidence-policy:registered-delivery:v1".into(),
+        facts: EventFacts::SubmissionRejected {
+            sender: "bank & co <legal>".into(),
+            reason: RejectionReason::UnknownRecipient,
+            time: 1_764_201_600,
+        },
+        event_secret: Fr::from(9u64),
+        leaf_index: 0,
+        tree_size: 1,
+        inclusion: vec![],
+        checkpoint: "not checked by the export\n".into(),
+    };
+    let input = dir.join("record.json");
+    std::fs::write(&input, record.encode().unwrap()).unwrap();
+    let xml = dir.join("record.xml");
+    let out = letro(&[
+        "evidence",
+        "etsi-xml",
+        input.to_str().unwrap(),
+        "--out",
+        xml.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // An independent parser reads it: the root, its namespace, the event, the sender as given.
+    let script = "import sys, xml.etree.ElementTree as E\n\
+        ns = {'ns': 'http://uri.etsi.org/19522/v1#'}\n\
+        r = E.parse(sys.argv[1]).getroot()\n\
+        assert r.tag == '{http://uri.etsi.org/19522/v1#}Evidence', r.tag\n\
+        print(r.find('ns:ERDSEventId', ns).text)\n\
+        print(r.find('ns:SenderDetails/Identifier', ns).text)\n\
+        print(r.find('EventTime').text)\n\
+        print(r.find('ns:EventReasons/ns:EventReason/Details', ns).text)\n";
+    let py = Command::new("python3")
+        .args(["-c", script, xml.to_str().unwrap()])
+        .output()
+        .expect("python3 runs the independent XML check");
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&py.stdout),
+        "http://uri.etsi.org/19522/Event/SubmissionRejection\nbank & co <legal>\n\
+         2025-11-27T00:00:00Z\nunknown-recipient\n"
+    );
+    // The file exists now: without --force it is kept.
+    let again = letro(&[
+        "evidence",
+        "etsi-xml",
+        input.to_str().unwrap(),
+        "--out",
+        xml.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(3));
+    // A malformed record: exit 3, the member named, nothing written.
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"version\": \"letro-evidence/v1\"}").unwrap();
+    let none = dir.join("none.xml");
+    let out = letro(&[
+        "evidence",
+        "etsi-xml",
+        bad.to_str().unwrap(),
+        "--out",
+        none.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("malformed evidence record"));
+    assert!(!none.exists());
+}
