@@ -746,7 +746,8 @@ mod tests {
     fn malformed_records_are_refused_by_member() {
         let text = record(every_kind().swap_remove(2)).encode().unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Edit)> = vec![
             (
                 "facts.sender",
                 Box::new(|v| v["facts"]["sender"] = "bank".into()),
