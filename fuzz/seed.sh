@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Seeds fuzz/corpus/<target>/ from testdata/ and from any directories given as arguments (e.g.
 # the ./letro-demo/ that `letro-demo` leaves), subdirectories included. JSON documents go to the
-# target their name says (`*bundle.json`, `*opening.json`, `*record.json`, as in testdata/) or
+# target their name says (`*bundle.json`, `*opening.json`, `*record.json`, `*evidence.json`, as in testdata/) or
 # else their "version" member says; `*.checkpoint` files go to `checkpoint` and `note`,
 # `*.add-checkpoint` to `witness`, `*.policy` to `policy`, `*.vkey` to `keys`, `*.tile` to `tile`. Valid
 # and invalid vectors alike: both are good seeds. The corpus directories are git-ignored;
@@ -17,7 +17,7 @@ for dir in "$@"; do
 done
 cd "$(dirname "$0")"
 
-targets=(bundle checkpoint opening record note keys directory witness policy tile)
+targets=(bundle checkpoint opening record note keys directory witness policy tile evidence)
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
 done
@@ -30,7 +30,7 @@ add() {
   cp "$2" "corpus/$1/$sum"
 }
 
-dirs=(../testdata/checkpoints ../testdata/bundles ../testdata/records ../testdata/directory ../testdata/witness ../testdata/tiles ${args[@]+"${args[@]}"})
+dirs=(../testdata/checkpoints ../testdata/bundles ../testdata/records ../testdata/directory ../testdata/witness ../testdata/tiles ../testdata/evidence ${args[@]+"${args[@]}"})
 n=0
 while IFS= read -r -d '' f; do
   case "$f" in
@@ -43,11 +43,13 @@ while IFS= read -r -d '' f; do
     *bundle.json) add bundle "$f" ;;
     *opening.json) add opening "$f" ;;
     *record.json) add record "$f" ;;
+    *evidence.json) add evidence "$f" ;;
     *)
       case "$(grep -o -m 1 '"letro-[a-z]*/' "$f" || true)" in
         '"letro-bundle/') add bundle "$f" ;;
         '"letro-opening/') add opening "$f" ;;
         '"letro-record/') add record "$f" ;;
+        '"letro-evidence/') add evidence "$f" ;;
         *) continue ;;
       esac
       ;;

@@ -44,7 +44,7 @@ use std::time::Duration;
 use letro_api::bodies::{
     Accepted, AckRequest, AuditLog, ConsistencyProof, ConsistencyQuery, Health, InclusionProof,
     IssuedToken, Job, LogState, MailboxItem, NewToken, ProofRequest, Published, ReceiptRequest,
-    SizeQuery, SubmissionRequest, TokenInfo,
+    RefusalRequest, SizeQuery, SubmissionRequest, TokenInfo,
 };
 use letro_api::directory::{PrekeyBundle, PrekeyUpload};
 use letro_api::routes::{Body, Method, Route, LETRO_SENDER, LOCATION};
@@ -621,6 +621,36 @@ impl Client {
             .await?
             .logged()
     }
+
+    /// `POST /v1/mailbox/{ciphertext_sha256}/refusal` (client): refuses an envelope with a
+    /// statement signed by the caller's certified key (`letro_client::Client::sign_refusal`).
+    pub async fn post_refusal(
+        &self,
+        h: &CiphertextHash,
+        refusal: &RefusalRequest,
+    ) -> Result<Logged, Error> {
+        self.send_json("post_refusal", &[&h.to_hex()], refusal)
+            .await?
+            .logged()
+    }
+
+    /// `GET /v1/evidence/{ciphertext_sha256}/{event}` (sender, or client): the evidence record
+    /// of one lifecycle event, checked here to parse as `letro-evidence/v1` for that `H` and
+    /// event. It is not verified: `letro_verifier::Verifier::verify_evidence` does that.
+    pub async fn evidence(
+        &self,
+        h: &CiphertextHash,
+        event: letro_core::lifecycle::LifecycleEvent,
+    ) -> Result<Vec<u8>, Error> {
+        let answer = self
+            .no_body("get_evidence", &[&h.to_hex(), event.name()])
+            .await?;
+        match letro_core::evidence::EvidenceRecord::parse(&answer.body) {
+            Ok(r) if r.ciphertext_hash == *h && r.facts.event() == event => Ok(answer.body),
+            Ok(_) => Err(answer.unexpected("an evidence record of another message or event")),
+            Err(e) => Err(answer.unexpected(format!("not an evidence record: {e}"))),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -696,6 +726,8 @@ mod tests {
         "get_mailbox",
         "get_envelope",
         "post_ack",
+        "post_refusal",
+        "get_evidence",
     ];
 
     #[test]

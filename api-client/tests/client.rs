@@ -304,7 +304,8 @@ async fn mailbox_proofs_and_admin_through_the_client() {
     let ack = AckRequest::new(t, &sk.public_key(), &sk.sign(&receipt_message(&h, t))).unwrap();
     let acked = bob_api.post_ack(&h, &ack).await.unwrap();
     assert!(acked.fresh);
-    assert_eq!(acked.accepted.index, posted.accepted.index + 1);
+    // The made-available event sits between the submission and the receipt.
+    assert_eq!(acked.accepted.index, posted.accepted.index + 2);
     assert!(!bob_api.post_ack(&h, &ack).await.unwrap().fresh);
     // The relay's route refuses a receipt signed by a key nobody certified.
     let rogue = PrivateKey::from_bytes([99; 32]);
@@ -329,6 +330,32 @@ async fn mailbox_proofs_and_admin_through_the_client() {
         )
     );
 
+    // A second envelope, refused by bob; a receipt after the refusal is out of order.
+    let second = b"a second envelope".to_vec();
+    let h2 = CiphertextHash::of(&second);
+    alice_api.post_message("bob", second).await.unwrap();
+    let m = letro_core::lifecycle::refusal_message(&h2, t, Some("not mine"));
+    let refusal =
+        letro_api::bodies::RefusalRequest::new(t, Some("not mine"), &sk.public_key(), &sk.sign(&m))
+            .unwrap();
+    assert!(bob_api.post_refusal(&h2, &refusal).await.unwrap().fresh);
+    let ack2 = AckRequest::new(t, &sk.public_key(), &sk.sign(&receipt_message(&h2, t))).unwrap();
+    let e = bob_api.post_ack(&h2, &ack2).await.unwrap_err();
+    assert_eq!(
+        code(&e),
+        (StatusCode::CONFLICT, Some(ErrorCode::OutOfOrder))
+    );
+    // Its evidence record: not before a checkpoint (409), then for the sender and for bob.
+    use letro_core::lifecycle::LifecycleEvent;
+    let e = alice_api
+        .evidence(&h2, LifecycleEvent::Refused)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e),
+        (StatusCode::CONFLICT, Some(ErrorCode::NotPublished))
+    );
+
     // Before a checkpoint covers the delivery: 409 not_published, with Retry-After.
     let request = ProofRequest {
         ciphertext_sha256: h.to_hex(),
@@ -343,6 +370,16 @@ async fn mailbox_proofs_and_admin_through_the_client() {
     );
     assert_eq!(e.retry_after(), Some(5));
     s.service.state().publish().await.unwrap();
+    for api in [&alice_api, &bob_api] {
+        let record = api.evidence(&h2, LifecycleEvent::Refused).await.unwrap();
+        let parsed = letro_core::evidence::EvidenceRecord::parse(&record).unwrap();
+        assert_eq!(parsed.facts.event(), LifecycleEvent::Refused);
+    }
+    let e = bob_api
+        .evidence(&h2, LifecycleEvent::SubmissionAccepted)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), (StatusCode::NOT_FOUND, Some(ErrorCode::NotFound)));
     let requested = officer_api.request_proof(&request).await.unwrap();
     assert_eq!(requested.job.state, JobState::Queued);
     assert_eq!(

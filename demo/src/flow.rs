@@ -47,7 +47,7 @@ pub const SENDER: &str = "alice";
 pub const RECIPIENT: &str = "bob";
 /// The demo witness's name.
 pub const WITNESS: &str = "witness.demo.letro.invalid/w1";
-const STEPS: u32 = 7;
+const STEPS: u32 = 8;
 
 fn fail(e: impl std::fmt::Display) -> DemoError {
     DemoError::new(EXIT_FAILED, format!("demo: {e}"))
@@ -458,8 +458,77 @@ async fn parties(
             .collect::<String>()
     ));
 
+    step(
+        8,
+        "lifecycle: evidence records of every event, and a second letter that bob refuses",
+    );
+    use letro_core::lifecycle::LifecycleEvent as E;
+    let mut records = Vec::new();
+    for event in [E::SubmissionAccepted, E::MadeAvailable, E::Retrieved] {
+        let record = alice_api
+            .evidence(&h, event)
+            .await
+            .map_err(api_fail("fetching an evidence record"))?;
+        let v = verifier.verify_evidence(&record).map_err(fail)?;
+        detail(&format!(
+            "{event} (ETSI {}): leaf {} recomputed and included in the cosigned checkpoint of size {}",
+            event.etsi_event(),
+            v.record.leaf_index,
+            v.checkpoint.size
+        ));
+        records.push((event, record));
+    }
+    let second = alice
+        .encrypt(
+            RECIPIENT,
+            &Message {
+                body: "Dear Bob, please also find our new terms.".into(),
+                attachments: Vec::new(),
+            },
+        )
+        .map_err(fail)?;
+    let h2 = CiphertextHash::of(&second);
+    alice_api
+        .post_message(RECIPIENT, second)
+        .await
+        .map_err(api_fail("posting the second envelope"))?;
+    let refusal = bob
+        .sign_refusal(&h2, unix_now(), Some("not addressed to me"))
+        .map_err(fail)?;
+    bob_api
+        .post_refusal(&h2, &refusal)
+        .await
+        .map_err(api_fail("refusing"))?;
+    // One final state: bob's receipt for the refused letter is refused as out of order.
+    let late = bob.sign_receipt(&h2, unix_now()).ack_json().map_err(fail)?;
+    match bob_api.post_ack(&h2, &late).await {
+        Err(e) if e.code() == Some(letro_api::ErrorCode::OutOfOrder) => {}
+        Err(e) => return Err(fail(format!("a receipt after the refusal: {e}"))),
+        Ok(_) => return Err(fail("the relay logged a receipt after a refusal")),
+    }
+    service.publish().await.map_err(fail)?;
+    let refused = alice_api
+        .evidence(&h2, E::Refused)
+        .await
+        .map_err(api_fail("fetching the refusal's evidence"))?;
+    let v = verifier.verify_evidence(&refused).map_err(fail)?;
+    detail(&format!(
+        "refused by bob (signed by his certified receipt key, identity {}), reason \"not addressed to me\"; bob's receipt after it was refused by the relay (409 out_of_order)",
+        v.identity_key
+            .map(|k| k.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            .unwrap_or_default()
+    ));
+    let retrieved_record = records
+        .iter()
+        .find(|(e, _)| *e == E::Retrieved)
+        .map(|(_, r)| r.clone())
+        .unwrap_or_default();
+    let etsi = letro_core::evidence::EvidenceRecord::parse(&retrieved_record)
+        .map_err(fail)?
+        .to_etsi_xml();
+
     let run = new_run_dir(dir)?;
-    let files: [(&str, Vec<u8>, bool); 5] = [
+    let files: [(&str, Vec<u8>, bool); 8] = [
         ("bundle.json", bundle.into_bytes(), false),
         ("opening.json", opening.into_bytes(), true),
         ("ciphertext.bin", envelope, false),
@@ -469,6 +538,9 @@ async fn parties(
             false,
         ),
         ("witnesses.policy", policy_text.into_bytes(), false),
+        ("evidence-retrieved.json", retrieved_record, true),
+        ("evidence-retrieved.xml", etsi.into_bytes(), true),
+        ("evidence-refused.json", refused, true),
     ];
     for (name, bytes, private) in files {
         // Never replace evidence: the run directory is new, and each file is created afresh.
@@ -482,6 +554,9 @@ async fn parties(
     let r = run.display();
     println!(
         "evidence of this run in {r}: bundle.json opening.json (private) ciphertext.bin log.pub witnesses.policy"
+    );
+    println!(
+        "  and evidence records (private: they name the parties): evidence-retrieved.json, its ETSI EN 319 522-3 form evidence-retrieved.xml, evidence-refused.json"
     );
     println!(
         "  (each run writes a new {}/run-<n>; the relay's and clients' state stays in {})",
@@ -506,6 +581,7 @@ async fn parties(
     if !accept.is_empty() {
         println!("  (--accept-insecure-dev-keys is needed because these are development keys: their maker could forge proofs; without it letro-verify refuses them)");
     }
+    println!("  letro-verify {r}/evidence-retrieved.json {r}/evidence-refused.json --log-key {r}/log.pub --policy {r}/witnesses.policy");
     println!("  (from this checkout: cargo run --release --bin letro-verify -- ...)");
     println!("anyone can replay the whole log from its tiles (here a directory; a relay serves them at /v1/log):");
     println!(

@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 
 use letro_api::bodies::{
     Accepted, AckRequest, AuditLog, ConsistencyProof, Health, InclusionProof, IssuedToken, Job,
-    LogState, MailboxItem, NewToken, ProofRequest, Published, ReceiptRequest, SubmissionRequest,
-    TokenInfo,
+    LogState, MailboxItem, NewToken, ProofRequest, Published, ReceiptRequest, RefusalRequest,
+    SubmissionRequest, TokenInfo,
 };
 use letro_api::directory::{PrekeyBundle, PrekeyUpload};
 use letro_api::routes::{Body, Query, Route};
@@ -99,6 +99,20 @@ fn check_json(schema: &str, text: &str, path_hash: Option<CiphertextHash>) {
             let r = parse::<AckRequest>(schema, text).check().unwrap();
             receipt_verifies(&path_hash.expect("the ack's H is in its path"), &r);
         }
+        "RefusalRequest" => {
+            let r = parse::<RefusalRequest>(schema, text).check().unwrap();
+            let h = path_hash.expect("the refusal's H is in its path");
+            letro_core::lifecycle::check_refusal(
+                &h,
+                r.refused_at,
+                r.reason.as_deref(),
+                &r.receipt_key,
+                &r.signature,
+                r.refused_at,
+                0,
+            )
+            .unwrap();
+        }
         "Accepted" => drop(parse::<Accepted>(schema, text)),
         "LogState" => drop(parse::<LogState>(schema, text)),
         "InclusionProof" => {
@@ -144,6 +158,14 @@ fn check_body(body: Body, text: &str, path_hash: Option<CiphertextHash>) {
         // Bytes are shown as an xxd dump (checked), or described (`<the envelope ...>`).
         Body::Raw { binary: true, .. } if text.starts_with("00000000: ") => {
             assert!(!xxd(text).is_empty())
+        }
+        // An evidence record (the only JSON answer without a schema) parses as one.
+        Body::Raw {
+            content_type: "application/json",
+            ..
+        } if text.contains("letro-evidence/") => {
+            let r = letro_core::evidence::EvidenceRecord::parse(text.as_bytes()).unwrap();
+            assert_eq!(Some(r.ciphertext_hash), path_hash);
         }
         Body::Raw { .. } => assert!(!text.is_empty()),
     }
