@@ -348,6 +348,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 callback_ca_file: a.callback_ca_file,
                 tiles_directory: a.tiles_directory,
                 retention_seconds: a.retention,
+                evidence_policy: None,
                 max_envelope_bytes: None,
                 header_timeout_seconds: a.header_timeout,
                 max_connections: a.max_connections,

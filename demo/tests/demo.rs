@@ -112,8 +112,10 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     let out = demo(&d);
     let run1 = d.join("run-1");
     for line in [
-        "[1/7]",
-        "[7/7]",
+        "[1/8]",
+        "[8/8]",
+        "retrieved (ETSI ContentHandover): leaf",
+        "bob's receipt after it was refused by the relay (409 out_of_order)",
         "PQXDH",
         "decrypted",
         "certified",
@@ -131,12 +133,15 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
         out.contains(&format!("  letro-verify {r}/bundle.json --log-key {r}/log.pub --policy {r}/witnesses.policy --ciphertext {r}/ciphertext.bin --opening {r}/opening.json --accept-insecure-dev-keys\n")),
         "{out}"
     );
-    const EVIDENCE: [&str; 5] = [
+    const EVIDENCE: [&str; 8] = [
         "bundle.json",
         "opening.json",
         "ciphertext.bin",
         "log.pub",
         "witnesses.policy",
+        "evidence-retrieved.json",
+        "evidence-retrieved.xml",
+        "evidence-refused.json",
     ];
     for f in EVIDENCE {
         assert!(run1.join(f).exists(), "{f}");
@@ -220,6 +225,53 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
             "IdentityNotLegalPerson",
             "LogTimeBoundTrustsRelay"
         ]
+    );
+
+    // The evidence-record command the demo prints works; a record with an altered fact fails.
+    assert!(
+        out.contains(&format!("  letro-verify {r}/evidence-retrieved.json {r}/evidence-refused.json --log-key {r}/log.pub --policy {r}/witnesses.policy\n")),
+        "{out}"
+    );
+    let evidence_args = |first: &str| {
+        vec![
+            first.to_owned(),
+            p("evidence-refused.json"),
+            "--log-key".into(),
+            p("log.pub"),
+            "--policy".into(),
+            p("witnesses.policy"),
+        ]
+    };
+    let o = run(
+        &verify,
+        &evidence_args(&p("evidence-retrieved.json"))
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("retrieved by the recipient"), "{text}");
+    assert!(text.contains("refused by the recipient"), "{text}");
+    let mut altered: Value =
+        serde_json::from_slice(&std::fs::read(run1.join("evidence-retrieved.json")).unwrap())
+            .unwrap();
+    // The entry before it (the made-available event): not this leaf.
+    altered["leaf_index"] = (altered["leaf_index"].as_u64().unwrap() - 1).into();
+    let altered_path = d.join("altered-evidence.json");
+    std::fs::write(&altered_path, altered.to_string()).unwrap();
+    let o = run(
+        &verify,
+        &evidence_args(&altered_path.display().to_string())
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
     );
 
     // 0. Without --accept-insecure-dev-keys the verifier refuses the demo's development keys.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The reasons a receipt is refused, as `letro_receipts_refused_total{reason}` labels: the
 /// error codes of `POST /v1/receipts` other than `unauthorized` and `forbidden` (those are
 /// refusals of the caller, not of the receipt) and the 5xx ones.
-pub const RECEIPT_REFUSALS: [&str; 8] = [
+pub const RECEIPT_REFUSALS: [&str; 9] = [
     "invalid_request",
     "payload_too_large",
     "invalid_receipt",
@@ -19,6 +19,7 @@ pub const RECEIPT_REFUSALS: [&str; 8] = [
     "uncertified_receipt_key",
     "invalid_certificate",
     "conflict",
+    "out_of_order",
 ];
 
 /// Status codes are counted in `0..STATUSES`.

@@ -27,6 +27,7 @@
 //! callback_ca_file = "/etc/letro/hooks-ca.pem" # optional: a private CA for https callbacks
 //! tiles_directory = "/srv/letro/tiles"   # optional: write the tlog-tiles files here too
 //! retention_seconds = 1209600             # 14 days to retrieve or refuse, then expired
+//! evidence_policy = "urn:letro:evidence-policy:registered-delivery:v1"  # in every evidence record
 //! max_envelope_bytes = 25165824          # 24 MiB
 //! header_timeout_seconds = 10             # a complete request head within this, or closed
 //! max_connections = 4096                  # lowered to fit the open-file limit
@@ -82,6 +83,8 @@ pub struct Settings {
     pub tiles_directory: Option<PathBuf>,
     /// [`Config::retention`], seconds (1 s to 10 years).
     pub retention_seconds: Option<u64>,
+    /// [`Config::evidence_policy`]: 1 to 256 visible ASCII characters (a URI or an OID).
+    pub evidence_policy: Option<String>,
     /// [`Config::callback_backoff`], milliseconds.
     pub callback_backoff_ms: Option<u64>,
     /// [`Config::max_envelope_bytes`] (1 KiB to 256 MiB).
@@ -194,6 +197,7 @@ impl Settings {
             callback_ca_file: over.callback_ca_file.or(self.callback_ca_file),
             tiles_directory: over.tiles_directory.or(self.tiles_directory),
             retention_seconds: over.retention_seconds.or(self.retention_seconds),
+            evidence_policy: over.evidence_policy.or(self.evidence_policy),
             max_envelope_bytes: over.max_envelope_bytes.or(self.max_envelope_bytes),
             header_timeout_seconds: over.header_timeout_seconds.or(self.header_timeout_seconds),
             max_connections: over.max_connections.or(self.max_connections),
@@ -231,6 +235,15 @@ impl Settings {
         if let Some(v) = self.checkpoint_interval_seconds {
             c.checkpoint_interval =
                 Duration::from_secs(range("checkpoint_interval_seconds", v, 1, 86_400)?);
+        }
+        if let Some(v) = &self.evidence_policy {
+            if v.is_empty() || v.len() > 256 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(SettingsError::Invalid(
+                    "evidence_policy must be 1 to 256 visible ASCII characters (a URI or an OID)"
+                        .into(),
+                ));
+            }
+            c.evidence_policy = v.clone();
         }
         if let Some(v) = self.retention_seconds {
             c.retention = Duration::from_secs(range("retention_seconds", v, 1, 10 * 366 * 86_400)?);
@@ -413,6 +426,27 @@ mod tests {
                     ..base()
                 },
                 "checkpoint_interval_seconds",
+            ),
+            (
+                Settings {
+                    retention_seconds: Some(0),
+                    ..base()
+                },
+                "retention_seconds",
+            ),
+            (
+                Settings {
+                    evidence_policy: Some("urn:with space".into()),
+                    ..base()
+                },
+                "evidence_policy",
+            ),
+            (
+                Settings {
+                    evidence_policy: Some(String::new()),
+                    ..base()
+                },
+                "evidence_policy",
             ),
             (
                 Settings {

@@ -225,7 +225,8 @@ async fn mailbox_receipts_follow_the_same_rule() {
     }
     let (st, v) = call(&router, "POST", &uri, Some(&tokens.client), Some(ack(1))).await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
-    assert_eq!(v["index"], 1);
+    // After the submission (0) and its made-available event (1).
+    assert_eq!(v["index"], 2);
     drop(router);
     service.shutdown().await;
 }

@@ -82,6 +82,7 @@ fn handlers(envelope_limit: usize) -> Vec<(&'static str, MethodRouter<AppState>)
         ("get_consistency_proof", get(get_consistency)),
         ("post_proof", post(post_proof)),
         ("get_proof_job", get(get_proof)),
+        ("get_evidence", get(evidence::get_evidence)),
         ("issue_token", post(crate::admin::post_token)),
         ("list_tokens", get(crate::admin::list_tokens)),
         ("revoke_token", delete(crate::admin::revoke_token)),
@@ -96,7 +97,6 @@ fn handlers(envelope_limit: usize) -> Vec<(&'static str, MethodRouter<AppState>)
         ("get_envelope", get(crate::relay::get_envelope)),
         ("post_ack", post(crate::relay::post_ack)),
         ("post_refusal", post(crate::relay::post_refusal)),
-        ("get_evidence", get(evidence::get_evidence)),
     ]
 }
 

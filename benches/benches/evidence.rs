@@ -1,0 +1,127 @@
+//! Evidence records (figures in BENCHMARKS.md):
+//!
+//! - `evidence/verify/{made-available,retrieved}`: `Verifier::verify_evidence` on a record
+//!   whose leaf is in a log of 65,536 entries (an RFC 6962 proof of 16 hashes), with a witness
+//!   policy of one witness: parse, the leaf recomputed (Poseidon), for the receipt the
+//!   EdDSA-Poseidon signature and the XEdDSA certificate, the Ed25519 checkpoint signature and
+//!   cosignature, the inclusion proof.
+//! - `evidence/encode` and `evidence/etsi-xml`: writing the retrieved record as JSON and in the
+//!   EN 319 522-3 vocabulary; their sizes are printed.
+#![allow(missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use letro_core::bundle::ReceiptKeyCertificate;
+use letro_core::eddsa::PrivateKey;
+use letro_core::evidence::{EventFacts, EvidenceRecord};
+use letro_core::field::fr_from_u128;
+use letro_core::log::DeliveryLog;
+use letro_core::statement::{receipt_message, CiphertextHash};
+use letro_core::Fr;
+use letro_log::checkpoint::SignedCheckpoint;
+use letro_log::cosignature::CosignerSigner;
+use letro_log::note::SignerKey;
+use letro_verifier::Verifier;
+
+/// The test-only XEdDSA signer the service tests use, for the receipt key's certificate.
+#[path = "../../service/tests/common/xeddsa.rs"]
+#[allow(dead_code, clippy::indexing_slicing)]
+mod xeddsa;
+
+const ORIGIN: &str = "bench.invalid/letro-log";
+const SIZE: u64 = 65_536;
+
+fn records() -> (Verifier, Vec<u8>, Vec<u8>, EvidenceRecord) {
+    let h = CiphertextHash::of(b"a notice");
+    let t = 1_764_201_600;
+    let sk = PrivateKey::from_bytes([0x2a; 32]);
+    let identity = xeddsa::TestIdentity::from_seed(7);
+    let cert = identity.certify(sk.public_key().point());
+    let certificate = ReceiptKeyCertificate::new(
+        cert.identity_key.as_slice().try_into().unwrap(),
+        cert.signature.as_slice().try_into().unwrap(),
+    )
+    .unwrap();
+    let mut made = [
+        EventFacts::MadeAvailable {
+            routing: "bob".into(),
+            time: t,
+        },
+        EventFacts::Retrieved {
+            time: t + 60,
+            receipt_key: sk.public_key(),
+            signature: sk.sign(&receipt_message(&h, t + 60)),
+            certificate,
+        },
+    ]
+    .map(|facts| EvidenceRecord {
+        ciphertext_hash: h,
+        origin: ORIGIN.into(),
+        policy: "urn:letro:evidence-policy:registered-delivery:v1".into(),
+        facts,
+        event_secret: Fr::from(99u64),
+        leaf_index: 0,
+        tree_size: SIZE,
+        inclusion: Vec::new(),
+        checkpoint: String::new(),
+    });
+    let mut log = DeliveryLog::new();
+    let at = [40_000u64, 50_000];
+    for i in 0..SIZE {
+        let leaf = match at.iter().position(|a| *a == i) {
+            Some(k) => {
+                made[k].leaf_index = i;
+                made[k].leaf()
+            }
+            None => fr_from_u128(u128::from(i) + 1),
+        };
+        log.sequence(leaf).unwrap();
+    }
+    log.integrate().unwrap();
+    let key = SignerKey::from_seed(ORIGIN, &[1; 32]).unwrap();
+    let witness = CosignerSigner::from_seed("witness.bench/w1", &[2; 32]).unwrap();
+    let cp = log.checkpoint(ORIGIN, t + 3600);
+    let mut text = SignedCheckpoint::sign(&cp, &key).unwrap();
+    text.push_str(&witness.cosign(&cp.to_body().unwrap(), t + 3600).unwrap());
+    text.push('\n');
+    for r in &mut made {
+        r.inclusion = log.rfc6962().inclusion_proof(r.leaf_index, SIZE).unwrap();
+        r.checkpoint = text.clone();
+    }
+    let policy = format!(
+        "log {}\nwitness W1 {}\nquorum W1\n",
+        key.verifier_key(),
+        witness.cosigner_key()
+    );
+    let verifier = Verifier::new(vec![key.verifier_key()])
+        .unwrap()
+        .with_witness_policy(letro_log::policy::Policy::parse(policy.as_bytes()).unwrap());
+    let available = made[0].encode().unwrap().into_bytes();
+    let retrieved = made[1].encode().unwrap().into_bytes();
+    (verifier, available, retrieved, made[1].clone())
+}
+
+fn bench(c: &mut Criterion) {
+    let (verifier, available, retrieved, record) = records();
+    verifier.verify_evidence(&available).unwrap();
+    verifier.verify_evidence(&retrieved).unwrap();
+    eprintln!(
+        "evidence sizes: made-available JSON {} bytes, retrieved JSON {} bytes, retrieved ETSI XML {} bytes",
+        available.len(),
+        retrieved.len(),
+        record.to_etsi_xml().len()
+    );
+    let mut g = c.benchmark_group("evidence");
+    g.bench_function("verify/made-available", |b| {
+        b.iter(|| verifier.verify_evidence(&available).unwrap())
+    });
+    g.bench_function("verify/retrieved", |b| {
+        b.iter(|| verifier.verify_evidence(&retrieved).unwrap())
+    });
+    g.bench_function("encode", |b| b.iter(|| record.encode().unwrap()));
+    g.bench_function("etsi-xml", |b| b.iter(|| record.to_etsi_xml()));
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
