@@ -68,6 +68,10 @@ fn content(body: Body) -> Option<Value> {
         } => {
             let schema = if binary {
                 json!({"type": "string", "format": "binary"})
+            } else if content_type == "application/json" {
+                // A JSON document specified elsewhere (this OpenAPI document; an evidence record,
+                // SPEC 5.12): an object.
+                json!({"type": "object"})
             } else {
                 json!({"type": "string"})
             };

@@ -51,6 +51,7 @@ from letro_api_client.api.default import (
     get_checkpoint,
     get_consistency_proof,
     get_envelope,
+    get_evidence,
     get_inclusion_proof,
     get_log_key,
     get_log_state,
@@ -73,6 +74,7 @@ from letro_api_client.models import (
     CertificateObject,
     ErrorBody,
     ErrorCode,
+    GetEvidenceEvent,
     JobState,
     OneTimePrekey,
     Point,
@@ -105,6 +107,24 @@ def rfc6962_root(entries):
     while k * 2 < len(entries):
         k *= 2
     return hashlib.sha256(b"\x01" + rfc6962_root(entries[:k]) + rfc6962_root(entries[k:])).digest()
+
+def rfc6962_inclusion_root(index, size, leaf_hash, proof):
+    """The root an RFC 6962 inclusion proof leads to (RFC 9162 section 2.1.3.2), or None."""
+    if index >= size:
+        return None
+    fn, sn, r = index, size - 1, leaf_hash
+    for p in proof:
+        if sn == 0:
+            return None
+        if fn % 2 == 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            while fn % 2 == 0 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn, sn = fn >> 1, sn >> 1
+    return r if sn == 0 else None
+
 
 def expect(cond: bool, what: str) -> None:
     if not cond:
@@ -514,6 +534,45 @@ def flow(args: argparse.Namespace) -> None:
     beyond = get_tlog_tile.sync_detailed(f"entries/000.p/{size + 1}", client=anonymous)
     expect(beyond.status_code == 404, f"a tile beyond the published tree: {beyond.status_code}")
     ok(f"GET /v1/log/tile/entries/000.p/{size} and /v1/log/tile/0/000.p/{size} -> 200, entries and leaf hashes match line 3 (hashlib); beyond -> 404")
+    # The evidence record of bob's receipt, for alice (who sent it): its RFC 6962 proof, checked
+    # here with hashlib, leads from the entry the tiles hold at its index to its checkpoint's
+    # line 3. bob may read it too; a sender of another account gets 404.
+    resp = get_evidence.sync_detailed(h2, GetEvidenceEvent.RETRIEVED, client=alice)
+    expect(resp.status_code == 200, f"GET /v1/evidence/{{H}}/retrieved: {resp.status_code}")
+    record = json.loads(resp.content)
+    expect(
+        (record["version"], record["event"], record["etsi_event"])
+        == ("letro-evidence/v1", "retrieved", "http://uri.etsi.org/19522/Event/ContentHandover"),
+        f"the record's event {record['event']}",
+    )
+    expect(
+        record["ciphertext_sha256"] == h2 and record["leaf_index"] == acked.index,
+        "the record is of bob's receipt",
+    )
+    record_lines = record["checkpoint"].split("\n")
+    record_size = record["inclusion"]["tree_size"]
+    expect(int(record_lines[1]) == record_size, "the proof is for the checkpoint's size")
+    led_to = rfc6962_inclusion_root(
+        acked.index,
+        record_size,
+        hashlib.sha256(b"\x00" + entries[acked.index]).digest(),
+        [bytes.fromhex(x) for x in record["inclusion"]["hashes"]],
+    )
+    expect(led_to == base64.b64decode(record_lines[2]), "the inclusion proof leads to line 3")
+    expect(
+        get_evidence.sync_detailed(h2, GetEvidenceEvent.RETRIEVED, client=bob).status_code == 200,
+        "bob reads the record of his own receipt",
+    )
+    error_code(
+        get_evidence.sync_detailed(h2, GetEvidenceEvent.RETRIEVED, client=bank),
+        404,
+        ErrorCode.NOT_FOUND,
+        "GET /v1/evidence for another account's message",
+    )
+    ok(
+        f"GET /v1/evidence/{h2[:16]}.../retrieved (alice) -> 200 letro-evidence/v1: its RFC 6962 "
+        f"proof from entry {acked.index} leads to line 3 (hashlib); bob 200, bank 404"
+    )
     consistency = get_consistency_proof.sync(client=anonymous, old=1, new=size)
     expect(consistency.old == 1 and consistency.new == size, "consistency sizes")
     ok(f"GET /v1/log/consistency?old=1&new={size} -> 200")
