@@ -22,30 +22,10 @@ use letro_core::lifecycle::{self, RejectionReason};
 use letro_core::log::submitted_leaf;
 use letro_core::receipt_json::PointJson;
 use letro_core::statement::{delivered_leaf, CiphertextHash};
-use letro_service::auth::{issue_token, Role};
 use letro_service::lifecycle::expire_due;
 use letro_service::store::{LogStore, MailboxStore, SqliteStore, StoredEvent};
 use letro_service::{unix_now, Service};
 use serde_json::{json, Value};
-
-fn client_token(dir: &std::path::Path, account: &str) -> String {
-    let mut store = SqliteStore::open(dir).unwrap();
-    issue_token(&mut store, Role::Client, account, unix_now() + 3600, "cli")
-        .unwrap()
-        .0
-}
-
-async fn publish(router: &Router, token: &str, client: &Client) {
-    let (st, v) = call_raw(
-        router,
-        "PUT",
-        &format!("/v1/directory/{}", client.account()),
-        Some(token),
-        client.prekey_upload().to_json().into_bytes(),
-    )
-    .await;
-    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&v));
-}
 
 async fn send(router: &Router, token: &str, to: &str, envelope: &[u8]) -> (StatusCode, Value) {
     let (st, v) = call_raw(
@@ -88,8 +68,8 @@ async fn every_delivery_reaches_one_final_state_and_forbidden_orders_are_refused
     let clients = tempfile::tempdir().unwrap();
     let bob = Client::create(&clients.path().join("bob"), "bob").unwrap();
     let carol = Client::create(&clients.path().join("carol"), "carol").unwrap();
-    publish(&router, &bob_token, &bob).await;
-    publish(&router, &carol_token, &carol).await;
+    publish_client(&router, &bob_token, &bob).await;
+    publish_client(&router, &carol_token, &carol).await;
     let ack = |h: &CiphertextHash, who: &Client| {
         serde_json::to_value(who.sign_receipt(h, unix_now()).ack_json().unwrap()).unwrap()
     };

@@ -22,32 +22,11 @@ use letro_api::directory::PrekeyBundle;
 use letro_client::{Attachment, Client, Message};
 use letro_core::bundle::format_time;
 use letro_core::statement::CiphertextHash;
-use letro_service::auth::{issue_token, Role};
-use letro_service::store::SqliteStore;
 use letro_service::{unix_now, Service};
 use serde_json::{json, Value};
 
-fn client_token(dir: &std::path::Path, account: &str) -> String {
-    let mut store = SqliteStore::open(dir).unwrap();
-    issue_token(&mut store, Role::Client, account, unix_now() + 3600, "cli")
-        .unwrap()
-        .0
-}
-
 fn ack_body(client: &Client, h: &CiphertextHash, t: u64) -> Value {
     serde_json::to_value(client.sign_receipt(h, t).ack_json().unwrap()).unwrap()
-}
-
-async fn publish(router: &Router, token: &str, client: &Client) {
-    let (st, v) = call_raw(
-        router,
-        "PUT",
-        &format!("/v1/directory/{}", client.account()),
-        Some(token),
-        client.prekey_upload().to_json().into_bytes(),
-    )
-    .await;
-    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&v));
 }
 
 async fn bundle(router: &Router, token: &str, account: &str) -> PrekeyBundle {
@@ -80,9 +59,9 @@ async fn signal_messages_go_through_the_relay_as_ciphertext_only() {
     let mut alice = Client::create(&clients.path().join("alice"), "bank").unwrap();
     let mut bob = Client::create(&clients.path().join("bob"), "bob").unwrap();
     let carol = Client::create(&clients.path().join("carol"), "carol").unwrap();
-    publish(&router, &bob_token, &bob).await;
-    publish(&router, &alice_token, &alice).await;
-    publish(&router, &carol_token, &carol).await;
+    publish_client(&router, &bob_token, &bob).await;
+    publish_client(&router, &alice_token, &alice).await;
+    publish_client(&router, &carol_token, &carol).await;
 
     // Directory refusals: another account's entry, a bad document, a certificate that does
     // not verify (carol's certificate on bob's upload), an unknown account.
@@ -370,7 +349,7 @@ async fn envelopes_have_their_own_size_limit() {
     let router = service.router();
     let clients = tempfile::tempdir().unwrap();
     let bob = Client::create(&clients.path().join("bob"), "bob").unwrap();
-    publish(&router, &bob_token, &bob).await;
+    publish_client(&router, &bob_token, &bob).await;
 
     let fits = vec![0x5a; 100 << 10];
     let (st, v) = call_raw(

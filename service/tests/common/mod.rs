@@ -269,3 +269,25 @@ pub async fn announce_listener(dir: &Path) -> tokio::net::TcpListener {
     std::fs::rename(&tmp, dir.join("port")).unwrap();
     listener
 }
+
+/// A client token for `account`, issued into the store in `dir` (before the service starts, or
+/// wait for the reload).
+pub fn client_token(dir: &Path, account: &str) -> String {
+    let mut store = SqliteStore::open(dir).unwrap();
+    issue_token(&mut store, Role::Client, account, unix_now() + 3600, "cli")
+        .unwrap()
+        .0
+}
+
+/// Publishes `client`'s prekeys and certified receipt key with its own token.
+pub async fn publish_client(router: &Router, token: &str, client: &letro_client::Client) {
+    let (st, v) = call_raw(
+        router,
+        "PUT",
+        &format!("/v1/directory/{}", client.account()),
+        Some(token),
+        client.prekey_upload().to_json().into_bytes(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&v));
+}

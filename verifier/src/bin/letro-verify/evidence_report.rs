@@ -6,7 +6,7 @@ use letro_verifier::evidence::{EvidenceVerifyError, VerifiedEvidence};
 use letro_verifier::Verifier;
 use serde_json::{json, Value};
 
-use super::{chain, when, Check, Failure};
+use super::{chain, print_checks, print_failures, when, Check, Failure};
 
 /// The steps of `Verifier::verify_evidence`.
 const EVIDENCE_STEPS: [&str; 4] = [
@@ -188,21 +188,9 @@ impl EvidenceReport {
     }
 
     pub(crate) fn print(&self) {
-        println!("{}", self.file);
-        for c in &self.checks {
-            let tag = match c.ok {
-                Some(true) => "ok  ",
-                Some(false) => "FAIL",
-                None => "--  ",
-            };
-            println!("  [{tag}] {}: {}", c.name, c.detail);
-        }
+        print_checks(&self.file, &self.checks);
         let Some(v) = &self.verified else {
-            println!("NOT verified (exit code {})", self.code);
-            for f in &self.failures {
-                eprintln!("error: {}: {}", self.file, f.message);
-                eprintln!("hint: {}", f.hint);
-            }
+            print_failures(&self.file, self.code, &self.failures);
             return;
         };
         for line in event_words(v) {

@@ -531,21 +531,9 @@ impl Report {
     }
 
     fn print(&self) {
-        println!("{}", self.file);
-        for c in &self.checks {
-            let tag = match c.ok {
-                Some(true) => "ok  ",
-                Some(false) => "FAIL",
-                None => "--  ",
-            };
-            println!("  [{tag}] {}: {}", c.name, c.detail);
-        }
+        print_checks(&self.file, &self.checks);
         let Some(v) = &self.verified else {
-            println!("NOT verified (exit code {})", self.code);
-            for f in &self.failures {
-                eprintln!("error: {}: {}", self.file, f.message);
-                eprintln!("hint: {}", f.hint);
-            }
+            print_failures(&self.file, self.code, &self.failures);
             return;
         };
         let s = v.statement();
@@ -720,6 +708,28 @@ impl Report {
             "shows": shows,
             "warnings": warnings,
         })
+    }
+}
+
+/// The file's name, then one line per check: `[ok  ]`, `[FAIL]` or `[--  ]` (not checked).
+fn print_checks(file: &str, checks: &[Check]) {
+    println!("{file}");
+    for c in checks {
+        let tag = match c.ok {
+            Some(true) => "ok  ",
+            Some(false) => "FAIL",
+            None => "--  ",
+        };
+        println!("  [{tag}] {}: {}", c.name, c.detail);
+    }
+}
+
+/// `NOT verified` with the exit code, and each failure with its hint on standard error.
+fn print_failures(file: &str, code: u8, failures: &[Failure]) {
+    println!("NOT verified (exit code {code})");
+    for f in failures {
+        eprintln!("error: {file}: {}", f.message);
+        eprintln!("hint: {}", f.hint);
     }
 }
 
