@@ -80,7 +80,9 @@ fn records() -> (Verifier, Vec<u8>, Vec<u8>, EvidenceRecord) {
     log.integrate().unwrap();
     let key = SignerKey::from_seed(ORIGIN, &[1; 32]).unwrap();
     let witness = CosignerSigner::from_seed("witness.bench/w1", &[2; 32]).unwrap();
-    let cp = log.checkpoint(ORIGIN, t + 3600);
+    let mut cp = log.checkpoint(ORIGIN, t + 3600);
+    cp.extensions
+        .push(letro_log::checkpoint::receipt_skew_extension(300));
     let mut text = SignedCheckpoint::sign(&cp, &key).unwrap();
     text.push_str(&witness.cosign(&cp.to_body().unwrap(), t + 3600).unwrap());
     text.push('\n');

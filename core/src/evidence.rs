@@ -537,7 +537,9 @@ impl EvidenceRecord {
 /// The namespace of the EN 319 522-3 evidence vocabulary.
 pub const ETSI_NAMESPACE: &str = "http://uri.etsi.org/19522/v1#";
 
-/// `&`, `<`, `>`, `"` and `'` escaped for XML text and attribute values.
+/// `&`, `<`, `>`, `"` and `'` escaped for XML text and attribute values, and every character
+/// XML 1.0 does not allow (C0 controls other than tab, LF and CR; U+FFFE, U+FFFF) replaced by
+/// U+FFFD, so that the export is well-formed whatever the record holds.
 fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -547,6 +549,8 @@ fn xml_escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c < ' ' || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -819,5 +823,7 @@ mod tests {
         }
         let refused = record(every_kind().swap_remove(4)).to_etsi_xml();
         assert!(refused.contains("&lt;not mine&gt; &amp; &quot;wrong&quot;"));
+        // Characters XML does not allow never reach the document.
+        assert_eq!(xml_escape("a\u{1}b\u{ffff}c\td"), "a\u{fffd}b\u{fffd}c\td");
     }
 }

@@ -213,6 +213,9 @@ pub fn check_reason(reason: &str) -> Result<(), &'static str> {
         Err("the reason is longer than 512 bytes")
     } else if reason.chars().any(char::is_control) {
         Err("the reason holds a control character")
+    } else if reason.chars().any(|c| matches!(c, '\u{fffe}' | '\u{ffff}')) {
+        // Not characters XML 1.0 allows (the ETSI export).
+        Err("the reason holds a noncharacter (U+FFFE or U+FFFF)")
     } else {
         Ok(())
     }

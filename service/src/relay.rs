@@ -242,7 +242,13 @@ pub(crate) async fn post_message(
             routing: recipient,
             available_at: now,
         };
-        state.append(h.0, leaf, event, secret).await?;
+        match state.append(h.0, leaf, event, secret).await {
+            // The recipient was quicker: it retrieved or refused the envelope (or it expired)
+            // between its acceptance and this event, which the delivery no longer takes. The
+            // submission is accepted all the same.
+            Ok(_) | Err(ApiError::OutOfOrder(_) | ApiError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
     accepted(&state, submitted).await
 }

@@ -339,6 +339,7 @@ impl<S: LogStore> Writer<S> {
         let mut new_leaves: Vec<Fr> = Vec::new();
         let mut done: Vec<(Reply, Result<Appended, AppendError>)> = Vec::new();
         let mut waiting: Vec<(Reply, u64)> = Vec::new();
+        let mut refused_by_batch: Vec<(Reply, AppendError)> = Vec::new();
         let now = (self.now)();
         for Pending {
             h,
@@ -371,6 +372,11 @@ impl<S: LogStore> Writer<S> {
                         fresh: false,
                     }),
                 )),
+                // A refusal that rests on an entry of this batch holds only if the batch is
+                // committed (else the delivery is as it was, and the caller may retry).
+                Admission::Refused(e) if events.iter().any(|(i, _)| *i >= base) => {
+                    refused_by_batch.push((reply, e))
+                }
                 Admission::Refused(e) => done.push((reply, Err(e))),
                 Admission::New => {
                     let index = base + new_entries.len() as u64;
@@ -399,6 +405,9 @@ impl<S: LogStore> Writer<S> {
                 other => other,
             };
             let _ = reply.send(outcome);
+        }
+        for (reply, e) in refused_by_batch {
+            let _ = reply.send(Err(if committed { e } else { AppendError::Internal }));
         }
         for (reply, index) in waiting {
             let outcome = if committed {
@@ -812,6 +821,47 @@ mod tests {
             receipt_skew: 300,
         };
         (writer, view)
+    }
+
+    /// A refusal that rests on an entry of its own batch is not sent when that batch fails to
+    /// commit: the delivery is as it was, and the caller gets `Internal` (retry), not 409.
+    #[test]
+    fn a_refusal_resting_on_an_uncommitted_entry_is_internal() {
+        use letro_core::lifecycle::LifecycleEvent as E;
+        let dir = tempfile::tempdir().unwrap();
+        let fail = Arc::new(AtomicBool::new(true));
+        let (writer, _view) = test_writer(Flaky {
+            inner: SqliteStore::open(dir.path()).unwrap(),
+            fail: fail.clone(),
+        });
+        let (tx, rx) = mpsc::channel(16);
+        let h = [9u8; 32];
+        // One batch: queued before the writer starts.
+        let replies: Vec<_> = [E::SubmissionAccepted, E::Expired, E::Retrieved]
+            .into_iter()
+            .map(|e| send(&tx, h, lifecycle_event(h, e)))
+            .collect();
+        let thread = std::thread::spawn(move || writer.run(rx));
+        for r in replies {
+            assert_eq!(r.blocking_recv().unwrap(), Err(AppendError::Internal));
+        }
+        // Committed this time, the same batch refuses the receipt after the expiry.
+        fail.store(false, Ordering::SeqCst);
+        let replies: Vec<_> = [E::SubmissionAccepted, E::Expired]
+            .into_iter()
+            .map(|e| send(&tx, h, lifecycle_event(h, e)))
+            .collect();
+        for r in replies {
+            assert!(r.blocking_recv().unwrap().unwrap().fresh);
+        }
+        assert!(matches!(
+            send(&tx, h, lifecycle_event(h, E::Retrieved))
+                .blocking_recv()
+                .unwrap(),
+            Err(AppendError::OutOfOrder(_))
+        ));
+        drop(tx);
+        thread.join().unwrap();
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! 3. the checkpoint: signed by a trusted log key whose origin is the record's issuer, and with
 //!    a witness policy, cosigned to its quorum;
 //! 4. inclusion: the recomputed leaf is entry `leaf_index` of the RFC 6962 tree whose root is the
-//!    checkpoint's line 3, of the checkpoint's size.
+//!    checkpoint's line 3, of the checkpoint's size; and the event time is no later than the
+//!    checkpoint's time (plus its receipt skew for a time the recipient signed).
 //!
 //! What it does not check: the times the relay's clock gave (a made-available, rejected or
 //! expired event) beyond the checkpoint that includes them, and who the parties are beyond
@@ -60,6 +61,16 @@ pub enum EvidenceVerifyError {
         /// The checkpoint's.
         checkpoint: u64,
     },
+    /// Step 4: the event's time is later than the checkpoint that includes it allows: a
+    /// relay-clocked time after the checkpoint's time, or a recipient-signed time after the
+    /// checkpoint's time plus its published receipt skew (or a checkpoint without one).
+    #[error("the event time {time} is later than its checkpoint allows ({why})")]
+    Time {
+        /// The event time, Unix seconds.
+        time: u64,
+        /// The bound and where it comes from.
+        why: String,
+    },
     /// Step 4: the leaf is not in the tree at its index.
     #[error("the event's leaf is not entry {index} of the checkpoint's tree: {source}")]
     Inclusion {
@@ -82,6 +93,7 @@ impl EvidenceVerifyError {
             | Self::Issuer { .. }
             | Self::NoRfc6962Root
             | Self::TreeSize { .. }
+            | Self::Time { .. }
             | Self::Inclusion { .. } => 1,
         }
     }
@@ -92,7 +104,10 @@ impl EvidenceVerifyError {
             Self::Record(EvidenceError::Signature { .. }) | Self::Certificate(_) => 2,
             Self::Record(_) => 1,
             Self::MalformedCheckpoint(_) | Self::Log(_) | Self::Issuer { .. } => 3,
-            Self::NoRfc6962Root | Self::TreeSize { .. } | Self::Inclusion { .. } => 4,
+            Self::NoRfc6962Root
+            | Self::TreeSize { .. }
+            | Self::Time { .. }
+            | Self::Inclusion { .. } => 4,
         }
     }
 
@@ -108,6 +123,7 @@ impl EvidenceVerifyError {
             Self::Issuer { .. } => "Evidence.Issuer",
             Self::NoRfc6962Root => "Evidence.NoRfc6962Root",
             Self::TreeSize { .. } => "Evidence.TreeSize",
+            Self::Time { .. } => "Evidence.Time",
             Self::Inclusion { .. } => "Evidence.Inclusion",
         }
     }
@@ -209,6 +225,30 @@ impl Verifier {
             index: record.leaf_index,
             source,
         })?;
+        //    The event happened before the checkpoint that includes it: a relay-clocked time by
+        //    the checkpoint's time; a time the recipient signed within the receipt skew the relay
+        //    publishes (it accepts receipts and refusals that far from its clock).
+        if let Some(time) = record.facts.time() {
+            let bound = if record.facts.time_signed_by_recipient() {
+                match checkpoint.receipt_skew() {
+                    Ok(skew) => checkpoint.time.saturating_add(skew),
+                    Err(e) => {
+                        return Err(EvidenceVerifyError::Time {
+                            time,
+                            why: format!("the checkpoint's receipt skew: {e}"),
+                        })
+                    }
+                }
+            } else {
+                checkpoint.time
+            };
+            if time > bound {
+                return Err(EvidenceVerifyError::Time {
+                    time,
+                    why: format!("at most {bound}"),
+                });
+            }
+        }
         Ok(VerifiedEvidence {
             record,
             checkpoint,

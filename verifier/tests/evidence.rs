@@ -172,4 +172,43 @@ fn evidence_records_are_verified_with_numbered_checks_and_exit_codes() {
         run(&[&files[0], &bad, "--log-key", &vkey]).status.code(),
         Some(1)
     );
+    // An event time after its checkpoint: the leaf is in the log, yet the record is refused.
+    let late = {
+        let h = CiphertextHash::of(b"late");
+        let mut r = EvidenceRecord {
+            ciphertext_hash: h,
+            origin: ORIGIN.into(),
+            policy: "p".into(),
+            facts: EventFacts::MadeAvailable {
+                routing: "bob".into(),
+                time: 2_000_000_000,
+            },
+            event_secret: Fr::from(5u64),
+            leaf_index: 0,
+            tree_size: 1,
+            inclusion: Vec::new(),
+            checkpoint: String::new(),
+        };
+        let mut log = DeliveryLog::new();
+        log.sequence(r.leaf()).unwrap();
+        log.integrate().unwrap();
+        let cp = log.checkpoint(ORIGIN, 1_900_000_000);
+        r.checkpoint = SignedCheckpoint::sign(&cp, &key).unwrap();
+        r
+    };
+    let late_path = dir.join("late.json");
+    std::fs::write(&late_path, late.encode().unwrap()).unwrap();
+    let out = run(&[late_path.to_str().unwrap(), "--log-key", &vkey, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["bundles"][0]["code"], "Evidence.Time");
+
+    // --ciphertext and --opening are for bundles: a usage error with a record.
+    let out = run(&[&files[0], "--log-key", &vkey, "--ciphertext", &files[1]]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("apply to bundles"));
+    // The policy identifier is named as unbound.
+    let out = run(&[&files[0], "--log-key", &vkey]);
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("neither the leaf nor the checkpoint binds it"));
 }

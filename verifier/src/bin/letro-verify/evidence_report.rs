@@ -140,13 +140,17 @@ fn event_words(v: &VerifiedEvidence) -> Vec<String> {
             ));
         }
     }
-    out.push(format!("  issued under the evidence policy {}", r.policy));
     out
 }
 
 fn not_shown(v: &VerifiedEvidence) -> Vec<String> {
     let mut out = vec![
         "the content of the message: the record holds its hash, not its text".to_owned(),
+        format!(
+            "that the issuer's evidence policy is {}: the record names it, but neither the leaf \
+             nor the checkpoint binds it",
+            v.record.policy
+        ),
         "that the log key and the checkpoint time are honest beyond the witnesses given with \
          --policy: the checkpoint time is the operator's clock"
             .to_owned(),

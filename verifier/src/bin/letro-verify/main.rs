@@ -133,6 +133,16 @@ fn main() -> ExitCode {
     let mut reports = Vec::new();
     let inputs: Vec<(String, Result<Vec<u8>, Failure>)> =
         cli.bundles.iter().map(|b| (b.clone(), read(b))).collect();
+    // --ciphertext and --opening check a bundle's statement; an evidence record has neither.
+    let has_evidence = inputs
+        .iter()
+        .any(|(_, r)| r.as_ref().is_ok_and(|b| is_evidence(b)));
+    if has_evidence && (cli.ciphertext.is_some() || cli.opening.is_some()) {
+        return usage_exit(Usage(
+            "--ciphertext and --opening apply to bundles, not to evidence records".into(),
+            Some("an evidence record names H itself; compare it with sha256sum of the ciphertext"),
+        ));
+    }
     // Evidence records are verified on their own; bundles (in a batch when there are several).
     let readable: Vec<&[u8]> = inputs
         .iter()
