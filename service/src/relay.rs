@@ -39,7 +39,7 @@ use letro_core::statement::CiphertextHash;
 
 use crate::api::{
     accepted, checked_receipt, checked_refusal, parse_hash, receipt_refused, ApiError, AppState,
-    Caller, JsonBody,
+    Caller, CheckedReceipt, JsonBody,
 };
 use crate::store::{DirectoryEntry, Envelope, EventSecret, StoredEvent};
 use crate::unix_now;
@@ -366,11 +366,12 @@ pub(crate) async fn post_ack(
     result
 }
 
-/// Whether `h` is an envelope in `account`'s mailbox, or was one (its submission was routed to
-/// `account`: a repeated acknowledgement, or one after the envelope left).
-async fn is_mine(state: &AppState, h: &CiphertextHash, account: String) -> Result<bool, ApiError> {
+/// `h` is an envelope in `account`'s mailbox, or was one (its submission was routed to
+/// `account`: a repeated answer, or one after the envelope left); else 404, as for an unknown
+/// envelope.
+async fn mine(state: &AppState, h: &CiphertextHash, account: String) -> Result<(), ApiError> {
     let hash = h.0;
-    state
+    let mine = state
         .db(move |store| {
             Ok(match store.envelope(&hash).map_err(internal)? {
                 Some(e) => e.recipient == account,
@@ -380,7 +381,31 @@ async fn is_mine(state: &AppState, h: &CiphertextHash, account: String) -> Resul
                 ),
             })
         })
-        .await
+        .await?;
+    if mine {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(
+            "no such envelope in this mailbox".into(),
+        ))
+    }
+}
+
+/// Logs the recipient's answer (its receipt or refusal, checked) and takes the envelope out of
+/// the mailbox once the event is stored.
+async fn log_answer(
+    state: &AppState,
+    h: &CiphertextHash,
+    checked: CheckedReceipt,
+) -> Result<Response, ApiError> {
+    let a = state
+        .append(h.0, checked.leaf, checked.event, checked.secret)
+        .await?;
+    let hash = h.0;
+    state
+        .db(move |s| s.remove_envelope(&hash).map_err(internal))
+        .await?;
+    accepted(state, a).await
 }
 
 async fn ack(
@@ -392,25 +417,13 @@ async fn ack(
     let token = caller?.0;
     let h = hash_path(h)?;
     let body = body?.0;
-    let mine = is_mine(state, &h, token.subject).await?;
-    if !mine {
-        return Err(ApiError::NotFound(
-            "no such envelope in this mailbox".into(),
-        ));
-    }
+    mine(state, &h, token.subject).await?;
     // The same checks as `POST /v1/receipts`: H submitted (the envelope alone is not enough:
     // it is stored before its event is logged), and the key certified by the routed account,
     // which is this account.
     let receipt = body.check().map_err(receipt_refused)?;
     let checked = checked_receipt(state, &h, &receipt).await?;
-    let a = state
-        .append(h.0, checked.leaf, checked.event, checked.secret)
-        .await?;
-    let hash = h.0;
-    state
-        .db(move |s| s.remove_envelope(&hash).map_err(internal))
-        .await?;
-    accepted(state, a).await
+    log_answer(state, &h, checked).await
 }
 
 /// `POST /v1/mailbox/{ciphertext_sha256}/refusal`.
@@ -436,19 +449,8 @@ async fn refusal(
     let token = caller?.0;
     let h = hash_path(h)?;
     let body = body?.0;
-    if !is_mine(state, &h, token.subject).await? {
-        return Err(ApiError::NotFound(
-            "no such envelope in this mailbox".into(),
-        ));
-    }
+    mine(state, &h, token.subject).await?;
     let refusal = body.check().map_err(receipt_refused)?;
     let checked = checked_refusal(state, &h, &refusal).await?;
-    let a = state
-        .append(h.0, checked.leaf, checked.event, checked.secret)
-        .await?;
-    let hash = h.0;
-    state
-        .db(move |s| s.remove_envelope(&hash).map_err(internal))
-        .await?;
-    accepted(state, a).await
+    log_answer(state, &h, checked).await
 }

@@ -64,7 +64,8 @@ pub(super) async fn receipt(
     accepted(state, a).await
 }
 
-/// A receipt that may enter the log: its leaf, the event to store and the event's secret.
+/// A checked receipt or refusal that may enter the log: its leaf, the event to store and the
+/// event's secret.
 pub(crate) struct CheckedReceipt {
     /// The delivered leaf, with `secret` mixed in.
     pub leaf: Fr,

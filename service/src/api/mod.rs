@@ -56,7 +56,7 @@ mod state;
 pub use error::ApiError;
 pub(crate) use error::{internal, invalid, receipt_refused};
 use events::*;
-pub(crate) use events::{accepted, checked_receipt, checked_refusal, parse_hash};
+pub(crate) use events::{accepted, checked_receipt, checked_refusal, parse_hash, CheckedReceipt};
 use log::*;
 use proofs::*;
 pub use state::AppState;

@@ -193,30 +193,6 @@ impl StoredEvent {
             Self::Expired { .. } => E::Expired,
         }
     }
-
-    /// `H` as stored, 64 lowercase hex digits.
-    pub fn ciphertext_sha256(&self) -> &str {
-        match self {
-            Self::Submitted {
-                ciphertext_sha256, ..
-            }
-            | Self::Delivered {
-                ciphertext_sha256, ..
-            }
-            | Self::Rejected {
-                ciphertext_sha256, ..
-            }
-            | Self::Available {
-                ciphertext_sha256, ..
-            }
-            | Self::Refused {
-                ciphertext_sha256, ..
-            }
-            | Self::Expired {
-                ciphertext_sha256, ..
-            } => ciphertext_sha256,
-        }
-    }
 }
 
 /// A delivery still open (accepted, with no final event yet), as the expiry task sees it.
