@@ -30,4 +30,5 @@ pub mod policy;
 pub mod rfc6962;
 pub mod state;
 pub mod tiles;
+pub mod timestamp;
 pub mod witness;
