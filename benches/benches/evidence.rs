@@ -64,6 +64,7 @@ fn records() -> (Verifier, Vec<u8>, Vec<u8>, EvidenceRecord) {
         tree_size: SIZE,
         inclusion: Vec::new(),
         checkpoint: String::new(),
+        timestamps: Vec::new(),
     });
     let mut log = DeliveryLog::new();
     let at = [40_000u64, 50_000];

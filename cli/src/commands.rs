@@ -214,6 +214,10 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     callback_hosts: Vec<String>,
+    /// An RFC 3161 time-stamping authority's URL: every published checkpoint is time-stamped
+    /// by each (repeatable, or comma-separated in the environment) [default: none].
+    #[arg(long = "tsa", env = "LETRO_TSA", value_delimiter = ',')]
+    tsas: Vec<String>,
     /// A PEM file of CA certificates trusted for https:// callbacks besides the Mozilla roots.
     #[arg(long, env = "LETRO_CALLBACK_CA_FILE")]
     callback_ca_file: Option<PathBuf>,
@@ -355,6 +359,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 witness: None,
                 witness_quorum: None,
                 witness_timeout_seconds: None,
+                timestamp_authorities: (!a.tsas.is_empty()).then_some(a.tsas),
             };
             crate::serve::run(a.config.as_deref(), flags)
         }

@@ -42,6 +42,7 @@ fn etsi_xml_export_is_well_formed_and_refuses_bad_records() {
         tree_size: 1,
         inclusion: vec![],
         checkpoint: "not checked by the export\n".into(),
+        timestamps: Vec::new(),
     };
     let input = dir.join("record.json");
     std::fs::write(&input, record.encode().unwrap()).unwrap();

@@ -110,7 +110,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-pub use codec::{format_time, parse_time, TimeError, MAX_DOCUMENT_LEN, MAX_TIME};
+pub use codec::{format_time, parse_time, TimeError, MAX_DOCUMENT_LEN, MAX_TIME, MAX_TIMESTAMPS};
 pub use opening::{
     certificate_message, CertificateError, Opening, OpeningError, OpeningParseError,
     ReceiptKeyCertificate, CERTIFICATE_CONTEXT, IDENTITY_KEY_TYPE, OPENING_VERSION,
@@ -195,6 +195,9 @@ pub enum BundleError {
     /// `verifying_key_sha256` is not 64 lowercase hex characters.
     #[error("verifying_key_sha256 is not 64 lowercase hex characters")]
     VerifyingKeyHash,
+    /// `timestamps` is not a list of base64 time-stamp tokens of their size.
+    #[error("timestamps: {0}")]
+    Timestamps(String),
 }
 
 impl From<FrontError> for BundleError {
@@ -246,6 +249,8 @@ pub struct ParsedBundle {
     pub proof: ProofPoints,
     /// SHA-256 of the verifying key the proof is for.
     pub verifying_key_sha256: [u8; 32],
+    /// RFC 3161 time-stamp tokens over the checkpoint's body (DER), NOT verified.
+    pub timestamps: Vec<Vec<u8>>,
 }
 
 /// The bundle codec (a namespace: [`Bundle::parse`], [`Bundle::encode`]). See the
@@ -284,6 +289,8 @@ struct BundleWire {
     checkpoint: String,
     proof: String,
     verifying_key_sha256: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    timestamps: Vec<String>,
 }
 
 impl Bundle {
@@ -336,6 +343,8 @@ impl Bundle {
         })?;
         let verifying_key_sha256 =
             hex32_from_str(&w.verifying_key_sha256).map_err(|_| BundleError::VerifyingKeyHash)?;
+        let timestamps =
+            codec::timestamps_from_wire(&w.timestamps).map_err(BundleError::Timestamps)?;
         Ok(ParsedBundle {
             version,
             statement: DeliveredWithin {
@@ -348,6 +357,7 @@ impl Bundle {
             checkpoint,
             proof,
             verifying_key_sha256,
+            timestamps,
         })
     }
 
@@ -361,6 +371,7 @@ impl Bundle {
         checkpoint_text: &str,
         proof: &ProofPoints,
         verifying_key_sha256: &[u8; 32],
+        timestamps: &[Vec<u8>],
     ) -> Result<String, EncodeError> {
         SignedCheckpoint::parse(checkpoint_text).map_err(EncodeError::Checkpoint)?;
         proof.validate().map_err(EncodeError::ProofPoint)?;
@@ -370,6 +381,7 @@ impl Bundle {
             checkpoint_text,
             proof,
             verifying_key_sha256,
+            timestamps,
         )
     }
 }
@@ -381,6 +393,7 @@ fn encode_unchecked(
     checkpoint_text: &str,
     proof: &ProofPoints,
     verifying_key_sha256: &[u8; 32],
+    timestamps: &[Vec<u8>],
 ) -> Result<String, EncodeError> {
     let time = |field: &'static str, value: u64| {
         format_time(value).ok_or(EncodeError::Time { field, value })
@@ -398,6 +411,7 @@ fn encode_unchecked(
         checkpoint: checkpoint_text.to_owned(),
         proof: STANDARD.encode(proof.to_bytes()),
         verifying_key_sha256: hex::encode(verifying_key_sha256),
+        timestamps: codec::timestamps_to_wire(timestamps),
     };
     Ok(codec::to_canonical(&wire))
 }
@@ -420,6 +434,7 @@ impl ParsedBundle {
             &self.checkpoint_text(),
             &self.proof,
             &self.verifying_key_sha256,
+            &self.timestamps,
         )
     }
 

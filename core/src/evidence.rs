@@ -137,6 +137,8 @@ pub struct EvidenceRecord {
     pub inclusion: Vec<[u8; 32]>,
     /// The checkpoint, a signed note with any cosignatures.
     pub checkpoint: String,
+    /// RFC 3161 time-stamp tokens over the checkpoint's body (DER), NOT verified here.
+    pub timestamps: Vec<Vec<u8>>,
 }
 
 /// Why an evidence record is refused.
@@ -188,6 +190,8 @@ struct Wire {
     leaf_index: u64,
     inclusion: InclusionWire,
     checkpoint: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    timestamps: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -376,6 +380,8 @@ impl EvidenceRecord {
         if w.leaf_index >= w.inclusion.tree_size {
             return Err(field("leaf_index", "not below inclusion.tree_size"));
         }
+        let timestamps = crate::bundle::codec::timestamps_from_wire(&w.timestamps)
+            .map_err(|e| field("timestamps", e))?;
         Ok(Self {
             ciphertext_hash,
             origin: w.issuer.origin,
@@ -386,6 +392,7 @@ impl EvidenceRecord {
             tree_size: w.inclusion.tree_size,
             inclusion,
             checkpoint: w.checkpoint,
+            timestamps,
         })
     }
 
@@ -461,6 +468,7 @@ impl EvidenceRecord {
                 hashes: self.inclusion.iter().map(hex::encode).collect(),
             },
             checkpoint: self.checkpoint.clone(),
+            timestamps: crate::bundle::codec::timestamps_to_wire(&self.timestamps),
         };
         serde_json::to_string_pretty(&wire).map_err(|e| EvidenceError::Malformed(e.to_string()))
     }
@@ -722,6 +730,7 @@ mod tests {
             tree_size: 2,
             inclusion: vec![[3; 32]],
             checkpoint: "checkpoint text\n".into(),
+            timestamps: Vec::new(),
         }
     }
 

@@ -99,6 +99,7 @@ fn make() -> (Vec<u8>, String) {
         },
         checkpoint: SignedCheckpoint::parse(&note).unwrap(),
         receipt_key_certificate: certificate_fixture("record", key.point()),
+        timestamps: Vec::new(),
     };
     (ciphertext, record.encode().unwrap())
 }

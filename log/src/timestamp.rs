@@ -213,13 +213,6 @@ struct PkiStatusInfo {
     fail_info: Option<der::asn1::BitString>,
 }
 
-#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
-struct TimeStampResp {
-    status: PkiStatusInfo,
-    #[asn1(optional = "true")]
-    time_stamp_token: Option<ContentInfo>,
-}
-
 /// `TSTInfo`, with `genTime` kept as its raw GeneralizedTime so that fractional seconds (which
 /// RFC 3161 allows and many TSAs send) are read.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
@@ -313,11 +306,14 @@ pub fn token_from_response(
     if response.len() > MAX_TOKEN_LEN {
         return Err(TimestampError::TooLarge);
     }
-    let resp = TimeStampResp::from_der(response).map_err(malformed("response"))?;
-    if resp.status.status > 1 {
+    // The token is kept byte for byte as the TSA sent it (never re-encoded: a DER SET's order
+    // is part of what other verifiers check).
+    let (status, token) = split_response(response).map_err(malformed("response"))?;
+    let status = PkiStatusInfo::from_der(status).map_err(malformed("response status"))?;
+    if status.status > 1 {
         return Err(TimestampError::Refused {
-            status: resp.status.status,
-            text: resp.status.status_string.map(|s| {
+            status: status.status,
+            text: status.status_string.map(|s| {
                 String::from_utf8_lossy(s.value())
                     .chars()
                     .filter(|c| !c.is_control())
@@ -326,8 +322,7 @@ pub fn token_from_response(
             }),
         });
     }
-    let token = resp.time_stamp_token.ok_or(TimestampError::NoToken)?;
-    let der = token.to_der().map_err(malformed("token"))?;
+    let der = token.ok_or(TimestampError::NoToken)?.to_vec();
     verify(&der, message, &[])?;
     let parsed = Token::parse(&der)?;
     let sent = Int::new(&positive(nonce)).map_err(malformed("request"))?;
@@ -335,6 +330,22 @@ pub fn token_from_response(
         return Err(TimestampError::Nonce);
     }
     Ok(der)
+}
+
+/// A `TimeStampResp`'s two members as their raw TLVs: the status and the token, if any.
+fn split_response(response: &[u8]) -> der::Result<(&[u8], Option<&[u8]>)> {
+    use der::Reader;
+    let mut reader = der::SliceReader::new(response)?;
+    let parts = reader.sequence(|r| {
+        let status = r.tlv_bytes()?;
+        let token = if r.is_finished() {
+            None
+        } else {
+            Some(r.tlv_bytes()?)
+        };
+        Ok((status, token))
+    })?;
+    reader.finish(parts)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -196,7 +196,13 @@ impl Prover {
         };
         let vk_sha256 = self.verifying_key_sha256()?;
         let checkpoint = signed_checkpoint_text(&record.checkpoint);
-        let bundle = Bundle::encode(&statement, &checkpoint, &points, &vk_sha256)?;
+        let bundle = Bundle::encode(
+            &statement,
+            &checkpoint,
+            &points,
+            &vk_sha256,
+            &record.timestamps,
+        )?;
         Ok((bundle, record.opening()))
     }
 

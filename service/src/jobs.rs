@@ -357,6 +357,20 @@ impl Worker {
             (path, cp.text.clone())
         };
         let checkpoint = SignedCheckpoint::parse(&text).map_err(|_| bad("checkpoint"))?;
+        // The checkpoint's RFC 3161 tokens so far (a bundle carries them; one proved before
+        // the TSA answered has none).
+        let body_hash: [u8; 32] =
+            <sha2::Sha256 as sha2::Digest>::digest(checkpoint.note().unverified_text().as_bytes())
+                .into();
+        let timestamps = self
+            .store
+            .lock()
+            .map_err(|_| JobError::Poisoned)?
+            .timestamps(&body_hash)?
+            .into_iter()
+            .take(letro_core::bundle::MAX_TIMESTAMPS)
+            .map(|t| t.token)
+            .collect();
         Ok(DeliveryRecord {
             ciphertext_hash: CiphertextHash(job.ciphertext_hash),
             witness: DeliveryWitness {
@@ -369,6 +383,7 @@ impl Worker {
             },
             checkpoint,
             receipt_key_certificate: certificate,
+            timestamps,
         })
     }
 }

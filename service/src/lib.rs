@@ -39,6 +39,7 @@ pub mod server;
 pub mod settings;
 pub mod store;
 pub mod tiles;
+pub mod timestamping;
 pub mod witness;
 pub mod witnessing;
 pub mod writer;
@@ -125,6 +126,9 @@ pub struct Config {
     pub witness_quorum: usize,
     /// Longest wait for one witness's answer. Default 5 s.
     pub witness_timeout: Duration,
+    /// RFC 3161 time-stamping authorities (URLs) asked for a token over each published
+    /// checkpoint ([`timestamping`]). Default none.
+    pub timestamp_authorities: Vec<String>,
     /// How long a delivery waits to be retrieved or refused, from its submission's logging;
     /// then it is logged as expired and its envelope leaves the mailbox ([`lifecycle`]).
     /// Default 14 days.
@@ -165,6 +169,7 @@ impl Config {
             witnesses: Vec::new(),
             witness_quorum: 0,
             witness_timeout: Duration::from_secs(5),
+            timestamp_authorities: Vec::new(),
         }
     }
 }
@@ -214,6 +219,9 @@ pub enum ServeError {
     /// The tiles directory cannot be created.
     #[error("tiles directory: {0}")]
     Tiles(String),
+    /// The time-stamping client could not be made.
+    #[error("time-stamping: {0}")]
+    Timestamping(String),
 }
 
 /// One round of publication: without witnesses, sign and publish; with witnesses, sign, ask
@@ -279,6 +287,7 @@ pub struct Service {
     pool: jobs::Pool,
     publisher: tokio::task::JoinHandle<()>,
     expiry: tokio::task::JoinHandle<()>,
+    timestamper: Option<tokio::task::JoinHandle<()>>,
     notifier: tokio::task::JoinHandle<()>,
     token_watch: tokio::task::JoinHandle<()>,
     origin: String,
@@ -491,6 +500,17 @@ impl Service {
                 }
             })
         };
+        let timestamper = if config.timestamp_authorities.is_empty() {
+            None
+        } else {
+            let t = timestamping::Timestamping::new(config.timestamp_authorities.clone())
+                .map_err(ServeError::Timestamping)?;
+            Some(tokio::spawn(timestamping::run(
+                state.clone(),
+                std::sync::Arc::new(t),
+                config.checkpoint_interval.min(Duration::from_secs(1)),
+            )))
+        };
         Ok(Self {
             state,
             publication,
@@ -498,6 +518,7 @@ impl Service {
             pool,
             publisher,
             expiry,
+            timestamper,
             notifier,
             token_watch,
             origin: config.origin.clone(),
@@ -564,6 +585,10 @@ impl Service {
         let _ = self.publisher.await;
         self.expiry.abort();
         let _ = self.expiry.await;
+        if let Some(t) = self.timestamper {
+            t.abort();
+            let _ = t.await;
+        }
         if let Err(e) = publish_round(&self.state, &self.publication).await {
             tracing::warn!(error = %e, "final checkpoint failed");
         }

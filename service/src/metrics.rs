@@ -36,6 +36,7 @@ pub struct Metrics {
     jobs: [AtomicU64; JOB_STATES.len()],
     /// `add-checkpoint` requests to witnesses, by witness name and outcome.
     witness_requests: std::sync::Mutex<std::collections::BTreeMap<(String, &'static str), u64>>,
+    timestamp_requests: std::sync::Mutex<std::collections::BTreeMap<(String, &'static str), u64>>,
 }
 
 /// The `state` labels of `letro_proof_jobs_total`.
@@ -64,6 +65,7 @@ impl Metrics {
             receipts_refused: std::array::from_fn(|_| AtomicU64::new(0)),
             jobs: std::array::from_fn(|_| AtomicU64::new(0)),
             witness_requests: std::sync::Mutex::default(),
+            timestamp_requests: std::sync::Mutex::default(),
         }
     }
 
@@ -72,6 +74,14 @@ impl Metrics {
     pub fn witness_request(&self, witness: &str, outcome: &'static str) {
         if let Ok(mut m) = self.witness_requests.lock() {
             *m.entry((witness.to_owned(), outcome)).or_default() += 1;
+        }
+    }
+
+    /// Counts one RFC 3161 request to `tsa` that ended in `outcome` (`stamped`, `unreachable`,
+    /// `refused`, `invalid`).
+    pub fn timestamp_request(&self, tsa: &str, outcome: &'static str) {
+        if let Ok(mut m) = self.timestamp_requests.lock() {
+            *m.entry((tsa.to_owned(), outcome)).or_default() += 1;
         }
     }
 
@@ -176,6 +186,21 @@ impl Metrics {
                 let _ = writeln!(
                     out,
                     "letro_witness_requests_total{{witness=\"{witness}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
+        }
+        if let Ok(m) = self.timestamp_requests.lock() {
+            if !m.is_empty() {
+                out.push_str(
+                    "# HELP letro_timestamp_requests_total RFC 3161 time-stamp requests for published checkpoints, by TSA and outcome.\n\
+                     # TYPE letro_timestamp_requests_total counter\n",
+                );
+            }
+            for ((tsa, outcome), n) in m.iter() {
+                let tsa = tsa.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(
+                    out,
+                    "letro_timestamp_requests_total{{tsa=\"{tsa}\",outcome=\"{outcome}\"}} {n}"
                 );
             }
         }

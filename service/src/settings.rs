@@ -99,6 +99,8 @@ pub struct Settings {
     pub witness_quorum: Option<usize>,
     /// [`Config::witness_timeout`], seconds (1 to 600).
     pub witness_timeout_seconds: Option<u64>,
+    /// [`Config::timestamp_authorities`]: `http://` or `https://` URLs of RFC 3161 TSAs.
+    pub timestamp_authorities: Option<Vec<String>>,
 }
 
 /// One `[[witness]]`: its cosigner vkey (type 0x04) and its submission URL.
@@ -206,6 +208,7 @@ impl Settings {
             witness_timeout_seconds: over
                 .witness_timeout_seconds
                 .or(self.witness_timeout_seconds),
+            timestamp_authorities: over.timestamp_authorities.or(self.timestamp_authorities),
         }
     }
 
@@ -326,6 +329,30 @@ impl Settings {
         if let Some(v) = self.witness_timeout_seconds {
             c.witness_timeout = Duration::from_secs(range("witness_timeout_seconds", v, 1, 600)?);
         }
+        let tsas = self.timestamp_authorities.unwrap_or_default();
+        if tsas.len() > letro_core::bundle::MAX_TIMESTAMPS {
+            return Err(SettingsError::Invalid(format!(
+                "timestamp_authorities: {} given, at most {}",
+                tsas.len(),
+                letro_core::bundle::MAX_TIMESTAMPS
+            )));
+        }
+        for (i, url) in tsas.iter().enumerate() {
+            let parsed = reqwest::Url::parse(url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+            if parsed.is_none() || url.len() > 2048 {
+                return Err(SettingsError::Invalid(format!(
+                    "timestamp_authorities: {url:?} is not an http:// or https:// URL"
+                )));
+            }
+            if tsas.iter().take(i).any(|u| u == url) {
+                return Err(SettingsError::Invalid(format!(
+                    "timestamp_authorities: {url:?} is listed twice"
+                )));
+            }
+        }
+        c.timestamp_authorities = tsas;
         Ok(c)
     }
 }

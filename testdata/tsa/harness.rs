@@ -59,7 +59,9 @@ fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
 
 impl Tsa {
     /// A new CA ("Letro Test TSA Root") and TSA certificate with the critical
-    /// `timeStamping` extended key usage; `ess_sha1` makes OpenSSL name the certificate with a
+    /// `timeStamping` extended key usage. Tokens carry the TSA's certificate only (with the
+    /// CA's too, OpenSSL writes the SET of certificates unsorted, which strict DER readers
+    /// such as rfc3161-client refuse); `ess_sha1` makes OpenSSL name the certificate with a
     /// v1 (SHA-1) ESS signing-certificate attribute instead of v2 (SHA-256).
     pub fn new(key: Key, ess_sha1: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -141,7 +143,7 @@ impl Tsa {
             d.join("ts.cnf"),
             format!(
                 "[tsa]\ndefault_tsa = t\n[t]\ndir = {}\nserial = $dir/serial\n\
-                 crypto_device = builtin\nsigner_cert = $dir/tsa.pem\ncerts = $dir/ca.pem\n\
+                 crypto_device = builtin\nsigner_cert = $dir/tsa.pem\n\
                  signer_key = $dir/tsa.key\nsigner_digest = {digest}\n\
                  default_policy = 1.3.6.1.4.1.57264.99.1\ndigests = sha256, sha384, sha512\n\
                  accuracy = secs:1\nordering = no\ntsa_name = yes\ness_cert_id_chain = no\n\

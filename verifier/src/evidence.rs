@@ -8,7 +8,10 @@
 //!    a witness policy, cosigned to its quorum;
 //! 4. inclusion: the recomputed leaf is entry `leaf_index` of the RFC 6962 tree whose root is the
 //!    checkpoint's line 3, of the checkpoint's size; and the event time is no later than the
-//!    checkpoint's time (plus its receipt skew for a time the recipient signed).
+//!    checkpoint's time (plus its receipt skew for a time the recipient signed);
+//! 5. time-stamps: each RFC 3161 token over the checkpoint's body is intact (imprint, signed
+//!    attributes, signature, TSA certificate usage); one that chains to a TSA certificate the
+//!    verifier trusts bounds the event time by the TSA's clock ([`crate::timestamps`]).
 //!
 //! What it does not check: the times the relay's clock gave (a made-available, rejected or
 //! expired event) beyond the checkpoint that includes them, and who the parties are beyond
@@ -71,6 +74,9 @@ pub enum EvidenceVerifyError {
         /// The bound and where it comes from.
         why: String,
     },
+    /// Step 5: a time-stamp token is not intact.
+    #[error(transparent)]
+    Timestamp(#[from] crate::timestamps::TimestampVerifyError),
     /// Step 4: the leaf is not in the tree at its index.
     #[error("the event's leaf is not entry {index} of the checkpoint's tree: {source}")]
     Inclusion {
@@ -94,7 +100,8 @@ impl EvidenceVerifyError {
             | Self::NoRfc6962Root
             | Self::TreeSize { .. }
             | Self::Time { .. }
-            | Self::Inclusion { .. } => 1,
+            | Self::Inclusion { .. }
+            | Self::Timestamp(_) => 1,
         }
     }
 
@@ -108,6 +115,7 @@ impl EvidenceVerifyError {
             | Self::TreeSize { .. }
             | Self::Time { .. }
             | Self::Inclusion { .. } => 4,
+            Self::Timestamp(_) => 5,
         }
     }
 
@@ -125,6 +133,7 @@ impl EvidenceVerifyError {
             Self::TreeSize { .. } => "Evidence.TreeSize",
             Self::Time { .. } => "Evidence.Time",
             Self::Inclusion { .. } => "Evidence.Inclusion",
+            Self::Timestamp(_) => "Timestamp.Invalid",
         }
     }
 }
@@ -142,6 +151,8 @@ pub struct VerifiedEvidence {
     pub cosignatures: Option<Vec<WitnessCosignature>>,
     /// For a receipt or a refusal, the recipient's certified Signal identity key.
     pub identity_key: Option<[u8; 33]>,
+    /// The record's RFC 3161 time-stamps, each trusted or not.
+    pub timestamps: Vec<crate::timestamps::TokenOutcome>,
 }
 
 fn certificate_of(
@@ -197,6 +208,7 @@ impl Verifier {
             .iter()
             .map(|s| s.name().to_string())
             .collect();
+        let body = signed.note().unverified_text().to_owned();
         let checkpoint = verified.into_checkpoint();
         if checkpoint.origin != record.origin {
             return Err(EvidenceVerifyError::Issuer {
@@ -249,12 +261,16 @@ impl Verifier {
                 });
             }
         }
+        // 5. Time-stamps over the checkpoint's body.
+        let timestamps =
+            crate::timestamps::check(&record.timestamps, &body, &self.tsa_certificates)?;
         Ok(VerifiedEvidence {
             record,
             checkpoint,
             signers,
             cosignatures,
             identity_key,
+            timestamps,
         })
     }
 }

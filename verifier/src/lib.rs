@@ -50,6 +50,7 @@ pub mod checks;
 pub mod evidence;
 pub mod findings;
 pub mod snarkjs;
+pub mod timestamps;
 pub mod trust;
 
 use ark_bn254::Bn254;
@@ -536,6 +537,7 @@ pub struct Verifier {
     log_keys: Vec<VerifierKey>,
     policy: TrustPolicy,
     witness_policy: Option<letro_log::policy::Policy>,
+    tsa_certificates: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
 
 impl Verifier {
@@ -551,6 +553,7 @@ impl Verifier {
             log_keys,
             policy: TrustPolicy::ANY,
             witness_policy: None,
+            tsa_certificates: Vec::new(),
         })
     }
 
@@ -563,6 +566,7 @@ impl Verifier {
             log_keys,
             policy: TrustPolicy::ANY,
             witness_policy: None,
+            tsa_certificates: Vec::new(),
         };
         for k in keys {
             v.add_key(k);
@@ -590,6 +594,22 @@ impl Verifier {
         }
         self.witness_policy = Some(policy);
         self
+    }
+
+    /// The same verifier, trusting RFC 3161 time-stamps whose TSA certificate chains to one of
+    /// `certificates` (root or TSA certificates; [`timestamps::certificates_from_pem`]).
+    #[must_use]
+    pub fn with_tsa_certificates(
+        mut self,
+        certificates: Vec<rustls_pki_types::CertificateDer<'static>>,
+    ) -> Self {
+        self.tsa_certificates.extend(certificates);
+        self
+    }
+
+    /// The trusted TSA certificates.
+    pub fn tsa_certificates(&self) -> &[rustls_pki_types::CertificateDer<'static>] {
+        &self.tsa_certificates
     }
 
     /// The witness policy, if one was given.

@@ -213,6 +213,7 @@ fn cancelling_invalid_proofs_are_both_caught() {
             &p.checkpoint_text(),
             &proof,
             &p.verifying_key_sha256,
+            &[],
         )
         .unwrap()
         .into_bytes()

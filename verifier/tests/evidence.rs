@@ -72,6 +72,7 @@ fn records(key: &SignerKey) -> Vec<EvidenceRecord> {
             tree_size: 0,
             inclusion: Vec::new(),
             checkpoint: String::new(),
+            timestamps: Vec::new(),
         };
         log.sequence(r.leaf()).unwrap();
         out.push(r);
@@ -188,6 +189,7 @@ fn evidence_records_are_verified_with_numbered_checks_and_exit_codes() {
             tree_size: 1,
             inclusion: Vec::new(),
             checkpoint: String::new(),
+            timestamps: Vec::new(),
         };
         let mut log = DeliveryLog::new();
         log.sequence(r.leaf()).unwrap();

@@ -308,7 +308,7 @@ fn invalid_vectors(valid: &BTreeMap<String, Vec<u8>>) -> Vec<Invalid> {
     let cp_text = parsed.checkpoint_text();
     let vk: [u8; 32] = parsed.verifying_key_sha256;
     let encode = |s: &DeliveredWithin, cp: &str, proof: &letro_core::bundle::ProofPoints| {
-        letro_core::bundle::Bundle::encode(s, cp, proof, &vk).unwrap()
+        letro_core::bundle::Bundle::encode(s, cp, proof, &vk, &[]).unwrap()
     };
     let delivered = record().witness.delivered_at;
     let root_dec = fr_to_decimal(&st.log_root);
@@ -1259,6 +1259,7 @@ fn two_root_checkpoints_bind_the_proof_to_the_poseidon_line() {
             &text,
             &parsed.proof,
             &parsed.verifying_key_sha256,
+            &[],
         )
         .unwrap()
     };
@@ -1290,6 +1291,7 @@ fn two_root_checkpoints_bind_the_proof_to_the_poseidon_line() {
         &text,
         &parsed.proof,
         &parsed.verifying_key_sha256,
+        &[],
     )
     .unwrap()
     .replacen(&json_escape(&text), &json_escape(&broken), 1);

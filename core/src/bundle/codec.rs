@@ -137,6 +137,45 @@ pub(crate) fn check_front_versions(bytes: &[u8], versions: &[&str]) -> Result<us
         .ok_or(FrontError::UnsupportedVersion(peek.version))
 }
 
+/// Most RFC 3161 time-stamp tokens one document carries (one per configured TSA).
+pub const MAX_TIMESTAMPS: usize = 8;
+
+/// The `timestamps` member (SPEC §5.13): RFC 3161 time-stamp tokens over the checkpoint's
+/// body, each standard base64 of its DER, at most [`MAX_TIMESTAMPS`] of at most
+/// [`letro_log::timestamp::MAX_TOKEN_LEN`] bytes. Only the encoding is checked here; the
+/// tokens are verified by the verifier.
+pub(crate) fn timestamps_from_wire(wire: &[String]) -> Result<Vec<Vec<u8>>, String> {
+    use base64::Engine;
+    if wire.len() > MAX_TIMESTAMPS {
+        return Err(format!("{} tokens, at most {MAX_TIMESTAMPS}", wire.len()));
+    }
+    wire.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(t)
+                .map_err(|_| format!("token {i} is not standard base64"))?;
+            if der.is_empty() || der.len() > letro_log::timestamp::MAX_TOKEN_LEN {
+                return Err(format!(
+                    "token {i} has {} bytes (1 to {})",
+                    der.len(),
+                    letro_log::timestamp::MAX_TOKEN_LEN
+                ));
+            }
+            Ok(der)
+        })
+        .collect()
+}
+
+/// The wire form of time-stamp tokens.
+pub(crate) fn timestamps_to_wire(tokens: &[Vec<u8>]) -> Vec<String> {
+    use base64::Engine;
+    tokens
+        .iter()
+        .map(|t| base64::engine::general_purpose::STANDARD.encode(t))
+        .collect()
+}
+
 /// Canonical output: serde_json's pretty form (two-space indent, members in declaration
 /// order) and a final newline.
 pub(crate) fn to_canonical<T: Serialize>(value: &T) -> String {

@@ -98,6 +98,9 @@ pub enum RecordError {
     /// The receipt-key certificate is malformed.
     #[error("receipt key certificate is malformed")]
     Certificate(#[source] CertificateError),
+    /// `timestamps` is not a list of base64 time-stamp tokens of their size.
+    #[error("timestamps: {0}")]
+    Timestamps(String),
 }
 
 impl From<FrontError> for RecordError {
@@ -135,6 +138,9 @@ pub struct DeliveryRecord {
     pub checkpoint: SignedCheckpoint,
     /// The certificate of `A` by the recipient's Signal identity key, if the relay has one.
     pub receipt_key_certificate: ReceiptKeyCertificate,
+    /// RFC 3161 time-stamp tokens over the checkpoint's body (DER), not verified; a bundle
+    /// proved from the record carries them.
+    pub timestamps: Vec<Vec<u8>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -154,6 +160,8 @@ struct RecordWire {
     checkpoint: String,
     #[serde(deserialize_with = "map_only")]
     receipt_key_certificate: CertificateWire,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    timestamps: Vec<String>,
 }
 
 /// Parses the receipt signature: coordinates and S as canonical decimals, then R8 on the curve
@@ -243,6 +251,8 @@ impl DeliveryRecord {
         let checkpoint = SignedCheckpoint::parse(&w.checkpoint).map_err(RecordError::Checkpoint)?;
         let receipt_key_certificate = ReceiptKeyCertificate::from_wire(&w.receipt_key_certificate)
             .map_err(RecordError::Certificate)?;
+        let timestamps =
+            codec::timestamps_from_wire(&w.timestamps).map_err(RecordError::Timestamps)?;
         Ok(Self {
             ciphertext_hash,
             witness: DeliveryWitness {
@@ -255,6 +265,7 @@ impl DeliveryRecord {
             },
             checkpoint,
             receipt_key_certificate,
+            timestamps,
         })
     }
 
@@ -289,6 +300,7 @@ impl DeliveryRecord {
                 .collect(),
             checkpoint: super::signed_checkpoint_text(&self.checkpoint),
             receipt_key_certificate: self.receipt_key_certificate.to_wire(),
+            timestamps: codec::timestamps_to_wire(&self.timestamps),
         }))
     }
 

@@ -79,6 +79,7 @@ fn bundle_json() -> String {
         &checkpoint_text(),
         &proof(),
         &vk_hash(),
+        &[],
     )
     .unwrap()
 }
@@ -100,6 +101,7 @@ fn record() -> DeliveryRecord {
         witness: e.witness,
         checkpoint: SignedCheckpoint::parse(&checkpoint_text()).unwrap(),
         receipt_key_certificate: certificate(),
+        timestamps: Vec::new(),
     }
 }
 
@@ -474,7 +476,7 @@ fn time_limits_and_round_trip() {
     let mut s = example().statement;
     s.not_after = MAX_TIME + 1;
     assert_eq!(
-        Bundle::encode(&s, &checkpoint_text(), &proof(), &vk_hash()),
+        Bundle::encode(&s, &checkpoint_text(), &proof(), &vk_hash(), &[]),
         Err(EncodeError::Time {
             field: "statement.not_after",
             value: MAX_TIME + 1
@@ -566,7 +568,7 @@ fn rejects_malformed_checkpoint() {
             CheckpointBodyError::MissingTime
         )))
     ));
-    assert!(Bundle::encode(&example().statement, "nonsense", &proof(), &vk_hash()).is_err());
+    assert!(Bundle::encode(&example().statement, "nonsense", &proof(), &vk_hash(), &[]).is_err());
 }
 
 #[test]
@@ -695,7 +697,8 @@ fn rejects_proof_point_outside_subgroup() {
             &example().statement,
             &checkpoint_text(),
             &points,
-            &vk_hash()
+            &vk_hash(),
+            &[]
         ),
         Err(EncodeError::ProofPoint(_))
     ));
@@ -1265,4 +1268,47 @@ fn record_byte_flips_never_panic() {
             assert_eq!(Opening::parse(o.encode().as_bytes()).unwrap(), o);
         }
     }
+}
+
+#[test]
+fn timestamps_round_trip_and_malformed_ones_are_refused_in_bundles_and_records() {
+    // Absent: the member is not written (documents from before time-stamps are unchanged).
+    assert!(!bundle_json().contains("timestamps"));
+    assert!(!record().encode().unwrap().contains("timestamps"));
+    let tokens = vec![vec![0x30, 0x03, 0x02, 0x01, 0x01], vec![7; 300]];
+    let mut b = ParsedBundle::parse(bundle_json().as_bytes()).unwrap();
+    b.timestamps = tokens.clone();
+    let text = b.encode().unwrap();
+    assert_eq!(ParsedBundle::parse(text.as_bytes()).unwrap(), b);
+    let r = DeliveryRecord {
+        timestamps: tokens,
+        ..record()
+    };
+    assert_eq!(
+        DeliveryRecord::parse(r.encode().unwrap().as_bytes()).unwrap(),
+        r
+    );
+    let with = |list: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(&bundle_json()).unwrap();
+        v["timestamps"] = serde_json::from_str(list).unwrap();
+        v.to_string()
+    };
+    for (list, why) in [
+        (r#"["not base64!"]"#, "token 0 is not standard base64"),
+        (r#"[""]"#, "token 0 has 0 bytes"),
+        (
+            r#"["AA==","AA==","AA==","AA==","AA==","AA==","AA==","AA==","AA=="]"#,
+            "9 tokens",
+        ),
+    ] {
+        let e = ParsedBundle::parse(with(list).as_bytes()).unwrap_err();
+        assert!(
+            matches!(&e, BundleError::Timestamps(m) if m.contains(why)),
+            "{list}: {e}"
+        );
+    }
+    assert!(matches!(
+        ParsedBundle::parse(with("[1]").as_bytes()),
+        Err(BundleError::Json(_))
+    ));
 }

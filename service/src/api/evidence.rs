@@ -163,6 +163,7 @@ pub(super) async fn get_evidence(
             .map_err(internal)?;
         (cp, proof)
     };
+    let timestamps = crate::timestamping::tokens_for(&state, &checkpoint.text).await?;
     let record = EvidenceRecord {
         ciphertext_hash: h,
         origin: state.inner.origin.clone(),
@@ -173,6 +174,7 @@ pub(super) async fn get_evidence(
         tree_size: checkpoint.size,
         inclusion,
         checkpoint: checkpoint.text,
+        timestamps,
     };
     let json = record.encode().map_err(internal)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())

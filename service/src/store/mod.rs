@@ -461,15 +461,46 @@ pub trait MailboxStore: Send + 'static {
     fn remove_envelope(&mut self, h: &[u8; 32]) -> Result<(), StoreError>;
 }
 
+/// An RFC 3161 time-stamp token over a checkpoint's body, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTimestamp {
+    /// The TSA's URL.
+    pub tsa: String,
+    /// The token, DER.
+    pub token: Vec<u8>,
+    /// Its `genTime`, Unix seconds.
+    pub time: u64,
+}
+
+/// RFC 3161 time-stamps of published checkpoints, by SHA-256 of the checkpoint's body.
+pub trait TimestampStore: Send + 'static {
+    /// Stores a token (checked by the caller) unless one of `tsa` is stored for this body;
+    /// whether it was stored.
+    fn put_timestamp(
+        &mut self,
+        body_sha256: &[u8; 32],
+        size: u64,
+        stamp: &StoredTimestamp,
+    ) -> Result<bool, StoreError>;
+    /// The tokens of a checkpoint's body, in the order the TSAs answered.
+    fn timestamps(&self, body_sha256: &[u8; 32]) -> Result<Vec<StoredTimestamp>, StoreError>;
+}
+
 /// Everything the service stores, by area. One SQLite database ([`SqliteStore`]) implements
 /// every area now; a PostgreSQL backend will implement the same traits.
 pub trait Store:
-    LogStore + TokenStore + AuditStore + JobStore + DirectoryStore + MailboxStore
+    LogStore + TokenStore + AuditStore + JobStore + DirectoryStore + MailboxStore + TimestampStore
 {
 }
 
 impl<T> Store for T where
-    T: LogStore + TokenStore + AuditStore + JobStore + DirectoryStore + MailboxStore
+    T: LogStore
+        + TokenStore
+        + AuditStore
+        + JobStore
+        + DirectoryStore
+        + MailboxStore
+        + TimestampStore
 {
 }
 

@@ -183,7 +183,25 @@ const MIGRATIONS: &[Migration] = &[
             Ok(())
         },
     },
+    Migration {
+        version: 4,
+        name: "checkpoint time-stamps",
+        apply: |tx| Ok(tx.execute_batch(TIMESTAMPS)?),
+    },
 ];
+
+/// Migration 4: RFC 3161 tokens over checkpoint bodies, one per TSA and body.
+const TIMESTAMPS: &str = "
+CREATE TABLE checkpoint_timestamps (
+    body_sha256 BLOB NOT NULL CHECK (length(body_sha256) = 32),
+    tsa TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    token BLOB NOT NULL,
+    gen_time INTEGER NOT NULL,
+    stored INTEGER PRIMARY KEY AUTOINCREMENT,
+    UNIQUE (body_sha256, tsa)
+);
+";
 
 /// Migration 3: the lifecycle kinds in `leaves` (SQLite cannot change a CHECK, so the table is
 /// rebuilt, with foreign keys off and checked afterwards), every event indexed by `H`, and the open
@@ -220,7 +238,7 @@ INSERT INTO open_deliveries (h, accepted_at)
 ";
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Brings the database to [`SCHEMA_VERSION`], one migration per transaction (each with its new
 /// `user_version`), so that a crash leaves it at a version it had; refuses a database from a
@@ -705,6 +723,53 @@ impl DirectoryStore for SqliteStore {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
+    }
+}
+
+impl TimestampStore for SqliteStore {
+    fn put_timestamp(
+        &mut self,
+        body_sha256: &[u8; 32],
+        size: u64,
+        stamp: &StoredTimestamp,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO checkpoint_timestamps (body_sha256, tsa, size, token, gen_time)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                &body_sha256[..],
+                stamp.tsa,
+                to_i64(size)?,
+                stamp.token,
+                to_i64(stamp.time)?
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn timestamps(&self, body_sha256: &[u8; 32]) -> Result<Vec<StoredTimestamp>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tsa, token, gen_time FROM checkpoint_timestamps
+             WHERE body_sha256 = ?1 ORDER BY stored",
+        )?;
+        let rows = stmt.query_map(params![&body_sha256[..]], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (tsa, token, time) = row?;
+            out.push(StoredTimestamp {
+                tsa,
+                token,
+                time: u64::try_from(time)
+                    .map_err(|_| StoreError::Corrupt("a negative time-stamp time".into()))?,
+            });
+        }
+        Ok(out)
     }
 }
 

@@ -3,17 +3,19 @@
 
 use letro_core::evidence::{EventFacts, EVIDENCE_VERSION};
 use letro_verifier::evidence::{EvidenceVerifyError, VerifiedEvidence};
+use letro_verifier::timestamps::{trusted_time, TokenOutcome};
 use letro_verifier::Verifier;
 use serde_json::{json, Value};
 
 use super::{chain, print_checks, print_failures, when, Check, Failure};
 
 /// The steps of `Verifier::verify_evidence`.
-const EVIDENCE_STEPS: [&str; 4] = [
+const EVIDENCE_STEPS: [&str; 5] = [
     "parse",
     "event (leaf, recipient's signature and certificate)",
     "checkpoint signature",
     "inclusion in the log",
+    "RFC 3161 time-stamps",
 ];
 
 /// Whether `bytes` is an evidence record (its `version` says so), of any version.
@@ -59,6 +61,9 @@ fn failure(e: &EvidenceVerifyError) -> Failure {
         }
         EvidenceVerifyError::NoRfc6962Root => {
             "the record's checkpoint predates RFC 6962 roots: ask the issuer for a new record"
+        }
+        EvidenceVerifyError::Timestamp(_) => {
+            "a time-stamp token does not match this checkpoint or was altered: ask the issuer for the original record"
         }
         EvidenceVerifyError::TreeSize { .. } | EvidenceVerifyError::Inclusion { .. } => {
             "the event as the record states it is not in the log: a fact, the event secret or the proof was altered"
@@ -140,6 +145,25 @@ fn event_words(v: &VerifiedEvidence) -> Vec<String> {
             ));
         }
     }
+    for o in &v.timestamps {
+        if let TokenOutcome::Trusted(s) = o {
+            out.push(format!(
+                "  time-stamped (RFC 3161) by {} at {} (the TSA's clock{}; trusted through {})",
+                s.signer,
+                when(s.time),
+                s.accuracy_ms
+                    .map_or(String::new(), |a| format!(", accuracy {a} ms")),
+                s.anchor.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    if let Some(s) = trusted_time(&v.timestamps) {
+        out.push(format!(
+            "  so the event happened no later than {}, by a trusted TSA's clock and not the \
+             operator's",
+            when(s.time)
+        ));
+    }
     out
 }
 
@@ -165,6 +189,26 @@ fn not_shown(v: &VerifiedEvidence) -> Vec<String> {
     if v.cosignatures.is_none() {
         out.push("that any witness saw this checkpoint (no --policy was given)".to_owned());
     }
+    for o in &v.timestamps {
+        if let TokenOutcome::Untrusted { stamp, why } = o {
+            out.push(format!(
+                "the time {} that a time-stamp by {} states: it is intact, but not trusted ({why})",
+                when(stamp.time),
+                stamp.signer
+            ));
+        }
+    }
+    if v.timestamps.is_empty() {
+        out.push(
+            "any time from outside the operator: the record carries no RFC 3161 time-stamp"
+                .to_owned(),
+        );
+    }
+    out.push(
+        "that a TSA certificate was not revoked: revocation is not checked; a TSA's time is \
+         checked at the time-stamp's own time"
+            .to_owned(),
+    );
     out
 }
 
@@ -239,6 +283,25 @@ impl EvidenceReport {
                     "key_name": c.key_name,
                     "time": letro_core::bundle::format_time(c.time),
                 })).collect::<Vec<_>>()),
+                "timestamps": v.timestamps.iter().map(|o| {
+                    let s = o.stamp();
+                    json!({
+                        "tsa": s.signer,
+                        "time": letro_core::bundle::format_time(s.time),
+                        "gen_time": s.time_text,
+                        "accuracy_ms": s.accuracy_ms,
+                        "policy": s.policy,
+                        "serial": s.serial,
+                        "algorithm": s.algorithm,
+                        "trusted": matches!(o, TokenOutcome::Trusted(_)),
+                        "anchor": s.anchor,
+                        "not_trusted_because": match o {
+                            TokenOutcome::Untrusted { why, .. } => Some(why),
+                            TokenOutcome::Trusted(_) => None,
+                        },
+                    })
+                }).collect::<Vec<_>>(),
+                "tsa_time": trusted_time(&v.timestamps).and_then(|s| letro_core::bundle::format_time(s.time)),
             })
         });
         let first = self.failures.first();
@@ -281,9 +344,20 @@ fn ok_detail(step: usize, v: Option<&VerifiedEvidence>) -> String {
                 None => String::new(),
             }
         ),
-        _ => format!(
+        4 => format!(
             "entry {} of the RFC 6962 tree of size {} (checkpoint line 3)",
             v.record.leaf_index, v.checkpoint.size
         ),
+        _ => {
+            let trusted = v
+                .timestamps
+                .iter()
+                .filter(|o| matches!(o, TokenOutcome::Trusted(_)))
+                .count();
+            match v.timestamps.len() {
+                0 => "none in the record".into(),
+                n => format!("{n} intact, {trusted} from a trusted TSA"),
+            }
+        }
     }
 }

@@ -37,11 +37,12 @@ Exit codes:
      key, no trusted log key given
   4  not verified: the bundle's verifying key is not trusted (insecure-dev or user-supplied)
      and no --accept-... flag accepts it
-Evidence records (letro-evidence/v1, from GET /v1/evidence/...) are checked in four steps:
+Evidence records (letro-evidence/v1, from GET /v1/evidence/...) are checked in five steps:
 parse; the event (its leaf recomputed, the recipient's signature and certificate for a receipt
 or refusal); the checkpoint signature (and --policy); the inclusion of the leaf in the
-checkpoint's RFC 6962 tree. Their exit codes are the same (1 a check failed, 3 malformed or
-no trusted log key).
+checkpoint's RFC 6962 tree; the RFC 3161 time-stamps over the checkpoint (each intact; with
+--tsa-cert, those of a trusted TSA bound the event time by the TSA's clock). Their exit codes
+are the same (1 a check failed or a time-stamp was altered, 3 malformed or no trusted log key).
 With several bundles the exit code is the highest of their codes.";
 
 /// Verify Letro proof-of-delivery bundles and evidence records offline, trusting only pinned
@@ -57,6 +58,11 @@ struct Cli {
     /// from the relay operator, out of band; never from a bundle.
     #[arg(long = "log-key", value_name = "KEY")]
     log_keys: Vec<String>,
+    /// A PEM file of trusted RFC 3161 TSA certificates (a TSA's root CA, or the TSA's own
+    /// certificate). Repeatable. A time-stamp whose TSA chains to one of them bounds the event
+    /// time by the TSA's clock; without this, time-stamps are checked for integrity only.
+    #[arg(long = "tsa-cert", value_name = "PEM")]
+    tsa_certs: Vec<PathBuf>,
     /// A C2SP tlog-policy file (log, witness, group and quorum lines): the checkpoint must
     /// carry cosignatures of its witnesses meeting its quorum, and its logs are trusted log
     /// keys. Get it, like the log key, out of band.
@@ -279,6 +285,18 @@ fn build_verifier(cli: &Cli) -> Result<Verifier, Usage> {
             )
         })?;
         v = v.with_witness_policy(policy);
+    }
+    for path in &cli.tsa_certs {
+        let certs = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| letro_verifier::timestamps::certificates_from_pem(&b))
+            .map_err(|e| {
+                Usage(
+                    format!("--tsa-cert {}: {e}", path.display()),
+                    Some("a PEM file with the TSA's CA certificate (-----BEGIN CERTIFICATE-----)"),
+                )
+            })?;
+        v = v.with_tsa_certificates(certs);
     }
     for f in &cli.vk {
         let bytes = std::fs::read(f).map_err(|e| {

@@ -1,0 +1,106 @@
+//! The RFC 3161 time-stamps a document carries over its checkpoint's body (SPEC §5.13),
+//! checked with letro-log's [`letro_log::timestamp::verify`].
+//!
+//! A token that verifies and chains to a TSA certificate the user trusts gives the TSA's time
+//! as an upper bound on the checkpoint, and so on every event it includes, that does not
+//! depend on the operator's clock. A token that is intact but from a TSA nobody trusted here
+//! is reported as such and bounds nothing. A token that is not intact (its imprint, signature
+//! or attributes do not verify) fails the document: someone altered it.
+
+use letro_log::timestamp::{self, TimestampError, VerifiedTimestamp};
+use rustls_pki_types::CertificateDer;
+
+/// One token's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenOutcome {
+    /// Verified, and chains to a trusted TSA certificate.
+    Trusted(VerifiedTimestamp),
+    /// Intact, but no trusted certificate vouches for its TSA.
+    Untrusted {
+        /// What the token says.
+        stamp: VerifiedTimestamp,
+        /// Why it is not trusted.
+        why: String,
+    },
+}
+
+impl TokenOutcome {
+    /// What the token says.
+    pub fn stamp(&self) -> &VerifiedTimestamp {
+        match self {
+            Self::Trusted(s) | Self::Untrusted { stamp: s, .. } => s,
+        }
+    }
+}
+
+/// Why a document's time-stamps fail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("time-stamp token {index}: {source}")]
+pub struct TimestampVerifyError {
+    /// The token's position in the document's `timestamps`.
+    pub index: usize,
+    /// Why.
+    #[source]
+    pub source: TimestampError,
+}
+
+/// Checks each token over `body` (the checkpoint's signed text) against `trusted`.
+pub fn check(
+    tokens: &[Vec<u8>],
+    body: &str,
+    trusted: &[CertificateDer<'static>],
+) -> Result<Vec<TokenOutcome>, TimestampVerifyError> {
+    tokens
+        .iter()
+        .enumerate()
+        .map(|(index, token)| {
+            let fail = |source| TimestampVerifyError { index, source };
+            if trusted.is_empty() {
+                let stamp = timestamp::verify(token, body.as_bytes(), &[]).map_err(fail)?;
+                return Ok(TokenOutcome::Untrusted {
+                    stamp,
+                    why: "no trusted TSA certificate was given (--tsa-cert)".into(),
+                });
+            }
+            match timestamp::verify(token, body.as_bytes(), trusted) {
+                Ok(stamp) => Ok(TokenOutcome::Trusted(stamp)),
+                Err(e @ (TimestampError::Chain(_) | TimestampError::SignerCertificate)) => {
+                    let stamp = timestamp::verify(token, body.as_bytes(), &[]).map_err(fail)?;
+                    Ok(TokenOutcome::Untrusted {
+                        stamp,
+                        why: e.to_string(),
+                    })
+                }
+                Err(e) => Err(fail(e)),
+            }
+        })
+        .collect()
+}
+
+/// The earliest time among the trusted tokens: the checkpoint existed by then, by a TSA's
+/// clock.
+pub fn trusted_time(outcomes: &[TokenOutcome]) -> Option<&VerifiedTimestamp> {
+    outcomes
+        .iter()
+        .filter_map(|o| match o {
+            TokenOutcome::Trusted(s) => Some(s),
+            TokenOutcome::Untrusted { .. } => None,
+        })
+        .min_by_key(|s| s.time)
+}
+
+/// Reads trusted TSA certificates from PEM (one or more `CERTIFICATE` blocks).
+pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not PEM certificates: {e}"))?;
+    if certs.is_empty() {
+        return Err("no CERTIFICATE block".into());
+    }
+    for (i, c) in certs.iter().enumerate() {
+        webpki::anchor_from_trusted_cert(c)
+            .map_err(|e| format!("certificate {i} is not a usable X.509 certificate: {e:?}"))?;
+    }
+    Ok(certs)
+}
