@@ -118,7 +118,7 @@ impl Verifier {
             if pre.len() > 1 && batch_ok(&pre) {
                 for (i, p) in idx.into_iter().zip(pre) {
                     if let Some(slot) = results.get_mut(i) {
-                        *slot = Some(Ok(p.finish()));
+                        *slot = Some(p.finish(&self.tsa_certificates));
                     }
                 }
             } else {
@@ -127,7 +127,7 @@ impl Verifier {
                     let inputs = p.bundle.statement.public_inputs();
                     let ok = Groth16::<Bn254>::verify_proof(p.key.prepared(), &p.proof(), &inputs);
                     let r = if matches!(ok, Ok(true)) {
-                        Ok(p.finish())
+                        p.finish(&self.tsa_certificates)
                     } else {
                         Err(VerifyError::ProofInvalid)
                     };

@@ -2,6 +2,7 @@
 //! the human output and `--json`, so that the two cannot say different things.
 
 use crate::checks::OpenedRecipient;
+use crate::timestamps::{trusted_time, TokenOutcome};
 use crate::{KeySource, TrustLevel, VerifiedDelivery};
 
 /// A caveat about a verified bundle: something a reader could take it to show that it does not.
@@ -33,6 +34,8 @@ pub enum Caveat {
     NoPublishedReceiptSkew,
     /// No witness policy was given: the checkpoint's cosignatures were not checked.
     NoWitnessPolicy,
+    /// No RFC 3161 time-stamp from a TSA trusted here bounds the checkpoint's time.
+    NoTrustedTimestamp,
 }
 
 impl Caveat {
@@ -50,6 +53,7 @@ impl Caveat {
             Self::V1LeavesNotHiding => "V1LeavesNotHiding",
             Self::NoPublishedReceiptSkew => "NoPublishedReceiptSkew",
             Self::NoWitnessPolicy => "NoWitnessPolicy",
+            Self::NoTrustedTimestamp => "NoTrustedTimestamp",
         }
     }
 
@@ -101,6 +105,10 @@ impl Caveat {
             Self::NoWitnessPolicy => {
                 "no witness policy was given (--policy): the checkpoint's cosignatures were not \
                  checked, so nothing here shows that the log showed everyone this checkpoint"
+            }
+            Self::NoTrustedTimestamp => {
+                "no RFC 3161 time-stamp by a TSA trusted here (--tsa-cert) covers the \
+                 checkpoint: its time is the operator's clock"
             }
         }
     }
@@ -213,6 +221,20 @@ pub fn findings(delivery: &VerifiedDelivery, recipient: Option<&OpenedRecipient>
                     .unwrap_or_default()
             ));
         }
+    }
+    for o in delivery.timestamps() {
+        if let TokenOutcome::Trusted(t) = o {
+            shows.push(format!(
+                "the checkpoint was time-stamped (RFC 3161) by {} at {}, by that TSA's clock, \
+                 trusted through {}: the delivery happened no later than that",
+                t.signer,
+                time(t.time),
+                t.anchor.as_deref().unwrap_or("a trusted certificate")
+            ));
+        }
+    }
+    if trusted_time(delivery.timestamps()).is_none() {
+        caveats.push(Caveat::NoTrustedTimestamp);
     }
     Findings { shows, caveats }
 }

@@ -140,6 +140,9 @@ pub enum VerifyError {
     /// Step 6: the Groth16 proof does not verify for this statement.
     #[error("the proof does not verify for this statement")]
     ProofInvalid,
+    /// Step 7: an RFC 3161 time-stamp token over the checkpoint is not intact.
+    #[error(transparent)]
+    Timestamp(#[from] timestamps::TimestampVerifyError),
 }
 
 impl VerifyError {
@@ -156,7 +159,8 @@ impl VerifyError {
             | Self::QuorumNotMet { .. }
             | Self::RootMismatch
             | Self::TimeBounds(_)
-            | Self::ProofInvalid => 1,
+            | Self::ProofInvalid
+            | Self::Timestamp(_) => 1,
             Self::UntrustedVerifyingKey { .. } => 4,
         }
     }
@@ -174,6 +178,7 @@ impl VerifyError {
             | Self::QuorumNotMet { .. } => 3,
             Self::RootMismatch | Self::TimeBounds(_) => 4,
             Self::ProofInvalid => 6,
+            Self::Timestamp(_) => 7,
         }
     }
 
@@ -216,6 +221,7 @@ impl VerifyError {
                 _ => "TimeBounds",
             },
             Self::ProofInvalid => "ProofInvalid",
+            Self::Timestamp(_) => "Timestamp.Invalid",
         }
     }
 }
@@ -255,6 +261,7 @@ fn bundle_error_code(e: &BundleError) -> &'static str {
         BundleError::ProofEncoding { .. } => "Malformed.ProofEncoding",
         BundleError::ProofPoint { .. } => "Malformed.ProofPoint",
         BundleError::VerifyingKeyHash => "Malformed.VerifyingKeyHash",
+        BundleError::Timestamps(_) => "Malformed.Timestamps",
         _ => "Malformed",
     }
 }
@@ -428,6 +435,7 @@ pub struct VerifiedDelivery {
     version: StatementVersion,
     time_bounds: Option<TimeBounds>,
     cosignatures: Option<Vec<WitnessCosignature>>,
+    timestamps: Vec<timestamps::TokenOutcome>,
 }
 
 /// A verified cosignature of the bundle's checkpoint by a witness of the policy.
@@ -442,6 +450,12 @@ pub struct WitnessCosignature {
 }
 
 impl VerifiedDelivery {
+    /// The bundle's RFC 3161 time-stamps (step 7), each trusted (its TSA chains to a
+    /// certificate given with [`Verifier::with_tsa_certificates`]) or only intact.
+    pub fn timestamps(&self) -> &[timestamps::TokenOutcome] {
+        &self.timestamps
+    }
+
     /// With a witness policy, the verified cosignatures of the policy's witnesses (the quorum
     /// was met); `None` when no policy was given (cosignatures were not checked).
     pub fn cosignatures(&self) -> Option<&[WitnessCosignature]> {
@@ -514,8 +528,17 @@ impl Prechecked<'_> {
         }
     }
 
-    pub(crate) fn finish(self) -> VerifiedDelivery {
-        VerifiedDelivery {
+    /// Step 7, the time-stamps, then the result.
+    pub(crate) fn finish(
+        self,
+        tsa_certificates: &[rustls_pki_types::CertificateDer<'static>],
+    ) -> Result<VerifiedDelivery, VerifyError> {
+        let timestamps = timestamps::check(
+            &self.bundle.timestamps,
+            self.bundle.checkpoint.note().unverified_text(),
+            tsa_certificates,
+        )?;
+        Ok(VerifiedDelivery {
             statement: self.bundle.statement,
             checkpoint: self.checkpoint,
             log_signers: self.signers,
@@ -526,7 +549,8 @@ impl Prechecked<'_> {
             version: self.bundle.version,
             time_bounds: self.time_bounds,
             cosignatures: self.cosignatures,
-        }
+            timestamps,
+        })
     }
 }
 
@@ -724,7 +748,7 @@ impl Verifier {
         //    error here and nowhere else.
         let inputs = pre.bundle.statement.public_inputs();
         match Groth16::<Bn254>::verify_proof(pre.key.prepared(), &pre.proof(), &inputs) {
-            Ok(true) => Ok(pre.finish()),
+            Ok(true) => pre.finish(&self.tsa_certificates),
             Ok(false) | Err(_) => Err(VerifyError::ProofInvalid),
         }
     }

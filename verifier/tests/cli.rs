@@ -30,13 +30,14 @@ const ORIGIN: &str = "letro.invalid/INSECURE-DEV-test-log";
 const IDENTITY_KEY: &str = "05850fd66da25058238c8a86f15d94fe2edacea3b0bd690277b646215eac144625";
 const VK_SHA256: &str = "3ee5ed1bb05ec0ecb8a2f8b254dd4059ab9ffd4ace245930b2761c90adf57fca";
 const H: &str = "550625f47dc1b7d1d5bda267bc6e2baeeb0e700033b325e5d53ccd66267dd74e";
-const STEPS: [&str; 6] = [
+const STEPS: [&str; 7] = [
     "1 parse",
     "2 verifying key",
     "3 checkpoint signature",
     "4 log root and time bounds",
     "5 public inputs",
     "6 proof",
+    "7 RFC 3161 time-stamps",
 ];
 
 fn repo() -> PathBuf {
@@ -157,7 +158,7 @@ fn results(bundle: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The six steps with step `failed` failed (0: none), the earlier ones ok, the later ones not
+/// The seven steps with step `failed` failed (0: none), the earlier ones ok, the later ones not
 /// checked.
 fn steps_with_failure(failed: usize) -> Vec<(String, String)> {
     STEPS
@@ -346,9 +347,9 @@ fn ciphertext_check() {
     assert_eq!(code(&o), 0);
     let j = json_of(&o);
     let checks = &j["bundles"][0]["checks"];
-    assert_eq!(checks.as_array().unwrap().len(), 7);
-    assert_eq!(checks[6]["check"], "ciphertext");
-    assert_eq!(checks[6]["result"], "ok");
+    assert_eq!(checks.as_array().unwrap().len(), 8);
+    assert_eq!(checks[7]["check"], "ciphertext");
+    assert_eq!(checks[7]["result"], "ok");
 
     let d = tmp("ciphertext");
     let mut tampered = std::fs::read(repo().join(&ct)).unwrap();
@@ -363,10 +364,10 @@ fn ciphertext_check() {
     assert_eq!(r["verified"], false);
     assert_eq!(r["exit_code"], 1);
     assert_eq!(r["statement"], Value::Null);
-    assert_eq!(r["checks"][6]["result"], "failed");
+    assert_eq!(r["checks"][7]["result"], "failed");
     let actual = hex::encode(Sha256::digest(&tampered));
     assert_eq!(
-        r["checks"][6]["detail"],
+        r["checks"][7]["detail"],
         format!("the ciphertext's SHA-256 {actual} is not the statement's {H}").as_str()
     );
     // The human output too.
@@ -399,7 +400,7 @@ fn ciphertext_check() {
     ]);
     assert_eq!(code(&o), 1);
     let j = json_of(&o);
-    assert_eq!(j["bundles"][0]["checks"][6]["result"], "not_checked");
+    assert_eq!(j["bundles"][0]["checks"][7]["result"], "not_checked");
 }
 
 #[test]
@@ -436,8 +437,8 @@ fn valid_opening_prints_the_fingerprint() {
         j["bundles"][0]["statement"]["recipient_fingerprint"],
         fp.as_str()
     );
-    assert_eq!(j["bundles"][0]["checks"][6]["check"], "opening");
-    assert_eq!(j["bundles"][0]["checks"][6]["result"], "ok");
+    assert_eq!(j["bundles"][0]["checks"][7]["check"], "opening");
+    assert_eq!(j["bundles"][0]["checks"][7]["result"], "ok");
     // Ciphertext and opening together.
     let o = run(&[
         &b,
@@ -500,9 +501,9 @@ fn mismatched_opening_is_exit_1_and_malformed_is_exit_3() {
         let j = json_of(&o);
         let r = &j["bundles"][0];
         assert_eq!(r["verified"], false, "{name}");
-        assert_eq!(r["checks"][6]["check"], "opening");
-        assert_eq!(r["checks"][6]["result"], "failed");
-        assert_eq!(r["checks"][6]["detail"], detail, "{name}");
+        assert_eq!(r["checks"][7]["check"], "opening");
+        assert_eq!(r["checks"][7]["result"], "failed");
+        assert_eq!(r["checks"][7]["detail"], detail, "{name}");
         let out = stdout(&run(&[
             &b,
             "--log-key",
@@ -991,7 +992,8 @@ fn insecure_dev_keys_accepted_with_the_flag_are_warned_about() {
             "RecipientNotIdentified",
             "DeviceNotPerson",
             "LogTimeBoundTrustsRelay",
-            "NoWitnessPolicy"
+            "NoWitnessPolicy",
+            "NoTrustedTimestamp"
         ]
     );
     // Every warning the human output prints is in the JSON, word for word.
@@ -1027,7 +1029,8 @@ fn insecure_dev_keys_accepted_with_the_flag_are_warned_about() {
             "NoCertificateExpiryOrRevocation",
             "IdentityNotLegalPerson",
             "LogTimeBoundTrustsRelay",
-            "NoWitnessPolicy"
+            "NoWitnessPolicy",
+            "NoTrustedTimestamp"
         ]
     );
     assert!(r["shows"]
@@ -1060,7 +1063,8 @@ fn insecure_dev_keys_accepted_with_the_flag_are_warned_about() {
             "DeviceNotPerson",
             "V1LeavesNotHiding",
             "NoPublishedReceiptSkew",
-            "NoWitnessPolicy"
+            "NoWitnessPolicy",
+            "NoTrustedTimestamp"
         ]
     );
 }
@@ -1155,7 +1159,7 @@ fn every_failure_has_a_code_and_a_hint() {
     ];
     let j = json_of(&run(&[&args[..], &["--json"]].concat()));
     assert_eq!(j["bundles"][0]["code"], "Ciphertext.Mismatch");
-    assert_eq!(j["bundles"][0]["checks"][6]["code"], "Ciphertext.Mismatch");
+    assert_eq!(j["bundles"][0]["checks"][7]["code"], "Ciphertext.Mismatch");
     assert_eq!(j["bundles"][0]["warnings"], serde_json::json!([]));
     let err = stderr(&run(&args));
     assert!(
@@ -1272,7 +1276,7 @@ fn an_opening_or_a_record_given_as_the_bundle_is_named() {
         "--json",
     ]));
     assert_eq!(j["bundles"][0]["code"], "Opening.Malformed");
-    assert_eq!(j["bundles"][0]["checks"][6]["code"], "Opening.Malformed");
+    assert_eq!(j["bundles"][0]["checks"][7]["code"], "Opening.Malformed");
 }
 
 #[test]

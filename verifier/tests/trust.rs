@@ -284,7 +284,8 @@ fn findings_say_what_a_bundle_shows_with_and_without_an_opening() {
             "RecipientNotIdentified",
             "DeviceNotPerson",
             "LogTimeBoundTrustsRelay",
-            "NoWitnessPolicy"
+            "NoWitnessPolicy",
+            "NoTrustedTimestamp"
         ]
     );
 
@@ -302,7 +303,8 @@ fn findings_say_what_a_bundle_shows_with_and_without_an_opening() {
             "RecipientNotCertified",
             "DeviceNotPerson",
             "LogTimeBoundTrustsRelay",
-            "NoWitnessPolicy"
+            "NoWitnessPolicy",
+            "NoTrustedTimestamp"
         ]
     );
 
@@ -324,7 +326,8 @@ fn findings_say_what_a_bundle_shows_with_and_without_an_opening() {
             "NoCertificateExpiryOrRevocation",
             "IdentityNotLegalPerson",
             "LogTimeBoundTrustsRelay",
-            "NoWitnessPolicy"
+            "NoWitnessPolicy",
+            "NoTrustedTimestamp"
         ]
     );
     assert!(Caveat::DeviceNotPerson

@@ -1131,6 +1131,29 @@ mod tests {
     }
 
     #[test]
+    fn one_time_stamp_per_tsa_and_checkpoint_body_is_kept_in_arrival_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(dir.path()).unwrap();
+        let stamp = |tsa: &str, token: u8| StoredTimestamp {
+            tsa: tsa.into(),
+            token: vec![token; 3],
+            time: 1_800_000_000,
+        };
+        let (a, b) = ([1; 32], [2; 32]);
+        assert!(s.put_timestamp(&a, 5, &stamp("https://tsa2", 1)).unwrap());
+        assert!(s.put_timestamp(&a, 5, &stamp("https://tsa1", 2)).unwrap());
+        // A second token of the same TSA for the same body is not stored.
+        assert!(!s.put_timestamp(&a, 5, &stamp("https://tsa1", 3)).unwrap());
+        assert!(s.put_timestamp(&b, 6, &stamp("https://tsa1", 4)).unwrap());
+        let got = s.timestamps(&a).unwrap();
+        assert_eq!(
+            got,
+            vec![stamp("https://tsa2", 1), stamp("https://tsa1", 2)]
+        );
+        assert_eq!(s.timestamps(&[9; 32]).unwrap(), vec![]);
+    }
+
+    #[test]
     fn migrations_record_their_version_and_a_newer_database_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let version = |dir: &std::path::Path| -> u32 {
@@ -1145,15 +1168,15 @@ mod tests {
         // Reopening changes nothing.
         drop(SqliteStore::open(dir.path()).unwrap());
         assert_eq!(version(dir.path()), SCHEMA_VERSION);
-        // A database at version 1 (before the token counter and the lifecycle tables) is
-        // brought to the latest.
+        // A database at version 1 (before the token counter, the lifecycle tables and the
+        // time-stamps) is brought to the latest.
         {
             let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
             conn.execute_batch(
                 "DROP TRIGGER tokens_inserted; DROP TRIGGER tokens_updated; \
                  DROP TRIGGER tokens_deleted; DROP TABLE token_changes; \
                  DROP TABLE delivery_events; DROP TABLE open_deliveries; \
-                 PRAGMA user_version = 1;",
+                 DROP TABLE checkpoint_timestamps; PRAGMA user_version = 1;",
             )
             .unwrap();
         }

@@ -312,13 +312,14 @@ fn build_verifier(cli: &Cli) -> Result<Verifier, Usage> {
     Ok(v)
 }
 
-const STEPS: [&str; 6] = [
+const STEPS: [&str; 7] = [
     "parse",
     "verifying key",
     "checkpoint signature",
     "log root and time bounds",
     "public inputs",
     "proof",
+    "RFC 3161 time-stamps",
 ];
 
 /// A failed check: its stable code, what happened, what to try.
@@ -699,6 +700,21 @@ impl Report {
                     "time": letro_core::bundle::format_time(c.time),
                 })).collect::<Vec<_>>()),
                 "witnessed_by": v.witnessed_by().map(letro_core::bundle::format_time),
+                "timestamps": v.timestamps().iter().map(|o| {
+                    let s = o.stamp();
+                    json!({
+                        "tsa": s.signer,
+                        "time": letro_core::bundle::format_time(s.time),
+                        "gen_time": s.time_text,
+                        "accuracy_ms": s.accuracy_ms,
+                        "policy": s.policy,
+                        "serial": s.serial,
+                        "algorithm": s.algorithm,
+                        "trusted": matches!(o, letro_verifier::timestamps::TokenOutcome::Trusted(_)),
+                        "anchor": s.anchor,
+                    })
+                }).collect::<Vec<_>>(),
+                "tsa_time": letro_verifier::timestamps::trusted_time(v.timestamps()).and_then(|s| letro_core::bundle::format_time(s.time)),
             })
         });
         let verifying_key = self.key.as_ref().map(|k| {
@@ -1011,6 +1027,17 @@ fn ok_detail(
         }
         5 => "six canonical field elements in range".into(),
         6 => "Groth16 proof verifies".into(),
+        7 => {
+            let all = v.timestamps();
+            let trusted = all
+                .iter()
+                .filter(|o| matches!(o, letro_verifier::timestamps::TokenOutcome::Trusted(_)))
+                .count();
+            match all.len() {
+                0 => "none in the bundle".into(),
+                n => format!("{n} intact, {trusted} from a trusted TSA"),
+            }
+        }
         _ => "passed".into(),
     }
 }
