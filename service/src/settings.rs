@@ -33,6 +33,7 @@
 //! max_connections = 4096                  # lowered to fit the open-file limit
 //! witness_quorum = 1                      # cosignatures a checkpoint waits for (default 0)
 //! witness_timeout_seconds = 5
+//! timestamp_authorities = ["https://tsa.example.eu/rfc3161"]  # RFC 3161 tokens over checkpoints
 //! [[witness]]                             # any number; C2SP tlog-witness add-checkpoint
 //! vkey = "witness.example.org/w1+1a2b3c4d+BH..."
 //! url = "https://witness.example.org"
