@@ -5,6 +5,10 @@
 //!   policy of one witness: parse, the leaf recomputed (Poseidon), for the receipt the
 //!   EdDSA-Poseidon signature and the XEdDSA certificate, the Ed25519 checkpoint signature and
 //!   cosignature, the inclusion proof.
+//! - `evidence/verify/retrieved+2-timestamps`: the same retrieved record carrying two RFC 3161
+//!   tokens (an RSA-2048 and an ECDSA P-256 TSA, made by `openssl ts -reply` at start) checked
+//!   against the test CAs; `timestamp/verify/{rsa,ecdsa-p256}`: one token alone
+//!   (`letro_log::timestamp::verify`, chain included).
 //! - `evidence/encode` and `evidence/etsi-xml`: writing the retrieved record as JSON and in the
 //!   EN 319 522-3 vocabulary; their sizes are printed.
 #![allow(missing_docs)]
@@ -27,6 +31,10 @@ use letro_verifier::Verifier;
 #[path = "../../service/tests/common/xeddsa.rs"]
 #[allow(dead_code, clippy::indexing_slicing)]
 mod xeddsa;
+
+/// OpenSSL's TSA with a test CA (needs the `openssl` command).
+#[path = "../../testdata/tsa/harness.rs"]
+mod tsa;
 
 const ORIGIN: &str = "bench.invalid/letro-log";
 const SIZE: u64 = 65_536;
@@ -121,6 +129,48 @@ fn bench(c: &mut Criterion) {
     g.bench_function("verify/retrieved", |b| {
         b.iter(|| verifier.verify_evidence(&retrieved).unwrap())
     });
+    // Two RFC 3161 tokens over the record's checkpoint, from an RSA and an ECDSA TSA.
+    let body = SignedCheckpoint::parse(&record.checkpoint)
+        .unwrap()
+        .note()
+        .unverified_text()
+        .to_owned();
+    let (rsa, ec) = (
+        tsa::Tsa::new(tsa::Key::Rsa, false),
+        tsa::Tsa::new(tsa::Key::EcdsaP256, false),
+    );
+    let mut stamped = record.clone();
+    stamped.timestamps = vec![rsa.stamp(body.as_bytes()), ec.stamp(body.as_bytes())];
+    let mut roots = letro_verifier::timestamps::certificates_from_pem(&rsa.ca_pem()).unwrap();
+    roots.extend(letro_verifier::timestamps::certificates_from_pem(&ec.ca_pem()).unwrap());
+    let trusting = verifier.clone().with_tsa_certificates(roots.clone());
+    let stamped_json = stamped.encode().unwrap().into_bytes();
+    let v = trusting.verify_evidence(&stamped_json).unwrap();
+    assert!(v
+        .timestamps
+        .iter()
+        .all(|o| matches!(o, letro_verifier::timestamps::TokenOutcome::Trusted(_))));
+    eprintln!(
+        "time-stamp tokens: RSA {} bytes, ECDSA P-256 {} bytes; retrieved record with both {} bytes",
+        stamped.timestamps[0].len(),
+        stamped.timestamps[1].len(),
+        stamped_json.len()
+    );
+    g.bench_function("verify/retrieved+2-timestamps", |b| {
+        b.iter(|| trusting.verify_evidence(&stamped_json).unwrap())
+    });
+    g.finish();
+    let mut g = c.benchmark_group("timestamp");
+    for (name, token) in [
+        ("rsa", &stamped.timestamps[0]),
+        ("ecdsa-p256", &stamped.timestamps[1]),
+    ] {
+        g.bench_function(format!("verify/{name}"), |b| {
+            b.iter(|| letro_log::timestamp::verify(token, body.as_bytes(), &roots).unwrap())
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("evidence");
     g.bench_function("encode", |b| b.iter(|| record.encode().unwrap()));
     g.bench_function("etsi-xml", |b| b.iter(|| record.to_etsi_xml()));
     g.finish();

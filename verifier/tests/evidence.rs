@@ -110,7 +110,7 @@ fn evidence_records_are_verified_with_numbered_checks_and_exit_codes() {
         files.push(path.display().to_string());
     }
 
-    // Each verifies: exit 0, four checks, the event in words.
+    // Each verifies: exit 0, five checks, the event in words.
     let out = run(&[&files[0], "--log-key", &vkey]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
@@ -119,6 +119,8 @@ fn evidence_records_are_verified_with_numbered_checks_and_exit_codes() {
         "[ok  ] 2 event",
         "[ok  ] 3 checkpoint signature",
         "[ok  ] 4 inclusion in the log",
+        "[ok  ] 5 RFC 3161 time-stamps: none in the record",
+        "any time from outside the operator: the record carries no RFC 3161 time-stamp",
         "made-available (ETSI EN 319 522 ContentConsignment)",
         "made available in the mailbox of the account \"bob\"",
         "the relay's clock",
@@ -135,7 +137,7 @@ fn evidence_records_are_verified_with_numbered_checks_and_exit_codes() {
         "http://uri.etsi.org/19522/Event/ContentHandoverFailure"
     );
     assert_eq!(v["bundles"][1]["event"]["event"], "submission-rejected");
-    assert_eq!(v["bundles"][1]["checks"].as_array().unwrap().len(), 4);
+    assert_eq!(v["bundles"][1]["checks"].as_array().unwrap().len(), 5);
 
     // A fact altered: step 4 fails, exit 1, the code named.
     let mut altered: Value =
