@@ -176,24 +176,7 @@ impl Tsa {
 
     /// `openssl ts -reply` to a DER request: the DER response.
     pub fn reply(&self, request: &[u8]) -> Vec<u8> {
-        let tmp = tempfile::tempdir().unwrap();
-        let q = tmp.path().join("q.tsq");
-        let r = tmp.path().join("r.tsr");
-        std::fs::write(&q, request).unwrap();
-        openssl(
-            self.dir.path(),
-            &[
-                "ts",
-                "-reply",
-                "-config",
-                "ts.cnf",
-                "-queryfile",
-                q.to_str().unwrap(),
-                "-out",
-                r.to_str().unwrap(),
-            ],
-        );
-        std::fs::read(&r).unwrap()
+        reply_at(self.dir.path(), request).expect("openssl ts -reply")
     }
 
     /// A token over `data`, made entirely by OpenSSL (`ts -query -cert`, `ts -reply
@@ -265,13 +248,7 @@ impl Tsa {
         let url = format!("http://{}/tsa", listener.local_addr().unwrap());
         let dir = self.dir.path().to_owned();
         let mode = self.mode.clone();
-        let key = self.key;
         std::thread::spawn(move || {
-            let this = Tsa {
-                dir: tempfile::TempDir::new_in(&dir).unwrap(),
-                key,
-                mode: mode.clone(),
-            };
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -294,11 +271,11 @@ impl Tsa {
                     continue;
                 }
                 let answer = match mode.load(Ordering::SeqCst) {
-                    0 => Some(this.reply_in(&dir, &body)),
+                    0 => Some(reply_at(&dir, &body).unwrap_or_default()),
                     1 => Some(b"this is not a time-stamp response".to_vec()),
                     2 => {
-                        let other = this.query_in(&dir, b"other bytes");
-                        Some(this.reply_in(&dir, &other))
+                        let other = query_at(&dir, b"other bytes");
+                        Some(reply_at(&dir, &other).unwrap_or_default())
                     }
                     _ => None,
                 };
@@ -320,37 +297,44 @@ impl Tsa {
         });
         url
     }
+}
 
-    fn reply_in(&self, dir: &Path, request: &[u8]) -> Vec<u8> {
-        let q = self.dir.path().join("q.tsq");
-        let r = self.dir.path().join("r.tsr");
-        std::fs::write(&q, request).unwrap();
-        let out = Command::new("openssl")
-            .args(["ts", "-reply", "-config", "ts.cnf", "-queryfile"])
-            .arg(&q)
-            .arg("-out")
-            .arg(&r)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            return Vec::new();
-        }
-        std::fs::read(&r).unwrap_or_default()
-    }
+/// `openssl ts -reply` in the TSA directory `dir` (its `ts.cnf`): the DER response, or `None`
+/// when OpenSSL fails.
+fn reply_at(dir: &Path, request: &[u8]) -> Option<Vec<u8>> {
+    let tmp = tempfile::tempdir().ok()?;
+    let (q, r) = (tmp.path().join("q.tsq"), tmp.path().join("r.tsr"));
+    std::fs::write(&q, request).ok()?;
+    let ok = Command::new("openssl")
+        .args(["ts", "-reply", "-config", "ts.cnf", "-queryfile"])
+        .arg(&q)
+        .arg("-out")
+        .arg(&r)
+        .current_dir(dir)
+        .output()
+        .ok()?
+        .status
+        .success();
+    ok.then(|| std::fs::read(&r).ok()).flatten()
+}
 
-    fn query_in(&self, dir: &Path, data: &[u8]) -> Vec<u8> {
-        let f = self.dir.path().join("other");
-        let q = self.dir.path().join("other.tsq");
-        std::fs::write(&f, data).unwrap();
-        Command::new("openssl")
-            .args(["ts", "-query", "-sha256", "-cert", "-data"])
-            .arg(&f)
-            .arg("-out")
-            .arg(&q)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        std::fs::read(&q).unwrap_or_default()
-    }
+/// `openssl ts -query -sha256 -cert` over `data`: a DER request.
+fn query_at(dir: &Path, data: &[u8]) -> Vec<u8> {
+    let tmp = tempfile::tempdir().unwrap();
+    let (f, q) = (tmp.path().join("data"), tmp.path().join("q.tsq"));
+    std::fs::write(&f, data).unwrap();
+    openssl(
+        dir,
+        &[
+            "ts",
+            "-query",
+            "-sha256",
+            "-cert",
+            "-data",
+            f.to_str().unwrap(),
+            "-out",
+            q.to_str().unwrap(),
+        ],
+    );
+    std::fs::read(&q).unwrap()
 }

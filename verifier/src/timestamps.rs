@@ -25,6 +25,26 @@ pub enum TokenOutcome {
 }
 
 impl TokenOutcome {
+    /// The token as `letro-verify --json` reports it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let s = self.stamp();
+        serde_json::json!({
+            "tsa": s.signer,
+            "time": letro_core::bundle::format_time(s.time),
+            "gen_time": s.time_text,
+            "accuracy_ms": s.accuracy_ms,
+            "policy": s.policy,
+            "serial": s.serial,
+            "algorithm": s.algorithm,
+            "trusted": matches!(self, Self::Trusted(_)),
+            "anchor": s.anchor,
+            "not_trusted_because": match self {
+                Self::Untrusted { why, .. } => Some(why),
+                Self::Trusted(_) => None,
+            },
+        })
+    }
+
     /// What the token says.
     pub fn stamp(&self) -> &VerifiedTimestamp {
         match self {

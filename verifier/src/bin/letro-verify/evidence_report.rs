@@ -283,24 +283,7 @@ impl EvidenceReport {
                     "key_name": c.key_name,
                     "time": letro_core::bundle::format_time(c.time),
                 })).collect::<Vec<_>>()),
-                "timestamps": v.timestamps.iter().map(|o| {
-                    let s = o.stamp();
-                    json!({
-                        "tsa": s.signer,
-                        "time": letro_core::bundle::format_time(s.time),
-                        "gen_time": s.time_text,
-                        "accuracy_ms": s.accuracy_ms,
-                        "policy": s.policy,
-                        "serial": s.serial,
-                        "algorithm": s.algorithm,
-                        "trusted": matches!(o, TokenOutcome::Trusted(_)),
-                        "anchor": s.anchor,
-                        "not_trusted_because": match o {
-                            TokenOutcome::Untrusted { why, .. } => Some(why),
-                            TokenOutcome::Trusted(_) => None,
-                        },
-                    })
-                }).collect::<Vec<_>>(),
+                "timestamps": v.timestamps.iter().map(letro_verifier::timestamps::TokenOutcome::to_json).collect::<Vec<_>>(),
                 "tsa_time": trusted_time(&v.timestamps).and_then(|s| letro_core::bundle::format_time(s.time)),
             })
         });

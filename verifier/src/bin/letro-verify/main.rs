@@ -700,20 +700,7 @@ impl Report {
                     "time": letro_core::bundle::format_time(c.time),
                 })).collect::<Vec<_>>()),
                 "witnessed_by": v.witnessed_by().map(letro_core::bundle::format_time),
-                "timestamps": v.timestamps().iter().map(|o| {
-                    let s = o.stamp();
-                    json!({
-                        "tsa": s.signer,
-                        "time": letro_core::bundle::format_time(s.time),
-                        "gen_time": s.time_text,
-                        "accuracy_ms": s.accuracy_ms,
-                        "policy": s.policy,
-                        "serial": s.serial,
-                        "algorithm": s.algorithm,
-                        "trusted": matches!(o, letro_verifier::timestamps::TokenOutcome::Trusted(_)),
-                        "anchor": s.anchor,
-                    })
-                }).collect::<Vec<_>>(),
+                "timestamps": v.timestamps().iter().map(letro_verifier::timestamps::TokenOutcome::to_json).collect::<Vec<_>>(),
                 "tsa_time": letro_verifier::timestamps::trusted_time(v.timestamps()).and_then(|s| letro_core::bundle::format_time(s.time)),
             })
         });
