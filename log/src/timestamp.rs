@@ -408,6 +408,9 @@ impl Token {
 pub struct VerifiedTimestamp {
     /// `genTime`, Unix seconds (fractions dropped).
     pub time: u64,
+    /// The latest time the token allows: `genTime` rounded up plus its accuracy, Unix seconds.
+    /// The upper bound a verifier reports.
+    pub latest: u64,
     /// The TSA's stated accuracy, milliseconds, if it gives one.
     pub accuracy_ms: Option<u64>,
     /// `genTime` as the token writes it (GeneralizedTime).
@@ -459,14 +462,11 @@ pub fn verify(
             CertificateChoices::Other(_) => None,
         })
         .collect();
-    let trusted_parsed: Vec<Certificate> = trusted
-        .iter()
-        .filter_map(|c| Certificate::from_der(c.as_ref()).ok())
-        .collect();
+    // The signer's certificate must be in the token (letro asks with `certReq`): whether a
+    // token is intact never depends on which certificates the verifier trusts.
     let cert = certificates
         .iter()
         .copied()
-        .chain(trusted_parsed.iter())
         .find(|c| identifies(&signer.sid, c))
         .ok_or(TimestampError::SignerCertificate)?;
     let cert_der = cert.to_der().map_err(malformed("certificate"))?;
@@ -557,13 +557,20 @@ pub fn verify(
             time,
         )?)
     };
+    let accuracy_ms = t.tst_info.accuracy.as_ref().map(|a| {
+        u64::from(a.seconds.unwrap_or(0)) * 1000
+            + u64::from(a.millis.unwrap_or(0))
+            + u64::from(a.micros.unwrap_or(0)).div_ceil(1000)
+    });
+    // The TSA says the time is within genTime ± accuracy: the latest it allows, rounded up.
+    let fraction = u64::from(time_text.contains('.'));
+    let latest = time
+        .saturating_add(fraction)
+        .saturating_add(accuracy_ms.unwrap_or(0).div_ceil(1000));
     Ok(VerifiedTimestamp {
         time,
-        accuracy_ms: t.tst_info.accuracy.as_ref().map(|a| {
-            u64::from(a.seconds.unwrap_or(0)) * 1000
-                + u64::from(a.millis.unwrap_or(0))
-                + u64::from(a.micros.unwrap_or(0)).div_ceil(1000)
-        }),
+        latest,
+        accuracy_ms,
         time_text,
         policy: t.tst_info.policy.to_string(),
         serial: hex::encode(t.tst_info.serial_number.as_bytes()),
@@ -764,7 +771,9 @@ fn check_chain(
             &anchors,
             &intermediates,
             UnixTime::since_unix_epoch(std::time::Duration::from_secs(time)),
-            webpki::KeyUsage::required(TIME_STAMPING_OID_BYTES),
+            // The TSA's own certificate was held to exactly `timeStamping` above; rustls-webpki
+            // applies this to the issuers too, where an EKU is often absent.
+            webpki::KeyUsage::required_if_present(TIME_STAMPING_OID_BYTES),
             None,
             None,
         )

@@ -48,6 +48,8 @@ fn rsa_and_ecdsa_tokens_verify_to_the_test_ca_and_openssl_agrees() {
         assert!(v.signer.contains("Letro Test TSA"));
         assert!(v.time.abs_diff(now()) < 120, "{}", v.time);
         assert_eq!(v.accuracy_ms, Some(1000));
+        // The bound reported: genTime (whole seconds here) plus the accuracy.
+        assert_eq!(v.latest, v.time + 1);
         assert_eq!(v.policy, "1.3.6.1.4.1.57264.99.1");
         // Without a trusted certificate: intact, but no anchor.
         let v = timestamp::verify(&token, CHECKPOINT, &[]).unwrap();
@@ -113,6 +115,15 @@ fn every_tampered_part_of_a_token_is_refused() {
         assert!(
             timestamp::verify(&token[..cut], CHECKPOINT, &trusted).is_err(),
             "cut at {cut}"
+        );
+    }
+    // A token without the TSA's certificate is refused whatever is trusted, even the TSA's own
+    // certificate: whether a token is intact never depends on the trusted set.
+    let bare = tsa.stamp_without_certificate(CHECKPOINT);
+    for trust in [vec![], trusted.clone(), certs(&tsa.tsa_pem())] {
+        assert_eq!(
+            timestamp::verify(&bare, CHECKPOINT, &trust),
+            Err(TimestampError::SignerCertificate)
         );
     }
     // A trusted certificate that is not a certificate.

@@ -70,7 +70,7 @@ impl Timestamping {
         let mut nonce = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
         let request = timestamp::request(body, &nonce)?;
-        let response = self
+        let mut response = self
             .http
             .post(tsa)
             .header("content-type", "application/timestamp-query")
@@ -90,10 +90,18 @@ impl Timestamping {
         {
             return Err(timestamp::TimestampError::TooLarge.into());
         }
-        let bytes = response
-            .bytes()
+        // Read at most MAX_TOKEN_LEN bytes, whatever the answer's framing.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| StampError::Unreachable(e.without_url().to_string()))?;
+            .map_err(|e| StampError::Unreachable(e.without_url().to_string()))?
+        {
+            if bytes.len() + chunk.len() > timestamp::MAX_TOKEN_LEN {
+                return Err(timestamp::TimestampError::TooLarge.into());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         let token = timestamp::token_from_response(&bytes, body, &nonce)?;
         let time = timestamp::verify(&token, body, &[])?.time;
         Ok((token, time))

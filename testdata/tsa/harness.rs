@@ -179,6 +179,41 @@ impl Tsa {
         reply_at(self.dir.path(), request).expect("openssl ts -reply")
     }
 
+    /// A token over `data` without certificates (`ts -query` without `-cert`).
+    pub fn stamp_without_certificate(&self, data: &[u8]) -> Vec<u8> {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("data");
+        let (q, t) = (tmp.path().join("q.tsq"), tmp.path().join("t.tst"));
+        std::fs::write(&f, data).unwrap();
+        openssl(
+            self.dir.path(),
+            &[
+                "ts",
+                "-query",
+                "-sha256",
+                "-data",
+                f.to_str().unwrap(),
+                "-out",
+                q.to_str().unwrap(),
+            ],
+        );
+        openssl(
+            self.dir.path(),
+            &[
+                "ts",
+                "-reply",
+                "-config",
+                "ts.cnf",
+                "-queryfile",
+                q.to_str().unwrap(),
+                "-token_out",
+                "-out",
+                t.to_str().unwrap(),
+            ],
+        );
+        std::fs::read(&t).unwrap()
+    }
+
     /// A token over `data`, made entirely by OpenSSL (`ts -query -cert`, `ts -reply
     /// -token_out`).
     pub fn stamp(&self, data: &[u8]) -> Vec<u8> {

@@ -100,8 +100,8 @@ impl EvidenceVerifyError {
             | Self::NoRfc6962Root
             | Self::TreeSize { .. }
             | Self::Time { .. }
-            | Self::Inclusion { .. }
-            | Self::Timestamp(_) => 1,
+            | Self::Inclusion { .. } => 1,
+            Self::Timestamp(e) => e.exit_code(),
         }
     }
 

@@ -226,10 +226,12 @@ pub fn findings(delivery: &VerifiedDelivery, recipient: Option<&OpenedRecipient>
         if let TokenOutcome::Trusted(t) = o {
             shows.push(format!(
                 "the checkpoint was time-stamped (RFC 3161) by {} at {}, by that TSA's clock, \
-                 trusted through {}: the delivery happened no later than that",
+                 trusted through {}: the delivery happened no later than {} (that time rounded \
+                 up, plus the TSA's stated accuracy)",
                 t.signer,
-                time(t.time),
-                t.anchor.as_deref().unwrap_or("a trusted certificate")
+                t.time_text,
+                t.anchor.as_deref().unwrap_or("a trusted certificate"),
+                time(t.latest)
             ));
         }
     }

@@ -159,8 +159,8 @@ impl VerifyError {
             | Self::QuorumNotMet { .. }
             | Self::RootMismatch
             | Self::TimeBounds(_)
-            | Self::ProofInvalid
-            | Self::Timestamp(_) => 1,
+            | Self::ProofInvalid => 1,
+            Self::Timestamp(e) => e.exit_code(),
             Self::UntrustedVerifyingKey { .. } => 4,
         }
     }

@@ -31,6 +31,7 @@ impl TokenOutcome {
         serde_json::json!({
             "tsa": s.signer,
             "time": letro_core::bundle::format_time(s.time),
+            "latest": letro_core::bundle::format_time(s.latest),
             "gen_time": s.time_text,
             "accuracy_ms": s.accuracy_ms,
             "policy": s.policy,
@@ -84,7 +85,7 @@ pub fn check(
             }
             match timestamp::verify(token, body.as_bytes(), trusted) {
                 Ok(stamp) => Ok(TokenOutcome::Trusted(stamp)),
-                Err(e @ (TimestampError::Chain(_) | TimestampError::SignerCertificate)) => {
+                Err(e @ TimestampError::Chain(_)) => {
                     let stamp = timestamp::verify(token, body.as_bytes(), &[]).map_err(fail)?;
                     Ok(TokenOutcome::Untrusted {
                         stamp,
@@ -97,8 +98,8 @@ pub fn check(
         .collect()
 }
 
-/// The earliest time among the trusted tokens: the checkpoint existed by then, by a TSA's
-/// clock.
+/// The trusted token with the earliest [`VerifiedTimestamp::latest`]: the checkpoint existed
+/// by then (`genTime` rounded up plus the TSA's accuracy), by a TSA's clock.
 pub fn trusted_time(outcomes: &[TokenOutcome]) -> Option<&VerifiedTimestamp> {
     outcomes
         .iter()
@@ -106,7 +107,18 @@ pub fn trusted_time(outcomes: &[TokenOutcome]) -> Option<&VerifiedTimestamp> {
             TokenOutcome::Trusted(s) => Some(s),
             TokenOutcome::Untrusted { .. } => None,
         })
-        .min_by_key(|s| s.time)
+        .min_by_key(|s| s.latest)
+}
+
+impl TimestampVerifyError {
+    /// `letro-verify`'s exit code: 3 when a trusted certificate given is unusable (the input,
+    /// not the document, is at fault), 1 otherwise (the token was altered or moved).
+    pub fn exit_code(&self) -> u8 {
+        match self.source {
+            TimestampError::TrustAnchor { .. } => 3,
+            _ => 1,
+        }
+    }
 }
 
 /// Reads trusted TSA certificates from PEM (one or more `CERTIFICATE` blocks).

@@ -159,9 +159,9 @@ fn event_words(v: &VerifiedEvidence) -> Vec<String> {
     }
     if let Some(s) = trusted_time(&v.timestamps) {
         out.push(format!(
-            "  so the event happened no later than {}, by a trusted TSA's clock and not the \
-             operator's",
-            when(s.time)
+            "  so the event happened no later than {} (the TSA's time rounded up, plus its \
+             accuracy), by a trusted TSA's clock and not the operator's",
+            when(s.latest)
         ));
     }
     out
@@ -284,7 +284,7 @@ impl EvidenceReport {
                     "time": letro_core::bundle::format_time(c.time),
                 })).collect::<Vec<_>>()),
                 "timestamps": v.timestamps.iter().map(letro_verifier::timestamps::TokenOutcome::to_json).collect::<Vec<_>>(),
-                "tsa_time": trusted_time(&v.timestamps).and_then(|s| letro_core::bundle::format_time(s.time)),
+                "tsa_time": trusted_time(&v.timestamps).and_then(|s| letro_core::bundle::format_time(s.latest)),
             })
         });
         let first = self.failures.first();

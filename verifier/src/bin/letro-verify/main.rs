@@ -701,7 +701,7 @@ impl Report {
                 })).collect::<Vec<_>>()),
                 "witnessed_by": v.witnessed_by().map(letro_core::bundle::format_time),
                 "timestamps": v.timestamps().iter().map(letro_verifier::timestamps::TokenOutcome::to_json).collect::<Vec<_>>(),
-                "tsa_time": letro_verifier::timestamps::trusted_time(v.timestamps()).and_then(|s| letro_core::bundle::format_time(s.time)),
+                "tsa_time": letro_verifier::timestamps::trusted_time(v.timestamps()).and_then(|s| letro_core::bundle::format_time(s.latest)),
             })
         });
         let verifying_key = self.key.as_ref().map(|k| {
