@@ -133,7 +133,7 @@ impl EvidenceVerifyError {
             Self::TreeSize { .. } => "Evidence.TreeSize",
             Self::Time { .. } => "Evidence.Time",
             Self::Inclusion { .. } => "Evidence.Inclusion",
-            Self::Timestamp(_) => "Timestamp.Invalid",
+            Self::Timestamp(e) => e.code(),
         }
     }
 }
@@ -264,6 +264,15 @@ impl Verifier {
         // 5. Time-stamps over the checkpoint's body.
         let timestamps =
             crate::timestamps::check(&record.timestamps, &body, &self.tsa_certificates)?;
+        //    The event was logged before the checkpoint existed, so by the TSA's time too.
+        if let Some(time) = record.facts.time() {
+            let skew = if record.facts.time_signed_by_recipient() {
+                checkpoint.receipt_skew().unwrap_or(0)
+            } else {
+                0
+            };
+            crate::timestamps::check_not_after(&timestamps, "event time", time, skew)?;
+        }
         Ok(VerifiedEvidence {
             record,
             checkpoint,

@@ -221,7 +221,7 @@ impl VerifyError {
                 _ => "TimeBounds",
             },
             Self::ProofInvalid => "ProofInvalid",
-            Self::Timestamp(_) => "Timestamp.Invalid",
+            Self::Timestamp(e) => e.code(),
         }
     }
 }
@@ -538,6 +538,16 @@ impl Prechecked<'_> {
             self.bundle.checkpoint.note().unverified_text(),
             tsa_certificates,
         )?;
+        // (v2) The window starts at a time the recipient signed, accepted within the receipt
+        // skew of the relay's clock, before the checkpoint existed.
+        if let Some(b) = &self.time_bounds {
+            timestamps::check_not_after(
+                &timestamps,
+                "window start",
+                self.bundle.statement.not_before,
+                b.receipt_skew,
+            )?;
+        }
         Ok(VerifiedDelivery {
             statement: self.bundle.statement,
             checkpoint: self.checkpoint,

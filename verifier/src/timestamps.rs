@@ -56,13 +56,58 @@ impl TokenOutcome {
 
 /// Why a document's time-stamps fail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("time-stamp token {index}: {source}")]
-pub struct TimestampVerifyError {
-    /// The token's position in the document's `timestamps`.
-    pub index: usize,
-    /// Why.
-    #[source]
-    pub source: TimestampError,
+#[non_exhaustive]
+pub enum TimestampVerifyError {
+    /// A token is not intact, not over this checkpoint, or (exit 3) a trusted certificate
+    /// given is unusable.
+    #[error("time-stamp token {index}: {source}")]
+    Token {
+        /// The token's position in the document's `timestamps`.
+        index: usize,
+        /// Why.
+        #[source]
+        source: TimestampError,
+    },
+    /// The document's time is later than a trusted time-stamp of its checkpoint allows: the
+    /// event (or the window's start) cannot have been logged before the checkpoint existed.
+    #[error("the {what} {} is later than the trusted time-stamp by {tsa} allows ({} = its time, rounded up, plus its accuracy{})", fmt_time(*time), fmt_time(*bound), if *skew > 0 { format!(", plus the receipt skew of {skew} s") } else { String::new() })]
+    After {
+        /// What time: `event time` or `window start`.
+        what: &'static str,
+        /// The document's time, Unix seconds.
+        time: u64,
+        /// The latest the time-stamp allows, Unix seconds.
+        bound: u64,
+        /// The receipt skew added for a time the recipient signed (0 for the relay's clock).
+        skew: u64,
+        /// The TSA.
+        tsa: String,
+    },
+}
+
+fn fmt_time(t: u64) -> String {
+    letro_core::bundle::format_time(t).unwrap_or_else(|| t.to_string())
+}
+
+/// Checks that `time` (the relay's clock, or with `skew` a time the recipient signed, which
+/// the relay accepted within `skew` of its clock) is no later than the trusted time-stamps
+/// allow.
+pub fn check_not_after(
+    outcomes: &[TokenOutcome],
+    what: &'static str,
+    time: u64,
+    skew: u64,
+) -> Result<(), TimestampVerifyError> {
+    match trusted_time(outcomes) {
+        Some(s) if time > s.latest.saturating_add(skew) => Err(TimestampVerifyError::After {
+            what,
+            time,
+            bound: s.latest.saturating_add(skew),
+            skew,
+            tsa: s.signer.clone(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Checks each token over `body` (the checkpoint's signed text) against `trusted`.
@@ -75,7 +120,7 @@ pub fn check(
         .iter()
         .enumerate()
         .map(|(index, token)| {
-            let fail = |source| TimestampVerifyError { index, source };
+            let fail = |source| TimestampVerifyError::Token { index, source };
             if trusted.is_empty() {
                 let stamp = timestamp::verify(token, body.as_bytes(), &[]).map_err(fail)?;
                 return Ok(TokenOutcome::Untrusted {
@@ -114,9 +159,25 @@ impl TimestampVerifyError {
     /// `letro-verify`'s exit code: 3 when a trusted certificate given is unusable (the input,
     /// not the document, is at fault), 1 otherwise (the token was altered or moved).
     pub fn exit_code(&self) -> u8 {
-        match self.source {
-            TimestampError::TrustAnchor { .. } => 3,
+        match self {
+            Self::Token {
+                source: TimestampError::TrustAnchor { .. },
+                ..
+            } => 3,
             _ => 1,
+        }
+    }
+
+    /// The stable machine code (SPEC §8): `Timestamp.Invalid`, `Timestamp.TrustAnchor` or
+    /// `Timestamp.EventAfter`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Token {
+                source: TimestampError::TrustAnchor { .. },
+                ..
+            } => "Timestamp.TrustAnchor",
+            Self::Token { .. } => "Timestamp.Invalid",
+            Self::After { .. } => "Timestamp.EventAfter",
         }
     }
 }

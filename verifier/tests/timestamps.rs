@@ -150,3 +150,78 @@ fn bundle_time_stamps_are_checked_and_a_trusted_tsa_bounds_the_time() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--tsa-cert"));
 }
+
+/// A made-available record at `time`, in a log of two leaves, under a checkpoint of `time + 10`.
+fn record_at(key: &letro_log::note::SignerKey, time: u64) -> letro_core::evidence::EvidenceRecord {
+    use letro_core::evidence::{EventFacts, EvidenceRecord};
+    let mut log = letro_core::log::DeliveryLog::new();
+    log.sequence(letro_core::Fr::from(1u64)).unwrap();
+    let mut r = EvidenceRecord {
+        ciphertext_hash: letro_core::statement::CiphertextHash::of(b"a notice"),
+        origin: "relay.example/letro-log".into(),
+        policy: "urn:letro:evidence-policy:registered-delivery:v1".into(),
+        facts: EventFacts::MadeAvailable {
+            routing: "bob".into(),
+            time,
+        },
+        event_secret: letro_core::Fr::from(11u64),
+        leaf_index: 1,
+        tree_size: 2,
+        inclusion: Vec::new(),
+        checkpoint: String::new(),
+        timestamps: Vec::new(),
+    };
+    log.sequence(r.leaf()).unwrap();
+    log.integrate().unwrap();
+    let cp = log.checkpoint("relay.example/letro-log", time + 10);
+    r.checkpoint = letro_log::checkpoint::SignedCheckpoint::sign(&cp, key).unwrap();
+    r.inclusion = log.rfc6962().inclusion_proof(1, 2).unwrap();
+    r
+}
+
+#[test]
+fn an_event_time_later_than_a_trusted_time_stamp_allows_fails() {
+    use letro_verifier::evidence::EvidenceVerifyError;
+    use letro_verifier::timestamps::{certificates_from_pem, TimestampVerifyError};
+    let tsa = Tsa::new(Key::Rsa, false);
+    let key = letro_log::note::SignerKey::from_seed("relay.example/letro-log", &[3; 32]).unwrap();
+    let plain = letro_verifier::Verifier::new(vec![key.verifier_key()]).unwrap();
+    let trusting = plain
+        .clone()
+        .with_tsa_certificates(certificates_from_pem(&tsa.ca_pem()).unwrap());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // An hour ago: consistent. A day from now (the operator's clock, or its claim, ahead of
+    // the TSA's): the event cannot have been logged before a checkpoint the TSA saw today.
+    for (time, consistent) in [(now - 3600, true), (now + 86_400, false)] {
+        let mut r = record_at(&key, time);
+        let body = letro_log::checkpoint::SignedCheckpoint::parse(&r.checkpoint)
+            .unwrap()
+            .note()
+            .unverified_text()
+            .to_owned();
+        r.timestamps = vec![tsa.stamp(body.as_bytes())];
+        let bytes = r.encode().unwrap().into_bytes();
+        // An untrusted token bounds nothing.
+        assert!(plain.verify_evidence(&bytes).is_ok());
+        match trusting.verify_evidence(&bytes) {
+            Ok(v) => assert!(consistent, "{:?}", v.timestamps),
+            Err(e) => {
+                assert!(!consistent, "{e}");
+                assert!(
+                    matches!(
+                        &e,
+                        EvidenceVerifyError::Timestamp(TimestampVerifyError::After { what: "event time", time: t, .. }) if *t == time
+                    ),
+                    "{e}"
+                );
+                assert_eq!(
+                    (e.step(), e.exit_code(), e.code()),
+                    (5, 1, "Timestamp.EventAfter")
+                );
+            }
+        }
+    }
+}
