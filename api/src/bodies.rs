@@ -675,6 +675,24 @@ pub struct CallbackNotice {
     pub state: JobState,
 }
 
+/// What the service POSTs to a sender's delivery callback (setting `[[delivery_callback]]`)
+/// when one of its deliveries reaches its final state (SPEC §5.11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryNotice {
+    /// `H`, 64 lowercase hex digits.
+    pub ciphertext_sha256: String,
+    /// The final event: `retrieved`, `refused`, `expired` or `submission-rejected`.
+    pub event: String,
+    /// Its ETSI EN 319 522 `ERDSEventId` URI.
+    pub etsi_event: String,
+    /// Its index in the log.
+    pub index: u64,
+    /// Where the sender downloads the event's evidence record with its own token, once a
+    /// checkpoint covers it: `/v1/evidence/{ciphertext_sha256}/{event}`.
+    pub evidence: String,
+}
+
 /// `POST /v1/admin/tokens`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -30,6 +30,7 @@ use crate::routes::{Answer, Body, ParamType, Query, Route, ROUTES};
     crate::bodies::JobFailure,
     crate::bodies::JobFailureCode,
     crate::bodies::CallbackNotice,
+    crate::bodies::DeliveryNotice,
     crate::bodies::NewToken,
     crate::bodies::TokenInfo,
     crate::bodies::IssuedToken,

@@ -360,6 +360,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 witness_quorum: None,
                 witness_timeout_seconds: None,
                 timestamp_authorities: (!a.tsas.is_empty()).then_some(a.tsas),
+                delivery_callback: None,
             };
             crate::serve::run(a.config.as_deref(), flags)
         }

@@ -252,7 +252,7 @@ async fn deliver_job(store: &SharedStore, id: &str, backoff: Duration, http: &re
 
 /// POSTs `body` to an `https://` or `http://` URL and returns the status code (the answer's
 /// body is not read).
-async fn post(http: &reqwest::Client, url: &str, body: String) -> Result<u16, String> {
+pub(crate) async fn post(http: &reqwest::Client, url: &str, body: String) -> Result<u16, String> {
     let response = http
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -33,6 +33,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod metrics;
 pub mod monitor;
+pub mod notices;
 pub mod origin;
 pub mod relay;
 pub mod server;
@@ -129,6 +130,9 @@ pub struct Config {
     /// RFC 3161 time-stamping authorities (URLs) asked for a token over each published
     /// checkpoint ([`timestamping`]). Default none.
     pub timestamp_authorities: Vec<String>,
+    /// Per sender account, the URL a notice is POSTed to when one of its deliveries reaches
+    /// its final state ([`notices`]); each on a host of `callback_hosts`. Default none.
+    pub delivery_callbacks: Vec<(String, String)>,
     /// How long a delivery waits to be retrieved or refused, from its submission's logging;
     /// then it is logged as expired and its envelope leaves the mailbox ([`lifecycle`]).
     /// Default 14 days.
@@ -170,6 +174,7 @@ impl Config {
             witness_quorum: 0,
             witness_timeout: Duration::from_secs(5),
             timestamp_authorities: Vec::new(),
+            delivery_callbacks: Vec::new(),
         }
     }
 }
@@ -289,6 +294,7 @@ pub struct Service {
     expiry: tokio::task::JoinHandle<()>,
     timestamper: Option<tokio::task::JoinHandle<()>>,
     notifier: tokio::task::JoinHandle<()>,
+    notice_sender: tokio::task::JoinHandle<()>,
     token_watch: tokio::task::JoinHandle<()>,
     origin: String,
     log_vkey: String,
@@ -414,6 +420,12 @@ impl Service {
         let metrics = Arc::new(metrics::Metrics::new(api::routes().iter().map(|r| r.path)));
         let callback_http = callback::http_client(config.callback_ca_file.as_deref())
             .map_err(ServeError::CallbackTls)?;
+        let (notices, notice_sender) = notices::start(
+            job_store.clone(),
+            config.delivery_callbacks.iter().cloned().collect(),
+            config.callback_backoff,
+            callback_http.clone(),
+        )?;
         let (callbacks, notifier) =
             callback::start(job_store.clone(), config.callback_backoff, callback_http)?;
         let threads = if config.prover_threads == 0 {
@@ -441,6 +453,7 @@ impl Service {
             queue,
             metrics,
             log_vkey: key_vkey_text,
+            notices,
         };
         let state = AppState::new(parts, &config);
         let witnessing = if config.witnesses.is_empty() {
@@ -520,6 +533,7 @@ impl Service {
             expiry,
             timestamper,
             notifier,
+            notice_sender,
             token_watch,
             origin: config.origin.clone(),
             log_vkey,
@@ -579,6 +593,7 @@ impl Service {
         self.pool.shutdown().await;
         // Undelivered notices stay `pending` in the store and resume at the next start.
         self.notifier.abort();
+        self.notice_sender.abort();
         self.token_watch.abort();
         let _ = self.token_watch.await;
         self.publisher.abort();

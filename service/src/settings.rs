@@ -34,6 +34,9 @@
 //! witness_quorum = 1                      # cosignatures a checkpoint waits for (default 0)
 //! witness_timeout_seconds = 5
 //! timestamp_authorities = ["https://tsa.example.eu/rfc3161"]  # RFC 3161 tokens over checkpoints
+//! [[delivery_callback]]                   # any number: a notice per final state of a sender's deliveries
+//! sender = "bank"
+//! url = "https://hooks.bank.example/letro/deliveries"
 //! [[witness]]                             # any number; C2SP tlog-witness add-checkpoint
 //! vkey = "witness.example.org/w1+1a2b3c4d+BH..."
 //! url = "https://witness.example.org"
@@ -102,6 +105,18 @@ pub struct Settings {
     pub witness_timeout_seconds: Option<u64>,
     /// [`Config::timestamp_authorities`]: `http://` or `https://` URLs of RFC 3161 TSAs.
     pub timestamp_authorities: Option<Vec<String>>,
+    /// [`Config::delivery_callbacks`]: `[[delivery_callback]]` tables with `sender` and `url`.
+    pub delivery_callback: Option<Vec<DeliveryCallbackSetting>>,
+}
+
+/// One `[[delivery_callback]]`: a sender account and the URL its notices go to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryCallbackSetting {
+    /// The sender's account id.
+    pub sender: String,
+    /// An `https://` or `http://` URL on a host of `callback_hosts`.
+    pub url: String,
 }
 
 /// One `[[witness]]`: its cosigner vkey (type 0x04) and its submission URL.
@@ -210,6 +225,7 @@ impl Settings {
                 .witness_timeout_seconds
                 .or(self.witness_timeout_seconds),
             timestamp_authorities: over.timestamp_authorities.or(self.timestamp_authorities),
+            delivery_callback: over.delivery_callback.or(self.delivery_callback),
         }
     }
 
@@ -354,6 +370,18 @@ impl Settings {
             }
         }
         c.timestamp_authorities = tsas;
+        for d in self.delivery_callback.unwrap_or_default() {
+            crate::callback::check_url(&d.url, &c.callback_hosts).map_err(|e| {
+                SettingsError::Invalid(format!("delivery_callback for {:?}: {e}", d.sender))
+            })?;
+            if d.sender.is_empty() || c.delivery_callbacks.iter().any(|(s, _)| *s == d.sender) {
+                return Err(SettingsError::Invalid(format!(
+                    "delivery_callback: sender {:?} is empty or listed twice",
+                    d.sender
+                )));
+            }
+            c.delivery_callbacks.push((d.sender, d.url));
+        }
         Ok(c)
     }
 }
@@ -599,5 +627,31 @@ mod tests {
         let e = Settings::parse("[[witness]]\nvkey = \"x\"\nurl = \"http://x\"\nname = \"n\"\n")
             .unwrap_err();
         assert!(e.contains("unknown field `name`"), "{e}");
+    }
+
+    #[test]
+    fn delivery_callbacks_are_checked_against_the_callback_hosts() {
+        let parse = |text: &str| {
+            let s = Settings::parse(text).unwrap();
+            s.into_config()
+        };
+        let base = "data = \"/d\"\norigin = \"o\"\ncallback_hosts = [\"hooks.bank.example\"]\n";
+        let c = parse(&format!(
+            "{base}[[delivery_callback]]\nsender = \"bank\"\nurl = \"https://hooks.bank.example/d\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.delivery_callbacks,
+            vec![("bank".to_owned(), "https://hooks.bank.example/d".to_owned())]
+        );
+        for bad in [
+            "[[delivery_callback]]\nsender = \"bank\"\nurl = \"https://elsewhere.example/d\"\n",
+            "[[delivery_callback]]\nsender = \"\"\nurl = \"https://hooks.bank.example/d\"\n",
+            "[[delivery_callback]]\nsender = \"b\"\nurl = \"https://hooks.bank.example/1\"\n\
+             [[delivery_callback]]\nsender = \"b\"\nurl = \"https://hooks.bank.example/2\"\n",
+        ] {
+            let e = parse(&format!("{base}{bad}")).unwrap_err();
+            assert!(e.to_string().contains("delivery_callback"), "{e}");
+        }
     }
 }

@@ -316,6 +316,7 @@ mod tests {
             queue,
             metrics,
             log_vkey: String::new(),
+            notices: crate::notices::Notices::disabled(),
         };
         let state = AppState::new(parts, &config);
         let body = json!({

@@ -20,6 +20,7 @@ pub(crate) struct Inner {
     pub(crate) log_vkey: String,
     pub(crate) origin: String,
     pub(crate) evidence_policy: String,
+    pub(crate) notices: crate::notices::Notices,
 }
 
 /// The state handlers share: the writer's channel, the log view, the token table and settings.
@@ -44,6 +45,8 @@ pub(crate) struct Parts {
     pub metrics: Arc<Metrics>,
     /// The log's verifier key, C2SP vkey text.
     pub log_vkey: String,
+    /// The delivery notices owed to senders.
+    pub notices: crate::notices::Notices,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             queue,
             metrics,
             log_vkey,
+            notices,
         } = parts;
         Self {
             inner: Arc::new(Inner {
@@ -74,6 +78,7 @@ impl AppState {
                 log_vkey,
                 origin: config.origin.clone(),
                 evidence_policy: config.evidence_policy.clone(),
+                notices,
             }),
         }
     }
@@ -145,6 +150,9 @@ impl AppState {
         event: StoredEvent,
         event_secret: EventSecret,
     ) -> Result<Appended, ApiError> {
+        // A final event may owe its sender a notice (crate::notices), once it is logged.
+        let owed = (!self.inner.notices.is_empty() && event.lifecycle_event().is_final())
+            .then(|| event.clone());
         let (reply, rx) = oneshot::channel();
         self.inner
             .tx
@@ -157,7 +165,21 @@ impl AppState {
             })
             .await
             .map_err(|_| ApiError::Internal)?;
-        Ok(rx.await.map_err(|_| ApiError::Internal)??)
+        let appended = rx.await.map_err(|_| ApiError::Internal)??;
+        if let Some(event) = owed.filter(|_| appended.fresh) {
+            let (notices, store) = (self.inner.notices.clone(), self.inner.jobs.clone());
+            let index = appended.index;
+            // The event is logged whatever happens to its notice: a failure is logged, not
+            // answered.
+            let owed = tokio::task::spawn_blocking(move || notices.owe(&store, h, index, &event))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
+            if let Err(e) = owed {
+                tracing::error!(index, error = %e, "the delivery notice could not be stored");
+            }
+        }
+        Ok(appended)
     }
 
     pub(crate) fn authorize(

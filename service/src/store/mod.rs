@@ -486,10 +486,42 @@ pub trait TimestampStore: Send + 'static {
     fn timestamps(&self, body_sha256: &[u8; 32]) -> Result<Vec<StoredTimestamp>, StoreError>;
 }
 
+/// A notice owed to a sender: one of its deliveries reached its final state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredNotice {
+    /// The final event's index in the log.
+    pub index: u64,
+    /// `H`.
+    pub ciphertext_hash: [u8; 32],
+    /// The final event's stable name.
+    pub event: String,
+    /// The sender's callback URL.
+    pub url: String,
+}
+
+/// Delivery notices (at least once: pending until a 2xx answer or the last attempt).
+pub trait NoticeStore: Send + 'static {
+    /// Stores a pending notice unless one is stored for this index; whether it was stored.
+    fn put_notice(&mut self, notice: &StoredNotice) -> Result<bool, StoreError>;
+    /// A notice by its event's index.
+    fn notice(&self, index: u64) -> Result<Option<StoredNotice>, StoreError>;
+    /// The indexes of the pending notices, in log order.
+    fn pending_notices(&self) -> Result<Vec<u64>, StoreError>;
+    /// Marks a notice `delivered` or `failed`.
+    fn finish_notice(&mut self, index: u64, state: &str) -> Result<(), StoreError>;
+}
+
 /// Everything the service stores, by area. One SQLite database ([`SqliteStore`]) implements
 /// every area now; a PostgreSQL backend will implement the same traits.
 pub trait Store:
-    LogStore + TokenStore + AuditStore + JobStore + DirectoryStore + MailboxStore + TimestampStore
+    LogStore
+    + TokenStore
+    + AuditStore
+    + JobStore
+    + DirectoryStore
+    + MailboxStore
+    + TimestampStore
+    + NoticeStore
 {
 }
 
@@ -501,6 +533,7 @@ impl<T> Store for T where
         + DirectoryStore
         + MailboxStore
         + TimestampStore
+        + NoticeStore
 {
 }
 

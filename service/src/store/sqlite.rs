@@ -188,7 +188,24 @@ const MIGRATIONS: &[Migration] = &[
         name: "checkpoint time-stamps",
         apply: |tx| Ok(tx.execute_batch(TIMESTAMPS)?),
     },
+    Migration {
+        version: 5,
+        name: "delivery notices",
+        apply: |tx| Ok(tx.execute_batch(NOTICES)?),
+    },
 ];
+
+/// Migration 5: notices owed to senders whose deliveries reached their final state.
+const NOTICES: &str = "
+CREATE TABLE delivery_notices (
+    idx INTEGER PRIMARY KEY,
+    h BLOB NOT NULL CHECK (length(h) = 32),
+    event TEXT NOT NULL,
+    url TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed'))
+);
+CREATE INDEX delivery_notices_pending ON delivery_notices (state, idx);
+";
 
 /// Migration 4: RFC 3161 tokens over checkpoint bodies, one per TSA and body.
 const TIMESTAMPS: &str = "
@@ -238,7 +255,7 @@ INSERT INTO open_deliveries (h, accepted_at)
 ";
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Brings the database to [`SCHEMA_VERSION`], one migration per transaction (each with its new
 /// `user_version`), so that a crash leaves it at a version it had; refuses a database from a
@@ -773,6 +790,67 @@ impl TimestampStore for SqliteStore {
     }
 }
 
+impl NoticeStore for SqliteStore {
+    fn put_notice(&mut self, n: &StoredNotice) -> Result<bool, StoreError> {
+        let stored = self.conn.execute(
+            "INSERT OR IGNORE INTO delivery_notices (idx, h, event, url) VALUES (?1, ?2, ?3, ?4)",
+            params![to_i64(n.index)?, &n.ciphertext_hash[..], n.event, n.url],
+        )?;
+        Ok(stored == 1)
+    }
+
+    fn notice(&self, index: u64) -> Result<Option<StoredNotice>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT h, event, url FROM delivery_notices WHERE idx = ?1",
+                params![to_i64(index)?],
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(|(h, event, url)| {
+                let ciphertext_hash: [u8; 32] = h
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("a notice's H is not 32 bytes".into()))?;
+                Ok(StoredNotice {
+                    index,
+                    ciphertext_hash,
+                    event,
+                    url,
+                })
+            })
+            .transpose()
+    }
+
+    fn pending_notices(&self) -> Result<Vec<u64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT idx FROM delivery_notices WHERE state = 'pending' ORDER BY idx",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(
+                u64::try_from(row?)
+                    .map_err(|_| StoreError::Corrupt("a negative notice index".into()))?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn finish_notice(&mut self, index: u64, state: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE delivery_notices SET state = ?2 WHERE idx = ?1",
+            params![to_i64(index)?, state],
+        )?;
+        Ok(())
+    }
+}
+
 impl MailboxStore for SqliteStore {
     fn put_envelope(&mut self, e: &Envelope) -> Result<bool, StoreError> {
         let n = self.conn.execute(
@@ -1176,7 +1254,8 @@ mod tests {
                 "DROP TRIGGER tokens_inserted; DROP TRIGGER tokens_updated; \
                  DROP TRIGGER tokens_deleted; DROP TABLE token_changes; \
                  DROP TABLE delivery_events; DROP TABLE open_deliveries; \
-                 DROP TABLE checkpoint_timestamps; PRAGMA user_version = 1;",
+                 DROP TABLE checkpoint_timestamps; DROP TABLE delivery_notices; \
+                 PRAGMA user_version = 1;",
             )
             .unwrap();
         }
