@@ -89,13 +89,14 @@ async fn senders_are_told_of_each_final_state_once() {
         }
     };
     submit(b"letter one", "bank").await;
+    let t = unix_now();
     for _ in 0..2 {
         let (st, v) = call(
             &router,
             "POST",
             "/v1/receipts",
             Some(relay),
-            Some(receipt(b"letter one", 2, unix_now())),
+            Some(receipt(b"letter one", 2, t)),
         )
         .await;
         assert!(st.is_success(), "{v}");
