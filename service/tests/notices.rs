@@ -12,8 +12,11 @@
 )]
 
 mod common;
+/// For its small HTTP request reader.
+#[path = "../../testdata/tsa/harness.rs"]
+mod tsa;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
@@ -34,23 +37,7 @@ fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let l = line.trim_end().to_ascii_lowercase();
-                if l.is_empty() {
-                    break;
-                }
-                if let Some(v) = l.strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; len];
-            if reader.read_exact(&mut body).is_ok() {
+            if let Some(body) = tsa::read_post(&stream) {
                 seen.lock()
                     .unwrap()
                     .push(String::from_utf8_lossy(&body).into_owned());

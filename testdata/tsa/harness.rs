@@ -181,60 +181,26 @@ impl Tsa {
 
     /// A token over `data` without certificates (`ts -query` without `-cert`).
     pub fn stamp_without_certificate(&self, data: &[u8]) -> Vec<u8> {
-        let tmp = tempfile::tempdir().unwrap();
-        let f = tmp.path().join("data");
-        let (q, t) = (tmp.path().join("q.tsq"), tmp.path().join("t.tst"));
-        std::fs::write(&f, data).unwrap();
-        openssl(
-            self.dir.path(),
-            &[
-                "ts",
-                "-query",
-                "-sha256",
-                "-data",
-                f.to_str().unwrap(),
-                "-out",
-                q.to_str().unwrap(),
-            ],
-        );
-        openssl(
-            self.dir.path(),
-            &[
-                "ts",
-                "-reply",
-                "-config",
-                "ts.cnf",
-                "-queryfile",
-                q.to_str().unwrap(),
-                "-token_out",
-                "-out",
-                t.to_str().unwrap(),
-            ],
-        );
-        std::fs::read(&t).unwrap()
+        self.token(data, false)
     }
 
     /// A token over `data`, made entirely by OpenSSL (`ts -query -cert`, `ts -reply
     /// -token_out`).
     pub fn stamp(&self, data: &[u8]) -> Vec<u8> {
+        self.token(data, true)
+    }
+
+    fn token(&self, data: &[u8], with_certificate: bool) -> Vec<u8> {
         let tmp = tempfile::tempdir().unwrap();
         let f = tmp.path().join("data");
-        let q = tmp.path().join("q.tsq");
-        let t = tmp.path().join("t.tst");
+        let (q, t) = (tmp.path().join("q.tsq"), tmp.path().join("t.tst"));
         std::fs::write(&f, data).unwrap();
-        openssl(
-            self.dir.path(),
-            &[
-                "ts",
-                "-query",
-                "-data",
-                f.to_str().unwrap(),
-                "-sha256",
-                "-cert",
-                "-out",
-                q.to_str().unwrap(),
-            ],
-        );
+        let mut query = vec!["ts", "-query", "-sha256", "-data", f.to_str().unwrap()];
+        if with_certificate {
+            query.push("-cert");
+        }
+        query.extend(["-out", q.to_str().unwrap()]);
+        openssl(self.dir.path(), &query);
         openssl(
             self.dir.path(),
             &[
@@ -286,25 +252,9 @@ impl Tsa {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        break;
-                    }
-                    let l = line.trim_end().to_ascii_lowercase();
-                    if l.is_empty() {
-                        break;
-                    }
-                    if let Some(v) = l.strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; len];
-                if reader.read_exact(&mut body).is_err() {
+                let Some(body) = read_post(&stream) else {
                     continue;
-                }
+                };
                 let answer = match mode.load(Ordering::SeqCst) {
                     0 => Some(reply_at(&dir, &body).unwrap_or_default()),
                     1 => Some(b"this is not a time-stamp response".to_vec()),
@@ -332,6 +282,29 @@ impl Tsa {
         });
         url
     }
+}
+
+/// Reads one HTTP/1.1 request from `stream`: its body (by `Content-Length`), or `None` if the
+/// connection ends first. For the tests' small loopback servers.
+pub fn read_post(stream: &std::net::TcpStream) -> Option<Vec<u8>> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let l = line.trim_end().to_ascii_lowercase();
+        if l.is_empty() {
+            break;
+        }
+        if let Some(v) = l.strip_prefix("content-length:") {
+            len = v.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(body)
 }
 
 /// `openssl ts -reply` in the TSA directory `dir` (its `ts.cnf`): the DER response, or `None`
