@@ -5,8 +5,8 @@
 //!
 //! - The notice carries no evidence: the sender fetches the record with its own token from
 //!   the notice's `evidence` path. A forged notice gains nothing, so it needs no signature.
-//! - It is stored (pending) when the final event is logged, before it is sent, and sent at
-//!   least once: a 2xx answer marks it `delivered`; otherwise it is retried
+//! - It is stored (pending) right after the final event is logged (a crash in between loses
+//!   that notice, never the event), before it is sent, and sent at least once: a 2xx answer marks it `delivered`; otherwise it is retried
 //!   [`crate::callback::ATTEMPTS`] times with growing delays, then marked `failed`. Pending
 //!   notices resume after a restart.
 //! - It is sent with the callbacks' HTTP client (no redirects, no proxy, the operator's CA
