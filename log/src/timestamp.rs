@@ -58,7 +58,6 @@ const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.
 const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
-const ECDSA_WITH_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
 
 /// Most bytes a token may have (a token with a few certificates is 2 to 8 KiB).
 pub const MAX_TOKEN_LEN: usize = 64 * 1024;
@@ -297,12 +296,12 @@ fn positive(nonce: &[u8; 16]) -> Vec<u8> {
 /// Checks a TSA's answer (`application/timestamp-reply`) to [`request`]`(message, nonce)`:
 /// granted, with a token whose imprint is the message's hash and whose nonce is the request's,
 /// signed by a time-stamping certificate (the chain is not checked here: [`verify`]). Returns
-/// the token's DER.
+/// the token's DER and what it says.
 pub fn token_from_response(
     response: &[u8],
     message: &[u8],
     nonce: &[u8; 16],
-) -> Result<Vec<u8>, TimestampError> {
+) -> Result<(Vec<u8>, VerifiedTimestamp), TimestampError> {
     if response.len() > MAX_TOKEN_LEN {
         return Err(TimestampError::TooLarge);
     }
@@ -323,13 +322,13 @@ pub fn token_from_response(
         });
     }
     let der = token.ok_or(TimestampError::NoToken)?.to_vec();
-    verify(&der, message, &[])?;
     let parsed = Token::parse(&der)?;
+    let verified = verify_parsed(&parsed, message, &[])?;
     let sent = Int::new(&positive(nonce)).map_err(malformed("request"))?;
     if parsed.tst_info.nonce.as_ref() != Some(&sent) {
         return Err(TimestampError::Nonce);
     }
-    Ok(der)
+    Ok((der, verified))
 }
 
 /// A `TimeStampResp`'s two members as their raw TLVs: the status and the token, if any.
@@ -438,7 +437,15 @@ pub fn verify(
     message: &[u8],
     trusted: &[CertificateDer<'_>],
 ) -> Result<VerifiedTimestamp, TimestampError> {
-    let t = Token::parse(token)?;
+    verify_parsed(&Token::parse(token)?, message, trusted)
+}
+
+/// [`verify`] of a parsed token.
+fn verify_parsed(
+    t: &Token,
+    message: &[u8],
+    trusted: &[CertificateDer<'_>],
+) -> Result<VerifiedTimestamp, TimestampError> {
     // The message imprint.
     let imprint = &t.tst_info.message_imprint;
     let imprint_alg = HashAlgorithm::from_oid(&imprint.hash_algorithm.oid)
@@ -685,7 +692,6 @@ fn signature_algorithms(
             "ECDSA with SHA-384",
             vec![alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
         ),
-        (ECDSA_WITH_SHA512, _) => return None,
         _ => return None,
     })
 }

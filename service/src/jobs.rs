@@ -359,18 +359,10 @@ impl Worker {
         let checkpoint = SignedCheckpoint::parse(&text).map_err(|_| bad("checkpoint"))?;
         // The checkpoint's RFC 3161 tokens so far (a bundle carries them; one proved before
         // the TSA answered has none).
-        let body_hash: [u8; 32] =
-            <sha2::Sha256 as sha2::Digest>::digest(checkpoint.note().unverified_text().as_bytes())
-                .into();
-        let timestamps = self
-            .store
-            .lock()
-            .map_err(|_| JobError::Poisoned)?
-            .timestamps(&body_hash)?
-            .into_iter()
-            .take(letro_core::bundle::MAX_TIMESTAMPS)
-            .map(|t| t.token)
-            .collect();
+        let timestamps = crate::timestamping::stored_tokens(
+            &*self.store.lock().map_err(|_| JobError::Poisoned)?,
+            checkpoint.note().unverified_text(),
+        )?;
         Ok(DeliveryRecord {
             ciphertext_hash: CiphertextHash(job.ciphertext_hash),
             witness: DeliveryWitness {

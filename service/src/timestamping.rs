@@ -102,9 +102,8 @@ impl Timestamping {
             }
             bytes.extend_from_slice(&chunk);
         }
-        let token = timestamp::token_from_response(&bytes, body, &nonce)?;
-        let time = timestamp::verify(&token, body, &[])?.time;
-        Ok((token, time))
+        let (token, stamp) = timestamp::token_from_response(&bytes, body, &nonce)?;
+        Ok((token, stamp.time))
     }
 
     /// One round: for each TSA whose back-off has passed and that has no token over the
@@ -171,21 +170,29 @@ pub fn checkpoint_body(text: &str) -> Result<String, String> {
         .map_err(|e| format!("stored checkpoint: {e}"))
 }
 
-/// The tokens stored over the body of the signed checkpoint `text`, DER.
+/// The tokens stored over a checkpoint's `body`, DER, as many as a document carries.
+pub fn stored_tokens<S: crate::store::TimestampStore + ?Sized>(
+    store: &S,
+    body: &str,
+) -> Result<Vec<Vec<u8>>, crate::store::StoreError> {
+    let hash: [u8; 32] = Sha256::digest(body.as_bytes()).into();
+    Ok(store
+        .timestamps(&hash)?
+        .into_iter()
+        .take(letro_core::bundle::MAX_TIMESTAMPS)
+        .map(|t| t.token)
+        .collect())
+}
+
+/// [`stored_tokens`] of the signed checkpoint `text`, from the API's store.
 pub async fn tokens_for(
     state: &AppState,
     text: &str,
 ) -> Result<Vec<Vec<u8>>, crate::api::ApiError> {
     let body = checkpoint_body(text).map_err(internal)?;
-    let hash: [u8; 32] = Sha256::digest(body.as_bytes()).into();
-    let stamps = state
-        .db(move |s| s.timestamps(&hash).map_err(internal))
-        .await?;
-    Ok(stamps
-        .into_iter()
-        .take(letro_core::bundle::MAX_TIMESTAMPS)
-        .map(|t| t.token)
-        .collect())
+    state
+        .db(move |s| stored_tokens(s, &body).map_err(internal))
+        .await
 }
 
 /// A TSA's retry state.
