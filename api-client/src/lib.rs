@@ -651,6 +651,24 @@ impl Client {
             Err(e) => Err(answer.unexpected(format!("not an evidence record: {e}"))),
         }
     }
+
+    /// `GET /v1/evidence/{ciphertext_sha256}/{event}/certificate` (sender, or client): the
+    /// sealed PDF/A-3 evidence certificate of one lifecycle event, checked here only to be a
+    /// PDF. `letro-verify` checks the documents it embeds.
+    pub async fn evidence_certificate(
+        &self,
+        h: &CiphertextHash,
+        event: letro_core::lifecycle::LifecycleEvent,
+    ) -> Result<Vec<u8>, Error> {
+        let answer = self
+            .no_body("get_evidence_certificate", &[&h.to_hex(), event.name()])
+            .await?;
+        if answer.body.starts_with(b"%PDF-") {
+            Ok(answer.body)
+        } else {
+            Err(answer.unexpected("not a PDF"))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -728,6 +746,7 @@ mod tests {
         "post_ack",
         "post_refusal",
         "get_evidence",
+        "get_evidence_certificate",
     ];
 
     #[test]

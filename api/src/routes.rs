@@ -518,6 +518,34 @@ pub const ROUTES: &[Route] = &[
         ],
     },
     Route {
+        method: Method::Get,
+        path: "/v1/evidence/{ciphertext_sha256}/{event}/certificate",
+        operation_id: "get_evidence_certificate",
+        roles: &[Role::Sender, Role::Client],
+        summary: "The evidence certificate of one lifecycle event: a PDF/A-3 page stating the \
+                  verified evidence record in plain words, with the record, checkpoint and \
+                  time-stamps embedded, sealed by the service (PAdES). Same access as the record.",
+        params: &[
+            H_PARAM,
+            PathParam {
+                name: "event",
+                ty: ParamType::LifecycleEvent,
+                description: "the event's stable name (SPEC 5.11)",
+            },
+        ],
+        query: Query::None,
+        request: Body::None,
+        answers: &[ok(Body::Raw {
+            content_type: "application/pdf",
+            binary: true,
+        })],
+        errors: &[
+            ErrorCode::NotFound,
+            ErrorCode::NotProvable,
+            ErrorCode::NotPublished,
+        ],
+    },
+    Route {
         method: Method::Post,
         path: "/v1/admin/tokens",
         operation_id: "issue_token",

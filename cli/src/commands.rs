@@ -165,6 +165,36 @@ enum EvidenceCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Writes the evidence certificate (PDF/A-3) of a bundle, with or without its opening, or
+    /// of an evidence record: what is proven in plain words, what is not, and the documents
+    /// embedded so that `letro-verify CERTIFICATE.pdf` checks them. The document is verified
+    /// first; nothing is written for one that does not verify. Unsealed: the service seals
+    /// the certificates it issues (GET .../certificate).
+    Certificate {
+        /// The bundle or evidence record (`-`: standard input).
+        document: String,
+        /// The bundle's opening: the certificate then names the recipient's receipt key.
+        #[arg(long, value_name = "FILE")]
+        opening: Option<PathBuf>,
+        /// The log's key (a C2SP vkey, or a file holding it). Repeatable.
+        #[arg(long = "log-key", value_name = "KEY")]
+        log_keys: Vec<String>,
+        /// A C2SP tlog-policy file: the checkpoint must carry its witness quorum.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// A PEM file of trusted TSA certificates. Repeatable.
+        #[arg(long = "tsa-cert", value_name = "PEM")]
+        tsa_certs: Vec<PathBuf>,
+        /// Certify bundles proved under INSECURE-DEV keys (the certificate says so).
+        #[arg(long)]
+        accept_insecure_dev_keys: bool,
+        /// The PDF to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace --out if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -340,6 +370,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 listen: a.listen,
                 origin: a.origin,
                 log_key: a.log_key,
+                evidence_seal_key: None,
+                evidence_seal_certificate: None,
                 checkpoint_interval_seconds: a.checkpoint_interval,
                 max_skew_seconds: a.max_skew,
                 body_limit_bytes: a.body_limit,
@@ -397,6 +429,28 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 None => crate::files::write_stdout(xml.as_bytes()),
             }
         }
+        Command::Evidence {
+            command:
+                EvidenceCommand::Certificate {
+                    document,
+                    opening,
+                    log_keys,
+                    policy,
+                    tsa_certs,
+                    accept_insecure_dev_keys,
+                    out,
+                    force,
+                },
+        } => crate::certificate::run(crate::certificate::CertificateArgs {
+            document,
+            opening,
+            log_keys,
+            policy,
+            tsa_certs,
+            accept_insecure_dev_keys,
+            out,
+            force,
+        }),
         Command::Monitor {
             log,
             log_key,

@@ -24,7 +24,7 @@ pub struct MonitorArgs {
 }
 
 /// A vkey given as text, or as a file holding it.
-fn read_vkey(arg: &str) -> Result<VerifierKey, CliError> {
+pub(crate) fn read_vkey(arg: &str) -> Result<VerifierKey, CliError> {
     let text = if Path::new(arg).is_file() {
         std::fs::read_to_string(arg)
             .map_err(|e| CliError::new(EXIT_INPUT, format!("{arg}: {e}")))?

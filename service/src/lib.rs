@@ -36,6 +36,7 @@ pub mod monitor;
 pub mod notices;
 pub mod origin;
 pub mod relay;
+pub mod seal;
 pub mod server;
 pub mod settings;
 pub mod store;
@@ -75,6 +76,12 @@ pub struct Config {
     /// An existing log key file to use instead of `data_dir/log.key` (which is created on
     /// first start when this is `None`). Same rules: mode 0600, named like the origin.
     pub log_key: Option<PathBuf>,
+    /// The evidence-seal key (PKCS#8 PEM, ECDSA P-256, mode 0600) that seals evidence
+    /// certificates, with [`Config::evidence_seal_certificate`]; both `None`: the data
+    /// directory's, created self-signed on first start ([`seal`]).
+    pub evidence_seal_key: Option<PathBuf>,
+    /// The seal key's certificate and its CA chain (PEM, leaf first).
+    pub evidence_seal_certificate: Option<PathBuf>,
     /// The log origin, e.g. `relay.example.com/letro-log`: the first checkpoint line and the
     /// log key's name.
     pub origin: String,
@@ -153,6 +160,8 @@ impl Config {
             data_dir: data_dir.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             log_key: None,
+            evidence_seal_key: None,
+            evidence_seal_certificate: None,
             origin: origin.into(),
             checkpoint_interval: Duration::from_secs(5),
             max_skew: 300,
@@ -227,6 +236,9 @@ pub enum ServeError {
     /// The time-stamping client could not be made.
     #[error("time-stamping: {0}")]
     Timestamping(String),
+    /// The evidence-seal key or its certificate could not be loaded or made.
+    #[error("evidence seal: {0}")]
+    Seal(#[from] seal::SealKeyError),
 }
 
 /// One round of publication: without witnesses, sign and publish; with witnesses, sign, ask
@@ -445,6 +457,20 @@ impl Service {
             verifier,
             metrics.clone(),
         )?;
+        let sealer = seal::load_or_create(
+            &config.data_dir,
+            &config.origin,
+            config.evidence_seal_key.as_deref(),
+            config.evidence_seal_certificate.as_deref(),
+        )?;
+        let timestamping = if config.timestamp_authorities.is_empty() {
+            None
+        } else {
+            Some(std::sync::Arc::new(
+                timestamping::Timestamping::new(config.timestamp_authorities.clone())
+                    .map_err(ServeError::Timestamping)?,
+            ))
+        };
         let parts = api::Parts {
             tx,
             view,
@@ -454,6 +480,8 @@ impl Service {
             metrics,
             log_vkey: key_vkey_text,
             notices,
+            sealer: std::sync::Arc::new(sealer),
+            timestamping: timestamping.clone(),
         };
         let state = AppState::new(parts, &config);
         let witnessing = if config.witnesses.is_empty() {
@@ -513,17 +541,13 @@ impl Service {
                 }
             })
         };
-        let timestamper = if config.timestamp_authorities.is_empty() {
-            None
-        } else {
-            let t = timestamping::Timestamping::new(config.timestamp_authorities.clone())
-                .map_err(ServeError::Timestamping)?;
-            Some(tokio::spawn(timestamping::run(
+        let timestamper = timestamping.map(|t| {
+            tokio::spawn(timestamping::run(
                 state.clone(),
-                std::sync::Arc::new(t),
+                t,
                 config.checkpoint_interval.min(Duration::from_secs(1)),
-            )))
-        };
+            ))
+        });
         Ok(Self {
             state,
             publication,

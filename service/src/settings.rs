@@ -15,6 +15,8 @@
 //! listen = "127.0.0.1:8080"
 //! origin = "relay.example.com/letro-log"  # checkpoint origin and log key name; default: recorded, else localhost/letro-log
 //! log_key = "/etc/letro/log.key"          # optional: an existing key file (mode 0600)
+//! evidence_seal_key = "/etc/letro/seal.key"          # optional, with the next: PKCS#8 ECDSA P-256 (0600)
+//! evidence_seal_certificate = "/etc/letro/seal.pem"  # its certificate, then its CA chain (PEM)
 //! checkpoint_interval_seconds = 5
 //! max_skew_seconds = 300
 //! body_limit_bytes = 65536
@@ -65,6 +67,10 @@ pub struct Settings {
     pub origin: Option<String>,
     /// [`Config::log_key`].
     pub log_key: Option<PathBuf>,
+    /// [`Config::evidence_seal_key`].
+    pub evidence_seal_key: Option<PathBuf>,
+    /// [`Config::evidence_seal_certificate`].
+    pub evidence_seal_certificate: Option<PathBuf>,
     /// [`Config::checkpoint_interval`], seconds (at least 1).
     pub checkpoint_interval_seconds: Option<u64>,
     /// [`Config::max_skew`], seconds.
@@ -199,6 +205,10 @@ impl Settings {
             listen: over.listen.or(self.listen),
             origin: over.origin.or(self.origin),
             log_key: over.log_key.or(self.log_key),
+            evidence_seal_key: over.evidence_seal_key.or(self.evidence_seal_key),
+            evidence_seal_certificate: over
+                .evidence_seal_certificate
+                .or(self.evidence_seal_certificate),
             checkpoint_interval_seconds: over
                 .checkpoint_interval_seconds
                 .or(self.checkpoint_interval_seconds),
@@ -252,6 +262,8 @@ impl Settings {
             c.listen = v;
         }
         c.log_key = self.log_key;
+        c.evidence_seal_key = self.evidence_seal_key;
+        c.evidence_seal_certificate = self.evidence_seal_certificate;
         if let Some(v) = self.checkpoint_interval_seconds {
             c.checkpoint_interval =
                 Duration::from_secs(range("checkpoint_interval_seconds", v, 1, 86_400)?);

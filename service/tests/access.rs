@@ -187,6 +187,9 @@ async fn every_cell_of_the_access_table_holds() {
             "/v1/mailbox/{ciphertext_sha256}/receipt" => ack_uri.clone(),
             "/v1/mailbox/{ciphertext_sha256}/refusal" => refusal_uri.clone(),
             "/v1/evidence/{ciphertext_sha256}/{event}" => seed_evidence.clone(),
+            "/v1/evidence/{ciphertext_sha256}/{event}/certificate" => {
+                format!("{seed_evidence}/certificate")
+            }
             p => p.to_owned(),
         };
         for (cell, cred) in cols[2..8].iter().zip(credentials) {
@@ -206,6 +209,10 @@ async fn every_cell_of_the_access_table_holds() {
                 && cred == Some(tokens.client.as_str())
             {
                 own_evidence.clone()
+            } else if path == "/v1/evidence/{ciphertext_sha256}/{event}/certificate"
+                && cred == Some(tokens.client.as_str())
+            {
+                format!("{own_evidence}/certificate")
             } else {
                 uri.clone()
             };
@@ -252,6 +259,7 @@ async fn every_cell_of_the_access_table_holds() {
             "GET /v1/checkpoint",
             "GET /v1/directory/{account}",
             "GET /v1/evidence/{ciphertext_sha256}/{event}",
+            "GET /v1/evidence/{ciphertext_sha256}/{event}/certificate",
             "GET /v1/log/checkpoint",
             "GET /v1/log/consistency",
             "GET /v1/log/key",
@@ -279,7 +287,7 @@ async fn every_cell_of_the_access_table_holds() {
         .collect();
     routes.sort();
     assert_eq!(endpoints, routes, "ACCESS.md and the router differ");
-    assert_eq!(cells, 26 * 6);
+    assert_eq!(cells, 27 * 6);
 
     // A malformed Authorization header is the same as none.
     let (st, _) = call(

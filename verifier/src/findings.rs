@@ -2,8 +2,10 @@
 //! the human output and `--json`, so that the two cannot say different things.
 
 use crate::checks::OpenedRecipient;
+use crate::evidence::VerifiedEvidence;
 use crate::timestamps::{trusted_time, TokenOutcome};
 use crate::{KeySource, TrustLevel, VerifiedDelivery};
+use letro_core::evidence::EventFacts;
 
 /// A caveat about a verified bundle: something a reader could take it to show that it does not.
 /// Each has a stable [`Caveat::code`] and a one-sentence [`Caveat::message`].
@@ -239,4 +241,159 @@ pub fn findings(delivery: &VerifiedDelivery, recipient: Option<&OpenedRecipient>
         caveats.push(Caveat::NoTrustedTimestamp);
     }
     Findings { shows, caveats }
+}
+
+/// A time for people: `2026-12-03 09:30 UTC` (seconds when not zero), or the raw number when it
+/// is out of range.
+pub fn when(t: u64) -> String {
+    match letro_core::bundle::format_time(t) {
+        Some(s) => {
+            let s = s.replace('T', " ").replace('Z', "");
+            let s = s.strip_suffix(":00").map(str::to_string).unwrap_or(s);
+            format!("{s} UTC")
+        }
+        None => format!("{t} (Unix seconds)"),
+    }
+}
+
+/// What a verified evidence record shows, as sentences for people (the first names the event;
+/// the others, indented by two spaces, its facts, log, witnesses and time-stamps).
+pub fn evidence_shows(v: &VerifiedEvidence) -> Vec<String> {
+    let r = &v.record;
+    let event = r.facts.event();
+    let mut out = vec![format!(
+        "verified: an evidence record of the event {} (ETSI EN 319 522 {})",
+        event.name(),
+        event.etsi_event()
+    )];
+    out.push(format!(
+        "  for the ciphertext with SHA-256 {}",
+        r.ciphertext_hash.to_hex()
+    ));
+    let relay_clock = "(the relay's clock)";
+    match &r.facts {
+        EventFacts::SubmissionAccepted { sender, routing } => out.push(format!(
+            "  accepted for delivery from the account {sender:?} to the account {routing:?}"
+        )),
+        EventFacts::SubmissionRejected {
+            sender,
+            reason,
+            time,
+        } => out.push(format!(
+            "  rejected at {} {relay_clock}, from the account {sender:?}; reason: {}",
+            when(*time),
+            reason.name()
+        )),
+        EventFacts::MadeAvailable { routing, time } => out.push(format!(
+            "  made available in the mailbox of the account {routing:?} at {} {relay_clock}",
+            when(*time)
+        )),
+        EventFacts::Retrieved { time, .. } => out.push(format!(
+            "  retrieved by the recipient, who signed a receipt at {} (the recipient's clock)",
+            when(*time)
+        )),
+        EventFacts::Refused { time, reason, .. } => {
+            out.push(format!(
+            "  refused by the recipient, who signed the refusal at {} (the recipient's clock); \
+             reason: {}",
+            when(*time),
+            reason.as_deref().map_or("none given".to_owned(), |r| format!("{r:?}"))
+        ))
+        }
+        EventFacts::Expired { retention, time } => out.push(format!(
+            "  not retrieved nor refused within the retention period of {retention} s; expired \
+             at {} {relay_clock}",
+            when(*time)
+        )),
+    }
+    if let Some(k) = &v.identity_key {
+        out.push(format!(
+            "  signed with a receipt key certified by the Signal identity key {}",
+            hex::encode(k)
+        ));
+    }
+    let cp = &v.checkpoint;
+    out.push(format!(
+        "  recorded in the log {} at index {} (checkpoint of size {} published {}, signed by {})",
+        cp.origin,
+        r.leaf_index,
+        cp.size,
+        when(cp.time),
+        v.signers.join(", ")
+    ));
+    if let Some(cs) = &v.cosignatures {
+        for c in cs {
+            out.push(format!(
+                "  cosigned by the witness {} at {} (the witness's clock)",
+                c.policy_name,
+                when(c.time)
+            ));
+        }
+    }
+    for o in &v.timestamps {
+        if let TokenOutcome::Trusted(s) = o {
+            out.push(format!(
+                "  time-stamped (RFC 3161) by {} at {} (the TSA's clock{}; trusted through {})",
+                s.signer,
+                when(s.time),
+                s.accuracy_ms
+                    .map_or(String::new(), |a| format!(", accuracy {a} ms")),
+                s.anchor.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    if let Some(s) = trusted_time(&v.timestamps) {
+        out.push(format!(
+            "  so the event happened no later than {} (the TSA's time rounded up, plus its \
+             accuracy), by a trusted TSA's clock and not the operator's",
+            when(s.latest)
+        ));
+    }
+    out
+}
+
+/// What a verified evidence record does not show, as sentences for people.
+pub fn evidence_not_shown(v: &VerifiedEvidence) -> Vec<String> {
+    let mut out = vec![
+        "the content of the message: the record holds its hash, not its text".to_owned(),
+        format!(
+            "that the issuer's evidence policy is {}: the record names it, but neither the leaf \
+             nor the checkpoint binds it",
+            v.record.policy
+        ),
+        "that the log key and the checkpoint time are honest beyond the witnesses given with \
+         --policy: the checkpoint time is the operator's clock"
+            .to_owned(),
+    ];
+    if !v.record.facts.time_signed_by_recipient() {
+        out.push(
+            "the event time beyond the checkpoint that includes the event: it is the relay's \
+             clock"
+                .to_owned(),
+        );
+    }
+    if v.cosignatures.is_none() {
+        out.push("that any witness saw this checkpoint (no --policy was given)".to_owned());
+    }
+    for o in &v.timestamps {
+        if let TokenOutcome::Untrusted { stamp, why } = o {
+            out.push(format!(
+                "the time {} that a time-stamp by {} states: it is intact, but not trusted ({why})",
+                when(stamp.time),
+                stamp.signer
+            ));
+        }
+    }
+    if v.timestamps.is_empty() {
+        out.push(
+            "any time from outside the operator: the record carries no RFC 3161 time-stamp"
+                .to_owned(),
+        );
+    }
+    out.push(
+        "that a TSA certificate was not revoked: revocation is not checked; a TSA's time is \
+         checked at the time-stamp's own time"
+            .to_owned(),
+    );
+    out
 }

@@ -49,6 +49,7 @@ pub mod certificate;
 pub mod checks;
 pub mod evidence;
 pub mod findings;
+pub mod pdf;
 pub mod snarkjs;
 pub mod timestamps;
 pub mod trust;

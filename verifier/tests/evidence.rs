@@ -216,3 +216,238 @@ fn evidence_records_are_verified_with_numbered_checks_and_exit_codes() {
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("neither the leaf nor the checkpoint binds it"));
 }
+
+/// A certificate made from `document` (unsealed), written to `dir/name`.
+fn certificate(
+    dir: &Path,
+    name: &str,
+    document: &[u8],
+    opening: Option<&[u8]>,
+    verifier: &letro_verifier::Verifier,
+) -> PathBuf {
+    let issue = letro_certificate::content::Issue {
+        at: 1_767_225_600,
+        sealed_by: None,
+    };
+    let doc = letro_certificate::certify(verifier, document, opening, &issue).unwrap();
+    let pdf = letro_certificate::render(&doc).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, pdf).unwrap();
+    path
+}
+
+fn json_report(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Replaces every `from` in the file at `path` by `to` (same length), into `dir/name`.
+fn altered(path: &Path, dir: &Path, name: &str, from: &[u8], to: &[u8]) -> PathBuf {
+    assert_eq!(from.len(), to.len());
+    let mut bytes = std::fs::read(path).unwrap();
+    let found: Vec<usize> = (0..bytes.len().saturating_sub(from.len() - 1))
+        .filter(|&i| &bytes[i..i + from.len()] == from)
+        .collect();
+    assert!(
+        !found.is_empty(),
+        "{} not found",
+        String::from_utf8_lossy(from)
+    );
+    for at in found {
+        bytes[at..at + to.len()].copy_from_slice(to);
+    }
+    let out = dir.join(name);
+    std::fs::write(&out, bytes).unwrap();
+    out
+}
+
+#[test]
+fn evidence_certificates_are_verified_from_the_documents_they_embed() {
+    let dir = tmp("certificates");
+    let key = SignerKey::from_seed(ORIGIN, &[9; 32]).unwrap();
+    let vkey = key.verifier_key().to_string();
+    let verifier = letro_verifier::Verifier::new(vec![key.verifier_key()]).unwrap();
+    let record = records(&key)[1].encode().unwrap();
+    let pdf = certificate(&dir, "expired.pdf", record.as_bytes(), None, &verifier);
+    let p = pdf.to_str().unwrap();
+
+    // The record inside verifies; check 0 says what was and was not checked.
+    let out = run(&[p, "--log-key", &vkey, "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report = json_report(&out);
+    let checks = report["bundles"][0]["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["check"], "0 certificate (PDF)", "{report}");
+    assert_eq!(checks[0]["result"], "ok");
+    let detail = checks[0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("2 attachments read"), "{detail}");
+    assert!(
+        detail.contains("evidence.json") && detail.contains("checkpoint.txt"),
+        "{detail}"
+    );
+    assert!(detail.contains("NOT checked by letro-verify"), "{detail}");
+    assert_eq!(checks.len(), 6, "{report}");
+    assert!(checks.iter().all(|c| c["result"] == "ok"), "{report}");
+
+    // Another log key: the record's checkpoint is not trusted (exit 1, as for the record).
+    let other = SignerKey::from_seed(ORIGIN, &[8; 32]).unwrap();
+    let out = run(&[p, "--log-key", &other.verifier_key().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // The event inside altered (expired -> a later time): the inclusion fails (exit 1).
+    let changed = altered(
+        &pdf,
+        &dir,
+        "changed.pdf",
+        b"\"retention_seconds\": 1209600",
+        b"\"retention_seconds\": 1209601",
+    );
+    let out = run(&[changed.to_str().unwrap(), "--log-key", &vkey, "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // The embedded checkpoint copy altered: it no longer matches the record's (exit 1).
+    let mismatched = altered(
+        &pdf,
+        &dir,
+        "mismatch.pdf",
+        b"\n\n\xe2\x80\x94 relay.example/letro-log",
+        b"\n\n\xe2\x80\x94 relay.example/letro-loG",
+    );
+    let out = run(&[mismatched.to_str().unwrap(), "--log-key", &vkey, "--json"]);
+    let report = json_report(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.to_string().contains("Certificate.Mismatch"),
+        "{report}"
+    );
+
+    // The main document's name changed: no Letro document in the PDF (exit 3).
+    let renamed = altered(
+        &pdf,
+        &dir,
+        "renamed.pdf",
+        b"(evidence.json)",
+        b"(evidence.jsoX)",
+    );
+    let out = run(&[renamed.to_str().unwrap(), "--log-key", &vkey, "--json"]);
+    let report = json_report(&out);
+    assert_eq!(out.status.code(), Some(3), "{report}");
+    assert!(
+        report.to_string().contains("Certificate.Malformed"),
+        "{report}"
+    );
+
+    // Truncated, or not a PDF at all past its header: exit 3, nothing verified.
+    let bytes = std::fs::read(&pdf).unwrap();
+    for cut in [10, bytes.len() / 2, bytes.len() - 3] {
+        let t = dir.join(format!("cut-{cut}.pdf"));
+        std::fs::write(&t, &bytes[..cut]).unwrap();
+        let out = run(&[t.to_str().unwrap(), "--log-key", &vkey]);
+        assert_eq!(out.status.code(), Some(3), "cut at {cut}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("hint:"));
+    }
+}
+
+#[test]
+fn bundle_certificates_carry_their_opening_and_are_verified_with_it() {
+    let dir = tmp("bundle-certificates");
+    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/bundles/v2/valid");
+    let bundle = std::fs::read(format!("{base}/valid-day.bundle.json")).unwrap();
+    let opening = std::fs::read(format!("{base}/valid.opening.json")).unwrap();
+    let vkey = std::fs::read_to_string(format!("{base}/log.vkey")).unwrap();
+    let verifier =
+        letro_verifier::Verifier::new(vec![
+            letro_log::note::VerifierKey::parse(vkey.trim()).unwrap()
+        ])
+        .unwrap()
+        .with_trust_policy(letro_verifier::TrustPolicy {
+            accept_insecure_dev: true,
+            accept_user_supplied: false,
+        });
+    let pdf = certificate(&dir, "bundle.pdf", &bundle, Some(&opening), &verifier);
+    let p = pdf.to_str().unwrap();
+    let key_file = format!("{base}/log.vkey");
+
+    let out = run(&[
+        p,
+        "--log-key",
+        &key_file,
+        "--accept-insecure-dev-keys",
+        "--json",
+    ]);
+    let report = json_report(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    let checks = report["bundles"][0]["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["check"], "0 certificate (PDF)");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["check"] == "opening" && c["result"] == "ok"),
+        "{report}"
+    );
+    // Without --accept-insecure-dev-keys the built-in key is refused, as for the bundle.
+    let out = run(&[p, "--log-key", &key_file]);
+    assert_eq!(out.status.code(), Some(4));
+    // An --opening besides the embedded one is a usage error.
+    let out = run(&[
+        p,
+        "--log-key",
+        &key_file,
+        "--opening",
+        &format!("{base}/valid.opening.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // The proof inside altered (one digit of the first proof coordinate): exit 1.
+    let text = std::fs::read(&pdf).unwrap();
+    let at = text
+        .windows(10)
+        .position(|w| w == b"\"proof\": \"")
+        .unwrap()
+        + 12;
+    let mut bad = text.clone();
+    bad[at] = if bad[at] == b'1' { b'2' } else { b'1' };
+    let broken = dir.join("broken.pdf");
+    std::fs::write(&broken, bad).unwrap();
+    let out = run(&[
+        broken.to_str().unwrap(),
+        "--log-key",
+        &key_file,
+        "--accept-insecure-dev-keys",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+
+    // A certificate is never made for a document that does not verify.
+    let strict =
+        letro_verifier::Verifier::new(vec![
+            letro_log::note::VerifierKey::parse(vkey.trim()).unwrap()
+        ])
+        .unwrap()
+        .with_trust_policy(letro_verifier::TrustPolicy::CEREMONY_ONLY);
+    let issue = letro_certificate::content::Issue {
+        at: 0,
+        sealed_by: None,
+    };
+    let refused = letro_certificate::certify(&strict, &bundle, Some(&opening), &issue);
+    assert!(
+        matches!(
+            &refused,
+            Err(letro_certificate::CertificateError::NotVerified(m)) if m.contains("UntrustedVerifyingKey")
+        ),
+        "{refused:?}"
+    );
+}

@@ -98,6 +98,67 @@ pub(super) async fn get_evidence(
     caller: Caller,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let json = record(&state, caller, path).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+/// `GET /v1/evidence/{ciphertext_sha256}/{event}/certificate`: the record of
+/// [`get_evidence`], verified here against the log's own key, written as a PDF/A-3
+/// certificate and sealed (PAdES B-T when a TSA answers for the seal, else B-B).
+pub(super) async fn get_evidence_certificate(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let json = record(&state, caller, path).await?;
+    let now = crate::unix_now();
+    let inner = state.inner.clone();
+    let prepared = tokio::task::spawn_blocking(move || {
+        let key = letro_log::note::VerifierKey::parse(&inner.log_vkey).map_err(internal)?;
+        let verifier = letro_verifier::Verifier::new(vec![key]).map_err(internal)?;
+        let issue = letro_certificate::content::Issue {
+            at: now,
+            sealed_by: Some(inner.sealer.name().to_owned()),
+        };
+        let doc = letro_certificate::certify(&verifier, json.as_bytes(), None, &issue)
+            .map_err(internal)?;
+        letro_certificate::seal::prepare(&doc, &inner.sealer, now).map_err(internal)
+    })
+    .await
+    .map_err(internal)??;
+    let mut token = None;
+    if let Some(t) = &state.inner.timestamping {
+        for tsa in t.tsas() {
+            match t.stamp(tsa, prepared.signature_value()).await {
+                Ok((bytes, _)) => {
+                    token = Some(bytes);
+                    break;
+                }
+                Err(e) => tracing::warn!(tsa, error = %e, "no time-stamp for an evidence seal"),
+            }
+        }
+    }
+    let pdf = prepared.finish(token.as_deref()).map_err(internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"evidence-certificate.pdf\"",
+            ),
+        ],
+        pdf,
+    )
+        .into_response())
+}
+
+/// The evidence record the caller asked for, encoded: the shared part of the record and
+/// certificate routes (access, lookup, inclusion proof, time-stamps).
+async fn record(
+    state: &AppState,
+    caller: Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<String, ApiError> {
     let Path((h, event)) =
         path.map_err(|_| ApiError::InvalidRequest("malformed evidence path".into()))?;
     let h = parse_hash(&h)?;
@@ -163,7 +224,7 @@ pub(super) async fn get_evidence(
             .map_err(internal)?;
         (cp, proof)
     };
-    let timestamps = crate::timestamping::tokens_for(&state, &checkpoint.text).await?;
+    let timestamps = crate::timestamping::tokens_for(state, &checkpoint.text).await?;
     let record = EvidenceRecord {
         ciphertext_hash: h,
         origin: state.inner.origin.clone(),
@@ -176,6 +237,5 @@ pub(super) async fn get_evidence(
         checkpoint: checkpoint.text,
         timestamps,
     };
-    let json = record.encode().map_err(internal)?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+    record.encode().map_err(internal)
 }

@@ -83,6 +83,10 @@ fn handlers(envelope_limit: usize) -> Vec<(&'static str, MethodRouter<AppState>)
         ("post_proof", post(post_proof)),
         ("get_proof_job", get(get_proof)),
         ("get_evidence", get(evidence::get_evidence)),
+        (
+            "get_evidence_certificate",
+            get(evidence::get_evidence_certificate),
+        ),
         ("issue_token", post(crate::admin::post_token)),
         ("list_tokens", get(crate::admin::list_tokens)),
         ("revoke_token", delete(crate::admin::revoke_token)),
@@ -317,6 +321,10 @@ mod tests {
             metrics,
             log_vkey: String::new(),
             notices: crate::notices::Notices::disabled(),
+            sealer: Arc::new(
+                crate::seal::load_or_create(dir.path(), "example.invalid/log", None, None).unwrap(),
+            ),
+            timestamping: None,
         };
         let state = AppState::new(parts, &config);
         let body = json!({

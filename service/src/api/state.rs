@@ -21,6 +21,8 @@ pub(crate) struct Inner {
     pub(crate) origin: String,
     pub(crate) evidence_policy: String,
     pub(crate) notices: crate::notices::Notices,
+    pub(crate) sealer: Arc<letro_certificate::seal::Sealer>,
+    pub(crate) timestamping: Option<Arc<crate::timestamping::Timestamping>>,
 }
 
 /// The state handlers share: the writer's channel, the log view, the token table and settings.
@@ -47,6 +49,10 @@ pub(crate) struct Parts {
     pub log_vkey: String,
     /// The delivery notices owed to senders.
     pub notices: crate::notices::Notices,
+    /// The evidence-seal key.
+    pub sealer: Arc<letro_certificate::seal::Sealer>,
+    /// The TSAs, for the seal's time-stamp.
+    pub timestamping: Option<Arc<crate::timestamping::Timestamping>>,
 }
 
 impl AppState {
@@ -60,6 +66,8 @@ impl AppState {
             metrics,
             log_vkey,
             notices,
+            sealer,
+            timestamping,
         } = parts;
         Self {
             inner: Arc::new(Inner {
@@ -79,6 +87,8 @@ impl AppState {
                 origin: config.origin.clone(),
                 evidence_policy: config.evidence_policy.clone(),
                 notices,
+                sealer,
+                timestamping,
             }),
         }
     }

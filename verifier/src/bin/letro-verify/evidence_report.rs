@@ -1,13 +1,16 @@
 //! The report of one evidence record (`letro-evidence/v1`): the same numbered checks, exit
 //! codes and JSON shape as a bundle's, with the event instead of a statement.
 
-use letro_core::evidence::{EventFacts, EVIDENCE_VERSION};
+use letro_core::evidence::EVIDENCE_VERSION;
 use letro_verifier::evidence::{EvidenceVerifyError, VerifiedEvidence};
-use letro_verifier::timestamps::{trusted_time, TokenOutcome};
 use letro_verifier::Verifier;
 use serde_json::{json, Value};
 
-use super::{chain, print_checks, print_failures, when, Check, Failure};
+use letro_verifier::findings::{evidence_not_shown as not_shown, evidence_shows as event_words};
+
+use letro_verifier::timestamps::{trusted_time, TokenOutcome};
+
+use super::{chain, print_checks, print_failures, Check, Failure};
 
 /// The steps of `Verifier::verify_evidence`.
 const EVIDENCE_STEPS: [&str; 5] = [
@@ -73,145 +76,6 @@ fn failure(e: &EvidenceVerifyError) -> Failure {
     Failure::new(e.code(), chain(e), hint)
 }
 
-fn event_words(v: &VerifiedEvidence) -> Vec<String> {
-    let r = &v.record;
-    let event = r.facts.event();
-    let mut out = vec![format!(
-        "verified: an evidence record of the event {} (ETSI EN 319 522 {})",
-        event.name(),
-        event.etsi_event()
-    )];
-    out.push(format!(
-        "  for the ciphertext with SHA-256 {}",
-        r.ciphertext_hash.to_hex()
-    ));
-    let relay_clock = "(the relay's clock)";
-    match &r.facts {
-        EventFacts::SubmissionAccepted { sender, routing } => out.push(format!(
-            "  accepted for delivery from the account {sender:?} to the account {routing:?}"
-        )),
-        EventFacts::SubmissionRejected {
-            sender,
-            reason,
-            time,
-        } => out.push(format!(
-            "  rejected at {} {relay_clock}, from the account {sender:?}; reason: {}",
-            when(*time),
-            reason.name()
-        )),
-        EventFacts::MadeAvailable { routing, time } => out.push(format!(
-            "  made available in the mailbox of the account {routing:?} at {} {relay_clock}",
-            when(*time)
-        )),
-        EventFacts::Retrieved { time, .. } => out.push(format!(
-            "  retrieved by the recipient, who signed a receipt at {} (the recipient's clock)",
-            when(*time)
-        )),
-        EventFacts::Refused { time, reason, .. } => {
-            out.push(format!(
-            "  refused by the recipient, who signed the refusal at {} (the recipient's clock); \
-             reason: {}",
-            when(*time),
-            reason.as_deref().map_or("none given".to_owned(), |r| format!("{r:?}"))
-        ))
-        }
-        EventFacts::Expired { retention, time } => out.push(format!(
-            "  not retrieved nor refused within the retention period of {retention} s; expired \
-             at {} {relay_clock}",
-            when(*time)
-        )),
-    }
-    if let Some(k) = &v.identity_key {
-        out.push(format!(
-            "  signed with a receipt key certified by the Signal identity key {}",
-            hex::encode(k)
-        ));
-    }
-    let cp = &v.checkpoint;
-    out.push(format!(
-        "  recorded in the log {} at index {} (checkpoint of size {} published {}, signed by {})",
-        cp.origin,
-        r.leaf_index,
-        cp.size,
-        when(cp.time),
-        v.signers.join(", ")
-    ));
-    if let Some(cs) = &v.cosignatures {
-        for c in cs {
-            out.push(format!(
-                "  cosigned by the witness {} at {} (the witness's clock)",
-                c.policy_name,
-                when(c.time)
-            ));
-        }
-    }
-    for o in &v.timestamps {
-        if let TokenOutcome::Trusted(s) = o {
-            out.push(format!(
-                "  time-stamped (RFC 3161) by {} at {} (the TSA's clock{}; trusted through {})",
-                s.signer,
-                when(s.time),
-                s.accuracy_ms
-                    .map_or(String::new(), |a| format!(", accuracy {a} ms")),
-                s.anchor.as_deref().unwrap_or("?")
-            ));
-        }
-    }
-    if let Some(s) = trusted_time(&v.timestamps) {
-        out.push(format!(
-            "  so the event happened no later than {} (the TSA's time rounded up, plus its \
-             accuracy), by a trusted TSA's clock and not the operator's",
-            when(s.latest)
-        ));
-    }
-    out
-}
-
-fn not_shown(v: &VerifiedEvidence) -> Vec<String> {
-    let mut out = vec![
-        "the content of the message: the record holds its hash, not its text".to_owned(),
-        format!(
-            "that the issuer's evidence policy is {}: the record names it, but neither the leaf \
-             nor the checkpoint binds it",
-            v.record.policy
-        ),
-        "that the log key and the checkpoint time are honest beyond the witnesses given with \
-         --policy: the checkpoint time is the operator's clock"
-            .to_owned(),
-    ];
-    if !v.record.facts.time_signed_by_recipient() {
-        out.push(
-            "the event time beyond the checkpoint that includes the event: it is the relay's \
-             clock"
-                .to_owned(),
-        );
-    }
-    if v.cosignatures.is_none() {
-        out.push("that any witness saw this checkpoint (no --policy was given)".to_owned());
-    }
-    for o in &v.timestamps {
-        if let TokenOutcome::Untrusted { stamp, why } = o {
-            out.push(format!(
-                "the time {} that a time-stamp by {} states: it is intact, but not trusted ({why})",
-                when(stamp.time),
-                stamp.signer
-            ));
-        }
-    }
-    if v.timestamps.is_empty() {
-        out.push(
-            "any time from outside the operator: the record carries no RFC 3161 time-stamp"
-                .to_owned(),
-        );
-    }
-    out.push(
-        "that a TSA certificate was not revoked: revocation is not checked; a TSA's time is \
-         checked at the time-stamp's own time"
-            .to_owned(),
-    );
-    out
-}
-
 impl EvidenceReport {
     pub(crate) fn new(file: &str, bytes: &[u8], verifier: &Verifier) -> Self {
         let r = verifier.verify_evidence(bytes);
@@ -233,6 +97,11 @@ impl EvidenceReport {
             failures: failed.map(|(_, f)| f).into_iter().collect(),
             verified: r.ok(),
         }
+    }
+
+    /// Puts `check` (a certificate's) before the record's own checks.
+    pub(crate) fn prepend(&mut self, check: Check) {
+        self.checks.insert(0, check);
     }
 
     pub(crate) fn print(&self) {

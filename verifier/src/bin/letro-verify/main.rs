@@ -12,12 +12,13 @@ use letro_log::note::{NoteVerifyError, VerifierKey};
 use letro_verifier::checks::{
     check_ciphertext, check_opening_for, CiphertextError, OpenedRecipient, OpeningCheckError,
 };
-use letro_verifier::findings::{findings, Caveat};
+use letro_verifier::findings::{findings, when, Caveat};
 use letro_verifier::{
     KeySource, PinnedKey, TrustLevel, TrustPolicy, VerifiedDelivery, Verifier, VerifyError,
 };
 use serde_json::{json, Value};
 
+mod certificate_input;
 mod evidence_report;
 use evidence_report::{is_evidence, EvidenceReport};
 
@@ -137,12 +138,22 @@ fn main() -> ExitCode {
         Err(u) => return usage_exit(u),
     };
     let mut reports = Vec::new();
-    let inputs: Vec<(String, Result<Vec<u8>, Failure>)> =
-        cli.bundles.iter().map(|b| (b.clone(), read(b))).collect();
+    // Evidence certificates (PDF) are unpacked into the documents they embed.
+    let inputs: Vec<Input> = cli
+        .bundles
+        .iter()
+        .map(|b| Input::read(b, read(b)))
+        .collect();
+    if cli.opening.is_some() && inputs.iter().any(|i| i.opening.is_some()) {
+        return usage_exit(Usage(
+            "--opening was given, but the certificate embeds an opening".into(),
+            Some("verify the certificate alone: its opening.json is checked"),
+        ));
+    }
     // --ciphertext and --opening check a bundle's statement; an evidence record has neither.
     let has_evidence = inputs
         .iter()
-        .any(|(_, r)| r.as_ref().is_ok_and(|b| is_evidence(b)));
+        .any(|i| i.bytes.as_ref().is_ok_and(|b| is_evidence(b)));
     if has_evidence && (cli.ciphertext.is_some() || cli.opening.is_some()) {
         return usage_exit(Usage(
             "--ciphertext and --opening apply to bundles, not to evidence records".into(),
@@ -152,7 +163,7 @@ fn main() -> ExitCode {
     // Evidence records are verified on their own; bundles (in a batch when there are several).
     let readable: Vec<&[u8]> = inputs
         .iter()
-        .filter_map(|(_, r)| r.as_ref().ok().map(Vec::as_slice))
+        .filter_map(|i| i.bytes.as_ref().ok().map(Vec::as_slice))
         .filter(|b| !is_evidence(b))
         .collect();
     let mut results = if readable.len() > 1 {
@@ -161,14 +172,19 @@ fn main() -> ExitCode {
         readable.iter().map(|b| verifier.verify(b)).collect()
     }
     .into_iter();
-    for (name, input) in inputs {
-        let report = match input {
-            Err(e) => AnyReport::Bundle(Report::unreadable(&name, e)),
+    for input in inputs {
+        let name = input.name;
+        let mut report = match input.bytes {
+            Err((code, e)) => {
+                let mut r = Report::unreadable(&name, e);
+                r.code = code;
+                AnyReport::Bundle(r)
+            }
             Ok(bytes) if is_evidence(&bytes) => {
                 AnyReport::Evidence(EvidenceReport::new(&name, &bytes, &verifier))
             }
             Ok(bytes) => AnyReport::Bundle(match results.next() {
-                Some(r) => Report::new(&name, &bytes, r, &cli, &verifier),
+                Some(r) => Report::new(&name, &bytes, r, &cli, input.opening.as_deref(), &verifier),
                 None => Report::unreadable(
                     &name,
                     Failure::new(
@@ -179,6 +195,9 @@ fn main() -> ExitCode {
                 ),
             }),
         };
+        if let Some(check) = input.certificate {
+            report.prepend(check);
+        }
         reports.push(report);
     }
     let code = reports.iter().map(AnyReport::code).max().unwrap_or(0);
@@ -217,6 +236,46 @@ impl AnyReport {
             Self::Bundle(r) => r.to_json(),
             Self::Evidence(r) => r.to_json(),
         }
+    }
+    /// Puts `check` (a certificate's) before the document's own checks.
+    fn prepend(&mut self, check: Check) {
+        match self {
+            Self::Bundle(r) => r.checks.insert(0, check),
+            Self::Evidence(r) => r.prepend(check),
+        }
+    }
+}
+
+/// One input: a document (a bundle or an evidence record), read from a file or out of an
+/// evidence certificate (PDF), with the certificate's opening and check.
+struct Input {
+    name: String,
+    bytes: Result<Vec<u8>, (u8, Failure)>,
+    opening: Option<Vec<u8>>,
+    certificate: Option<Check>,
+}
+
+impl Input {
+    fn read(name: &str, bytes: Result<Vec<u8>, Failure>) -> Self {
+        let mut input = Self {
+            name: name.to_owned(),
+            bytes: bytes.map_err(|f| (3, f)),
+            opening: None,
+            certificate: None,
+        };
+        let Ok(pdf) = &input.bytes else { return input };
+        if !letro_verifier::pdf::is_pdf(pdf) {
+            return input;
+        }
+        input.bytes = match certificate_input::unpack(pdf) {
+            Ok(u) => {
+                input.opening = u.opening;
+                input.certificate = Some(u.check);
+                Ok(u.document)
+            }
+            Err(refusal) => Err(refusal),
+        };
+        input
     }
 }
 
@@ -422,17 +481,6 @@ struct Report {
     recipient: Option<OpenedRecipient>,
 }
 
-fn when(t: u64) -> String {
-    match letro_core::bundle::format_time(t) {
-        Some(s) => {
-            let s = s.replace('T', " ").replace('Z', "");
-            let s = s.strip_suffix(":00").map(str::to_string).unwrap_or(s);
-            format!("{s} UTC")
-        }
-        None => format!("{t} (Unix seconds)"),
-    }
-}
-
 impl Report {
     fn unreadable(file: &str, f: Failure) -> Self {
         let mut checks = vec![Check::failed("read", &f)];
@@ -458,6 +506,7 @@ impl Report {
         bytes: &[u8],
         r: Result<VerifiedDelivery, VerifyError>,
         cli: &Cli,
+        embedded_opening: Option<&[u8]>,
         verifier: &Verifier,
     ) -> Self {
         let mut checks = Vec::new();
@@ -500,21 +549,24 @@ impl Report {
                     }
                 }
             }
-            if let Some(path) = &cli.opening {
-                let res = std::fs::read(path)
-                    .map_err(|e| {
-                        (
-                            3u8,
-                            Failure::new(
-                                "Opening.Io",
-                                format!("cannot read {}: {e}", path.display()),
-                                "check the path of the opening file and its permissions",
-                            ),
-                        )
-                    })
-                    .and_then(|b| {
-                        check_opening_for(&b, v).map_err(|e| (e.exit_code(), opening_failure(&e)))
-                    });
+            let opening = match (embedded_opening, &cli.opening) {
+                (Some(b), _) => Some(Ok(b.to_vec())),
+                (None, Some(path)) => Some(std::fs::read(path).map_err(|e| {
+                    (
+                        3u8,
+                        Failure::new(
+                            "Opening.Io",
+                            format!("cannot read {}: {e}", path.display()),
+                            "check the path of the opening file and its permissions",
+                        ),
+                    )
+                })),
+                (None, None) => None,
+            };
+            if let Some(opening) = opening {
+                let res = opening.and_then(|b| {
+                    check_opening_for(&b, v).map_err(|e| (e.exit_code(), opening_failure(&e)))
+                });
                 match res {
                     Ok(o) => {
                         let certified = match &o.identity_key {
@@ -540,7 +592,10 @@ impl Report {
         } else {
             for (flag, name) in [
                 (cli.ciphertext.is_some(), "ciphertext"),
-                (cli.opening.is_some(), "opening"),
+                (
+                    cli.opening.is_some() || embedded_opening.is_some(),
+                    "opening",
+                ),
             ] {
                 if flag {
                     checks.push(Check::skipped(name));
