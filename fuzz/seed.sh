@@ -3,7 +3,8 @@
 # the ./letro-demo/ that `letro-demo` leaves), subdirectories included. JSON documents go to the
 # target their name says (`*bundle.json`, `*opening.json`, `*record.json`, `*evidence.json`, as in testdata/) or
 # else their "version" member says; `*.checkpoint` files go to `checkpoint` and `note`,
-# `*.add-checkpoint` to `witness`, `*.policy` to `policy`, `*.vkey` to `keys`, `*.tile` to `tile`. Valid
+# `*.add-checkpoint` to `witness`, `*.policy` to `policy`, `*.vkey` to `keys`, `*.tile` to `tile`;
+# every `*.pdf` anywhere under testdata/ (and the arguments) to `pdf`. Valid
 # and invalid vectors alike: both are good seeds. The corpus directories are git-ignored;
 # running this again only adds files.
 set -euo pipefail
@@ -17,7 +18,7 @@ for dir in "$@"; do
 done
 cd "$(dirname "$0")"
 
-targets=(bundle checkpoint opening record note keys directory witness policy tile evidence)
+targets=(bundle checkpoint opening record note keys directory witness policy tile evidence pdf)
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
 done
@@ -56,6 +57,12 @@ while IFS= read -r -d '' f; do
   esac
   n=$((n + 1))
 done < <(find "${dirs[@]}" -type f \( -name '*.checkpoint' -o -name '*.add-checkpoint' -o -name '*.policy' -o -name '*.tile' -o -name '*.vkey' -o -name '*.json' \) -print0)
+
+# PDFs (evidence certificates, testdata/pdf/): wherever they are under testdata/; none is fine.
+while IFS= read -r -d '' f; do
+  add pdf "$f"
+  n=$((n + 1))
+done < <(find ../testdata ${args[@]+"${args[@]}"} -type f -name '*.pdf' -print0)
 
 echo "seeded $n files"
 for target in "${targets[@]}"; do

@@ -11,6 +11,13 @@
 //!   (`letro_log::timestamp::verify`, chain included).
 //! - `evidence/encode` and `evidence/etsi-xml`: writing the retrieved record as JSON and in the
 //!   EN 319 522-3 vocabulary; their sizes are printed.
+//! - `certificate/make/retrieved+2-timestamps`: the evidence certificate of that record
+//!   (`letro_certificate::certify`, which verifies the record first, then `render`: layout,
+//!   font subsets, PDF/A-3); `certificate/seal`: the same sealed (PAdES: the PDF written with
+//!   room for the signature, hashed, signed with ECDSA P-256, a prepared 1 KB time-stamp token
+//!   put in; no network); `certificate/verify/retrieved+2-timestamps`: reading the record out of
+//!   the PDF (`letro_verifier::pdf::attachments`) and verifying it, to compare with
+//!   `evidence/verify/retrieved+2-timestamps`. The sizes are printed.
 #![allow(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -170,9 +177,59 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+    certificates(c, &trusting, &stamped_json, &ec);
     let mut g = c.benchmark_group("evidence");
     g.bench_function("encode", |b| b.iter(|| record.encode().unwrap()));
     g.bench_function("etsi-xml", |b| b.iter(|| record.to_etsi_xml()));
+    g.finish();
+}
+
+fn certificates(c: &mut Criterion, verifier: &Verifier, record: &[u8], tsa: &tsa::Tsa) {
+    let issue = letro_certificate::content::Issue {
+        at: 1_795_219_200,
+        sealed_by: Some(ORIGIN.into()),
+    };
+    let make = || {
+        let doc = letro_certificate::certify(verifier, record, None, &issue).unwrap();
+        letro_certificate::render(&doc).unwrap()
+    };
+    let pdf = make();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["seal.bench.invalid".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let sealer =
+        letro_certificate::seal::Sealer::new(&key.serialize_der(), &[cert.der().to_vec()], ORIGIN)
+            .unwrap();
+    let doc = letro_certificate::certify(verifier, record, None, &issue).unwrap();
+    let prepared = letro_certificate::seal::prepare(&doc, &sealer, issue.at).unwrap();
+    let token = tsa.stamp(prepared.signature_value());
+    let sealed = prepared.finish(Some(&token)).unwrap();
+    eprintln!(
+        "certificate of the retrieved record with two tokens: {} bytes unsealed, {} bytes sealed \
+         (seal time-stamp token {} bytes)",
+        pdf.len(),
+        sealed.len(),
+        token.len()
+    );
+    let mut g = c.benchmark_group("certificate");
+    g.bench_function("make/retrieved+2-timestamps", |b| b.iter(make));
+    g.bench_function("seal", |b| {
+        b.iter(|| {
+            letro_certificate::seal::prepare(&doc, &sealer, issue.at)
+                .unwrap()
+                .finish(Some(&token))
+                .unwrap()
+        })
+    });
+    g.bench_function("verify/retrieved+2-timestamps", |b| {
+        b.iter(|| {
+            let files = letro_verifier::pdf::attachments(&sealed).unwrap();
+            let main = files.iter().find(|a| a.name == "evidence.json").unwrap();
+            verifier.verify_evidence(&main.bytes).unwrap()
+        })
+    });
     g.finish();
 }
 

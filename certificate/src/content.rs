@@ -129,16 +129,27 @@ fn timestamp_attachments(tokens: &[Vec<u8>], out: &mut Vec<Attachment>) {
 /// and the list of attachments.
 fn closing(blocks: &mut Vec<Block>, primary: &str, attachments: &[Attachment], issue: &Issue) {
     blocks.push(Block::Section("Which document goes to whom".into()));
-    blocks.push(Block::Bullet(format!(
-        "This certificate and its attachment {primary} may be shown to anyone who needs the \
-         evidence (a court, an auditor, the other party): they contain the message's \
-         fingerprint, never its content."
-    )));
-    blocks.push(Block::Bullet(
-        "An opening (opening.json) reveals which receipt key, and so which recipient, \
-         acknowledged the message: give it only to those entitled to know the recipient."
-            .into(),
-    ));
+    if primary == "bundle.json" {
+        blocks.push(Block::Bullet(
+            "This certificate and its attachment bundle.json may be shown to anyone who needs \
+             the evidence (a court, an auditor, the other party): they contain the message's \
+             fingerprint, never its content, and do not name the recipient."
+                .into(),
+        ));
+        blocks.push(Block::Bullet(
+            "An opening (opening.json) reveals which receipt key, and so which recipient, \
+             acknowledged the message: give it only to those entitled to know the recipient."
+                .into(),
+        ));
+    } else {
+        blocks.push(Block::Bullet(
+            "This certificate and its attachment evidence.json contain the message's \
+             fingerprint, never its content, but they name the parties and details the \
+             issuer's policy discloses (see The facts): give them to those entitled to know \
+             them, such as the court or the other party."
+                .into(),
+        ));
+    }
     blocks.push(Block::Bullet(
         "The encrypted message (the ciphertext) shows that it is the message meant: its SHA-256 \
          is the fingerprint above. It does not show the content, which only the recipient's \
@@ -174,14 +185,14 @@ fn closing(blocks: &mut Vec<Block>, primary: &str, attachments: &[Attachment], i
         }
     )));
     blocks.push(Block::Section("Attached documents".into()));
+    blocks.push(Block::Paragraph(
+        "Each is embedded in this PDF (a PDF reader lists them as attachments), with its SHA-256:"
+            .into(),
+    ));
     for a in attachments {
         blocks.push(mono(
-            &a.name,
-            format!(
-                "{} bytes, SHA-256 {}",
-                a.bytes.len(),
-                hex::encode(Sha256::digest(&a.bytes))
-            ),
+            &format!("{} ({} bytes)", a.name, a.bytes.len()),
+            hex::encode(Sha256::digest(&a.bytes)),
         ));
     }
 }
@@ -208,17 +219,23 @@ pub fn for_bundle(
         "This certificate states that the registered message whose encrypted form has the \
          SHA-256 fingerprint below was handed over to its recipient, who acknowledged it with \
          a signed receipt at a time between {} and {}. The acknowledgement is recorded in the \
-         append-only delivery log {}. A zero-knowledge proof shows this without revealing the \
-         message's content, the exact time{}.",
+         append-only delivery log {}. A zero-knowledge proof shows this without revealing {}.",
         when(s.not_before),
         when(s.not_after),
         cp.origin,
         if opening.is_some() {
-            ""
+            "the message's content or the exact time"
         } else {
-            " or who the recipient is"
+            "the message's content, the exact time or who the recipient is"
         }
     ))];
+    match delivery.trust_level() {
+        TrustLevel::Ceremony => {}
+        level => blocks.push(Block::Warning(format!(
+            "Not evidence against the maker of the proof's keys: {}.",
+            trust_words(level)
+        ))),
+    }
     blocks.push(Block::Section("The facts".into()));
     blocks.push(field(
         "Event",
@@ -296,7 +313,18 @@ pub fn for_bundle(
     ));
 
     blocks.push(Block::Section("What was checked".into()));
-    blocks.extend(f.shows.iter().map(|s| Block::Bullet(capitalise(s))));
+    blocks.push(Block::Paragraph(format!(
+        "When this certificate was made, every check of the bundle passed: its form, its \
+         verifying key, the log's signature on the checkpoint, the log root and the time window, \
+         the public inputs, the Groth16 proof and the RFC 3161 time-stamps{}. In the \
+         verifier's words: {}.",
+        if opening.is_some() {
+            ", and the opening of the recipient commitment"
+        } else {
+            ""
+        },
+        f.shows.join("; ")
+    )));
     blocks.push(Block::Section("What this evidence does not prove".into()));
     blocks.extend(
         f.caveats

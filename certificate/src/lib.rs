@@ -25,6 +25,8 @@ pub enum Block {
     Paragraph(String),
     /// A bulleted sentence.
     Bullet(String),
+    /// A warning the reader must not miss, in bold between rules.
+    Warning(String),
     /// A line of monospaced text (a command).
     Code(String),
     /// A label and its value, in two columns; `mono` for hashes and keys.

@@ -37,13 +37,13 @@ use crate::{Attachment, Block, CertificateError, Document, Relationship};
 const PAGE_W: f32 = 595.28;
 const PAGE_H: f32 = 841.89;
 const MARGIN_X: f32 = 56.0;
-const MARGIN_TOP: f32 = 62.0;
-const MARGIN_BOTTOM: f32 = 64.0;
+const MARGIN_TOP: f32 = 52.0;
+const MARGIN_BOTTOM: f32 = 58.0;
 /// Where a field's value starts, from the left margin.
 const LABEL_W: f32 = 138.0;
 const TEXT_W: f32 = PAGE_W - 2.0 * MARGIN_X;
 
-const BODY: f32 = 9.5;
+const BODY: f32 = 9.0;
 const SMALL: f32 = 8.0;
 
 /// The three faces every certificate uses.
@@ -195,7 +195,7 @@ impl<'f> Layout<'f> {
     }
 
     fn text_block(&mut self, face: Face3, size: f32, x: f32, width: f32, text: &str, gray: f32) {
-        let leading = size * 1.38;
+        let leading = size * 1.32;
         for line in self.wrap(face, size, width, text) {
             self.need(leading);
             self.y -= leading;
@@ -230,13 +230,33 @@ impl<'f> Layout<'f> {
                 self.text_block(Face3::Regular, BODY, MARGIN_X, TEXT_W, t, 0.0);
                 self.y -= 3.0;
             }
+            Block::Warning(t) => {
+                self.need(30.0);
+                self.y -= 6.0;
+                let y = self.y;
+                self.push(Op::Rule {
+                    y,
+                    width: 1.5,
+                    gray: 0.0,
+                });
+                self.y -= 1.0;
+                self.text_block(Face3::Bold, BODY, MARGIN_X, TEXT_W, t, 0.0);
+                self.y -= 5.0;
+                let y = self.y;
+                self.push(Op::Rule {
+                    y,
+                    width: 1.5,
+                    gray: 0.0,
+                });
+                self.y -= 2.0;
+            }
             Block::Code(t) => {
                 self.text_block(Face3::Mono, SMALL, MARGIN_X + 12.0, TEXT_W - 12.0, t, 0.0);
                 self.y -= 3.0;
             }
             Block::Bullet(t) => {
                 let lines = self.wrap(Face3::Regular, BODY, TEXT_W - 14.0, t);
-                let leading = BODY * 1.38;
+                let leading = BODY * 1.32;
                 for (i, line) in lines.into_iter().enumerate() {
                     self.need(leading);
                     self.y -= leading;
@@ -270,7 +290,7 @@ impl<'f> Layout<'f> {
                 };
                 let labels = self.wrap(Face3::Bold, SMALL + 0.5, LABEL_W - 8.0, label);
                 let values = self.wrap(face, size, TEXT_W - LABEL_W, value);
-                let leading = BODY * 1.38;
+                let leading = BODY * 1.32;
                 let rows = labels.len().max(values.len());
                 self.need(leading * rows as f32);
                 for i in 0..rows {

@@ -518,6 +518,23 @@ async fn parties(
             .map(|k| k.iter().map(|b| format!("{b:02x}")).collect::<String>())
             .unwrap_or_default()
     ));
+    // The refusal's evidence certificate: the sealed PDF a court files, whose embedded record
+    // verifies like the record itself.
+    let refused_pdf = alice_api
+        .evidence_certificate(&h2, E::Refused)
+        .await
+        .map_err(api_fail("fetching the refusal's evidence certificate"))?;
+    let embedded = letro_verifier::pdf::attachments(&refused_pdf).map_err(fail)?;
+    let inside = embedded
+        .iter()
+        .find(|a| a.name == "evidence.json")
+        .ok_or_else(|| fail("the evidence certificate embeds no evidence record"))?;
+    verifier.verify_evidence(&inside.bytes).map_err(fail)?;
+    detail(&format!(
+        "its evidence certificate: a sealed PDF/A-3 of {} bytes embedding {} documents; the record inside verifies",
+        refused_pdf.len(),
+        embedded.len()
+    ));
     let retrieved_record = records
         .iter()
         .find(|(e, _)| *e == E::Retrieved)
@@ -528,7 +545,7 @@ async fn parties(
         .to_etsi_xml();
 
     let run = new_run_dir(dir)?;
-    let files: [(&str, Vec<u8>, bool); 8] = [
+    let files: [(&str, Vec<u8>, bool); 9] = [
         ("bundle.json", bundle.into_bytes(), false),
         ("opening.json", opening.into_bytes(), true),
         ("ciphertext.bin", envelope, false),
@@ -541,6 +558,7 @@ async fn parties(
         ("evidence-retrieved.json", retrieved_record, true),
         ("evidence-retrieved.xml", etsi.into_bytes(), true),
         ("evidence-refused.json", refused, true),
+        ("evidence-refused.pdf", refused_pdf, true),
     ];
     for (name, bytes, private) in files {
         // Never replace evidence: the run directory is new, and each file is created afresh.
@@ -556,7 +574,7 @@ async fn parties(
         "evidence of this run in {r}: bundle.json opening.json (private) ciphertext.bin log.pub witnesses.policy"
     );
     println!(
-        "  and evidence records (private: they name the parties): evidence-retrieved.json, its ETSI EN 319 522-3 form evidence-retrieved.xml, evidence-refused.json"
+        "  and evidence records (private: they name the parties): evidence-retrieved.json, its ETSI EN 319 522-3 form evidence-retrieved.xml, evidence-refused.json and its sealed certificate evidence-refused.pdf"
     );
     println!(
         "  (each run writes a new {}/run-<n>; the relay's and clients' state stays in {})",
@@ -582,6 +600,7 @@ async fn parties(
         println!("  (--accept-insecure-dev-keys is needed because these are development keys: their maker could forge proofs; without it letro-verify refuses them)");
     }
     println!("  letro-verify {r}/evidence-retrieved.json {r}/evidence-refused.json --log-key {r}/log.pub --policy {r}/witnesses.policy");
+    println!("  letro-verify {r}/evidence-refused.pdf --log-key {r}/log.pub --policy {r}/witnesses.policy");
     println!("  (from this checkout: cargo run --release --bin letro-verify -- ...)");
     println!("anyone can replay the whole log from its tiles (here a directory; a relay serves them at /v1/log):");
     println!(

@@ -133,7 +133,7 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
         out.contains(&format!("  letro-verify {r}/bundle.json --log-key {r}/log.pub --policy {r}/witnesses.policy --ciphertext {r}/ciphertext.bin --opening {r}/opening.json --accept-insecure-dev-keys\n")),
         "{out}"
     );
-    const EVIDENCE: [&str; 8] = [
+    const EVIDENCE: [&str; 9] = [
         "bundle.json",
         "opening.json",
         "ciphertext.bin",
@@ -142,6 +142,7 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
         "evidence-retrieved.json",
         "evidence-retrieved.xml",
         "evidence-refused.json",
+        "evidence-refused.pdf",
     ];
     for f in EVIDENCE {
         assert!(run1.join(f).exists(), "{f}");
@@ -254,6 +255,25 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(o.status.code(), Some(0), "{text}");
     assert!(text.contains("retrieved by the recipient"), "{text}");
+    assert!(text.contains("refused by the recipient"), "{text}");
+    // The refusal's sealed certificate: the command the demo prints verifies the record inside.
+    assert!(
+        out.contains(&format!("  letro-verify {r}/evidence-refused.pdf --log-key {r}/log.pub --policy {r}/witnesses.policy\n")),
+        "{out}"
+    );
+    let o = run(
+        &verify,
+        &[
+            &p("evidence-refused.pdf"),
+            "--log-key",
+            &p("log.pub"),
+            "--policy",
+            &p("witnesses.policy"),
+        ],
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("0 certificate (PDF)"), "{text}");
     assert!(text.contains("refused by the recipient"), "{text}");
     let mut altered: Value =
         serde_json::from_slice(&std::fs::read(run1.join("evidence-retrieved.json")).unwrap())

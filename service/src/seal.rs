@@ -127,6 +127,9 @@ fn create(key_path: &Path, cert_path: &Path, origin: &str) -> Result<(), SealKey
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, format!("{origin} evidence seal"));
+    // Without a basic-constraints choice rcgen 0.13 writes no extensions at all, key usage
+    // included: say "not a CA", which also makes it write the key usage.
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
     params.key_usages = vec![
         rcgen::KeyUsagePurpose::DigitalSignature,
         rcgen::KeyUsagePurpose::ContentCommitment,
@@ -155,4 +158,220 @@ fn create(key_path: &Path, cert_path: &Path, origin: &str) -> Result<(), SealKey
         .and_then(|()| c.sync_all())
         .map_err(io(cert_path))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
+
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    const ORIGIN: &str = "seal.example.invalid";
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// The DER of the first certificate in a PEM file.
+    fn certificate_der(path: &Path) -> Vec<u8> {
+        CertificateDer::pem_file_iter(path)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    }
+
+    /// The self-signed pair `load_or_create` makes in a fresh data directory.
+    fn created() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        load_or_create(dir.path(), ORIGIN, None, None).unwrap();
+        let key = dir.path().join(SEAL_KEY_FILE);
+        let cert = dir.path().join(SEAL_CERTIFICATE_FILE);
+        (dir, key, cert)
+    }
+
+    /// A sealed certificate from `sealer`: its CMS (uppercase hex in `/Contents`) carries the
+    /// seal's certificate chain.
+    fn seal_with(sealer: &Sealer) -> Vec<u8> {
+        let doc = letro_certificate::Document {
+            title: "Seal key test".into(),
+            subtitle: "Sealed by the service's key".into(),
+            blocks: vec![letro_certificate::Block::Paragraph(
+                "Nothing to see.".into(),
+            )],
+            attachments: Vec::new(),
+            issued_at: 1_795_000_000,
+            footer: "test".into(),
+            producer: "letro-service tests".into(),
+        };
+        letro_certificate::seal::prepare(&doc, sealer, 1_795_000_000)
+            .unwrap()
+            .finish(None)
+            .unwrap()
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn created_once_private_and_reloaded_to_the_same_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join(SEAL_KEY_FILE);
+        let cert = dir.path().join(SEAL_CERTIFICATE_FILE);
+        assert!(!key.exists() && !cert.exists());
+
+        let first = load_or_create(dir.path(), ORIGIN, None, None).unwrap();
+        assert_eq!(first.name(), ORIGIN);
+        assert_eq!(mode(&key), 0o600, "the key is readable by its owner only");
+        let key_pem = std::fs::read(&key).unwrap();
+        let cert_pem = std::fs::read(&cert).unwrap();
+        assert!(key_pem.starts_with(b"-----BEGIN PRIVATE KEY-----"));
+        let der = certificate_der(&cert);
+        let subject = format!("{ORIGIN} evidence seal");
+        assert!(
+            contains(&der, subject.as_bytes()),
+            "CN=<origin> evidence seal"
+        );
+
+        // A second start loads the same pair instead of making another.
+        let second = load_or_create(dir.path(), ORIGIN, None, None).unwrap();
+        assert_eq!(std::fs::read(&key).unwrap(), key_pem);
+        assert_eq!(std::fs::read(&cert).unwrap(), cert_pem);
+        assert_eq!(mode(&key), 0o600);
+        // Both seal with that certificate (the CMS carries it: its DER, hex in /Contents).
+        let der_hex = hex::encode_upper(&der);
+        assert!(contains(&seal_with(&first), der_hex.as_bytes()));
+        assert!(contains(&seal_with(&second), der_hex.as_bytes()));
+
+        // The same files given as settings load too.
+        let configured = load_or_create(
+            Path::new("/nonexistent-data-dir"),
+            "configured.example.invalid",
+            Some(&key),
+            Some(&cert),
+        )
+        .unwrap();
+        assert_eq!(configured.name(), "configured.example.invalid");
+        assert!(contains(&seal_with(&configured), der_hex.as_bytes()));
+
+        // Another data directory gets another key and certificate.
+        let (_other_dir, other_key, other_cert) = created();
+        assert_ne!(std::fs::read(other_key).unwrap(), key_pem);
+        assert_ne!(certificate_der(&other_cert), der);
+    }
+
+    #[test]
+    fn a_key_others_may_read_is_refused() {
+        let (dir, key, cert) = created();
+        for bad in [0o644, 0o640, 0o604, 0o660] {
+            chmod(&key, bad);
+            let e = load_or_create(dir.path(), ORIGIN, None, None).unwrap_err();
+            assert!(
+                matches!(&e, SealKeyError::Permissions { mode, path } if *mode == bad && path.ends_with(SEAL_KEY_FILE)),
+                "{bad:o}: {e:?}"
+            );
+            let e = load_or_create(dir.path(), ORIGIN, Some(&key), Some(&cert)).unwrap_err();
+            assert!(
+                matches!(e, SealKeyError::Permissions { mode, .. } if mode == bad),
+                "{bad:o}: {e:?}"
+            );
+        }
+        // 0400 is as good as 0600; the refused key was left as it was.
+        chmod(&key, 0o400);
+        assert!(load_or_create(dir.path(), ORIGIN, None, None).is_ok());
+    }
+
+    #[test]
+    fn key_and_certificate_go_together() {
+        let (_dir, key, cert) = created();
+        let data = tempfile::tempdir().unwrap();
+        for (k, c) in [(Some(key.as_path()), None), (None, Some(cert.as_path()))] {
+            let e = load_or_create(data.path(), ORIGIN, k, c).unwrap_err();
+            assert!(matches!(e, SealKeyError::Incomplete), "{e:?}");
+        }
+        // Nothing was made in the data directory instead.
+        assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_certificate_of_another_key_is_invalid() {
+        let (_a, key_a, cert_a) = created();
+        let (_b, key_b, cert_b) = created();
+        assert!(load_or_create(Path::new("/"), ORIGIN, Some(&key_a), Some(&cert_a)).is_ok());
+        for (key, cert) in [(&key_a, &cert_b), (&key_b, &cert_a)] {
+            let e = load_or_create(Path::new("/"), ORIGIN, Some(key), Some(cert)).unwrap_err();
+            assert!(
+                matches!(&e, SealKeyError::Invalid(m) if m.contains("not the seal key's")),
+                "{e:?}"
+            );
+        }
+        // The right certificate after another one is not enough: the seal's comes first.
+        let dir = tempfile::tempdir().unwrap();
+        let chain = dir.path().join("chain.pem");
+        let mut both = std::fs::read(&cert_b).unwrap();
+        both.extend(std::fs::read(&cert_a).unwrap());
+        std::fs::write(&chain, both).unwrap();
+        let e = load_or_create(Path::new("/"), ORIGIN, Some(&key_a), Some(&chain)).unwrap_err();
+        assert!(matches!(e, SealKeyError::Invalid(_)), "{e:?}");
+    }
+
+    #[test]
+    fn garbage_pem_is_invalid() {
+        let (_dir, key, cert) = created();
+        let tmp = tempfile::tempdir().unwrap();
+        let garbage = tmp.path().join("garbage.pem");
+        std::fs::write(&garbage, "this is not PEM\n").unwrap();
+        chmod(&garbage, 0o600);
+        let broken = tmp.path().join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        chmod(&broken, 0o600);
+        let bad_cert = tmp.path().join("bad-cert.pem");
+        std::fs::write(
+            &bad_cert,
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let truncated = tmp.path().join("truncated.pem");
+        let cert_pem = std::fs::read_to_string(&cert).unwrap();
+        std::fs::write(&truncated, &cert_pem[..cert_pem.len() / 2]).unwrap();
+
+        for (what, k, c) in [
+            ("key not PEM", &garbage, &cert),
+            ("key PEM but not PKCS#8", &broken, &cert),
+            ("certificate not PEM", &key, &garbage),
+            ("certificate PEM but not X.509", &key, &bad_cert),
+            ("certificate PEM cut short", &key, &truncated),
+            ("key given as the certificate", &key, &key),
+        ] {
+            let e = load_or_create(Path::new("/"), ORIGIN, Some(k), Some(c)).unwrap_err();
+            assert!(matches!(e, SealKeyError::Invalid(_)), "{what}: {e:?}");
+        }
+
+        // A missing file is an I/O error naming it.
+        let missing = tmp.path().join("missing.pem");
+        let e = load_or_create(Path::new("/"), ORIGIN, Some(&key), Some(&missing)).unwrap_err();
+        assert!(
+            matches!(&e, SealKeyError::Io { path, .. } if path.ends_with("missing.pem")),
+            "{e:?}"
+        );
+    }
 }

@@ -119,6 +119,11 @@ async fn certificates_are_sealed_time_stamped_and_carry_documents_that_verify() 
     assert_eq!(stored.len(), 1);
 
     let pdf = certificate(&router, &tokens.sender, &h).await;
+    // To look at one: LETRO_CERTIFICATE_SAMPLE=/tmp/sealed.pdf cargo test -p letro-service
+    // --test certificates, then pdftoppm -png /tmp/sealed.pdf /tmp/page.
+    if let Some(path) = std::env::var_os("LETRO_CERTIFICATE_SAMPLE") {
+        std::fs::write(path, &pdf).unwrap();
+    }
 
     // The embedded documents: the record (which verifies), its checkpoint and its token.
     let files = letro_verifier::pdf::attachments(&pdf).unwrap();

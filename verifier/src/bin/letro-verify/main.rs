@@ -44,6 +44,11 @@ or refusal); the checkpoint signature (and --policy); the inclusion of the leaf 
 checkpoint's RFC 6962 tree; the RFC 3161 time-stamps over the checkpoint (each intact; with
 --tsa-cert, those of a trusted TSA bound the event time by the TSA's clock). Their exit codes
 are the same (1 a check failed or a time-stamp was altered, 3 malformed or no trusted log key).
+Evidence certificates (PDF, SPEC 5.14) are read in a check 0: the documents they embed (the
+bundle with its opening, or the evidence record) are then verified as above. The page text
+and the PDF's seal are not checked here (a PDF signature validator checks the seal); an
+attachment that differs from the main document's own copy fails (1), an unreadable PDF or an
+unexpected attachment is malformed (3).
 With several bundles the exit code is the highest of their codes.";
 
 /// Verify Letro proof-of-delivery bundles and evidence records offline, trusting only pinned
@@ -53,7 +58,8 @@ With several bundles the exit code is the highest of their codes.";
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Bundle files or evidence records (letro-evidence/v1); `-` reads standard input.
+    /// Bundle files, evidence records (letro-evidence/v1) or evidence certificates (PDF); `-`
+    /// reads standard input.
     bundles: Vec<String>,
     /// A trusted log key: a C2SP verifier-key string, or a file holding one. Repeatable. Get it
     /// from the relay operator, out of band; never from a bundle.
