@@ -112,16 +112,52 @@ fn attachment(
     }
 }
 
-fn timestamp_attachments(tokens: &[Vec<u8>], out: &mut Vec<Attachment>) {
+/// The supplements of a document: its signed checkpoint and its time-stamp tokens, copied out
+/// so that each can be read on its own (`letro-verify` checks they are the document's own).
+fn supplements(checkpoint: &str, tokens: &[Vec<u8>], of: &str, out: &mut Vec<Attachment>) {
+    out.push(attachment(
+        "checkpoint.txt",
+        "text/plain",
+        Relationship::Supplement,
+        &format!(
+            "The log's signed checkpoint (C2SP signed note) with its cosignatures, as in the {of}"
+        ),
+        checkpoint.as_bytes(),
+    ));
     for (i, t) in tokens.iter().enumerate() {
         out.push(attachment(
             &format!("timestamp-{}.tsr", i + 1),
             "application/timestamp-reply",
             Relationship::Supplement,
-            "An RFC 3161 time-stamp token (DER) over the checkpoint's body, as in the main \
-             document",
+            &format!(
+                "An RFC 3161 time-stamp token (DER) over the checkpoint's body, as in the {of}"
+            ),
             t,
         ));
+    }
+}
+
+/// The document around `blocks` and `attachments`, with the title block and footer every
+/// certificate has.
+fn document(
+    title: String,
+    origin: &str,
+    footer: String,
+    blocks: Vec<Block>,
+    attachments: Vec<Attachment>,
+    issue: &Issue,
+) -> Document {
+    Document {
+        title,
+        subtitle: format!(
+            "Registered electronic delivery  ·  log {origin}  ·  certificate made {}",
+            when(issue.at)
+        ),
+        blocks,
+        attachments,
+        issued_at: issue.at,
+        footer,
+        producer: format!("Letro evidence certificates {}", env!("CARGO_PKG_VERSION")),
     }
 }
 
@@ -195,10 +231,6 @@ fn closing(blocks: &mut Vec<Block>, primary: &str, attachments: &[Attachment], i
             hex::encode(Sha256::digest(&a.bytes)),
         ));
     }
-}
-
-fn producer() -> String {
-    format!("Letro evidence certificates {}", env!("CARGO_PKG_VERSION"))
 }
 
 /// The certificate of a verified bundle, with the opening when one was checked.
@@ -340,14 +372,12 @@ pub fn for_bundle(
          the signed checkpoint",
         bundle,
     )];
-    attachments.push(attachment(
-        "checkpoint.txt",
-        "text/plain",
-        Relationship::Supplement,
-        "The log's signed checkpoint (C2SP signed note) with its cosignatures, as in the bundle",
-        parsed.checkpoint_text().as_bytes(),
-    ));
-    timestamp_attachments(&parsed.timestamps, &mut attachments);
+    supplements(
+        &parsed.checkpoint_text(),
+        &parsed.timestamps,
+        "bundle",
+        &mut attachments,
+    );
     if let Some((bytes, _)) = opening {
         attachments.push(attachment(
             "opening.json",
@@ -358,19 +388,14 @@ pub fn for_bundle(
         ));
     }
     closing(&mut blocks, "bundle.json", &attachments, issue);
-    Ok(Document {
-        title: "Evidence certificate: proof of delivery".into(),
-        subtitle: format!(
-            "Registered electronic delivery  ·  log {}  ·  certificate made {}",
-            cp.origin,
-            when(issue.at)
-        ),
+    Ok(document(
+        "Evidence certificate: proof of delivery".into(),
+        &cp.origin,
+        format!("Letro evidence certificate  ·  message {}", short(&h)),
         blocks,
         attachments,
-        issued_at: issue.at,
-        footer: format!("Letro evidence certificate  ·  message {}", short(&h)),
-        producer: producer(),
-    })
+        issue,
+    ))
 }
 
 fn short(h: &str) -> String {
@@ -516,30 +541,18 @@ pub fn for_evidence(
          checkpoint",
         record,
     )];
-    attachments.push(attachment(
-        "checkpoint.txt",
-        "text/plain",
-        Relationship::Supplement,
-        "The log's signed checkpoint (C2SP signed note) with its cosignatures, as in the record",
-        r.checkpoint.as_bytes(),
-    ));
-    timestamp_attachments(&r.timestamps, &mut attachments);
+    supplements(&r.checkpoint, &r.timestamps, "record", &mut attachments);
     closing(&mut blocks, "evidence.json", &attachments, issue);
-    Ok(Document {
-        title: format!("Evidence certificate: {}", event_title(event)),
-        subtitle: format!(
-            "Registered electronic delivery  ·  log {}  ·  certificate made {}",
-            cp.origin,
-            when(issue.at)
-        ),
-        blocks,
-        attachments,
-        issued_at: issue.at,
-        footer: format!(
+    Ok(document(
+        format!("Evidence certificate: {}", event_title(event)),
+        &cp.origin,
+        format!(
             "Letro evidence certificate  ·  {}  ·  message {}",
             event.name(),
             short(&h)
         ),
-        producer: producer(),
-    })
+        blocks,
+        attachments,
+        issue,
+    ))
 }

@@ -107,18 +107,7 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, CertificateError> {
     pdf::write(doc, None)
 }
 
-/// Whether `bytes` is an evidence record (its `version` is `letro-evidence/...`) rather than a
-/// bundle.
-pub fn is_evidence_record(bytes: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Version {
-        version: Option<String>,
-    }
-    serde_json::from_slice::<Version>(bytes)
-        .ok()
-        .and_then(|v| v.version)
-        .is_some_and(|v| v.starts_with("letro-evidence/"))
-}
+pub use letro_verifier::evidence::is_evidence_record;
 
 /// Verifies `document` (a bundle, with its `opening` when given, or an evidence record) with
 /// `verifier` and, only when every check passed, returns its certificate.

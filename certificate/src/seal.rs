@@ -22,8 +22,8 @@ use cms::signed_data::{
     CertificateSet, EncapsulatedContentInfo, SignatureValue, SignedAttributes, SignedData,
     SignerIdentifier, SignerInfo, SignerInfos, UnsignedAttributes,
 };
-use der::asn1::{ObjectIdentifier, SetOfVec};
-use der::{Any, Decode, Encode};
+use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
+use der::{Any, Decode, Encode, Sequence};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use sha2::{Digest, Sha256};
@@ -220,12 +220,12 @@ pub fn prepare(doc: &Document, sealer: &Sealer, time: u64) -> Result<Prepared, C
     let leaf_der = leaf.to_der().map_err(encoding)?;
     // SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2 }, ESSCertIDv2 with the
     // default hash algorithm (SHA-256) and the certificate's hash.
-    let signing_certificate = {
-        let hash = tlv(0x04, &Sha256::digest(&leaf_der));
-        let id = tlv(0x30, &hash);
-        let certs = tlv(0x30, &id);
-        Any::from_der(&tlv(0x30, &certs)).map_err(encoding)?
-    };
+    let signing_certificate = Any::encode_from(&SigningCertificateV2 {
+        certs: vec![EssCertIdV2 {
+            cert_hash: OctetString::new(Sha256::digest(&leaf_der).to_vec()).map_err(encoding)?,
+        }],
+    })
+    .map_err(encoding)?;
     let mut signed = SignedAttributes::new();
     signed
         .insert(attribute(ID_CONTENT_TYPE, Any::from(ID_DATA))?)
@@ -233,7 +233,8 @@ pub fn prepare(doc: &Document, sealer: &Sealer, time: u64) -> Result<Prepared, C
     signed
         .insert(attribute(
             ID_MESSAGE_DIGEST,
-            Any::from_der(&tlv(0x04, &digest)).map_err(encoding)?,
+            Any::encode_from(&OctetString::new(digest.to_vec()).map_err(encoding)?)
+                .map_err(encoding)?,
         )?)
         .map_err(encoding)?;
     signed
@@ -268,23 +269,16 @@ pub fn prepare(doc: &Document, sealer: &Sealer, time: u64) -> Result<Prepared, C
     })
 }
 
-/// A DER TLV with a short or long length.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
+/// ESS `SigningCertificateV2` (RFC 5035): the certificates that may sign, here the seal's.
+#[derive(Sequence)]
+struct SigningCertificateV2 {
+    certs: Vec<EssCertIdV2>,
+}
+
+/// ESS `ESSCertIDv2` with the default hash algorithm (SHA-256, so omitted) and no issuer.
+#[derive(Sequence)]
+struct EssCertIdV2 {
+    cert_hash: OctetString,
 }
 
 impl Prepared {

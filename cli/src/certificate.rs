@@ -8,16 +8,31 @@ use letro_verifier::{TrustPolicy, Verifier};
 
 use crate::commands::{CliError, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE};
 
-/// What `letro evidence certificate` was given.
-#[derive(Debug)]
+/// What `letro evidence certificate` takes.
+#[derive(Debug, clap::Args)]
 pub struct CertificateArgs {
+    /// The bundle or evidence record (`-`: standard input).
     pub document: String,
+    /// The bundle's opening: the certificate then names the recipient's receipt key.
+    #[arg(long, value_name = "FILE")]
     pub opening: Option<PathBuf>,
+    /// The log's key (a C2SP vkey, or a file holding it). Repeatable.
+    #[arg(long = "log-key", value_name = "KEY")]
     pub log_keys: Vec<String>,
+    /// A C2SP tlog-policy file: the checkpoint must carry its witness quorum.
+    #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// A PEM file of trusted TSA certificates. Repeatable.
+    #[arg(long = "tsa-cert", value_name = "PEM")]
     pub tsa_certs: Vec<PathBuf>,
+    /// Certify bundles proved under INSECURE-DEV keys (the certificate says so).
+    #[arg(long)]
     pub accept_insecure_dev_keys: bool,
+    /// The PDF to write.
+    #[arg(long)]
     pub out: PathBuf,
+    /// Replace --out if it exists.
+    #[arg(long)]
     pub force: bool,
 }
 

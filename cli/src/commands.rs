@@ -170,31 +170,7 @@ enum EvidenceCommand {
     /// embedded so that `letro-verify CERTIFICATE.pdf` checks them. The document is verified
     /// first; nothing is written for one that does not verify. Unsealed: the service seals
     /// the certificates it issues (GET .../certificate).
-    Certificate {
-        /// The bundle or evidence record (`-`: standard input).
-        document: String,
-        /// The bundle's opening: the certificate then names the recipient's receipt key.
-        #[arg(long, value_name = "FILE")]
-        opening: Option<PathBuf>,
-        /// The log's key (a C2SP vkey, or a file holding it). Repeatable.
-        #[arg(long = "log-key", value_name = "KEY")]
-        log_keys: Vec<String>,
-        /// A C2SP tlog-policy file: the checkpoint must carry its witness quorum.
-        #[arg(long, value_name = "FILE")]
-        policy: Option<PathBuf>,
-        /// A PEM file of trusted TSA certificates. Repeatable.
-        #[arg(long = "tsa-cert", value_name = "PEM")]
-        tsa_certs: Vec<PathBuf>,
-        /// Certify bundles proved under INSECURE-DEV keys (the certificate says so).
-        #[arg(long)]
-        accept_insecure_dev_keys: bool,
-        /// The PDF to write.
-        #[arg(long)]
-        out: PathBuf,
-        /// Replace --out if it exists.
-        #[arg(long)]
-        force: bool,
-    },
+    Certificate(crate::certificate::CertificateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -430,27 +406,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Evidence {
-            command:
-                EvidenceCommand::Certificate {
-                    document,
-                    opening,
-                    log_keys,
-                    policy,
-                    tsa_certs,
-                    accept_insecure_dev_keys,
-                    out,
-                    force,
-                },
-        } => crate::certificate::run(crate::certificate::CertificateArgs {
-            document,
-            opening,
-            log_keys,
-            policy,
-            tsa_certs,
-            accept_insecure_dev_keys,
-            out,
-            force,
-        }),
+            command: EvidenceCommand::Certificate(a),
+        } => crate::certificate::run(a),
         Command::Monitor {
             log,
             log_key,

@@ -1,6 +1,7 @@
 //! `letro evidence etsi-xml`: a record in the EN 319 522-3 vocabulary, parsed by an XML parser
 //! nobody on this team wrote (Python's `xml.etree`); a malformed record is refused and no file
-//! is written.
+//! is written. `letro evidence certificate`: a PDF only for a document that verifies, never
+//! replacing a file without `--force`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -105,4 +106,130 @@ fn etsi_xml_export_is_well_formed_and_refuses_bad_records() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("malformed evidence record"));
     assert!(!none.exists());
+}
+
+#[test]
+fn certificate_is_written_only_for_a_document_that_verifies() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("evidence-certificate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/bundles/v2/valid");
+    let bundle = format!("{base}/valid-day.bundle.json");
+    let opening = format!("{base}/valid.opening.json");
+    let key = format!("{base}/log.vkey");
+    let out = dir.join("c.pdf");
+    let o = out.to_str().unwrap();
+
+    // Under the built-in INSECURE-DEV keys only with the flag; nothing written without it.
+    let r = letro(&[
+        "evidence",
+        "certificate",
+        &bundle,
+        "--log-key",
+        &key,
+        "--out",
+        o,
+    ]);
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(String::from_utf8_lossy(&r.stderr).contains("UntrustedVerifyingKey"));
+    assert!(!out.exists());
+    let args = [
+        "evidence",
+        "certificate",
+        &bundle,
+        "--opening",
+        &opening,
+        "--log-key",
+        &key,
+        "--accept-insecure-dev-keys",
+        "--out",
+        o,
+    ];
+    let r = letro(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let pdf = std::fs::read(&out).unwrap();
+    assert!(pdf.starts_with(b"%PDF-1.7"));
+    let names: Vec<String> = letro_verifier::pdf::attachments(&pdf)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, ["bundle.json", "checkpoint.txt", "opening.json"]);
+    // An existing file is kept without --force.
+    let r = letro(&args);
+    assert_eq!(r.status.code(), Some(3));
+    assert_eq!(std::fs::read(&out).unwrap(), pdf);
+
+    // No log key: a usage error. Another log's key, or an opening of another bundle: refused.
+    let r = letro(&["evidence", "certificate", &bundle, "--out", o, "--force"]);
+    assert_eq!(r.status.code(), Some(2));
+    // The same log name, another key.
+    let other =
+        letro_log::note::SignerKey::from_seed("letro.invalid/INSECURE-DEV-test-log", &[5; 32])
+            .unwrap()
+            .verifier_key()
+            .to_string();
+    let other = other.as_str();
+    let r = letro(&[
+        "evidence",
+        "certificate",
+        &bundle,
+        "--log-key",
+        other,
+        "--accept-insecure-dev-keys",
+        "--out",
+        o,
+        "--force",
+    ]);
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let r = letro(&[
+        "evidence",
+        "certificate",
+        &bundle,
+        "--opening",
+        &bundle,
+        "--log-key",
+        &key,
+        "--accept-insecure-dev-keys",
+        "--out",
+        o,
+        "--force",
+    ]);
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(String::from_utf8_lossy(&r.stderr).contains("the opening"));
+    // Not a document at all.
+    let junk = dir.join("junk.json");
+    std::fs::write(&junk, b"{\"version\": 7}").unwrap();
+    let r = letro(&[
+        "evidence",
+        "certificate",
+        junk.to_str().unwrap(),
+        "--log-key",
+        &key,
+        "--out",
+        o,
+        "--force",
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        pdf,
+        "a refused document replaced the file"
+    );
 }

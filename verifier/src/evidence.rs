@@ -173,6 +173,19 @@ fn certificate_of(
     }
 }
 
+/// Whether `bytes` is an evidence record (its `version` says `letro-evidence/...`, of any
+/// version) rather than a bundle. Nothing else is checked.
+pub fn is_evidence_record(bytes: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        version: Option<String>,
+    }
+    serde_json::from_slice::<Version>(bytes)
+        .ok()
+        .and_then(|v| v.version)
+        .is_some_and(|v| v.starts_with("letro-evidence/"))
+}
+
 impl Verifier {
     /// Verifies one evidence record (steps 1 to 4 above).
     pub fn verify_evidence(&self, bytes: &[u8]) -> Result<VerifiedEvidence, EvidenceVerifyError> {

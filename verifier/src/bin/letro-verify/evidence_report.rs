@@ -21,17 +21,7 @@ const EVIDENCE_STEPS: [&str; 5] = [
     "RFC 3161 time-stamps",
 ];
 
-/// Whether `bytes` is an evidence record (its `version` says so), of any version.
-pub(crate) fn is_evidence(bytes: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Version {
-        version: Option<String>,
-    }
-    serde_json::from_slice::<Version>(bytes)
-        .ok()
-        .and_then(|v| v.version)
-        .is_some_and(|v| v.starts_with("letro-evidence/"))
-}
+pub(crate) use letro_verifier::evidence::is_evidence_record as is_evidence;
 
 pub(crate) struct EvidenceReport {
     pub(crate) file: String,
