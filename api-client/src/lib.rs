@@ -652,6 +652,17 @@ impl Client {
         }
     }
 
+    /// `GET /v1/proofs/{job_id}/certificate` (sender): the sealed PDF/A-3 evidence certificate
+    /// of a finished proof job (the bundle with its opening), checked here only to be a PDF.
+    pub async fn proof_certificate(&self, job_id: &str) -> Result<Vec<u8>, Error> {
+        let answer = self.no_body("get_proof_certificate", &[job_id]).await?;
+        if answer.body.starts_with(b"%PDF-") {
+            Ok(answer.body)
+        } else {
+            Err(answer.unexpected("not a PDF"))
+        }
+    }
+
     /// `GET /v1/evidence/{ciphertext_sha256}/{event}/certificate` (sender, or client): the
     /// sealed PDF/A-3 evidence certificate of one lifecycle event, checked here only to be a
     /// PDF. `letro-verify` checks the documents it embeds.
@@ -747,6 +758,7 @@ mod tests {
         "post_refusal",
         "get_evidence",
         "get_evidence_certificate",
+        "get_proof_certificate",
     ];
 
     #[test]

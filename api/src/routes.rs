@@ -492,6 +492,28 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: Method::Get,
+        path: "/v1/proofs/{job_id}/certificate",
+        operation_id: "get_proof_certificate",
+        roles: &[Role::Sender],
+        summary: "The evidence certificate of a finished proof job of the caller's: a PDF/A-3 \
+                  page stating the verified bundle in plain words, with the bundle, its opening \
+                  (which names the recipient), checkpoint and time-stamps embedded, sealed by \
+                  the service (PAdES).",
+        params: &[PathParam {
+            name: "job_id",
+            ty: ParamType::Text,
+            description: "the job id",
+        }],
+        query: Query::None,
+        request: Body::None,
+        answers: &[ok(Body::Raw {
+            content_type: "application/pdf",
+            binary: true,
+        })],
+        errors: &[ErrorCode::NotFound],
+    },
+    Route {
+        method: Method::Get,
         path: "/v1/evidence/{ciphertext_sha256}/{event}",
         operation_id: "get_evidence",
         roles: &[Role::Sender, Role::Client],

@@ -165,7 +165,16 @@ fn document(
 /// and the list of attachments.
 fn closing(blocks: &mut Vec<Block>, primary: &str, attachments: &[Attachment], issue: &Issue) {
     blocks.push(Block::Section("Which document goes to whom".into()));
-    if primary == "bundle.json" {
+    let with_opening = attachments.iter().any(|a| a.name == "opening.json");
+    if primary == "bundle.json" && with_opening {
+        blocks.push(Block::Bullet(
+            "This certificate embeds the opening (opening.json), so it names the recipient's \
+             receipt key and Signal identity: give it only to those entitled to know the \
+             recipient, such as a court. For anyone else, make a certificate of the bundle alone \
+             (letro evidence certificate without --opening)."
+                .into(),
+        ));
+    } else if primary == "bundle.json" {
         blocks.push(Block::Bullet(
             "This certificate and its attachment bundle.json may be shown to anyone who needs \
              the evidence (a court, an auditor, the other party): they contain the message's \
@@ -173,8 +182,9 @@ fn closing(blocks: &mut Vec<Block>, primary: &str, attachments: &[Attachment], i
                 .into(),
         ));
         blocks.push(Block::Bullet(
-            "An opening (opening.json) reveals which receipt key, and so which recipient, \
-             acknowledged the message: give it only to those entitled to know the recipient."
+            "The opening (opening.json, kept by the sender) reveals which receipt key, and so \
+             which recipient, acknowledged the message: give it only to those entitled to know \
+             the recipient."
                 .into(),
         ));
     } else {

@@ -290,8 +290,10 @@ impl Prepared {
 
     /// Puts the CMS signature, with `timestamp` (an RFC 3161 token over
     /// [`Self::signature_value`]) when given, into the PDF and returns the sealed file.
-    pub fn finish(mut self, timestamp: Option<&[u8]>) -> Result<Vec<u8>, SealError> {
-        let mut info = self.signer_info;
+    /// Leaves `self` as it was, so that a caller whose token does not fit
+    /// ([`SealError::TooLarge`]) can seal without it.
+    pub fn finish(&self, timestamp: Option<&[u8]>) -> Result<Vec<u8>, SealError> {
+        let mut info = self.signer_info.clone();
         if let Some(token) = timestamp {
             let mut unsigned = UnsignedAttributes::new();
             unsigned
@@ -305,7 +307,7 @@ impl Prepared {
         let mut digests = SetOfVec::new();
         digests.insert(algorithm(ID_SHA256)).map_err(encoding)?;
         let mut certs = SetOfVec::new();
-        for c in self.chain {
+        for c in self.chain.iter().cloned() {
             certs
                 .insert(CertificateChoices::Certificate(c))
                 .map_err(encoding)?;
@@ -337,10 +339,10 @@ impl Prepared {
         let mut hex = hex::encode_upper(&der).into_bytes();
         hex.resize(2 * CONTENTS_LEN, b'0');
         let start = self.contents_at + 1;
-        self.pdf
-            .get_mut(start..start + hex.len())
+        let mut pdf = self.pdf.clone();
+        pdf.get_mut(start..start + hex.len())
             .ok_or(SealError::Placeholder)?
             .copy_from_slice(&hex);
-        Ok(self.pdf)
+        Ok(pdf)
     }
 }

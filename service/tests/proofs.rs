@@ -212,6 +212,30 @@ async fn a_proof_job_yields_a_bundle_the_verifier_accepts() {
     let (st, again) = call(&router, "GET", &uri, Some(&tokens.sender), None).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(again, job);
+    // Its sealed evidence certificate embeds the job's bundle and opening, which verify from
+    // the PDF; another sender gets 404, as for the job.
+    let cert_uri = format!("{uri}/certificate");
+    let (st, pdf) = call_raw(&router, "GET", &cert_uri, Some(&tokens.sender), Vec::new()).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&pdf));
+    let files = letro_verifier::pdf::attachments(&pdf).unwrap();
+    let get = |n: &str| files.iter().find(|a| a.name == n).unwrap().bytes.clone();
+    assert_eq!(
+        get("bundle.json"),
+        job["bundle"].as_str().unwrap().as_bytes()
+    );
+    assert_eq!(
+        get("opening.json"),
+        job["opening"].as_str().unwrap().as_bytes()
+    );
+    let vkey = letro_log::note::VerifierKey::parse(service.log_vkey()).unwrap();
+    let verified = letro_verifier::Verifier::new(vec![vkey])
+        .unwrap()
+        .verify(&get("bundle.json"))
+        .unwrap();
+    letro_verifier::checks::check_opening_for(&get("opening.json"), &verified).unwrap();
+    assert!(pdf.windows(19).any(|w| w == b"ETSI.CAdES.detached"));
+    let (st, v) = call(&router, "GET", &cert_uri, Some(&other), None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
     let (st, v) = call(
         &router,
         "GET",

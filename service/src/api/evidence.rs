@@ -102,6 +102,9 @@ pub(super) async fn get_evidence(
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
+/// How long a certificate waits for its seal's time-stamp before it is sealed without one.
+const SEAL_STAMP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// `GET /v1/evidence/{ciphertext_sha256}/{event}/certificate`: the record of
 /// [`get_evidence`], verified here against the log's own key, written as a PDF/A-3
 /// certificate and sealed (PAdES B-T when a TSA answers for the seal, else B-B).
@@ -111,34 +114,87 @@ pub(super) async fn get_evidence_certificate(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let json = record(&state, caller, path).await?;
+    sealed_certificate(&state, json.into_bytes(), None).await
+}
+
+/// `GET /v1/proofs/{job_id}/certificate`: the bundle of a finished proof job of the caller's,
+/// with its opening, verified here, written as a PDF/A-3 certificate and sealed. A job of
+/// another sender, or one without a bundle yet, is reported like a missing one (404).
+pub(super) async fn get_proof_certificate(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let token = caller.0;
+    let Path(id) = id.map_err(|_| ApiError::InvalidRequest("malformed job id".into()))?;
+    let job = state.db(move |s| s.job(&id).map_err(internal)).await?;
+    let job = job
+        .filter(|j| j.owner == token.subject)
+        .ok_or_else(|| ApiError::NotFound("no proof job with this id".into()))?;
+    let (Some(bundle), Some(opening)) = (job.bundle, job.opening) else {
+        return Err(ApiError::NotFound(
+            "this proof job has no bundle yet (or failed): see GET /v1/proofs/{job_id}".into(),
+        ));
+    };
+    sealed_certificate(&state, bundle.into_bytes(), Some(opening.into_bytes())).await
+}
+
+/// Verifies `document` (with `opening`) against the log's own key, writes its certificate and
+/// seals it (PAdES B-T when a TSA answers for the seal in time, else B-B).
+async fn sealed_certificate(
+    state: &AppState,
+    document: Vec<u8>,
+    opening: Option<Vec<u8>>,
+) -> Result<Response, ApiError> {
     let now = crate::unix_now();
     let inner = state.inner.clone();
     let prepared = tokio::task::spawn_blocking(move || {
         let key = letro_log::note::VerifierKey::parse(&inner.log_vkey).map_err(internal)?;
-        let verifier = letro_verifier::Verifier::new(vec![key]).map_err(internal)?;
+        // The service's own proofs are under its own keys, whatever their trust level: the
+        // page states that level, with a warning when it is not a ceremony's.
+        let verifier = letro_verifier::Verifier::new(vec![key])
+            .map_err(internal)?
+            .with_trust_policy(letro_verifier::TrustPolicy::ANY);
         let issue = letro_certificate::content::Issue {
             at: now,
             sealed_by: Some(inner.sealer.name().to_owned()),
         };
-        let doc = letro_certificate::certify(&verifier, json.as_bytes(), None, &issue)
+        let doc = letro_certificate::certify(&verifier, &document, opening.as_deref(), &issue)
             .map_err(internal)?;
         letro_certificate::seal::prepare(&doc, &inner.sealer, now).map_err(internal)
     })
     .await
     .map_err(internal)??;
+    // The seal's time-stamp: the first TSA that answers within SEAL_STAMP_TIMEOUT, so that a
+    // slow TSA makes the seal B-B rather than the request time out.
     let mut token = None;
     if let Some(t) = &state.inner.timestamping {
-        for tsa in t.tsas() {
-            match t.stamp(tsa, prepared.signature_value()).await {
-                Ok((bytes, _)) => {
-                    token = Some(bytes);
-                    break;
+        let ask = async {
+            for tsa in t.tsas() {
+                match t.stamp(tsa, prepared.signature_value()).await {
+                    Ok((bytes, _)) => return Some(bytes),
+                    Err(e) => {
+                        tracing::warn!(tsa, error = %e, "no time-stamp for an evidence seal")
+                    }
                 }
-                Err(e) => tracing::warn!(tsa, error = %e, "no time-stamp for an evidence seal"),
             }
-        }
+            None
+        };
+        token = tokio::time::timeout(SEAL_STAMP_TIMEOUT, ask)
+            .await
+            .unwrap_or_else(|_| {
+                tracing::warn!("no TSA answered in time for an evidence seal; sealed without");
+                None
+            });
     }
-    let pdf = prepared.finish(token.as_deref()).map_err(internal)?;
+    let pdf = match prepared.finish(token.as_deref()) {
+        // A TSA answer too large for the room reserved: sealed without it (PAdES B-B).
+        Err(e @ letro_certificate::seal::SealError::TooLarge { .. }) if token.is_some() => {
+            tracing::warn!(error = %e, "an evidence seal's time-stamp does not fit; sealed without it");
+            prepared.finish(None).map_err(internal)?
+        }
+        r => r.map_err(internal)?,
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf"),

@@ -87,6 +87,10 @@ fn handlers(envelope_limit: usize) -> Vec<(&'static str, MethodRouter<AppState>)
             "get_evidence_certificate",
             get(evidence::get_evidence_certificate),
         ),
+        (
+            "get_proof_certificate",
+            get(evidence::get_proof_certificate),
+        ),
         ("issue_token", post(crate::admin::post_token)),
         ("list_tokens", get(crate::admin::list_tokens)),
         ("revoke_token", delete(crate::admin::revoke_token)),
