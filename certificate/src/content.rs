@@ -223,7 +223,8 @@ fn closing(blocks: &mut Vec<Block>, primary: &str, attachments: &[Attachment], i
          the trust level of every key it relied on. It does not read this page's text{}",
         match &issue.sealed_by {
             Some(by) => format!(
-                ": the PDF is sealed by {by} (a PAdES signature with a time-stamp), which any \
+                ": the PDF is sealed by {by} (a PAdES signature, time-stamped when the issuer's time-stamping \
+                 authority answered), which any \
                  PDF signature validator checks, so that a change to the page breaks the seal."
             ),
             None =>
