@@ -52,11 +52,13 @@ from letro_api_client.api.default import (
     get_consistency_proof,
     get_envelope,
     get_evidence,
+    get_evidence_certificate,
     get_inclusion_proof,
     get_log_key,
     get_log_state,
     get_mailbox,
     get_prekey_bundle,
+    get_proof_certificate,
     get_proof_job,
     get_tlog_checkpoint,
     get_tlog_tile,
@@ -664,6 +666,37 @@ def flow(args: argparse.Namespace) -> None:
             run.returncode == 0, f"letro-verify exit {run.returncode}:\n{run.stdout}{run.stderr}"
         )
         ok("letro-verify bundle.json --log-key log.pub --ciphertext --opening -> exit 0 (verified)")
+        # The sealed evidence certificates, as the generated client downloads them (bytes), and
+        # letro-verify on each: the documents they embed verify.
+        certificates = {
+            "proof-certificate.pdf": (
+                get_proof_certificate.sync_detailed(job.job_id, client=bank),
+                ["--accept-insecure-dev-keys"],
+            ),
+            "evidence-retrieved.pdf": (
+                get_evidence_certificate.sync_detailed(
+                    h2, GetEvidenceEvent.RETRIEVED, client=alice
+                ),
+                [],
+            ),
+        }
+        for name, (resp, flags) in certificates.items():
+            expect(resp.status_code == 200, f"{name}: {resp.status_code}")
+            expect(resp.content.startswith(b"%PDF-"), f"{name} is not a PDF")
+            (out / name).write_bytes(resp.content)
+            run = subprocess.run(
+                [args.letro_verify, str(out / name), "--log-key", str(out / "log.pub"), *flags],
+                capture_output=True,
+                text=True,
+            )
+            expect(
+                run.returncode == 0 and "0 certificate (PDF)" in run.stdout,
+                f"letro-verify {name} exit {run.returncode}:\n{run.stdout}{run.stderr}",
+            )
+        ok(
+            "GET /v1/proofs/{job_id}/certificate and /v1/evidence/{H}/retrieved/certificate -> 200 "
+            "PDF; letro-verify on each -> exit 0 (the embedded documents verify)"
+        )
     else:
         print("skip letro-verify: not built", flush=True)
 
