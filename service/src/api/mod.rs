@@ -82,14 +82,14 @@ fn handlers(envelope_limit: usize) -> Vec<(&'static str, MethodRouter<AppState>)
         ("get_consistency_proof", get(get_consistency)),
         ("post_proof", post(post_proof)),
         ("get_proof_job", get(get_proof)),
+        (
+            "get_proof_certificate",
+            get(evidence::get_proof_certificate),
+        ),
         ("get_evidence", get(evidence::get_evidence)),
         (
             "get_evidence_certificate",
             get(evidence::get_evidence_certificate),
-        ),
-        (
-            "get_proof_certificate",
-            get(evidence::get_proof_certificate),
         ),
         ("issue_token", post(crate::admin::post_token)),
         ("list_tokens", get(crate::admin::list_tokens)),
