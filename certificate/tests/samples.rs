@@ -6,7 +6,7 @@
 //! Also checks the PDF/A-3b identification and the rules of `certificate/src/pdf.rs` that can be
 //! seen in the file's object syntax (no validator for PDF/A is available from the registries
 //! these machines reach; pyHanko and PDFium read the sealed certificates in
-//! `service/tests/certificates.rs`).
+//! `service/tests/suite/certificates.rs`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -125,12 +125,7 @@ pub(super) async fn get_proof_certificate(
     caller: Caller,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let token = caller.0;
-    let Path(id) = id.map_err(|_| ApiError::InvalidRequest("malformed job id".into()))?;
-    let job = state.db(move |s| s.job(&id).map_err(internal)).await?;
-    let job = job
-        .filter(|j| j.owner == token.subject)
-        .ok_or_else(|| ApiError::NotFound("no proof job with this id".into()))?;
+    let job = super::proofs::own_job(&state, caller, id).await?;
     let (Some(bundle), Some(opening)) = (job.bundle, job.opening) else {
         return Err(ApiError::NotFound(
             "this proof job has no bundle yet (or failed): see GET /v1/proofs/{job_id}".into(),

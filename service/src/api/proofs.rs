@@ -125,14 +125,21 @@ pub(super) async fn get_proof(
     caller: Caller,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Job>, ApiError> {
+    Ok(Json(job_body(own_job(&state, caller, id).await?)))
+}
+
+/// The stored job named by the path's `{job_id}`, if the caller owns it: `GET /v1/proofs/{job_id}`
+/// and its certificate. Another sender's job is reported like a missing one (404).
+pub(super) async fn own_job(
+    state: &AppState,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<JobRecord, ApiError> {
     let token = caller.0;
     let Path(id) = id.map_err(|_| ApiError::InvalidRequest("malformed job id".into()))?;
     let job = state.db(move |s| s.job(&id).map_err(internal)).await?;
-    // Another sender's job is reported like a missing one.
-    let job = job
-        .filter(|j| j.owner == token.subject)
-        .ok_or_else(|| ApiError::NotFound("no proof job with this id".into()))?;
-    Ok(Json(job_body(job)))
+    job.filter(|j| j.owner == token.subject)
+        .ok_or_else(|| ApiError::NotFound("no proof job with this id".into()))
 }
 
 /// A stored job as its owner sees it.

@@ -1,12 +1,5 @@
-//! Shared helpers for the service tests.
-#![allow(dead_code, missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+//! Shared helpers for the service tests (`tests/suite`).
+#![allow(dead_code)]
 
 pub mod xeddsa;
 
@@ -22,9 +15,10 @@ use letro_core::eddsa::PrivateKey;
 use letro_core::receipt_json::SignatureJson;
 use letro_core::statement::{receipt_message, CiphertextHash};
 use letro_service::auth::{issue_token, Role};
-use letro_service::store::SqliteStore;
-use letro_service::{unix_now, Config};
+use letro_service::store::{SqliteStore, StoredTimestamp, TimestampStore};
+use letro_service::{unix_now, Config, Service};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
 /// A `tracing` writer that keeps everything written, to search the logs.
@@ -42,8 +36,14 @@ impl std::io::Write for Capture {
 }
 
 impl Capture {
-    /// Installs a global subscriber writing every event (all targets, down to `trace`) here.
+    /// Installs the global subscriber, writing every event (all targets, down to `trace`)
+    /// here. A process has one global subscriber, and the tests of every module share the test
+    /// binary's: only a test that [`run_alone`] runs in a process of its own may install it.
     pub fn install() -> Self {
+        assert!(
+            std::env::var_os(ALONE).is_some(),
+            "a test that captures the logs runs in a process of its own (common::run_alone)"
+        );
         let capture = Self::default();
         let writer = capture.clone();
         tracing_subscriber::fmt()
@@ -183,6 +183,54 @@ pub async fn wait_integrated(router: &Router, token: &str, n: u64) -> Value {
     state
 }
 
+/// For the time-stamp tests: submits `ciphertext` (routed to "bob") with the relay token, waits
+/// until the log has integrated it and publishes a checkpoint, which waits for no TSA (it takes
+/// less than 5 s); returns the published checkpoint's body (what the TSAs stamp) and the body's
+/// SHA-256 (what the tokens are stored under).
+pub async fn submit_and_publish(
+    service: &Service,
+    router: &Router,
+    tokens: &Tokens,
+    ciphertext: &[u8],
+) -> (String, [u8; 32]) {
+    let (st, v) = call(
+        router,
+        "POST",
+        "/v1/submissions",
+        Some(&tokens.relay),
+        Some(submission(ciphertext, "bob")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    wait_integrated(router, &tokens.admin, 1).await;
+    let started = std::time::Instant::now();
+    service.publish().await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let checkpoint = service
+        .state()
+        .published_checkpoint()
+        .unwrap()
+        .expect("published");
+    let body = letro_service::timestamping::checkpoint_body(&checkpoint.text).unwrap();
+    let hash: [u8; 32] = Sha256::digest(body.as_bytes()).into();
+    (body, hash)
+}
+
+/// The time-stamp tokens stored in `dir` for the checkpoint body with SHA-256 `hash`, once
+/// there is one (the time-stamping task runs after publication): read every 50 ms, for 10 s at
+/// most (then whatever is stored, maybe nothing).
+pub async fn wait_timestamps(dir: &Path, hash: &[u8; 32]) -> Vec<StoredTimestamp> {
+    let mut stored = Vec::new();
+    for _ in 0..200 {
+        stored = SqliteStore::open(dir).unwrap().timestamps(hash).unwrap();
+        if !stored.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stored
+}
+
 /// Sends one request with a raw body through the router; returns status and body bytes.
 pub async fn call_raw(
     router: &Router,
@@ -232,9 +280,40 @@ pub async fn call(
     (status, value)
 }
 
+/// Set by [`run_alone`] in its child process.
+pub const ALONE: &str = "LETRO_TEST_ALONE";
+
+/// Runs the ignored test `test` (its full name, `module::function`) by itself in a child
+/// process of this test binary, with [`ALONE`] set, and fails with the child's output unless
+/// that one test ran and passed. For a test that needs the process to itself: one that installs
+/// the global `tracing` subscriber ([`Capture`]), which would otherwise collect (and search)
+/// the logs of the other modules' tests running beside it.
+pub fn run_alone(test: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            test,
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ALONE, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // A name that matches no test passes too, with nothing run.
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{test}, run alone: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// For kill -9 tests: re-runs this test binary as a child that runs only the ignored test
-/// `child_test`, with `env_var` set to `dir`; waits for the port the child announces in
-/// `dir/port` ([`announce_listener`]); returns the child and its address.
+/// `child_test` (its full name, `module::function`), with `env_var` set to `dir`; waits for
+/// the port the child announces in `dir/port` ([`announce_listener`]); returns the child and
+/// its address.
 pub async fn spawn_child_server(
     child_test: &str,
     env_var: &str,

@@ -1,14 +1,6 @@
 //! API.md's "Examples" section: one exchange per route of letro-api's route table, each request
 //! and answer of the route's types. Bodies are parsed with letro-api's types and checked with
 //! their `check` methods; a receipt's signature must verify, so the examples are real ones.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::collections::BTreeSet;
 

@@ -1,16 +1,6 @@
 //! `letro witness` over HTTP: the C2SP tlog-witness protocol against a fake log (an RFC 6962
 //! tree and a log key), every refusal of the spec, durability across a restart, and a kill -9
 //! while two clients race: the witness never stores less than it cosigned, nor a fork.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -269,7 +259,7 @@ async fn witness_child() {
         PathBuf::from(std::env::var(CHILD_DIR).expect("run by kill_9_never_forgets_a_cosignature"));
     let config = WitnessConfig::read(&dir.join("witness.toml")).unwrap();
     let witness = Arc::new(Witness::open(&config).unwrap());
-    let listener = common::announce_listener(&dir).await;
+    let listener = crate::common::announce_listener(&dir).await;
     server::run(
         listener,
         witness.router(),
@@ -288,7 +278,7 @@ async fn kill_9_never_forgets_a_cosignature() {
     // The key is made here, before the child starts, so the clients can check cosignatures.
     let key = Witness::open(&config).unwrap().cosigner_key();
     let (mut child, addr) =
-        common::spawn_child_server("witness_child", CHILD_DIR, dir.path()).await;
+        crate::common::spawn_child_server("witness::witness_child", CHILD_DIR, dir.path()).await;
     let url = format!("http://{addr}");
 
     // Two clients race, each growing the log from the size it believes the witness holds.

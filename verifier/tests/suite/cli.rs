@@ -1,12 +1,6 @@
 //! The `letro-verify` binary on the vectors of `testdata/bundles/`: exact exit codes (0
 //! verified, 1 a check failed, 2 usage, 3 could not verify), the JSON report, stdin, the
 //! ciphertext and opening checks, several bundles at once, and `--vk`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::collections::BTreeMap;
 use std::io::Write;

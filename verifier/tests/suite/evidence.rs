@@ -1,13 +1,7 @@
 //! `letro-verify` on evidence records (`letro-evidence/v1`): a record built here from a log of
 //! made-available, expired and rejected events, signed by a test log key; the report's
 //! numbered checks, its JSON, and exit codes 0, 1 and 3. The records the service issues, and
-//! every tampering of them, are checked in `service/tests/lifecycle.rs`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! every tampering of them, are checked in `service/tests/suite/lifecycle.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

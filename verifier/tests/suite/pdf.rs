@@ -1,12 +1,6 @@
 //! `letro_verifier::pdf`: the attachments of evidence certificates written by `pdf-writer` (as
 //! Letro writes them) and by hand, incremental updates, every refusal of the module's rules, and
 //! truncated, corrupted and random files (never a panic; an `Ok` never invents an attachment).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use letro_verifier::pdf::{
     attachments, is_pdf, Attachment, ObjectId, PdfError, MAX_ATTACHMENTS, MAX_ATTACHMENT_BYTES,

@@ -1,17 +1,7 @@
 //! The API driven through the real router (tower's `oneshot`), on a real database file.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 use letro_core::field::{fr_from_be_bytes, fr_from_decimal};
 use letro_core::merkle::{ConsistencyProof, InclusionProof, DEPTH};
 use letro_core::Fr;

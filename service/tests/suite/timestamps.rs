@@ -4,32 +4,16 @@
 //! `openssl ts -verify`, and (when `LETRO_RFC3161_PYTHON` names a Python with the
 //! `rfc3161-client` package, as `.ci/run` sets up) by that independent implementation. TSAs
 //! that are down, answer garbage or stamp other bytes delay nothing and store nothing.
-#![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-#[path = "../../testdata/tsa/harness.rs"]
-mod tsa;
-
+use crate::common::*;
+use crate::tsa::{Key, Mode, Tsa};
 use axum::http::StatusCode;
-use common::*;
 use letro_core::evidence::EvidenceRecord;
 use letro_core::statement::CiphertextHash;
 use letro_service::store::{SqliteStore, TimestampStore};
 use letro_service::Service;
 use letro_verifier::evidence::EvidenceVerifyError;
 use letro_verifier::timestamps::{certificates_from_pem, TokenOutcome};
-use sha2::{Digest, Sha256};
-use tsa::{Key, Mode, Tsa};
-
-fn body_of(checkpoint: &str) -> String {
-    letro_service::timestamping::checkpoint_body(checkpoint).unwrap()
-}
 
 /// Checks `token` over `data` with the rfc3161-client Python package, if configured.
 fn rfc3161_client_verifies(token: &[u8], data: &[u8], ca_pem: &[u8]) -> Option<bool> {
@@ -75,45 +59,25 @@ async fn published_checkpoints_are_time_stamped_and_records_carry_the_tokens() {
 
     let ciphertext = b"a notice, encrypted";
     let h = CiphertextHash::of(ciphertext);
-    let (st, v) = call(
-        &router,
-        "POST",
-        "/v1/submissions",
-        Some(&tokens.relay),
-        Some(submission(ciphertext, "bob")),
-    )
-    .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    wait_integrated(&router, &tokens.admin, 1).await;
     // Publication does not wait for any TSA.
-    let started = std::time::Instant::now();
-    service.publish().await.unwrap();
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
-    let checkpoint = service
-        .state()
-        .published_checkpoint()
-        .unwrap()
-        .expect("published");
-    let body = body_of(&checkpoint.text);
-    let hash: [u8; 32] = Sha256::digest(body.as_bytes()).into();
+    let (body, hash) = submit_and_publish(&service, &router, &tokens, ciphertext).await;
 
     // The time-stamping task asks every TSA; only the honest one's token is stored.
-    let mut stored = Vec::new();
+    wait_timestamps(dir.path(), &hash).await;
     for _ in 0..200 {
-        stored = SqliteStore::open(dir.path())
-            .unwrap()
-            .timestamps(&hash)
-            .unwrap();
         let metrics = call(&router, "GET", "/metrics", Some(&tokens.admin), None).await;
         let text = metrics.1.as_str().map(str::to_owned).unwrap_or_default();
-        if !stored.is_empty()
-            && text.contains("outcome=\"unreachable\"")
+        if text.contains("outcome=\"unreachable\"")
             && text.matches("outcome=\"invalid\"").count() >= 2
         {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    let stored = SqliteStore::open(dir.path())
+        .unwrap()
+        .timestamps(&hash)
+        .unwrap();
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(stored[0].tsa, urls[0]);
     assert!(stored[0].time.abs_diff(letro_service::unix_now()) < 120);

@@ -2,21 +2,11 @@
 //! `POST /v1/receipts` is refused unless its `H` was submitted and its key is certified in the
 //! directory by the account the submission was routed to. Each refusal changes nothing stored,
 //! and none blocks the genuine receipt that follows (front-running).
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-
+use crate::common::xeddsa::TestIdentity;
+use crate::common::*;
 use axum::http::StatusCode;
 use axum::Router;
-use common::xeddsa::TestIdentity;
-use common::*;
 use letro_core::eddsa::PrivateKey;
 use letro_core::statement::CiphertextHash;
 use letro_service::store::{LogStore, SqliteStore, StoredEvent};

@@ -1,21 +1,11 @@
 //! End to end, as an integrator's program sees the service: letro-api-client over a real TCP
 //! socket, a real database file, proofs verified with the verifier library, a restart on the
 //! same data directory, a proof against a newer checkpoint.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use letro_api::bodies::{
     EventState, JobState, LogState, NewToken, ProofRequest, ReceiptRequest, SubmissionRequest,
 };

@@ -1,21 +1,11 @@
 //! Proof jobs through the real router: a bundle the verifier accepts, the refusals, and a
 //! queued job that resumes after a restart.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
 
 use std::time::Duration;
 
+use crate::common::*;
 use axum::http::StatusCode;
 use axum::Router;
-use common::*;
 use letro_core::bundle::format_time;
 use letro_core::statement::CiphertextHash;
 use letro_service::{unix_now, Service};

@@ -3,19 +3,10 @@
 //! attempt refused with 409 `out_of_order` and nothing stored, repeats answered with their
 //! entry, the refusal's checks, and every stored leaf recomputed from its event with
 //! letro-core's functions. The writer's own test tries every (history, event) pair.
-#![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-
+use crate::common::*;
 use axum::http::StatusCode;
 use axum::Router;
-use common::*;
 use letro_client::Client;
 use letro_core::field::fr_to_be_bytes;
 use letro_core::lifecycle::{self, RejectionReason};

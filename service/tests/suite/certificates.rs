@@ -3,27 +3,14 @@
 //! time-stamp from a real OpenSSL TSA) is validated by pyHanko, and whose pages PDFium reads
 //! and renders, when `LETRO_PDF_PYTHON` names a Python with pyHanko and pypdfium2 (as
 //! `.ci/run` sets up).
-#![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-#[path = "../../testdata/tsa/harness.rs"]
-mod tsa;
-
+use crate::common::*;
+use crate::tsa::{Key, Mode, Tsa};
 use axum::http::StatusCode;
-use common::*;
 use letro_core::evidence::EvidenceRecord;
 use letro_core::statement::CiphertextHash;
-use letro_service::store::{SqliteStore, TimestampStore};
 use letro_service::Service;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use tsa::{Key, Mode, Tsa};
 
 /// pyHanko's and PDFium's view of `pdf` (testdata/pdf/check_certificate.py), if configured.
 fn independent_check(pdf: &[u8], seal_pem: &[u8], tsa_ca: Option<&[u8]>) -> Option<Value> {
@@ -87,40 +74,13 @@ async fn certificates_are_sealed_time_stamped_and_carry_documents_that_verify() 
 
     let ciphertext = b"a notice for the certificate";
     let h = CiphertextHash::of(ciphertext);
-    let (st, v) = call(
-        &router,
-        "POST",
-        "/v1/submissions",
-        Some(&tokens.relay),
-        Some(submission(ciphertext, "bob")),
-    )
-    .await;
-    assert_eq!(st, StatusCode::CREATED, "{v}");
-    wait_integrated(&router, &tokens.admin, 1).await;
-    service.publish().await.unwrap();
-    let checkpoint = service
-        .state()
-        .published_checkpoint()
-        .unwrap()
-        .expect("published");
-    let body = letro_service::timestamping::checkpoint_body(&checkpoint.text).unwrap();
-    let hash: [u8; 32] = Sha256::digest(body.as_bytes()).into();
-    let mut stored = Vec::new();
-    for _ in 0..200 {
-        stored = SqliteStore::open(dir.path())
-            .unwrap()
-            .timestamps(&hash)
-            .unwrap();
-        if !stored.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let (_, hash) = submit_and_publish(&service, &router, &tokens, ciphertext).await;
+    let stored = wait_timestamps(dir.path(), &hash).await;
     assert_eq!(stored.len(), 1);
 
     let pdf = certificate(&router, &tokens.sender, &h).await;
     // To look at one: LETRO_CERTIFICATE_SAMPLE=/tmp/sealed.pdf cargo test -p letro-service
-    // --test certificates, then pdftoppm -png /tmp/sealed.pdf /tmp/page.
+    // --test suite certificates::, then pdftoppm -png /tmp/sealed.pdf /tmp/page.
     if let Some(path) = std::env::var_os("LETRO_CERTIFICATE_SAMPLE") {
         std::fs::write(path, &pdf).unwrap();
     }

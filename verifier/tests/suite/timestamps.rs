@@ -3,22 +3,13 @@
 //! checkpoint's body. Trusted with `--tsa-cert`, the TSA's time is reported and the
 //! `NoTrustedTimestamp` caveat goes; without it the token is checked for integrity only; an
 //! altered token, or one over other bytes, fails with exit 1; a bad `--tsa-cert` is usage.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
-#[path = "../../testdata/tsa/harness.rs"]
-mod tsa;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::tsa::{Key, Tsa};
 use letro_core::bundle::ParsedBundle;
 use serde_json::Value;
-use tsa::{Key, Tsa};
 
 const LOG_KEY: &str = "testdata/bundles/v2/valid/log.vkey";
 const DEV: &str = "--accept-insecure-dev-keys";

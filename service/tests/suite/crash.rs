@@ -1,23 +1,13 @@
 //! kill -9 while receipts are arriving: every receipt the API acknowledged is there afterwards.
 //!
 //! The service runs in a child process: this test binary re-run with `--ignored --exact
-//! crash_child`, which serves on the data directory named by `LETRO_CRASH_CHILD_DIR`.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
+//! crash::crash_child`, which serves on the data directory named by `LETRO_CRASH_CHILD_DIR`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use letro_api::bodies::{ReceiptRequest, SubmissionRequest};
 use letro_api_client::Client;
 use letro_service::{serve, unix_now, Service};
@@ -59,7 +49,7 @@ async fn kill_9_loses_nothing_acknowledged() {
         drop(router);
         service.shutdown().await;
     }
-    let (mut child, addr) = spawn_child_server("crash_child", CHILD_DIR, dir.path()).await;
+    let (mut child, addr) = spawn_child_server("crash::crash_child", CHILD_DIR, dir.path()).await;
 
     // Four clients post distinct submissions and their receipts until the server dies.
     let t = unix_now();

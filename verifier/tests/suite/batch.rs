@@ -1,12 +1,6 @@
 //! `Verifier::verify_batch` on the vectors of `testdata/bundles/`: every bundle gets its own
 //! result, the same as `Verifier::verify` would give it, and invalid proofs cannot hide in a
 //! batch.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::path::{Path, PathBuf};
 

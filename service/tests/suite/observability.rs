@@ -1,21 +1,11 @@
 //! `GET /metrics` and `GET /openapi.json` through the real router.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
 
 use std::collections::BTreeSet;
 
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use common::*;
 use http_body_util::BodyExt;
 use letro_service::{api, unix_now, Service};
 use serde_json::Value;

@@ -1,17 +1,7 @@
 //! Checks every cell of `service/ACCESS.md` against the real router, denials included.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 use letro_service::{unix_now, Service};
 
 #[tokio::test]

@@ -3,24 +3,12 @@
 //! once per final event, stored before it is sent and marked delivered after a 2xx answer;
 //! another sender's deliveries, a repeated receipt and non-final events send nothing. The
 //! notice names the evidence record, which the sender then fetches with its own token.
-#![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
-/// For its small HTTP request reader.
-#[path = "../../testdata/tsa/harness.rs"]
-mod tsa;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 use letro_api::bodies::DeliveryNotice;
 use letro_core::statement::CiphertextHash;
 use letro_service::lifecycle::expire_due;
@@ -37,7 +25,7 @@ fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            if let Some(body) = tsa::read_post(&stream) {
+            if let Some(body) = crate::tsa::read_post(&stream) {
                 seen.lock()
                     .unwrap()
                     .push(String::from_utf8_lossy(&body).into_owned());

@@ -1,10 +1,4 @@
 //! `check_opening` with receipt-key certificates made by the independent `xeddsa` package.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use letro_core::bundle::{Opening, ReceiptKeyCertificate};
 use letro_core::eddsa::PublicKey;

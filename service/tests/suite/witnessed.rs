@@ -1,21 +1,11 @@
 //! The log and its witnesses: every checkpoint goes to `letro witness` over HTTP with an RFC
 //! 6962 consistency proof; the published checkpoint carries the verified cosignature; with a
 //! quorum, a witness that is down holds back publication but never the intake of events.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use letro_log::checkpoint::SignedCheckpoint;
 use letro_log::cosignature::{self, CosignerKey};
 use letro_log::note::Note;

@@ -2,22 +2,12 @@
 //! `/healthz` or a real request from being answered; connections that send no complete request
 //! are closed after the header timeout; the connection cap closes idle connections for new
 //! ones but never one whose request is in flight.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use letro_service::{serve, ServeError};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

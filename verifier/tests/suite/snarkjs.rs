@@ -4,12 +4,6 @@
 //! Needs `node` and `npm` (it runs `npm ci --prefix testdata/snarkjs` when the pinned snarkjs
 //! is not installed). Without them the test fails; set `LETRO_SKIP_SNARKJS=1` to skip the
 //! snarkjs runs (the Rust-only checks still run).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,24 +1,14 @@
 //! What an operator relies on: the origin recorded in the data directory, tokens issued or
 //! revoked by another process taking effect in a running service, the log key served and
 //! exported alike, and the `Location` and `Retry-After` headers.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
 
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::Router;
-use common::*;
 use http_body_util::BodyExt;
 use letro_core::bundle::format_time;
 use letro_core::statement::CiphertextHash;

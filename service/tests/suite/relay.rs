@@ -1,23 +1,14 @@
 //! The relay's directory and mailbox with real Signal clients: prekeys published and handed
 //! out once, a message with an attachment sent, fetched, decrypted and acknowledged, the
 //! refusals, a proof whose opening carries the receipt-key certificate, and a search of the
-//! database files and the logs for the plaintext.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-mod common;
+//! database files and the logs for the plaintext (in a process of its own, `common::run_alone`,
+//! so that the logs searched are this test's).
 
 use std::time::Duration;
 
+use crate::common::*;
 use axum::http::StatusCode;
 use axum::Router;
-use common::*;
 use letro_api::directory::PrekeyBundle;
 use letro_client::{Attachment, Client, Message};
 use letro_core::bundle::format_time;
@@ -42,8 +33,14 @@ async fn bundle(router: &Router, token: &str, account: &str) -> PrekeyBundle {
     PrekeyBundle::parse(&v).unwrap().0
 }
 
+#[test]
+fn signal_messages_go_through_the_relay_as_ciphertext_only() {
+    run_alone("relay::signal_messages_go_through_the_relay_as_ciphertext_only_alone");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signal_messages_go_through_the_relay_as_ciphertext_only() {
+#[ignore = "captures the logs: run in a process of its own by the test without _alone"]
+async fn signal_messages_go_through_the_relay_as_ciphertext_only_alone() {
     let capture = Capture::install();
 
     let dir = tempfile::tempdir().unwrap();

@@ -1,17 +1,7 @@
 //! Admin endpoints: tokens issued and revoked at run time, the audit log, and bad input.
-#![allow(missing_docs)]
-// Test helpers outside #[test] functions: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-mod common;
-
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 use letro_service::Service;
 use serde_json::json;
 

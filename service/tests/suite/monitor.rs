@@ -6,19 +6,10 @@
 //!   `poseidon-root` line, a bad signature, a tampered or missing tile, a missing witness
 //!   quorum): the monitor refuses it, stores nothing new and writes the evidence; where a
 //!   witness can see it (a rollback, a fork, a bad signature), the witness refuses it too.
-#![allow(missing_docs)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
-mod common;
 
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use letro_core::field::{fr_from_u128, fr_to_be_bytes};
 use letro_core::log::DeliveryLog;
 use letro_core::Fr;
