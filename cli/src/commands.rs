@@ -66,6 +66,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The multi-party setup ceremony: .r1cs export, phase 2 on a snarkjs .zkey chain, keys.
+    Ceremony {
+        #[command(subcommand)]
+        command: crate::ceremony::CeremonyCommand,
+    },
     /// Proves a delivery record for a time window and writes the bundle and the opening.
     Prove {
         /// The delivery record (JSON, letro-record/v1); `-` reads standard input.
@@ -326,6 +331,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keys {
             command: KeysCommand::Setup { insecure_dev, dir },
         } => keys_setup(insecure_dev, dir),
+        Command::Ceremony { command } => crate::ceremony::run(command),
         Command::Prove {
             record,
             not_before,
@@ -475,7 +481,7 @@ fn circuit_info(json: bool) -> Result<(), CliError> {
 fn keys_setup(insecure_dev: bool, dir: PathBuf) -> Result<(), CliError> {
     if !insecure_dev {
         return Err(CliError::new(2, "only the insecure development setup is implemented")
-            .hint("pass --insecure-dev to make development keys; production keys need a multi-party ceremony, which is not implemented yet"));
+            .hint("pass --insecure-dev to make development keys; production keys come from a multi-party ceremony: letro ceremony (CEREMONY.md)"));
     }
     let n = constraints()?;
     eprintln!("running an INSECURE development setup for {STATEMENT_ID} ({n} constraints)...");

@@ -4,6 +4,7 @@
 //! 2 usage error; 3 an input could not be read or parsed.
 #![forbid(unsafe_code)]
 
+mod ceremony;
 mod certificate;
 mod commands;
 mod files;

@@ -493,3 +493,90 @@ fn monitor_exit_codes_report_and_evidence() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--log-key"));
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn ceremony_commands_refuse_bad_input_and_keep_what_exists() {
+    let d = tmp("ceremony");
+    let r1cs = d.join("circuit.r1cs");
+    let o = letro(&["ceremony", "export-r1cs", "--out", r1cs.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&r1cs).unwrap();
+    assert_eq!(&bytes[..4], b"r1cs");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("6 public inputs"));
+    // An existing file is kept without --force.
+    let o = letro(&["ceremony", "export-r1cs", "--out", r1cs.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&r1cs).unwrap(), bytes);
+    // A phase 1 whose hash is not the pinned one: exit 3, nothing written. The file need not be
+    // a real .ptau for this: the hash is checked before anything else is used.
+    let fake = d.join("fake.ptau");
+    std::fs::write(&fake, b"ptau, but not the pinned one").unwrap();
+    let out = d.join("0000.zkey");
+    let pin = "00".repeat(64);
+    let o = letro(&[
+        "ceremony",
+        "init",
+        "--ptau",
+        fake.to_str().unwrap(),
+        "--ptau-b2sum",
+        &pin,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(!out.exists());
+    let o = letro(&[
+        "ceremony",
+        "init",
+        "--ptau",
+        fake.to_str().unwrap(),
+        "--ptau-b2sum",
+        "short",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("128 hex digits"), "{}", stderr(&o));
+    // A .zkey that is not one: exit 3 before any work, nothing written.
+    let next = d.join("0001.zkey");
+    for cmd in [
+        vec!["contribute", r1cs.to_str().unwrap(), "--name", "x"],
+        vec![
+            "beacon",
+            r1cs.to_str().unwrap(),
+            "--beacon",
+            "00ff",
+            "--iterations-exp",
+            "10",
+        ],
+        vec!["verify", r1cs.to_str().unwrap()],
+    ] {
+        let mut args = vec!["ceremony"];
+        args.extend(cmd);
+        args.extend(["--ptau", fake.to_str().unwrap(), "--ptau-b2sum", &pin]);
+        if args[1] != "verify" {
+            args.extend(["--out", next.to_str().unwrap()]);
+        }
+        let o = letro(&args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("not a .zkey file"), "{}", stderr(&o));
+        assert!(!next.exists());
+    }
+    let o = letro(&[
+        "ceremony",
+        "beacon",
+        r1cs.to_str().unwrap(),
+        "--beacon",
+        "xyz",
+        "--iterations-exp",
+        "10",
+        "--ptau",
+        "p",
+        "--ptau-b2sum",
+        &pin,
+        "--out",
+        next.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    std::fs::remove_dir_all(&d).unwrap();
+}

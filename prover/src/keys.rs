@@ -157,11 +157,70 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     })
 }
 
+/// Proving key file written by `letro ceremony finalize`.
+pub const CEREMONY_PROVING_KEY: &str = "delivered-within-v2.pk";
+/// Verifying key file written by `letro ceremony finalize`.
+pub const CEREMONY_VERIFYING_KEY: &str = "delivered-within-v2.vk";
+
 /// Writes the insecure development keys and their manifest into `dir`.
 pub fn write_dev_keys(
     dir: &Path,
     pk: &ProvingKey<Bn254>,
     constraints: usize,
+) -> Result<Manifest, KeyError> {
+    write_keys(
+        dir,
+        pk,
+        constraints,
+        (DEV_PROVING_KEY, DEV_VERIFYING_KEY),
+        Provenance {
+            kind: "insecure-dev".into(),
+            description:
+                "INSECURE, for development only: a single party ran the Groth16 setup and \
+                          knew its randomness, so it could forge proofs. Replace with keys from a \
+                          multi-party ceremony before relying on proofs."
+                    .into(),
+            tool: format!(
+                "letro keys setup --insecure-dev (letro {})",
+                env!("CARGO_PKG_VERSION")
+            ),
+            ceremony: None,
+        },
+    )
+}
+
+/// Writes the keys of a verified phase-2 ceremony and their manifest into `dir`; `ceremony` is
+/// the manifest's record of it (phase 1, circuit hash, transcript, contributions, beacon).
+pub fn write_ceremony_keys(
+    dir: &Path,
+    pk: &ProvingKey<Bn254>,
+    constraints: usize,
+    description: String,
+    ceremony: serde_json::Value,
+) -> Result<Manifest, KeyError> {
+    write_keys(
+        dir,
+        pk,
+        constraints,
+        (CEREMONY_PROVING_KEY, CEREMONY_VERIFYING_KEY),
+        Provenance {
+            kind: "ceremony".into(),
+            description,
+            tool: format!(
+                "letro ceremony finalize (letro {})",
+                env!("CARGO_PKG_VERSION")
+            ),
+            ceremony: Some(ceremony),
+        },
+    )
+}
+
+fn write_keys(
+    dir: &Path,
+    pk: &ProvingKey<Bn254>,
+    constraints: usize,
+    (pk_file, vk_file): (&str, &str),
+    provenance: Provenance,
 ) -> Result<Manifest, KeyError> {
     std::fs::create_dir_all(dir).map_err(|source| KeyError::Io {
         path: dir.to_path_buf(),
@@ -176,31 +235,19 @@ pub fn write_dev_keys(
         constraints,
         public_inputs: NUM_PUBLIC_INPUTS,
         proving_key: KeyFile {
-            file: DEV_PROVING_KEY.into(),
+            file: pk_file.into(),
             sha256: sha256_hex(&pk_bytes),
             bytes: pk_bytes.len() as u64,
         },
         verifying_key: KeyFile {
-            file: DEV_VERIFYING_KEY.into(),
+            file: vk_file.into(),
             sha256: sha256_hex(&vk_bytes),
             bytes: vk_bytes.len() as u64,
         },
-        provenance: Provenance {
-            kind: "insecure-dev".into(),
-            description:
-                "INSECURE, for development only: a single party ran the Groth16 setup and \
-                          knew its randomness, so it could forge proofs. Replace with keys from a \
-                          multi-party ceremony before relying on proofs."
-                    .into(),
-            tool: format!(
-                "letro keys setup --insecure-dev (letro {})",
-                env!("CARGO_PKG_VERSION")
-            ),
-            ceremony: None,
-        },
+        provenance,
     };
-    write(&dir.join(DEV_PROVING_KEY), &pk_bytes)?;
-    write(&dir.join(DEV_VERIFYING_KEY), &vk_bytes)?;
+    write(&dir.join(pk_file), &pk_bytes)?;
+    write(&dir.join(vk_file), &vk_bytes)?;
     let mut json =
         serde_json::to_string_pretty(&manifest).map_err(|source| KeyError::Manifest {
             path: dir.join(MANIFEST),

@@ -16,6 +16,7 @@
 
 pub mod embedded;
 pub mod keys;
+pub mod qap;
 
 use ark_bn254::Bn254;
 use ark_groth16::{
@@ -91,6 +92,7 @@ pub struct Prover {
     matrices: Vec<Matrix<Fr>>,
     num_instance_variables: usize,
     num_constraints: usize,
+    layout: QapLayout,
 }
 
 impl std::fmt::Debug for Prover {
@@ -118,31 +120,107 @@ fn new_cs(mode: SynthesisMode) -> ark_relations::gr1cs::ConstraintSystemRef<Fr> 
     cs
 }
 
-impl Prover {
-    /// Builds the constraint matrices of the current circuit and checks that `pk` fits them.
-    pub fn new(pk: ProvingKey<Bn254>) -> Result<Self, ProverSetupError> {
+/// The circuit's constraint system as the prover uses it: `a`, `b`, `c` with one row per
+/// constraint, each row sorted by variable with no repeated variable and no zero coefficient.
+/// Variables are numbered as Groth16 numbers them: `0` is the constant one, `1..=6` the public
+/// inputs in the statement's order, then the witness variables in allocation order. The
+/// ceremony's `.r1cs` export writes exactly these rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matrices {
+    /// The three matrices `a`, `b`, `c`.
+    pub abc: [Matrix<Fr>; 3],
+    /// Instance variables, the constant one included.
+    pub num_instance_variables: usize,
+    /// Witness variables.
+    pub num_witness_variables: usize,
+}
+
+impl Matrices {
+    /// Synthesises the blank circuit.
+    pub fn of_circuit() -> Result<Self, ProverSetupError> {
         let cs = new_cs(SynthesisMode::Setup);
         untraced(|| DeliveredWithinCircuit::blank().generate_constraints(cs.clone()))
             .map_err(ProverSetupError::Synthesis)?;
         cs.finalize();
         let num_instance_variables = cs.num_instance_variables();
-        let num_constraints = cs.num_constraints();
+        let num_witness_variables = cs.num_witness_variables();
         let matrices = cs
             .to_matrices()
             .map_err(ProverSetupError::Synthesis)?
             .remove(R1CS_PREDICATE_LABEL)
             .ok_or(ProverSetupError::KeyMismatch("no R1CS matrices"))?;
-        if matrices.len() != 3 {
+        let [a, b, c]: [Matrix<Fr>; 3] = matrices
+            .try_into()
+            .map_err(|_| ProverSetupError::KeyMismatch("expected three R1CS matrices"))?;
+        if a.len() != b.len() || b.len() != c.len() {
             return Err(ProverSetupError::KeyMismatch(
-                "expected three R1CS matrices",
+                "matrices of different heights",
             ));
         }
+        Ok(Self {
+            abc: [canonical(a), canonical(b), canonical(c)],
+            num_instance_variables,
+            num_witness_variables,
+        })
+    }
+
+    /// Number of constraints.
+    pub fn num_constraints(&self) -> usize {
+        self.abc[0].len()
+    }
+
+    /// Number of variables, the constant one included.
+    pub fn num_variables(&self) -> usize {
+        self.num_instance_variables + self.num_witness_variables
+    }
+
+    /// The size of the evaluation domain: the least power of two that holds a row per
+    /// constraint and per instance variable.
+    pub fn domain_size(&self) -> usize {
+        (self.num_constraints() + self.num_instance_variables).next_power_of_two()
+    }
+}
+
+/// Each row sorted by variable, repeated variables summed, zero coefficients dropped.
+fn canonical(m: Matrix<Fr>) -> Matrix<Fr> {
+    m.into_iter()
+        .map(|mut row| {
+            row.sort_by_key(|(_, v)| *v);
+            let mut out: Vec<(Fr, usize)> = Vec::with_capacity(row.len());
+            for (coeff, var) in row {
+                match out.last_mut() {
+                    Some((c, v)) if *v == var => *c += coeff,
+                    _ => out.push((coeff, var)),
+                }
+            }
+            out.retain(|(c, _)| !ark_ff::Zero::is_zero(c));
+            out
+        })
+        .collect()
+}
+
+/// Which R1CS-to-QAP reduction a proving key was made for, told apart by its `h_query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QapLayout {
+    /// arkworks' (libsnark's) reduction: `h_query` holds `τ^i·Z(τ)/δ` for `i < n - 1`.
+    Libsnark,
+    /// snarkjs's: `h_query` holds the odd Lagrange basis of the domain of size `2n` over `δ`,
+    /// `n` points (keys from a `.zkey` ceremony).
+    Snarkjs,
+}
+
+impl Prover {
+    /// Builds the constraint matrices of the current circuit and checks that `pk` fits them.
+    pub fn new(pk: ProvingKey<Bn254>) -> Result<Self, ProverSetupError> {
+        let m = Matrices::of_circuit()?;
+        let num_instance_variables = m.num_instance_variables;
+        let num_constraints = m.num_constraints();
         if pk.vk.gamma_abc_g1.len() != num_instance_variables {
             return Err(ProverSetupError::KeyMismatch(
                 "number of public inputs differs",
             ));
         }
-        let num_witness = cs.num_witness_variables();
+        let num_witness = m.num_witness_variables;
         if pk.l_query.len() != num_witness {
             return Err(ProverSetupError::KeyMismatch(
                 "number of witness variables differs",
@@ -151,14 +229,31 @@ impl Prover {
         if pk.a_query.len() != num_instance_variables + num_witness {
             return Err(ProverSetupError::KeyMismatch("number of variables differs"));
         }
+        let n = m.domain_size();
+        let layout = if pk.h_query.len() == n {
+            QapLayout::Snarkjs
+        } else if pk.h_query.len() + 1 == n {
+            QapLayout::Libsnark
+        } else {
+            return Err(ProverSetupError::KeyMismatch(
+                "the H query fits neither QAP layout",
+            ));
+        };
         let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
+        let [a, b, c] = m.abc;
         Ok(Self {
             pk,
             pvk,
-            matrices,
+            matrices: vec![a, b, c],
             num_instance_variables,
             num_constraints,
+            layout,
         })
+    }
+
+    /// The QAP reduction of this prover's key.
+    pub fn layout(&self) -> QapLayout {
+        self.layout
     }
 
     /// Number of constraints of the circuit.
@@ -236,15 +331,30 @@ impl Prover {
         }
         let r = Fr::rand(rng);
         let s = Fr::rand(rng);
-        let proof = Groth16::<Bn254, LibsnarkReduction>::create_proof_with_reduction_and_matrices(
-            &self.pk,
-            r,
-            s,
-            &self.matrices,
-            self.num_instance_variables,
-            self.num_constraints,
-            &full,
-        )
+        let proof = match self.layout {
+            QapLayout::Libsnark => {
+                Groth16::<Bn254, LibsnarkReduction>::create_proof_with_reduction_and_matrices(
+                    &self.pk,
+                    r,
+                    s,
+                    &self.matrices,
+                    self.num_instance_variables,
+                    self.num_constraints,
+                    &full,
+                )
+            }
+            QapLayout::Snarkjs => {
+                Groth16::<Bn254, qap::SnarkjsReduction>::create_proof_with_reduction_and_matrices(
+                    &self.pk,
+                    r,
+                    s,
+                    &self.matrices,
+                    self.num_instance_variables,
+                    self.num_constraints,
+                    &full,
+                )
+            }
+        }
         .map_err(ProveError::Groth16)?;
         let inputs = statement.public_inputs();
         match Groth16::<Bn254>::verify_proof(&self.pvk, &proof, &inputs) {

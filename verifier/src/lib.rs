@@ -288,6 +288,11 @@ pub enum VerifyingKeyError {
         /// What the key has.
         found: usize,
     },
+    /// The key's `δ` is `γ` or the generator of G2: nobody contributed a secret to the setup
+    /// (for example a snarkjs key finalised without any contribution), so whoever made it can
+    /// forge proofs.
+    #[error("the verifying key's delta equals {0}: a setup nobody contributed to, whose maker can forge proofs")]
+    NoContribution(&'static str),
     /// The keys manifest does not vouch for this key (SPEC.md §9).
     #[error(transparent)]
     Manifest(#[from] ManifestError),
@@ -336,6 +341,12 @@ fn decode_verifying_key(bytes: &[u8]) -> Result<PreparedVerifyingKey<Bn254>, Ver
         return Err(VerifyingKeyError::TrailingBytes {
             extra: reader.len(),
         });
+    }
+    if vk.delta_g2 == vk.gamma_g2 {
+        return Err(VerifyingKeyError::NoContribution("its gamma"));
+    }
+    if vk.delta_g2 == <ark_bn254::G2Affine as ark_ec::AffineRepr>::generator() {
+        return Err(VerifyingKeyError::NoContribution("the generator of G2"));
     }
     let expected = letro_core::statement::NUM_PUBLIC_INPUTS + 1;
     if vk.gamma_abc_g1.len() != expected {
@@ -761,6 +772,40 @@ impl Verifier {
         match Groth16::<Bn254>::verify_proof(pre.key.prepared(), &pre.proof(), &inputs) {
             Ok(true) => pre.finish(&self.tsa_certificates),
             Ok(false) | Err(_) => Err(VerifyError::ProofInvalid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use ark_ec::AffineRepr;
+    use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+
+    fn with_delta(delta: fn(&VerifyingKey<Bn254>) -> ark_bn254::G2Affine) -> Vec<u8> {
+        let mut vk = VerifyingKey::<Bn254>::deserialize_compressed(EMBEDDED_VERIFYING_KEY).unwrap();
+        vk.delta_g2 = delta(&vk);
+        let mut out = Vec::new();
+        vk.serialize_compressed(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_key_nobody_contributed_to_is_refused() {
+        PinnedKey::user_supplied(EMBEDDED_VERIFYING_KEY, KeySource::Given("good".into())).unwrap();
+        for (bytes, what) in [
+            (with_delta(|vk| vk.gamma_g2), "its gamma"),
+            (
+                with_delta(|_| ark_bn254::G2Affine::generator()),
+                "the generator of G2",
+            ),
+        ] {
+            let e = PinnedKey::user_supplied(&bytes, KeySource::Given("x".into())).unwrap_err();
+            assert!(
+                matches!(e, VerifyingKeyError::NoContribution(w) if w == what),
+                "{e}"
+            );
         }
     }
 }
