@@ -376,3 +376,45 @@ pub fn finalize_from_init(
     };
     Ok((pk, verified))
 }
+
+/// The record of a verified ceremony for the keys manifest (`provenance.ceremony`, SPEC §9):
+/// phase 1's hash and power, the circuit hash, the final transcript's SHA-256, size and file
+/// name, and every contribution's number, name, hash and beacon.
+pub fn manifest_record(
+    v: &Verified,
+    ptau: &Ptau,
+    transcript: &[u8],
+    file: Option<&str>,
+) -> serde_json::Value {
+    use sha2::Digest as _;
+    let contributions: Vec<serde_json::Value> = v
+        .contributions
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "number": c.number,
+                "name": c.name,
+                "hash": hex::encode(c.hash),
+                "beacon": c.beacon.as_ref().map(|b| serde_json::json!({
+                    "value": hex::encode(&b.hash),
+                    "iterations_exp": b.exp,
+                })),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "format": "snarkjs zkey (groth16, bn128)",
+        "qap": "snarkjs",
+        "phase1": {
+            "blake2b": hex::encode(ptau.blake2b()),
+            "power": ptau.power(),
+        },
+        "circuit_hash": hex::encode(v.cs_hash),
+        "transcript": {
+            "file": file,
+            "sha256": hex::encode(sha2::Sha256::digest(transcript)),
+            "bytes": transcript.len(),
+        },
+        "contributions": contributions,
+    })
+}

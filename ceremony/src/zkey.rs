@@ -411,7 +411,9 @@ impl Zkey {
             abc.par_iter_mut().zip(part).for_each(|(s, p)| *s += p);
         }
         let abc = G1Projective::normalize_batch(&abc);
-        let (ic, c) = abc.split_at(n_pub + 1);
+        let (ic, c) = abc
+            .split_at_checked(n_pub + 1)
+            .ok_or_else(|| CeremonyError::Circuit("more public inputs than wires".into()))?;
         // H: the odd points of the Lagrange basis of the domain of size 2n.
         let lag_2n = ptau.g1(ptau::LAGRANGE_G1, 2 * n - 1, 2 * n)?;
         let h: Vec<G1Affine> = lag_2n.iter().skip(1).step_by(2).copied().collect();

@@ -192,6 +192,49 @@ fn a_mixed_chain_verifies_in_snarkjs_and_here_and_proves() {
         text(&o)
     );
 
+    // With the manifest `letro ceremony finalize` writes, letro-verify's library pins the key
+    // at trust level `ceremony` and verifies the bundle under its default policy (ceremony
+    // keys only); the same key given without its manifest is only `user-supplied`.
+    let keys = d.join("keys");
+    let transcript = k3.to_bytes();
+    let record = phase2::manifest_record(&v, ptau(), &transcript, Some("0003.zkey"));
+    let m = letro_prover::keys::write_ceremony_keys(
+        &keys,
+        &pk,
+        r1cs().constraints.len(),
+        "test: three contributions".into(),
+        record,
+    )
+    .unwrap();
+    let vk_bytes = std::fs::read(keys.join(&m.verifying_key.file)).unwrap();
+    let manifest = std::fs::read_to_string(keys.join("manifest.json")).unwrap();
+    let log_key = std::fs::read_to_string(repo().join("testdata/checkpoints/log.vkey")).unwrap();
+    let log_key = letro_log::note::VerifierKey::parse(log_key.trim()).unwrap();
+    let key = letro_verifier::PinnedKey::from_manifest(
+        &manifest,
+        &vk_bytes,
+        letro_verifier::KeySource::Manifest(path(&keys).into()),
+    )
+    .unwrap();
+    assert_eq!(key.trust_level(), letro_verifier::TrustLevel::Ceremony);
+    let verifier = letro_verifier::Verifier::from_keys(vec![key], vec![log_key.clone()])
+        .with_trust_policy(letro_verifier::TrustPolicy::CEREMONY_ONLY);
+    let verified = verifier.verify(bundle.as_bytes()).unwrap();
+    assert_eq!(verified.trust_level(), letro_verifier::TrustLevel::Ceremony);
+    let user = letro_verifier::PinnedKey::user_supplied(
+        &vk_bytes,
+        letro_verifier::KeySource::Given("vk".into()),
+    )
+    .unwrap();
+    let e = letro_verifier::Verifier::from_keys(vec![user], vec![log_key])
+        .with_trust_policy(letro_verifier::TrustPolicy::CEREMONY_ONLY)
+        .verify(bundle.as_bytes())
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("user-supplied") || format!("{e:?}").contains("UserSupplied"),
+        "{e}"
+    );
+
     // Broken transcripts: refused here, naming the contribution, and by snarkjs.
     let bad = |name: &str, key: &Zkey| {
         let p = d.join(name);

@@ -286,6 +286,12 @@ fn finalize(
     out_dir: &Path,
     force: bool,
 ) -> Result<(), CliError> {
+    if description.trim().is_empty() {
+        return Err(CliError::new(
+            EXIT_USAGE,
+            "--description must say who contributed",
+        ));
+    }
     let bytes = std::fs::read(zkey)
         .map_err(|e| CliError::new(EXIT_INPUT, format!("{}: {e}", zkey.display())))?;
     let key = Zkey::from_bytes(&bytes)
@@ -294,12 +300,6 @@ fn finalize(
     let r1cs = R1cs::of_circuit().map_err(error)?;
     let init = Zkey::new(&r1cs, &ptau).map_err(error)?;
     let (pk, v) = phase2::finalize_from_init(&key, &init).map_err(error)?;
-    if description.trim().is_empty() {
-        return Err(CliError::new(
-            EXIT_USAGE,
-            "--description must say who contributed",
-        ));
-    }
     for f in [
         letro_prover::keys::CEREMONY_PROVING_KEY,
         letro_prover::keys::CEREMONY_VERIFYING_KEY,
@@ -320,7 +320,8 @@ fn finalize(
             format!("the final key does not fit the prover: {e}"),
         )
     })?;
-    let record = ceremony_record(&v, &ptau, &bytes, zkey);
+    let name = zkey.file_name().map(|f| f.to_string_lossy().into_owned());
+    let record = phase2::manifest_record(&v, &ptau, &bytes, name.as_deref());
     let m = letro_prover::keys::write_ceremony_keys(
         out_dir,
         &pk,
@@ -339,39 +340,4 @@ fn finalize(
         out_dir.join(letro_prover::keys::MANIFEST).display()
     );
     Ok(())
-}
-
-/// The manifest's record of the ceremony.
-fn ceremony_record(v: &Verified, ptau: &Ptau, transcript: &[u8], path: &Path) -> serde_json::Value {
-    use sha2::Digest;
-    let contributions: Vec<serde_json::Value> = v
-        .contributions
-        .iter()
-        .map(|c| {
-            serde_json::json!({
-                "number": c.number,
-                "name": c.name,
-                "hash": hex::encode(c.hash),
-                "beacon": c.beacon.as_ref().map(|b| serde_json::json!({
-                    "value": hex::encode(&b.hash),
-                    "iterations_exp": b.exp,
-                })),
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "format": "snarkjs zkey (groth16, bn128)",
-        "qap": "snarkjs",
-        "phase1": {
-            "blake2b": hex::encode(ptau.blake2b()),
-            "power": ptau.power(),
-        },
-        "circuit_hash": hex::encode(v.cs_hash),
-        "transcript": {
-            "file": path.file_name().map(|f| f.to_string_lossy().into_owned()),
-            "sha256": hex::encode(sha2::Sha256::digest(transcript)),
-            "bytes": transcript.len(),
-        },
-        "contributions": contributions,
-    })
 }

@@ -138,6 +138,7 @@ pub fn findings(delivery: &VerifiedDelivery, recipient: Option<&OpenedRecipient>
     let key = match delivery.key_source() {
         KeySource::Embedded => "the built-in verifying key".to_owned(),
         KeySource::Given(f) => format!("the verifying key given with --vk {f}"),
+        KeySource::Manifest(d) => format!("the verifying key of the keys directory {d} (given with --keys; its manifest gives its trust level)"),
     };
     let mut shows = vec![
         format!(

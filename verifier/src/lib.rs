@@ -305,6 +305,9 @@ pub enum KeySource {
     Embedded,
     /// Given by the user (for example with `--vk FILE`).
     Given(String),
+    /// A keys directory given by the user with its manifest (`--keys DIR`): the statement and
+    /// trust level are the manifest's.
+    Manifest(String),
 }
 
 /// The statement of a key given without a manifest (`--vk`): the statement proved today. A

@@ -121,6 +121,9 @@ pub enum ManifestError {
         "the keys manifest claims a ceremony for the file {0:?}, whose name says INSECURE-DEV"
     )]
     CeremonyNamedInsecure(String),
+    /// The ceremony record lacks what SPEC.md §9 requires of it.
+    #[error("the keys manifest's ceremony record is incomplete: {0}")]
+    CeremonyRecord(String),
 }
 
 /// What a checked manifest says about its verifying key.
@@ -184,6 +187,9 @@ pub fn check_manifest(manifest: &str, vk_bytes: &[u8]) -> Result<KeyManifest, Ma
                     wire.verifying_key.file,
                 ));
             }
+            if let Some(record) = &wire.provenance.ceremony {
+                check_ceremony_record(record)?;
+            }
             TrustLevel::Ceremony
         }
         other => return Err(ManifestError::UnknownProvenance(other.to_owned())),
@@ -192,6 +198,60 @@ pub fn check_manifest(manifest: &str, vk_bytes: &[u8]) -> Result<KeyManifest, Ma
         statement: wire.statement,
         trust_level,
     })
+}
+
+/// The members of a ceremony record a verifier relies on (SPEC.md §9). Other members (the
+/// format, the transcript's file) are informative.
+#[derive(Deserialize)]
+struct CeremonyRecordWire {
+    phase1: Phase1Wire,
+    circuit_hash: String,
+    contributions: Vec<ContributionWire>,
+}
+
+#[derive(Deserialize)]
+struct Phase1Wire {
+    blake2b: String,
+}
+
+#[derive(Deserialize)]
+struct ContributionWire {
+    number: u64,
+    hash: String,
+}
+
+fn is_hash512(s: &str) -> bool {
+    s.len() == 128 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A ceremony record names its phase 1 and circuit by BLAKE2b-512 and lists at least one
+/// contribution, numbered from 1, each with its hash. This checks the record's shape, not the
+/// ceremony: its transcript is checked with `letro ceremony verify` or `snarkjs zkey verify`.
+fn check_ceremony_record(record: &serde_json::Value) -> Result<(), ManifestError> {
+    let bad = |s: &str| ManifestError::CeremonyRecord(s.to_owned());
+    let r: CeremonyRecordWire =
+        serde_json::from_value(record.clone()).map_err(|e| bad(&e.to_string()))?;
+    if !is_hash512(&r.phase1.blake2b) {
+        return Err(bad("phase1.blake2b is not 128 lowercase hex digits"));
+    }
+    if !is_hash512(&r.circuit_hash) {
+        return Err(bad("circuit_hash is not 128 lowercase hex digits"));
+    }
+    if r.contributions.is_empty() {
+        return Err(bad(
+            "no contributions: whoever made the key can forge proofs",
+        ));
+    }
+    for (i, c) in r.contributions.iter().enumerate() {
+        if c.number != i as u64 + 1 || !is_hash512(&c.hash) {
+            return Err(bad(&format!(
+                "contribution {} is not numbered {} with a 128-hex-digit hash",
+                c.number,
+                i + 1
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -208,6 +268,8 @@ mod tests {
             "provenance": {{"kind": "{kind}", "description": "d", "tool": "t", "ceremony": {ceremony}}}}}"#
         )
     }
+
+    const RECORD: &str = r#"{"phase1": {"blake2b": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "power": 15}, "circuit_hash": "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "contributions": [{"number": 1, "name": "a", "hash": "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc", "beacon": null}]}"#;
 
     fn sha(bytes: &[u8]) -> String {
         hex::encode(Sha256::digest(bytes))
@@ -274,9 +336,24 @@ mod tests {
             check_manifest(&manifest(&sha(key), key.len(), kind, ceremony, file), key)
         };
         assert_eq!(
-            ok("ceremony", r#"{"transcript": "x"}"#, "k.vk").map(|m| m.trust_level),
+            ok("ceremony", RECORD, "k.vk").map(|m| m.trust_level),
             Ok(TrustLevel::Ceremony)
         );
+        for broken in [
+            r#"{"transcript": "x"}"#.to_owned(),
+            RECORD.replace(&"c".repeat(128), "c"),
+            RECORD.replace(r#""number": 1"#, r#""number": 2"#),
+            RECORD.replace(&"a".repeat(128), &"A".repeat(128)),
+            format!("{}[]}}", &RECORD[..RECORD.find('[').unwrap()]),
+        ] {
+            assert!(
+                matches!(
+                    ok("ceremony", &broken, "k.vk"),
+                    Err(ManifestError::CeremonyRecord(_))
+                ),
+                "{broken}"
+            );
+        }
         assert_eq!(
             ok("insecure-dev", "null", "k.INSECURE-DEV.vk").map(|m| m.trust_level),
             Ok(TrustLevel::InsecureDev)

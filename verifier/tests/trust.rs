@@ -39,7 +39,11 @@ fn ceremony_manifest() -> String {
         "kind": "ceremony",
         "description": "test",
         "tool": "test",
-        "ceremony": {"transcript": "test"}
+        "ceremony": {
+            "phase1": {"blake2b": "a".repeat(128), "power": 15},
+            "circuit_hash": "b".repeat(128),
+            "contributions": [{"number": 1, "name": "test", "hash": "c".repeat(128), "beacon": null}]
+        }
     });
     m["verifying_key"]["file"] = "delivered-within-v2.vk".into();
     m.to_string()

@@ -1423,3 +1423,36 @@ fn a_witness_policy_is_required_and_reported() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("policy line 1"), "{}", stderr(&o));
 }
+
+#[test]
+fn keys_directories_are_pinned_with_their_manifest() {
+    let bundle = valid_bundles().into_iter().next().unwrap();
+    // A copy of the repository's keys/: its manifest says insecure-dev, and so does the report.
+    let d = tmp("keys-dir");
+    for f in ["manifest.json", "delivered-within-v2.INSECURE-DEV.vk"] {
+        std::fs::copy(repo().join("keys").join(f), d.join(f)).unwrap();
+    }
+    let dir = d.to_str().unwrap();
+    let o = run(&[&bundle, "--log-key", LOG_KEY, "--keys", dir]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    let o = run(&[&bundle, "--log-key", LOG_KEY, "--keys", dir, DEV]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("insecure-dev"), "{}", stdout(&o));
+    // A manifest that claims a ceremony for that INSECURE-DEV file, or whose hash is not the
+    // key's, pins nothing: usage error.
+    let mut m: Value =
+        serde_json::from_slice(&std::fs::read(d.join("manifest.json")).unwrap()).unwrap();
+    m["provenance"]["kind"] = "ceremony".into();
+    m["provenance"]["ceremony"] = serde_json::json!({
+        "phase1": {"blake2b": "a".repeat(128)},
+        "circuit_hash": "b".repeat(128),
+        "contributions": [{"number": 1, "hash": "c".repeat(128)}]
+    });
+    std::fs::write(d.join("manifest.json"), m.to_string()).unwrap();
+    let o = run(&[&bundle, "--log-key", LOG_KEY, "--keys", dir]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("INSECURE-DEV"), "{}", stderr(&o));
+    let o = run(&[&bundle, "--log-key", LOG_KEY, "--keys", "/nonexistent/keys"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -80,6 +80,14 @@ struct Cli {
     /// --accept-user-supplied-keys.
     #[arg(long, value_name = "FILE")]
     vk: Vec<PathBuf>,
+    /// Another deployment's keys directory (its manifest.json and the verifying key it names),
+    /// as published after its setup ceremony (CEREMONY.md). The key is pinned with the
+    /// manifest's statement and trust level: `ceremony` when the manifest records a ceremony
+    /// (its phase 1, circuit hash and contributions; the transcript itself is checked with
+    /// `letro ceremony verify` or `snarkjs zkey verify`, not here). Get the directory from the
+    /// deployment's publication, never from a bundle.
+    #[arg(long, value_name = "DIR")]
+    keys: Vec<PathBuf>,
     /// The ciphertext: its SHA-256 must be the statement's H (one bundle only).
     #[arg(long, value_name = "FILE")]
     ciphertext: Option<PathBuf>,
@@ -310,6 +318,42 @@ fn read(path: &str) -> Result<Vec<u8>, Failure> {
     Ok(buf)
 }
 
+/// The verifying key of a keys directory, pinned with its manifest.
+fn keys_dir(dir: &Path) -> Result<PinnedKey, Usage> {
+    const HINT: Option<&str> = Some(
+        "give the keys directory a deployment published after its ceremony: manifest.json and the .vk file it names",
+    );
+    let manifest_path = dir.join("manifest.json");
+    let manifest = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| Usage(format!("--keys {}: {e}", manifest_path.display()), HINT))?;
+    let file = serde_json::from_str::<serde_json::Value>(&manifest)
+        .ok()
+        .and_then(|m| {
+            m.pointer("/verifying_key/file")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .filter(|f| !f.is_empty() && !f.contains(['/', '\\']) && !f.starts_with('.'))
+        .ok_or_else(|| {
+            Usage(
+                format!(
+                    "--keys {}: the manifest names no plain verifying_key.file",
+                    manifest_path.display()
+                ),
+                HINT,
+            )
+        })?;
+    let vk_path = dir.join(&file);
+    let bytes = std::fs::read(&vk_path)
+        .map_err(|e| Usage(format!("--keys {}: {e}", vk_path.display()), HINT))?;
+    PinnedKey::from_manifest(
+        &manifest,
+        &bytes,
+        KeySource::Manifest(dir.display().to_string()),
+    )
+    .map_err(|e| Usage(format!("--keys {}: {e}", dir.display()), HINT))
+}
+
 fn build_verifier(cli: &Cli) -> Result<Verifier, Usage> {
     let mut log_keys = Vec::new();
     for k in &cli.log_keys {
@@ -362,6 +406,9 @@ fn build_verifier(cli: &Cli) -> Result<Verifier, Usage> {
                 )
             })?;
         v = v.with_tsa_certificates(certs);
+    }
+    for d in &cli.keys {
+        v.add_key(keys_dir(d)?);
     }
     for f in &cli.vk {
         let bytes = std::fs::read(f).map_err(|e| {
@@ -466,7 +513,7 @@ impl KeyInfo {
 fn source_name(s: &KeySource) -> String {
     match s {
         KeySource::Embedded => "built-in".to_owned(),
-        KeySource::Given(f) => f.clone(),
+        KeySource::Given(f) | KeySource::Manifest(f) => f.clone(),
     }
 }
 
@@ -474,6 +521,9 @@ fn source_words(s: &KeySource) -> String {
     match s {
         KeySource::Embedded => "built in".to_owned(),
         KeySource::Given(f) => format!("given with --vk {f}"),
+        KeySource::Manifest(d) => {
+            format!("from the keys directory {d} (--keys), with the trust level its manifest gives")
+        }
     }
 }
 
