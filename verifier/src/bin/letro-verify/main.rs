@@ -24,16 +24,17 @@ use evidence_report::{is_evidence, EvidenceReport};
 
 const AFTER_HELP: &str = "\
 Trust: a Groth16 proof is only as good as its keys' setup. Only keys from a multi-party
-ceremony are accepted by default. Keys from an INSECURE-DEV setup (the built-in keys today)
-need --accept-insecure-dev-keys, and keys given with --vk need --accept-user-supplied-keys:
-their maker could forge proofs, and the output says so.
+ceremony are accepted by default: a deployment's keys directory given with --keys DIR whose
+manifest records its ceremony (CEREMONY.md). Keys from an INSECURE-DEV setup (the built-in keys
+today) need --accept-insecure-dev-keys, and keys given with --vk need
+--accept-user-supplied-keys: their maker could forge proofs, and the output says so.
 
 Exit codes:
   0  every bundle verified (and the ciphertext and opening, when given, match)
   1  a check failed: bad proof, wrong root, checkpoint signature invalid or not by a trusted
      log key, with --policy a witness cosignature invalid or the quorum not met (the report
      names the witnesses that did cosign), ciphertext or opening mismatch
-  2  usage error (including a malformed --log-key, --vk or --policy file)
+  2  usage error (including a malformed --log-key, --vk, --keys or --policy file)
   3  could not verify: unreadable or malformed input, unsupported version, unknown verifying
      key, no trusted log key given
   4  not verified: the bundle's verifying key is not trusted (insecure-dev or user-supplied)
