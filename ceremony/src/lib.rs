@@ -11,7 +11,7 @@
 //!   `snarkjs zkey new`; [`phase2::contribute`], [`phase2::beacon`], [`phase2::verify`] and
 //!   [`phase2::finalize`] are `zkey contribute`, `zkey beacon`, `zkey verify` and the export of
 //!   the proving and verifying keys. A contribution made by snarkjs in the middle of a chain
-//!   verifies here, and ours verify in snarkjs (`tests/snarkjs.rs`).
+//!   verifies here, and ours verify in snarkjs (`tests/ceremony.rs`).
 //!
 //! The setup is sound if one contributor kept their secret: each contribution multiplies `δ` by a
 //! secret and proves knowledge of it on the transcript before it, so nobody who saw only some
