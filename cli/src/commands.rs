@@ -214,6 +214,11 @@ struct ServeArgs {
     /// Threads of each prover's own pool; 0 shares the cores out evenly [default: 0].
     #[arg(long, env = "LETRO_PROVER_THREADS")]
     prover_threads: Option<usize>,
+    /// Prove with the keys in this directory (manifest.json and the keys it names, as
+    /// `letro ceremony finalize` writes them): the deployment's own ceremony keys
+    /// [default: the built-in demo ceremony keys].
+    #[arg(long, value_name = "DIR", env = "LETRO_KEYS")]
+    keys: Option<PathBuf>,
     /// Most queued or running proof jobs per sender [default: 16].
     #[arg(long, env = "LETRO_MAX_JOBS_PER_SENDER")]
     max_jobs_per_sender: Option<u64>,
@@ -360,6 +365,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 request_timeout_seconds: a.request_timeout,
                 provers: a.provers,
                 prover_threads: a.prover_threads,
+                keys: a.keys,
                 max_jobs_per_sender: a.max_jobs_per_sender,
                 callback_hosts: (!a.callback_hosts.is_empty()).then_some(a.callback_hosts),
                 callback_backoff_ms: None,

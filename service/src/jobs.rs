@@ -122,6 +122,7 @@ struct Worker {
     metrics: Arc<crate::metrics::Metrics>,
     callbacks: crate::callback::Notifier,
     threads: usize,
+    keys: Option<Arc<std::path::Path>>,
 }
 
 impl Pool {
@@ -134,6 +135,7 @@ impl Pool {
         view: Arc<RwLock<LogView>>,
         verifier: Verifier,
         metrics: Arc<crate::metrics::Metrics>,
+        keys: Option<&std::path::Path>,
     ) -> Result<(Self, JobQueue), crate::ServeError> {
         let (tx, rx) = std::sync::mpsc::channel();
         let unfinished = store
@@ -150,6 +152,7 @@ impl Pool {
         let stopping = Arc::new(AtomicBool::new(false));
         let prover = Arc::new(OnceLock::new());
         let verifier = Arc::new(verifier);
+        let keys: Option<Arc<std::path::Path>> = keys.map(Arc::from);
         let mut threads = Vec::with_capacity(size.provers);
         for n in 0..size.provers {
             let worker = Worker {
@@ -161,6 +164,7 @@ impl Pool {
                 metrics: metrics.clone(),
                 callbacks: callbacks.clone(),
                 threads: size.threads,
+                keys: keys.clone(),
             };
             let rx = rx.clone();
             let handle = std::thread::Builder::new()
@@ -186,8 +190,14 @@ impl Pool {
     }
 }
 
-fn load_prover() -> Result<Prover, String> {
-    let (_, pk) = letro_prover::embedded::proving_key().map_err(|e| e.to_string())?;
+/// The prover of the keys directory `keys` (its hashes checked against its manifest), or of
+/// the built-in keys.
+fn load_prover(keys: Option<&std::path::Path>) -> Result<Prover, String> {
+    let (_, pk) = match keys {
+        Some(dir) => letro_prover::keys::load_proving_key(dir),
+        None => letro_prover::embedded::proving_key(),
+    }
+    .map_err(|e| e.to_string())?;
     Prover::new(pk).map_err(|e| e.to_string())
 }
 
@@ -279,7 +289,7 @@ impl Worker {
         let record = self.record(job)?;
         let prover = self
             .prover
-            .get_or_init(load_prover)
+            .get_or_init(|| load_prover(self.keys.as_deref()))
             .as_ref()
             .map_err(|e| JobError::Load(e.clone()))?;
         let (bundle, opening) = prover.prove_record(

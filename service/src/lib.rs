@@ -101,6 +101,11 @@ pub struct Config {
     /// Threads of each prover's own pool; 0 (the default) shares the machine's cores out
     /// evenly: `max(1, cores / provers)`.
     pub prover_threads: usize,
+    /// A keys directory (`manifest.json` and the keys it names, as `letro ceremony finalize`
+    /// writes them) to prove with instead of the built-in demo keys: a deployment's own
+    /// ceremony keys. Its manifest and verifying key are checked at start, the proving key's
+    /// hash when the first job loads it. Default `None`: the built-in keys.
+    pub keys: Option<PathBuf>,
     /// Most unfinished (queued or running) proof jobs one sender may have; more get 429
     /// `too_many_jobs`. Default 16.
     pub max_jobs_per_sender: u64,
@@ -169,6 +174,7 @@ impl Config {
             request_timeout: server::Limits::default().request_timeout,
             provers: 1,
             prover_threads: 0,
+            keys: None,
             max_jobs_per_sender: 16,
             callback_hosts: Vec::new(),
             callback_backoff: Duration::from_secs(1),
@@ -236,6 +242,15 @@ pub enum ServeError {
     /// The time-stamping client could not be made.
     #[error("time-stamping: {0}")]
     Timestamping(String),
+    /// The keys directory (`keys`) is unreadable, or its manifest does not vouch for its
+    /// verifying key.
+    #[error("keys directory {path}: {reason}")]
+    Keys {
+        /// The directory.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The evidence-seal key or its certificate could not be loaded or made.
     #[error("evidence seal: {0}")]
     Seal(#[from] seal::SealKeyError),
@@ -427,8 +442,16 @@ impl Service {
             .spawn(move || w.run(rx))
             .map_err(ServeError::Thread)?;
         let job_store: jobs::SharedStore = Arc::new(Mutex::new(job_store));
-        let verifier = letro_verifier::Verifier::new(vec![key_vkey])
+        let mut verifier = letro_verifier::Verifier::new(vec![key_vkey])
             .map_err(|e| ServeError::Inconsistent(format!("embedded verifying key: {e}")))?;
+        let proving_keys = match &config.keys {
+            Some(dir) => {
+                let key = pinned_keys_dir(dir)?;
+                verifier.add_key(key.clone());
+                Some(key)
+            }
+            None => None,
+        };
         let metrics = Arc::new(metrics::Metrics::new(api::routes().iter().map(|r| r.path)));
         let callback_http = callback::http_client(config.callback_ca_file.as_deref())
             .map_err(ServeError::CallbackTls)?;
@@ -456,6 +479,7 @@ impl Service {
             view.clone(),
             verifier,
             metrics.clone(),
+            config.keys.as_deref(),
         )?;
         let sealer = seal::load_or_create(
             &config.data_dir,
@@ -479,6 +503,7 @@ impl Service {
             queue,
             metrics,
             log_vkey: key_vkey_text,
+            proving_keys,
             notices,
             sealer: std::sync::Arc::new(sealer),
             timestamping: timestamping.clone(),
@@ -679,4 +704,24 @@ fn reload_tokens(state: &AppState, seen: u64) -> Result<u64, String> {
     state.tokens().map_err(|e| e.to_string())?.merge(records);
     tracing::info!(tokens = count, "tokens reloaded after a store change");
     Ok(now)
+}
+
+/// The verifying key of a keys directory, pinned with its manifest (statement and trust level
+/// from the manifest, after its hash is checked against the key).
+fn pinned_keys_dir(dir: &std::path::Path) -> Result<letro_verifier::PinnedKey, ServeError> {
+    let fail = |reason: String| ServeError::Keys {
+        path: dir.display().to_string(),
+        reason,
+    };
+    let manifest = letro_prover::keys::read_manifest(dir).map_err(|e| fail(e.to_string()))?;
+    let text = std::fs::read_to_string(dir.join(letro_prover::keys::MANIFEST))
+        .map_err(|e| fail(e.to_string()))?;
+    let vk = std::fs::read(dir.join(&manifest.verifying_key.file))
+        .map_err(|e| fail(format!("{}: {e}", manifest.verifying_key.file)))?;
+    letro_verifier::PinnedKey::from_manifest(
+        &text,
+        &vk,
+        letro_verifier::KeySource::Manifest(dir.display().to_string()),
+    )
+    .map_err(|e| fail(e.to_string()))
 }

@@ -23,6 +23,7 @@
 //! request_timeout_seconds = 10
 //! provers = 1
 //! prover_threads = 0                      # 0: cores / provers
+//! keys = "/etc/letro/keys"                # optional: the deployment's ceremony keys (default: built in)
 //! max_jobs_per_sender = 16
 //! callback_hosts = ["hooks.bank.example"] # empty: callbacks refused
 //! callback_backoff_ms = 1000
@@ -83,6 +84,8 @@ pub struct Settings {
     pub provers: Option<usize>,
     /// [`Config::prover_threads`] (at most 256).
     pub prover_threads: Option<usize>,
+    /// [`Config::keys`].
+    pub keys: Option<PathBuf>,
     /// [`Config::max_jobs_per_sender`] (at least 1).
     pub max_jobs_per_sender: Option<u64>,
     /// [`Config::callback_hosts`].
@@ -219,6 +222,7 @@ impl Settings {
                 .or(self.request_timeout_seconds),
             provers: over.provers.or(self.provers),
             prover_threads: over.prover_threads.or(self.prover_threads),
+            keys: over.keys.or(self.keys),
             max_jobs_per_sender: over.max_jobs_per_sender.or(self.max_jobs_per_sender),
             callback_hosts: over.callback_hosts.or(self.callback_hosts),
             callback_backoff_ms: over.callback_backoff_ms.or(self.callback_backoff_ms),
@@ -318,6 +322,7 @@ impl Settings {
         }
         c.callback_ca_file = self.callback_ca_file;
         c.tiles_directory = self.tiles_directory;
+        c.keys = self.keys;
         if let Some(v) = self.max_envelope_bytes {
             c.max_envelope_bytes = range("max_envelope_bytes", v as u64, 1024, 256 << 20)? as usize;
         }

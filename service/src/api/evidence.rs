@@ -147,9 +147,12 @@ async fn sealed_certificate(
         let key = letro_log::note::VerifierKey::parse(&inner.log_vkey).map_err(internal)?;
         // The service's own proofs are under its own keys, whatever their trust level: the
         // page states that level, with a warning when it is not a ceremony's.
-        let verifier = letro_verifier::Verifier::new(vec![key])
+        let mut verifier = letro_verifier::Verifier::new(vec![key])
             .map_err(internal)?
             .with_trust_policy(letro_verifier::TrustPolicy::ANY);
+        if let Some(k) = &inner.proving_keys {
+            verifier.add_key(k.clone());
+        }
         let issue = letro_certificate::content::Issue {
             at: now,
             sealed_by: Some(inner.sealer.name().to_owned()),

@@ -324,6 +324,7 @@ mod tests {
             queue,
             metrics,
             log_vkey: String::new(),
+            proving_keys: None,
             notices: crate::notices::Notices::disabled(),
             sealer: Arc::new(
                 crate::seal::load_or_create(dir.path(), "example.invalid/log", None, None).unwrap(),

@@ -23,6 +23,7 @@ pub(crate) struct Inner {
     pub(crate) notices: crate::notices::Notices,
     pub(crate) sealer: Arc<letro_certificate::seal::Sealer>,
     pub(crate) timestamping: Option<Arc<crate::timestamping::Timestamping>>,
+    pub(crate) proving_keys: Option<letro_verifier::PinnedKey>,
 }
 
 /// The state handlers share: the writer's channel, the log view, the token table and settings.
@@ -53,6 +54,9 @@ pub(crate) struct Parts {
     pub sealer: Arc<letro_certificate::seal::Sealer>,
     /// The TSAs, for the seal's time-stamp.
     pub timestamping: Option<Arc<crate::timestamping::Timestamping>>,
+    /// The verifying key of the keys directory the service proves with (`keys`), pinned with
+    /// its manifest; `None` when it proves with the built-in keys.
+    pub proving_keys: Option<letro_verifier::PinnedKey>,
 }
 
 impl AppState {
@@ -68,6 +72,7 @@ impl AppState {
             notices,
             sealer,
             timestamping,
+            proving_keys,
         } = parts;
         Self {
             inner: Arc::new(Inner {
@@ -89,6 +94,7 @@ impl AppState {
                 notices,
                 sealer,
                 timestamping,
+                proving_keys,
             }),
         }
     }

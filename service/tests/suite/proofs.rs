@@ -844,3 +844,96 @@ async fn a_sender_may_have_only_so_many_unfinished_jobs() {
     drop(router);
     service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_proves_with_its_own_keys_directory() {
+    // A keys directory that is not built in (a fresh development setup stands in for a
+    // deployment's ceremony keys: what matters here is that nothing else has its key).
+    let keys = tempfile::tempdir().unwrap();
+    let pk = letro_prover::keys::setup_insecure_dev(&mut rand::rngs::OsRng).unwrap();
+    let m = letro_prover::keys::write_dev_keys(keys.path(), &pk, 10_999).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(dir.path());
+
+    // An unusable directory stops the start, and names it.
+    let mut cfg = config(dir.path());
+    cfg.keys = Some(dir.path().join("no-such-keys"));
+    let e = Service::start(cfg)
+        .err()
+        .expect("a missing keys directory is refused");
+    assert!(e.to_string().contains("no-such-keys"), "{e}");
+    let other = tempfile::tempdir().unwrap();
+    for f in [&m.proving_key.file, &m.verifying_key.file] {
+        std::fs::copy(keys.path().join(f), other.path().join(f)).unwrap();
+    }
+    let mut manifest = std::fs::read_to_string(keys.path().join("manifest.json")).unwrap();
+    manifest = manifest.replace(&m.verifying_key.sha256, &"0".repeat(64));
+    std::fs::write(other.path().join("manifest.json"), manifest).unwrap();
+    let mut cfg = config(dir.path());
+    cfg.keys = Some(other.path().to_path_buf());
+    let e = Service::start(cfg)
+        .err()
+        .expect("a manifest of another key is refused");
+    assert!(e.to_string().contains("sha256"), "{e}");
+
+    let mut cfg = config(dir.path());
+    cfg.keys = Some(keys.path().to_path_buf());
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let t = unix_now();
+    deliver(&router, &tokens, b"letter", t).await;
+    service.state().publish().await.unwrap();
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/proofs",
+        Some(&tokens.sender),
+        Some(window(b"letter", t - 60, t + 60)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let job = wait_for(&router, &tokens.sender, v["job_id"].as_str().unwrap()).await;
+    assert_eq!(job["state"], "done", "{job}");
+    // The bundle names the directory's key, which the built-in verifier does not know; pinned
+    // with its manifest, it verifies at the manifest's trust level.
+    let bundle = job["bundle"].as_str().unwrap();
+    let parsed = letro_core::bundle::ParsedBundle::parse(bundle.as_bytes()).unwrap();
+    assert_eq!(
+        hex::encode(parsed.verifying_key_sha256),
+        m.verifying_key.sha256
+    );
+    let log_key = letro_service::keys::load_or_create(dir.path(), ORIGIN).unwrap();
+    let mut verifier = Verifier::new(vec![log_key.verifier_key()]).unwrap();
+    assert!(matches!(
+        verifier.verify(bundle.as_bytes()),
+        Err(letro_verifier::VerifyError::UnknownVerifyingKey(_))
+    ));
+    let vk = std::fs::read(keys.path().join(&m.verifying_key.file)).unwrap();
+    let text = std::fs::read_to_string(keys.path().join("manifest.json")).unwrap();
+    verifier.add_key(
+        letro_verifier::PinnedKey::from_manifest(
+            &text,
+            &vk,
+            letro_verifier::KeySource::Manifest("keys".into()),
+        )
+        .unwrap(),
+    );
+    let verified = verifier.verify(bundle.as_bytes()).unwrap();
+    assert_eq!(
+        verified.trust_level(),
+        letro_verifier::TrustLevel::InsecureDev
+    );
+    // The proof certificate, made by the service's own check, is of that key too.
+    let (st, pdf) = call_raw(
+        &router,
+        "GET",
+        &format!("/v1/proofs/{}/certificate", job["job_id"].as_str().unwrap()),
+        Some(&tokens.sender),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&pdf));
+    assert!(pdf.starts_with(b"%PDF-"));
+    drop(router);
+    service.shutdown().await;
+}
