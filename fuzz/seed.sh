@@ -4,7 +4,8 @@
 # target their name says (`*bundle.json`, `*opening.json`, `*record.json`, `*evidence.json`, as in testdata/) or
 # else their "version" member says; `*.checkpoint` files go to `checkpoint` and `note`,
 # `*.add-checkpoint` to `witness`, `*.policy` to `policy`, `*.vkey` to `keys`, `*.tile` to `tile`;
-# every `*.pdf` anywhere under testdata/ (and the arguments) to `pdf`. Valid
+# every `*.pdf` anywhere under testdata/ (and the arguments) to `pdf`; `*.r1cs`, `*.zkey` and
+# `*.ptau` (testdata/ceremony/) to `ceremony`. Valid
 # and invalid vectors alike: both are good seeds. The corpus directories are git-ignored;
 # running this again only adds files.
 set -euo pipefail
@@ -18,7 +19,7 @@ for dir in "$@"; do
 done
 cd "$(dirname "$0")"
 
-targets=(bundle checkpoint opening record note keys directory witness policy tile evidence pdf)
+targets=(bundle checkpoint opening record note keys directory witness policy tile evidence pdf ceremony)
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
 done
@@ -31,7 +32,7 @@ add() {
   cp "$2" "corpus/$1/$sum"
 }
 
-dirs=(../testdata/checkpoints ../testdata/bundles ../testdata/records ../testdata/directory ../testdata/witness ../testdata/tiles ../testdata/evidence ${args[@]+"${args[@]}"})
+dirs=(../testdata/checkpoints ../testdata/bundles ../testdata/records ../testdata/directory ../testdata/witness ../testdata/tiles ../testdata/evidence ../testdata/ceremony ${args[@]+"${args[@]}"})
 n=0
 while IFS= read -r -d '' f; do
   case "$f" in
@@ -41,6 +42,7 @@ while IFS= read -r -d '' f; do
     *.policy) add policy "$f" ;;
     *.tile) add tile "$f" ;;
     *.vkey) add keys "$f" ;;
+    *.r1cs | *.zkey | *.ptau) add ceremony "$f" ;;
     *bundle.json) add bundle "$f" ;;
     *opening.json) add opening "$f" ;;
     *record.json) add record "$f" ;;
@@ -56,7 +58,7 @@ while IFS= read -r -d '' f; do
       ;;
   esac
   n=$((n + 1))
-done < <(find "${dirs[@]}" -type f \( -name '*.checkpoint' -o -name '*.add-checkpoint' -o -name '*.policy' -o -name '*.tile' -o -name '*.vkey' -o -name '*.json' \) -print0)
+done < <(find "${dirs[@]}" -type f \( -name '*.checkpoint' -o -name '*.add-checkpoint' -o -name '*.policy' -o -name '*.tile' -o -name '*.vkey' -o -name '*.json' -o -name '*.r1cs' -o -name '*.zkey' -o -name '*.ptau' \) -print0)
 
 # PDFs (evidence certificates, testdata/pdf/): wherever they are under testdata/; none is fine.
 while IFS= read -r -d '' f; do

@@ -1,5 +1,7 @@
-//! Proving `delivered-within`: one proof with cached matrices (the library's path) against
-//! arkworks' `Groth16::prove`, which re-synthesises and rebuilds the matrices every time.
+//! Proving `delivered-within`: one proof with cached matrices (the library's path) under the
+//! built-in keys (the demo ceremony's, snarkjs's QAP layout) and under the first v2 keys
+//! (`keys/v2-dev`, arkworks' layout), against arkworks' `Groth16::prove` (which re-synthesises
+//! and rebuilds the matrices every time, and knows arkworks' layout only).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use ark_bn254::Bn254;
@@ -13,14 +15,19 @@ use letro_prover::{keys, Prover};
 use rand::SeedableRng;
 
 fn bench_prove(c: &mut Criterion) {
-    let (_, pk) = keys::load_proving_key(&keys::repo_keys_dir()).unwrap();
-    let prover = Prover::new(pk.clone()).unwrap();
+    let (_, built_in) = keys::load_proving_key(&keys::repo_keys_dir()).unwrap();
+    let prover = Prover::new(built_in).unwrap();
+    let (_, pk) = keys::load_proving_key(&keys::repo_keys_dir().join("v2-dev")).unwrap();
+    let libsnark = Prover::new(pk.clone()).unwrap();
     let e = default_example();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
     let mut g = c.benchmark_group("prove");
     g.sample_size(10);
     g.bench_function("letro_prover_cached_matrices", |b| {
         b.iter(|| prover.prove(&e.statement, &e.witness, &mut rng).unwrap())
+    });
+    g.bench_function("letro_prover_cached_matrices_arkworks_layout", |b| {
+        b.iter(|| libsnark.prove(&e.statement, &e.witness, &mut rng).unwrap())
     });
     g.bench_function("ark_groth16_prove", |b| {
         b.iter(|| {

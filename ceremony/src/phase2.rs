@@ -131,8 +131,14 @@ pub fn contribute(
     out
 }
 
+/// The largest beacon iteration exponent made or checked here: `2^32` SHA-256 iterations take
+/// minutes; snarkjs allows up to 63, which no verifier could recompute, so a transcript that
+/// claims more is refused rather than checked for years.
+pub const MAX_BEACON_EXP: u8 = 32;
+
 /// Applies a random beacon: the secret is derived from the public `hash` by `2^exp`
-/// iterations of SHA-256 (`10 ≤ exp ≤ 63`), exactly as `snarkjs zkey beacon` derives it.
+/// iterations of SHA-256 (`10 ≤ exp ≤ 32`, [`MAX_BEACON_EXP`]), exactly as
+/// `snarkjs zkey beacon` derives it.
 pub fn beacon(
     key: &Zkey,
     name: Option<&str>,
@@ -145,10 +151,10 @@ pub fn beacon(
             "the beacon value has 1 to 255 bytes".into(),
         ));
     }
-    if !(10..=63).contains(&exp) {
-        return Err(CeremonyError::Usage(
-            "the beacon's iteration exponent is between 10 and 63".into(),
-        ));
+    if !(10..=MAX_BEACON_EXP).contains(&exp) {
+        return Err(CeremonyError::Usage(format!(
+            "the beacon's iteration exponent is between 10 and {MAX_BEACON_EXP}"
+        )));
     }
     let mut rng = beacon_rng(hash, exp);
     let x = fr_from_rng(&mut rng);
@@ -254,6 +260,15 @@ pub fn verify_from_init(key: &Zkey, init: &Zkey) -> Result<Verified, CeremonyErr
             ));
         }
         if let Some(b) = &c.beacon {
+            if b.exp > MAX_BEACON_EXP {
+                return Err(refuse(
+                    number,
+                    &format!(
+                        "its beacon claims 2^{} iterations; this verifier recomputes at most 2^{MAX_BEACON_EXP}",
+                        b.exp
+                    ),
+                ));
+            }
             let mut rng = beacon_rng(&b.hash, b.exp);
             let x = fr_from_rng(&mut rng);
             let s = g1_from_rng(&mut rng);

@@ -1,10 +1,13 @@
 //! The ceremony against snarkjs (from npm, pinned in testdata/snarkjs), the independent
 //! implementation of the same formats:
-//! - a chain of our contribution, a snarkjs contribution and our beacon verifies in
-//!   `snarkjs zkey verify` and in ours, with the same contribution hashes. snarkjs computes the
-//!   initial key from our `.r1cs` and the `.ptau` itself and requires sections 3–7 and the
-//!   circuit hash of our chain to equal its own, so this also shows that our initial key is,
-//!   byte for byte, `snarkjs zkey new`'s;
+//! - the committed transcript of the built-in keys' demo ceremony (`keys/ceremony/`: two of
+//!   our contributions, a snarkjs one and our beacon) verifies in `snarkjs zkey verify` and in
+//!   ours, with the contribution hashes its manifest records, and finalises into exactly the
+//!   built-in keys. snarkjs computes the initial key from our `.r1cs` and the `.ptau` itself
+//!   and requires sections 3–7 and the circuit hash of the chain to equal its own, so this also
+//!   shows that our initial key is, byte for byte, `snarkjs zkey new`'s;
+//! - a fresh chain of our contribution, a snarkjs contribution and our beacon verifies in
+//!   snarkjs (from our initial key) and in ours, with the same contribution hashes;
 //! - a proof under the finalised keys verifies in arkworks and in `snarkjs groth16 verify`,
 //!   with the verifying key that snarkjs exports from the `.zkey`;
 //! - broken transcripts (truncated, reordered, skipped, forged, tampered, another circuit) are
@@ -25,6 +28,7 @@ use common::*;
 use letro_ceremony::{phase2, CeremonyError, Ptau, R1cs, Zkey};
 use letro_prover::{Prover, QapLayout};
 use rand::SeedableRng;
+use sha2::Digest as _;
 
 /// The 32-bit words of every BLAKE2b-512 hash snarkjs printed (four lines of four words).
 fn printed_hashes(out: &str) -> Vec<String> {
@@ -51,6 +55,107 @@ fn printed_hashes(out: &str) -> Vec<String> {
         }
     }
     hashes
+}
+
+/// The built-in keys' manifest (`keys/manifest.json`).
+fn built_in_manifest() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(repo().join("keys/manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn the_committed_demo_ceremony_verifies_in_snarkjs_and_here_and_made_the_built_in_keys() {
+    let m = built_in_manifest();
+    assert_eq!(m["provenance"]["kind"], "demo-ceremony");
+    let record = &m["provenance"]["ceremony"];
+    let file = record["transcript"]["file"].as_str().unwrap();
+    let zkey_path = repo().join("keys/ceremony").join(file);
+    let bytes = std::fs::read(&zkey_path).unwrap();
+    assert_eq!(
+        record["transcript"]["sha256"],
+        hex::encode(sha2::Sha256::digest(&bytes)),
+        "the committed transcript is the one the manifest records"
+    );
+    assert_eq!(record["transcript"]["bytes"], bytes.len());
+    assert_eq!(record["phase1"]["blake2b"], PTAU_B2);
+
+    // Ours: the whole chain from this circuit's initial key, with the recorded hashes.
+    let key = Zkey::from_bytes(&bytes).unwrap();
+    let v = phase2::verify_from_init(&key, init_key()).unwrap();
+    assert_eq!(record["circuit_hash"], hex::encode(v.cs_hash));
+    let recorded = record["contributions"].as_array().unwrap();
+    assert_eq!(v.contributions.len(), 4);
+    assert_eq!(recorded.len(), v.contributions.len());
+    for (c, r) in v.contributions.iter().zip(recorded) {
+        assert_eq!(r["number"], c.number);
+        assert_eq!(r["name"].as_str(), c.name.as_deref());
+        assert_eq!(r["hash"], hex::encode(c.hash));
+    }
+    let names: Vec<_> = v.contributions.iter().map(|c| c.name.clone()).collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.as_deref().unwrap().contains("snarkjs")),
+        "{names:?}"
+    );
+    let beacon = v.contributions[3].beacon.as_ref().unwrap();
+    assert_eq!(recorded[3]["beacon"]["value"], hex::encode(&beacon.hash));
+    assert_eq!(recorded[3]["beacon"]["iterations_exp"], beacon.exp);
+
+    // Finalised, it gives exactly the committed keys, which are the ones built in.
+    let (pk, _) = phase2::finalize_from_init(&key, init_key()).unwrap();
+    let mut pk_bytes = Vec::new();
+    ark_serialize::CanonicalSerialize::serialize_compressed(&pk, &mut pk_bytes).unwrap();
+    assert_eq!(
+        m["proving_key"]["sha256"],
+        hex::encode(sha2::Sha256::digest(&pk_bytes))
+    );
+    let vk_bytes = letro_prover::keys::verifying_key_bytes(&pk.vk).unwrap();
+    assert_eq!(vk_bytes, letro_verifier::EMBEDDED_VERIFYING_KEY);
+    let (_, embedded) = letro_prover::embedded::proving_key().unwrap();
+    assert_eq!(embedded, pk);
+
+    // snarkjs: the full check from the .r1cs and the .ptau, printing the same hashes.
+    let d = fresh_dir("committed");
+    std::fs::write(d.join("circuit.r1cs"), r1cs().to_bytes()).unwrap();
+    let o = snarkjs(&[
+        "zkey",
+        "verify",
+        path(&d.join("circuit.r1cs")),
+        path(&ptau_path()),
+        path(&zkey_path),
+    ]);
+    let out = text(&o);
+    assert!(o.status.success() && out.contains("ZKey Ok!"), "{out}");
+    let printed = printed_hashes(&out);
+    for c in &v.contributions {
+        assert!(
+            printed.contains(&hex::encode(c.hash)),
+            "snarkjs did not print {}",
+            hex::encode(c.hash)
+        );
+    }
+    // And the verifying key snarkjs exports from it is the built-in one.
+    let o = snarkjs(&[
+        "zkey",
+        "export",
+        "verificationkey",
+        path(&zkey_path),
+        path(&d.join("vk.json")),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let theirs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("vk.json")).unwrap()).unwrap();
+    let ours: serde_json::Value = serde_json::from_str(
+        &letro_verifier::snarkjs::verification_key_json(
+            &letro_verifier::snarkjs::embedded_verifying_key().unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for field in ["vk_alpha_1", "vk_beta_2", "vk_gamma_2", "vk_delta_2", "IC"] {
+        assert_eq!(theirs[field], ours[field], "{field}");
+    }
+    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]
@@ -111,12 +216,13 @@ fn a_mixed_chain_verifies_in_snarkjs_and_here_and_proves() {
     assert_eq!(v.contributions[2].hash, h3);
     assert_eq!(v.contributions[2].beacon.as_ref().unwrap().exp, 10);
 
-    // snarkjs accepts it from the .r1cs and the .ptau (it recomputes the initial key itself),
-    // and prints the same contribution hashes.
+    // snarkjs accepts it from our initial key (`zkvi`, `zkey verify init`), and prints the same
+    // contribution hashes. That our initial key is snarkjs's own, recomputed from the .r1cs
+    // and the .ptau, is shown by the full `zkey verify` of the committed transcript (below),
+    // which starts from the same circuit and phase 1.
     let o = snarkjs(&[
-        "zkey",
-        "verify",
-        path(&d.join("circuit.r1cs")),
+        "zkvi",
+        path(&d.join("0000.zkey")),
         path(&ptau_path()),
         path(&d.join("0003.zkey")),
     ]);
@@ -202,6 +308,7 @@ fn a_mixed_chain_verifies_in_snarkjs_and_here_and_proves() {
         &keys,
         &pk,
         r1cs().constraints.len(),
+        letro_prover::keys::CeremonyKind::Deployment,
         "test: three contributions".into(),
         record,
     )
@@ -239,8 +346,8 @@ fn a_mixed_chain_verifies_in_snarkjs_and_here_and_proves() {
     let bad = |name: &str, key: &Zkey| {
         let p = d.join(name);
         std::fs::write(&p, key.to_bytes()).unwrap();
-        // `zkvi` is `zkey verify init`: from our initial key, which the full check above showed
-        // to be snarkjs's own.
+        // `zkvi` is `zkey verify init`: from our initial key, which the full check of the
+        // committed transcript shows to be snarkjs's own.
         let o = snarkjs(&[
             "zkvi",
             path(&d.join("0000.zkey")),
@@ -420,12 +527,22 @@ fn contributions_are_fresh_beacons_reproducible_and_arguments_checked() {
     assert_eq!((x.delta2, hx), (y.delta2, hy));
     // The file round-trips.
     assert_eq!(Zkey::from_bytes(&x.to_bytes()).unwrap(), x);
+    // A beacon claiming more iterations than anyone could recompute is refused, not run.
+    let mut far = x.clone();
+    far.contributions[1].beacon.as_mut().unwrap().exp = 40;
+    let e = phase2::verify_from_init(&far, init_key()).unwrap_err();
+    assert!(
+        matches!(e, CeremonyError::Contribution { number: 2, .. })
+            && e.to_string().contains("2^40"),
+        "{e}"
+    );
     for (name, hash, exp) in [
         (Some("x".repeat(65)), b"v".to_vec(), 10u8),
         (Some("tab\there".to_owned()), b"v".to_vec(), 10),
         (None, Vec::new(), 10),
         (None, vec![1; 256], 10),
         (None, b"v".to_vec(), 9),
+        (None, b"v".to_vec(), 33),
         (None, b"v".to_vec(), 64),
     ] {
         let e = phase2::beacon(&a, name.as_deref(), &hash, exp).unwrap_err();
@@ -448,8 +565,29 @@ fn a_transcript_of_another_circuit_is_refused() {
             vec![(1, Fr::from(1u64))],
         ]],
     };
-    let other = Zkey::new(&tiny, ptau()).unwrap();
-    let (other, _) = phase2::contribute(&other, Some("x"), b"").unwrap();
+    let tiny_init = Zkey::new(&tiny, ptau()).unwrap();
+    let (other, _) = phase2::contribute(&tiny_init, Some("x"), b"").unwrap();
     let e = phase2::verify_from_init(&other, init_key()).unwrap_err();
     assert!(e.to_string().contains("circuit hash"), "{e}");
+
+    // The same small files are the fuzz target `ceremony`'s seeds (testdata/ceremony/, read by
+    // fuzz/seed.sh): checked here, rewritten with LETRO_REGENERATE=1.
+    let (beaconed, _) = phase2::beacon(&other, Some("b"), b"seed", 10).unwrap();
+    let dir = repo().join("testdata/ceremony");
+    let regenerate = std::env::var("LETRO_REGENERATE").is_ok_and(|v| v == "1");
+    if regenerate {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("tiny.r1cs"), tiny.to_bytes()).unwrap();
+        std::fs::write(dir.join("tiny-power3.ptau"), tiny_ptau(3, true)).unwrap();
+        std::fs::write(dir.join("tiny.zkey"), beaconed.to_bytes()).unwrap();
+    }
+    let read = |f: &str| {
+        std::fs::read(dir.join(f))
+            .unwrap_or_else(|e| panic!("testdata/ceremony/{f}: {e}; run with LETRO_REGENERATE=1"))
+    };
+    assert_eq!(R1cs::from_bytes(&read("tiny.r1cs")).unwrap(), tiny);
+    assert_eq!(read("tiny-power3.ptau"), tiny_ptau(3, true));
+    let seed = Zkey::from_bytes(&read("tiny.zkey")).unwrap();
+    let v = phase2::verify_from_init(&seed, &tiny_init).unwrap();
+    assert_eq!(v.contributions.len(), 2);
 }

@@ -50,6 +50,11 @@ fn trust_words(level: TrustLevel) -> &'static str {
             "INSECURE-DEV: made by one party for development; whoever made it can forge a proof \
              of any statement, so this certificate is not evidence against that party"
         }
+        TrustLevel::DemoCeremony => {
+            "DEMO ceremony: made in a multi-party setup whose contributors were all Letro's \
+             developers, for demonstrations and tests; together they could forge a proof of any \
+             statement, so this certificate is not evidence against them"
+        }
         TrustLevel::UserSupplied => {
             "user-supplied: its provenance is unknown, and whoever made it may be able to forge \
              proofs"

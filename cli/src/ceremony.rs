@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use letro_ceremony::{phase2, CeremonyError, Ptau, R1cs, Verified, Zkey};
 
+use letro_prover::keys::CeremonyKind;
+
 use crate::commands::{CliError, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE};
 use crate::files::write_output;
 
@@ -74,7 +76,7 @@ pub enum CeremonyCommand {
         /// The beacon's public value in hex, announced before it was known (1 to 255 bytes).
         #[arg(long, value_name = "HEX")]
         beacon: String,
-        /// SHA-256 is iterated 2^E times on it (10 to 63).
+        /// SHA-256 is iterated 2^E times on it (10 to 32).
         #[arg(long, value_name = "E")]
         iterations_exp: u8,
         /// The name recorded for the beacon.
@@ -106,6 +108,11 @@ pub enum CeremonyCommand {
         /// "six contributors from four organisations: ...").
         #[arg(long)]
         description: String,
+        /// The ceremony's contributors were all this project's developers: the manifest's
+        /// provenance is `demo-ceremony` and the files are named DEMO-CEREMONY, so that
+        /// letro-verify accepts them only with --accept-demo-ceremony-keys (the built-in keys).
+        #[arg(long)]
+        demo: bool,
         /// The directory to write the keys and manifest.json into.
         #[arg(long)]
         out_dir: PathBuf,
@@ -273,16 +280,24 @@ pub fn run(cmd: CeremonyCommand) -> Result<(), CliError> {
             zkey,
             phase1,
             description,
+            demo,
             out_dir,
             force,
-        } => finalize(&zkey, &phase1, description, &out_dir, force),
+        } => {
+            let kind = if demo {
+                CeremonyKind::Demo
+            } else {
+                CeremonyKind::Deployment
+            };
+            finalize(&zkey, &phase1, (kind, description), &out_dir, force)
+        }
     }
 }
 
 fn finalize(
     zkey: &Path,
     phase1: &Phase1,
-    description: String,
+    (kind, description): (CeremonyKind, String),
     out_dir: &Path,
     force: bool,
 ) -> Result<(), CliError> {
@@ -300,11 +315,8 @@ fn finalize(
     let r1cs = R1cs::of_circuit().map_err(error)?;
     let init = Zkey::new(&r1cs, &ptau).map_err(error)?;
     let (pk, v) = phase2::finalize_from_init(&key, &init).map_err(error)?;
-    for f in [
-        letro_prover::keys::CEREMONY_PROVING_KEY,
-        letro_prover::keys::CEREMONY_VERIFYING_KEY,
-        letro_prover::keys::MANIFEST,
-    ] {
+    let (pk_file, vk_file) = kind.files();
+    for f in [pk_file, vk_file, letro_prover::keys::MANIFEST] {
         if out_dir.join(f).exists() && !force {
             return Err(
                 CliError::new(EXIT_USAGE, format!("{} exists", out_dir.join(f).display()))
@@ -326,6 +338,7 @@ fn finalize(
         out_dir,
         &pk,
         r1cs.constraints.len(),
+        kind,
         description,
         record,
     )

@@ -28,6 +28,10 @@ pub struct CertificateArgs {
     /// Certify bundles proved under INSECURE-DEV keys (the certificate says so).
     #[arg(long)]
     pub accept_insecure_dev_keys: bool,
+    /// Certify bundles proved under the built-in DEMO ceremony keys, whose contributors were
+    /// all Letro's developers (the certificate says so).
+    #[arg(long)]
+    pub accept_demo_ceremony_keys: bool,
     /// The PDF to write.
     #[arg(long)]
     pub out: PathBuf,
@@ -49,6 +53,7 @@ fn verifier(a: &CertificateArgs) -> Result<Verifier, CliError> {
         .map_err(|e| CliError::new(EXIT_FAILED, format!("built-in verifying key: {e}")))?
         .with_trust_policy(TrustPolicy {
             accept_insecure_dev: a.accept_insecure_dev_keys,
+            accept_demo_ceremony: a.accept_demo_ceremony_keys,
             accept_user_supplied: false,
         });
     if let Some(p) = &a.policy {
@@ -88,7 +93,8 @@ pub fn run(a: CertificateArgs) -> Result<(), CliError> {
         .map_err(|e| {
             CliError::new(EXIT_FAILED, format!("{}: {e}", a.document)).hint(
                 "check the document with letro-verify first; a certificate is only made for \
-                 what verifies (built-in insecure-dev keys need --accept-insecure-dev-keys)",
+                 what verifies (the built-in keys need --accept-demo-ceremony-keys, the first \
+                 v2 keys --accept-insecure-dev-keys)",
             )
         })?;
     let pdf = letro_certificate::render(&doc)

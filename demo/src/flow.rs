@@ -15,8 +15,11 @@
 //! and the relay's log grows. Each run's evidence goes to a new `DIR/run-<n>/` (the first
 //! free n from 1), so a later run never replaces the evidence of an earlier one.
 //!
-//! The proofs are made under the committed INSECURE-DEV keys: the demo says so, and prints the
-//! `letro-verify` command with `--accept-insecure-dev-keys` and why that flag is needed.
+//! The proofs are made under the built-in keys, from a ceremony whose contributors were all
+//! Letro's developers (`demo-ceremony`), or with `--ceremony` under the keys of a small
+//! ceremony the demo runs first (`crate::ceremony`, also `demo-ceremony`: every contributor is
+//! this process). The demo says so, and prints the `letro-verify` command with
+//! `--accept-demo-ceremony-keys` and why that flag is needed.
 
 use std::io::Write;
 use std::path::Path;
@@ -37,6 +40,7 @@ use letro_service::{unix_now, Config, Service};
 use letro_verifier::checks::{check_ciphertext, check_opening_for};
 use letro_verifier::{TrustLevel, TrustPolicy, Verifier};
 
+use crate::ceremony::{CeremonyKeys, Phase1};
 use crate::{DemoError, EXIT_FAILED, EXIT_INPUT};
 
 /// The demo log's origin.
@@ -49,7 +53,7 @@ pub const RECIPIENT: &str = "bob";
 pub const WITNESS: &str = "witness.demo.letro.invalid/w1";
 const STEPS: u32 = 8;
 
-fn fail(e: impl std::fmt::Display) -> DemoError {
+pub(crate) fn fail(e: impl std::fmt::Display) -> DemoError {
     DemoError::new(EXIT_FAILED, format!("demo: {e}"))
 }
 
@@ -57,7 +61,7 @@ fn step(n: u32, text: &str) {
     println!("[{n}/{STEPS}] {text}");
 }
 
-fn detail(text: &str) {
+pub(crate) fn detail(text: &str) {
     println!("      {text}");
 }
 
@@ -70,16 +74,12 @@ fn client(dir: &Path, account: &str) -> Result<(Client, bool), DemoError> {
     }
 }
 
-/// The name of the `n`th run's evidence directory.
-fn run_dir_name(n: u32) -> String {
-    format!("run-{n}")
-}
-
-/// Creates the first `dir/run-<n>` that does not exist yet (n from 1) and returns it. Creating
-/// the directory claims it, so two demos in the same `dir` never share one.
-fn new_run_dir(dir: &Path) -> Result<std::path::PathBuf, DemoError> {
+/// Creates the first `dir/<prefix>-<n>` that does not exist yet (n from 1) and returns it
+/// (`run-<n>` for a run's evidence, `ceremony-<n>` for a ceremony). Creating the directory
+/// claims it, so two demos in the same `dir` never share one.
+pub(crate) fn new_numbered_dir(dir: &Path, prefix: &str) -> Result<std::path::PathBuf, DemoError> {
     for n in 1..=u32::MAX {
-        let candidate = dir.join(run_dir_name(n));
+        let candidate = dir.join(format!("{prefix}-{n}"));
         match std::fs::create_dir(&candidate) {
             Ok(()) => return Ok(candidate),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -94,21 +94,25 @@ fn new_run_dir(dir: &Path) -> Result<std::path::PathBuf, DemoError> {
     }
     Err(DemoError::new(
         EXIT_INPUT,
-        format!("{} has no free run-<n> directory", dir.display()),
+        format!("{} has no free {prefix}-<n> directory", dir.display()),
     )
     .hint("pass another --dir"))
 }
 
-/// Runs the demo, leaving its files in `dir`.
-pub fn run(dir: &Path) -> Result<(), DemoError> {
+/// Runs the demo, leaving its files in `dir`; with `ceremony`, first a ceremony of its own on
+/// that phase 1, whose keys the relay proves with.
+pub fn run(dir: &Path, ceremony: Option<&Phase1>) -> Result<(), DemoError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| DemoError::new(EXIT_INPUT, format!("cannot create {}: {e}", dir.display())))?;
+    let keys = ceremony
+        .map(|phase1| crate::ceremony::run(dir, phase1))
+        .transpose()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| fail(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(flow(dir))
+    rt.block_on(flow(dir, keys.as_ref()))
 }
 
 /// Tokens for the demo's parties, issued into the relay's store (audited as actor `demo`).
@@ -150,7 +154,7 @@ fn api_fail(what: &str) -> impl FnOnce(letro_api_client::Error) -> DemoError + '
     }
 }
 
-async fn flow(dir: &Path) -> Result<(), DemoError> {
+async fn flow(dir: &Path, keys: Option<&CeremonyKeys>) -> Result<(), DemoError> {
     let data = dir.join("relay");
     std::fs::create_dir_all(&data).map_err(fail)?;
 
@@ -199,6 +203,8 @@ async fn flow(dir: &Path) -> Result<(), DemoError> {
     config.witness_quorum = 1;
     // The published log is also written as C2SP tlog-tiles files, for a monitor (or a CDN).
     config.tiles_directory = Some(data.join("tiles"));
+    // With --ceremony, the relay proves with the demo ceremony's keys.
+    config.keys = keys.map(|k| k.dir.clone());
     let service = Service::start(config).map_err(fail)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -217,7 +223,7 @@ async fn flow(dir: &Path) -> Result<(), DemoError> {
     detail(&format!(
         "witness {WITNESS} (letro witness, C2SP tlog-witness) on {witness_url} cosigns its checkpoints"
     ));
-    let result = parties(dir, &addr, &tokens, &service, &witness_key).await;
+    let result = parties(dir, &addr, &tokens, (&service, keys), &witness_key).await;
     let _ = stop.send(());
     let _ = server.await;
     service.shutdown().await;
@@ -230,7 +236,7 @@ async fn parties(
     dir: &Path,
     addr: &str,
     tokens: &Tokens,
-    service: &Service,
+    (service, keys): (&Service, Option<&CeremonyKeys>),
     witness_key: &CosignerKey,
 ) -> Result<(), DemoError> {
     let api = Api::new(format!("http://{addr}")).map_err(fail)?;
@@ -405,14 +411,18 @@ async fn parties(
         log_key.verifier_key()
     );
     let policy = letro_log::policy::Policy::parse(policy_text.as_bytes()).map_err(fail)?;
-    // The demo knowingly runs on the committed development keys: accept them here, and say so.
-    let verifier = Verifier::new(vec![log_key.verifier_key()])
+    // The demo knowingly runs on keys of a ceremony whose contributors were all Letro's
+    // developers (or all this process): accept them here, and say so.
+    let mut verifier = Verifier::new(vec![log_key.verifier_key()])
         .map_err(fail)?
         .with_trust_policy(TrustPolicy {
-            accept_insecure_dev: true,
+            accept_demo_ceremony: true,
             ..TrustPolicy::CEREMONY_ONLY
         })
         .with_witness_policy(policy);
+    if let Some(k) = keys {
+        verifier.add_key(k.pinned.clone());
+    }
     let verified = verifier.verify(bundle.as_bytes()).map_err(fail)?;
     check_ciphertext(envelope.as_slice(), verified.statement()).map_err(fail)?;
     let recipient = check_opening_for(opening.as_bytes(), &verified).map_err(fail)?;
@@ -450,12 +460,16 @@ async fn parties(
     ));
     let trust = verified.trust_level();
     detail(&format!(
-        "verifying key {} (built in), trust level {trust}",
+        "verifying key {} ({}), trust level {trust}",
         verified
             .key_sha256()
             .iter()
             .map(|b| format!("{b:02x}"))
-            .collect::<String>()
+            .collect::<String>(),
+        match keys {
+            Some(k) => format!("from this run's ceremony, {}", k.dir.display()),
+            None => "built in".into(),
+        }
     ));
 
     step(
@@ -544,7 +558,7 @@ async fn parties(
         .map_err(fail)?
         .to_etsi_xml();
 
-    let run = new_run_dir(dir)?;
+    let run = new_numbered_dir(dir, "run")?;
     let files: [(&str, Vec<u8>, bool); 9] = [
         ("bundle.json", bundle.into_bytes(), false),
         ("opening.json", opening.into_bytes(), true),
@@ -581,23 +595,28 @@ async fn parties(
         dir.display(),
         dir.display()
     );
-    let accept = match trust {
-        TrustLevel::Ceremony => {
-            println!("keys: trust level ceremony (from a multi-party setup)");
-            ""
-        }
-        _ => {
-            println!(
-                "keys: trust level {trust}: development keys from a one-party setup, whose maker could forge proofs; this evidence convinces no third party"
-            );
-            " --accept-insecure-dev-keys"
-        }
-    };
+    match trust {
+        TrustLevel::Ceremony => println!("keys: trust level ceremony (from a multi-party setup)"),
+        TrustLevel::DemoCeremony => println!(
+            "keys: trust level {trust}: from a ceremony whose contributors were all {}, who together could forge proofs; this evidence convinces no third party",
+            if keys.is_some() { "this process" } else { "Letro's developers" }
+        ),
+        _ => println!(
+            "keys: trust level {trust}: development keys whose maker could forge proofs; this evidence convinces no third party"
+        ),
+    }
+    let keys_arg = keys
+        .map(|k| format!(" --keys {}", k.dir.display()))
+        .unwrap_or_default();
+    let accept = trust
+        .accept_flag()
+        .map(|f| format!(" {f}"))
+        .unwrap_or_default();
     println!("a third party checks it with:");
-    println!("  letro-verify {r}/bundle.json --log-key {r}/log.pub --policy {r}/witnesses.policy --ciphertext {r}/ciphertext.bin --opening {r}/opening.json{accept}");
+    println!("  letro-verify {r}/bundle.json --log-key {r}/log.pub --policy {r}/witnesses.policy --ciphertext {r}/ciphertext.bin --opening {r}/opening.json{keys_arg}{accept}");
     println!("  (--policy requires the witness's cosignature; here the demo runs the witness itself, so it shows nothing against the operator: real witnesses are run by others)");
     if !accept.is_empty() {
-        println!("  (--accept-insecure-dev-keys is needed because these are development keys: their maker could forge proofs; without it letro-verify refuses them)");
+        println!("  ({} is needed because nobody outside the ceremony contributed to these keys: its contributors could forge proofs; without it letro-verify refuses them)", accept.trim());
     }
     println!("  letro-verify {r}/evidence-retrieved.json {r}/evidence-refused.json --log-key {r}/log.pub --policy {r}/witnesses.policy");
     println!("  letro-verify {r}/evidence-refused.pdf --log-key {r}/log.pub --policy {r}/witnesses.policy");
@@ -668,7 +687,7 @@ fn demo_attachment() -> Vec<u8> {
 
 /// Writes `bytes` to a new file `path` atomically (a temporary file beside it, then a rename),
 /// refusing to replace a file that already exists. `private` files get mode 0600 on Unix.
-fn write_new(path: &Path, bytes: &[u8], private: bool) -> Result<(), DemoError> {
+pub(crate) fn write_new(path: &Path, bytes: &[u8], private: bool) -> Result<(), DemoError> {
     if path.exists() {
         return Err(
             DemoError::new(EXIT_INPUT, format!("{} already exists", path.display()))

@@ -9,6 +9,7 @@
 //! directory could not be created or written.
 #![forbid(unsafe_code)]
 
+mod ceremony;
 mod flow;
 
 use std::path::PathBuf;
@@ -32,6 +33,16 @@ struct Args {
     /// Directory for the demo's state and its run-<n>/ evidence directories.
     #[arg(long, default_value = "letro-demo")]
     dir: PathBuf,
+    /// First run a small phase-2 ceremony of the demo's own (three local contributors and a
+    /// beacon, on the phase 1 given with --ptau) and prove and verify with its keys.
+    #[arg(long, requires_all = ["ptau", "ptau_b2sum"])]
+    ceremony: bool,
+    /// The prepared phase-1 file for --ceremony (snarkjs .ptau, power 14 or more).
+    #[arg(long, value_name = "FILE", env = "LETRO_PTAU")]
+    ptau: Option<PathBuf>,
+    /// Its BLAKE2b-512 as `b2sum` prints it, pinned.
+    #[arg(long, value_name = "HEX", env = "LETRO_PTAU_B2SUM")]
+    ptau_b2sum: Option<String>,
 }
 
 /// A failure with its exit code and an optional hint.
@@ -68,7 +79,11 @@ pub const EXIT_INPUT: u8 = 3;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match flow::run(&args.dir) {
+    let phase1 = match (args.ceremony, args.ptau, args.ptau_b2sum) {
+        (true, Some(ptau), Some(b2sum)) => Some(ceremony::Phase1 { ptau, b2sum }),
+        _ => None,
+    };
+    match flow::run(&args.dir, phase1.as_ref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", e.message);

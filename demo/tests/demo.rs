@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 //! `letro-demo` end to end, then the negative paths on what it left: the verifier refuses the
-//! demo's INSECURE-DEV keys without `--accept-insecure-dev-keys` (exit 4), a tampered
+//! demo's built-in DEMO ceremony keys without `--accept-demo-ceremony-keys` (exit 4), a tampered
 //! ciphertext fails `letro-verify --ciphertext` (exit 1), a second run keeps the first run's
 //! evidence byte for byte, a window that excludes the delivery time is refused by the service,
 //! and a receipt signed by a key other than the recipient's certified one is refused; the
@@ -121,16 +121,16 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
         "certified",
         "letro-verify ",
         // The keys' trust level, and the flag with its reason.
-        "trust level insecure-dev",
-        "keys: trust level insecure-dev: development keys from a one-party setup, whose maker could forge proofs",
-        " --accept-insecure-dev-keys\n",
-        "(--accept-insecure-dev-keys is needed because these are development keys: their maker could forge proofs",
+        "(built in), trust level demo-ceremony",
+        "keys: trust level demo-ceremony: from a ceremony whose contributors were all Letro's developers, who together could forge proofs",
+        " --accept-demo-ceremony-keys\n",
+        "(--accept-demo-ceremony-keys is needed because nobody outside the ceremony contributed to these keys",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
     let r = run1.display().to_string();
     assert!(
-        out.contains(&format!("  letro-verify {r}/bundle.json --log-key {r}/log.pub --policy {r}/witnesses.policy --ciphertext {r}/ciphertext.bin --opening {r}/opening.json --accept-insecure-dev-keys\n")),
+        out.contains(&format!("  letro-verify {r}/bundle.json --log-key {r}/log.pub --policy {r}/witnesses.policy --ciphertext {r}/ciphertext.bin --opening {r}/opening.json --accept-demo-ceremony-keys\n")),
         "{out}"
     );
     const EVIDENCE: [&str; 9] = [
@@ -174,7 +174,7 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
             ct.to_owned(),
             "--opening".into(),
             p("opening.json"),
-            "--accept-insecure-dev-keys".into(),
+            "--accept-demo-ceremony-keys".into(),
         ]
     };
     let ok_args = args(&p("ciphertext.bin"));
@@ -189,7 +189,7 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
         "{text}"
     );
     assert!(
-        text.contains("WARNING: the verifying key comes from an INSECURE-DEV setup"),
+        text.contains("WARNING: the verifying key comes from a DEMO ceremony whose contributors were all Letro's developers"),
         "{text}"
     );
     assert!(
@@ -206,7 +206,7 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
     let b = &j["bundles"][0];
     assert_eq!(b["verified"], true, "{j}");
-    assert_eq!(b["verifying_key"]["trust_level"], "insecure-dev");
+    assert_eq!(b["verifying_key"]["trust_level"], "demo-ceremony");
     // The bundle's checkpoint carries the demo witness's cosignature, which the policy requires.
     let cosignatures = b["statement"]["cosignatures"].as_array().unwrap();
     assert_eq!(cosignatures.len(), 1, "{j}");
@@ -220,7 +220,7 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     assert_eq!(
         codes,
         [
-            "InsecureDevKey",
+            "DemoCeremonyKey",
             "DeviceNotPerson",
             "NoCertificateExpiryOrRevocation",
             "IdentityNotLegalPerson",
@@ -296,10 +296,10 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
         String::from_utf8_lossy(&o.stdout)
     );
 
-    // 0. Without --accept-insecure-dev-keys the verifier refuses the demo's development keys.
+    // 0. Without --accept-demo-ceremony-keys the verifier refuses the demo's keys.
     let no_flag: Vec<String> = ok_args
         .iter()
-        .filter(|a| *a != "--accept-insecure-dev-keys")
+        .filter(|a| *a != "--accept-demo-ceremony-keys")
         .cloned()
         .collect();
     let o = run(
@@ -311,7 +311,7 @@ async fn the_demo_proves_a_real_delivery_and_its_negative_paths_fail() {
     assert_eq!(o.status.code(), Some(4), "{text}{err}");
     assert!(!text.contains("verified: "), "{text}");
     assert!(
-        err.contains("hint: ") && err.contains("--accept-insecure-dev-keys"),
+        err.contains("hint: ") && err.contains("--accept-demo-ceremony-keys"),
         "{err}"
     );
 
@@ -491,4 +491,132 @@ fn usage_and_directory_errors_have_letros_exit_codes() {
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(err.starts_with("error: cannot create "), "{err}");
     std::fs::remove_file(d).ok();
+}
+
+/// BLAKE2b-512 of the test phase 1 `pot15_test.ptau` (its `.b2` file beside it).
+const PTAU_B2: &str = "73da33673dbe6bf06e0b506b8ce9419105b37333bbd47b430b75cfca8e2aa6ca1cc0bd5d7e86ab61f2ea3087ec7b593fc46c711c0e84b70468fe065cf56ec81a";
+
+/// The test phase 1: `LETRO_PTAU`, else `../shared/ptau/pot15_test.ptau` beside the repository.
+fn ptau() -> PathBuf {
+    std::env::var_os("LETRO_PTAU").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/ptau/pot15_test.ptau"),
+        PathBuf::from,
+    )
+}
+
+#[test]
+fn the_demo_runs_a_ceremony_of_its_own_and_verifies_with_its_keys() {
+    let demo = Path::new(env!("CARGO_BIN_EXE_letro-demo"));
+    let d = tmp("ceremony");
+    let ptau = ptau();
+    let ptau = ptau.to_str().unwrap();
+    let dir = d.to_str().unwrap();
+
+    // Usage: --ceremony needs a phase 1 and its pin; a wrong pin is refused before anything
+    // is written.
+    let o = Command::new(demo)
+        .args(["--dir", dir, "--ceremony"])
+        .env_remove("LETRO_PTAU")
+        .env_remove("LETRO_PTAU_B2SUM")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(
+        demo,
+        &[
+            "--dir",
+            dir,
+            "--ceremony",
+            "--ptau",
+            ptau,
+            "--ptau-b2sum",
+            &"0".repeat(128),
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not the pinned") && err.contains("hint: "),
+        "{err}"
+    );
+    assert!(!d.join("ceremony-1").exists());
+
+    let o = run(
+        demo,
+        &[
+            "--dir",
+            dir,
+            "--ceremony",
+            "--ptau",
+            ptau,
+            "--ptau-b2sum",
+            PTAU_B2,
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let keys = d.join("ceremony-1/keys");
+    let k = keys.display().to_string();
+    for line in [
+        "[ceremony] a phase-2 setup of the demo's own",
+        "demo contributor 1: the sender's bank: contribution hash ",
+        "demo contributor 3: an auditor: contribution hash ",
+        "random beacon ",
+        "transcript verified (4 contributions)",
+        &format!("(from this run's ceremony, {k}), trust level demo-ceremony"),
+        "keys: trust level demo-ceremony: from a ceremony whose contributors were all this process",
+        &format!(" --keys {k} --accept-demo-ceremony-keys\n"),
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    for n in 0..=4 {
+        assert!(d.join(format!("ceremony-1/{n:04}.zkey")).exists());
+    }
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(keys.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["provenance"]["kind"], "demo-ceremony");
+    assert_eq!(
+        manifest["provenance"]["ceremony"]["contributions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+
+    // The printed command verifies with the ceremony's keys, and reports where they came from.
+    let run1 = d.join("run-1");
+    let p = |f: &str| run1.join(f).display().to_string();
+    let base = [
+        p("bundle.json"),
+        "--log-key".into(),
+        p("log.pub"),
+        "--policy".into(),
+        p("witnesses.policy"),
+        "--json".into(),
+    ];
+    let with = |extra: &[&str]| {
+        let mut a: Vec<String> = base.to_vec();
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        run(
+            &letro_verify(),
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    let o = with(&["--keys", &k, "--accept-demo-ceremony-keys"]);
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{j}");
+    let b = &j["bundles"][0];
+    assert_eq!(b["verifying_key"]["trust_level"], "demo-ceremony", "{j}");
+    assert_ne!(b["verifying_key"]["source"], "built-in", "{j}");
+    // Without the flag: refused (exit 4); without the keys: an unknown key (exit 3).
+    assert_eq!(with(&["--keys", &k]).status.code(), Some(4));
+    assert_eq!(
+        with(&["--accept-demo-ceremony-keys"]).status.code(),
+        Some(3)
+    );
+    std::fs::remove_dir_all(&d).unwrap();
 }

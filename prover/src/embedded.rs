@@ -9,8 +9,8 @@ use ark_serialize::CanonicalDeserialize;
 use crate::keys::{sha256_hex, KeyError, Manifest};
 
 const MANIFEST: &[u8] = include_bytes!("../../keys/manifest.json");
-const PROVING_KEY: &[u8] = include_bytes!("../../keys/delivered-within-v2.INSECURE-DEV.pk");
-const VERIFYING_KEY: &[u8] = include_bytes!("../../keys/delivered-within-v2.INSECURE-DEV.vk");
+const PROVING_KEY: &[u8] = include_bytes!("../../keys/delivered-within-v2.DEMO-CEREMONY.pk");
+const VERIFYING_KEY: &[u8] = include_bytes!("../../keys/delivered-within-v2.DEMO-CEREMONY.vk");
 
 fn check(file: &str, expected: &str, bytes: &[u8]) -> Result<(), KeyError> {
     let actual = sha256_hex(bytes);

@@ -93,7 +93,8 @@ pub struct KeyFile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Provenance {
-    /// `insecure-dev` (one party knew the setup randomness) or `ceremony`.
+    /// `insecure-dev` (one party knew the setup randomness), `demo-ceremony` (a ceremony of
+    /// this project's developers) or `ceremony`.
     pub kind: String,
     /// What this means for anyone relying on proofs made with these keys.
     pub description: String,
@@ -189,12 +190,46 @@ pub fn write_dev_keys(
     )
 }
 
+/// Proving key file written by `letro ceremony finalize --demo` (the built-in keys).
+pub const DEMO_PROVING_KEY: &str = "delivered-within-v2.DEMO-CEREMONY.pk";
+/// Verifying key file written by `letro ceremony finalize --demo` (the built-in keys).
+pub const DEMO_VERIFYING_KEY: &str = "delivered-within-v2.DEMO-CEREMONY.vk";
+
+/// Whose ceremony made a set of keys: its manifest's provenance kind and its file names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyKind {
+    /// A deployment's ceremony (provenance `ceremony`).
+    Deployment,
+    /// A ceremony whose contributors were all this project's developers, for demonstrations
+    /// and tests (provenance `demo-ceremony`, files named `DEMO-CEREMONY`).
+    Demo,
+}
+
+impl CeremonyKind {
+    /// The manifest's `provenance.kind`.
+    pub fn provenance(self) -> &'static str {
+        match self {
+            Self::Deployment => "ceremony",
+            Self::Demo => "demo-ceremony",
+        }
+    }
+
+    /// The proving and verifying key file names.
+    pub fn files(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Deployment => (CEREMONY_PROVING_KEY, CEREMONY_VERIFYING_KEY),
+            Self::Demo => (DEMO_PROVING_KEY, DEMO_VERIFYING_KEY),
+        }
+    }
+}
+
 /// Writes the keys of a verified phase-2 ceremony and their manifest into `dir`; `ceremony` is
 /// the manifest's record of it (phase 1, circuit hash, transcript, contributions, beacon).
 pub fn write_ceremony_keys(
     dir: &Path,
     pk: &ProvingKey<Bn254>,
     constraints: usize,
+    kind: CeremonyKind,
     description: String,
     ceremony: serde_json::Value,
 ) -> Result<Manifest, KeyError> {
@@ -202,9 +237,9 @@ pub fn write_ceremony_keys(
         dir,
         pk,
         constraints,
-        (CEREMONY_PROVING_KEY, CEREMONY_VERIFYING_KEY),
+        kind.files(),
         Provenance {
-            kind: "ceremony".into(),
+            kind: kind.provenance().into(),
             description,
             tool: format!(
                 "letro ceremony finalize (letro {})",

@@ -56,12 +56,12 @@ fn tampered_key_file_is_refused() {
     let src = keys::repo_keys_dir();
     for f in [
         keys::MANIFEST,
-        keys::DEV_PROVING_KEY,
-        keys::DEV_VERIFYING_KEY,
+        keys::DEMO_PROVING_KEY,
+        keys::DEMO_VERIFYING_KEY,
     ] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
-    let vk_path = dir.join(keys::DEV_VERIFYING_KEY);
+    let vk_path = dir.join(keys::DEMO_VERIFYING_KEY);
     let mut bytes = std::fs::read(&vk_path).unwrap();
     bytes[10] ^= 1;
     std::fs::write(&vk_path, bytes).unwrap();

@@ -659,7 +659,7 @@ def flow(args: argparse.Namespace) -> None:
             str(out / "ciphertext.bin"),
             "--opening",
             str(out / "opening.json"),
-            "--accept-insecure-dev-keys",
+            "--accept-demo-ceremony-keys",
         ]
         run = subprocess.run(command, capture_output=True, text=True)
         expect(
@@ -671,7 +671,7 @@ def flow(args: argparse.Namespace) -> None:
         certificates = {
             "proof-certificate.pdf": (
                 get_proof_certificate.sync_detailed(job.job_id, client=bank),
-                ["--accept-insecure-dev-keys"],
+                ["--accept-demo-ceremony-keys"],
             ),
             "evidence-retrieved.pdf": (
                 get_evidence_certificate.sync_detailed(

@@ -14,6 +14,9 @@ use letro_core::evidence::EventFacts;
 pub enum Caveat {
     /// The verifying key is from an `insecure-dev` setup: its maker can forge any bundle.
     InsecureDevKey,
+    /// The verifying key is from a `demo-ceremony`: its contributors, all this project's
+    /// developers, could together forge any bundle.
+    DemoCeremonyKey,
     /// The verifying key was given by the user: its provenance is unknown.
     UserSuppliedKey,
     /// No opening was checked: the recipient is not identified.
@@ -45,6 +48,7 @@ impl Caveat {
     pub fn code(self) -> &'static str {
         match self {
             Self::InsecureDevKey => "InsecureDevKey",
+            Self::DemoCeremonyKey => "DemoCeremonyKey",
             Self::UserSuppliedKey => "UserSuppliedKey",
             Self::RecipientNotIdentified => "RecipientNotIdentified",
             Self::RecipientNotCertified => "RecipientNotCertified",
@@ -59,12 +63,26 @@ impl Caveat {
         }
     }
 
+    /// Whether this caveat is about the verifying key's trust level (its maker could forge
+    /// proofs) rather than about what the statement shows.
+    pub fn is_about_key(self) -> bool {
+        matches!(
+            self,
+            Self::InsecureDevKey | Self::DemoCeremonyKey | Self::UserSuppliedKey
+        )
+    }
+
     /// One sentence for people.
     pub fn message(self) -> &'static str {
         match self {
             Self::InsecureDevKey => {
                 "the verifying key comes from an INSECURE-DEV setup: whoever ran it can forge a \
                  bundle for any statement, so this result shows nothing against the keys' maker"
+            }
+            Self::DemoCeremonyKey => {
+                "the verifying key comes from a DEMO ceremony whose contributors were all Letro's \
+                 developers: together they could forge a bundle for any statement, so this \
+                 result shows nothing against them; a deployment runs its own ceremony"
             }
             Self::UserSuppliedKey => {
                 "the verifying key was given with --vk, not built in: its provenance is unknown, \
@@ -177,6 +195,7 @@ pub fn findings(delivery: &VerifiedDelivery, recipient: Option<&OpenedRecipient>
     let mut caveats = Vec::new();
     match delivery.trust_level() {
         TrustLevel::InsecureDev => caveats.push(Caveat::InsecureDevKey),
+        TrustLevel::DemoCeremony => caveats.push(Caveat::DemoCeremonyKey),
         TrustLevel::UserSupplied => caveats.push(Caveat::UserSuppliedKey),
         TrustLevel::Ceremony => {}
     }

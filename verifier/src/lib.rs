@@ -30,7 +30,7 @@
 //!
 //! ## Trust
 //!
-//! Each pinned key has a [`TrustLevel`]: `insecure-dev` or `ceremony` from the keys manifest
+//! Each pinned key has a [`TrustLevel`]: `insecure-dev`, `demo-ceremony` or `ceremony` from the keys manifest
 //! (whose verifying-key hash is checked against the key's bytes first), or `user-supplied`.
 //! [`Verifier::new`] accepts every level ([`TrustPolicy::ANY`]) so that a relay can check its
 //! own proofs; a verifier whose result a third party relies on MUST set a policy with
@@ -68,9 +68,10 @@ use sha2::{Digest, Sha256};
 
 pub use trust::{check_manifest, KeyManifest, ManifestError, TrustLevel, TrustPolicy};
 
-/// The `delivered-within/v2` verifying key committed in `keys/`, built in.
+/// The `delivered-within/v2` verifying key committed in `keys/`, built in: from the demo
+/// ceremony whose transcript is `keys/ceremony/` (trust level `demo-ceremony`).
 pub const EMBEDDED_VERIFYING_KEY: &[u8] =
-    include_bytes!("../../keys/delivered-within-v2.INSECURE-DEV.vk");
+    include_bytes!("../../keys/delivered-within-v2.DEMO-CEREMONY.vk");
 /// Its manifest, committed in `keys/`, built in: the key's statement and trust level come
 /// from it, after its verifying-key hash is checked against [`EMBEDDED_VERIFYING_KEY`].
 pub const EMBEDDED_MANIFEST: &str = include_str!("../../keys/manifest.json");
@@ -80,6 +81,13 @@ pub const EMBEDDED_VERIFYING_KEY_V1: &[u8] =
     include_bytes!("../../keys/v1/delivered-within-v1.INSECURE-DEV.vk");
 /// The v1 key's manifest, committed in `keys/v1/`, built in.
 pub const EMBEDDED_MANIFEST_V1: &str = include_str!("../../keys/v1/manifest.json");
+/// The first `delivered-within/v2` verifying key (from a one-party `insecure-dev` setup),
+/// committed in `keys/v2-dev/` and built in so that the v2 bundles proved under it stay
+/// verifiable.
+pub const EMBEDDED_VERIFYING_KEY_V2_DEV: &[u8] =
+    include_bytes!("../../keys/v2-dev/delivered-within-v2.INSECURE-DEV.vk");
+/// Its manifest, committed in `keys/v2-dev/`, built in.
+pub const EMBEDDED_MANIFEST_V2_DEV: &str = include_str!("../../keys/v2-dev/manifest.json");
 
 /// Why a bundle did not verify. [`VerifyError::exit_code`] maps each to `letro-verify`'s exit
 /// code: 1 a check failed, 3 could not verify, 4 the key is not trusted;
@@ -372,6 +380,16 @@ impl PinnedKey {
         )
     }
 
+    /// The first built-in `delivered-within/v2` key (`insecure-dev`), with its own manifest,
+    /// so that the v2 bundles proved under it stay verifiable.
+    pub fn embedded_v2_dev() -> Result<Self, VerifyingKeyError> {
+        Self::from_manifest(
+            EMBEDDED_MANIFEST_V2_DEV,
+            EMBEDDED_VERIFYING_KEY_V2_DEV,
+            KeySource::Embedded,
+        )
+    }
+
     /// The built-in `delivered-within/v1` key, with its own manifest, so that v1 bundles stay
     /// verifiable.
     pub fn embedded_v1() -> Result<Self, VerifyingKeyError> {
@@ -590,15 +608,20 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// A verifier with the built-in verifying keys, v2 and v1 (each with its trust level from
-    /// its built-in manifest, checked against the key), and the given trusted log keys.
+    /// A verifier with the built-in verifying keys: v2 from the demo ceremony, the first v2
+    /// key (`insecure-dev`) and v1 (each with its trust level from its built-in manifest,
+    /// checked against the key), and the given trusted log keys.
     ///
     /// It accepts keys of every trust level ([`TrustPolicy::ANY`]), which suits a party
     /// checking its own proofs. Anyone reporting a result to a third party MUST set a stricter
     /// policy with [`Verifier::with_trust_policy`], or check [`VerifiedDelivery::trust_level`].
     pub fn new(log_keys: Vec<VerifierKey>) -> Result<Self, VerifyingKeyError> {
         Ok(Self {
-            keys: vec![PinnedKey::embedded()?, PinnedKey::embedded_v1()?],
+            keys: vec![
+                PinnedKey::embedded()?,
+                PinnedKey::embedded_v2_dev()?,
+                PinnedKey::embedded_v1()?,
+            ],
             log_keys,
             policy: TrustPolicy::ANY,
             witness_policy: None,
@@ -786,8 +809,8 @@ mod tests {
     use ark_ec::AffineRepr;
     use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 
-    fn with_delta(delta: fn(&VerifyingKey<Bn254>) -> ark_bn254::G2Affine) -> Vec<u8> {
-        let mut vk = VerifyingKey::<Bn254>::deserialize_compressed(EMBEDDED_VERIFYING_KEY).unwrap();
+    fn with_delta(key: &[u8], delta: fn(&VerifyingKey<Bn254>) -> ark_bn254::G2Affine) -> Vec<u8> {
+        let mut vk = VerifyingKey::<Bn254>::deserialize_compressed(key).unwrap();
         vk.delta_g2 = delta(&vk);
         let mut out = Vec::new();
         vk.serialize_compressed(&mut out).unwrap();
@@ -797,11 +820,21 @@ mod tests {
     #[test]
     fn a_key_nobody_contributed_to_is_refused() {
         PinnedKey::user_supplied(EMBEDDED_VERIFYING_KEY, KeySource::Given("good".into())).unwrap();
+        // A ceremony's key (snarkjs's) has γ = the generator of G2; arkworks' own setup (the
+        // first v2 key) a random γ.
+        let ceremony =
+            VerifyingKey::<Bn254>::deserialize_compressed(EMBEDDED_VERIFYING_KEY).unwrap();
+        assert_eq!(ceremony.gamma_g2, ark_bn254::G2Affine::generator());
+        let dev = EMBEDDED_VERIFYING_KEY_V2_DEV;
         for (bytes, what) in [
-            (with_delta(|vk| vk.gamma_g2), "its gamma"),
+            (with_delta(dev, |vk| vk.gamma_g2), "its gamma"),
             (
-                with_delta(|_| ark_bn254::G2Affine::generator()),
+                with_delta(dev, |_| ark_bn254::G2Affine::generator()),
                 "the generator of G2",
+            ),
+            (
+                with_delta(EMBEDDED_VERIFYING_KEY, |_| ark_bn254::G2Affine::generator()),
+                "its gamma",
             ),
         ] {
             let e = PinnedKey::user_supplied(&bytes, KeySource::Given("x".into())).unwrap_err();

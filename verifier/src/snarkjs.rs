@@ -44,7 +44,10 @@ use letro_core::statement::{DeliveredWithin, NUM_PUBLIC_INPUTS};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::{PinnedKey, VerifyingKeyError, EMBEDDED_VERIFYING_KEY};
+use crate::{
+    PinnedKey, VerifyingKeyError, EMBEDDED_VERIFYING_KEY, EMBEDDED_VERIFYING_KEY_V1,
+    EMBEDDED_VERIFYING_KEY_V2_DEV,
+};
 
 /// File name of the proof.
 pub const PROOF_FILE: &str = "proof.json";
@@ -257,9 +260,23 @@ pub fn embedded_verifying_key() -> Result<VerifyingKey<Bn254>, ExportError> {
         .map_err(|e| VerifyingKeyError::Decode(e.to_string()).into())
 }
 
-/// [`export`] with the built-in verifying key.
+/// [`export`] with the built-in verifying key the bundle names: the current one, or one kept so
+/// that older bundles stay checkable (the first v2 key, v1). A bundle under any other key is
+/// [`ExportError::KeyMismatch`].
 pub fn export_embedded(bundle: &ParsedBundle) -> Result<SnarkjsFiles, ExportError> {
-    export(bundle, &embedded_verifying_key()?)
+    let named = [
+        EMBEDDED_VERIFYING_KEY,
+        EMBEDDED_VERIFYING_KEY_V2_DEV,
+        EMBEDDED_VERIFYING_KEY_V1,
+    ]
+    .into_iter()
+    .find(|k| <[u8; 32]>::from(Sha256::digest(k)) == bundle.verifying_key_sha256);
+    let vk = match named {
+        Some(bytes) => VerifyingKey::<Bn254>::deserialize_compressed(bytes)
+            .map_err(|e| VerifyingKeyError::Decode(e.to_string()))?,
+        None => embedded_verifying_key()?,
+    };
+    export(bundle, &vk)
 }
 
 /// Writes `proof.json`, `public.json` and `verification_key.json` into `dir`, creating `dir`

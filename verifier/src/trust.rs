@@ -3,7 +3,10 @@
 //! A Groth16 proof is only as good as its setup: whoever knew the setup's randomness can make a
 //! proof of any statement. Every pinned key therefore carries a [`TrustLevel`]:
 //! - [`TrustLevel::Ceremony`]: the manifest's provenance kind is `ceremony` (a multi-party
-//!   setup; none exists yet);
+//!   setup, for example a deployment's own);
+//! - [`TrustLevel::DemoCeremony`]: the provenance kind is `demo-ceremony` (a multi-party setup
+//!   whose contributors were all this project's developers, as for the built-in keys: sound
+//!   against everyone else, but its contributors together could forge any bundle);
 //! - [`TrustLevel::InsecureDev`]: the provenance kind is `insecure-dev` (one party ran the setup
 //!   and can forge any bundle);
 //! - [`TrustLevel::UserSupplied`]: a key file given by the user (`--vk`) with no provenance
@@ -24,6 +27,10 @@ pub enum TrustLevel {
     /// From a development setup run by one party (manifest provenance `insecure-dev`): its maker
     /// can forge a proof of any statement.
     InsecureDev,
+    /// From a multi-party ceremony whose contributors were all this project's developers
+    /// (manifest provenance `demo-ceremony`, the built-in keys): for demos and tests. A
+    /// deployment runs its own ceremony.
+    DemoCeremony,
     /// Given by the user (for example `letro-verify --vk FILE`): no provenance is known.
     UserSupplied,
     /// From a multi-party ceremony (manifest provenance `ceremony`).
@@ -31,12 +38,25 @@ pub enum TrustLevel {
 }
 
 impl TrustLevel {
-    /// The level's stable name: `insecure-dev`, `user-supplied` or `ceremony`.
+    /// The level's stable name: `insecure-dev`, `demo-ceremony`, `user-supplied` or
+    /// `ceremony`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InsecureDev => "insecure-dev",
+            Self::DemoCeremony => "demo-ceremony",
             Self::UserSupplied => "user-supplied",
             Self::Ceremony => "ceremony",
+        }
+    }
+
+    /// The `letro-verify` flag that accepts keys of this level, `None` for `ceremony` (always
+    /// accepted).
+    pub fn accept_flag(self) -> Option<&'static str> {
+        match self {
+            Self::InsecureDev => Some("--accept-insecure-dev-keys"),
+            Self::DemoCeremony => Some("--accept-demo-ceremony-keys"),
+            Self::UserSupplied => Some("--accept-user-supplied-keys"),
+            Self::Ceremony => None,
         }
     }
 }
@@ -53,6 +73,9 @@ impl std::fmt::Display for TrustLevel {
 pub struct TrustPolicy {
     /// Accept keys from an `insecure-dev` setup (`--accept-insecure-dev-keys`).
     pub accept_insecure_dev: bool,
+    /// Accept keys from a ceremony of this project's developers only (`demo-ceremony`, the
+    /// built-in keys; `--accept-demo-ceremony-keys`).
+    pub accept_demo_ceremony: bool,
     /// Accept keys given by the user, of unknown provenance (`--accept-user-supplied-keys`).
     pub accept_user_supplied: bool,
 }
@@ -61,12 +84,14 @@ impl TrustPolicy {
     /// Only ceremony keys: what a third party relying on a bundle needs.
     pub const CEREMONY_ONLY: Self = Self {
         accept_insecure_dev: false,
+        accept_demo_ceremony: false,
         accept_user_supplied: false,
     };
     /// Every level. Only for a party that checks proofs it made itself (the relay's self-check)
     /// or in tests: the result says nothing against whoever ran the setup.
     pub const ANY: Self = Self {
         accept_insecure_dev: true,
+        accept_demo_ceremony: true,
         accept_user_supplied: true,
     };
 
@@ -75,6 +100,7 @@ impl TrustPolicy {
         match level {
             TrustLevel::Ceremony => true,
             TrustLevel::InsecureDev => self.accept_insecure_dev,
+            TrustLevel::DemoCeremony => self.accept_demo_ceremony,
             TrustLevel::UserSupplied => self.accept_user_supplied,
         }
     }
@@ -110,15 +136,17 @@ pub enum ManifestError {
         /// The key's length.
         actual: usize,
     },
-    /// `provenance.kind` is neither `insecure-dev` nor `ceremony`.
+    /// `provenance.kind` is none of `insecure-dev`, `demo-ceremony` and `ceremony`.
     #[error("unknown provenance kind {0:?} in the keys manifest")]
     UnknownProvenance(String),
-    /// `provenance.kind` is `ceremony` but `provenance.ceremony` holds no ceremony record.
+    /// `provenance.kind` is `ceremony` or `demo-ceremony` but `provenance.ceremony` holds no
+    /// ceremony record.
     #[error("the keys manifest claims a ceremony but has no ceremony record")]
     CeremonyMissing,
-    /// `provenance.kind` is `ceremony` but a key file name says `INSECURE-DEV` (SPEC.md §9).
+    /// `provenance.kind` is `ceremony` but a key file name says `INSECURE-DEV` or `DEMO`, or
+    /// it is `demo-ceremony` and the name says `INSECURE-DEV` (SPEC.md §9).
     #[error(
-        "the keys manifest claims a ceremony for the file {0:?}, whose name says INSECURE-DEV"
+        "the keys manifest claims a ceremony for the file {0:?}, whose name says it is not one"
     )]
     CeremonyNamedInsecure(String),
     /// The ceremony record lacks what SPEC.md §9 requires of it.
@@ -176,24 +204,26 @@ pub fn check_manifest(manifest: &str, vk_bytes: &[u8]) -> Result<KeyManifest, Ma
             actual: vk_bytes.len(),
         });
     }
-    let trust_level = match wire.provenance.kind.as_str() {
-        "insecure-dev" => TrustLevel::InsecureDev,
-        "ceremony" => {
-            if !matches!(wire.provenance.ceremony, Some(serde_json::Value::Object(_))) {
-                return Err(ManifestError::CeremonyMissing);
-            }
-            if wire.verifying_key.file.contains("INSECURE-DEV") {
-                return Err(ManifestError::CeremonyNamedInsecure(
-                    wire.verifying_key.file,
-                ));
-            }
-            if let Some(record) = &wire.provenance.ceremony {
-                check_ceremony_record(record)?;
-            }
-            TrustLevel::Ceremony
-        }
+    let (trust_level, refused_names): (_, &[&str]) = match wire.provenance.kind.as_str() {
+        "insecure-dev" => (TrustLevel::InsecureDev, &[]),
+        "demo-ceremony" => (TrustLevel::DemoCeremony, &["INSECURE-DEV"]),
+        "ceremony" => (TrustLevel::Ceremony, &["INSECURE-DEV", "DEMO"]),
         other => return Err(ManifestError::UnknownProvenance(other.to_owned())),
     };
+    if trust_level != TrustLevel::InsecureDev {
+        let Some(record @ serde_json::Value::Object(_)) = &wire.provenance.ceremony else {
+            return Err(ManifestError::CeremonyMissing);
+        };
+        if refused_names
+            .iter()
+            .any(|n| wire.verifying_key.file.contains(n))
+        {
+            return Err(ManifestError::CeremonyNamedInsecure(
+                wire.verifying_key.file,
+            ));
+        }
+        check_ceremony_record(record)?;
+    }
     Ok(KeyManifest {
         statement: wire.statement,
         trust_level,
@@ -258,7 +288,8 @@ fn check_ceremony_record(record: &serde_json::Value) -> Result<(), ManifestError
 mod tests {
     use super::*;
     use crate::{
-        EMBEDDED_MANIFEST, EMBEDDED_MANIFEST_V1, EMBEDDED_VERIFYING_KEY, EMBEDDED_VERIFYING_KEY_V1,
+        EMBEDDED_MANIFEST, EMBEDDED_MANIFEST_V1, EMBEDDED_MANIFEST_V2_DEV, EMBEDDED_VERIFYING_KEY,
+        EMBEDDED_VERIFYING_KEY_V1, EMBEDDED_VERIFYING_KEY_V2_DEV,
     };
 
     fn manifest(sha256: &str, bytes: usize, kind: &str, ceremony: &str, file: &str) -> String {
@@ -276,15 +307,24 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_manifest_vouches_for_the_embedded_key_as_insecure_dev() {
+    fn the_embedded_manifests_vouch_for_their_keys() {
         let m = check_manifest(EMBEDDED_MANIFEST, EMBEDDED_VERIFYING_KEY).unwrap();
+        assert_eq!(m.trust_level, TrustLevel::DemoCeremony);
+        assert_eq!(m.statement, "delivered-within/v2");
+        let m = check_manifest(EMBEDDED_MANIFEST_V2_DEV, EMBEDDED_VERIFYING_KEY_V2_DEV).unwrap();
         assert_eq!(m.trust_level, TrustLevel::InsecureDev);
         assert_eq!(m.statement, "delivered-within/v2");
         let m = check_manifest(EMBEDDED_MANIFEST_V1, EMBEDDED_VERIFYING_KEY_V1).unwrap();
         assert_eq!(m.trust_level, TrustLevel::InsecureDev);
         assert_eq!(m.statement, "delivered-within/v1");
         // Each manifest vouches for its own key only.
-        assert!(check_manifest(EMBEDDED_MANIFEST, EMBEDDED_VERIFYING_KEY_V1).is_err());
+        for (m, k) in [
+            (EMBEDDED_MANIFEST, EMBEDDED_VERIFYING_KEY_V1),
+            (EMBEDDED_MANIFEST, EMBEDDED_VERIFYING_KEY_V2_DEV),
+            (EMBEDDED_MANIFEST_V2_DEV, EMBEDDED_VERIFYING_KEY),
+        ] {
+            assert!(check_manifest(m, k).is_err());
+        }
     }
 
     #[test]
@@ -369,6 +409,33 @@ mod tests {
             ))
         );
         assert_eq!(
+            ok("demo-ceremony", RECORD, "k.DEMO-CEREMONY.vk").map(|m| m.trust_level),
+            Ok(TrustLevel::DemoCeremony)
+        );
+        assert_eq!(
+            ok("demo-ceremony", "null", "k.DEMO-CEREMONY.vk"),
+            Err(ManifestError::CeremonyMissing)
+        );
+        assert!(matches!(
+            ok(
+                "demo-ceremony",
+                &RECORD.replace(r#""number": 1"#, r#""number": 0"#),
+                "k.vk"
+            ),
+            Err(ManifestError::CeremonyRecord(_))
+        ));
+        // A demo ceremony's key may not be passed off as a deployment's, nor a dev key as
+        // either.
+        for (kind, file) in [
+            ("ceremony", "k.DEMO-CEREMONY.vk"),
+            ("demo-ceremony", "k.INSECURE-DEV.vk"),
+        ] {
+            assert_eq!(
+                ok(kind, RECORD, file),
+                Err(ManifestError::CeremonyNamedInsecure(file.into()))
+            );
+        }
+        assert_eq!(
             ok("trusted", "null", "k.vk"),
             Err(ManifestError::UnknownProvenance("trusted".into()))
         );
@@ -381,7 +448,7 @@ mod tests {
     #[test]
     fn policies() {
         use TrustLevel::*;
-        for level in [InsecureDev, UserSupplied, Ceremony] {
+        for level in [InsecureDev, DemoCeremony, UserSupplied, Ceremony] {
             assert_eq!(TrustPolicy::CEREMONY_ONLY.accepts(level), level == Ceremony);
             assert!(TrustPolicy::ANY.accepts(level));
         }
@@ -391,5 +458,11 @@ mod tests {
             ..TrustPolicy::CEREMONY_ONLY
         };
         assert!(dev.accepts(InsecureDev) && !dev.accepts(UserSupplied));
+        assert!(!dev.accepts(DemoCeremony));
+        let demo = TrustPolicy {
+            accept_demo_ceremony: true,
+            ..TrustPolicy::CEREMONY_ONLY
+        };
+        assert!(demo.accepts(DemoCeremony) && !demo.accepts(InsecureDev));
     }
 }

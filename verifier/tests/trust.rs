@@ -1,6 +1,9 @@
 //! Trust levels of pinned verifying keys, the trust policy, the keys manifest's hash check,
 //! verifying-key decoding (no trailing bytes), the stable error codes, and what a verified
 //! bundle is said to show.
+//!
+//! The vectors of `testdata/bundles/v2` were proved under the first v2 key (`keys/v2-dev`,
+//! insecure-dev), which stays built in beside the demo ceremony's (`keys/`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,7 +18,7 @@ use letro_verifier::checks::{OpenedRecipient, OpeningCheckError};
 use letro_verifier::findings::{findings, Caveat};
 use letro_verifier::{
     KeySource, ManifestError, PinnedKey, TrustLevel, TrustPolicy, Verifier, VerifyError,
-    VerifyingKeyError, EMBEDDED_MANIFEST, EMBEDDED_VERIFYING_KEY,
+    VerifyingKeyError, EMBEDDED_MANIFEST_V2_DEV, EMBEDDED_VERIFYING_KEY_V2_DEV,
 };
 use sha2::{Digest, Sha256};
 
@@ -34,7 +37,7 @@ fn valid(name: &str) -> Vec<u8> {
 
 /// The embedded manifest with `provenance` replaced by a ceremony record.
 fn ceremony_manifest() -> String {
-    let mut m: serde_json::Value = serde_json::from_str(EMBEDDED_MANIFEST).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(EMBEDDED_MANIFEST_V2_DEV).unwrap();
     m["provenance"] = serde_json::json!({
         "kind": "ceremony",
         "description": "test",
@@ -50,24 +53,32 @@ fn ceremony_manifest() -> String {
 }
 
 #[test]
-fn the_built_in_key_is_insecure_dev_for_its_manifest_statement() {
+fn the_built_in_keys_have_the_trust_levels_of_their_manifests() {
     let v = Verifier::new(vec![log_key()]).unwrap();
-    // Two built-in keys: v2 (proved today) and v1 (kept so that v1 bundles stay verifiable).
-    let [k, k1] = v.keys() else {
-        panic!("two built-in keys")
+    // Three built-in keys: v2 from the demo ceremony (proved today), the first v2 key and v1
+    // (both kept so that the bundles proved under them stay verifiable).
+    let [k, dev, k1] = v.keys() else {
+        panic!("three built-in keys")
     };
+    assert_eq!(k.trust_level(), TrustLevel::DemoCeremony);
+    assert_eq!(k.statement(), "delivered-within/v2");
+    assert_eq!(k.source(), &KeySource::Embedded);
+    assert_eq!(
+        k.sha256(),
+        &<[u8; 32]>::from(Sha256::digest(letro_verifier::EMBEDDED_VERIFYING_KEY))
+    );
     assert_eq!(k1.trust_level(), TrustLevel::InsecureDev);
     assert_eq!(k1.statement(), "delivered-within/v1");
     assert_eq!(
         k1.sha256(),
         &<[u8; 32]>::from(Sha256::digest(letro_verifier::EMBEDDED_VERIFYING_KEY_V1))
     );
-    assert_eq!(k.trust_level(), TrustLevel::InsecureDev);
-    assert_eq!(k.statement(), "delivered-within/v2");
-    assert_eq!(k.source(), &KeySource::Embedded);
+    assert_eq!(dev.trust_level(), TrustLevel::InsecureDev);
+    assert_eq!(dev.statement(), "delivered-within/v2");
+    assert_eq!(dev.source(), &KeySource::Embedded);
     assert_eq!(
-        k.sha256(),
-        &<[u8; 32]>::from(Sha256::digest(EMBEDDED_VERIFYING_KEY))
+        dev.sha256(),
+        &<[u8; 32]>::from(Sha256::digest(EMBEDDED_VERIFYING_KEY_V2_DEV))
     );
     // `new` accepts every level (a relay checking its own proofs); the result says which.
     assert_eq!(v.trust_policy(), TrustPolicy::ANY);
@@ -90,7 +101,10 @@ fn a_ceremony_only_verifier_refuses_insecure_dev_keys_at_step_2() {
         panic!("{e:?}")
     };
     assert_eq!(*trust_level, TrustLevel::InsecureDev);
-    assert_eq!(sha256, &hex::encode(Sha256::digest(EMBEDDED_VERIFYING_KEY)));
+    assert_eq!(
+        sha256,
+        &hex::encode(Sha256::digest(EMBEDDED_VERIFYING_KEY_V2_DEV))
+    );
     assert_eq!(
         (e.step(), e.exit_code(), e.code()),
         (2, 4, "UntrustedVerifyingKey")
@@ -124,7 +138,7 @@ fn a_ceremony_only_verifier_refuses_insecure_dev_keys_at_step_2() {
 fn a_ceremony_manifest_makes_a_ceremony_key_that_needs_no_flag() {
     let key = PinnedKey::from_manifest(
         &ceremony_manifest(),
-        EMBEDDED_VERIFYING_KEY,
+        EMBEDDED_VERIFYING_KEY_V2_DEV,
         KeySource::Given("ceremony/manifest.json".into()),
     )
     .unwrap();
@@ -143,9 +157,9 @@ fn a_ceremony_manifest_makes_a_ceremony_key_that_needs_no_flag() {
 fn a_manifest_for_other_bytes_never_lends_its_provenance() {
     // The embedded (insecure-dev) manifest and the ceremony one, each with a key that is not
     // theirs: an error, not a key of either trust level.
-    let mut other = EMBEDDED_VERIFYING_KEY.to_vec();
+    let mut other = EMBEDDED_VERIFYING_KEY_V2_DEV.to_vec();
     other[40] ^= 0x01;
-    for m in [EMBEDDED_MANIFEST.to_owned(), ceremony_manifest()] {
+    for m in [EMBEDDED_MANIFEST_V2_DEV.to_owned(), ceremony_manifest()] {
         let e = PinnedKey::from_manifest(&m, &other, KeySource::Embedded).unwrap_err();
         assert!(
             matches!(
@@ -156,23 +170,23 @@ fn a_manifest_for_other_bytes_never_lends_its_provenance() {
         );
     }
     // The real key with a manifest whose hash was edited.
-    let edited = EMBEDDED_MANIFEST.replace("3ee5ed1b", "3ee5ed1c");
-    assert_ne!(edited, EMBEDDED_MANIFEST);
-    let e =
-        PinnedKey::from_manifest(&edited, EMBEDDED_VERIFYING_KEY, KeySource::Embedded).unwrap_err();
+    let edited = EMBEDDED_MANIFEST_V2_DEV.replace("3ee5ed1b", "3ee5ed1c");
+    assert_ne!(edited, EMBEDDED_MANIFEST_V2_DEV);
+    let e = PinnedKey::from_manifest(&edited, EMBEDDED_VERIFYING_KEY_V2_DEV, KeySource::Embedded)
+        .unwrap_err();
     assert_eq!(
         e.to_string(),
         format!(
             "the keys manifest gives verifying-key sha256 3ee5ed1c{}, but the key's sha256 is 3ee5ed1b{}",
-            &hex::encode(Sha256::digest(EMBEDDED_VERIFYING_KEY))[8..],
-            &hex::encode(Sha256::digest(EMBEDDED_VERIFYING_KEY))[8..],
+            &hex::encode(Sha256::digest(EMBEDDED_VERIFYING_KEY_V2_DEV))[8..],
+            &hex::encode(Sha256::digest(EMBEDDED_VERIFYING_KEY_V2_DEV))[8..],
         )
     );
 }
 
 #[test]
 fn a_verifying_key_with_trailing_bytes_is_rejected() {
-    let mut bytes = EMBEDDED_VERIFYING_KEY.to_vec();
+    let mut bytes = EMBEDDED_VERIFYING_KEY_V2_DEV.to_vec();
     PinnedKey::user_supplied(&bytes, KeySource::Given("k".into())).unwrap();
     for extra in [&[0u8][..], &[0, 0, 0, 0], b"\n"] {
         let mut long = bytes.clone();
@@ -185,9 +199,9 @@ fn a_verifying_key_with_trailing_bytes_is_rejected() {
     }
     // A manifest that describes the longer bytes does not help either.
     bytes.push(0);
-    let m = EMBEDDED_MANIFEST
+    let m = EMBEDDED_MANIFEST_V2_DEV
         .replace(
-            &hex::encode(Sha256::digest(EMBEDDED_VERIFYING_KEY)),
+            &hex::encode(Sha256::digest(EMBEDDED_VERIFYING_KEY_V2_DEV)),
             &hex::encode(Sha256::digest(&bytes)),
         )
         .replace("\"bytes\": 456", "\"bytes\": 457");
@@ -207,13 +221,19 @@ fn user_supplied_keys_need_their_own_acceptance() {
     // pin of a hash wins), and a really new key given by the user is user-supplied.
     let mut v = Verifier::new(vec![log_key()]).unwrap();
     v.add_key(
-        PinnedKey::user_supplied(EMBEDDED_VERIFYING_KEY, KeySource::Given("copy.vk".into()))
-            .unwrap(),
+        PinnedKey::user_supplied(
+            EMBEDDED_VERIFYING_KEY_V2_DEV,
+            KeySource::Given("copy.vk".into()),
+        )
+        .unwrap(),
     );
-    assert_eq!(v.keys().len(), 2);
-    assert_eq!(v.keys()[0].trust_level(), TrustLevel::InsecureDev);
-    let user =
-        PinnedKey::user_supplied(EMBEDDED_VERIFYING_KEY, KeySource::Given("u.vk".into())).unwrap();
+    assert_eq!(v.keys().len(), 3);
+    assert_eq!(v.keys()[1].trust_level(), TrustLevel::InsecureDev);
+    let user = PinnedKey::user_supplied(
+        EMBEDDED_VERIFYING_KEY_V2_DEV,
+        KeySource::Given("u.vk".into()),
+    )
+    .unwrap();
     assert_eq!(user.trust_level(), TrustLevel::UserSupplied);
     let only_user = Verifier::from_keys(vec![user], vec![log_key()]);
     let bundle = valid("valid-day.bundle.json");

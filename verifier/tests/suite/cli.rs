@@ -1427,10 +1427,10 @@ fn a_witness_policy_is_required_and_reported() {
 #[test]
 fn keys_directories_are_pinned_with_their_manifest() {
     let bundle = valid_bundles().into_iter().next().unwrap();
-    // A copy of the repository's keys/: its manifest says insecure-dev, and so does the report.
+    // A copy of the repository's keys/v2-dev/: its manifest says insecure-dev, and so does the report.
     let d = tmp("keys-dir");
     for f in ["manifest.json", "delivered-within-v2.INSECURE-DEV.vk"] {
-        std::fs::copy(repo().join("keys").join(f), d.join(f)).unwrap();
+        std::fs::copy(repo().join("keys/v2-dev").join(f), d.join(f)).unwrap();
     }
     let dir = d.to_str().unwrap();
     let o = run(&[&bundle, "--log-key", LOG_KEY, "--keys", dir]);

@@ -370,7 +370,7 @@ fn bundle_certificates_carry_their_opening_and_are_verified_with_it() {
         .unwrap()
         .with_trust_policy(letro_verifier::TrustPolicy {
             accept_insecure_dev: true,
-            accept_user_supplied: false,
+            ..letro_verifier::TrustPolicy::CEREMONY_ONLY
         });
     let pdf = certificate(&dir, "bundle.pdf", &bundle, Some(&opening), &verifier);
     let p = pdf.to_str().unwrap();

@@ -6,8 +6,8 @@
 //!   made by this generator when v1 was proved, and can no longer be regenerated (the v1
 //!   proving key is not shipped); they are checked so that v1 evidence stays verifiable.
 //!
-//! Every bundle is proved from `testdata/records/valid.record.json` with the committed
-//! INSECURE-DEV keys and a ChaCha20 rng seeded from the vector's name, so regeneration is
+//! Every bundle is proved from `testdata/records/valid.record.json` with the first v2 keys,
+//! INSECURE-DEV (`keys/v2-dev/`, still built into the verifier), and a ChaCha20 rng seeded from the vector's name, so regeneration is
 //! deterministic and the stored files must equal what this file makes, byte for byte. The
 //! expected outcome of each invalid vector is written here by hand (never taken from the
 //! verifier under test) into `invalid/index.json`: the exact `VerifyError` (its `Debug` form),
@@ -44,7 +44,7 @@ use sha2::{Digest, Sha256};
 const ORIGIN: &str = "letro.invalid/INSECURE-DEV-test-log";
 /// The BN254 scalar modulus p, in decimal.
 const P_DEC: &str = "21888242871839275222246405745257275088548364400416034343698204186575808495617";
-/// SHA-256 of keys/delivered-within-v2.INSECURE-DEV.vk (keys/manifest.json).
+/// SHA-256 of keys/v2-dev/delivered-within-v2.INSECURE-DEV.vk (keys/v2-dev/manifest.json).
 const VK_SHA256: &str = "3ee5ed1bb05ec0ecb8a2f8b254dd4059ab9ffd4ace245930b2761c90adf57fca";
 /// SHA-256 of keys/v1/delivered-within-v1.INSECURE-DEV.vk (keys/v1/manifest.json).
 const VK_SHA256_V1: &str = "500cd8eb4bc2e09aff930bcc152c93276db59a7697865163964414a48fa20f10";
@@ -86,8 +86,10 @@ fn record() -> &'static DeliveryRecord {
 fn prover() -> &'static letro_prover::Prover {
     static P: OnceLock<letro_prover::Prover> = OnceLock::new();
     P.get_or_init(|| {
-        let (_, pk) =
-            letro_prover::keys::load_proving_key(&letro_prover::keys::repo_keys_dir()).unwrap();
+        // The first v2 keys (`keys/v2-dev/`, insecure-dev), kept with their proving key so that
+        // these vectors stay reproducible; the built-in keys are the demo ceremony's.
+        let dir = letro_prover::keys::repo_keys_dir().join("v2-dev");
+        let (_, pk) = letro_prover::keys::load_proving_key(&dir).unwrap();
         letro_prover::Prover::new(pk).unwrap()
     })
 }

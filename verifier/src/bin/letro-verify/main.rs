@@ -12,7 +12,7 @@ use letro_log::note::{NoteVerifyError, VerifierKey};
 use letro_verifier::checks::{
     check_ciphertext, check_opening_for, CiphertextError, OpenedRecipient, OpeningCheckError,
 };
-use letro_verifier::findings::{findings, when, Caveat};
+use letro_verifier::findings::{findings, when};
 use letro_verifier::{
     KeySource, PinnedKey, TrustLevel, TrustPolicy, VerifiedDelivery, Verifier, VerifyError,
 };
@@ -25,9 +25,11 @@ use evidence_report::{is_evidence, EvidenceReport};
 const AFTER_HELP: &str = "\
 Trust: a Groth16 proof is only as good as its keys' setup. Only keys from a multi-party
 ceremony are accepted by default: a deployment's keys directory given with --keys DIR whose
-manifest records its ceremony (CEREMONY.md). Keys from an INSECURE-DEV setup (the built-in keys
-today) need --accept-insecure-dev-keys, and keys given with --vk need
---accept-user-supplied-keys: their maker could forge proofs, and the output says so.
+manifest records its ceremony (CEREMONY.md). The built-in keys come from a DEMO ceremony whose
+contributors were all Letro's developers and need --accept-demo-ceremony-keys; the earlier
+INSECURE-DEV keys (still built in, so that bundles made under them stay checkable) need
+--accept-insecure-dev-keys, and keys given with --vk need --accept-user-supplied-keys: their
+makers could forge proofs, and the output says so.
 
 Exit codes:
   0  every bundle verified (and the ciphertext and opening, when given, match)
@@ -37,7 +39,8 @@ Exit codes:
   2  usage error (including a malformed --log-key, --vk, --keys or --policy file)
   3  could not verify: unreadable or malformed input, unsupported version, unknown verifying
      key, no trusted log key given
-  4  not verified: the bundle's verifying key is not trusted (insecure-dev or user-supplied)
+  4  not verified: the bundle's verifying key is not trusted (insecure-dev, demo-ceremony or
+     user-supplied)
      and no --accept-... flag accepts it
 Evidence records (letro-evidence/v1, from GET /v1/evidence/...) are checked in five steps:
 parse; the event (its leaf recomputed, the recipient's signature and certificate for a receipt
@@ -99,6 +102,11 @@ struct Cli {
     /// bundle for any statement; use for development and tests only.
     #[arg(long)]
     accept_insecure_dev_keys: bool,
+    /// Accept bundles proved under keys from a DEMO ceremony (the built-in keys), whose
+    /// contributors were all Letro's developers. RISK: together they can forge a bundle for any
+    /// statement; use for demonstrations and tests only.
+    #[arg(long)]
+    accept_demo_ceremony_keys: bool,
     /// Accept bundles proved under a key given with --vk. RISK: this verifier cannot check
     /// where that key came from; whoever made it may be able to forge proofs.
     #[arg(long)]
@@ -376,6 +384,7 @@ fn build_verifier(cli: &Cli) -> Result<Verifier, Usage> {
     }
     let policy = TrustPolicy {
         accept_insecure_dev: cli.accept_insecure_dev_keys,
+        accept_demo_ceremony: cli.accept_demo_ceremony_keys,
         accept_user_supplied: cli.accept_user_supplied_keys,
     };
     let mut v = Verifier::new(log_keys)
@@ -733,17 +742,12 @@ impl Report {
             v.trust_level()
         );
         let f = findings(v, self.recipient.as_ref());
-        for c in &f.caveats {
-            match c {
-                Caveat::InsecureDevKey => println!(
-                    "WARNING: {}; it was accepted only because of --accept-insecure-dev-keys",
+        if let Some(flag) = v.trust_level().accept_flag() {
+            for c in f.caveats.iter().filter(|c| c.is_about_key()) {
+                println!(
+                    "WARNING: {}; it was accepted only because of {flag}",
                     c.message()
-                ),
-                Caveat::UserSuppliedKey => println!(
-                    "WARNING: {}; it was accepted only because of --accept-user-supplied-keys",
-                    c.message()
-                ),
-                _ => {}
+                );
             }
         }
         println!("what this shows:");
@@ -752,7 +756,7 @@ impl Report {
         }
         println!("what it does not show:");
         for c in &f.caveats {
-            if !matches!(c, Caveat::InsecureDevKey | Caveat::UserSuppliedKey) {
+            if !c.is_about_key() {
                 println!("  - {}", c.message());
             }
         }
@@ -942,6 +946,7 @@ fn verify_failure(e: &VerifyError, bytes: &[u8], log_keys: &[VerifierKey]) -> Fa
         ),
         VerifyError::UntrustedVerifyingKey { trust_level, .. } => match trust_level {
             TrustLevel::InsecureDev => "the bundle was proved under INSECURE-DEV keys: whoever ran their setup can forge a bundle for any statement, so a pass would show nothing against them. To check it anyway (development, tests), pass --accept-insecure-dev-keys; a bundle you rely on needs keys from a ceremony".to_owned(),
+            TrustLevel::DemoCeremony => "the bundle was proved under the built-in DEMO ceremony keys, whose contributors were all Letro's developers: together they could forge a bundle for any statement, so a pass would show nothing against them. To check it anyway (demonstrations, tests), pass --accept-demo-ceremony-keys; a bundle you rely on needs the keys of its deployment's own ceremony (--keys DIR)".to_owned(),
             TrustLevel::UserSupplied => "the bundle was proved under the key given with --vk, whose provenance this verifier cannot check: whoever made that key may be able to forge proofs. If you obtained the key from a source you trust, pass --accept-user-supplied-keys".to_owned(),
             _ => "the verifying key's trust level is not accepted".to_owned(),
         },
@@ -1160,7 +1165,7 @@ fn export(bundle_path: &str, out: &std::path::Path) -> ExitCode {
     };
     let files = match letro_verifier::snarkjs::export_embedded(&bundle) {
         Ok(f) => f,
-        Err(e) => return fail(format!("{bundle_path}: {e}"), "export-snarkjs writes the built-in verifying key; a bundle under another key cannot be exported"),
+        Err(e) => return fail(format!("{bundle_path}: {e}"), "export-snarkjs writes a built-in verifying key; a bundle under another key cannot be exported"),
     };
     if let Err(e) = letro_verifier::snarkjs::write_dir(&files, out) {
         return fail(
