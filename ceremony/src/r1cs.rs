@@ -104,8 +104,8 @@ impl R1cs {
     }
 
     /// Reads a `.r1cs` file (BN254, version 1), strictly: a public output or private input
-    /// count other than zero, a wire out of range or a coefficient not below the prime is
-    /// refused.
+    /// count other than zero, a wire out of range, a coefficient not below the prime or a
+    /// wire-to-label map without one label per wire is refused.
     pub fn from_bytes(data: &[u8]) -> Result<Self, CeremonyError> {
         let bad = |reason: &str| CeremonyError::Format {
             file: "r1cs".into(),
@@ -165,6 +165,13 @@ impl R1cs {
         }
         if r.remaining() != 0 {
             return Err(bad("constraints section has trailing bytes"));
+        }
+        // The wire-to-label map has one 8-byte label per wire: this also bounds the wire count
+        // by the file's size.
+        if f.section(3)?.len() as u64 != u64::from(n_wires) * 8 {
+            return Err(bad(
+                "the wire-to-label map does not have one label per wire",
+            ));
         }
         Ok(Self {
             n_wires,

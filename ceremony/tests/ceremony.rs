@@ -448,6 +448,19 @@ fn the_r1cs_is_the_provers_constraint_system_row_for_row() {
     wire[first_wire..first_wire + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     let e = R1cs::from_bytes(&wire).unwrap_err();
     assert!(e.to_string().contains("wire out of range"), "{e}");
+    // A wire count the wire-to-label map does not back is refused: the fuzz target found a
+    // 256-byte file claiming about 2^30 wires, which once parsed made writing it back
+    // allocate gigabytes (testdata/ceremony/fuzz-oom-wire-count.r1cs).
+    let found = std::fs::read(repo().join("testdata/ceremony/fuzz-oom-wire-count.r1cs")).unwrap();
+    let e = R1cs::from_bytes(&found).unwrap_err();
+    assert!(e.to_string().contains("wire-to-label map"), "{e}");
+    let mut short_map = bytes.clone();
+    short_map.truncate(bytes.len() - 8);
+    let map_len = short_map.len() - (r1cs().n_wires as usize - 1) * 8 - 8;
+    short_map[map_len..map_len + 8]
+        .copy_from_slice(&((r1cs().n_wires as u64 - 1) * 8).to_le_bytes());
+    let e = R1cs::from_bytes(&short_map).unwrap_err();
+    assert!(e.to_string().contains("wire-to-label map"), "{e}");
 }
 
 #[test]

@@ -47,8 +47,9 @@ pub enum CeremonyCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Verifies the chain in IN, then adds a contribution with a secret from the operating
-    /// system's generator (mixed with --entropy) and prints its hash to publish.
+    /// Verifies the chain in IN and prints its circuit hash and every contribution's hash (to
+    /// compare with the published ones), then adds a contribution with a secret from the
+    /// operating system's generator (mixed with --entropy) and prints its hash to publish.
     Contribute {
         /// The latest .zkey of the ceremony.
         input: PathBuf,
@@ -224,7 +225,8 @@ pub fn run(cmd: CeremonyCommand) -> Result<(), CliError> {
         } => {
             let key = read_zkey(&input)?;
             let (_, init) = initial(&phase1)?;
-            check_chain(&key, &init)?;
+            // What you build on: compare these with the hashes the coordinator published.
+            print_verified(&check_chain(&key, &init)?);
             let start = Instant::now();
             let (next, hash) =
                 phase2::contribute(&key, Some(&name), entropy.as_bytes()).map_err(error)?;
@@ -254,7 +256,7 @@ pub fn run(cmd: CeremonyCommand) -> Result<(), CliError> {
                 .map_err(|e| CliError::new(EXIT_USAGE, format!("--beacon is not hex: {e}")))?;
             let key = read_zkey(&input)?;
             let (_, init) = initial(&phase1)?;
-            check_chain(&key, &init)?;
+            print_verified(&check_chain(&key, &init)?);
             let (next, hash) =
                 phase2::beacon(&key, Some(&name), &value, iterations_exp).map_err(error)?;
             write_output(&out, &next.to_bytes(), force, false)?;
