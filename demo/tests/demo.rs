@@ -521,18 +521,21 @@ fn the_demo_runs_a_ceremony_of_its_own_and_verifies_with_its_keys() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    let o = run(
-        demo,
-        &[
-            "--dir",
-            dir,
-            "--ceremony",
-            "--ptau",
-            ptau,
-            "--ptau-b2sum",
-            &"0".repeat(128),
-        ],
-    );
+    let with_pin = |pin: &str| {
+        run(
+            demo,
+            &[
+                "--dir",
+                dir,
+                "--ceremony",
+                "--ptau",
+                ptau,
+                "--ptau-b2sum",
+                pin,
+            ],
+        )
+    };
+    let o = with_pin(&"0".repeat(128));
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
@@ -541,18 +544,7 @@ fn the_demo_runs_a_ceremony_of_its_own_and_verifies_with_its_keys() {
     );
     assert!(!d.join("ceremony-1").exists());
 
-    let o = run(
-        demo,
-        &[
-            "--dir",
-            dir,
-            "--ceremony",
-            "--ptau",
-            ptau,
-            "--ptau-b2sum",
-            PTAU_B2,
-        ],
-    );
+    let o = with_pin(PTAU_B2);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         o.status.success(),

@@ -46,6 +46,23 @@ async fn deliver(router: &Router, tokens: &Tokens, ciphertext: &[u8], t: u64) {
     assert_eq!(st, StatusCode::CREATED, "{v}");
 }
 
+/// Delivers `letter` at `t`, publishes a checkpoint and asks for a proof that it was delivered
+/// within a minute of `t`: the new job's id.
+async fn ask_for_a_letter(router: &Router, tokens: &Tokens, service: &Service, t: u64) -> String {
+    deliver(router, tokens, b"letter", t).await;
+    service.state().publish().await.unwrap();
+    let (st, v) = call(
+        router,
+        "POST",
+        "/v1/proofs",
+        Some(&tokens.sender),
+        Some(window(b"letter", t - 60, t + 60)),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    v["job_id"].as_str().unwrap().to_owned()
+}
+
 /// Polls a job until it is done or failed.
 async fn wait_for(router: &Router, token: &str, job_id: &str) -> Value {
     for _ in 0..1200 {
@@ -492,18 +509,7 @@ async fn a_queued_job_resumes_after_a_restart() {
     let service = Service::start(cfg).unwrap();
     let router = service.router();
     let t = unix_now();
-    deliver(&router, &tokens, b"letter", t).await;
-    service.state().publish().await.unwrap();
-    let (st, v) = call(
-        &router,
-        "POST",
-        "/v1/proofs",
-        Some(&tokens.sender),
-        Some(window(b"letter", t - 60, t + 60)),
-    )
-    .await;
-    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
-    let job_id = v["job_id"].as_str().unwrap().to_owned();
+    let job_id = ask_for_a_letter(&router, &tokens, &service, t).await;
     let uri = format!("/v1/proofs/{job_id}");
     let (_, v) = call(&router, "GET", &uri, Some(&tokens.sender), None).await;
     assert_eq!(v["state"], "queued");
@@ -881,18 +887,8 @@ async fn a_deployment_proves_with_its_own_keys_directory() {
     let service = Service::start(cfg).unwrap();
     let router = service.router();
     let t = unix_now();
-    deliver(&router, &tokens, b"letter", t).await;
-    service.state().publish().await.unwrap();
-    let (st, v) = call(
-        &router,
-        "POST",
-        "/v1/proofs",
-        Some(&tokens.sender),
-        Some(window(b"letter", t - 60, t + 60)),
-    )
-    .await;
-    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
-    let job = wait_for(&router, &tokens.sender, v["job_id"].as_str().unwrap()).await;
+    let job_id = ask_for_a_letter(&router, &tokens, &service, t).await;
+    let job = wait_for(&router, &tokens.sender, &job_id).await;
     assert_eq!(job["state"], "done", "{job}");
     // The bundle names the directory's key, which the built-in verifier does not know; pinned
     // with its manifest, it verifies at the manifest's trust level.
@@ -927,7 +923,7 @@ async fn a_deployment_proves_with_its_own_keys_directory() {
     let (st, pdf) = call_raw(
         &router,
         "GET",
-        &format!("/v1/proofs/{}/certificate", job["job_id"].as_str().unwrap()),
+        &format!("/v1/proofs/{job_id}/certificate"),
         Some(&tokens.sender),
         Vec::new(),
     )
