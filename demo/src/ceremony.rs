@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use letro_ceremony::{phase2, Ptau, R1cs, Zkey};
 use letro_prover::keys::CeremonyKind;
-use letro_verifier::{KeySource, PinnedKey};
+use letro_verifier::PinnedKey;
 use sha2::Digest;
 
 use crate::flow::{detail, fail, new_numbered_dir, write_new};
@@ -98,7 +98,7 @@ pub fn run(dir: &Path, phase1: &Phase1) -> Result<CeremonyKeys, DemoError> {
         record,
     )
     .map_err(fail)?;
-    let pinned = pinned(&keys)?;
+    let pinned = PinnedKey::from_keys_dir(&keys).map_err(fail)?;
     detail(&format!(
         "transcript verified ({} contributions) and finalised in {:.1?}: keys in {}, verifying key {}",
         verified.contributions.len(),
@@ -119,13 +119,4 @@ fn save(out: &Path, n: usize, key: &Zkey) -> Result<(), DemoError> {
 
 fn short(hash: &[u8; 64]) -> String {
     format!("{}…", hex::encode(hash.get(..16).unwrap_or_default()))
-}
-
-/// The verifying key of `keys`, pinned with its manifest, as `letro-verify --keys` pins it.
-fn pinned(keys: &Path) -> Result<PinnedKey, DemoError> {
-    let manifest = letro_prover::keys::read_manifest(keys).map_err(fail)?;
-    let text = std::fs::read_to_string(keys.join(letro_prover::keys::MANIFEST)).map_err(fail)?;
-    let vk = std::fs::read(keys.join(&manifest.verifying_key.file)).map_err(fail)?;
-    PinnedKey::from_manifest(&text, &vk, KeySource::Manifest(keys.display().to_string()))
-        .map_err(fail)
 }

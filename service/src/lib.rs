@@ -446,7 +446,15 @@ impl Service {
             .map_err(|e| ServeError::Inconsistent(format!("embedded verifying key: {e}")))?;
         let proving_keys = match &config.keys {
             Some(dir) => {
-                let key = pinned_keys_dir(dir)?;
+                let fail = |reason: String| ServeError::Keys {
+                    path: dir.display().to_string(),
+                    reason,
+                };
+                // The prover's loader's checks (statement, file names), then the key pinned
+                // with its manifest as a verifier pins it.
+                letro_prover::keys::read_manifest(dir).map_err(|e| fail(e.to_string()))?;
+                let key = letro_verifier::PinnedKey::from_keys_dir(dir)
+                    .map_err(|e| fail(e.to_string()))?;
                 verifier.add_key(key.clone());
                 Some(key)
             }
@@ -704,24 +712,4 @@ fn reload_tokens(state: &AppState, seen: u64) -> Result<u64, String> {
     state.tokens().map_err(|e| e.to_string())?.merge(records);
     tracing::info!(tokens = count, "tokens reloaded after a store change");
     Ok(now)
-}
-
-/// The verifying key of a keys directory, pinned with its manifest (statement and trust level
-/// from the manifest, after its hash is checked against the key).
-fn pinned_keys_dir(dir: &std::path::Path) -> Result<letro_verifier::PinnedKey, ServeError> {
-    let fail = |reason: String| ServeError::Keys {
-        path: dir.display().to_string(),
-        reason,
-    };
-    let manifest = letro_prover::keys::read_manifest(dir).map_err(|e| fail(e.to_string()))?;
-    let text = std::fs::read_to_string(dir.join(letro_prover::keys::MANIFEST))
-        .map_err(|e| fail(e.to_string()))?;
-    let vk = std::fs::read(dir.join(&manifest.verifying_key.file))
-        .map_err(|e| fail(format!("{}: {e}", manifest.verifying_key.file)))?;
-    letro_verifier::PinnedKey::from_manifest(
-        &text,
-        &vk,
-        letro_verifier::KeySource::Manifest(dir.display().to_string()),
-    )
-    .map_err(|e| fail(e.to_string()))
 }

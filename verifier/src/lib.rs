@@ -306,6 +306,32 @@ pub enum VerifyingKeyError {
     Manifest(#[from] ManifestError),
 }
 
+/// Why a keys directory's verifying key could not be pinned ([`PinnedKey::from_keys_dir`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeysDirError {
+    /// `manifest.json` or the key file it names could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The manifest names no plain file name as `verifying_key.file` (a name with `/` or `\`,
+    /// or starting with `.`, is refused: the key must be inside the directory).
+    #[error("{0}: the manifest names no plain verifying_key.file")]
+    NoKeyFile(std::path::PathBuf),
+    /// The key, or its manifest, is not acceptable.
+    #[error("{dir}: {source}")]
+    Key {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// The cause.
+        source: VerifyingKeyError,
+    },
+}
+
 /// Where a pinned verifying key came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
@@ -415,6 +441,41 @@ impl PinnedKey {
             statement: m.statement,
             trust_level: m.trust_level,
             pvk: decode_verifying_key(bytes)?,
+        })
+    }
+
+    /// The verifying key of a keys directory (`manifest.json` and the key file it names, as
+    /// `letro ceremony finalize` writes them), pinned with its manifest ([`Self::from_manifest`])
+    /// and [`KeySource::Manifest`]: what `letro-verify --keys DIR`, `letro serve --keys DIR` and
+    /// `letro-demo --ceremony` pin.
+    pub fn from_keys_dir(dir: &std::path::Path) -> Result<Self, KeysDirError> {
+        let read = |path: std::path::PathBuf| {
+            std::fs::read(&path).map_err(|source| KeysDirError::Io { path, source })
+        };
+        let manifest_path = dir.join("manifest.json");
+        let manifest =
+            String::from_utf8(read(manifest_path.clone())?).map_err(|_| KeysDirError::Key {
+                dir: dir.to_path_buf(),
+                source: ManifestError::Json("not UTF-8".into()).into(),
+            })?;
+        let file = serde_json::from_str::<serde_json::Value>(&manifest)
+            .ok()
+            .and_then(|m| {
+                m.pointer("/verifying_key/file")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            })
+            .filter(|f| !f.is_empty() && !f.contains(['/', '\\']) && !f.starts_with('.'))
+            .ok_or(KeysDirError::NoKeyFile(manifest_path))?;
+        let bytes = read(dir.join(file))?;
+        Self::from_manifest(
+            &manifest,
+            &bytes,
+            KeySource::Manifest(dir.display().to_string()),
+        )
+        .map_err(|source| KeysDirError::Key {
+            dir: dir.to_path_buf(),
+            source,
         })
     }
 

@@ -456,3 +456,36 @@ fn error_codes_are_stable() {
         assert_eq!(e.code(), code, "{e:?}");
     }
 }
+
+#[test]
+fn a_keys_directory_pins_its_key_only_from_inside_it() {
+    let d = std::env::temp_dir().join(format!("letro-keys-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("../keys");
+    let manifest = std::fs::read_to_string(keys.join("manifest.json")).unwrap();
+    let vk = "delivered-within-v2.DEMO-CEREMONY.vk";
+    // No manifest: an I/O error naming the file.
+    let e = PinnedKey::from_keys_dir(&d).unwrap_err();
+    assert!(matches!(e, letro_verifier::KeysDirError::Io { .. }), "{e}");
+    assert!(e.to_string().contains("manifest.json"), "{e}");
+    // A key file named outside the directory is never read.
+    std::fs::write(
+        d.join("manifest.json"),
+        manifest.replace(vk, &format!("../keys/{vk}")),
+    )
+    .unwrap();
+    let e = PinnedKey::from_keys_dir(&d).unwrap_err();
+    assert!(
+        matches!(e, letro_verifier::KeysDirError::NoKeyFile(_)),
+        "{e}"
+    );
+    // The manifest without its key file, then with it: pinned at the manifest's level.
+    std::fs::write(d.join("manifest.json"), &manifest).unwrap();
+    let e = PinnedKey::from_keys_dir(&d).unwrap_err();
+    assert!(e.to_string().contains(vk), "{e}");
+    std::fs::copy(keys.join(vk), d.join(vk)).unwrap();
+    let k = PinnedKey::from_keys_dir(&d).unwrap();
+    assert_eq!(k.trust_level(), TrustLevel::DemoCeremony);
+    assert_eq!(k.source(), &KeySource::Manifest(d.display().to_string()));
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -329,38 +329,12 @@ fn read(path: &str) -> Result<Vec<u8>, Failure> {
 
 /// The verifying key of a keys directory, pinned with its manifest.
 fn keys_dir(dir: &Path) -> Result<PinnedKey, Usage> {
-    const HINT: Option<&str> = Some(
-        "give the keys directory a deployment published after its ceremony: manifest.json and the .vk file it names",
-    );
-    let manifest_path = dir.join("manifest.json");
-    let manifest = std::fs::read_to_string(&manifest_path)
-        .map_err(|e| Usage(format!("--keys {}: {e}", manifest_path.display()), HINT))?;
-    let file = serde_json::from_str::<serde_json::Value>(&manifest)
-        .ok()
-        .and_then(|m| {
-            m.pointer("/verifying_key/file")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .filter(|f| !f.is_empty() && !f.contains(['/', '\\']) && !f.starts_with('.'))
-        .ok_or_else(|| {
-            Usage(
-                format!(
-                    "--keys {}: the manifest names no plain verifying_key.file",
-                    manifest_path.display()
-                ),
-                HINT,
-            )
-        })?;
-    let vk_path = dir.join(&file);
-    let bytes = std::fs::read(&vk_path)
-        .map_err(|e| Usage(format!("--keys {}: {e}", vk_path.display()), HINT))?;
-    PinnedKey::from_manifest(
-        &manifest,
-        &bytes,
-        KeySource::Manifest(dir.display().to_string()),
-    )
-    .map_err(|e| Usage(format!("--keys {}: {e}", dir.display()), HINT))
+    PinnedKey::from_keys_dir(dir).map_err(|e| {
+        Usage(
+            format!("--keys {e}"),
+            Some("give the keys directory a deployment published after its ceremony: manifest.json and the .vk file it names"),
+        )
+    })
 }
 
 fn build_verifier(cli: &Cli) -> Result<Verifier, Usage> {
