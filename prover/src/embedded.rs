@@ -4,7 +4,6 @@
 
 use ark_bn254::Bn254;
 use ark_groth16::ProvingKey;
-use ark_serialize::CanonicalDeserialize;
 
 use crate::keys::{sha256_hex, KeyError, Manifest};
 
@@ -36,12 +35,7 @@ pub fn manifest() -> Result<Manifest, KeyError> {
 pub fn proving_key() -> Result<(Manifest, ProvingKey<Bn254>), KeyError> {
     let m = manifest()?;
     check(&m.proving_key.file, &m.proving_key.sha256, PROVING_KEY)?;
-    let pk = ProvingKey::<Bn254>::deserialize_compressed_unchecked(PROVING_KEY).map_err(|e| {
-        KeyError::Decode {
-            file: m.proving_key.file.clone(),
-            reason: e.to_string(),
-        }
-    })?;
+    let pk = crate::keys::decode_proving_key(&m.proving_key.file, PROVING_KEY)?;
     Ok((m, pk))
 }
 

@@ -1,14 +1,19 @@
 //! Key setup, key files and the manifest.
 //!
-//! `keys/` holds, for each statement, the proving key and the verifying key (arkworks canonical
-//! compressed encoding) and `manifest.json` with their SHA-256, the statement id, the constraint
-//! count and their provenance. A loader checks every hash before using a key.
+//! `keys/` holds, for each statement, the proving key (arkworks canonical encoding, uncompressed
+//! since keys are written by this version; compressed in older keys directories, which still
+//! load), the verifying key (compressed) and `manifest.json` with their SHA-256, the statement id,
+//! the constraint count and their provenance. A loader checks every hash before using a key.
+//!
+//! The proving key is written uncompressed because decompressing its 60,000 points (a square
+//! root each) took most of a cold `letro prove`; the hash of the whole file, checked against the
+//! manifest before anything is decoded, is what makes reading the points unchecked safe.
 
 use std::path::{Path, PathBuf};
 
 use ark_bn254::Bn254;
 use ark_groth16::{Groth16, ProvingKey, VerifyingKey};
-use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
 use ark_snark::SNARK;
 use ark_std::rand::{CryptoRng, RngCore};
 use letro_circuits::DeliveredWithinCircuit;
@@ -262,7 +267,7 @@ fn write_keys(
         source,
     })?;
     let mut pk_bytes = Vec::new();
-    pk.serialize_compressed(&mut pk_bytes)
+    pk.serialize_uncompressed(&mut pk_bytes)
         .map_err(|e| KeyError::Setup(e.to_string()))?;
     let vk_bytes = verifying_key_bytes(&pk.vk)?;
     let manifest = Manifest {
@@ -335,14 +340,73 @@ fn read_checked(dir: &Path, f: &KeyFile) -> Result<Vec<u8>, KeyError> {
 pub fn load_proving_key(dir: &Path) -> Result<(Manifest, ProvingKey<Bn254>), KeyError> {
     let m = read_manifest(dir)?;
     let bytes = read_checked(dir, &m.proving_key)?;
-    let pk =
-        ProvingKey::<Bn254>::deserialize_compressed_unchecked(bytes.as_slice()).map_err(|e| {
-            KeyError::Decode {
-                file: m.proving_key.file.clone(),
-                reason: e.to_string(),
-            }
-        })?;
+    let pk = decode_proving_key(&m.proving_key.file, &bytes)?;
     Ok((m, pk))
+}
+
+/// How a key file encodes its curve points (arkworks' two canonical encodings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointEncoding {
+    /// x and a sign bit (G1 32 bytes, G2 64): keys written before proving keys were stored
+    /// uncompressed, and every verifying key.
+    Compressed,
+    /// x and y (G1 64 bytes, G2 128): proving keys written by this version.
+    Uncompressed,
+}
+
+impl From<PointEncoding> for Compress {
+    fn from(e: PointEncoding) -> Self {
+        match e {
+            PointEncoding::Compressed => Compress::Yes,
+            PointEncoding::Uncompressed => Compress::No,
+        }
+    }
+}
+
+/// The point encoding of a proving key file, told by its length: the file is
+/// `vk ‖ beta_g1 ‖ delta_g1 ‖ a ‖ b_g1 ‖ b_g2 ‖ h ‖ l` with an 8-byte length before each vector,
+/// and exactly one of the two point sizes (G1 32 or 64 bytes, G2 64 or 128) accounts for every
+/// byte. `None` if neither does.
+pub fn proving_key_encoding(bytes: &[u8]) -> Option<PointEncoding> {
+    let fits = |g1: usize, g2: usize| -> Option<bool> {
+        let mut at = g1.checked_add(g2.checked_mul(3)?)?;
+        let vector = |at: &mut usize, size: usize| -> Option<()> {
+            let len = bytes.get(*at..at.checked_add(8)?)?;
+            let len = usize::try_from(u64::from_le_bytes(len.try_into().ok()?)).ok()?;
+            *at = at.checked_add(8)?.checked_add(len.checked_mul(size)?)?;
+            Some(())
+        };
+        vector(&mut at, g1)?; // gamma_abc_g1
+        at = at.checked_add(g1.checked_mul(2)?)?; // beta_g1, delta_g1
+        for size in [g1, g1, g2, g1, g1] {
+            vector(&mut at, size)?;
+        }
+        Some(at == bytes.len())
+    };
+    match (fits(32, 64), fits(64, 128)) {
+        (Some(true), Some(true)) => None,
+        (Some(true), _) => Some(PointEncoding::Compressed),
+        (_, Some(true)) => Some(PointEncoding::Uncompressed),
+        _ => None,
+    }
+}
+
+/// Decodes a proving key file whose hash was checked, compressed or uncompressed (see
+/// [`proving_key_encoding`]). The points are not validated one by one: the hash pins the exact
+/// bytes the setup wrote.
+pub fn decode_proving_key(file: &str, bytes: &[u8]) -> Result<ProvingKey<Bn254>, KeyError> {
+    let compress = proving_key_encoding(bytes).ok_or_else(|| KeyError::Decode {
+        file: file.into(),
+        reason: "the length fits neither the compressed nor the uncompressed layout of a \
+                 Groth16 proving key"
+            .into(),
+    })?;
+    ProvingKey::<Bn254>::deserialize_with_mode(bytes, compress.into(), Validate::No).map_err(|e| {
+        KeyError::Decode {
+            file: file.into(),
+            reason: e.to_string(),
+        }
+    })
 }
 
 /// Loads and validates the verifying key of `dir`, after checking its hash.

@@ -16,6 +16,7 @@
 
 pub mod embedded;
 pub mod keys;
+pub mod matrices_file;
 pub mod qap;
 
 use ark_bn254::Bn254;
@@ -41,6 +42,9 @@ pub enum ProverSetupError {
     /// Synthesising the blank circuit failed (a bug in the circuit).
     #[error("circuit synthesis failed: {0}")]
     Synthesis(SynthesisError),
+    /// The built-in constraint matrices do not decode (a damaged build).
+    #[error(transparent)]
+    Matrices(matrices_file::MatricesFileError),
     /// The proving key does not have the shape of the current circuit.
     #[error("the proving key does not belong to the current circuit: {0}")]
     KeyMismatch(&'static str),
@@ -210,9 +214,16 @@ pub enum QapLayout {
 }
 
 impl Prover {
-    /// Builds the constraint matrices of the current circuit and checks that `pk` fits them.
+    /// A prover on the built-in constraint matrices of the current circuit
+    /// ([`matrices_file`]); checks that `pk` fits them.
     pub fn new(pk: ProvingKey<Bn254>) -> Result<Self, ProverSetupError> {
-        let m = Matrices::of_circuit()?;
+        let m = Matrices::built_in().map_err(ProverSetupError::Matrices)?;
+        Self::with_matrices(pk, m)
+    }
+
+    /// A prover on the given matrices (e.g. [`Matrices::of_circuit`], a fresh synthesis);
+    /// checks that `pk` fits them.
+    pub fn with_matrices(pk: ProvingKey<Bn254>, m: Matrices) -> Result<Self, ProverSetupError> {
         let num_instance_variables = m.num_instance_variables;
         let num_constraints = m.num_constraints();
         if pk.vk.gamma_abc_g1.len() != num_instance_variables {
