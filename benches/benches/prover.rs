@@ -1,7 +1,8 @@
 //! Proving `delivered-within`: one proof with cached matrices (the library's path) under the
-//! built-in keys (the demo ceremony's, snarkjs's QAP layout) and under the first v2 keys
-//! (`keys/v2-dev`, arkworks' layout), against arkworks' `Groth16::prove` (which re-synthesises
-//! and rebuilds the matrices every time, and knows arkworks' layout only).
+//! built-in keys (the demo ceremony's, snarkjs's QAP layout), the same with arkworks' sequential
+//! proof assembly instead of the concurrent one, and under the first v2 keys (`keys/v2-dev`,
+//! arkworks' layout), against arkworks' `Groth16::prove` (which re-synthesises and rebuilds the
+//! matrices every time, and knows arkworks' layout only).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use ark_bn254::Bn254;
@@ -11,7 +12,7 @@ use ark_snark::SNARK;
 use criterion::{criterion_group, criterion_main, Criterion};
 use letro_circuits::DeliveredWithinCircuit;
 use letro_core::statement::example::default_example;
-use letro_prover::{keys, Prover};
+use letro_prover::{keys, ProofAssembly, Prover};
 use rand::SeedableRng;
 
 fn bench_prove(c: &mut Criterion) {
@@ -25,6 +26,13 @@ fn bench_prove(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("letro_prover_cached_matrices", |b| {
         b.iter(|| prover.prove(&e.statement, &e.witness, &mut rng).unwrap())
+    });
+    g.bench_function("letro_prover_arkworks_assembly", |b| {
+        b.iter(|| {
+            prover
+                .prove_with_assembly(&e.statement, &e.witness, &mut rng, ProofAssembly::Arkworks)
+                .unwrap()
+        })
     });
     g.bench_function("letro_prover_cached_matrices_arkworks_layout", |b| {
         b.iter(|| libsnark.prove(&e.statement, &e.witness, &mut rng).unwrap())

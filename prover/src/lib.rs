@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod embedded;
+mod groth16;
 pub mod keys;
 pub mod matrices_file;
 pub mod qap;
@@ -213,6 +214,15 @@ pub enum QapLayout {
     Snarkjs,
 }
 
+/// Which code computes the proof points from the assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofAssembly {
+    /// The witness map and the five multi-scalar multiplications side by side (the default).
+    Concurrent,
+    /// arkworks' `create_proof_with_reduction_and_matrices`, one part after the other.
+    Arkworks,
+}
+
 impl Prover {
     /// A prover on the built-in constraint matrices of the current circuit
     /// ([`matrices_file`]); checks that `pk` fits them.
@@ -320,6 +330,18 @@ impl Prover {
         witness: &DeliveryWitness,
         rng: &mut R,
     ) -> Result<Proof<Bn254>, ProveError> {
+        self.prove_with_assembly(statement, witness, rng, ProofAssembly::Concurrent)
+    }
+
+    /// [`Prover::prove`] with a choice of the last step's code; both give the same proof for
+    /// the same random numbers (a test checks it). For benchmarks and tests.
+    pub fn prove_with_assembly<R: RngCore + CryptoRng>(
+        &self,
+        statement: &DeliveredWithin,
+        witness: &DeliveryWitness,
+        rng: &mut R,
+        assembly: ProofAssembly,
+    ) -> Result<Proof<Bn254>, ProveError> {
         check_relation(statement, witness)?;
         let cs = new_cs(SynthesisMode::Prove {
             construct_matrices: false,
@@ -342,27 +364,27 @@ impl Prover {
         }
         let r = Fr::rand(rng);
         let s = Fr::rand(rng);
-        let proof = match self.layout {
-            QapLayout::Libsnark => {
+        let (pk, m, n_inst, n_cons) = (
+            &self.pk,
+            &self.matrices,
+            self.num_instance_variables,
+            self.num_constraints,
+        );
+        let proof = match (self.layout, assembly) {
+            (QapLayout::Libsnark, ProofAssembly::Concurrent) => {
+                groth16::prove::<LibsnarkReduction>(pk, m, n_inst, n_cons, &full, r, s)
+            }
+            (QapLayout::Snarkjs, ProofAssembly::Concurrent) => {
+                groth16::prove::<qap::SnarkjsReduction>(pk, m, n_inst, n_cons, &full, r, s)
+            }
+            (QapLayout::Libsnark, ProofAssembly::Arkworks) => {
                 Groth16::<Bn254, LibsnarkReduction>::create_proof_with_reduction_and_matrices(
-                    &self.pk,
-                    r,
-                    s,
-                    &self.matrices,
-                    self.num_instance_variables,
-                    self.num_constraints,
-                    &full,
+                    pk, r, s, m, n_inst, n_cons, &full,
                 )
             }
-            QapLayout::Snarkjs => {
+            (QapLayout::Snarkjs, ProofAssembly::Arkworks) => {
                 Groth16::<Bn254, qap::SnarkjsReduction>::create_proof_with_reduction_and_matrices(
-                    &self.pk,
-                    r,
-                    s,
-                    &self.matrices,
-                    self.num_instance_variables,
-                    self.num_constraints,
-                    &full,
+                    pk, r, s, m, n_inst, n_cons, &full,
                 )
             }
         }

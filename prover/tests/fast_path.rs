@@ -13,7 +13,7 @@ use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress};
 use ark_snark::SNARK;
 use letro_core::statement::example::default_example;
 use letro_prover::keys::{self, PointEncoding};
-use letro_prover::{Matrices, ProveError, Prover};
+use letro_prover::{Matrices, ProofAssembly, ProveError, Prover};
 use rand::SeedableRng;
 
 const MATRICES_FILE: &str = "matrices/delivered-within-v2.matrices";
@@ -145,5 +145,41 @@ fn fast_path_proofs_verify_with_the_untouched_arkworks_verifier() {
         let mut other = e.statement;
         other.not_before -= 1;
         assert!(!Groth16::<Bn254>::verify(&vk, &other.public_inputs(), &proof).unwrap());
+    }
+}
+
+/// The concurrent assembly is arkworks' arithmetic reordered: with the same random numbers it
+/// gives exactly arkworks' proof, for both QAP layouts.
+#[test]
+fn the_concurrent_assembly_gives_arkworks_proof() {
+    let e = default_example();
+    for dir in [keys::repo_keys_dir(), keys::repo_keys_dir().join("v2-dev")] {
+        let (_, pk) = keys::load_proving_key(&dir).unwrap();
+        let p = Prover::new(pk).unwrap();
+        let ours = p
+            .prove_with_assembly(
+                &e.statement,
+                &e.witness,
+                &mut rand_chacha::ChaCha20Rng::seed_from_u64(9),
+                ProofAssembly::Concurrent,
+            )
+            .unwrap();
+        let arkworks = p
+            .prove_with_assembly(
+                &e.statement,
+                &e.witness,
+                &mut rand_chacha::ChaCha20Rng::seed_from_u64(9),
+                ProofAssembly::Arkworks,
+            )
+            .unwrap();
+        assert_eq!(ours, arkworks, "{}", dir.display());
+        let other = p
+            .prove(
+                &e.statement,
+                &e.witness,
+                &mut rand_chacha::ChaCha20Rng::seed_from_u64(10),
+            )
+            .unwrap();
+        assert_ne!(ours, other);
     }
 }
