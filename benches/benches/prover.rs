@@ -76,5 +76,37 @@ fn bench_verify(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_prove, bench_verify);
+/// What a process pays before its first proof: the proving key from its file (hash, then the
+/// points; compressed as before 2026-12-03, uncompressed now) and the constraint matrices
+/// (synthesised, or decoded from the built-in file).
+fn bench_cold_start(c: &mut Criterion) {
+    use ark_serialize::CanonicalSerialize;
+    let (_, pk) = keys::load_proving_key(&keys::repo_keys_dir()).unwrap();
+    let mut compressed = Vec::new();
+    pk.serialize_compressed(&mut compressed).unwrap();
+    let mut uncompressed = Vec::new();
+    pk.serialize_uncompressed(&mut uncompressed).unwrap();
+    let mut g = c.benchmark_group("cold_start");
+    g.sample_size(10);
+    for (name, bytes) in [
+        ("proving_key_compressed", &compressed),
+        ("proving_key_uncompressed", &uncompressed),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let _ = keys::sha256_hex(bytes);
+                keys::decode_proving_key("pk", bytes).unwrap()
+            })
+        });
+    }
+    g.bench_function("matrices_synthesised", |b| {
+        b.iter(|| letro_prover::Matrices::of_circuit().unwrap())
+    });
+    g.bench_function("matrices_built_in", |b| {
+        b.iter(|| letro_prover::Matrices::built_in().unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_prove, bench_verify, bench_cold_start);
 criterion_main!(benches);

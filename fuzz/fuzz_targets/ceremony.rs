@@ -2,13 +2,28 @@
 //! `Zkey::from_bytes` (snarkjs `.zkey`) and `Ptau::from_bytes` (snarkjs `.ptau`). Never panic;
 //! an `.r1cs` or `.zkey` that parses writes back to a file that parses to the same value; a
 //! `.ptau` that parses starts phase 2 of a one-constraint circuit, or refuses with an error.
+//! Also the prover's built-in constraint matrices format (`Matrices::from_file_bytes`: what
+//! parses encodes back to the same matrices) and the length test that tells a compressed
+//! proving key from an uncompressed one.
 #![no_main]
 
 use ark_bn254::Fr;
 use letro_ceremony::{phase2, Ptau, R1cs, Zkey};
+use letro_prover::Matrices;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    match Matrices::from_file_bytes(data) {
+        Ok(m) => {
+            let bytes = m.to_file_bytes().expect("parsed matrices encode");
+            let again = Matrices::from_file_bytes(&bytes).expect("encoded matrices parse");
+            assert_eq!(again, m, "matrices do not round-trip");
+        }
+        Err(e) => {
+            let _ = letro_fuzz::render_error(&e);
+        }
+    }
+    let _ = letro_prover::keys::proving_key_encoding(data);
     match R1cs::from_bytes(data) {
         Ok(r) => {
             let again = R1cs::from_bytes(&r.to_bytes()).expect("a written .r1cs parses");

@@ -101,11 +101,28 @@ pub(super) async fn certificate_for(
         _ => return Err(ApiError::UncertifiedReceiptKey),
     };
     let object: CertificateObject = serde_json::from_str(&json).map_err(internal)?;
+    let digest: [u8; 32] = {
+        use sha2::Digest;
+        let mut d = sha2::Sha256::new();
+        d.update(packed);
+        d.update(json.as_bytes());
+        d.finalize().into()
+    };
+    let cache = &state.inner.verified_certificates;
+    if cache.lock().is_ok_and(|set| set.contains(&digest)) {
+        return Ok(object);
+    }
     let certificate = object
         .to_certificate()
         .map_err(|e| ApiError::InvalidCertificate(e.to_string()))?;
     letro_verifier::certificate::verify_certificate(&certificate, key.point())
         .map_err(|e| ApiError::InvalidCertificate(e.to_string()))?;
+    if let Ok(mut set) = cache.lock() {
+        if set.len() >= super::state::VERIFIED_CERTIFICATES_MAX {
+            set.clear();
+        }
+        set.insert(digest);
+    }
     Ok(object)
 }
 

@@ -324,9 +324,12 @@ impl SqliteStore {
         let sql = format!(
             "SELECT l.idx, l.event FROM {table} t JOIN leaves l ON l.idx = t.idx WHERE t.h = ?1"
         );
+        // Cached: the lookup runs for every receipt, and preparing it each time was about 3.5 %
+        // of the service's CPU under a receipt load (BENCHMARKS.md).
         let row: Option<(i64, String)> = self
             .conn
-            .query_row(&sql, params![&h[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+            .prepare_cached(&sql)?
+            .query_row(params![&h[..]], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         row.map(|(idx, json)| {
             let index = to_u64(idx)?;

@@ -156,6 +156,50 @@ async fn uncertified_and_unsubmitted_receipts_are_refused_and_block_nothing() {
     assert_eq!((st, v["index"].clone()), (StatusCode::OK, Value::from(1)));
     assert_eq!(sequenced(&router, relay).await, 2);
 
+    // The service remembers certificates that verified, by the hash of the key and the stored
+    // certificate, and checks a certificate again as soon as its stored row differs: with one
+    // bit of alice's stored certificate flipped behind the service's back, her next receipt is
+    // refused although her certificate verified a moment ago.
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        Some(relay),
+        Some(submission(b"second letter", "alice")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let db = rusqlite::Connection::open(dir.path().join("letro.sqlite3")).unwrap();
+    let packed = letro_core::babyjubjub::pack(a1.point());
+    let stored: String = db
+        .query_row(
+            "SELECT certificate FROM receipt_keys WHERE receipt_key = ?1",
+            [&packed[..]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut cert: Value = serde_json::from_str(&stored).unwrap();
+    let sig = cert["signature"].as_str().unwrap().to_string();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    cert["signature"] = Value::from(format!("{flipped}{}", &sig[1..]));
+    db.execute(
+        "UPDATE receipt_keys SET certificate = ?1 WHERE receipt_key = ?2",
+        rusqlite::params![cert.to_string(), &packed[..]],
+    )
+    .unwrap();
+    refused(
+        post_receipt(&router, relay, receipt(b"second letter", 1, t)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_certificate",
+    );
+    db.execute(
+        "UPDATE receipt_keys SET certificate = ?1 WHERE receipt_key = ?2",
+        rusqlite::params![stored, &packed[..]],
+    )
+    .unwrap();
+    let (st, v) = post_receipt(&router, relay, receipt(b"second letter", 1, t)).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+
     // The refusals are counted by reason.
     let (_, text) = call(&router, "GET", "/metrics", Some(&tokens.admin), None).await;
     let text = text.as_str().unwrap();
