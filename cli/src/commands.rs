@@ -186,6 +186,10 @@ struct ServeArgs {
     /// Data directory: the SQLite database and the log key (created on first start, 0600).
     #[arg(long, env = "LETRO_DATA")]
     data: Option<PathBuf>,
+    /// A PostgreSQL database (`postgres://` URL) for every storage area instead of the SQLite
+    /// file in DATA (which still holds the origin and the log key).
+    #[arg(long, env = "LETRO_DATABASE")]
+    database: Option<String>,
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "LETRO_LISTEN")]
     listen: Option<std::net::SocketAddr>,
@@ -264,13 +268,24 @@ enum CircuitCommand {
     },
 }
 
+/// Where a service's store is: `--data DIR` (the SQLite database in it) or `--database URL`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StoreArgs {
+    /// The service's data directory (its SQLite database, `letro.sqlite3`).
+    #[arg(long, env = "LETRO_DATA", required_unless_present = "database")]
+    pub(crate) data: Option<PathBuf>,
+    /// The service's PostgreSQL database (`postgres://` URL), when it runs on one.
+    #[arg(long, env = "LETRO_DATABASE")]
+    pub(crate) database: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Issues a token and prints it once on stdout.
     Issue {
-        /// The service's data directory.
-        #[arg(long, env = "LETRO_DATA")]
-        data: PathBuf,
+        /// The service's store: its data directory (SQLite) or its PostgreSQL database.
+        #[command(flatten)]
+        store: StoreArgs,
         /// relay, sender, client or admin.
         #[arg(long)]
         role: String,
@@ -283,17 +298,17 @@ enum TokenCommand {
     },
     /// Revokes a token by its id (audited as actor cli, like the admin API's revocation).
     Revoke {
-        /// The service's data directory.
-        #[arg(long, env = "LETRO_DATA")]
-        data: PathBuf,
+        /// The service's store: its data directory (SQLite) or its PostgreSQL database.
+        #[command(flatten)]
+        store: StoreArgs,
         /// The token's id: 16 lowercase hex digits, as `letro token list` shows it.
         id: String,
     },
     /// Lists the tokens (id, role, subject, expiry, revocation), never a token itself.
     List {
-        /// The service's data directory.
-        #[arg(long, env = "LETRO_DATA")]
-        data: PathBuf,
+        /// The service's store: its data directory (SQLite) or its PostgreSQL database.
+        #[command(flatten)]
+        store: StoreArgs,
         /// Print one JSON array.
         #[arg(long)]
         json: bool,
@@ -354,6 +369,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(a) => {
             let flags = letro_service::settings::Settings {
                 data: a.data,
+                database: a.database,
                 listen: a.listen,
                 origin: a.origin,
                 log_key: a.log_key,
@@ -387,18 +403,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token {
             command:
                 TokenCommand::Issue {
-                    data,
+                    store,
                     role,
                     subject,
                     days,
                 },
-        } => crate::serve::issue_token(&data, &role, &subject, days),
+        } => crate::serve::issue_token(&store, &role, &subject, days),
         Command::Token {
-            command: TokenCommand::Revoke { data, id },
-        } => crate::serve::revoke_token(&data, &id),
+            command: TokenCommand::Revoke { store, id },
+        } => crate::serve::revoke_token(&store, &id),
         Command::Token {
-            command: TokenCommand::List { data, json },
-        } => crate::serve::list_tokens(&data, json),
+            command: TokenCommand::List { store, json },
+        } => crate::serve::list_tokens(&store, json),
         Command::Log {
             command: LogCommand::Key { data, log_key },
         } => crate::serve::log_key(data.as_deref(), log_key.as_deref()),

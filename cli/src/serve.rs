@@ -8,10 +8,10 @@ use letro_service::auth::{issue_token as issue, revoke_token_by_id, Role};
 use letro_service::keys::{self, LOG_KEY_FILE};
 use letro_service::origin::OriginError;
 use letro_service::settings::{Settings, SettingsError};
-use letro_service::store::{SqliteStore, TokenStore, DATABASE_FILE};
+use letro_service::store::{PostgresStore, SqliteStore, Store, DATABASE_FILE};
 use letro_service::{ServeError, Service};
 
-use crate::commands::{CliError, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE};
+use crate::commands::{CliError, StoreArgs, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE};
 
 /// Runs the service until Ctrl-C or SIGTERM, with `flags` (flags and environment) over the
 /// settings file, if any, over the defaults.
@@ -115,8 +115,13 @@ fn start_error(e: ServeError) -> CliError {
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`). The service's events carry ids,
 /// sizes and causes, never secrets (service/README.md).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for directive in letro_service::LOG_DIRECTIVES {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -148,7 +153,7 @@ async fn shutdown_signal() {
 }
 
 /// Issues a token into the service's store and prints it once.
-pub fn issue_token(data: &Path, role: &str, subject: &str, days: u64) -> Result<(), CliError> {
+pub fn issue_token(at: &StoreArgs, role: &str, subject: &str, days: u64) -> Result<(), CliError> {
     let role: Role = role.parse().map_err(|_| {
         CliError::new(EXIT_USAGE, format!("unknown role {role:?}"))
             .hint(format!("use {}", Role::names()))
@@ -156,15 +161,13 @@ pub fn issue_token(data: &Path, role: &str, subject: &str, days: u64) -> Result<
     if subject.trim().is_empty() {
         return Err(CliError::new(EXIT_USAGE, "--subject must not be empty"));
     }
-    std::fs::create_dir_all(data)
-        .map_err(|e| CliError::new(EXIT_INPUT, format!("cannot create {}: {e}", data.display())))?;
-    let mut store = SqliteStore::open(data).map_err(|e| CliError::new(EXIT_INPUT, e))?;
+    let mut store = open_store(at, true)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| CliError::new(EXIT_FAILED, e))?
         .as_secs();
     let expires = now.saturating_add(days.saturating_mul(86_400));
-    let (token, record) = issue(&mut store, role, subject, expires, "cli")
+    let (token, record) = issue(store.as_mut(), role, subject, expires, "cli")
         .map_err(|e| CliError::new(EXIT_FAILED, e))?;
     println!("{token}");
     eprintln!(
@@ -175,21 +178,41 @@ pub fn issue_token(data: &Path, role: &str, subject: &str, days: u64) -> Result<
     Ok(())
 }
 
-/// Opens the store of an existing data directory (never creates one).
-fn existing_store(data: &Path) -> Result<SqliteStore, CliError> {
-    if !data.join(DATABASE_FILE).is_file() {
+/// Opens the service's store: the PostgreSQL database of `--database`, else the SQLite
+/// database of `--data` (created with its directory only when `create`).
+fn open_store(at: &StoreArgs, create: bool) -> Result<Box<dyn Store>, CliError> {
+    if let Some(url) = &at.database {
+        if !letro_service::store::is_postgres_url(url) {
+            return Err(CliError::new(
+                EXIT_USAGE,
+                "--database must be a postgres:// or postgresql:// URL",
+            ));
+        }
+        let store = PostgresStore::open(url).map_err(|e| CliError::new(EXIT_INPUT, e))?;
+        return Ok(Box::new(store));
+    }
+    let Some(data) = at.data.as_deref() else {
+        return Err(CliError::new(EXIT_USAGE, "no store given")
+            .hint("pass --data DIR (the service's data directory) or --database URL"));
+    };
+    if create {
+        std::fs::create_dir_all(data).map_err(|e| {
+            CliError::new(EXIT_INPUT, format!("cannot create {}: {e}", data.display()))
+        })?;
+    } else if !data.join(DATABASE_FILE).is_file() {
         return Err(CliError::new(
             EXIT_INPUT,
             format!("{} holds no service database", data.display()),
         )
         .hint("pass the data directory of `letro serve --data DIR` (it holds letro.sqlite3)"));
     }
-    SqliteStore::open(data).map_err(|e| CliError::new(EXIT_INPUT, e))
+    let store = SqliteStore::open(data).map_err(|e| CliError::new(EXIT_INPUT, e))?;
+    Ok(Box::new(store))
 }
 
 /// Revokes a token by id into the service's store (audited as actor `cli`); a running service
 /// refuses it within a second.
-pub fn revoke_token(data: &Path, id: &str) -> Result<(), CliError> {
+pub fn revoke_token(at: &StoreArgs, id: &str) -> Result<(), CliError> {
     let well_formed = id.len() == 16
         && id
             .bytes()
@@ -201,9 +224,9 @@ pub fn revoke_token(data: &Path, id: &str) -> Result<(), CliError> {
             ),
         );
     }
-    let mut store = existing_store(data)?;
+    let mut store = open_store(at, false)?;
     let now = letro_service::unix_now();
-    match revoke_token_by_id(&mut store, id, now, "cli")
+    match revoke_token_by_id(store.as_mut(), id, now, "cli")
         .map_err(|e| CliError::new(EXIT_FAILED, e))?
     {
         Some(record) => {
@@ -223,8 +246,8 @@ pub fn revoke_token(data: &Path, id: &str) -> Result<(), CliError> {
 }
 
 /// Lists the tokens of the service's store: never a token, only ids and records.
-pub fn list_tokens(data: &Path, json: bool) -> Result<(), CliError> {
-    let store = existing_store(data)?;
+pub fn list_tokens(at: &StoreArgs, json: bool) -> Result<(), CliError> {
+    let store = open_store(at, false)?;
     let mut records = store.tokens().map_err(|e| CliError::new(EXIT_FAILED, e))?;
     records.sort_by(|a, b| (&a.subject, a.id()).cmp(&(&b.subject, b.id())));
     let infos: Vec<TokenInfo> = records.iter().map(TokenInfo::from).collect();

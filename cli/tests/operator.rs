@@ -16,6 +16,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "../../service/tests/common/pg.rs"]
+#[allow(dead_code)]
+mod pg;
+
 fn letro(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_letro"))
         .args(args)
@@ -44,6 +48,11 @@ struct Served {
 
 impl Served {
     fn start(data: &Path) -> Self {
+        Self::start_with(data, &[])
+    }
+
+    /// `letro serve --data DATA --listen 127.0.0.1:0`, then `more`.
+    fn start_with(data: &Path, more: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_letro"))
             .args([
                 "serve",
@@ -52,6 +61,7 @@ impl Served {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(more)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -283,6 +293,64 @@ fn serve_with_only_data_and_listen_then_tokens_and_the_log_key() {
 }
 
 /// The vkey `letro log key` prints for `data`.
+/// `letro serve --database` keeps everything in PostgreSQL, and `letro token issue|list|revoke
+/// --database` manage its tokens while it runs, as they do a data directory's.
+#[test]
+fn serve_and_tokens_on_postgres() {
+    let db = pg::PgDatabase::create();
+    let d = tmp("serve-postgres");
+    let data = d.join("data");
+    let served = Served::start_with(&data, &["--database", &db.url]);
+    assert!(
+        !data.join("letro.sqlite3").exists(),
+        "nothing is stored in SQLite"
+    );
+    let o = letro(&[
+        "token",
+        "issue",
+        "--database",
+        &db.url,
+        "--role",
+        "relay",
+        "--subject",
+        "relay-pg",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let token = text(&o.stdout).trim().to_owned();
+    served.until(&token, 200);
+    let o = letro(&["token", "list", "--database", &db.url, "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed[0]["subject"], "relay-pg");
+    let o = letro(&["token", "revoke", "--database", &db.url, &id]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    served.until(&token, 401);
+    served.stop();
+    // Bad database URLs are refused with what is wrong.
+    let o = letro(&["token", "list", "--database", "mysql://db/letro"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("postgres://"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = letro(&[
+        "token",
+        "list",
+        "--database",
+        "postgres://letro@127.0.0.1:1/x",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("cannot connect to PostgreSQL at 127.0.0.1 (port 1"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = letro(&["token", "list"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+}
+
 fn served_vkey(data: &Path) -> String {
     let o = letro(&["log", "key", "--data", data.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o.stderr));

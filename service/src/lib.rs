@@ -60,7 +60,7 @@ use tokio::sync::mpsc;
 
 pub use api::{build_router, ApiError, AppState};
 
-use crate::store::{LogStore, SqliteStore, Store, StoreError};
+use crate::store::{LogStore, PostgresStore, SqliteStore, Store, StoreError};
 use crate::writer::{LogView, Writer};
 
 /// The default retention period, seconds (14 days).
@@ -69,8 +69,12 @@ pub const DEFAULT_RETENTION: u64 = 14 * 86_400;
 /// The service's settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Directory holding the database (`letro.sqlite3`) and the log key (`log.key`).
+    /// Directory holding the SQLite database (`letro.sqlite3`, unless
+    /// [`Config::database`] names another), the origin and the log key (`log.key`).
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://` URL) holding every storage area instead of the
+    /// SQLite file in [`Config::data_dir`]. Default `None` (SQLite).
+    pub database: Option<String>,
     /// Address to listen on (used by callers that bind; [`serve`] takes a bound listener).
     pub listen: SocketAddr,
     /// An existing log key file to use instead of `data_dir/log.key` (which is created on
@@ -154,6 +158,12 @@ pub struct Config {
     pub evidence_policy: String,
 }
 
+/// Log filter directives every subscriber of a service process adds after the operator's own
+/// (`RUST_LOG`), so that no setting can turn them off: the PostgreSQL driver logs every query's
+/// parameters at `debug` (event secrets, blindings, token hashes, envelopes), so its target is
+/// held at `info`, where it logs none.
+pub const LOG_DIRECTIVES: &[&str] = &["tokio_postgres=info"];
+
 /// The default evidence policy identifier: Letro's registered-delivery evidence, version 1
 /// (SPEC §5.12). A deployment that publishes its own policy names it here.
 pub const DEFAULT_EVIDENCE_POLICY: &str = "urn:letro:evidence-policy:registered-delivery:v1";
@@ -163,6 +173,7 @@ impl Config {
     pub fn new(data_dir: impl Into<PathBuf>, origin: impl Into<String>) -> Self {
         Self {
             data_dir: data_dir.into(),
+            database: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             log_key: None,
             evidence_seal_key: None,
@@ -329,9 +340,10 @@ pub struct Service {
 }
 
 impl Service {
-    /// Opens the SQLite store and the log key in `config.data_dir` (creating both if needed),
-    /// checks the origin against the one the directory records and records it on first start
-    /// ([`origin`]), rebuilds the tree from the stored leaves, checks the latest checkpoint
+    /// Opens the store (the SQLite database in `config.data_dir`, or the PostgreSQL database of
+    /// [`Config::database`], whose recorded origin must match) and the log key in
+    /// `config.data_dir` (creating both if needed), checks the origin against the one the
+    /// directory records and records it on first start ([`origin`]), rebuilds the tree from the stored leaves, checks the latest checkpoint
     /// against it, and starts the writer, the publisher and the token reloader. Must be called
     /// inside a tokio runtime.
     pub fn start(config: Config) -> Result<Self, ServeError> {
@@ -339,9 +351,22 @@ impl Service {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let store = SqliteStore::open(&config.data_dir)?;
-        let job_store = SqliteStore::open(&config.data_dir)?;
-        Self::start_with_store(config, store, job_store)
+        match config.database.clone() {
+            Some(url) => {
+                let mut store = PostgresStore::open(&url)?;
+                store.lock_sequencer()?;
+                if store.claim_origin(&config.origin)? {
+                    tracing::info!(origin = %config.origin, "origin recorded in the database");
+                }
+                let job_store = PostgresStore::open(&url)?;
+                Self::start_with_store(config, store, job_store)
+            }
+            None => {
+                let store = SqliteStore::open(&config.data_dir)?;
+                let job_store = SqliteStore::open(&config.data_dir)?;
+                Self::start_with_store(config, store, job_store)
+            }
+        }
     }
 
     /// [`Service::start`] with given stores: `store` for the log writer, `job_store` (a

@@ -11,7 +11,8 @@
 //! later start with a different origin is refused ([`crate::origin`]).
 //!
 //! ```toml
-//! data = "/var/lib/letro"                 # data directory (database; origin; log.key unless log_key)
+//! data = "/var/lib/letro"                 # data directory (SQLite database; origin; log.key unless log_key)
+//! database = "postgres://letro@db.internal/letro_ch"  # optional: PostgreSQL instead of DATA/letro.sqlite3
 //! listen = "127.0.0.1:8080"
 //! origin = "relay.example.com/letro-log"  # checkpoint origin and log key name; default: recorded, else localhost/letro-log
 //! log_key = "/etc/letro/log.key"          # optional: an existing key file (mode 0600)
@@ -62,6 +63,8 @@ const MAX_FILE: u64 = 64 * 1024;
 pub struct Settings {
     /// [`Config::data_dir`].
     pub data: Option<PathBuf>,
+    /// [`Config::database`]: a `postgres://` URL (libpq's form).
+    pub database: Option<String>,
     /// [`Config::listen`].
     pub listen: Option<SocketAddr>,
     /// [`Config::origin`].
@@ -205,6 +208,7 @@ impl Settings {
     pub fn overridden_by(self, over: Settings) -> Self {
         Self {
             data: over.data.or(self.data),
+            database: over.database.or(self.database),
             listen: over.listen.or(self.listen),
             origin: over.origin.or(self.origin),
             log_key: over.log_key.or(self.log_key),
@@ -264,6 +268,16 @@ impl Settings {
         };
         if let Some(v) = self.listen {
             c.listen = v;
+        }
+        if let Some(url) = self.database {
+            if !crate::store::is_postgres_url(&url) {
+                return Err(SettingsError::Invalid(
+                    "database must be a postgres:// or postgresql:// URL (without it, the \
+                     SQLite database in the data directory is used)"
+                        .into(),
+                ));
+            }
+            c.database = Some(url);
         }
         c.log_key = self.log_key;
         c.evidence_seal_key = self.evidence_seal_key;

@@ -5,8 +5,10 @@
 //!
 //! - `loadgen receipts`: N submissions, then N receipts (distinct `H`, signed before the clock
 //!   starts), from C concurrent HTTP/1.1 keep-alive connections over a real socket, and the
-//!   same through the router without a socket (`tower::ServiceExt::oneshot`). Reports events
-//!   per second, latency percentiles, the slowest one-second window and peak RSS.
+//!   same through the router without a socket (`tower::ServiceExt::oneshot`); with `--postgres
+//!   ADMIN_URL`, the socket variant again on a PostgreSQL store (a fresh database per run).
+//!   Reports events per second, latency percentiles, the slowest one-second window and peak
+//!   RSS.
 //! - `loadgen proofs`: K proof jobs through `POST /v1/proofs` with one wide prover and with two
 //!   narrow provers, against the bare `letro_prover::Prover` on the same inputs in the same run.
 //! - `loadgen profile`: where a receipt's time goes (parsing, the receipt check, the leaf hash,
@@ -46,7 +48,9 @@ use letro_core::receipt_json::{PointJson, SignatureJson};
 use letro_core::statement::{receipt_message, CiphertextHash};
 use letro_prover::Prover;
 use letro_service::auth::{issue_token, Role};
-use letro_service::store::{EventSecret, LogStore, NewEntry, SqliteStore, StoredEvent};
+use letro_service::store::{
+    EventSecret, LogStore, NewEntry, PostgresStore, SqliteStore, Store, StoredEvent,
+};
 use letro_service::writer::{Command, LogView, Writer};
 use letro_service::{unix_now, Config, Service};
 use rayon::prelude::*;
@@ -78,29 +82,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Mode {
     /// Submissions and receipts per second, latency and memory.
-    Receipts {
-        /// Events of each kind per run (N submissions, then N receipts for the same H).
-        #[arg(long, default_value_t = 20_000)]
-        n: usize,
-        /// Concurrent keep-alive connections (or concurrent in-process requests).
-        #[arg(long, short, default_value_t = 64)]
-        concurrency: usize,
-        /// Runs of each variant; the table shows medians.
-        #[arg(long, default_value_t = 1)]
-        runs: usize,
-        /// Tokio worker threads of the service's runtime.
-        #[arg(long, default_value_t = 2)]
-        server_threads: usize,
-        /// Tokio worker threads of the load generator's HTTP client.
-        #[arg(long, default_value_t = 1)]
-        client_threads: usize,
-        /// Only the socket variant.
-        #[arg(long)]
-        socket_only: bool,
-        /// Only the in-process variant.
-        #[arg(long)]
-        in_process_only: bool,
-    },
+    Receipts(ReceiptsArgs),
     /// Proof jobs per second against the bare prover.
     Proofs {
         /// Proof jobs per measurement.
@@ -121,13 +103,46 @@ enum Mode {
     },
 }
 
+#[derive(clap::Args)]
+struct ReceiptsArgs {
+    /// Events of each kind per run (N submissions, then N receipts for the same H).
+    #[arg(long, default_value_t = 20_000)]
+    n: usize,
+    /// Concurrent keep-alive connections (or concurrent in-process requests).
+    #[arg(long, short, default_value_t = 64)]
+    concurrency: usize,
+    /// Runs of each variant; the table shows medians.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Tokio worker threads of the service's runtime.
+    #[arg(long, default_value_t = 2)]
+    server_threads: usize,
+    /// Tokio worker threads of the load generator's HTTP client.
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+    /// Only the socket variant.
+    #[arg(long)]
+    socket_only: bool,
+    /// Only the in-process variant.
+    #[arg(long)]
+    in_process_only: bool,
+    /// Also the socket variant on PostgreSQL: a fresh database per run, created and dropped
+    /// through this admin URL (a role that may create databases).
+    #[arg(long, value_name = "ADMIN_URL")]
+    postgres: Option<String>,
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     // The service's logs only when asked for (`RUST_LOG=letro_service::writer=debug` shows
     // the writer's batch sizes), on stderr.
     if std::env::var_os("RUST_LOG").is_some() {
+        let mut filter = tracing_subscriber::EnvFilter::from_default_env();
+        for directive in letro_service::LOG_DIRECTIVES {
+            filter = filter.add_directive(directive.parse()?);
+        }
         tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .with_ansi(false)
             .init();
@@ -138,23 +153,7 @@ fn main() -> Result<()> {
         machine_note()
     );
     match cli.mode {
-        Mode::Receipts {
-            n,
-            concurrency,
-            runs,
-            server_threads,
-            client_threads,
-            socket_only,
-            in_process_only,
-        } => receipts_mode(
-            n,
-            concurrency,
-            runs,
-            server_threads,
-            client_threads,
-            !in_process_only,
-            !socket_only,
-        ),
+        Mode::Receipts(args) => receipts_mode(&args),
         Mode::Proofs { k, runs } => proofs_mode(k, runs),
         Mode::Profile { n, concurrency } => profile_mode(n, concurrency),
     }
@@ -339,13 +338,62 @@ struct Tokens {
     recipient: String,
 }
 
-fn issue_tokens(dir: &std::path::Path) -> Result<Tokens> {
-    let mut store = SqliteStore::open(dir)?;
+fn issue_tokens(store: &mut dyn Store) -> Result<Tokens> {
     let later = unix_now() + 24 * 3600;
     Ok(Tokens {
-        relay: issue_token(&mut store, Role::Relay, "relay", later, "cli")?.0,
-        sender: issue_token(&mut store, Role::Sender, "bank", later, "cli")?.0,
-        recipient: issue_token(&mut store, Role::Client, RECIPIENT, later, "cli")?.0,
+        relay: issue_token(store, Role::Relay, "relay", later, "cli")?.0,
+        sender: issue_token(store, Role::Sender, "bank", later, "cli")?.0,
+        recipient: issue_token(store, Role::Client, RECIPIENT, later, "cli")?.0,
+    })
+}
+
+/// A PostgreSQL database made for one run and dropped after it.
+struct Database {
+    url: String,
+    name: String,
+    admin: String,
+}
+
+impl Database {
+    fn create(admin: &str) -> Result<Self> {
+        let name = format!(
+            "letro_loadgen_{}_{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        admin_sql(admin, &format!("CREATE DATABASE {name}"))?;
+        let Some((server, _)) = admin.split('?').next().and_then(|a| a.rsplit_once('/')) else {
+            bail!("--postgres is postgres://USER@HOST:PORT/DATABASE");
+        };
+        Ok(Self {
+            url: format!("{server}/{name}"),
+            name,
+            admin: admin.to_owned(),
+        })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(e) = admin_sql(&self.admin, &sql) {
+            eprintln!("the database {} was not dropped: {e}", self.name);
+        }
+    }
+}
+
+/// Runs `sql` on the database at `url`, on a runtime of its own.
+fn admin_sql(url: &str, sql: &str) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+        let driver = tokio::spawn(connection);
+        let result = client.batch_execute(sql).await;
+        drop(client);
+        let _ = driver.await;
+        Ok::<_, anyhow::Error>(result?)
     })
 }
 
@@ -359,10 +407,18 @@ struct Running {
     _dir: tempfile::TempDir,
 }
 
-fn start_service(rt: &Runtime, tune: impl FnOnce(&mut Config)) -> Result<Running> {
+fn start_service(
+    rt: &Runtime,
+    database: Option<&str>,
+    tune: impl FnOnce(&mut Config),
+) -> Result<Running> {
     let dir = tempfile::tempdir()?;
-    let tokens = issue_tokens(dir.path())?;
+    let tokens = match database {
+        Some(url) => issue_tokens(&mut PostgresStore::open(url)?)?,
+        None => issue_tokens(&mut SqliteStore::open(dir.path())?)?,
+    };
     let mut config = Config::new(dir.path(), ORIGIN);
+    config.database = database.map(str::to_owned);
     tune(&mut config);
     let service = {
         let _guard = rt.enter();
@@ -713,15 +769,17 @@ fn log_state(client: &Runtime, running: &Running) -> Result<letro_api::bodies::L
     client.block_on(async move { Ok(api.log_state().await?) })
 }
 
-fn receipts_mode(
-    n: usize,
-    concurrency: usize,
-    runs: usize,
-    server_threads: usize,
-    client_threads: usize,
-    socket: bool,
-    in_process: bool,
-) -> Result<()> {
+fn receipts_mode(args: &ReceiptsArgs) -> Result<()> {
+    let ReceiptsArgs {
+        n,
+        concurrency,
+        runs,
+        server_threads,
+        client_threads,
+        ..
+    } = *args;
+    let (socket, in_process) = (!args.in_process_only, !args.socket_only);
+    let postgres = args.postgres.as_deref();
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(server_threads)
         .thread_name("service")
@@ -738,6 +796,9 @@ fn receipts_mode(
     }
     if in_process {
         variants.push("in-process");
+    }
+    if postgres.is_some() {
+        variants.push("socket-postgres");
     }
     eprintln!(
         "receipts: n = {n} of each kind, concurrency {concurrency}, {runs} run(s), service runtime {server_threads} threads, client runtime {client_threads} thread(s)"
@@ -762,9 +823,14 @@ fn receipts_mode(
                 secs(started.elapsed()),
                 machine_note()
             );
-            let running = start_service(&server, |_| {})?;
+            let database = match (*variant, postgres) {
+                ("socket-postgres", Some(admin)) => Some(Database::create(admin)?),
+                _ => None,
+            };
+            let running =
+                start_service(&server, database.as_ref().map(|d| d.url.as_str()), |_| {})?;
             let (subs, recs) = (Arc::new(subs), Arc::new(recs));
-            let (p_sub, p_rec) = if *variant == "socket" {
+            let (p_sub, p_rec) = if variant.starts_with("socket") {
                 (
                     socket_phase(
                         &client,
@@ -953,7 +1019,7 @@ fn service_proofs(
     provers: usize,
     threads: usize,
 ) -> Result<ProofRun> {
-    let running = start_service(server, |c| {
+    let running = start_service(server, None, |c| {
         c.provers = provers;
         c.prover_threads = threads;
         c.checkpoint_interval = Duration::from_secs(3600);

@@ -7,8 +7,10 @@
 //! the in-memory tree is rebuilt from [`LogStore::leaves`] on start.
 
 pub use crate::audit::{audit_hash, verify_audit_chain, AuditEntry, AuditRecord};
+pub use pg::{is_postgres_url, PostgresStore, POSTGRES_SCHEMA_VERSION};
 pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
 
+mod pg;
 mod sqlite;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +22,29 @@ pub enum StoreError {
     /// The database refused or failed an operation.
     #[error("database: {0}")]
     Database(#[from] rusqlite::Error),
+    /// PostgreSQL refused or failed an operation.
+    #[error("PostgreSQL: {}", pg::describe(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database could not be reached (the message says where, never the password).
+    #[error("{0}")]
+    Connect(String),
+    /// Another service sequences this database's log.
+    #[error(
+        "another letro serve is running on this database (it holds the sequencer lock): one \
+         service per database sequences its log; stop it first"
+    )]
+    SequencerBusy,
+    /// The database belongs to another log.
+    #[error(
+        "the database holds the log {recorded:?}, not {requested:?}: each log (each region) has \
+         a database of its own"
+    )]
+    OtherOrigin {
+        /// The origin the database records.
+        recorded: String,
+        /// The origin this service was started with.
+        requested: String,
+    },
     /// A stored event is not valid JSON of the expected shape.
     #[error("stored event at index {index} is malformed: {source}")]
     MalformedEvent {

@@ -1,6 +1,7 @@
 //! Shared helpers for the service tests (`tests/suite`).
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod xeddsa;
 
 use std::path::Path;
@@ -15,7 +16,7 @@ use letro_core::eddsa::PrivateKey;
 use letro_core::receipt_json::SignatureJson;
 use letro_core::statement::{receipt_message, CiphertextHash};
 use letro_service::auth::{issue_token, Role};
-use letro_service::store::{SqliteStore, StoredTimestamp, TimestampStore};
+use letro_service::store::{SqliteStore, StoredTimestamp};
 use letro_service::{unix_now, Config, Service};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -47,7 +48,12 @@ impl Capture {
         let capture = Self::default();
         let writer = capture.clone();
         tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+            // Everything down to `trace`, with the directives the service's own subscriber
+            // always adds (`letro serve`).
+            .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+                "trace,{}",
+                letro_service::LOG_DIRECTIVES.join(",")
+            )))
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .init();
@@ -71,30 +77,56 @@ pub struct Tokens {
     pub client: String,
 }
 
-/// Issues one token per role (and an expired relay token) into the store in `dir`.
+/// Issues one token per role (and an expired relay token) into the store of `dir`.
 pub fn issue_tokens(dir: &Path) -> Tokens {
-    let mut store = SqliteStore::open(dir).unwrap();
+    issue_tokens_into(open_store(dir).as_mut())
+}
+
+/// The store of the test data directory `dir`: its SQLite database, or with
+/// `LETRO_TEST_STORE=postgres` its PostgreSQL database ([`pg::database_for`]).
+pub fn open_store(dir: &Path) -> Box<dyn letro_service::store::Store> {
+    if pg::suite_on_postgres() {
+        let url = pg::database_for(dir);
+        Box::new(letro_service::store::PostgresStore::open(&url).unwrap())
+    } else {
+        Box::new(SqliteStore::open(dir).unwrap())
+    }
+}
+
+/// Issues one token per role (and an expired relay token) into `store`.
+pub fn issue_tokens_into(store: &mut dyn letro_service::store::Store) -> Tokens {
     let later = unix_now() + 3600;
     Tokens {
-        relay: issue_token(&mut store, Role::Relay, "relay", later, "cli")
+        relay: issue_token(store, Role::Relay, "relay", later, "cli")
             .unwrap()
             .0,
-        sender: issue_token(&mut store, Role::Sender, "bank", later, "cli")
+        sender: issue_token(store, Role::Sender, "bank", later, "cli")
             .unwrap()
             .0,
-        admin: issue_token(&mut store, Role::Admin, "ops", later, "cli")
+        admin: issue_token(store, Role::Admin, "ops", later, "cli")
             .unwrap()
             .0,
-        expired: issue_token(&mut store, Role::Relay, "relay", unix_now() - 1, "cli")
+        expired: issue_token(store, Role::Relay, "relay", unix_now() - 1, "cli")
             .unwrap()
             .0,
-        client: issue_token(&mut store, Role::Client, "alice", later, "cli")
+        client: issue_token(store, Role::Client, "alice", later, "cli")
             .unwrap()
             .0,
     }
 }
 
+/// The service configuration of the tests: on the store `LETRO_TEST_STORE` chooses.
 pub fn config(dir: &Path) -> Config {
+    let mut c = sqlite_config(dir);
+    if pg::suite_on_postgres() {
+        c.database = Some(pg::database_for(dir));
+    }
+    c
+}
+
+/// The service configuration of the tests that look into the SQLite file itself (its locks,
+/// rows written as an older release wrote them): SQLite whatever `LETRO_TEST_STORE` says.
+pub fn sqlite_config(dir: &Path) -> Config {
     let mut c = Config::new(dir, ORIGIN);
     c.checkpoint_interval = std::time::Duration::from_secs(3600);
     c
@@ -222,7 +254,7 @@ pub async fn submit_and_publish(
 pub async fn wait_timestamps(dir: &Path, hash: &[u8; 32]) -> Vec<StoredTimestamp> {
     let mut stored = Vec::new();
     for _ in 0..200 {
-        stored = SqliteStore::open(dir).unwrap().timestamps(hash).unwrap();
+        stored = open_store(dir).timestamps(hash).unwrap();
         if !stored.is_empty() {
             break;
         }
@@ -352,10 +384,16 @@ pub async fn announce_listener(dir: &Path) -> tokio::net::TcpListener {
 /// A client token for `account`, issued into the store in `dir` (before the service starts, or
 /// wait for the reload).
 pub fn client_token(dir: &Path, account: &str) -> String {
-    let mut store = SqliteStore::open(dir).unwrap();
-    issue_token(&mut store, Role::Client, account, unix_now() + 3600, "cli")
-        .unwrap()
-        .0
+    let mut store = open_store(dir);
+    issue_token(
+        store.as_mut(),
+        Role::Client,
+        account,
+        unix_now() + 3600,
+        "cli",
+    )
+    .unwrap()
+    .0
 }
 
 /// Publishes `client`'s prekeys and certified receipt key with its own token.

@@ -9,11 +9,33 @@ use axum::http::StatusCode;
 use axum::Router;
 use letro_core::eddsa::PrivateKey;
 use letro_core::statement::CiphertextHash;
-use letro_service::store::{LogStore, SqliteStore, StoredEvent};
+use letro_service::store::StoredEvent;
 use letro_service::{unix_now, Service};
 use serde_json::Value;
 
 /// Posts a receipt through the relay API.
+/// Overwrites the stored certificate of a receipt key behind the service's back, as a damaged
+/// or tampered row would be, on the store the suite runs on.
+fn overwrite_certificate(dir: &std::path::Path, packed: &[u8; 32], certificate: &str) {
+    if pg::suite_on_postgres() {
+        let sql = format!(
+            "UPDATE receipt_keys SET certificate = '{}' WHERE receipt_key = '\\x{}'",
+            certificate.replace('\'', "''"),
+            hex::encode(packed)
+        );
+        pg::run_sql(&pg::database_for(dir), &sql).unwrap();
+    } else {
+        let db = rusqlite::Connection::open(dir.join("letro.sqlite3")).unwrap();
+        let n = db
+            .execute(
+                "UPDATE receipt_keys SET certificate = ?1 WHERE receipt_key = ?2",
+                rusqlite::params![certificate, &packed[..]],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
+
 async fn post_receipt(router: &Router, relay: &str, body: Value) -> (StatusCode, Value) {
     call(router, "POST", "/v1/receipts", Some(relay), Some(body)).await
 }
@@ -112,22 +134,14 @@ async fn uncertified_and_unsubmitted_receipts_are_refused_and_block_nothing() {
     // Nothing refused was stored: only the submission is in the log, and no receipt for H.
     assert_eq!(sequenced(&router, relay).await, 1);
     let h = CiphertextHash::of(b"letter");
-    assert!(SqliteStore::open(dir.path())
-        .unwrap()
-        .find_receipt(&h.0)
-        .unwrap()
-        .is_none());
+    assert!(open_store(dir.path()).find_receipt(&h.0).unwrap().is_none());
 
     // The genuine receipt, after all those refusals, is accepted and is the one stored, with
     // alice's certificate of her key.
     let (st, v) = post_receipt(&router, relay, receipt(b"letter", 1, t)).await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
     assert_eq!(v["index"], 1);
-    let (_, stored) = SqliteStore::open(dir.path())
-        .unwrap()
-        .find_receipt(&h.0)
-        .unwrap()
-        .unwrap();
+    let (_, stored) = open_store(dir.path()).find_receipt(&h.0).unwrap().unwrap();
     let a1 = PrivateKey::from_bytes([1; 32]).public_key();
     let StoredEvent::Delivered {
         receipt_key,
@@ -169,34 +183,22 @@ async fn uncertified_and_unsubmitted_receipts_are_refused_and_block_nothing() {
     )
     .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
-    let db = rusqlite::Connection::open(dir.path().join("letro.sqlite3")).unwrap();
     let packed = letro_core::babyjubjub::pack(a1.point());
-    let stored: String = db
-        .query_row(
-            "SELECT certificate FROM receipt_keys WHERE receipt_key = ?1",
-            [&packed[..]],
-            |r| r.get(0),
-        )
+    let (_, stored) = open_store(dir.path())
+        .receipt_key_owner(&packed)
+        .unwrap()
         .unwrap();
     let mut cert: Value = serde_json::from_str(&stored).unwrap();
     let sig = cert["signature"].as_str().unwrap().to_string();
     let flipped = if sig.starts_with('A') { "B" } else { "A" };
     cert["signature"] = Value::from(format!("{flipped}{}", &sig[1..]));
-    db.execute(
-        "UPDATE receipt_keys SET certificate = ?1 WHERE receipt_key = ?2",
-        rusqlite::params![cert.to_string(), &packed[..]],
-    )
-    .unwrap();
+    overwrite_certificate(dir.path(), &packed, &cert.to_string());
     refused(
         post_receipt(&router, relay, receipt(b"second letter", 1, t)).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_certificate",
     );
-    db.execute(
-        "UPDATE receipt_keys SET certificate = ?1 WHERE receipt_key = ?2",
-        rusqlite::params![stored, &packed[..]],
-    )
-    .unwrap();
+    overwrite_certificate(dir.path(), &packed, &stored);
     let (st, v) = post_receipt(&router, relay, receipt(b"second letter", 1, t)).await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
 

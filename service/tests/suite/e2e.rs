@@ -38,6 +38,7 @@ fn client(addr: SocketAddr) -> Client {
 
 async fn start(
     dir: &std::path::Path,
+    database: Option<&str>,
 ) -> (
     SocketAddr,
     oneshot::Sender<()>,
@@ -47,6 +48,7 @@ async fn start(
     let addr = listener.local_addr().unwrap();
     let mut cfg = config(dir);
     cfg.checkpoint_interval = Duration::from_millis(100);
+    cfg.database = database.map(str::to_owned);
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(serve(cfg, listener, async move {
         let _ = rx.await;
@@ -127,10 +129,70 @@ async fn prove(addr: SocketAddr, dir: &std::path::Path, sender: &str, t: u64) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_database_checkpoint_proof_and_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = issue_tokens(dir.path());
+    let sqlite = &mut letro_service::store::SqliteStore::open(dir.path()).unwrap();
+    let tokens = issue_tokens_into(sqlite);
+    socket_checkpoint_proof_and_restart(dir.path(), None, &tokens).await;
+}
+
+/// The same flow with every storage area in PostgreSQL: the data directory keeps only the
+/// origin and the keys, and the database refuses another log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_postgres_checkpoint_proof_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = pg::PgDatabase::create();
+    let tokens =
+        issue_tokens_into(&mut letro_service::store::PostgresStore::open(&db.url).unwrap());
+    socket_checkpoint_proof_and_restart(dir.path(), Some(&db.url), &tokens).await;
+    // One service sequences a database's log: a second one is refused while the first runs,
+    // and may start once it stopped.
+    let (addr, stop, handle) = start(dir.path(), Some(&db.url)).await;
+    for _ in 0..100 {
+        if client(addr).healthz().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let twin = tempfile::tempdir().unwrap();
+    let mut cfg = letro_service::Config::new(twin.path(), ORIGIN);
+    cfg.database = Some(db.url.clone());
+    let refused = letro_service::Service::start(cfg.clone())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        refused.contains("another letro serve is running"),
+        "{refused}"
+    );
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+    let mut cfg = letro_service::Config::new(dir.path(), ORIGIN);
+    cfg.database = Some(db.url.clone());
+    letro_service::Service::start(cfg).unwrap().shutdown().await;
+    assert!(
+        !dir.path()
+            .join(letro_service::store::DATABASE_FILE)
+            .exists(),
+        "nothing was stored in SQLite"
+    );
+    // Another log's service pointed at this database is refused before it writes anything.
+    let other = tempfile::tempdir().unwrap();
+    let mut cfg = letro_service::Config::new(other.path(), "other.example/letro-log");
+    cfg.database = Some(db.url.clone());
+    let refused = letro_service::Service::start(cfg)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(refused.contains("a database of its own"), "{refused}");
+}
+
+async fn socket_checkpoint_proof_and_restart(
+    dir: &std::path::Path,
+    database: Option<&str>,
+    tokens: &Tokens,
+) {
     let t = unix_now();
 
-    let (addr, stop, handle) = start(dir.path()).await;
+    let (addr, stop, handle) = start(dir, database).await;
     let open = client(addr);
     let relay = open.with_token(&tokens.relay);
     assert_eq!(open.healthz().await.unwrap().status, "ok");
@@ -160,7 +222,7 @@ async fn socket_database_checkpoint_proof_and_restart() {
     assert_eq!(logged.accepted.index, 1);
 
     // The publisher, on its interval, signs a checkpoint covering both events.
-    let (size, root, text) = checkpoint_at_least(addr, dir.path(), 2).await;
+    let (size, root, text) = checkpoint_at_least(addr, dir, 2).await;
     assert_eq!(size, 2);
     let proof = open
         .inclusion_proof(1, Some(2))
@@ -177,13 +239,13 @@ async fn socket_database_checkpoint_proof_and_restart() {
     proof.proof.verify(proof.leaf, root).unwrap();
     let leaf = proof.leaf;
     // A proof against that checkpoint, verified with the verifier library.
-    assert_eq!(prove(addr, dir.path(), &tokens.sender, t).await, 2);
+    assert_eq!(prove(addr, dir, &tokens.sender, t).await, 2);
 
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();
 
-    // Restart on the same data directory: everything acknowledged is still there.
-    let (addr, stop, handle) = start(dir.path()).await;
+    // Restart on the same data: everything acknowledged is still there.
+    let (addr, stop, handle) = start(dir, database).await;
     let open = client(addr);
     let relay = open.with_token(&tokens.relay);
     assert_eq!(
@@ -219,10 +281,10 @@ async fn socket_database_checkpoint_proof_and_restart() {
         .await
         .unwrap();
     assert_eq!((logged.fresh, logged.accepted.index), (true, 2));
-    let (size, new_root, _) = checkpoint_at_least(addr, dir.path(), 3).await;
+    let (size, new_root, _) = checkpoint_at_least(addr, dir, 3).await;
     assert_eq!(size, 3);
     // Proving again uses the newer checkpoint, which extends the old one.
-    assert_eq!(prove(addr, dir.path(), &tokens.sender, t).await, 3);
+    assert_eq!(prove(addr, dir, &tokens.sender, t).await, 3);
     let consistency = open.consistency_proof(2, 3).await.unwrap();
     assert_eq!((consistency.old, consistency.new), (2, 3));
     consistency

@@ -14,7 +14,7 @@ use letro_core::log::submitted_leaf;
 use letro_core::receipt_json::PointJson;
 use letro_core::statement::{delivered_leaf, CiphertextHash};
 use letro_service::lifecycle::expire_due;
-use letro_service::store::{LogStore, MailboxStore, SqliteStore, StoredEvent};
+use letro_service::store::StoredEvent;
 use letro_service::{unix_now, Service};
 use serde_json::{json, Value};
 
@@ -33,8 +33,7 @@ async fn send(router: &Router, token: &str, to: &str, envelope: &[u8]) -> (Statu
 }
 
 fn kinds(dir: &std::path::Path, h: &CiphertextHash) -> Vec<&'static str> {
-    SqliteStore::open(dir)
-        .unwrap()
+    open_store(dir)
         .delivery(&h.0)
         .unwrap()
         .iter()
@@ -90,11 +89,7 @@ async fn every_delivery_reaches_one_final_state_and_forbidden_orders_are_refused
     // A repeated submission after the end is answered with its entry and stores nothing.
     let (st, v) = send(&router, &bank, "bob", &retrieved).await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    assert!(SqliteStore::open(dir.path())
-        .unwrap()
-        .envelope(&h1.0)
-        .unwrap()
-        .is_none());
+    assert!(open_store(dir.path()).envelope(&h1.0).unwrap().is_none());
 
     // 2. Refused with a reason: the envelope leaves the mailbox; no receipt after it.
     let refused = b"envelope refused".to_vec();
@@ -521,7 +516,7 @@ async fn every_delivery_reaches_one_final_state_and_forbidden_orders_are_refused
     // Every stored leaf is letro-core's leaf of its event.
     drop(router);
     service.shutdown().await;
-    let store = SqliteStore::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let leaves = store.leaves().unwrap();
     let mut checked = 0;
     for h in [h1, h2, h3, h4, h5] {

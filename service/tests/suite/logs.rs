@@ -120,10 +120,9 @@ async fn logs_carry_no_token_blinding_opening_key_or_event_secret_alone() {
         .unwrap()
         .to_owned();
     // The per-event secrets of both events, as the store keeps them.
-    let store = letro_service::store::SqliteStore::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     let mut event_secrets = Vec::new();
     for index in 0..2 {
-        use letro_service::store::LogStore;
         let e = store
             .event_secret(index)
             .unwrap()

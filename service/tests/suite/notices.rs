@@ -12,7 +12,6 @@ use axum::http::StatusCode;
 use letro_api::bodies::DeliveryNotice;
 use letro_core::statement::CiphertextHash;
 use letro_service::lifecycle::expire_due;
-use letro_service::store::{NoticeStore, SqliteStore};
 use letro_service::{unix_now, Service};
 use serde_json::json;
 
@@ -144,7 +143,7 @@ async fn senders_are_told_of_each_final_state_once() {
     // Stored, and marked delivered.
     drop(router);
     service.shutdown().await;
-    let store = SqliteStore::open(dir.path()).unwrap();
+    let store = open_store(dir.path());
     assert_eq!(store.pending_notices().unwrap(), Vec::<u64>::new());
     for n in &notices {
         assert_eq!(store.notice(n.index).unwrap().unwrap().event, n.event);

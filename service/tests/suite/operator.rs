@@ -176,9 +176,10 @@ async fn tokens_issued_and_revoked_by_another_process_take_effect() {
     let service = Service::start(config(dir.path())).unwrap();
     let router = service.router();
     // Another connection to the same database, as `letro token issue` opens it.
-    let mut other = SqliteStore::open(dir.path()).unwrap();
+    let mut other = open_store(dir.path());
     let later = unix_now() + 3600;
-    let (fresh, record) = issue_token(&mut other, Role::Relay, "relay-2", later, "cli").unwrap();
+    let (fresh, record) =
+        issue_token(other.as_mut(), Role::Relay, "relay-2", later, "cli").unwrap();
 
     let took = until_status(&router, &fresh, StatusCode::OK).await;
     assert!(
@@ -216,7 +217,7 @@ async fn tokens_issued_and_revoked_by_another_process_take_effect() {
     let by_api = v["token"].as_str().unwrap().to_owned();
 
     // Revoked by the other process: refused within the reload interval.
-    revoke_token_by_id(&mut other, &record.id(), unix_now(), "cli")
+    revoke_token_by_id(other.as_mut(), &record.id(), unix_now(), "cli")
         .unwrap()
         .unwrap();
     let took = until_status(&router, &fresh, StatusCode::UNAUTHORIZED).await;
@@ -326,8 +327,9 @@ async fn accepted_jobs_have_a_location_and_refusals_a_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_request_has_a_retry_after() {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = issue_tokens(dir.path());
-    let mut cfg = config(dir.path());
+    // Rows and locks of the SQLite file itself: on SQLite whatever LETRO_TEST_STORE says.
+    let tokens = issue_tokens_into(&mut SqliteStore::open(dir.path()).unwrap());
+    let mut cfg = sqlite_config(dir.path());
     cfg.request_timeout = Duration::from_millis(500);
     let service = Service::start(cfg).unwrap();
     let router = service.router();

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::Router;
 use letro_core::bundle::format_time;
 use letro_core::statement::CiphertextHash;
+use letro_service::store::SqliteStore;
 use letro_service::{unix_now, Service};
 use letro_verifier::checks::check_opening;
 use letro_verifier::Verifier;
@@ -194,9 +195,9 @@ async fn a_proof_job_yields_a_bundle_the_verifier_accepts() {
 
     // Only the owner sees the job: another sender gets 404, the relay and admin 403.
     let other = {
-        let mut store = letro_service::store::SqliteStore::open(dir.path()).unwrap();
+        let mut store = open_store(dir.path());
         letro_service::auth::issue_token(
-            &mut store,
+            store.as_mut(),
             letro_service::auth::Role::Sender,
             "other-bank",
             unix_now() + 3600,
@@ -410,8 +411,9 @@ async fn proof_requests_that_cannot_hold_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_logged_before_v2_are_not_provable() {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = issue_tokens(dir.path());
-    let mut cfg = config(dir.path());
+    // Rows and locks of the SQLite file itself: on SQLite whatever LETRO_TEST_STORE says.
+    let tokens = issue_tokens_into(&mut SqliteStore::open(dir.path()).unwrap());
+    let mut cfg = sqlite_config(dir.path());
     cfg.provers = 0;
     let service = Service::start(cfg).unwrap();
     let router = service.router();
@@ -465,7 +467,7 @@ async fn deliveries_logged_before_v2_are_not_provable() {
         .unwrap();
     }
 
-    let service = Service::start(config(dir.path())).unwrap();
+    let service = Service::start(sqlite_config(dir.path())).unwrap();
     let router = service.router();
     // The job queued before is refused by the prover, with a reason it may read.
     let job = wait_for(&router, &tokens.sender, &queued).await;

@@ -10,7 +10,6 @@ use crate::tsa::{Key, Mode, Tsa};
 use axum::http::StatusCode;
 use letro_core::evidence::EvidenceRecord;
 use letro_core::statement::CiphertextHash;
-use letro_service::store::{SqliteStore, TimestampStore};
 use letro_service::Service;
 use letro_verifier::evidence::EvidenceVerifyError;
 use letro_verifier::timestamps::{certificates_from_pem, TokenOutcome};
@@ -74,10 +73,7 @@ async fn published_checkpoints_are_time_stamped_and_records_carry_the_tokens() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let stored = SqliteStore::open(dir.path())
-        .unwrap()
-        .timestamps(&hash)
-        .unwrap();
+    let stored = open_store(dir.path()).timestamps(&hash).unwrap();
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(stored[0].tsa, urls[0]);
     assert!(stored[0].time.abs_diff(letro_service::unix_now()) < 120);
@@ -147,12 +143,5 @@ async fn published_checkpoints_are_time_stamped_and_records_carry_the_tokens() {
     drop(router);
     service.shutdown().await;
     // The rejected answers left nothing behind.
-    assert_eq!(
-        SqliteStore::open(dir.path())
-            .unwrap()
-            .timestamps(&hash)
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(open_store(dir.path()).timestamps(&hash).unwrap().len(), 1);
 }
