@@ -212,7 +212,7 @@ async fn deliver_job(store: &SharedStore, id: &str, backoff: Duration, http: &re
         crate::store::JobState::Queued => JobState::Queued,
         crate::store::JobState::Running => JobState::Running,
         crate::store::JobState::Done => JobState::Done,
-        crate::store::JobState::Failed => JobState::Failed,
+        crate::store::JobState::Failed | crate::store::JobState::Dead => JobState::Failed,
     };
     let notice = CallbackNotice {
         job_id: job.id.clone(),

@@ -1,12 +1,21 @@
 //! Proof jobs: a bounded pool of prover threads, off the async runtime, that turn stored
 //! delivery records into bundles.
 //!
-//! A job is stored (state `queued`) before the API answers 202, so it survives a restart; on
-//! start, every `queued` or `running` job is queued again. A worker builds the witness from the
-//! stored receipt, the job's blinding and an inclusion proof at the latest published
-//! checkpoint, proves with [`letro_prover::Prover::prove_record`], verifies the bundle with
-//! [`letro_verifier::Verifier`] (trusting only this service's log key) and the opening against
-//! the verified statement, and only then stores the job as `done`.
+//! A job is stored (state `queued`) before the API answers 202, so it survives a restart. The
+//! store is the queue: a prover claims the oldest due job ([`JobStore::claim_job`]) under a
+//! lease of [`LEASE_SECONDS`], and its result is stored only under that claim (the attempt
+//! counter is the fencing token): a prover whose lease ran out while another claimed the job
+//! again cannot write over it. A failed attempt is queued again after a backoff that doubles
+//! ([`backoff`]); after [`MAX_ATTEMPTS`] the job is dead-lettered (state `dead`, shown as
+//! failed), also when its attempts never finished (a job that kills or hangs its prover). A
+//! service that is its store's only prover (SQLite) queues its previous run's `running` jobs
+//! again at start.
+//!
+//! A worker builds the witness from the stored receipt, the job's blinding and an inclusion
+//! proof at the latest published checkpoint, proves with
+//! [`letro_prover::Prover::prove_record`], verifies the bundle with [`letro_verifier::Verifier`]
+//! (trusting only this service's log key) and the opening against the verified statement, and
+//! only then stores the job as `done`.
 //!
 //! The prover (its proving key and constraint matrices) is loaded once, by the first job.
 
@@ -24,7 +33,7 @@ use letro_log::checkpoint::SignedCheckpoint;
 use letro_prover::Prover;
 use letro_verifier::Verifier;
 
-use crate::store::{JobRecord, JobState, Store, StoreError, StoredEvent};
+use crate::store::{Claim, JobRecord, JobState, Retry, Store, StoreError, StoredEvent};
 use crate::writer::LogView;
 
 /// The store as the API and the provers share it (a connection of its own, apart from the
@@ -33,6 +42,23 @@ pub type SharedStore = Arc<Mutex<dyn Store>>;
 
 /// The error code of a failed job.
 pub const PROOF_FAILED: &str = "proof_failed";
+
+/// How long a claim's lease lasts, in seconds. A proof takes well under a second here; a prover
+/// that holds a job this long died or hung, and the job is claimed again.
+pub const LEASE_SECONDS: u64 = 60;
+
+/// Attempts a job gets before it is dead-lettered.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// How often an idle prover looks for due jobs (retries coming due, leases that ran out) when
+/// no new job rang.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Seconds before the retry that follows failed attempt `attempt` (1 for the first): 2, 4,
+/// 8, ... doubling, at most 300.
+pub fn backoff(attempt: u32) -> u64 {
+    (1u64 << attempt.clamp(1, 9)).min(300)
+}
 
 /// The error code of a job for a delivery that statement v2 cannot prove (logged before it).
 pub const NOT_PROVABLE: &str = "not_provable";
@@ -114,9 +140,11 @@ pub struct Pool {
 }
 
 struct Worker {
+    /// Who claims: this process and thread.
+    name: String,
     store: SharedStore,
     view: Arc<RwLock<LogView>>,
-    prover: Arc<OnceLock<Result<Prover, String>>>,
+    prover: Arc<OnceLock<Prover>>,
     verifier: Arc<Verifier>,
     stopping: Arc<AtomicBool>,
     metrics: Arc<crate::metrics::Metrics>,
@@ -127,7 +155,7 @@ struct Worker {
 
 impl Pool {
     /// Starts `size.provers` prover threads, each with its own pool of `size.threads`
-    /// threads, and queues the store's unfinished jobs for them.
+    /// threads, claiming the store's due jobs.
     pub(crate) fn start(
         size: PoolSize,
         callbacks: crate::callback::Notifier,
@@ -138,16 +166,6 @@ impl Pool {
         keys: Option<&std::path::Path>,
     ) -> Result<(Self, JobQueue), crate::ServeError> {
         let (tx, rx) = std::sync::mpsc::channel();
-        let unfinished = store
-            .lock()
-            .map_err(|_| crate::ServeError::Inconsistent("job store lock poisoned".into()))?
-            .unfinished_jobs()?;
-        if !unfinished.is_empty() {
-            tracing::info!(count = unfinished.len(), "resuming unfinished proof jobs");
-        }
-        for id in unfinished {
-            let _ = tx.send(id);
-        }
         let rx = Arc::new(Mutex::new(rx));
         let stopping = Arc::new(AtomicBool::new(false));
         let prover = Arc::new(OnceLock::new());
@@ -156,6 +174,7 @@ impl Pool {
         let mut threads = Vec::with_capacity(size.provers);
         for n in 0..size.provers {
             let worker = Worker {
+                name: format!("service-{}/prover-{n}", std::process::id()),
                 store: store.clone(),
                 view: view.clone(),
                 prover: prover.clone(),
@@ -217,66 +236,116 @@ impl Worker {
             }
         };
         while !self.stopping.load(Ordering::SeqCst) {
-            let next = match rx.lock() {
-                Ok(rx) => rx.recv_timeout(Duration::from_millis(100)),
+            // Every due job, one claim at a time, then wait for a new job or the next poll.
+            while !self.stopping.load(Ordering::SeqCst) {
+                match self.claim() {
+                    Ok(Some((claim, job))) => pool.install(|| self.process(claim, job)),
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "claiming a proof job failed");
+                        break;
+                    }
+                }
+            }
+            let rang = match rx.lock() {
+                Ok(rx) => rx.recv_timeout(POLL),
                 Err(_) => return,
             };
-            match next {
-                Ok(id) => pool.install(|| self.process(&id)),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+            if let Err(RecvTimeoutError::Disconnected) = rang {
+                return;
             }
         }
     }
 
-    fn process(&self, id: &str) {
-        if let Err(e) = self.try_process(id) {
-            tracing::error!(job = id, error = %e, "proof job could not be recorded");
+    fn claim(&self) -> Result<Option<(Claim, JobRecord)>, JobError> {
+        let now = crate::unix_now();
+        Ok(self
+            .store
+            .lock()
+            .map_err(|_| JobError::Poisoned)?
+            .claim_job(&self.name, now, LEASE_SECONDS)?)
+    }
+
+    fn process(&self, claim: Claim, job: JobRecord) {
+        let id = claim.id.clone();
+        if let Err(e) = self.try_process(claim, job) {
+            tracing::error!(job = %id, error = %e, "proof job could not be recorded");
         }
     }
 
-    fn try_process(&self, id: &str) -> Result<(), JobError> {
-        let Some(mut job) = self.store.lock().map_err(|_| JobError::Poisoned)?.job(id)? else {
-            return Err(JobError::Witness("no such job".into()));
-        };
-        if !matches!(job.state, JobState::Queued | JobState::Running) {
-            return Ok(());
+    fn try_process(&self, claim: Claim, mut job: JobRecord) -> Result<(), JobError> {
+        let id = claim.id.clone();
+        if claim.attempt > MAX_ATTEMPTS {
+            // Claimed again after its lease ran out, with no attempt left: its earlier attempts
+            // never finished, so the job kills or hangs its prover.
+            tracing::error!(job = %id, attempts = MAX_ATTEMPTS, "proof job dead-lettered: its attempts never finished");
+            let reason = format!(
+                "the proof could not be produced: none of its {MAX_ATTEMPTS} attempts finished \
+                 (the prover died or hung); the job is dead-lettered"
+            );
+            return self.dead_letter(&claim, &job, &reason);
         }
-        job.state = JobState::Running;
-        self.store
-            .lock()
-            .map_err(|_| JobError::Poisoned)?
-            .update_job(&job)?;
         let started = std::time::Instant::now();
-        match self.prove(&job) {
-            Ok((bundle, opening)) => {
+        // A panic in the prover fails this attempt, never the prover thread.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.prove(&job)));
+        let cause = match outcome {
+            Ok(Ok((bundle, opening))) => {
                 tracing::info!(
-                    job = id,
+                    job = %id,
+                    attempt = claim.attempt,
                     millis = started.elapsed().as_millis() as u64,
                     "proof job done"
                 );
                 job.state = JobState::Done;
                 job.bundle = Some(bundle);
                 job.opening = Some(opening);
+                return self.finish(&claim, job);
             }
-            Err(JobError::NotProvable(why)) => {
-                tracing::warn!(job = id, reason = why, "proof job refused");
+            Ok(Err(JobError::NotProvable(why))) => {
+                tracing::warn!(job = %id, reason = why, "proof job refused");
                 job.state = JobState::Failed;
                 job.error = Some((NOT_PROVABLE.into(), why.into()));
+                return self.finish(&claim, job);
             }
-            Err(e) => {
-                tracing::error!(job = id, error = %e, "proof job failed");
-                job.state = JobState::Failed;
-                job.error = Some((
-                    PROOF_FAILED.into(),
-                    "the proof could not be produced; the cause is logged".into(),
-                ));
-            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "the prover panicked".to_owned(),
+        };
+        if claim.attempt >= MAX_ATTEMPTS {
+            tracing::error!(job = %id, attempt = claim.attempt, error = %cause, "proof job failed; no attempt left");
+            let reason = format!(
+                "the proof could not be produced in {MAX_ATTEMPTS} attempts; the causes are \
+                 logged; the job is dead-lettered"
+            );
+            return self.dead_letter(&claim, &job, &reason);
         }
-        self.store
+        let wait = backoff(claim.attempt);
+        tracing::warn!(job = %id, attempt = claim.attempt, retry_in_seconds = wait, error = %cause, "proof job attempt failed");
+        let at = crate::unix_now().saturating_add(wait);
+        let released = self
+            .store
             .lock()
             .map_err(|_| JobError::Poisoned)?
-            .update_job(&job)?;
+            .release_job(&claim, Retry::At(at), &cause)?;
+        if released {
+            self.metrics.job("retried");
+        } else {
+            tracing::warn!(job = %id, "the job was claimed again after this prover's lease ran out; this attempt is discarded");
+        }
+        Ok(())
+    }
+
+    /// Stores a finished job under its claim (refused if the claim is stale), counts it and
+    /// rings its callback.
+    fn finish(&self, claim: &Claim, job: JobRecord) -> Result<(), JobError> {
+        let stored = self
+            .store
+            .lock()
+            .map_err(|_| JobError::Poisoned)?
+            .finish_job(claim, &job)?;
+        if !stored {
+            tracing::warn!(job = %claim.id, "the job was claimed again after this prover's lease ran out; this result is discarded");
+            return Ok(());
+        }
         self.metrics.job(job.state.as_str());
         if job.callback_url.is_some() {
             self.callbacks.push(job.id);
@@ -284,14 +353,35 @@ impl Worker {
         Ok(())
     }
 
+    fn dead_letter(&self, claim: &Claim, job: &JobRecord, reason: &str) -> Result<(), JobError> {
+        let stored = self
+            .store
+            .lock()
+            .map_err(|_| JobError::Poisoned)?
+            .release_job(claim, Retry::DeadLetter, reason)?;
+        if stored {
+            self.metrics.job("dead");
+            if job.callback_url.is_some() {
+                self.callbacks.push(job.id.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// The prover, loaded by the first job that needs it. A failed load is not kept: the next
+    /// attempt loads again (the operator may have fixed the keys meanwhile).
+    fn prover(&self) -> Result<&Prover, JobError> {
+        if let Some(prover) = self.prover.get() {
+            return Ok(prover);
+        }
+        let loaded = load_prover(self.keys.as_deref()).map_err(JobError::Load)?;
+        Ok(self.prover.get_or_init(|| loaded))
+    }
+
     /// Builds the delivery record, proves, and verifies bundle and opening.
     fn prove(&self, job: &JobRecord) -> Result<(String, String), JobError> {
         let record = self.record(job)?;
-        let prover = self
-            .prover
-            .get_or_init(|| load_prover(self.keys.as_deref()))
-            .as_ref()
-            .map_err(|e| JobError::Load(e.clone()))?;
+        let prover = self.prover()?;
         let (bundle, opening) = prover.prove_record(
             &record,
             job.not_before,

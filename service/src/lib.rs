@@ -502,6 +502,21 @@ impl Service {
         } else {
             config.prover_threads
         };
+        // On SQLite this service is the store's only prover: the jobs its previous run left
+        // running are queued again at once. On PostgreSQL other provers may hold leases, which
+        // run out by themselves.
+        if config.database.is_none() {
+            let n = job_store
+                .lock()
+                .map_err(|_| ServeError::Inconsistent("job store lock poisoned".into()))?
+                .requeue_running()?;
+            if n > 0 {
+                tracing::info!(
+                    count = n,
+                    "resuming proof jobs the previous run was proving"
+                );
+            }
+        }
         let (pool, queue) = jobs::Pool::start(
             jobs::PoolSize {
                 provers: config.provers,

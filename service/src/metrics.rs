@@ -32,7 +32,8 @@ pub struct Metrics {
     /// One counter per status code per route.
     requests: Vec<Box<[AtomicU64]>>,
     receipts_refused: [AtomicU64; RECEIPT_REFUSALS.len()],
-    /// Proof jobs accepted, finished done, finished failed, since this start.
+    /// Proof jobs accepted, finished done, finished failed, retried, dead-lettered, since this
+    /// start.
     jobs: [AtomicU64; JOB_STATES.len()],
     /// `add-checkpoint` requests to witnesses, by witness name and outcome.
     witness_requests: std::sync::Mutex<std::collections::BTreeMap<(String, &'static str), u64>>,
@@ -40,7 +41,7 @@ pub struct Metrics {
 }
 
 /// The `state` labels of `letro_proof_jobs_total`.
-pub const JOB_STATES: [&str; 3] = ["queued", "done", "failed"];
+pub const JOB_STATES: [&str; 5] = ["queued", "done", "failed", "retried", "dead"];
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -150,7 +150,7 @@ pub(super) fn job_body(job: JobRecord) -> Job {
             JobState::Queued => ApiJobState::Queued,
             JobState::Running => ApiJobState::Running,
             JobState::Done => ApiJobState::Done,
-            JobState::Failed => ApiJobState::Failed,
+            JobState::Failed | JobState::Dead => ApiJobState::Failed,
         },
         error: job.error.map(|(code, message)| JobFailure {
             // Stored codes are the two the jobs write; anything else reads as a failed proof.

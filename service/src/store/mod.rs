@@ -300,6 +300,9 @@ pub enum JobState {
     Done,
     /// It failed; see the error.
     Failed,
+    /// Dead-lettered: its attempts ran out (each failed, or its prover died or hung); the error
+    /// says why. Shown as failed by the API.
+    Dead,
 }
 
 impl JobState {
@@ -310,6 +313,7 @@ impl JobState {
             Self::Running => "running",
             Self::Done => "done",
             Self::Failed => "failed",
+            Self::Dead => "dead",
         }
     }
 
@@ -319,6 +323,7 @@ impl JobState {
             "running" => Ok(Self::Running),
             "done" => Ok(Self::Done),
             "failed" => Ok(Self::Failed),
+            "dead" => Ok(Self::Dead),
             other => Err(StoreError::Corrupt(format!("unknown job state {other:?}"))),
         }
     }
@@ -352,6 +357,28 @@ pub struct JobRecord {
     pub callback_url: Option<String>,
     /// The callback's delivery: `pending`, `delivered` or `failed`.
     pub callback_state: Option<String>,
+}
+
+/// A job claimed by a prover, and the fencing token of the attempt: only the claim of the
+/// job's latest attempt may finish or release it, so a prover whose lease ran out and whose job
+/// was claimed again can no longer write its result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The job's id.
+    pub id: String,
+    /// Which attempt this is (1 for the first): the job's attempt counter after the claim.
+    pub attempt: u32,
+    /// Who claimed it (a prover thread of a service, or a `letro prover-worker`).
+    pub worker: String,
+}
+
+/// What becomes of a job whose attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Queued again, claimable from this time (Unix seconds).
+    At(u64),
+    /// Dead-lettered (state `dead`), with the reason as its error.
+    DeadLetter,
 }
 
 /// A directory entry as stored: the client's upload document, minus its one-time prekeys,
@@ -453,6 +480,31 @@ pub trait JobStore: Send + 'static {
     fn active_jobs_of(&self, owner: &str) -> Result<u64, StoreError>;
     /// Ids of finished jobs whose callback is still `pending`, oldest first.
     fn pending_callbacks(&self) -> Result<Vec<String>, StoreError>;
+    /// Claims the oldest job that is queued and due, or running under a lease that expired
+    /// before `now` (its prover died or hung): the job becomes `running`, leased to `worker`
+    /// until `now + lease` seconds, its attempt counter one higher. Each job is claimed by one
+    /// caller at a time, on every backend.
+    fn claim_job(
+        &mut self,
+        worker: &str,
+        now: u64,
+        lease: u64,
+    ) -> Result<Option<(Claim, JobRecord)>, StoreError>;
+    /// Stores the outcome of a claimed job (its state, error, bundle, opening and callback
+    /// state), ending the lease; `false`, storing nothing, if `claim` is not the job's current
+    /// claim (its lease ran out and it was claimed again, or it was released).
+    fn finish_job(&mut self, claim: &Claim, job: &JobRecord) -> Result<bool, StoreError>;
+    /// Ends a claim whose attempt failed with `reason`: queued again from a later time, or
+    /// dead-lettered; `false`, changing nothing, if `claim` is no longer current.
+    fn release_job(
+        &mut self,
+        claim: &Claim,
+        retry: Retry,
+        reason: &str,
+    ) -> Result<bool, StoreError>;
+    /// Queues every `running` job again at once: for a service that is the only prover of its
+    /// store (SQLite), whose running jobs at start are those its previous run left.
+    fn requeue_running(&mut self) -> Result<u64, StoreError>;
 }
 
 /// The prekey directory and the certified receipt keys (kept for ever).

@@ -23,7 +23,7 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 use super::*;
 
 /// The schema version this build writes and reads (the `letro_schema` table's largest).
-pub const POSTGRES_SCHEMA_VERSION: u32 = 1;
+pub const POSTGRES_SCHEMA_VERSION: u32 = 2;
 
 /// The key of the session advisory lock the log writer's connection holds while a service
 /// sequences this database's log (ASCII "letro-sq").
@@ -179,11 +179,34 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "baseline (SQLite schema 5)",
-    sql: BASELINE,
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "baseline (SQLite schema 5)",
+        sql: BASELINE,
+    },
+    Migration {
+        version: 2,
+        name: "job leases",
+        sql: JOB_LEASES,
+    },
+];
+
+/// Migration 2 (SQLite's 6): proof jobs as a queue with leases: the attempt counter (the
+/// fencing token of a claim), who holds the lease and until when, when a failed job may be
+/// tried again, the last attempt's failure, and the dead-letter state.
+const JOB_LEASES: &str = "
+ALTER TABLE jobs
+    ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0,
+    ADD COLUMN lease_owner TEXT,
+    ADD COLUMN lease_expires BIGINT,
+    ADD COLUMN retry_at BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN last_error TEXT;
+ALTER TABLE jobs DROP CONSTRAINT jobs_state_check;
+ALTER TABLE jobs ADD CONSTRAINT jobs_state_check
+    CHECK (state IN ('queued', 'running', 'done', 'failed', 'dead'));
+CREATE INDEX jobs_by_state ON jobs (state, seq);
+";
 
 /// The PostgreSQL store: one connection to the database named by a `postgres://` URL (or a
 /// libpq key-value string).
@@ -875,7 +898,7 @@ impl JobStore for PostgresStore {
     fn pending_callbacks(&self) -> Result<Vec<String>, StoreError> {
         let rows = self.inner.borrow_mut().query(
             "SELECT id FROM jobs WHERE callback_state = 'pending' \
-             AND state IN ('done', 'failed') ORDER BY seq",
+             AND state IN ('done', 'failed', 'dead') ORDER BY seq",
             &[],
         )?;
         Ok(rows
@@ -883,6 +906,111 @@ impl JobStore for PostgresStore {
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?)
     }
+
+    fn claim_job(
+        &mut self,
+        worker: &str,
+        now: u64,
+        lease: u64,
+    ) -> Result<Option<(Claim, JobRecord)>, StoreError> {
+        let now = to_i64(now)?;
+        let until = now.saturating_add(to_i64(lease)?);
+        // The candidate row is locked, and rows other claimers hold are skipped: concurrent
+        // provers on any number of machines each get a different job.
+        let row = self.inner.get_mut().query_opt(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1, \
+             lease_expires = $3 WHERE seq = (SELECT seq FROM jobs WHERE \
+             (state = 'queued' AND retry_at <= $2) OR (state = 'running' AND \
+             lease_expires < $2) ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, owner, h, not_before, not_after, blinding, state, error_code, \
+             error_message, bundle, opening, callback_url, callback_state, attempts",
+            &[&worker, &now, &until],
+        )?;
+        row.map(|r| {
+            let job = job_record(&r)?;
+            let attempt: i32 = r.try_get(13)?;
+            let claim = Claim {
+                id: job.id.clone(),
+                attempt: u32::try_from(attempt)
+                    .map_err(|_| StoreError::Corrupt("a negative attempt count".into()))?,
+                worker: worker.to_owned(),
+            };
+            Ok((claim, job))
+        })
+        .transpose()
+    }
+
+    fn finish_job(&mut self, claim: &Claim, j: &JobRecord) -> Result<bool, StoreError> {
+        let code = j.error.as_ref().map(|e| e.0.as_str());
+        let message = j.error.as_ref().map(|e| e.1.as_str());
+        let n = self.inner.get_mut().execute(
+            "UPDATE jobs SET state = $4, error_code = $5, error_message = $6, bundle = $7, \
+             opening = $8, callback_state = $9, lease_owner = NULL, lease_expires = NULL \
+             WHERE id = $1 AND state = 'running' AND attempts = $2 AND lease_owner = $3",
+            &[
+                &claim.id,
+                &attempt(claim)?,
+                &claim.worker,
+                &j.state.as_str(),
+                &code,
+                &message,
+                &j.bundle,
+                &j.opening,
+                &j.callback_state,
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn release_job(
+        &mut self,
+        claim: &Claim,
+        retry: Retry,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let c = self.inner.get_mut();
+        let n = match retry {
+            Retry::At(at) => c.execute(
+                "UPDATE jobs SET state = 'queued', retry_at = $4, last_error = $5, \
+                 lease_owner = NULL, lease_expires = NULL \
+                 WHERE id = $1 AND state = 'running' AND attempts = $2 AND lease_owner = $3",
+                &[
+                    &claim.id,
+                    &attempt(claim)?,
+                    &claim.worker,
+                    &to_i64(at)?,
+                    &reason,
+                ],
+            )?,
+            Retry::DeadLetter => c.execute(
+                "UPDATE jobs SET state = 'dead', error_code = $4, error_message = $5, \
+                 last_error = $5, lease_owner = NULL, lease_expires = NULL, callback_state = \
+                 CASE WHEN callback_url IS NULL THEN callback_state ELSE 'pending' END \
+                 WHERE id = $1 AND state = 'running' AND attempts = $2 AND lease_owner = $3",
+                &[
+                    &claim.id,
+                    &attempt(claim)?,
+                    &claim.worker,
+                    &crate::jobs::PROOF_FAILED,
+                    &reason,
+                ],
+            )?,
+        };
+        Ok(n == 1)
+    }
+
+    fn requeue_running(&mut self) -> Result<u64, StoreError> {
+        self.inner.get_mut().execute(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL \
+             WHERE state = 'running'",
+            &[],
+        )
+    }
+}
+
+fn attempt(claim: &Claim) -> Result<i32, StoreError> {
+    i32::try_from(claim.attempt)
+        .map_err(|_| StoreError::Corrupt(format!("attempt {} out of range", claim.attempt)))
 }
 
 impl DirectoryStore for PostgresStore {

@@ -193,7 +193,24 @@ const MIGRATIONS: &[Migration] = &[
         name: "delivery notices",
         apply: |tx| Ok(tx.execute_batch(NOTICES)?),
     },
+    Migration {
+        version: 6,
+        name: "job leases",
+        apply: |tx| Ok(tx.execute_batch(JOB_LEASES)?),
+    },
 ];
+
+/// Migration 6: proof jobs as a queue with leases: the attempt counter (the fencing token of a
+/// claim), who holds the lease and until when, when a failed job may be tried again, and the
+/// last attempt's failure.
+const JOB_LEASES: &str = "
+ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+ALTER TABLE jobs ADD COLUMN lease_expires INTEGER;
+ALTER TABLE jobs ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN last_error TEXT;
+CREATE INDEX jobs_by_state ON jobs (state, seq);
+";
 
 /// Migration 5: notices owed to senders whose deliveries reached their final state.
 const NOTICES: &str = "
@@ -255,7 +272,7 @@ INSERT INTO open_deliveries (h, accepted_at)
 ";
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Brings the database to [`SCHEMA_VERSION`], one migration per transaction (each with its new
 /// `user_version`), so that a crash leaves it at a version it had; refuses a database from a
@@ -648,10 +665,103 @@ impl JobStore for SqliteStore {
     fn pending_callbacks(&self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id FROM jobs WHERE callback_state = 'pending' \
-             AND state IN ('done', 'failed') ORDER BY seq",
+             AND state IN ('done', 'failed', 'dead') ORDER BY seq",
         )?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn claim_job(
+        &mut self,
+        worker: &str,
+        now: u64,
+        lease: u64,
+    ) -> Result<Option<(Claim, JobRecord)>, StoreError> {
+        let now = to_i64(now)?;
+        let until = now.saturating_add(to_i64(lease)?);
+        // One statement: SQLite runs one writer at a time, so no two callers claim one job.
+        let claimed = self
+            .conn
+            .prepare_cached(&format!(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?1, \
+                 lease_expires = ?3 WHERE seq = (SELECT seq FROM jobs WHERE \
+                 (state = 'queued' AND retry_at <= ?2) OR (state = 'running' AND \
+                 lease_expires < ?2) ORDER BY seq LIMIT 1) RETURNING {JOB_COLUMNS}, attempts"
+            ))?
+            .query_row(params![worker, now, until], |r| {
+                Ok((job_row(r)?, r.get::<_, u32>(13)?))
+            })
+            .optional()?;
+        claimed
+            .map(|(row, attempt)| {
+                let job = job_from_row(row)?;
+                let claim = Claim {
+                    id: job.id.clone(),
+                    attempt,
+                    worker: worker.to_owned(),
+                };
+                Ok((claim, job))
+            })
+            .transpose()
+    }
+
+    fn finish_job(&mut self, claim: &Claim, j: &JobRecord) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE jobs SET state = ?4, error_code = ?5, error_message = ?6, bundle = ?7, \
+             opening = ?8, callback_state = ?9, lease_owner = NULL, lease_expires = NULL \
+             WHERE id = ?1 AND state = 'running' AND attempts = ?2 AND lease_owner = ?3",
+            params![
+                claim.id,
+                claim.attempt,
+                claim.worker,
+                j.state.as_str(),
+                j.error.as_ref().map(|e| e.0.as_str()),
+                j.error.as_ref().map(|e| e.1.as_str()),
+                j.bundle,
+                j.opening,
+                j.callback_state
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn release_job(
+        &mut self,
+        claim: &Claim,
+        retry: Retry,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let n = match retry {
+            Retry::At(at) => self.conn.execute(
+                "UPDATE jobs SET state = 'queued', retry_at = ?4, last_error = ?5, \
+                 lease_owner = NULL, lease_expires = NULL \
+                 WHERE id = ?1 AND state = 'running' AND attempts = ?2 AND lease_owner = ?3",
+                params![claim.id, claim.attempt, claim.worker, to_i64(at)?, reason],
+            )?,
+            Retry::DeadLetter => self.conn.execute(
+                "UPDATE jobs SET state = 'dead', error_code = ?4, error_message = ?5, \
+                 last_error = ?5, lease_owner = NULL, lease_expires = NULL, callback_state = \
+                 CASE WHEN callback_url IS NULL THEN callback_state ELSE 'pending' END \
+                 WHERE id = ?1 AND state = 'running' AND attempts = ?2 AND lease_owner = ?3",
+                params![
+                    claim.id,
+                    claim.attempt,
+                    claim.worker,
+                    crate::jobs::PROOF_FAILED,
+                    reason
+                ],
+            )?,
+        };
+        Ok(n == 1)
+    }
+
+    fn requeue_running(&mut self) -> Result<u64, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL \
+             WHERE state = 'running'",
+            [],
+        )?;
+        Ok(n as u64)
     }
 }
 
@@ -945,6 +1055,25 @@ type JobRow = (
     Option<String>,
 );
 
+/// The [`JOB_COLUMNS`] of a row, in order.
+fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
+    ))
+}
+
 fn job_from_row(r: JobRow) -> Result<JobRecord, StoreError> {
     let (id, owner, h, nb, na, blinding, state, code, message, bundle, opening, url, cb) = r;
     Ok(JobRecord {
@@ -1044,23 +1173,7 @@ impl SqliteStore {
             .query_row(
                 &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
                 params![id],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                        r.get(10)?,
-                        r.get(11)?,
-                        r.get(12)?,
-                    ))
-                },
+                job_row,
             )
             .optional()?;
         row.map(job_from_row).transpose()
@@ -1249,8 +1362,8 @@ mod tests {
         // Reopening changes nothing.
         drop(SqliteStore::open(dir.path()).unwrap());
         assert_eq!(version(dir.path()), SCHEMA_VERSION);
-        // A database at version 1 (before the token counter, the lifecycle tables and the
-        // time-stamps) is brought to the latest.
+        // A database at version 1 (before the token counter, the lifecycle tables, the
+        // time-stamps, the notices and the job leases) is brought to the latest.
         {
             let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
             conn.execute_batch(
@@ -1258,6 +1371,10 @@ mod tests {
                  DROP TRIGGER tokens_deleted; DROP TABLE token_changes; \
                  DROP TABLE delivery_events; DROP TABLE open_deliveries; \
                  DROP TABLE checkpoint_timestamps; DROP TABLE delivery_notices; \
+                 DROP INDEX jobs_by_state; ALTER TABLE jobs DROP COLUMN attempts; \
+                 ALTER TABLE jobs DROP COLUMN lease_owner; \
+                 ALTER TABLE jobs DROP COLUMN lease_expires; \
+                 ALTER TABLE jobs DROP COLUMN retry_at; ALTER TABLE jobs DROP COLUMN last_error; \
                  PRAGMA user_version = 1;",
             )
             .unwrap();

@@ -935,3 +935,54 @@ async fn a_deployment_proves_with_its_own_keys_directory() {
     drop(router);
     service.shutdown().await;
 }
+
+/// A job whose attempts never finish (its provers died or hung on it, as a job that crashes
+/// the prover would make them) is dead-lettered, not tried for ever: the sender sees it failed
+/// with the reason, and the dead-letter counter moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_attempts_never_finish_is_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(dir.path());
+    let mut cfg = config(dir.path());
+    cfg.provers = 0;
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let t = unix_now();
+    let job_id = ask_for_a_letter(&router, &tokens, &service, t).await;
+    drop(router);
+    service.shutdown().await;
+    // Five provers claimed it in turn and vanished: each lease ran out unfinished.
+    {
+        let mut store = open_store(dir.path());
+        let start = unix_now() - 1_000;
+        for attempt in 0..letro_service::jobs::MAX_ATTEMPTS {
+            let at = start + 10 * u64::from(attempt);
+            let (claim, _) = store
+                .claim_job(&format!("vanished-{attempt}"), at, 1)
+                .unwrap()
+                .unwrap();
+            assert_eq!(claim.id, job_id);
+            assert_eq!(claim.attempt, attempt + 1);
+        }
+    }
+    let service = Service::start(config(dir.path())).unwrap();
+    let router = service.router();
+    let job = wait_for(&router, &tokens.sender, &job_id).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "proof_failed", "{job}");
+    let message = job["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("none of its 5 attempts finished") && message.contains("dead-lettered"),
+        "{message}"
+    );
+    assert!(job.get("bundle").is_none(), "{job}");
+    let (_, text) = call(&router, "GET", "/metrics", Some(&tokens.admin), None).await;
+    assert!(
+        text.as_str()
+            .unwrap()
+            .contains("letro_proof_jobs_total{state=\"dead\"} 1\n"),
+        "{text}"
+    );
+    drop(router);
+    service.shutdown().await;
+}

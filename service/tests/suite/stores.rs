@@ -8,10 +8,11 @@ use letro_service::store::{
     JobState, LogStore, NewEntry, PostgresStore, SqliteStore, Store, StoreError, StoredCheckpoint,
     StoredEvent, StoredNotice, StoredTimestamp, TokenRecord, POSTGRES_SCHEMA_VERSION,
 };
+use letro_service::store::{Claim, Retry};
 
 use crate::common::pg::{run_sql, PgDatabase};
 
-type Open<'a> = &'a dyn Fn() -> Box<dyn Store>;
+type Open<'a> = &'a (dyn Fn() -> Box<dyn Store> + Sync);
 
 /// One `#[test]` per backend for each check.
 macro_rules! on_both_backends {
@@ -47,6 +48,8 @@ on_both_backends!(
     mailbox_keeps_one_envelope_per_h_in_arrival_order,
     timestamps_one_per_tsa_and_body_in_arrival_order,
     notices_are_owed_once_and_finished,
+    job_claims_are_leased_fenced_retried_and_dead_lettered,
+    concurrent_provers_claim_each_job_once,
 );
 
 fn submitted(index: u64, h: u8) -> NewEntry {
@@ -285,6 +288,106 @@ fn jobs_are_a_durable_queue_with_callbacks(open: Open<'_>) {
     assert_eq!(s.unfinished_jobs().unwrap(), ["j2"]);
     assert_eq!(s.active_jobs_of("bank").unwrap(), 1);
     assert_eq!(s.pending_callbacks().unwrap(), ["j1", "j3"]);
+}
+
+fn job_claims_are_leased_fenced_retried_and_dead_lettered(open: Open<'_>) {
+    let mut s = open();
+    s.put_job(&job("j1", "bank")).unwrap();
+    s.put_job(&job("j2", "bank")).unwrap();
+    let (first, claimed) = s.claim_job("w1", 100, 60).unwrap().unwrap();
+    assert_eq!(
+        (first.id.as_str(), first.attempt, first.worker.as_str()),
+        ("j1", 1, "w1")
+    );
+    assert_eq!(
+        claimed.state,
+        JobState::Running,
+        "oldest first, now running"
+    );
+    let (second, _) = open().claim_job("w2", 100, 60).unwrap().unwrap();
+    assert_eq!((second.id.as_str(), second.attempt), ("j2", 1));
+    assert!(s.claim_job("w3", 160, 60).unwrap().is_none(), "leases last");
+    // w1's lease ran out (160 < 161): w3 claims j1 again, as its second attempt.
+    let (again, _) = s.claim_job("w3", 161, 60).unwrap().unwrap();
+    assert_eq!((again.id.as_str(), again.attempt), ("j1", 2));
+    let mut done = job("j1", "bank");
+    done.state = JobState::Done;
+    done.bundle = Some("bundle".into());
+    done.opening = Some("opening".into());
+    done.callback_state = Some("pending".into());
+    // The late prover's result is refused: its claim is not the current one.
+    assert!(!open().finish_job(&first, &done).unwrap());
+    assert_eq!(s.job("j1").unwrap().unwrap().state, JobState::Running);
+    assert!(s.finish_job(&again, &done).unwrap());
+    assert_eq!(s.job("j1").unwrap().unwrap(), done);
+    assert!(
+        !s.finish_job(&again, &done).unwrap(),
+        "a claim finishes once"
+    );
+    // A failed attempt is queued again from a later time; not claimable before it.
+    assert!(s.release_job(&second, Retry::At(300), "boom").unwrap());
+    assert!(!s.release_job(&second, Retry::At(300), "boom").unwrap());
+    assert_eq!(s.job("j2").unwrap().unwrap().state, JobState::Queued);
+    assert!(s.claim_job("w4", 299, 60).unwrap().is_none());
+    let (retry, _) = s.claim_job("w4", 300, 60).unwrap().unwrap();
+    assert_eq!((retry.id.as_str(), retry.attempt), ("j2", 2));
+    // Dead-lettered: the reason is its error, its callback is owed, it is finished.
+    assert!(s
+        .release_job(&retry, Retry::DeadLetter, "gave up after 2 attempts")
+        .unwrap());
+    let dead = s.job("j2").unwrap().unwrap();
+    assert_eq!(dead.state, JobState::Dead);
+    assert_eq!(
+        dead.error,
+        Some(("proof_failed".into(), "gave up after 2 attempts".into()))
+    );
+    assert_eq!(dead.callback_state.as_deref(), Some("pending"));
+    assert!(
+        s.claim_job("w4", 10_000, 60).unwrap().is_none(),
+        "done and dead stay"
+    );
+    assert_eq!(s.pending_callbacks().unwrap(), ["j1", "j2"]);
+    assert!(s.unfinished_jobs().unwrap().is_empty());
+    // A service that is its store's only prover queues its previous run's running jobs again.
+    s.put_job(&job("j3", "bank")).unwrap();
+    let (stale, _) = s.claim_job("old-run", 400, 60).unwrap().unwrap();
+    assert_eq!(open().requeue_running().unwrap(), 1);
+    assert!(!s.finish_job(&stale, &done).unwrap());
+    let (fresh, _) = s.claim_job("new-run", 401, 60).unwrap().unwrap();
+    assert_eq!((fresh.id.as_str(), fresh.attempt), ("j3", 2));
+    assert_eq!(s.unfinished_jobs().unwrap(), ["j3"]);
+}
+
+fn concurrent_provers_claim_each_job_once(open: Open<'_>) {
+    let mut s = open();
+    for i in 0..30 {
+        s.put_job(&job(&format!("job-{i:02}"), "bank")).unwrap();
+    }
+    let claimed: Vec<Claim> = std::thread::scope(|scope| {
+        let provers: Vec<_> = (0..3)
+            .map(|p| {
+                scope.spawn(move || {
+                    let mut store = open();
+                    let mut mine = Vec::new();
+                    while let Some((claim, _)) =
+                        store.claim_job(&format!("prover-{p}"), 100, 60).unwrap()
+                    {
+                        mine.push(claim);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        provers
+            .into_iter()
+            .flat_map(|p| p.join().unwrap())
+            .collect()
+    });
+    let mut ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
+    ids.sort_unstable();
+    let want: Vec<String> = (0..30).map(|i| format!("job-{i:02}")).collect();
+    assert_eq!(ids, want, "every job claimed exactly once");
+    assert!(claimed.iter().all(|c| c.attempt == 1));
 }
 
 fn entry(account: &str, key: u8, document: &str) -> DirectoryEntry {
