@@ -99,6 +99,11 @@ enum Command {
     /// Each setting comes from its flag, else its LETRO_* environment variable, else the
     /// --config file (TOML, keys as in service/README.md), else the default shown.
     Serve(Box<ServeArgs>),
+    /// Proves the proof jobs of a service whose store is PostgreSQL, from another process or
+    /// machine: claims due jobs under a lease, proves, verifies each bundle against the log's
+    /// key, and stores the result only under its claim. Stops on Ctrl-C or SIGTERM after the
+    /// jobs in hand.
+    ProverWorker(ProverWorkerArgs),
     /// API tokens in a data directory (stored only as hashes; a running service on it applies
     /// issues and revocations within a second).
     Token {
@@ -268,6 +273,32 @@ enum CircuitCommand {
     },
 }
 
+#[derive(Debug, clap::Args)]
+pub(crate) struct ProverWorkerArgs {
+    /// The service's PostgreSQL database (`postgres://` URL).
+    #[arg(long, env = "LETRO_DATABASE")]
+    pub(crate) database: String,
+    /// The log's verifier key, as `letro log key` prints it: every bundle is verified against
+    /// it before it is stored.
+    #[arg(long, env = "LETRO_LOG_VKEY")]
+    pub(crate) log_vkey: String,
+    /// The deployment's keys directory (as `letro serve --keys`) [default: the built-in keys].
+    #[arg(long, env = "LETRO_KEYS")]
+    pub(crate) keys: Option<PathBuf>,
+    /// Jobs proved at once.
+    #[arg(long, env = "LETRO_PROVERS", default_value_t = 1)]
+    pub(crate) provers: usize,
+    /// Threads of each prover's pool [default: cores / provers].
+    #[arg(long, env = "LETRO_PROVER_THREADS")]
+    pub(crate) prover_threads: Option<usize>,
+    /// This worker's name in its claims [default: worker-PID-RANDOM].
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Seconds a claim lasts; a job whose prover holds it longer is claimed again.
+    #[arg(long, default_value_t = letro_service::jobs::LEASE_SECONDS)]
+    pub(crate) lease_seconds: u64,
+}
+
 /// Where a service's store is: `--data DIR` (the SQLite database in it) or `--database URL`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct StoreArgs {
@@ -366,6 +397,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             "the demo is no longer a letro subcommand: it is the letro-demo binary",
         )
         .hint("run `cargo run --release --bin letro-demo` (or `letro-demo [--dir DIR]`)")),
+        Command::ProverWorker(a) => crate::serve::prover_worker(&a),
         Command::Serve(a) => {
             let flags = letro_service::settings::Settings {
                 data: a.data,

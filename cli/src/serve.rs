@@ -11,7 +11,7 @@ use letro_service::settings::{Settings, SettingsError};
 use letro_service::store::{PostgresStore, SqliteStore, Store, DATABASE_FILE};
 use letro_service::{ServeError, Service};
 
-use crate::commands::{CliError, StoreArgs, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE};
+use crate::commands::{CliError, ProverWorkerArgs, StoreArgs, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE};
 
 /// Runs the service until Ctrl-C or SIGTERM, with `flags` (flags and environment) over the
 /// settings file, if any, over the defaults.
@@ -150,6 +150,75 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
     eprintln!("shutting down: finishing requests in flight and publishing a last checkpoint");
+}
+
+/// `letro prover-worker`: proves a PostgreSQL store's jobs until Ctrl-C or SIGTERM.
+pub fn prover_worker(a: &ProverWorkerArgs) -> Result<(), CliError> {
+    if !letro_service::store::is_postgres_url(&a.database) {
+        return Err(CliError::new(
+            EXIT_USAGE,
+            "--database must be a postgres:// or postgresql:// URL",
+        )
+        .hint("prover workers share a service's PostgreSQL store; on SQLite the service proves"));
+    }
+    if a.provers == 0 || a.provers > 64 {
+        return Err(CliError::new(
+            EXIT_USAGE,
+            "--provers must be between 1 and 64",
+        ));
+    }
+    if a.lease_seconds == 0 || a.lease_seconds > 86_400 {
+        return Err(CliError::new(
+            EXIT_USAGE,
+            "--lease-seconds must be between 1 and 86400",
+        ));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = a
+        .prover_threads
+        .unwrap_or((cores / a.provers).max(1))
+        .clamp(1, 256);
+    let name = a.name.clone().unwrap_or_else(|| {
+        format!(
+            "worker-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        )
+    });
+    init_logging();
+    let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stopping.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(EXIT_FAILED, format!("cannot start the async runtime: {e}")))?;
+    std::thread::Builder::new()
+        .name("letro-signals".into())
+        .spawn(move || {
+            rt.block_on(shutdown_signal());
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+        .map_err(|e| CliError::new(EXIT_FAILED, format!("cannot wait for signals: {e}")))?;
+    let config = letro_service::jobs::WorkerConfig {
+        database: a.database.clone(),
+        log_vkey: a.log_vkey.clone(),
+        keys: a.keys.clone(),
+        provers: a.provers,
+        threads,
+        name: name.clone(),
+        lease: a.lease_seconds,
+    };
+    eprintln!(
+        "letro prover-worker {name}: {} prover(s) of {threads} thread(s), leases of {} s",
+        a.provers, a.lease_seconds
+    );
+    letro_service::jobs::run_worker(&config, stopping).map_err(|e| {
+        let code = match e {
+            letro_service::jobs::WorkerError::Keys(_) => EXIT_USAGE,
+            _ => EXIT_INPUT,
+        };
+        CliError::new(code, e)
+    })
 }
 
 /// Issues a token into the service's store and prints it once.

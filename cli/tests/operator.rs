@@ -326,6 +326,72 @@ fn serve_and_tokens_on_postgres() {
     let o = letro(&["token", "revoke", "--database", &db.url, &id]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     served.until(&token, 401);
+    // A prover worker on the same database runs until SIGTERM, then stops cleanly.
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_letro"))
+        .args([
+            "prover-worker",
+            "--database",
+            &db.url,
+            "--log-vkey",
+            &served.vkey,
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "the worker stopped by itself"
+    );
+    let term = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let out = worker.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("letro prover-worker"),
+        "{}",
+        text(&out.stderr)
+    );
+    for (args, code, says) in [
+        (
+            vec![
+                "--database",
+                "mysql://db/x",
+                "--log-vkey",
+                served.vkey.as_str(),
+            ],
+            2,
+            "postgres://",
+        ),
+        (
+            vec!["--database", db.url.as_str(), "--log-vkey", "not a key"],
+            2,
+            "the log's verifier key",
+        ),
+        (
+            vec![
+                "--database",
+                db.url.as_str(),
+                "--log-vkey",
+                served.vkey.as_str(),
+                "--provers",
+                "0",
+            ],
+            2,
+            "--provers",
+        ),
+    ] {
+        let o = letro(&[&["prover-worker"][..], &args[..]].concat());
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains(says),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
     served.stop();
     // Bad database URLs are refused with what is wrong.
     let o = letro(&["token", "list", "--database", "mysql://db/letro"]);

@@ -151,25 +151,35 @@ pub fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String
 /// Where finished jobs with a callback are handed over.
 #[derive(Debug, Clone)]
 pub struct Notifier {
-    tx: mpsc::UnboundedSender<String>,
+    tx: Option<mpsc::UnboundedSender<String>>,
 }
 
 impl Notifier {
+    /// A notifier that sends nothing itself: a prover worker beside no service leaves its
+    /// finished jobs' notices pending in the store, where the service's sweep finds them.
+    pub fn none() -> Self {
+        Self { tx: None }
+    }
+
     /// Queues the notice for a finished job.
     pub fn push(&self, job_id: String) {
-        if self.tx.send(job_id).is_err() {
+        let Some(tx) = &self.tx else { return };
+        if tx.send(job_id).is_err() {
             tracing::warn!("callback sender stopped; the notice stays pending until restart");
         }
     }
 }
 
 /// Starts the task that delivers notices, with delays `backoff`, 5·`backoff`, 25·`backoff`
-/// between attempts, and queues the stored pending ones. Must be called inside a tokio
-/// runtime.
+/// between attempts, and queues the stored pending ones. With `sweep`, it also reads the
+/// store's pending notices at that interval: jobs finished by provers of other processes
+/// (`letro prover-worker`). A job is notified by one delivery at a time. Must be called inside
+/// a tokio runtime.
 pub fn start(
     store: SharedStore,
     backoff: Duration,
     http: reqwest::Client,
+    sweep: Option<Duration>,
 ) -> Result<(Notifier, tokio::task::JoinHandle<()>), crate::store::StoreError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let pending = match store.lock() {
@@ -179,21 +189,71 @@ pub fn start(
     for id in pending {
         let _ = tx.send(id);
     }
+    let sweeper = sweep.map(|every| {
+        let (store, tx) = (store.clone(), tx.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let st = store.clone();
+                let pending = tokio::task::spawn_blocking(move || match st.lock() {
+                    Ok(s) => s.pending_callbacks().map_err(|e| e.to_string()),
+                    Err(_) => Err("job store lock poisoned".to_owned()),
+                })
+                .await;
+                match pending {
+                    Ok(Ok(ids)) => {
+                        for id in ids {
+                            if tx.send(id).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "reading pending callbacks failed"),
+                    Err(e) => tracing::error!(error = %e, "reading pending callbacks failed"),
+                }
+            }
+        })
+    });
     let handle = tokio::spawn(async move {
+        // The sweeper stops with this task, also when it is aborted.
+        let _sweeper = sweeper.map(AbortOnDrop);
         let limit = Arc::new(Semaphore::new(CONCURRENCY));
+        let in_flight = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
         while let Some(id) = rx.recv().await {
+            let fresh = match in_flight.lock() {
+                Ok(mut set) => set.insert(id.clone()),
+                Err(_) => return,
+            };
+            if !fresh {
+                continue;
+            }
             let Ok(permit) = limit.clone().acquire_owned().await else {
                 return;
             };
             let store = store.clone();
             let http = http.clone();
+            let in_flight = in_flight.clone();
             tokio::spawn(async move {
                 deliver_job(&store, &id, backoff, &http).await;
+                if let Ok(mut set) = in_flight.lock() {
+                    set.remove(&id);
+                }
                 drop(permit);
             });
         }
     });
-    Ok((Notifier { tx }, handle))
+    Ok((Notifier { tx: Some(tx) }, handle))
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn deliver_job(store: &SharedStore, id: &str, backoff: Duration, http: &reqwest::Client) {

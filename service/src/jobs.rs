@@ -142,6 +142,11 @@ pub struct Pool {
 struct Worker {
     /// Who claims: this process and thread.
     name: String,
+    /// How long a claim lasts, seconds.
+    lease: u64,
+    /// Whether the log view is read from the store before each job (a worker beside no
+    /// service), rather than kept current by the service's log writer.
+    refresh_view: bool,
     store: SharedStore,
     view: Arc<RwLock<LogView>>,
     prover: Arc<OnceLock<Prover>>,
@@ -175,6 +180,8 @@ impl Pool {
         for n in 0..size.provers {
             let worker = Worker {
                 name: format!("service-{}/prover-{n}", std::process::id()),
+                lease: LEASE_SECONDS,
+                refresh_view: false,
                 store: store.clone(),
                 view: view.clone(),
                 prover: prover.clone(),
@@ -207,6 +214,105 @@ impl Pool {
         })
         .await;
     }
+}
+
+/// A prover worker beside no service (`letro prover-worker`): it claims the jobs of a
+/// PostgreSQL store like a service's provers do, reads the log's leaves and latest checkpoint
+/// from the store, and verifies each bundle against the log's verifier key before storing it.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The store's `postgres://` URL.
+    pub database: String,
+    /// The log's verifier key (C2SP vkey line, as `letro log key` prints it): bundles are
+    /// verified against it.
+    pub log_vkey: String,
+    /// The deployment's keys directory; `None`: the built-in keys.
+    pub keys: Option<std::path::PathBuf>,
+    /// Prover threads (jobs proved at once).
+    pub provers: usize,
+    /// Threads of each prover's pool.
+    pub threads: usize,
+    /// This worker's name in the claims it takes (unique per process).
+    pub name: String,
+    /// How long a claim lasts, seconds: another prover claims the job again after it.
+    pub lease: u64,
+}
+
+/// Why a prover worker could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The log's verifier key or the keys directory is not usable.
+    #[error("{0}")]
+    Keys(String),
+    /// A thread could not start.
+    #[error("cannot start a prover thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Runs a prover worker until `stopping` is set, then lets each prover finish its job.
+pub fn run_worker(config: &WorkerConfig, stopping: Arc<AtomicBool>) -> Result<(), WorkerError> {
+    let key = letro_log::note::VerifierKey::parse(&config.log_vkey)
+        .map_err(|e| WorkerError::Keys(format!("the log's verifier key: {e}")))?;
+    let mut verifier =
+        Verifier::new(vec![key]).map_err(|e| WorkerError::Keys(format!("the verifier: {e}")))?;
+    if let Some(dir) = &config.keys {
+        let fail = |e: &dyn std::fmt::Display| WorkerError::Keys(format!("{}: {e}", dir.display()));
+        letro_prover::keys::read_manifest(dir).map_err(|e| fail(&e))?;
+        verifier.add_key(letro_verifier::PinnedKey::from_keys_dir(dir).map_err(|e| fail(&e))?);
+    }
+    let store: SharedStore = Arc::new(Mutex::new(crate::store::PostgresStore::open(
+        &config.database,
+    )?));
+    let view = Arc::new(RwLock::new(LogView {
+        log: letro_core::log::DeliveryLog::new(),
+        checkpoint: None,
+    }));
+    // Nobody waits on this worker's channel: new jobs are found by polling.
+    let (_doorbell, rx) = std::sync::mpsc::channel::<String>();
+    let rx = Arc::new(Mutex::new(rx));
+    let prover = Arc::new(OnceLock::new());
+    let verifier = Arc::new(verifier);
+    let metrics = Arc::new(crate::metrics::Metrics::new([]));
+    let keys: Option<Arc<std::path::Path>> = config.keys.as_deref().map(Arc::from);
+    let mut threads = Vec::with_capacity(config.provers);
+    for n in 0..config.provers.max(1) {
+        let store = if n == 0 {
+            store.clone()
+        } else {
+            let own: SharedStore = Arc::new(Mutex::new(crate::store::PostgresStore::open(
+                &config.database,
+            )?));
+            own
+        };
+        let worker = Worker {
+            name: format!("{}/prover-{n}", config.name),
+            lease: config.lease,
+            refresh_view: true,
+            store,
+            view: view.clone(),
+            prover: prover.clone(),
+            verifier: verifier.clone(),
+            stopping: stopping.clone(),
+            metrics: metrics.clone(),
+            callbacks: crate::callback::Notifier::none(),
+            threads: config.threads,
+            keys: keys.clone(),
+        };
+        let rx = rx.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("letro-prover-{n}"))
+            .spawn(move || worker.run(&rx))
+            .map_err(WorkerError::Thread)?;
+        threads.push(handle);
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
 }
 
 /// The prover of the keys directory `keys` (its hashes checked against its manifest), or of
@@ -263,7 +369,7 @@ impl Worker {
             .store
             .lock()
             .map_err(|_| JobError::Poisoned)?
-            .claim_job(&self.name, now, LEASE_SECONDS)?)
+            .claim_job(&self.name, now, self.lease)?)
     }
 
     fn process(&self, claim: Claim, job: JobRecord) {
@@ -378,8 +484,49 @@ impl Worker {
         Ok(self.prover.get_or_init(|| loaded))
     }
 
+    /// Brings the log view to the store's latest checkpoint: the tree of the stored leaves.
+    fn refresh(&self) -> Result<(), JobError> {
+        let Some(checkpoint) = self
+            .store
+            .lock()
+            .map_err(|_| JobError::Poisoned)?
+            .latest_checkpoint()?
+        else {
+            return Ok(());
+        };
+        let current = self
+            .view
+            .read()
+            .map_err(|_| JobError::Poisoned)?
+            .checkpoint
+            .as_ref()
+            .map(|c| c.size);
+        if current == Some(checkpoint.size) {
+            return Ok(());
+        }
+        let leaves = self
+            .store
+            .lock()
+            .map_err(|_| JobError::Poisoned)?
+            .leaves()?;
+        let leaves = leaves
+            .iter()
+            .map(|l| letro_core::field::fr_from_be_bytes(&l.leaf))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| JobError::Witness(format!("stored leaf: {e}")))?;
+        let log = letro_core::log::DeliveryLog::restore(&leaves, checkpoint.size)
+            .map_err(|e| JobError::Witness(e.to_string()))?;
+        let mut view = self.view.write().map_err(|_| JobError::Poisoned)?;
+        view.log = log;
+        view.checkpoint = Some(checkpoint);
+        Ok(())
+    }
+
     /// Builds the delivery record, proves, and verifies bundle and opening.
     fn prove(&self, job: &JobRecord) -> Result<(String, String), JobError> {
+        if self.refresh_view {
+            self.refresh()?;
+        }
         let record = self.record(job)?;
         let prover = self.prover()?;
         let (bundle, opening) = prover.prove_record(

@@ -164,6 +164,10 @@ pub struct Config {
 /// held at `info`, where it logs none.
 pub const LOG_DIRECTIVES: &[&str] = &["tokio_postgres=info"];
 
+/// How often a service on PostgreSQL reads the store for job callbacks still pending (jobs
+/// finished by `letro prover-worker` processes).
+pub const CALLBACK_SWEEP: Duration = Duration::from_secs(2);
+
 /// The default evidence policy identifier: Letro's registered-delivery evidence, version 1
 /// (SPEC §5.12). A deployment that publishes its own policy names it here.
 pub const DEFAULT_EVIDENCE_POLICY: &str = "urn:letro:evidence-policy:registered-delivery:v1";
@@ -494,8 +498,15 @@ impl Service {
             config.callback_backoff,
             callback_http.clone(),
         )?;
-        let (callbacks, notifier) =
-            callback::start(job_store.clone(), config.callback_backoff, callback_http)?;
+        // On PostgreSQL, provers of other processes finish jobs too: their notices are found
+        // by reading the store.
+        let sweep = config.database.as_ref().map(|_| CALLBACK_SWEEP);
+        let (callbacks, notifier) = callback::start(
+            job_store.clone(),
+            config.callback_backoff,
+            callback_http,
+            sweep,
+        )?;
         let threads = if config.prover_threads == 0 {
             let cores = std::thread::available_parallelism().map_or(1, usize::from);
             (cores / config.provers.max(1)).max(1)

@@ -212,6 +212,25 @@ CREATE INDEX jobs_by_state ON jobs (state, seq);
 /// libpq key-value string).
 pub struct PostgresStore {
     inner: RefCell<Connection>,
+    /// Whether this connection holds the sequencer lock (released when the store is dropped).
+    sequencer: bool,
+}
+
+/// How long [`PostgresStore::lock_sequencer`] tries before it refuses.
+pub const SEQUENCER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // Released at once, so that the next start need not wait for the server to see the
+        // connection close (a killed process's lock goes when its connection does).
+        if self.sequencer {
+            let c = self.inner.get_mut();
+            let _ = block_on(
+                c.client
+                    .execute("SELECT pg_advisory_unlock($1)", &[&SEQUENCER_LOCK]),
+            );
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -353,6 +372,7 @@ impl PostgresStore {
                 client,
                 statements: HashMap::new(),
             }),
+            sequencer: false,
         })
     }
 
@@ -386,16 +406,27 @@ impl PostgresStore {
     /// closes (when the process exits, is killed, or drops the store). Exactly one service
     /// sequences, integrates and signs the log of a database; another one started on it is
     /// refused with [`StoreError::SequencerBusy`].
+    ///
+    /// A service that just stopped may still be closing its connection: the lock is tried for
+    /// up to [`SEQUENCER_WAIT`] before the start is refused.
     pub fn lock_sequencer(&mut self) -> Result<(), StoreError> {
-        let row = self
-            .inner
-            .get_mut()
-            .query_opt("SELECT pg_try_advisory_lock($1)", &[&SEQUENCER_LOCK])?
-            .ok_or_else(|| StoreError::Corrupt("pg_try_advisory_lock returned no row".into()))?;
-        if row.try_get::<_, bool>(0)? {
-            Ok(())
-        } else {
-            Err(StoreError::SequencerBusy)
+        let deadline = std::time::Instant::now() + SEQUENCER_WAIT;
+        loop {
+            let row = self
+                .inner
+                .get_mut()
+                .query_opt("SELECT pg_try_advisory_lock($1)", &[&SEQUENCER_LOCK])?
+                .ok_or_else(|| {
+                    StoreError::Corrupt("pg_try_advisory_lock returned no row".into())
+                })?;
+            if row.try_get::<_, bool>(0)? {
+                self.sequencer = true;
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(StoreError::SequencerBusy);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
 
@@ -496,6 +527,11 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// An owned statement parameter, for statements sent together ([`LogStore::append`]).
+fn owned<T: ToSql + Sync + Send + 'static>(v: T) -> Box<dyn ToSql + Sync + Send> {
+    Box::new(v)
 }
 
 fn to_u64(v: i64) -> Result<u64, StoreError> {
@@ -624,31 +660,47 @@ impl LogStore for PostgresStore {
                 to_i64(e.logged_at)?,
             ));
         }
+        let submitted = |e: &NewEntry| matches!(e.event, StoredEvent::Submitted { .. });
+        let delivered = |e: &NewEntry| matches!(e.event, StoredEvent::Delivered { .. });
+        let closes = |e: &NewEntry| {
+            matches!(
+                e.event,
+                StoredEvent::Delivered { .. }
+                    | StoredEvent::Refused { .. }
+                    | StoredEvent::Expired { .. }
+            )
+        };
         block_on(async {
             let tx = c.client.transaction().await?;
+            // Every statement of the batch is sent without waiting for the previous answer
+            // (tokio-postgres pipelines futures polled together), in this order, and the
+            // transaction fails as a whole if one does: one round trip per batch, not per row.
+            let mut statements = Vec::with_capacity(rows.len() * 4);
             for (e, idx, json, secret, logged_at) in &rows {
-                let h = &e.ciphertext_hash[..];
-                tx.execute(
+                let h = || owned(e.ciphertext_hash.to_vec());
+                statements.push(tx.execute_raw(
                     &leaf,
-                    &[idx, &e.event.kind(), &&e.leaf[..], json, &&secret[..]],
-                )
-                .await?;
-                tx.execute(&by_h, &[idx, &h]).await?;
-                match e.event {
-                    StoredEvent::Submitted { .. } => {
-                        tx.execute(&sub, &[&h, idx]).await?;
-                        tx.execute(&open, &[&h, logged_at]).await?;
-                    }
-                    StoredEvent::Delivered { .. } => {
-                        tx.execute(&rec, &[&h, idx]).await?;
-                        tx.execute(&close, &[&h]).await?;
-                    }
-                    StoredEvent::Refused { .. } | StoredEvent::Expired { .. } => {
-                        tx.execute(&close, &[&h]).await?;
-                    }
-                    StoredEvent::Rejected { .. } | StoredEvent::Available { .. } => {}
+                    vec![
+                        owned(*idx),
+                        owned(e.event.kind()),
+                        owned(e.leaf.to_vec()),
+                        owned(json.clone()),
+                        owned(secret.to_vec()),
+                    ],
+                ));
+                statements.push(tx.execute_raw(&by_h, vec![owned(*idx), h()]));
+                if submitted(e) {
+                    statements.push(tx.execute_raw(&sub, vec![h(), owned(*idx)]));
+                    statements.push(tx.execute_raw(&open, vec![h(), owned(*logged_at)]));
+                }
+                if delivered(e) {
+                    statements.push(tx.execute_raw(&rec, vec![h(), owned(*idx)]));
+                }
+                if closes(e) {
+                    statements.push(tx.execute_raw(&close, vec![h()]));
                 }
             }
+            futures_util::future::try_join_all(statements).await?;
             tx.commit().await
         })?;
         Ok(())

@@ -227,3 +227,26 @@ pub fn dump(url: &str) -> Vec<(String, Vec<u8>)> {
     .join()
     .unwrap()
 }
+
+/// The one `bigint` that `sql` selects from the database at `url`.
+pub fn query_one_i64(url: &str, sql: &str) -> i64 {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            let driver = tokio::spawn(connection);
+            let value: i64 = client.query_one(&sql, &[]).await.unwrap().get(0);
+            drop(client);
+            let _ = driver.await;
+            value
+        })
+    })
+    .join()
+    .unwrap()
+}

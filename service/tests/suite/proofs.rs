@@ -986,3 +986,109 @@ async fn a_job_whose_attempts_never_finish_is_dead_lettered() {
     drop(router);
     service.shutdown().await;
 }
+
+/// `letro prover-worker` (`jobs::run_worker`) proves the jobs of a service on PostgreSQL that
+/// has no provers of its own, from the store alone. A worker that pins another log key cannot
+/// verify what it proves and stores nothing: its attempt is queued again, and a worker with the
+/// right key proves the job. The service finds the finished job in the store and sends its
+/// callback notice once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prover_workers_prove_a_postgres_services_jobs_and_verify_them_first() {
+    use letro_service::jobs::{run_worker, WorkerConfig};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = pg::PgDatabase::create();
+    let tokens =
+        issue_tokens_into(&mut letro_service::store::PostgresStore::open(&db.url).unwrap());
+    let (hooks, mut notices) = callback_receiver(StatusCode::NO_CONTENT).await;
+    let mut cfg = sqlite_config(dir.path());
+    cfg.database = Some(db.url.clone());
+    cfg.provers = 0;
+    cfg.callback_hosts = vec![hooks.clone()];
+    cfg.callback_backoff = Duration::from_millis(10);
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let t = unix_now();
+    deliver(&router, &tokens, b"attest", t).await;
+    service.state().publish().await.unwrap();
+    let (st, v) =
+        ask_with_callback(&router, &tokens.sender, t, format!("http://{hooks}/notify")).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let job_id = v["job_id"].as_str().unwrap().to_owned();
+    let worker = |name: &str, log_vkey: String| {
+        let config = WorkerConfig {
+            database: db.url.clone(),
+            log_vkey,
+            keys: None,
+            provers: 1,
+            threads: 2,
+            name: name.to_owned(),
+            lease: 60,
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        (stop, std::thread::spawn(move || run_worker(&config, flag)))
+    };
+
+    // Another log's key: the bundle does not verify, so the attempt fails and is retried.
+    let other = tempfile::tempdir().unwrap();
+    let wrong = letro_service::keys::load_or_create(other.path(), ORIGIN)
+        .unwrap()
+        .verifier_key()
+        .to_string();
+    let (stop, handle) = worker("wrong-key", wrong);
+    let mut retried = false;
+    for _ in 0..600 {
+        let (_, v) = call(
+            &router,
+            "GET",
+            &format!("/v1/proofs/{job_id}"),
+            Some(&tokens.sender),
+            None,
+        )
+        .await;
+        assert_ne!(
+            v["state"], "done",
+            "a bundle that does not verify was stored: {v}"
+        );
+        if v["state"] == "queued" && attempts(&db.url, &job_id) == 1 {
+            retried = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(retried, "the wrong key's attempt was not queued again");
+    stop.store(true, Ordering::SeqCst);
+    handle.join().unwrap().unwrap();
+
+    let (stop, handle) = worker("right-key", service.log_vkey().to_owned());
+    let job = wait_for(&router, &tokens.sender, &job_id).await;
+    check_done(dir.path(), &job, b"attest", t);
+    stop.store(true, Ordering::SeqCst);
+    handle.join().unwrap().unwrap();
+    let notice = tokio::time::timeout(Duration::from_secs(30), notices.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice, json!({"job_id": job_id, "state": "done"}));
+    assert_eq!(
+        callback_state(&router, &tokens.sender, &job_id, "delivered").await,
+        "delivered"
+    );
+    // Once: later sweeps find nothing pending.
+    let again = tokio::time::timeout(letro_service::CALLBACK_SWEEP * 2, notices.recv()).await;
+    assert!(again.is_err(), "a second notice: {again:?}");
+    drop(router);
+    service.shutdown().await;
+}
+
+/// The attempts a job has had, read from the database.
+fn attempts(url: &str, job_id: &str) -> u32 {
+    let dumped = pg::query_one_i64(
+        url,
+        &format!("SELECT attempts::bigint FROM jobs WHERE id = '{job_id}'"),
+    );
+    u32::try_from(dumped).unwrap()
+}
