@@ -1092,3 +1092,129 @@ fn attempts(url: &str, job_id: &str) -> u32 {
     );
     u32::try_from(dumped).unwrap()
 }
+
+/// The prover-worker process of [`a_worker_killed_mid_job_loses_no_job`], which starts it.
+#[test]
+#[ignore = "the worker process of a_worker_killed_mid_job_loses_no_job, which starts it"]
+fn worker_child() {
+    use letro_service::jobs::{run_worker, WorkerConfig};
+    let Ok(database) = std::env::var("LETRO_TEST_WORKER_DATABASE") else {
+        return;
+    };
+    let config = WorkerConfig {
+        database,
+        log_vkey: std::env::var("LETRO_TEST_WORKER_VKEY").unwrap(),
+        keys: None,
+        provers: 1,
+        threads: 1,
+        name: "doomed".into(),
+        lease: 2,
+    };
+    run_worker(&config, std::sync::Arc::default()).unwrap();
+}
+
+/// A prover-worker process killed with SIGKILL while it proves: its job stays leased to it until
+/// the lease runs out, then another worker claims it again (a second attempt) and proves it.
+/// No job is lost, each ends done once, and every bundle verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_job_loses_no_job() {
+    use letro_service::jobs::{run_worker, WorkerConfig};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = pg::PgDatabase::create();
+    let tokens =
+        issue_tokens_into(&mut letro_service::store::PostgresStore::open(&db.url).unwrap());
+    let mut cfg = sqlite_config(dir.path());
+    cfg.database = Some(db.url.clone());
+    cfg.provers = 0;
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let t = unix_now();
+    let mut jobs = vec![ask_for_a_letter(&router, &tokens, &service, t).await];
+    for _ in 0..5 {
+        let (st, v) = call(
+            &router,
+            "POST",
+            "/v1/proofs",
+            Some(&tokens.sender),
+            Some(window(b"letter", t - 60, t + 60)),
+        )
+        .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+        jobs.push(v["job_id"].as_str().unwrap().to_owned());
+    }
+    let held = "SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE 'doomed%'";
+    // Kill the worker as soon as it holds a job; should the job finish in between, again.
+    let mut killed_mid_job = false;
+    for _ in 0..3 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "proofs::worker_child",
+                "--nocapture",
+            ])
+            .env("LETRO_TEST_WORKER_DATABASE", &db.url)
+            .env("LETRO_TEST_WORKER_VKEY", service.log_vkey())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..3000 {
+            if pg::query_one_i64(&db.url, held) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if pg::query_one_i64(&db.url, held) == 1 {
+            killed_mid_job = true;
+            break;
+        }
+    }
+    assert!(
+        killed_mid_job,
+        "the worker was never killed while it held a job"
+    );
+    let orphan = pg::query_one_i64(
+        &db.url,
+        "SELECT seq FROM jobs WHERE state = 'running' AND lease_owner LIKE 'doomed%'",
+    );
+
+    let config = WorkerConfig {
+        database: db.url.clone(),
+        log_vkey: service.log_vkey().to_owned(),
+        keys: None,
+        provers: 1,
+        threads: 2,
+        name: "survivor".into(),
+        lease: 2,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let survivor = std::thread::spawn(move || run_worker(&config, flag));
+    for job_id in &jobs {
+        let job = wait_for(&router, &tokens.sender, job_id).await;
+        check_done(dir.path(), &job, b"letter", t);
+    }
+    stop.store(true, Ordering::SeqCst);
+    survivor.join().unwrap().unwrap();
+    assert_eq!(
+        pg::query_one_i64(&db.url, "SELECT count(*) FROM jobs WHERE state = 'done'"),
+        6,
+        "every job done, none lost"
+    );
+    assert_eq!(
+        pg::query_one_i64(
+            &db.url,
+            &format!("SELECT attempts::bigint FROM jobs WHERE seq = {orphan}")
+        ),
+        2,
+        "the killed worker's job was claimed again after its lease ran out"
+    );
+    drop(router);
+    service.shutdown().await;
+}
