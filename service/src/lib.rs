@@ -7,7 +7,8 @@
 //!
 //! - [`build_router`] is the HTTP API; [`serve`] runs it on a listener until a shutdown future
 //!   completes; [`Service::start`] opens the store and key and starts the log writer.
-//! - [`store::Store`] is the storage interface ([`store::SqliteStore`] now, PostgreSQL later).
+//! - [`store::Store`] is the storage interface: [`store::SqliteStore`] (the default) and
+//!   [`store::PostgresStore`] ([`Config::database`]).
 //! - Access rules: `service/ACCESS.md`.
 //! - `GET /metrics` (admin token) is Prometheus text from the counters in [`metrics`]: requests
 //!   by route template and status, refused receipts by reason, proof jobs queued, done and

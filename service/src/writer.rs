@@ -333,8 +333,25 @@ impl<S: LogStore> Writer<S> {
                 return;
             }
         };
-        // Each delivery's events, stored and of this batch, in log order.
-        let mut deliveries: HashMap<[u8; 32], Vec<(u64, StoredEvent)>> = HashMap::new();
+        // Each delivery's events, stored and of this batch, in log order: the stored ones read
+        // for the whole batch at once (one round trip on PostgreSQL).
+        let wanted: Vec<[u8; 32]> = {
+            let mut hs: Vec<[u8; 32]> = appends.iter().map(|p| p.h).collect();
+            hs.sort_unstable();
+            hs.dedup();
+            hs
+        };
+        let mut deliveries: HashMap<[u8; 32], Vec<(u64, StoredEvent)>> =
+            match self.store.deliveries(&wanted) {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::error!(error = %e, "store lookup failed");
+                    for p in appends {
+                        let _ = p.reply.send(Err(AppendError::Internal));
+                    }
+                    return;
+                }
+            };
         let mut new_entries: Vec<NewEntry> = Vec::new();
         let mut new_leaves: Vec<Fr> = Vec::new();
         let mut done: Vec<(Reply, Result<Appended, AppendError>)> = Vec::new();
@@ -349,17 +366,7 @@ impl<S: LogStore> Writer<S> {
             reply,
         } in appends
         {
-            let events = match deliveries.entry(h) {
-                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => match self.store.delivery(&h) {
-                    Ok(events) => v.insert(events),
-                    Err(e) => {
-                        tracing::error!(error = %e, "store lookup failed");
-                        done.push((reply, Err(AppendError::Internal)));
-                        continue;
-                    }
-                },
-            };
+            let events = deliveries.entry(h).or_default();
             match admit(events, &event) {
                 Admission::Repeat(index) if index >= base => {
                     // Same as an entry of this batch: answered once that entry is committed.

@@ -92,6 +92,25 @@ enum Mode {
         #[arg(long, default_value_t = 1)]
         runs: usize,
     },
+    /// Proof jobs per second of a service on PostgreSQL proved by 1, 2, 4 ... `letro
+    /// prover-worker` processes (a fresh database per measurement).
+    Workers {
+        /// Admin URL of the PostgreSQL server (a role that may create databases).
+        #[arg(long, value_name = "ADMIN_URL")]
+        postgres: String,
+        /// The `letro` binary whose `prover-worker` is measured.
+        #[arg(long)]
+        letro: std::path::PathBuf,
+        /// Proof jobs per measurement.
+        #[arg(long, short, default_value_t = 12)]
+        k: usize,
+        /// Worker process counts, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+        counts: Vec<usize>,
+        /// Runs; the table shows medians.
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+    },
     /// Time the parts of the receipt path one by one.
     Profile {
         /// Receipts to time.
@@ -155,6 +174,13 @@ fn main() -> Result<()> {
     match cli.mode {
         Mode::Receipts(args) => receipts_mode(&args),
         Mode::Proofs { k, runs } => proofs_mode(k, runs),
+        Mode::Workers {
+            postgres,
+            letro,
+            k,
+            counts,
+            runs,
+        } => workers_mode(&postgres, &letro, k, &counts, runs),
         Mode::Profile { n, concurrency } => profile_mode(n, concurrency),
     }
 }
@@ -215,6 +241,15 @@ fn machine_note() -> String {
         loadavg(),
         cpu_scaling()
     )
+}
+
+/// A multi-threaded tokio runtime of `threads` workers named `name`.
+fn runtime(threads: usize, name: &str) -> Result<Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()?)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -780,16 +815,8 @@ fn receipts_mode(args: &ReceiptsArgs) -> Result<()> {
     } = *args;
     let (socket, in_process) = (!args.in_process_only, !args.socket_only);
     let postgres = args.postgres.as_deref();
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(server_threads)
-        .thread_name("service")
-        .enable_all()
-        .build()?;
-    let client = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(client_threads)
-        .thread_name("loadgen-client")
-        .enable_all()
-        .build()?;
+    let server = runtime(server_threads, "service")?;
+    let client = runtime(client_threads, "loadgen-client")?;
     let mut variants = Vec::new();
     if socket {
         variants.push("socket");
@@ -1025,13 +1052,41 @@ fn service_proofs(
         c.checkpoint_interval = Duration::from_secs(3600);
         c.max_jobs_per_sender = (k + 1) as u64;
     })?;
-    let t = unix_now();
     let tag = 1_000_000 + run * 10 + provers;
+    let outcome = timed_jobs(client, &running, k, tag);
+    running.shutdown(server)?;
+    let (wall, failed, warm) = outcome?;
+    eprintln!(
+        "  (service with {provers} prover(s) x {threads} thread(s): first job, with loading the prover, {:.2} s)",
+        secs(warm)
+    );
+    Ok(ProofRun {
+        key: if provers == 1 {
+            "service-wide"
+        } else {
+            "service-narrow"
+        },
+        label: format!("service, provers = {provers}, prover_threads = {threads}"),
+        per_sec: k as f64 / secs(wall),
+        wall,
+        failed,
+    })
+}
+
+/// Logs `k + 1` deliveries, publishes, proves the first (the warm-up: loading the prover),
+/// then asks for `k` proofs at once: (their wall time, how many failed, the warm-up's time).
+fn timed_jobs(
+    client: &Runtime,
+    running: &Running,
+    k: usize,
+    tag: usize,
+) -> Result<(Duration, usize, Duration)> {
+    let t = unix_now();
     let receipts = sign_receipts(tag, k + 1, t);
     let relay = api_client(running.addr, &running.tokens.relay)?;
     let sender = relay.with_token(&running.tokens.sender);
     let state = running.service.state().clone();
-    let outcome = client.block_on(async move {
+    client.block_on(async move {
         for r in &receipts {
             let logged = relay.submit(&submission(&r.h, "bank")).await?;
             if !logged.fresh {
@@ -1065,20 +1120,61 @@ fn service_proofs(
         }
         let failed = wait_jobs(&sender, ids).await?;
         Ok((start.elapsed(), failed, warm))
-    });
+    })
+}
+
+/// `k` proof jobs of a service on PostgreSQL with no provers of its own, proved by `count`
+/// `letro prover-worker` processes.
+fn worker_proofs(
+    server: &Runtime,
+    client: &Runtime,
+    run: usize,
+    k: usize,
+    count: usize,
+    admin: &str,
+    letro: &std::path::Path,
+) -> Result<ProofRun> {
+    let database = Database::create(admin)?;
+    let running = start_service(server, Some(&database.url), |c| {
+        c.provers = 0;
+        c.checkpoint_interval = Duration::from_secs(3600);
+        c.max_jobs_per_sender = (k + 1) as u64;
+    })?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = (cores / count).max(1);
+    let mut workers = Vec::with_capacity(count);
+    for n in 0..count {
+        workers.push(
+            std::process::Command::new(letro)
+                .args([
+                    "prover-worker",
+                    "--database",
+                    &database.url,
+                    "--log-vkey",
+                    running.service.log_vkey(),
+                    "--prover-threads",
+                    &threads.to_string(),
+                    "--name",
+                    &format!("loadgen-{n}"),
+                ])
+                .stderr(std::process::Stdio::null())
+                .spawn()?,
+        );
+    }
+    let outcome = timed_jobs(client, &running, k, 2_000_000 + run * 10 + count);
+    for mut w in workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
     running.shutdown(server)?;
     let (wall, failed, warm) = outcome?;
     eprintln!(
-        "  (service with {provers} prover(s) x {threads} thread(s): first job, with loading the prover, {:.2} s)",
+        "  ({count} worker process(es) x {threads} thread(s): first job, with starting and loading, {:.2} s)",
         secs(warm)
     );
     Ok(ProofRun {
-        key: if provers == 1 {
-            "service-wide"
-        } else {
-            "service-narrow"
-        },
-        label: format!("service, provers = {provers}, prover_threads = {threads}"),
+        key: "workers",
+        label: format!("PostgreSQL, {count} prover-worker process(es) x {threads} thread(s)"),
         per_sec: k as f64 / secs(wall),
         wall,
         failed,
@@ -1107,18 +1203,52 @@ async fn wait_jobs(sender: &letro_api_client::Client, ids: Vec<String>) -> Resul
     Ok(failed)
 }
 
+fn workers_mode(
+    admin: &str,
+    letro: &std::path::Path,
+    k: usize,
+    counts: &[usize],
+    runs: usize,
+) -> Result<()> {
+    let server = runtime(2, "service")?;
+    let client = runtime(1, "loadgen-client")?;
+    let mut per_count: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for run in 0..runs {
+        eprintln!("run {}: {}", run + 1, machine_note());
+        for &count in counts {
+            let r = worker_proofs(&server, &client, run, k, count, admin, letro)?;
+            eprintln!(
+                "  {:<60} {k} proofs in {:>6.2} s = {:.3}/s{}",
+                r.label,
+                secs(r.wall),
+                r.per_sec,
+                if r.failed > 0 {
+                    format!("  FAILED {}", r.failed)
+                } else {
+                    String::new()
+                }
+            );
+            if r.failed > 0 {
+                bail!("{} proof jobs failed", r.failed);
+            }
+            per_count.entry(count).or_default().push(r.per_sec);
+        }
+    }
+    println!("| worker processes | proofs/s (median of {runs}) | ratio to 1 |");
+    println!("|---|---|---|");
+    let one = per_count.get(&1).map(|v| median(v.clone()));
+    for (count, rates) in &per_count {
+        let m = median(rates.clone());
+        let ratio = one.map_or(String::from("-"), |o| format!("{:.2}x", m / o));
+        println!("| {count} | {m:.3} | {ratio} |");
+    }
+    Ok(())
+}
+
 fn proofs_mode(k: usize, runs: usize) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores)
-        .thread_name("service")
-        .enable_all()
-        .build()?;
-    let client = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("loadgen-client")
-        .enable_all()
-        .build()?;
+    let server = runtime(cores, "service")?;
+    let client = runtime(1, "loadgen-client")?;
     let loaded = Instant::now();
     let (_, pk) = letro_prover::embedded::proving_key()?;
     let prover = Prover::new(pk)?;

@@ -1,7 +1,9 @@
 //! Durable storage, divided by area behind narrow traits ([`LogStore`], [`TokenStore`],
 //! [`AuditStore`], [`JobStore`], [`DirectoryStore`], [`MailboxStore`]; [`Store`] is all of
-//! them): SQLite now ([`SqliteStore`], in `sqlite.rs`, with versioned migrations), PostgreSQL
-//! later. The audit chain is computed outside storage ([`crate::audit`]).
+//! them), each implemented by SQLite ([`SqliteStore`], in `sqlite.rs`, the default) and by
+//! PostgreSQL ([`PostgresStore`], in `pg.rs`), each with versioned migrations of its own; the
+//! same conformance checks run on both (`tests/suite/stores.rs`). The audit chain is computed
+//! outside storage ([`crate::audit`]).
 //!
 //! Everything the log writer acknowledges has been committed through [`LogStore::append`] first;
 //! the in-memory tree is rebuilt from [`LogStore::leaves`] on start.
@@ -246,6 +248,9 @@ pub struct NewEntry {
     pub logged_at: u64,
 }
 
+/// Events by delivery (`H`), each delivery's in log order ([`LogStore::deliveries`]).
+pub type DeliveryEvents = std::collections::HashMap<[u8; 32], Vec<(u64, StoredEvent)>>;
+
 /// A stored leaf.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredLeaf {
@@ -423,6 +428,18 @@ pub trait LogStore: Send + 'static {
     fn find_receipt(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError>;
     /// Every event logged for `h`, in log order (its lifecycle, SPEC §5.11).
     fn delivery(&self, h: &[u8; 32]) -> Result<Vec<(u64, StoredEvent)>, StoreError>;
+    /// [`LogStore::delivery`] of each of `hs`, those with events only: for the log writer,
+    /// which looks up a whole batch at once. The default asks for each in turn.
+    fn deliveries(&self, hs: &[[u8; 32]]) -> Result<DeliveryEvents, StoreError> {
+        let mut out = DeliveryEvents::new();
+        for h in hs {
+            let events = self.delivery(h)?;
+            if !events.is_empty() {
+                out.insert(*h, events);
+            }
+        }
+        Ok(out)
+    }
     /// Up to `limit` open deliveries (accepted, no final event) accepted at or before
     /// `accepted_by`, oldest first.
     fn expiring(&self, accepted_by: u64, limit: usize) -> Result<Vec<OpenDelivery>, StoreError>;
@@ -589,7 +606,7 @@ pub trait NoticeStore: Send + 'static {
 }
 
 /// Everything the service stores, by area. One SQLite database ([`SqliteStore`]) implements
-/// every area now; a PostgreSQL backend will implement the same traits.
+/// every area, and so does one PostgreSQL database ([`PostgresStore`]).
 pub trait Store:
     LogStore
     + TokenStore
@@ -612,6 +629,22 @@ impl<T> Store for T where
         + TimestampStore
         + NoticeStore
 {
+}
+
+/// A stored integer as `u64`: a negative one is corrupt (both backends store `u64` as a signed
+/// 64-bit integer).
+fn to_u64(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative integer {v}")))
+}
+
+/// A `u64` to store: beyond `i64::MAX` it is refused.
+fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("integer {v} too large")))
+}
+
+/// A stored 32-byte value (a hash, a leaf, a key).
+fn to_32(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(v).map_err(|_| StoreError::Corrupt("value is not 32 bytes".into()))
 }
 
 /// A fingerprint of a token table (each token's hash and revocation time, in any order): the

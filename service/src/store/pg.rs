@@ -534,18 +534,6 @@ fn owned<T: ToSql + Sync + Send + 'static>(v: T) -> Box<dyn ToSql + Sync + Send>
     Box::new(v)
 }
 
-fn to_u64(v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative integer {v}")))
-}
-
-fn to_i64(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("integer {v} too large")))
-}
-
-fn to_32(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    <[u8; 32]>::try_from(v).map_err(|_| StoreError::Corrupt("value is not 32 bytes".into()))
-}
-
 fn events(rows: Vec<Row>) -> Result<Vec<(u64, StoredEvent)>, StoreError> {
     rows.into_iter()
         .map(|r| {
@@ -602,6 +590,25 @@ impl LogStore for PostgresStore {
             &[&&h[..]],
         )?;
         events(rows)
+    }
+
+    fn deliveries(&self, hs: &[[u8; 32]]) -> Result<DeliveryEvents, StoreError> {
+        let keys: Vec<&[u8]> = hs.iter().map(|h| &h[..]).collect();
+        let rows = self.inner.borrow_mut().query(
+            "SELECT d.h, l.idx, l.event FROM delivery_events d JOIN leaves l ON l.idx = d.idx \
+             WHERE d.h = ANY($1) ORDER BY d.idx",
+            &[&keys],
+        )?;
+        let mut out = DeliveryEvents::new();
+        for r in rows {
+            let h = to_32(r.try_get(0)?)?;
+            let index = to_u64(r.try_get(1)?)?;
+            let json: String = r.try_get(2)?;
+            let event = serde_json::from_str(&json)
+                .map_err(|source| StoreError::MalformedEvent { index, source })?;
+            out.entry(h).or_default().push((index, event));
+        }
+        Ok(out)
     }
 
     fn expiring(&self, accepted_by: u64, limit: usize) -> Result<Vec<OpenDelivery>, StoreError> {

@@ -358,18 +358,6 @@ impl SqliteStore {
     }
 }
 
-fn to_u64(v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative integer {v}")))
-}
-
-fn to_i64(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("integer {v} too large")))
-}
-
-fn to_32(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    <[u8; 32]>::try_from(v).map_err(|_| StoreError::Corrupt("value is not 32 bytes".into()))
-}
-
 impl LogStore for SqliteStore {
     fn leaves(&self) -> Result<Vec<StoredLeaf>, StoreError> {
         let mut stmt = self

@@ -12,41 +12,48 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-/// Runs `sql` (one or more statements) on the database at `url`, on a thread of its own (so
-/// that it may be called inside a tokio runtime).
-pub fn run_sql(url: &str, sql: &str) -> Result<(), String> {
+/// Connects to the database at `url` on a thread of its own (so that it may be called inside
+/// a tokio runtime), runs `f` with a runtime to drive it and the client, and disconnects.
+pub fn with_client<T: Send + 'static>(
+    url: &str,
+    f: impl FnOnce(&tokio::runtime::Runtime, &tokio_postgres::Client) -> T + Send + 'static,
+) -> Result<T, String> {
     let url = url.to_owned();
-    let sql = sql.to_owned();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        rt.block_on(async {
-            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .map_err(|e| {
+        let (client, connection) = rt
+            .block_on(tokio_postgres::connect(&url, tokio_postgres::NoTls))
+            .map_err(|e| {
                 format!(
                     "PostgreSQL is not reachable at {url} ({e}): the storage tests need a \
-                         server (set LETRO_TEST_POSTGRES to the URL of a role that may create \
-                         databases)"
+                     server (set LETRO_TEST_POSTGRES to the URL of a role that may create \
+                     databases)"
                 )
             })?;
-            let driver = tokio::spawn(connection);
-            let result = client
-                .batch_execute(&sql)
-                .await
-                .map_err(|e| match e.as_db_error() {
-                    Some(db) => db.message().to_owned(),
-                    None => e.to_string(),
-                });
-            drop(client);
-            let _ = driver.await;
-            result
-        })
+        let driver = rt.spawn(connection);
+        let out = f(&rt, &client);
+        drop(client);
+        let _ = rt.block_on(driver);
+        Ok(out)
     })
     .join()
     .map_err(|_| "the SQL thread panicked".to_owned())?
+}
+
+/// Runs `sql` (one or more statements) on the database at `url`; the server's message if it
+/// refuses.
+pub fn run_sql(url: &str, sql: &str) -> Result<(), String> {
+    let sql = sql.to_owned();
+    with_client(url, move |rt, client| {
+        rt.block_on(client.batch_execute(&sql))
+            .map_err(|e| match e.as_db_error() {
+                Some(db) => db.message().to_owned(),
+                None => e.to_string(),
+            })
+    })?
 }
 
 /// A database created for one test and dropped (connections and all) when this is dropped.
@@ -134,30 +141,17 @@ pub fn database_for(dir: &std::path::Path) -> String {
 /// Drops the test databases of processes that are gone (a test thread cut short at exit, a
 /// killed run): `letro_test_<pid>_…` whose pid is not running.
 fn drop_orphans() {
-    let url = admin_url();
-    let listed = std::thread::spawn(move || -> Result<Vec<String>, String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async {
-            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .map_err(|e| e.to_string())?;
-            let driver = tokio::spawn(connection);
-            let rows = client
-                .query(
-                    "SELECT datname FROM pg_database WHERE datname LIKE 'letro\\_test\\_%'",
-                    &[],
-                )
-                .await
-                .map_err(|e| e.to_string());
-            drop(client);
-            let _ = driver.await;
-            Ok(rows?.iter().map(|r| r.get::<_, String>(0)).collect())
+    let listed = with_client(&admin_url(), |rt, client| {
+        rt.block_on(client.query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'letro\\_test\\_%'",
+            &[],
+        ))
+        .map(|rows| {
+            rows.iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
         })
-    })
-    .join();
+    });
     let Ok(Ok(names)) = listed else { return };
     for name in names {
         let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
@@ -176,77 +170,48 @@ fn drop_orphans() {
 /// (`bytea` as stored, everything else as its text form), one entry per `table.column`: the
 /// haystack of the tests that search the stored data for what must never be there.
 pub fn dump(url: &str) -> Vec<(String, Vec<u8>)> {
-    let url = url.to_owned();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+    with_client(url, |rt, client| {
+        let columns = rt
+            .block_on(client.query(
+                "SELECT table_name::text, column_name::text, data_type::text \
+                 FROM information_schema.columns WHERE table_schema = 'public'",
+                &[],
+            ))
             .unwrap();
-        rt.block_on(async {
-            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            let driver = tokio::spawn(connection);
-            let columns = client
-                .query(
-                    "SELECT table_name::text, column_name::text, data_type::text \
-                     FROM information_schema.columns WHERE table_schema = 'public'",
-                    &[],
-                )
-                .await
-                .unwrap();
-            let mut out = Vec::new();
-            for c in columns {
-                let (table, column, kind): (String, String, String) =
-                    (c.get(0), c.get(1), c.get(2));
-                let mut bytes = Vec::new();
-                let sql = if kind == "bytea" {
-                    format!("SELECT \"{column}\" FROM \"{table}\"")
+        let mut out = Vec::new();
+        for c in columns {
+            let (table, column, kind): (String, String, String) = (c.get(0), c.get(1), c.get(2));
+            let bytea = kind == "bytea";
+            let sql = if bytea {
+                format!("SELECT \"{column}\" FROM \"{table}\"")
+            } else {
+                format!("SELECT \"{column}\"::text FROM \"{table}\"")
+            };
+            let mut bytes = Vec::new();
+            for row in rt.block_on(client.query(&sql, &[])).unwrap() {
+                if bytea {
+                    bytes.extend(row.get::<_, Option<Vec<u8>>>(0).unwrap_or_default());
                 } else {
-                    format!("SELECT \"{column}\"::text FROM \"{table}\"")
-                };
-                for row in client.query(&sql, &[]).await.unwrap() {
-                    if kind == "bytea" {
-                        bytes.extend(row.get::<_, Option<Vec<u8>>>(0).unwrap_or_default());
-                    } else {
-                        bytes.extend(
-                            row.get::<_, Option<String>>(0)
-                                .unwrap_or_default()
-                                .into_bytes(),
-                        );
-                    }
-                    bytes.push(0);
+                    bytes.extend(
+                        row.get::<_, Option<String>>(0)
+                            .unwrap_or_default()
+                            .into_bytes(),
+                    );
                 }
-                out.push((format!("{table}.{column}"), bytes));
+                bytes.push(0);
             }
-            drop(client);
-            let _ = driver.await;
-            out
-        })
+            out.push((format!("{table}.{column}"), bytes));
+        }
+        out
     })
-    .join()
     .unwrap()
 }
 
 /// The one `bigint` that `sql` selects from the database at `url`.
 pub fn query_one_i64(url: &str, sql: &str) -> i64 {
-    let (url, sql) = (url.to_owned(), sql.to_owned());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            let driver = tokio::spawn(connection);
-            let value: i64 = client.query_one(&sql, &[]).await.unwrap().get(0);
-            drop(client);
-            let _ = driver.await;
-            value
-        })
+    let sql = sql.to_owned();
+    with_client(url, move |rt, client| {
+        rt.block_on(client.query_one(&sql, &[])).unwrap().get(0)
     })
-    .join()
     .unwrap()
 }

@@ -998,17 +998,11 @@ async fn prover_workers_prove_a_postgres_services_jobs_and_verify_them_first() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = pg::PgDatabase::create();
-    let tokens =
-        issue_tokens_into(&mut letro_service::store::PostgresStore::open(&db.url).unwrap());
     let (hooks, mut notices) = callback_receiver(StatusCode::NO_CONTENT).await;
-    let mut cfg = sqlite_config(dir.path());
-    cfg.database = Some(db.url.clone());
-    cfg.provers = 0;
-    cfg.callback_hosts = vec![hooks.clone()];
-    cfg.callback_backoff = Duration::from_millis(10);
-    let service = Service::start(cfg).unwrap();
+    let (dir, db, tokens, service) = service_on_postgres_without_provers(|cfg| {
+        cfg.callback_hosts = vec![hooks.clone()];
+        cfg.callback_backoff = Duration::from_millis(10);
+    });
     let router = service.router();
     let t = unix_now();
     deliver(&router, &tokens, b"attest", t).await;
@@ -1084,6 +1078,23 @@ async fn prover_workers_prove_a_postgres_services_jobs_and_verify_them_first() {
     service.shutdown().await;
 }
 
+/// A service on a fresh PostgreSQL database that proves nothing itself (`provers = 0`), with
+/// `tweak` applied to its configuration, and the tokens of [`issue_tokens_into`].
+fn service_on_postgres_without_provers(
+    tweak: impl FnOnce(&mut letro_service::Config),
+) -> (tempfile::TempDir, pg::PgDatabase, Tokens, Service) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = pg::PgDatabase::create();
+    let tokens =
+        issue_tokens_into(&mut letro_service::store::PostgresStore::open(&db.url).unwrap());
+    let mut cfg = sqlite_config(dir.path());
+    cfg.database = Some(db.url.clone());
+    cfg.provers = 0;
+    tweak(&mut cfg);
+    let service = Service::start(cfg).unwrap();
+    (dir, db, tokens, service)
+}
+
 /// The attempts a job has had, read from the database.
 fn attempts(url: &str, job_id: &str) -> u32 {
     let dumped = pg::query_one_i64(
@@ -1122,14 +1133,7 @@ async fn a_worker_killed_mid_job_loses_no_job() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = pg::PgDatabase::create();
-    let tokens =
-        issue_tokens_into(&mut letro_service::store::PostgresStore::open(&db.url).unwrap());
-    let mut cfg = sqlite_config(dir.path());
-    cfg.database = Some(db.url.clone());
-    cfg.provers = 0;
-    let service = Service::start(cfg).unwrap();
+    let (dir, db, tokens, service) = service_on_postgres_without_provers(|_| {});
     let router = service.router();
     let t = unix_now();
     let mut jobs = vec![ask_for_a_letter(&router, &tokens, &service, t).await];

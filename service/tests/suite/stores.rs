@@ -140,6 +140,12 @@ fn deliveries_are_found_by_h_and_closed_by_final_events(open: Open<'_>) {
     assert_eq!(lifecycle, [0, 3]);
     assert_eq!(s.delivery(&[2; 32]).unwrap()[1].1, expired(4, 2).event);
     assert!(s.delivery(&[9; 32]).unwrap().is_empty());
+    // A batch's lookup at once: the deliveries that have events, each in log order.
+    let batch = s.deliveries(&[[2; 32], [9; 32], [1; 32]]).unwrap();
+    assert_eq!(batch.len(), 2);
+    assert_eq!(batch[&[1; 32]], s.delivery(&[1; 32]).unwrap());
+    assert_eq!(batch[&[2; 32]], s.delivery(&[2; 32]).unwrap());
+    assert!(s.deliveries(&[]).unwrap().is_empty());
     // Open: 1 (available is not final) and 3; 2 expired. Oldest first, at most `limit`.
     let open_now: Vec<(u8, u64)> = s
         .expiring(u64::MAX, 10)
