@@ -896,6 +896,11 @@ fn receipts_mode(args: &ReceiptsArgs) -> Result<()> {
                     )?,
                 )
             };
+            // The label of the variant, whatever path the phase took (the PostgreSQL variant
+            // goes over the socket too).
+            let (mut p_sub, mut p_rec) = (p_sub, p_rec);
+            p_sub.variant = variant;
+            p_rec.variant = variant;
             p_sub.print();
             p_rec.print();
             let state = log_state(&client, &running)?;
