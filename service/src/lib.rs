@@ -165,6 +165,10 @@ pub struct Config {
 /// held at `info`, where it logs none.
 pub const LOG_DIRECTIVES: &[&str] = &["tokio_postgres=info"];
 
+/// Connections a service on PostgreSQL opens for its API's store calls (the first is shared with
+/// the provers and the background tasks).
+pub const API_CONNECTIONS: usize = 4;
+
 /// How often a service on PostgreSQL reads the store for job callbacks still pending (jobs
 /// finished by `letro prover-worker` processes).
 pub const CALLBACK_SWEEP: Duration = Duration::from_secs(2);
@@ -555,11 +559,23 @@ impl Service {
                     .map_err(ServeError::Timestamping)?,
             ))
         };
+        // On PostgreSQL the API's calls are spread over more connections; SQLite has one
+        // writer at a time, so one connection serves it.
+        let extra = match &config.database {
+            Some(url) => (1..API_CONNECTIONS)
+                .map(|_| {
+                    store::PostgresStore::open(url)
+                        .map(|s| -> jobs::SharedStore { Arc::new(Mutex::new(s)) })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
         let parts = api::Parts {
             tx,
             view,
             tokens,
             jobs: job_store,
+            extra,
             queue,
             metrics,
             log_vkey: key_vkey_text,

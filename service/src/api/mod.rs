@@ -321,6 +321,7 @@ mod tests {
             view,
             tokens,
             jobs,
+            extra: Vec::new(),
             queue,
             metrics,
             log_vkey: String::new(),

@@ -9,6 +9,9 @@ pub(crate) struct Inner {
     pub(crate) view: Arc<RwLock<LogView>>,
     pub(crate) tokens: RwLock<Tokens>,
     pub(crate) jobs: SharedStore,
+    /// The connections [`AppState::db`] spreads the API's store calls over: `jobs`, then the
+    /// extra ones (PostgreSQL; SQLite has one writer at a time anyway).
+    pub(crate) api_stores: Arc<[SharedStore]>,
     pub(crate) queue: JobQueue,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) max_skew: u64,
@@ -50,6 +53,8 @@ pub(crate) struct Parts {
     pub tokens: Tokens,
     /// The API's store connection.
     pub jobs: SharedStore,
+    /// More connections to the same store for the API's calls (none on SQLite).
+    pub extra: Vec<SharedStore>,
     /// Where new proof jobs go.
     pub queue: JobQueue,
     /// The counters.
@@ -74,6 +79,7 @@ impl AppState {
             view,
             tokens,
             jobs,
+            extra,
             queue,
             metrics,
             log_vkey,
@@ -82,12 +88,14 @@ impl AppState {
             timestamping,
             proving_keys,
         } = parts;
+        let api_stores: Arc<[SharedStore]> = std::iter::once(jobs.clone()).chain(extra).collect();
         Self {
             inner: Arc::new(Inner {
                 tx,
                 view,
                 tokens: RwLock::new(tokens),
                 jobs,
+                api_stores,
                 queue,
                 metrics,
                 max_skew: config.max_skew,
@@ -309,19 +317,33 @@ impl AppState {
         })
     }
 
-    /// Runs `f` on the API's store connection on a blocking thread, so that SQLite's work
-    /// (and its wait for the lock) never holds an async worker.
+    /// Runs `f` on one of the API's store connections on a blocking thread, so that the
+    /// store's work (and its wait for a lock) never holds an async worker: a free connection if
+    /// there is one, else the next in turn.
     pub(crate) async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn Store) -> Result<T, ApiError> + Send + 'static,
     {
-        let store = self.inner.jobs.clone();
+        let stores = self.inner.api_stores.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = store.lock().map_err(|_| {
+            let poisoned = || {
                 tracing::error!("store lock poisoned");
                 ApiError::Internal
-            })?;
+            };
+            for store in stores.iter() {
+                match store.try_lock() {
+                    Ok(mut guard) => return f(&mut *guard),
+                    Err(std::sync::TryLockError::WouldBlock) => {}
+                    Err(std::sync::TryLockError::Poisoned(_)) => return Err(poisoned()),
+                }
+            }
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let turn = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let store = stores
+                .get(turn % stores.len().max(1))
+                .ok_or(ApiError::Internal)?;
+            let mut guard = store.lock().map_err(|_| poisoned())?;
             f(&mut *guard)
         })
         .await
