@@ -250,6 +250,11 @@ struct ServeArgs {
     /// directory after every publication, for a static server or CDN.
     #[arg(long, env = "LETRO_TILES_DIRECTORY")]
     tiles_directory: Option<PathBuf>,
+    /// Or write them to object storage: s3://bucket/prefix (S3 or S3-compatible, configured by
+    /// the AWS_* environment variables: AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, ...) or
+    /// file:///directory.
+    #[arg(long, env = "LETRO_TILES_STORE")]
+    tiles_store: Option<String>,
     /// Seconds a delivery waits to be retrieved or refused before it is logged as expired
     /// [default: 1209600, 14 days].
     #[arg(long, env = "LETRO_RETENTION")]
@@ -419,6 +424,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 callback_backoff_ms: None,
                 callback_ca_file: a.callback_ca_file,
                 tiles_directory: a.tiles_directory,
+                tiles_store: a.tiles_store,
                 retention_seconds: a.retention,
                 evidence_policy: None,
                 max_envelope_bytes: None,

@@ -20,13 +20,19 @@ pub fn run(config_file: Option<&Path>, flags: Settings) -> Result<(), CliError> 
         Some(path) => Settings::read(path).map_err(|e| CliError::new(EXIT_INPUT, e))?,
         None => Settings::default(),
     };
-    let config = file.overridden_by(flags).into_config().map_err(|e| {
+    let mut config = file.overridden_by(flags).into_config().map_err(|e| {
         let code = match e {
             SettingsError::Origin(_) => EXIT_INPUT,
             _ => EXIT_USAGE,
         };
         CliError::new(code, e)
     })?;
+    // The object store's credentials and endpoint come from the environment, as AWS's tools
+    // take them, never from a settings file.
+    config.tiles_store_options = std::env::vars()
+        .filter(|(k, _)| k.starts_with("AWS_"))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
     let listen = config.listen;
     init_logging();
     on_listener(listen, |listener, bound| async move {

@@ -125,6 +125,14 @@ pub struct Config {
     /// A directory the published log is also written to as C2SP tlog-tiles files after every
     /// publication ([`tiles::TileExporter`]). Default none.
     pub tiles_directory: Option<PathBuf>,
+    /// Object storage the published log is written to instead, as the same files: an
+    /// `s3://bucket/prefix` URL (AWS S3 or any S3-compatible store) or `file:///directory`.
+    /// Exclusive with `tiles_directory`. Default none.
+    pub tiles_store: Option<String>,
+    /// The options of `tiles_store`: object_store's S3 keys (`aws_endpoint`, `aws_region`,
+    /// `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`, `aws_allow_http`,
+    /// ...). `letro serve` takes them from its `AWS_*` environment variables. Default none.
+    pub tiles_store_options: Vec<(String, String)>,
     /// Largest envelope (message with its attachments, encrypted) the mailbox accepts, in
     /// bytes; larger ones get 413. Default 24 MiB.
     pub max_envelope_bytes: usize,
@@ -200,6 +208,8 @@ impl Config {
             callback_backoff: Duration::from_secs(1),
             callback_ca_file: None,
             tiles_directory: None,
+            tiles_store: None,
+            tiles_store_options: Vec::new(),
             retention: Duration::from_secs(DEFAULT_RETENTION),
             evidence_policy: DEFAULT_EVIDENCE_POLICY.to_owned(),
             max_envelope_bytes: 24 << 20,
@@ -256,8 +266,8 @@ pub enum ServeError {
     /// The witness settings are not usable (a quorum above the number of witnesses).
     #[error("witnesses: {0}")]
     Witnesses(String),
-    /// The tiles directory cannot be created.
-    #[error("tiles directory: {0}")]
+    /// The tiles directory cannot be created, or the tiles store is not usable.
+    #[error("tiles: {0}")]
     Tiles(String),
     /// The time-stamping client could not be made.
     #[error("time-stamping: {0}")]
@@ -278,8 +288,26 @@ pub enum ServeError {
 
 /// One round of publication: without witnesses, sign and publish; with witnesses, sign, ask
 /// every witness to cosign, and publish with the cosignatures once there are at least the
-/// quorum (otherwise the previous checkpoint stays the published one).
+/// quorum (otherwise the previous checkpoint stays the published one). Then the tiles are
+/// written, if configured ([`export_tiles`]).
 pub async fn publish_round(state: &AppState, publication: &Publication) -> Result<(), String> {
+    let signed = sign_round(state, publication).await;
+    export_tiles(state, publication).await;
+    signed
+}
+
+/// Writes the published log's new tiles and its checkpoint to the tiles directory or store, if
+/// one is configured. A failure is logged; the next round retries it.
+pub async fn export_tiles(state: &AppState, publication: &Publication) {
+    if let Some(tiles) = &publication.tiles {
+        if let Err(e) = tiles.export(state).await {
+            tracing::warn!(error = %e, "writing the tiles failed");
+        }
+    }
+}
+
+/// The signing part of [`publish_round`].
+async fn sign_round(state: &AppState, publication: &Publication) -> Result<(), String> {
     match &publication.witnessing {
         None => {
             state.publish().await.map_err(|e| e.to_string())?;
@@ -302,12 +330,6 @@ pub async fn publish_round(state: &AppState, publication: &Publication) -> Resul
                     .await
                     .map_err(|e| e.to_string())?;
             }
-        }
-    }
-    if let Some(tiles) = &publication.tiles {
-        // A failed export is retried at the next round; the checkpoint is published anyway.
-        if let Err(e) = tiles.export(state).await {
-            tracing::warn!(error = %e, "writing the tiles directory failed");
         }
     }
     Ok(())
@@ -597,13 +619,17 @@ impl Service {
                 .map_err(ServeError::Witnesses)?,
             ))
         };
-        let tiles = match &config.tiles_directory {
-            None => None,
-            Some(dir) => Some(std::sync::Arc::new(
-                tiles::TileExporter::new(dir)
-                    .map_err(|e| ServeError::Tiles(format!("{}: {e}", dir.display())))?,
+        let tiles = match (&config.tiles_directory, &config.tiles_store) {
+            (None, None) => None,
+            (Some(dir), None) => Some(tiles::TileExporter::directory(dir)),
+            (None, Some(url)) => Some(tiles::TileExporter::url(url, &config.tiles_store_options)),
+            (Some(_), Some(_)) => Some(Err(
+                "tiles_directory and tiles_store are exclusive: set one".to_owned(),
             )),
-        };
+        }
+        .transpose()
+        .map_err(ServeError::Tiles)?
+        .map(std::sync::Arc::new);
         let publication = Publication { witnessing, tiles };
         let publisher = {
             let state = state.clone();
@@ -614,10 +640,19 @@ impl Service {
                 let start = tokio::time::Instant::now() + every;
                 let mut ticker = tokio::time::interval_at(start, every);
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut export: Option<tokio::task::JoinHandle<()>> = None;
                 loop {
                     ticker.tick().await;
-                    if let Err(e) = publish_round(&state, &publication).await {
+                    if let Err(e) = sign_round(&state, &publication).await {
                         tracing::warn!(error = %e, "checkpoint publication failed");
+                    }
+                    // A slow or unreachable tiles store never delays the next checkpoint: the
+                    // export runs beside the rounds, one at a time, and catches up when it can.
+                    if export.as_ref().is_none_or(|e| e.is_finished()) {
+                        let (state, publication) = (state.clone(), publication.clone());
+                        export = Some(tokio::spawn(async move {
+                            export_tiles(&state, &publication).await;
+                        }));
                     }
                 }
             })

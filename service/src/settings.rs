@@ -30,6 +30,7 @@
 //! callback_backoff_ms = 1000
 //! callback_ca_file = "/etc/letro/hooks-ca.pem" # optional: a private CA for https callbacks
 //! tiles_directory = "/srv/letro/tiles"   # optional: write the tlog-tiles files here too
+//! # tiles_store = "s3://letro-tiles/ch"  # or to object storage (AWS_* variables configure S3)
 //! retention_seconds = 1209600             # 14 days to retrieve or refuse, then expired
 //! evidence_policy = "urn:letro:evidence-policy:registered-delivery:v1"  # in every evidence record
 //! max_envelope_bytes = 25165824          # 24 MiB
@@ -97,6 +98,8 @@ pub struct Settings {
     pub callback_ca_file: Option<PathBuf>,
     /// [`Config::tiles_directory`].
     pub tiles_directory: Option<PathBuf>,
+    /// [`Config::tiles_store`].
+    pub tiles_store: Option<String>,
     /// [`Config::retention`], seconds (1 s to 10 years).
     pub retention_seconds: Option<u64>,
     /// [`Config::evidence_policy`]: 1 to 256 visible ASCII characters (a URI or an OID).
@@ -232,6 +235,7 @@ impl Settings {
             callback_backoff_ms: over.callback_backoff_ms.or(self.callback_backoff_ms),
             callback_ca_file: over.callback_ca_file.or(self.callback_ca_file),
             tiles_directory: over.tiles_directory.or(self.tiles_directory),
+            tiles_store: over.tiles_store.or(self.tiles_store),
             retention_seconds: over.retention_seconds.or(self.retention_seconds),
             evidence_policy: over.evidence_policy.or(self.evidence_policy),
             max_envelope_bytes: over.max_envelope_bytes.or(self.max_envelope_bytes),
@@ -335,7 +339,13 @@ impl Settings {
                 Duration::from_millis(range("callback_backoff_ms", v, 1, 3_600_000)?);
         }
         c.callback_ca_file = self.callback_ca_file;
+        if self.tiles_directory.is_some() && self.tiles_store.is_some() {
+            return Err(SettingsError::Invalid(
+                "tiles_directory and tiles_store are exclusive: set one".to_owned(),
+            ));
+        }
         c.tiles_directory = self.tiles_directory;
+        c.tiles_store = self.tiles_store;
         c.keys = self.keys;
         if let Some(v) = self.max_envelope_bytes {
             c.max_envelope_bytes = range("max_envelope_bytes", v as u64, 1024, 256 << 20)? as usize;
@@ -684,5 +694,22 @@ mod tests {
             let e = parse(&format!("{base}{bad}")).unwrap_err();
             assert!(e.to_string().contains("delivery_callback"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_tiles_store_is_one_place_or_the_other() {
+        let c = Settings::parse("data = \"/d\"\ntiles_store = \"s3://tiles/ch\"\n")
+            .unwrap()
+            .into_config()
+            .unwrap();
+        assert_eq!(c.tiles_store.as_deref(), Some("s3://tiles/ch"));
+        assert_eq!(c.tiles_directory, None);
+        let e = Settings::parse(
+            "data = \"/d\"\ntiles_store = \"s3://tiles/ch\"\ntiles_directory = \"/t\"\n",
+        )
+        .unwrap()
+        .into_config()
+        .unwrap_err();
+        assert!(e.to_string().contains("exclusive"), "{e}");
     }
 }

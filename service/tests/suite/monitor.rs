@@ -310,6 +310,211 @@ async fn a_corrupt_state_is_refused_and_a_torn_append_is_dropped() {
     assert!(Monitor::open(&state, other, None).is_err());
 }
 
+/// An S3-compatible server for the test: moto's `moto_server` (from PyPI), started on a free
+/// port, killed when dropped.
+struct S3Server {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl S3Server {
+    /// Starts the program `LETRO_TEST_S3_SERVER` names (as `.ci/run` sets up), if set.
+    async fn start() -> Option<Self> {
+        let program = std::env::var_os("LETRO_TEST_S3_SERVER")?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("LETRO_TEST_S3_SERVER runs");
+        let server = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..300 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Some(server);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the S3 server did not answer on port {port} within 30 s");
+    }
+
+    fn options(&self) -> Vec<(String, String)> {
+        [
+            ("aws_endpoint", self.endpoint.as_str()),
+            ("aws_allow_http", "true"),
+            ("aws_region", "us-east-1"),
+            ("aws_access_key_id", "letro-test"),
+            ("aws_secret_access_key", "letro-test"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every object under `prefix` in the bucket, copied to files under `dir`: what a reader of
+/// the bucket sees.
+async fn copy_out(store: &dyn object_store::ObjectStore, prefix: &str, dir: &Path) -> usize {
+    use futures_util::TryStreamExt;
+    let prefix = object_store::path::Path::from(prefix);
+    let objects: Vec<_> = store.list(Some(&prefix)).try_collect().await.unwrap();
+    for meta in &objects {
+        let name: Vec<String> = meta
+            .location
+            .prefix_match(&prefix)
+            .unwrap()
+            .map(|part| part.as_ref().to_owned())
+            .collect();
+        let file = name.iter().fold(dir.to_path_buf(), |d, part| d.join(part));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let bytes = store
+            .get_opts(&meta.location, Default::default())
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        std::fs::write(file, bytes).unwrap();
+    }
+    objects.len()
+}
+
+/// Tiles on object storage: a service with `tiles_store = "s3://bucket/prefix"` writes the
+/// log to an S3-compatible server (moto, an implementation of the S3 API nobody on this team
+/// wrote), and what the bucket holds is the log a monitor accepts, with the checkpoint the
+/// service serves over HTTP, after each of three publications. Without
+/// `LETRO_TEST_S3_SERVER` (set by `.ci/run`) the test says so and checks only the refusals.
+#[tokio::test]
+async fn tiles_written_to_an_s3_bucket_are_the_log_a_monitor_reads() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Settings that cannot work are refused at start, naming the problem.
+    for (store, directory, expected) in [
+        ("ftp://tiles.example/ch", false, "not supported"),
+        (
+            "file://tiles.example/dir",
+            false,
+            "not an absolute local path",
+        ),
+        ("s3://letro-tiles/ch", true, "exclusive"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        cfg.provers = 0;
+        cfg.tiles_store = Some(store.to_owned());
+        cfg.tiles_directory = directory.then(|| dir.path().join("tiles"));
+        let Err(e) = Service::start(cfg) else {
+            panic!("{store}: not refused");
+        };
+        assert!(e.to_string().contains(expected), "{store}: {e}");
+    }
+
+    let Some(s3) = S3Server::start().await else {
+        eprintln!("LETRO_TEST_S3_SERVER is not set: the S3 part of the tiles test is skipped");
+        return;
+    };
+    let bucket = "letro-tiles";
+    let created = reqwest::Client::new()
+        .put(format!("{}/{bucket}", s3.endpoint))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{}", created.status());
+
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = issue_tokens(dir.path());
+    let mut cfg = config(dir.path());
+    cfg.provers = 0;
+    cfg.tiles_store = Some(format!("s3://{bucket}/ch/log"));
+    cfg.tiles_store_options = s3.options();
+    let service = Service::start(cfg).unwrap();
+    let router = service.router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router.clone();
+    let served = tokio::spawn(async move { axum::serve(listener, app).await });
+    let key = keys::load_or_create(dir.path(), ORIGIN)
+        .unwrap()
+        .verifier_key();
+    let http = Source::new(
+        &format!("http://{addr}/v1/log/"),
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let mut by_http = Monitor::open(&dir.path().join("m1"), key.clone(), None).unwrap();
+    let mut by_bucket = Monitor::open(&dir.path().join("m2"), key.clone(), None).unwrap();
+    let (reader, _) = object_store::parse_url_opts(
+        &url::Url::parse(&format!("s3://{bucket}")).unwrap(),
+        s3.options(),
+    )
+    .unwrap();
+
+    let mut n = 0u32;
+    for (round, batch) in [3u32, 260, 40].into_iter().enumerate() {
+        for _ in 0..batch {
+            let (st, _) = call(
+                &router,
+                "POST",
+                "/v1/submissions",
+                Some(&tokens.relay),
+                Some(submission(&n.to_be_bytes(), "r")),
+            )
+            .await;
+            assert!(st.is_success());
+            n += 1;
+        }
+        service.publish().await.unwrap();
+        let copy = dir.path().join(format!("bucket-{round}"));
+        let objects = copy_out(reader.as_ref(), "ch/log", &copy).await;
+        assert!(objects > 2, "round {round}: {objects} objects");
+        assert!(copy.join("checkpoint").is_file());
+        let a = by_http.check(&http).await.unwrap();
+        let b = by_bucket.check(&source(&copy)).await.unwrap();
+        assert_eq!((a.new_size, b.new_size), (u64::from(n), u64::from(n)));
+        assert_eq!(by_http.checkpoint_text(), by_bucket.checkpoint_text());
+    }
+    // Nothing was written outside the prefix.
+    let stray = copy_out(reader.as_ref(), "", &dir.path().join("all")).await;
+    let inside = copy_out(reader.as_ref(), "ch/log", &dir.path().join("inside")).await;
+    assert_eq!(stray, inside);
+
+    // The store goes away: publication goes on (the export failure is logged and retried).
+    drop(s3);
+    for _ in 0..5 {
+        let (st, _) = call(
+            &router,
+            "POST",
+            "/v1/submissions",
+            Some(&tokens.relay),
+            Some(submission(&n.to_be_bytes(), "r")),
+        )
+        .await;
+        assert!(st.is_success());
+        n += 1;
+    }
+    service.publish().await.unwrap();
+    assert_eq!(by_http.check(&http).await.unwrap().new_size, u64::from(n));
+    served.abort();
+    drop(router);
+    service.shutdown().await;
+}
+
 #[tokio::test]
 async fn an_honest_service_serves_the_same_tiles_over_http_and_in_its_directory() {
     let _ = rustls::crypto::ring::default_provider().install_default();
