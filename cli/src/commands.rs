@@ -195,6 +195,10 @@ struct ServeArgs {
     /// file in DATA (which still holds the origin and the log key).
     #[arg(long, env = "LETRO_DATABASE")]
     database: Option<String>,
+    /// With --database: if another `letro serve` sequences that database's log, wait as its
+    /// standby (not listening) and take over when its session ends, instead of being refused.
+    #[arg(long, env = "LETRO_STANDBY")]
+    standby: bool,
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "LETRO_LISTEN")]
     listen: Option<std::net::SocketAddr>,
@@ -407,6 +411,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let flags = letro_service::settings::Settings {
                 data: a.data,
                 database: a.database,
+                standby: a.standby.then_some(true),
                 listen: a.listen,
                 origin: a.origin,
                 log_key: a.log_key,

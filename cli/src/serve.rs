@@ -35,6 +35,31 @@ pub fn run(config_file: Option<&Path>, flags: Settings) -> Result<(), CliError> 
         .collect();
     let listen = config.listen;
     init_logging();
+    if config.standby {
+        // A standby listens only once it sequences: until then a load balancer or a client
+        // finds nothing there and goes to the leader.
+        eprintln!(
+            "letro-service standby (log {}): will listen on {listen} once it sequences",
+            config.origin
+        );
+        let rt = tokio::runtime::Runtime::new().map_err(|e| {
+            CliError::new(EXIT_FAILED, format!("cannot start the async runtime: {e}"))
+        })?;
+        return rt.block_on(async move {
+            let service = tokio::task::spawn_blocking(move || Service::start(config))
+                .await
+                .map_err(|e| CliError::new(EXIT_FAILED, format!("standby task: {e}")))?
+                .map_err(start_error)?;
+            let listener = letro_service::server::bind(listen).map_err(|e| {
+                CliError::new(EXIT_INPUT, format!("cannot listen on {listen}: {e}"))
+            })?;
+            eprintln!("letro-service took over and listens on {listen}");
+            service
+                .serve(listener, shutdown_signal())
+                .await
+                .map_err(|e| CliError::new(EXIT_FAILED, e))
+        });
+    }
     on_listener(listen, |listener, bound| async move {
         eprintln!("letro-service listening on {bound} (log {})", config.origin);
         let service = Service::start(config).map_err(start_error)?;

@@ -81,6 +81,9 @@ pub struct Config {
     /// An existing log key file to use instead of `data_dir/log.key` (which is created on
     /// first start when this is `None`). Same rules: mode 0600, named like the origin.
     pub log_key: Option<PathBuf>,
+    /// On PostgreSQL: start as a standby when another service sequences the database's log,
+    /// waiting to take over when its session ends, instead of being refused. Default false.
+    pub standby: bool,
     /// The evidence-seal key (PKCS#8 PEM, ECDSA P-256, mode 0600) that seals evidence
     /// certificates, with [`Config::evidence_seal_certificate`]; both `None`: the data
     /// directory's, created self-signed on first start ([`seal`]).
@@ -193,6 +196,7 @@ impl Config {
             database: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             log_key: None,
+            standby: false,
             evidence_seal_key: None,
             evidence_seal_certificate: None,
             origin: origin.into(),
@@ -269,6 +273,10 @@ pub enum ServeError {
     /// The tiles directory cannot be created, or the tiles store is not usable.
     #[error("tiles: {0}")]
     Tiles(String),
+    /// A standby was asked for without a database: only services on one PostgreSQL database
+    /// take over from each other.
+    #[error("standby needs a PostgreSQL database (database = \"postgres://...\"): a SQLite file has one service")]
+    Standby,
     /// The time-stamping client could not be made.
     #[error("time-stamping: {0}")]
     Timestamping(String),
@@ -385,13 +393,18 @@ impl Service {
         match config.database.clone() {
             Some(url) => {
                 let mut store = PostgresStore::open(&url)?;
-                store.lock_sequencer()?;
+                if config.standby {
+                    store.wait_sequencer()?;
+                } else {
+                    store.lock_sequencer()?;
+                }
                 if store.claim_origin(&config.origin)? {
                     tracing::info!(origin = %config.origin, "origin recorded in the database");
                 }
                 let job_store = PostgresStore::open(&url)?;
                 Self::start_with_store(config, store, job_store)
             }
+            None if config.standby => Err(ServeError::Standby),
             None => {
                 let store = SqliteStore::open(&config.data_dir)?;
                 let job_store = SqliteStore::open(&config.data_dir)?;

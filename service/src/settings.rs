@@ -16,6 +16,7 @@
 //! listen = "127.0.0.1:8080"
 //! origin = "relay.example.com/letro-log"  # checkpoint origin and log key name; default: recorded, else localhost/letro-log
 //! log_key = "/etc/letro/log.key"          # optional: an existing key file (mode 0600)
+//! standby = true                          # with database: wait to take over from the service sequencing it
 //! evidence_seal_key = "/etc/letro/seal.key"          # optional, with the next: PKCS#8 ECDSA P-256 (0600)
 //! evidence_seal_certificate = "/etc/letro/seal.pem"  # its certificate, then its CA chain (PEM)
 //! checkpoint_interval_seconds = 5
@@ -100,6 +101,8 @@ pub struct Settings {
     pub tiles_directory: Option<PathBuf>,
     /// [`Config::tiles_store`].
     pub tiles_store: Option<String>,
+    /// [`Config::standby`].
+    pub standby: Option<bool>,
     /// [`Config::retention`], seconds (1 s to 10 years).
     pub retention_seconds: Option<u64>,
     /// [`Config::evidence_policy`]: 1 to 256 visible ASCII characters (a URI or an OID).
@@ -236,6 +239,7 @@ impl Settings {
             callback_ca_file: over.callback_ca_file.or(self.callback_ca_file),
             tiles_directory: over.tiles_directory.or(self.tiles_directory),
             tiles_store: over.tiles_store.or(self.tiles_store),
+            standby: over.standby.or(self.standby),
             retention_seconds: over.retention_seconds.or(self.retention_seconds),
             evidence_policy: over.evidence_policy.or(self.evidence_policy),
             max_envelope_bytes: over.max_envelope_bytes.or(self.max_envelope_bytes),
@@ -346,6 +350,13 @@ impl Settings {
         }
         c.tiles_directory = self.tiles_directory;
         c.tiles_store = self.tiles_store;
+        c.standby = self.standby.unwrap_or(false);
+        if c.standby && c.database.is_none() {
+            return Err(SettingsError::Invalid(
+                "standby: a standby needs `database` (PostgreSQL): a SQLite file has one service"
+                    .to_owned(),
+            ));
+        }
         c.keys = self.keys;
         if let Some(v) = self.max_envelope_bytes {
             c.max_envelope_bytes = range("max_envelope_bytes", v as u64, 1024, 256 << 20)? as usize;

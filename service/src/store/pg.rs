@@ -219,6 +219,9 @@ pub struct PostgresStore {
 /// How long [`PostgresStore::lock_sequencer`] tries before it refuses.
 pub const SEQUENCER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// How often a standby tries the sequencer lock ([`PostgresStore::wait_sequencer`]).
+pub const STANDBY_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
 impl Drop for PostgresStore {
     fn drop(&mut self) {
         // Released at once, so that the next start need not wait for the server to see the
@@ -411,23 +414,51 @@ impl PostgresStore {
     /// up to [`SEQUENCER_WAIT`] before the start is refused.
     pub fn lock_sequencer(&mut self) -> Result<(), StoreError> {
         let deadline = std::time::Instant::now() + SEQUENCER_WAIT;
-        loop {
-            let row = self
-                .inner
-                .get_mut()
-                .query_opt("SELECT pg_try_advisory_lock($1)", &[&SEQUENCER_LOCK])?
-                .ok_or_else(|| {
-                    StoreError::Corrupt("pg_try_advisory_lock returned no row".into())
-                })?;
-            if row.try_get::<_, bool>(0)? {
-                self.sequencer = true;
-                return Ok(());
-            }
+        while !self.try_lock_sequencer()? {
             if std::time::Instant::now() >= deadline {
                 return Err(StoreError::SequencerBusy);
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
+        Ok(())
+    }
+
+    /// Takes the sequencer lock as a standby does: waits, trying every
+    /// [`STANDBY_POLL`], for as long as another service holds it. The lock is released when
+    /// its holder's connection closes: at once when the process exits or is killed, and
+    /// within about five seconds of its host or network going silent, by the keepalives the
+    /// holder's session sets ([`Self::try_lock_sequencer`]).
+    pub fn wait_sequencer(&mut self) -> Result<(), StoreError> {
+        let mut told = false;
+        while !self.try_lock_sequencer()? {
+            if !told {
+                tracing::info!("standby: another service sequences this database's log");
+                told = true;
+            }
+            std::thread::sleep(STANDBY_POLL);
+        }
+        Ok(())
+    }
+
+    /// One try at the sequencer lock. Once it holds it, the session asks the server to probe
+    /// the connection after 2 s of silence, every second, 3 times: a holder whose host or
+    /// network died loses its session, and so the lock, within about 5 s. Every write the
+    /// sequencer makes goes through this one session, so a holder that lost it can never write
+    /// again (there is no reconnection): the lock is the lease and the session its fence.
+    fn try_lock_sequencer(&mut self) -> Result<bool, StoreError> {
+        let c = self.inner.get_mut();
+        let row = c
+            .query_opt("SELECT pg_try_advisory_lock($1)", &[&SEQUENCER_LOCK])?
+            .ok_or_else(|| StoreError::Corrupt("pg_try_advisory_lock returned no row".into()))?;
+        if !row.try_get::<_, bool>(0)? {
+            return Ok(false);
+        }
+        self.sequencer = true;
+        block_on(c.client.batch_execute(
+            "SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1; \
+             SET tcp_keepalives_count = 3",
+        ))?;
+        Ok(true)
     }
 
     /// The schema version the database is at.

@@ -36,6 +36,7 @@ mod observability;
 mod operator;
 mod proofs;
 mod relay;
+mod replicas;
 mod stores;
 mod timestamps;
 mod witness;

@@ -16,7 +16,7 @@ use letro_service::{keys, server, Service};
 use tokio::net::TcpListener;
 
 /// A `letro witness` following the service's log, on a socket; (url, witness, stop).
-async fn start_witness(
+pub(crate) async fn start_witness(
     dir: &std::path::Path,
     log_dir: &std::path::Path,
     port: u16,
