@@ -45,6 +45,7 @@ pub fn run(config_file: Option<&Path>, flags: Settings) -> Result<(), CliError> 
         let rt = tokio::runtime::Runtime::new().map_err(|e| {
             CliError::new(EXIT_FAILED, format!("cannot start the async runtime: {e}"))
         })?;
+        let origin = config.origin.clone();
         return rt.block_on(async move {
             let service = tokio::task::spawn_blocking(move || Service::start(config))
                 .await
@@ -53,7 +54,11 @@ pub fn run(config_file: Option<&Path>, flags: Settings) -> Result<(), CliError> 
             let listener = letro_service::server::bind(listen).map_err(|e| {
                 CliError::new(EXIT_INPUT, format!("cannot listen on {listen}: {e}"))
             })?;
-            eprintln!("letro-service took over and listens on {listen}");
+            let bound = listener
+                .local_addr()
+                .map_or_else(|_| listen.to_string(), |a| a.to_string());
+            eprintln!("letro-service took over: listening on {bound} (log {origin})");
+            eprintln!("log key: {}", service.log_vkey());
             service
                 .serve(listener, shutdown_signal())
                 .await

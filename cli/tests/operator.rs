@@ -417,6 +417,51 @@ fn serve_and_tokens_on_postgres() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }
 
+/// `letro serve --standby` on a database another `letro serve` sequences: it does not listen
+/// while the leader lives, and takes over, listening and serving the same log, once the leader
+/// is killed with SIGKILL. Without `--database`, `--standby` is refused.
+#[test]
+fn a_standby_takes_over_when_the_leader_is_killed() {
+    let db = pg::PgDatabase::create();
+    let d = tmp("serve-standby");
+    let mut leader = Served::start_with(&d.join("leader"), &["--database", &db.url]);
+    let key = d.join("leader").join("log.key");
+    let data = d.join("standby");
+    let (url, key_arg) = (db.url.clone(), key.to_str().unwrap().to_owned());
+    let standby = std::thread::spawn(move || {
+        Served::start_with(
+            &data,
+            &["--database", &url, "--log-key", &key_arg, "--standby"],
+        )
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !standby.is_finished(),
+        "the standby listened while the leader lived"
+    );
+    leader.child.kill().unwrap();
+    leader.child.wait().unwrap();
+    let standby = standby.join().unwrap();
+    assert_eq!(standby.vkey, leader.vkey, "the same log key");
+    assert!(standby.stderr.lock().unwrap().contains("took over"));
+    let (st, body) = standby.get("/healthz", None);
+    assert_eq!(st, 200, "{body}");
+    standby.stop();
+
+    let o = letro(&[
+        "serve",
+        "--data",
+        d.join("lone").to_str().unwrap(),
+        "--standby",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("needs `database`"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
 fn served_vkey(data: &Path) -> String {
     let o = letro(&["log", "key", "--data", data.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
