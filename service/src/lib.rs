@@ -277,6 +277,12 @@ pub enum ServeError {
     /// take over from each other.
     #[error("standby needs a PostgreSQL database (database = \"postgres://...\"): a SQLite file has one service")]
     Standby,
+    /// The store lost the database session that held the sequencer lock (the database
+    /// restarted, or ended the session): another service may lead now; this one stopped.
+    #[error(
+        "lost the database session that held the sequencer lock: stopped (restart as a standby)"
+    )]
+    SequencerLost,
     /// The time-stamping client could not be made.
     #[error("time-stamping: {0}")]
     Timestamping(String),
@@ -366,6 +372,8 @@ pub struct Service {
     state: AppState,
     publication: Publication,
     writer: std::thread::JoinHandle<()>,
+    /// Fires if the log writer stopped because the store lost its sequencer session.
+    lost: Option<tokio::sync::oneshot::Receiver<()>>,
     pool: jobs::Pool,
     publisher: tokio::task::JoinHandle<()>,
     expiry: tokio::task::JoinHandle<()>,
@@ -506,9 +514,14 @@ impl Service {
             now: unix_now,
             receipt_skew,
         };
+        let (lost_tx, lost) = tokio::sync::oneshot::channel();
         let writer = std::thread::Builder::new()
             .name("letro-log-writer".into())
-            .spawn(move || w.run(rx))
+            .spawn(move || {
+                if !w.run(rx) {
+                    let _ = lost_tx.send(());
+                }
+            })
             .map_err(ServeError::Thread)?;
         let job_store: jobs::SharedStore = Arc::new(Mutex::new(job_store));
         let mut verifier = letro_verifier::Verifier::new(vec![key_vkey])
@@ -701,6 +714,7 @@ impl Service {
             state,
             publication,
             writer,
+            lost: Some(lost),
             pool,
             publisher,
             expiry,
@@ -732,13 +746,40 @@ impl Service {
     /// Serves HTTP on `listener` ([`server::run`]) until `shutdown` completes, then lets
     /// requests in flight finish and shuts the service down ([`Service::shutdown`]).
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let router = self.router();
+        // A leader that lost its sequencer session steps down: it stops serving, so that the
+        // process exits and its supervisor restarts it (as a standby), instead of answering
+        // errors to every write while another service leads.
+        let lost = self.lost.take();
+        let stepped_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let shutdown = {
+            let stepped_down = stepped_down.clone();
+            async move {
+                let lost = async {
+                    let fired = match lost {
+                        Some(rx) => rx.await.is_ok(),
+                        None => false,
+                    };
+                    if !fired {
+                        // The writer ended normally (or was never watched): nothing to wait for.
+                        std::future::pending::<()>().await;
+                    }
+                };
+                tokio::select! {
+                    () = shutdown => {}
+                    () = lost => stepped_down.store(true, std::sync::atomic::Ordering::SeqCst),
+                }
+            }
+        };
         let result = server::run(listener, router, self.limits, shutdown).await;
         self.shutdown().await;
+        if stepped_down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ServeError::SequencerLost);
+        }
         result
     }
 

@@ -245,19 +245,21 @@ struct Pending {
 }
 
 impl<S: LogStore> Writer<S> {
-    /// Runs until every sender of `rx` is dropped.
-    pub fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+    /// Runs until every sender of `rx` is dropped (returns true), or until the store lost the
+    /// session that let it write the log ([`LogStore::session_lost`], checked after every
+    /// batch: returns false, and every command after it is refused).
+    pub fn run(mut self, mut rx: mpsc::Receiver<Command>) -> bool {
         use tokio::sync::mpsc::error::TryRecvError;
         loop {
             let first = match rx.try_recv() {
                 Ok(c) => c,
                 Err(TryRecvError::Disconnected) => {
                     self.integrate();
-                    return;
+                    return true;
                 }
                 Err(TryRecvError::Empty) if self.pending() == 0 => match rx.blocking_recv() {
                     Some(c) => c,
-                    None => return,
+                    None => return true,
                 },
                 Err(TryRecvError::Empty) => {
                     std::thread::sleep(IDLE_INTEGRATE);
@@ -318,6 +320,13 @@ impl<S: LogStore> Writer<S> {
                 for reply in publishes {
                     let _ = reply.send(outcome.clone());
                 }
+            }
+            if self.store.session_lost() {
+                tracing::error!(
+                    "the database session that held the sequencer lock is gone: another \
+                     service may sequence the log now, so this one stops writing it"
+                );
+                return false;
             }
         }
     }

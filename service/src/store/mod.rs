@@ -448,6 +448,12 @@ pub trait LogStore: Send + 'static {
     fn event_secret(&self, index: u64) -> Result<Option<EventSecret>, StoreError>;
     /// Stores a batch of entries atomically: all or none.
     fn append(&mut self, entries: &[NewEntry]) -> Result<(), StoreError>;
+    /// True once this store can never write the log again: on PostgreSQL, the sequencer's
+    /// session (which holds the lock, and so the lease) is gone, and another service may
+    /// sequence the log now. The log writer stops when it sees it. False by default.
+    fn session_lost(&self) -> bool {
+        false
+    }
     /// Stores a published checkpoint.
     fn put_checkpoint(&mut self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
     /// The checkpoint with the largest size, if any.

@@ -578,6 +578,10 @@ fn events(rows: Vec<Row>) -> Result<Vec<(u64, StoredEvent)>, StoreError> {
 }
 
 impl LogStore for PostgresStore {
+    fn session_lost(&self) -> bool {
+        self.sequencer && self.inner.borrow().client.is_closed()
+    }
+
     fn leaves(&self) -> Result<Vec<StoredLeaf>, StoreError> {
         let rows = self
             .inner

@@ -19,7 +19,7 @@ use letro_api_client::Client;
 use letro_service::monitor::{Monitor, Source};
 use letro_service::settings::Settings;
 use letro_service::store::PostgresStore;
-use letro_service::{keys, unix_now, Config, Service};
+use letro_service::{keys, unix_now, Config, ServeError, Service};
 use serde_json::Value;
 
 const CHILD_DIR: &str = "LETRO_REPLICA_CHILD_DIR";
@@ -363,4 +363,100 @@ async fn three_replicas_lose_two_leaders_and_nothing_acknowledged() {
     );
     let update = monitor.check(&source).await.unwrap();
     assert!(update.new_size > last);
+}
+
+/// A leader whose database session ends (the database restarted, or an operator or the server's
+/// keepalives ended it) steps down: the write that finds the session gone is refused and stored
+/// nowhere, `serve` returns [`ServeError::SequencerLost`], and a standby takes over with the
+/// log as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_loses_its_session_steps_down() {
+    let db = pg::PgDatabase::create();
+    let base = tempfile::tempdir().unwrap();
+    let key_dir = base.path().join("key");
+    std::fs::create_dir_all(&key_dir).unwrap();
+    keys::load_or_create(&key_dir, ORIGIN).unwrap();
+    let tokens = issue_tokens_into(&mut PostgresStore::open(&db.url).unwrap());
+    let config = |name: &str| {
+        let mut c = Config::new(base.path().join(name), ORIGIN);
+        c.database = Some(db.url.clone());
+        c.log_key = Some(key_dir.join(keys::LOG_KEY_FILE));
+        c.checkpoint_interval = Duration::from_secs(3600);
+        c.provers = 0;
+        c.standby = true;
+        c
+    };
+    let leader = Service::start(config("a")).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = tokio::spawn(leader.serve(listener, std::future::pending()));
+    let relay = Client::builder(format!("http://{addr}"))
+        .token(&tokens.relay)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let first: SubmissionRequest =
+        serde_json::from_value(submission(b"before the loss", "r")).unwrap();
+    assert_eq!(relay.submit(&first).await.unwrap().accepted.index, 0);
+
+    let b = config("b");
+    let standby = tokio::task::spawn_blocking(move || Service::start(b));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        !standby.is_finished(),
+        "the standby started while the leader held the lock"
+    );
+
+    // The database ends the session that holds the sequencer lock.
+    let ended = pg::query_one_i64(
+        &db.url,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' \
+         AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    );
+    assert_eq!(ended, 1);
+    let second: SubmissionRequest =
+        serde_json::from_value(submission(b"after the loss", "r")).unwrap();
+    assert!(
+        relay.submit(&second).await.is_err(),
+        "a write without the lease"
+    );
+    let stopped = tokio::time::timeout(Duration::from_secs(20), served)
+        .await
+        .expect("the leader stepped down")
+        .unwrap();
+    assert!(
+        matches!(stopped, Err(ServeError::SequencerLost)),
+        "{stopped:?}"
+    );
+
+    let service = tokio::time::timeout(Duration::from_secs(20), standby)
+        .await
+        .expect("the standby took over")
+        .unwrap()
+        .unwrap();
+    let router = service.router();
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        Some(&tokens.relay),
+        Some(submission(b"before the loss", "r")),
+    )
+    .await;
+    assert_eq!((st.as_u16(), v["index"].as_u64()), (200, Some(0)), "{v}");
+    let (st, v) = call(
+        &router,
+        "POST",
+        "/v1/submissions",
+        Some(&tokens.relay),
+        Some(submission(b"after the loss", "r")),
+    )
+    .await;
+    assert_eq!(
+        (st.as_u16(), v["index"].as_u64()),
+        (201, Some(1)),
+        "stored by nobody before: {v}"
+    );
+    drop(router);
+    service.shutdown().await;
 }
