@@ -381,6 +381,8 @@ pub struct Service {
     notifier: tokio::task::JoinHandle<()>,
     notice_sender: tokio::task::JoinHandle<()>,
     token_watch: tokio::task::JoinHandle<()>,
+    /// The sequencer's heartbeat (PostgreSQL only).
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
     origin: String,
     log_vkey: String,
     limits: server::Limits,
@@ -684,6 +686,20 @@ impl Service {
             })
         };
         let token_watch = tokio::spawn(watch_tokens(state.clone(), token_changes));
+        // On PostgreSQL the sequencer's session must never idle for a lease: a heartbeat
+        // through the writer keeps it busy while this process runs ([`store::LEASE`]).
+        let heartbeat = config.database.is_some().then(|| {
+            let tx = state.inner.tx.clone();
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(store::HEARTBEAT);
+                loop {
+                    ticker.tick().await;
+                    if tx.send(writer::Command::Heartbeat).await.is_err() {
+                        return;
+                    }
+                }
+            })
+        });
         let expiry = {
             let state = state.clone();
             let retention = config.retention;
@@ -722,6 +738,7 @@ impl Service {
             notifier,
             notice_sender,
             token_watch,
+            heartbeat,
             origin: config.origin.clone(),
             log_vkey,
             limits: server::Limits {
@@ -810,6 +827,10 @@ impl Service {
         self.notice_sender.abort();
         self.token_watch.abort();
         let _ = self.token_watch.await;
+        if let Some(h) = self.heartbeat {
+            h.abort();
+            let _ = h.await;
+        }
         self.publisher.abort();
         let _ = self.publisher.await;
         self.expiry.abort();

@@ -80,6 +80,8 @@ pub enum Command {
         /// Where the outcome goes.
         reply: oneshot::Sender<Result<StoredCheckpoint, AppendError>>,
     },
+    /// Show the database that the sequencer lives ([`LogStore::heartbeat`]).
+    Heartbeat,
 }
 
 /// A durably stored event.
@@ -283,8 +285,10 @@ impl<S: LogStore> Writer<S> {
             let mut signs = Vec::new();
             let mut commits = Vec::new();
             let mut appends = Vec::new();
+            let mut heartbeat = false;
             for c in batch {
                 match c {
+                    Command::Heartbeat => heartbeat = true,
                     Command::Publish { reply } => publishes.push(reply),
                     Command::Sign { reply } => signs.push(reply),
                     Command::Commit { checkpoint, reply } => commits.push((checkpoint, reply)),
@@ -319,6 +323,11 @@ impl<S: LogStore> Writer<S> {
                 let outcome = self.publish();
                 for reply in publishes {
                     let _ = reply.send(outcome.clone());
+                }
+            }
+            if heartbeat {
+                if let Err(e) = self.store.heartbeat() {
+                    tracing::error!(error = %e, "the sequencer's heartbeat failed");
                 }
             }
             if self.store.session_lost() {

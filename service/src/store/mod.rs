@@ -9,7 +9,7 @@
 //! the in-memory tree is rebuilt from [`LogStore::leaves`] on start.
 
 pub use crate::audit::{audit_hash, verify_audit_chain, AuditEntry, AuditRecord};
-pub use pg::{is_postgres_url, PostgresStore, POSTGRES_SCHEMA_VERSION};
+pub use pg::{is_postgres_url, PostgresStore, HEARTBEAT, LEASE, POSTGRES_SCHEMA_VERSION};
 pub use sqlite::{SqliteStore, DATABASE_FILE, SCHEMA_VERSION};
 
 mod pg;
@@ -453,6 +453,11 @@ pub trait LogStore: Send + 'static {
     /// sequence the log now. The log writer stops when it sees it. False by default.
     fn session_lost(&self) -> bool {
         false
+    }
+    /// Shows the database that the sequencer is alive, on the session that holds its lock
+    /// (PostgreSQL ends a sequencer session idle for [`LEASE`]). Nothing by default.
+    fn heartbeat(&mut self) -> Result<(), StoreError> {
+        Ok(())
     }
     /// Stores a published checkpoint.
     fn put_checkpoint(&mut self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;

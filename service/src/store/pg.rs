@@ -214,10 +214,22 @@ pub struct PostgresStore {
     inner: RefCell<Connection>,
     /// Whether this connection holds the sequencer lock (released when the store is dropped).
     sequencer: bool,
+    /// Whether the sequencer's session has its idle timeouts ([`LEASE`]) set: from its first
+    /// heartbeat, so that the log's load at start (no queries while the tree is rebuilt) is
+    /// not taken for a hung leader.
+    lease_armed: bool,
 }
 
 /// How long [`PostgresStore::lock_sequencer`] tries before it refuses.
 pub const SEQUENCER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How long the sequencer's session may stay idle before the server ends it, releasing the
+/// lock for a standby: a leader paused or hung this long loses its lease. Its heartbeat
+/// ([`HEARTBEAT`]) keeps a live leader's session busy.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How often a service on PostgreSQL sends its log writer a heartbeat ([`LogStore::heartbeat`]).
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How often a standby tries the sequencer lock ([`PostgresStore::wait_sequencer`]).
 pub const STANDBY_POLL: std::time::Duration = std::time::Duration::from_millis(200);
@@ -376,6 +388,7 @@ impl PostgresStore {
                 statements: HashMap::new(),
             }),
             sequencer: false,
+            lease_armed: false,
         })
     }
 
@@ -441,10 +454,14 @@ impl PostgresStore {
     }
 
     /// One try at the sequencer lock. Once it holds it, the session asks the server to probe
-    /// the connection after 2 s of silence, every second, 3 times: a holder whose host or
-    /// network died loses its session, and so the lock, within about 5 s. Every write the
-    /// sequencer makes goes through this one session, so a holder that lost it can never write
-    /// again (there is no reconnection): the lock is the lease and the session its fence.
+    /// the connection after 2 s of silence, every second, 3 times (a holder whose host or
+    /// network died loses its session, and so the lock, within about 5 s). From the first
+    /// heartbeat on (once the log is loaded), the server also ends the session when it stays
+    /// idle, in a transaction or not, for [`LEASE`]: a holder paused or hung that long loses it
+    /// too; a live one sends a heartbeat every [`HEARTBEAT`] ([`LogStore::heartbeat`]). Every
+    /// write the sequencer makes goes through this one session, so a holder that lost it can
+    /// never write again (there is no reconnection): the lock is the lease and the session its
+    /// fence.
     fn try_lock_sequencer(&mut self) -> Result<bool, StoreError> {
         let c = self.inner.get_mut();
         let row = c
@@ -580,6 +597,24 @@ fn events(rows: Vec<Row>) -> Result<Vec<(u64, StoredEvent)>, StoreError> {
 impl LogStore for PostgresStore {
     fn session_lost(&self) -> bool {
         self.sequencer && self.inner.borrow().client.is_closed()
+    }
+
+    fn heartbeat(&mut self) -> Result<(), StoreError> {
+        if !self.sequencer {
+            return Ok(());
+        }
+        let client = &self.inner.get_mut().client;
+        if self.lease_armed {
+            block_on(client.simple_query("SELECT 1"))?;
+        } else {
+            let lease = LEASE.as_millis();
+            block_on(client.batch_execute(&format!(
+                "SET idle_session_timeout = {lease}; \
+                 SET idle_in_transaction_session_timeout = {lease}"
+            )))?;
+            self.lease_armed = true;
+        }
+        Ok(())
     }
 
     fn leaves(&self) -> Result<Vec<StoredLeaf>, StoreError> {

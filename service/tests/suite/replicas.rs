@@ -460,3 +460,107 @@ async fn a_leader_that_loses_its_session_steps_down() {
     drop(router);
     service.shutdown().await;
 }
+
+/// A leader paused (SIGSTOP) for longer than the lease loses it: the database ends its idle
+/// session, and a standby takes over. When the old leader resumes (SIGCONT), the write it is
+/// given is refused and stored nowhere, and it steps down: its process exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_leader_loses_its_lease_and_never_writes_again() {
+    let db = pg::PgDatabase::create();
+    let base = tempfile::tempdir().unwrap();
+    let key_dir = base.path().join("key");
+    std::fs::create_dir_all(&key_dir).unwrap();
+    keys::load_or_create(&key_dir, ORIGIN).unwrap();
+    let key_file = key_dir.join(keys::LOG_KEY_FILE);
+    let tokens = issue_tokens_into(&mut PostgresStore::open(&db.url).unwrap());
+    let witness_dir = base.path().join("witness");
+    std::fs::create_dir_all(&witness_dir).unwrap();
+    let (witness_url, witness, _stop_witness) =
+        crate::witnessed::start_witness(&witness_dir, &key_dir, 0).await;
+    let dirs: Vec<PathBuf> = (0..2)
+        .map(|i| base.path().join(format!("replica{i}")))
+        .collect();
+    for dir in &dirs {
+        settings(
+            dir,
+            &db.url,
+            &key_file,
+            &witness.cosigner_key().to_string(),
+            &witness_url,
+        );
+    }
+    let mut replicas = Replicas {
+        dirs: dirs.clone(),
+        children: vec![None, None],
+    };
+    replicas.spawn(0);
+    let (_, a) = replicas.leader().await;
+    replicas.spawn(1);
+    let relay = |addr: std::net::SocketAddr| {
+        Client::builder(format!("http://{addr}"))
+            .token(&tokens.relay)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let event = |text: &str| -> SubmissionRequest {
+        serde_json::from_value(submission(text.as_bytes(), "r")).unwrap()
+    };
+    let logged = relay(a).submit(&event("before the pause")).await.unwrap();
+    assert_eq!(logged.accepted.index, 0);
+
+    let pid = replicas.children[0].as_ref().unwrap().id().to_string();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    let paused = Instant::now();
+    let mut b = None;
+    for _ in 0..1200 {
+        if let Ok(port) = std::fs::read_to_string(dirs[1].join("port")) {
+            b = Some(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                port.parse::<u16>().unwrap(),
+            )));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let b = b.expect("the standby took over from the paused leader within 60 s");
+    eprintln!(
+        "replicas: paused leader replaced after {:?}",
+        paused.elapsed()
+    );
+    let logged = relay(b).submit(&event("during the pause")).await.unwrap();
+    assert_eq!((logged.fresh, logged.accepted.index), (true, 1));
+
+    signal("-CONT");
+    assert!(
+        relay(a).submit(&event("after the resume")).await.is_err(),
+        "the old leader wrote after it lost its lease"
+    );
+    let child = replicas.children[0].as_mut().unwrap();
+    let mut exited = None;
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let exited = exited.expect("the old leader stepped down within 30 s");
+    assert!(!exited.success(), "{exited:?}");
+
+    let logged = relay(b).submit(&event("after the resume")).await.unwrap();
+    assert_eq!(
+        (logged.fresh, logged.accepted.index),
+        (true, 2),
+        "stored by nobody before"
+    );
+    let logged = relay(b).submit(&event("before the pause")).await.unwrap();
+    assert_eq!((logged.fresh, logged.accepted.index), (false, 0));
+}
