@@ -310,6 +310,109 @@ async fn a_corrupt_state_is_refused_and_a_torn_append_is_dropped() {
     assert!(Monitor::open(&state, other, None).is_err());
 }
 
+/// A service whose tiles `tiles` configures, serving HTTP on a socket, and a monitor of its
+/// HTTP API.
+struct Exporting {
+    dir: tempfile::TempDir,
+    tokens: Tokens,
+    service: Service,
+    router: axum::Router,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+    addr: std::net::SocketAddr,
+    http: Source,
+    by_http: Monitor,
+    /// Events logged so far.
+    n: u32,
+}
+
+impl Exporting {
+    async fn start(tiles: impl FnOnce(&Path, &mut letro_service::Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = issue_tokens(dir.path());
+        let mut cfg = config(dir.path());
+        cfg.provers = 0;
+        tiles(dir.path(), &mut cfg);
+        let service = Service::start(cfg).unwrap();
+        let router = service.router();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = router.clone();
+        let served = tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = Source::new(
+            &format!("http://{addr}/v1/log/"),
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap();
+        let by_http = Monitor::open(&dir.path().join("m1"), Self::key(dir.path()), None).unwrap();
+        Self {
+            dir,
+            tokens,
+            service,
+            router,
+            served,
+            addr,
+            http,
+            by_http,
+            n: 0,
+        }
+    }
+
+    fn key(dir: &Path) -> letro_log::note::VerifierKey {
+        keys::load_or_create(dir, ORIGIN).unwrap().verifier_key()
+    }
+
+    /// Logs `count` more events and publishes.
+    async fn log_and_publish(&mut self, count: u32) {
+        for _ in 0..count {
+            let (st, _) = call(
+                &self.router,
+                "POST",
+                "/v1/submissions",
+                Some(&self.tokens.relay),
+                Some(submission(&self.n.to_be_bytes(), "r")),
+            )
+            .await;
+            assert!(st.is_success());
+            self.n += 1;
+        }
+        self.service.publish().await.unwrap();
+    }
+
+    /// Three publications (3, 263 and 303 events); after each, `copy(round)` gives a directory
+    /// of the exported files, and a monitor of it accepts the checkpoint the HTTP API's does.
+    async fn compare<F, Fut>(&mut self, mut copy: F)
+    where
+        F: FnMut(usize) -> Fut,
+        Fut: std::future::Future<Output = std::path::PathBuf>,
+    {
+        let mut by_copy = Monitor::open(
+            &self.dir.path().join("m2"),
+            Self::key(self.dir.path()),
+            None,
+        )
+        .unwrap();
+        for (round, batch) in [3u32, 260, 40].into_iter().enumerate() {
+            self.log_and_publish(batch).await;
+            let exported = copy(round).await;
+            let a = self.by_http.check(&self.http).await.unwrap();
+            let b = by_copy.check(&source(&exported)).await.unwrap();
+            let n = u64::from(self.n);
+            assert_eq!((a.new_size, b.new_size), (n, n));
+            assert!(a.rfc6962_checked);
+            assert_eq!(self.by_http.checkpoint_text(), by_copy.checkpoint_text());
+        }
+    }
+
+    /// Stops the service; its directory (and what was exported into it) stays until the
+    /// returned handle is dropped.
+    async fn stop(self) -> tempfile::TempDir {
+        self.served.abort();
+        drop(self.router);
+        self.service.shutdown().await;
+        self.dir
+    }
+}
+
 /// An S3-compatible server for the test: moto's `moto_server` (from PyPI), started on a free
 /// port, killed when dropped.
 struct S3Server {
@@ -437,131 +540,48 @@ async fn tiles_written_to_an_s3_bucket_are_the_log_a_monitor_reads() {
         .unwrap();
     assert!(created.status().is_success(), "{}", created.status());
 
-    let dir = tempfile::tempdir().unwrap();
-    let tokens = issue_tokens(dir.path());
-    let mut cfg = config(dir.path());
-    cfg.provers = 0;
-    cfg.tiles_store = Some(format!("s3://{bucket}/ch/log"));
-    cfg.tiles_store_options = s3.options();
-    let service = Service::start(cfg).unwrap();
-    let router = service.router();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = router.clone();
-    let served = tokio::spawn(async move { axum::serve(listener, app).await });
-    let key = keys::load_or_create(dir.path(), ORIGIN)
-        .unwrap()
-        .verifier_key();
-    let http = Source::new(
-        &format!("http://{addr}/v1/log/"),
-        std::time::Duration::from_secs(5),
-    )
-    .unwrap();
-    let mut by_http = Monitor::open(&dir.path().join("m1"), key.clone(), None).unwrap();
-    let mut by_bucket = Monitor::open(&dir.path().join("m2"), key.clone(), None).unwrap();
+    let options = s3.options();
+    let mut e = Exporting::start(|_, cfg| {
+        cfg.tiles_store = Some(format!("s3://{bucket}/ch/log"));
+        cfg.tiles_store_options = options;
+    })
+    .await;
     let (reader, _) = object_store::parse_url_opts(
         &url::Url::parse(&format!("s3://{bucket}")).unwrap(),
         s3.options(),
     )
     .unwrap();
-
-    let mut n = 0u32;
-    for (round, batch) in [3u32, 260, 40].into_iter().enumerate() {
-        for _ in 0..batch {
-            let (st, _) = call(
-                &router,
-                "POST",
-                "/v1/submissions",
-                Some(&tokens.relay),
-                Some(submission(&n.to_be_bytes(), "r")),
-            )
-            .await;
-            assert!(st.is_success());
-            n += 1;
+    let base = e.dir.path().to_path_buf();
+    e.compare(|round| {
+        let (reader, copy) = (&reader, base.join(format!("bucket-{round}")));
+        async move {
+            let objects = copy_out(reader.as_ref(), "ch/log", &copy).await;
+            assert!(objects > 2, "round {round}: {objects} objects");
+            assert!(copy.join("checkpoint").is_file());
+            copy
         }
-        service.publish().await.unwrap();
-        let copy = dir.path().join(format!("bucket-{round}"));
-        let objects = copy_out(reader.as_ref(), "ch/log", &copy).await;
-        assert!(objects > 2, "round {round}: {objects} objects");
-        assert!(copy.join("checkpoint").is_file());
-        let a = by_http.check(&http).await.unwrap();
-        let b = by_bucket.check(&source(&copy)).await.unwrap();
-        assert_eq!((a.new_size, b.new_size), (u64::from(n), u64::from(n)));
-        assert_eq!(by_http.checkpoint_text(), by_bucket.checkpoint_text());
-    }
+    })
+    .await;
     // Nothing was written outside the prefix.
-    let stray = copy_out(reader.as_ref(), "", &dir.path().join("all")).await;
-    let inside = copy_out(reader.as_ref(), "ch/log", &dir.path().join("inside")).await;
+    let stray = copy_out(reader.as_ref(), "", &base.join("all")).await;
+    let inside = copy_out(reader.as_ref(), "ch/log", &base.join("inside")).await;
     assert_eq!(stray, inside);
 
     // The store goes away: publication goes on (the export failure is logged and retried).
     drop(s3);
-    for _ in 0..5 {
-        let (st, _) = call(
-            &router,
-            "POST",
-            "/v1/submissions",
-            Some(&tokens.relay),
-            Some(submission(&n.to_be_bytes(), "r")),
-        )
-        .await;
-        assert!(st.is_success());
-        n += 1;
-    }
-    service.publish().await.unwrap();
-    assert_eq!(by_http.check(&http).await.unwrap().new_size, u64::from(n));
-    served.abort();
-    drop(router);
-    service.shutdown().await;
+    e.log_and_publish(5).await;
+    let size = e.by_http.check(&e.http).await.unwrap().new_size;
+    assert_eq!(size, u64::from(e.n));
+    drop(e.stop().await);
 }
 
 #[tokio::test]
 async fn an_honest_service_serves_the_same_tiles_over_http_and_in_its_directory() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().unwrap();
-    let tiles = dir.path().join("tiles");
-    let tokens = issue_tokens(dir.path());
-    let mut cfg = config(dir.path());
-    cfg.provers = 0;
-    cfg.tiles_directory = Some(tiles.clone());
-    let service = Service::start(cfg).unwrap();
-    let router = service.router();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = router.clone();
-    let served = tokio::spawn(async move { axum::serve(listener, app).await });
-    let key = keys::load_or_create(dir.path(), ORIGIN)
-        .unwrap()
-        .verifier_key();
-    let http = Source::new(
-        &format!("http://{addr}/v1/log/"),
-        std::time::Duration::from_secs(5),
-    )
-    .unwrap();
-    let mut by_http = Monitor::open(&dir.path().join("m1"), key.clone(), None).unwrap();
-    let mut by_dir = Monitor::open(&dir.path().join("m2"), key.clone(), None).unwrap();
-
-    let mut n = 0u32;
-    for batch in [3u32, 260, 40] {
-        for _ in 0..batch {
-            let (st, _) = call(
-                &router,
-                "POST",
-                "/v1/submissions",
-                Some(&tokens.relay),
-                Some(submission(&n.to_be_bytes(), "r")),
-            )
-            .await;
-            assert!(st.is_success());
-            n += 1;
-        }
-        service.publish().await.unwrap();
-        let a = by_http.check(&http).await.unwrap();
-        let b = by_dir.check(&source(&tiles)).await.unwrap();
-        assert_eq!((a.new_size, b.new_size), (u64::from(n), u64::from(n)));
-        assert!(a.rfc6962_checked);
-        assert_eq!(by_http.checkpoint_text(), by_dir.checkpoint_text());
-    }
+    let mut e = Exporting::start(|dir, cfg| cfg.tiles_directory = Some(dir.join("tiles"))).await;
+    let tiles = e.dir.path().join("tiles");
+    e.compare(|_| std::future::ready(tiles.clone())).await;
+    let (addr, n, router, tokens) = (e.addr, e.n, &e.router, &e.tokens);
     // Every tile of the published tree: the same bytes both ways, immutable over HTTP.
     let client = reqwest::Client::new();
     for path in tiles_between(0, u64::from(n)) {
@@ -615,16 +635,14 @@ async fn an_honest_service_serves_the_same_tiles_over_http_and_in_its_directory(
         .unwrap();
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.headers()["cache-control"], "no-store");
-    let (_, metrics) = call(&router, "GET", "/metrics", Some(&tokens.admin), None).await;
+    let (_, metrics) = call(router, "GET", "/metrics", Some(&tokens.admin), None).await;
     let metrics = metrics.as_str().unwrap().to_owned();
     assert!(
         metrics.contains("letro_http_requests_total{route=\"/v1/log/tile/{tile}\",status=\"200\"}"),
         "{metrics}"
     );
 
-    served.abort();
-    drop(router);
-    service.shutdown().await;
+    let _dir = e.stop().await;
 
     // Another log pointed at the same tiles directory: its tiles are refused (logged), the
     // directory keeps the first log's, and the other log publishes anyway.

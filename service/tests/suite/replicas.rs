@@ -8,7 +8,7 @@
 //! refuses any inconsistent checkpoint, cosigned the last leader's.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use letro_api_client::Client;
 use letro_service::monitor::{Monitor, Source};
 use letro_service::settings::Settings;
 use letro_service::store::PostgresStore;
+use letro_service::witness::Witness;
 use letro_service::{keys, unix_now, Config, ServeError, Service};
 use serde_json::Value;
 
@@ -165,33 +166,79 @@ fn follow(addr: std::net::SocketAddr) -> Source {
     Source::new(&format!("http://{addr}/v1/log/"), Duration::from_secs(5)).unwrap()
 }
 
-fn settings(dir: &Path, url: &str, key_file: &Path, witness_key: &str, witness_url: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    let text = format!(
-        "data = {data:?}\ndatabase = {url:?}\norigin = {ORIGIN:?}\nlog_key = {key:?}\n\
-         standby = true\ncheckpoint_interval_seconds = 1\nprovers = 0\nwitness_quorum = 1\n\
-         witness_timeout_seconds = 5\n[[witness]]\nvkey = {witness_key:?}\nurl = {witness_url:?}\n",
-        data = dir.display().to_string(),
-        key = key_file.display().to_string(),
-    );
-    std::fs::write(dir.join("letro.toml"), text).unwrap();
+/// What the replica tests share: a database, the log key every replica signs with, the
+/// tokens, and the base directory.
+struct Cluster {
+    db: pg::PgDatabase,
+    base: tempfile::TempDir,
+    key_dir: PathBuf,
+    tokens: Tokens,
+}
+
+impl Cluster {
+    fn new() -> Self {
+        let db = pg::PgDatabase::create();
+        let base = tempfile::tempdir().unwrap();
+        let key_dir = base.path().join("key");
+        std::fs::create_dir_all(&key_dir).unwrap();
+        keys::load_or_create(&key_dir, ORIGIN).unwrap();
+        let tokens = issue_tokens_into(&mut PostgresStore::open(&db.url).unwrap());
+        Self {
+            db,
+            base,
+            key_dir,
+            tokens,
+        }
+    }
+
+    fn key_file(&self) -> PathBuf {
+        self.key_dir.join(keys::LOG_KEY_FILE)
+    }
+
+    /// A witness following the log; (it, its URL, what stops it).
+    async fn witness(&self) -> (Arc<Witness>, String, tokio::sync::oneshot::Sender<()>) {
+        let dir = self.base.path().join("witness");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (url, witness, stop) = crate::witnessed::start_witness(&dir, &self.key_dir, 0).await;
+        (witness, url, stop)
+    }
+
+    /// `n` replica processes, none started yet, each with a settings file: this database, the
+    /// shared log key, `witness` (quorum 1), checkpoints every second, `standby = true`.
+    fn replicas(&self, n: usize, witness: &Witness, witness_url: &str) -> Replicas {
+        let dirs: Vec<PathBuf> = (0..n)
+            .map(|i| self.base.path().join(format!("replica{i}")))
+            .collect();
+        for dir in &dirs {
+            std::fs::create_dir_all(dir).unwrap();
+            let text = format!(
+                "data = {data:?}\ndatabase = {url:?}\norigin = {ORIGIN:?}\nlog_key = {key:?}\n\
+                 standby = true\ncheckpoint_interval_seconds = 1\nprovers = 0\n\
+                 witness_quorum = 1\nwitness_timeout_seconds = 5\n[[witness]]\n\
+                 vkey = {vkey:?}\nurl = {witness_url:?}\n",
+                data = dir.display().to_string(),
+                url = self.db.url,
+                key = self.key_file().display().to_string(),
+                vkey = witness.cosigner_key().to_string(),
+            );
+            std::fs::write(dir.join("letro.toml"), text).unwrap();
+        }
+        Replicas {
+            children: dirs.iter().map(|_| None).collect(),
+            dirs,
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_lose_two_leaders_and_nothing_acknowledged() {
-    let db = pg::PgDatabase::create();
-    let base = tempfile::tempdir().unwrap();
-    let key_dir = base.path().join("key");
-    std::fs::create_dir_all(&key_dir).unwrap();
-    let log_key = keys::load_or_create(&key_dir, ORIGIN)
+    let cluster = Cluster::new();
+    let (db, base, tokens) = (&cluster.db, &cluster.base, &cluster.tokens);
+    let key_file = cluster.key_file();
+    let log_key = keys::load_or_create(&cluster.key_dir, ORIGIN)
         .unwrap()
         .verifier_key();
-    let key_file = key_dir.join(keys::LOG_KEY_FILE);
-    let tokens = issue_tokens_into(&mut PostgresStore::open(&db.url).unwrap());
-    let witness_dir = base.path().join("witness");
-    std::fs::create_dir_all(&witness_dir).unwrap();
-    let (witness_url, witness, _stop_witness) =
-        crate::witnessed::start_witness(&witness_dir, &key_dir, 0).await;
+    let (witness, witness_url, _stop_witness) = cluster.witness().await;
 
     // "r" certifies the receipt key with seed 21, through a service run before the replicas.
     {
@@ -206,22 +253,8 @@ async fn three_replicas_lose_two_leaders_and_nothing_acknowledged() {
         service.shutdown().await;
     }
 
-    let dirs: Vec<PathBuf> = (0..3)
-        .map(|i| base.path().join(format!("replica{i}")))
-        .collect();
-    for dir in &dirs {
-        settings(
-            dir,
-            &db.url,
-            &key_file,
-            &witness.cosigner_key().to_string(),
-            &witness_url,
-        );
-    }
-    let mut replicas = Replicas {
-        dirs: dirs.clone(),
-        children: vec![None, None, None],
-    };
+    let mut replicas = cluster.replicas(3, &witness, &witness_url);
+    let dirs = replicas.dirs.clone();
     replicas.spawn(0);
     assert_eq!(replicas.leader().await.0, 0, "the first replica leads");
     replicas.spawn(1);
@@ -371,16 +404,12 @@ async fn three_replicas_lose_two_leaders_and_nothing_acknowledged() {
 /// log as it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_that_loses_its_session_steps_down() {
-    let db = pg::PgDatabase::create();
-    let base = tempfile::tempdir().unwrap();
-    let key_dir = base.path().join("key");
-    std::fs::create_dir_all(&key_dir).unwrap();
-    keys::load_or_create(&key_dir, ORIGIN).unwrap();
-    let tokens = issue_tokens_into(&mut PostgresStore::open(&db.url).unwrap());
+    let cluster = Cluster::new();
+    let (db, tokens) = (&cluster.db, &cluster.tokens);
     let config = |name: &str| {
-        let mut c = Config::new(base.path().join(name), ORIGIN);
+        let mut c = Config::new(cluster.base.path().join(name), ORIGIN);
         c.database = Some(db.url.clone());
-        c.log_key = Some(key_dir.join(keys::LOG_KEY_FILE));
+        c.log_key = Some(cluster.key_file());
         c.checkpoint_interval = Duration::from_secs(3600);
         c.provers = 0;
         c.standby = true;
@@ -466,33 +495,11 @@ async fn a_leader_that_loses_its_session_steps_down() {
 /// given is refused and stored nowhere, and it steps down: its process exits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_leader_loses_its_lease_and_never_writes_again() {
-    let db = pg::PgDatabase::create();
-    let base = tempfile::tempdir().unwrap();
-    let key_dir = base.path().join("key");
-    std::fs::create_dir_all(&key_dir).unwrap();
-    keys::load_or_create(&key_dir, ORIGIN).unwrap();
-    let key_file = key_dir.join(keys::LOG_KEY_FILE);
-    let tokens = issue_tokens_into(&mut PostgresStore::open(&db.url).unwrap());
-    let witness_dir = base.path().join("witness");
-    std::fs::create_dir_all(&witness_dir).unwrap();
-    let (witness_url, witness, _stop_witness) =
-        crate::witnessed::start_witness(&witness_dir, &key_dir, 0).await;
-    let dirs: Vec<PathBuf> = (0..2)
-        .map(|i| base.path().join(format!("replica{i}")))
-        .collect();
-    for dir in &dirs {
-        settings(
-            dir,
-            &db.url,
-            &key_file,
-            &witness.cosigner_key().to_string(),
-            &witness_url,
-        );
-    }
-    let mut replicas = Replicas {
-        dirs: dirs.clone(),
-        children: vec![None, None],
-    };
+    let cluster = Cluster::new();
+    let tokens = &cluster.tokens;
+    let (witness, witness_url, _stop_witness) = cluster.witness().await;
+    let mut replicas = cluster.replicas(2, &witness, &witness_url);
+    let dirs = replicas.dirs.clone();
     replicas.spawn(0);
     let (_, a) = replicas.leader().await;
     replicas.spawn(1);
