@@ -35,6 +35,7 @@ mod notices;
 mod observability;
 mod operator;
 mod proofs;
+mod regions;
 mod relay;
 mod replicas;
 mod stores;
