@@ -504,20 +504,24 @@ impl Worker {
         if current == Some(checkpoint.size) {
             return Ok(());
         }
-        let leaves = self
+        // The tree grows from the leaves it holds: only the new ones are read and hashed.
+        let mut view = self.view.write().map_err(|_| JobError::Poisoned)?;
+        let held = view.log.sequenced_size();
+        let fresh = self
             .store
             .lock()
             .map_err(|_| JobError::Poisoned)?
-            .leaves()?;
-        let leaves = leaves
-            .iter()
-            .map(|l| letro_core::field::fr_from_be_bytes(&l.leaf))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| JobError::Witness(format!("stored leaf: {e}")))?;
-        let log = letro_core::log::DeliveryLog::restore(&leaves, checkpoint.size)
-            .map_err(|e| JobError::Witness(e.to_string()))?;
-        let mut view = self.view.write().map_err(|_| JobError::Poisoned)?;
-        view.log = log;
+            .leaves_from(held)?;
+        let witness = |e: &dyn std::fmt::Display| JobError::Witness(e.to_string());
+        for stored in &fresh {
+            let leaf = letro_core::field::fr_from_be_bytes(&stored.leaf)
+                .map_err(|e| JobError::Witness(format!("stored leaf: {e}")))?;
+            view.log.sequence(leaf).map_err(|e| witness(&e))?;
+        }
+        view.log.integrate().map_err(|e| witness(&e))?;
+        view.log
+            .mark_published(checkpoint.size)
+            .map_err(|e| witness(&e))?;
         view.checkpoint = Some(checkpoint);
         Ok(())
     }

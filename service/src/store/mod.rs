@@ -422,6 +422,12 @@ pub struct Envelope {
 pub trait LogStore: Send + 'static {
     /// Every leaf, ordered by index, which must run from 0 without gaps.
     fn leaves(&self) -> Result<Vec<StoredLeaf>, StoreError>;
+    /// The leaves from index `start` on, ordered by index, without gaps (for a reader that
+    /// holds the first `start` already). The default reads them all.
+    fn leaves_from(&self, start: u64) -> Result<Vec<StoredLeaf>, StoreError> {
+        let skip = usize::try_from(start).unwrap_or(usize::MAX);
+        Ok(self.leaves()?.into_iter().skip(skip).collect())
+    }
     /// The submitted event for `H`, with its index.
     fn find_submission(&self, h: &[u8; 32]) -> Result<Option<(u64, StoredEvent)>, StoreError>;
     /// The delivered event (receipt) for `H`, with its index.

@@ -618,17 +618,21 @@ impl LogStore for PostgresStore {
     }
 
     fn leaves(&self) -> Result<Vec<StoredLeaf>, StoreError> {
-        let rows = self
-            .inner
-            .borrow_mut()
-            .query("SELECT idx, leaf FROM leaves ORDER BY idx", &[])?;
+        self.leaves_from(0)
+    }
+
+    fn leaves_from(&self, start: u64) -> Result<Vec<StoredLeaf>, StoreError> {
+        let rows = self.inner.borrow_mut().query(
+            "SELECT idx, leaf FROM leaves WHERE idx >= $1 ORDER BY idx",
+            &[&to_i64(start)?],
+        )?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let index = to_u64(r.try_get(0)?)?;
-            if index != out.len() as u64 {
+            let expected = start + out.len() as u64;
+            if index != expected {
                 return Err(StoreError::Corrupt(format!(
-                    "leaf index {index} where {} was expected",
-                    out.len()
+                    "leaf index {index} where {expected} was expected"
                 )));
             }
             out.push(StoredLeaf {

@@ -360,18 +360,24 @@ impl SqliteStore {
 
 impl LogStore for SqliteStore {
     fn leaves(&self) -> Result<Vec<StoredLeaf>, StoreError> {
+        self.leaves_from(0)
+    }
+
+    fn leaves_from(&self, start: u64) -> Result<Vec<StoredLeaf>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT idx, leaf FROM leaves ORDER BY idx")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+            .prepare("SELECT idx, leaf FROM leaves WHERE idx >= ?1 ORDER BY idx")?;
+        let rows = stmt.query_map([to_i64(start)?], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (idx, leaf) = row?;
             let index = to_u64(idx)?;
-            if index != out.len() as u64 {
+            let expected = start + out.len() as u64;
+            if index != expected {
                 return Err(StoreError::Corrupt(format!(
-                    "leaf index {index} where {} was expected",
-                    out.len()
+                    "leaf index {index} where {expected} was expected"
                 )));
             }
             out.push(StoredLeaf {

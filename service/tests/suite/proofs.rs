@@ -1060,6 +1060,11 @@ async fn prover_workers_prove_a_postgres_services_jobs_and_verify_them_first() {
     let (stop, handle) = worker("right-key", service.log_vkey().to_owned());
     let job = wait_for(&router, &tokens.sender, &job_id).await;
     check_done(dir.path(), &job, b"attest", t);
+    // The log grows and the checkpoint moves: the same worker extends its tree with the new
+    // leaves only (`LogStore::leaves_from`), and its next proof verifies.
+    let second = ask_for_a_letter(&router, &tokens, &service, t).await;
+    let job = wait_for(&router, &tokens.sender, &second).await;
+    check_done(dir.path(), &job, b"letter", t);
     stop.store(true, Ordering::SeqCst);
     handle.join().unwrap().unwrap();
     let notice = tokio::time::timeout(Duration::from_secs(30), notices.recv())

@@ -120,6 +120,14 @@ fn log_batches_are_atomic_gapless_and_durable(open: Open<'_>) {
         3,
         "seen by another connection"
     );
+    // From an index on: only the later leaves, in order; none past the end.
+    let later = s.leaves_from(1).unwrap();
+    assert_eq!(
+        later.iter().map(|l| (l.index, l.leaf)).collect::<Vec<_>>(),
+        [(1, [1; 32]), (2, [2; 32])]
+    );
+    assert!(s.leaves_from(3).unwrap().is_empty());
+    assert!(s.leaves_from(u64::MAX).is_err() || s.leaves_from(u64::MAX).unwrap().is_empty());
 }
 
 fn deliveries_are_found_by_h_and_closed_by_final_events(open: Open<'_>) {
