@@ -506,6 +506,14 @@ impl Worker {
         }
         // The tree grows from the leaves it holds: only the new ones are read and hashed.
         let mut view = self.view.write().map_err(|_| JobError::Poisoned)?;
+        // Another prover thread may have brought the view this far (or further) meanwhile.
+        if view
+            .checkpoint
+            .as_ref()
+            .is_some_and(|c| c.size >= checkpoint.size)
+        {
+            return Ok(());
+        }
         let held = view.log.sequenced_size();
         let fresh = self
             .store

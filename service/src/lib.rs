@@ -793,8 +793,9 @@ impl Service {
             }
         };
         let result = server::run(listener, router, self.limits, shutdown).await;
-        self.shutdown().await;
-        if stepped_down.load(std::sync::atomic::Ordering::SeqCst) {
+        let lost = stepped_down.load(std::sync::atomic::Ordering::SeqCst);
+        self.stop(!lost).await;
+        if lost {
             return Err(ServeError::SequencerLost);
         }
         result
@@ -821,16 +822,18 @@ impl Service {
     /// the commands already queued. Routers built from this service must be dropped first, or
     /// the writer keeps running until they are.
     pub async fn shutdown(self) {
+        self.stop(true).await;
+    }
+
+    /// [`Service::shutdown`]; without the final publication round when `final_round` is false
+    /// (a leader that lost its sequencer session: another service publishes the log now).
+    async fn stop(self, final_round: bool) {
         self.pool.shutdown().await;
         // Undelivered notices stay `pending` in the store and resume at the next start.
         self.notifier.abort();
         self.notice_sender.abort();
         self.token_watch.abort();
         let _ = self.token_watch.await;
-        if let Some(h) = self.heartbeat {
-            h.abort();
-            let _ = h.await;
-        }
         self.publisher.abort();
         let _ = self.publisher.await;
         self.expiry.abort();
@@ -839,8 +842,17 @@ impl Service {
             t.abort();
             let _ = t.await;
         }
-        if let Err(e) = publish_round(&self.state, &self.publication).await {
-            tracing::warn!(error = %e, "final checkpoint failed");
+        if final_round {
+            if let Err(e) = publish_round(&self.state, &self.publication).await {
+                tracing::warn!(error = %e, "final checkpoint failed");
+            }
+        }
+        // The heartbeat runs until the final round is done, so that a slow witness cannot
+        // leave the sequencer's session idle for a lease; its sender must go before the writer
+        // can end.
+        if let Some(h) = self.heartbeat {
+            h.abort();
+            let _ = h.await;
         }
         drop(self.state);
         let writer = self.writer;

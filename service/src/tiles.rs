@@ -8,7 +8,10 @@
 //! all and durable when its write returns (an object store's PUT; on a local directory the file
 //! and every directory it created are fsynced first). Full tiles that already exist are checked
 //! and left alone (they never change; another log's are refused). The checkpoint is replaced
-//! last, so a reader never sees a checkpoint whose tiles are missing, even after a power loss.
+//! last, so a reader never sees a checkpoint whose tiles are missing, even after a power loss,
+//! and never by a smaller one: the stored checkpoint is read every round, a larger one of this
+//! log is left alone (a newer leader's, when this replica lost its lease while exporting) and
+//! one that differs from the published one is written again.
 //! Tiles are made a batch at a time under the log's read lock, so a large first export never
 //! holds the log. Partial tiles of earlier sizes stay, as the spec allows. A failure is logged
 //! and retried at the next publication round; it never stops the log.
@@ -127,7 +130,15 @@ impl TileExporter {
             };
             (view.log.published_size(), checkpoint.text)
         };
-        if size == written.0 && written.1.as_deref() == Some(checkpoint.as_str()) {
+        // The stored checkpoint is read every round, so that one replaced behind this
+        // exporter's back (by a replica that lost its lease and was still exporting) is
+        // written again.
+        let location = self.location("checkpoint");
+        let stored = self.get(&location).await?;
+        if size == written.0
+            && written.1.as_deref() == Some(checkpoint.as_str())
+            && stored.as_deref() == Some(checkpoint.as_bytes())
+        {
             return Ok(0);
         }
         let mut count = 0;
@@ -153,8 +164,21 @@ impl TileExporter {
                 count += usize::from(put?);
             }
         }
-        // Every tile is durable: now the checkpoint that needs them.
-        let location = self.location("checkpoint");
+        // Every tile is durable: now the checkpoint that needs them, unless the store holds a
+        // larger one of this log (a newer leader's: a checkpoint never goes back).
+        if let Some(there) = self.get(&location).await? {
+            let ours = head(checkpoint.as_bytes());
+            match (head(&there), ours) {
+                (Some((origin, stored)), Some((own, _))) if origin == own => {
+                    if stored > size {
+                        tracing::info!(stored, size, "the tiles store holds a larger checkpoint");
+                        *written = (size, Some(checkpoint));
+                        return Ok(count);
+                    }
+                }
+                _ => return Err(format!("{} holds another log's checkpoint", self.target)),
+            }
+        }
         self.put(&location, checkpoint.clone().into_bytes()).await?;
         *written = (size, Some(checkpoint));
         Ok(count + 1)
@@ -165,23 +189,31 @@ impl TileExporter {
     async fn put_tile(&self, path: TilePath, bytes: Vec<u8>) -> Result<bool, String> {
         let location = self.location(&path.to_string());
         if path.is_full() {
-            match self.store.get_opts(&location, GetOptions::default()).await {
-                Ok(there) => {
-                    let there = there.bytes().await.map_err(|e| self.error(&location, &e))?;
-                    if there.as_ref() == bytes.as_slice() {
-                        return Ok(false);
-                    }
-                    return Err(format!(
-                        "{} holds a different {path}: it holds another log's tiles",
-                        self.target
-                    ));
+            if let Some(there) = self.get(&location).await? {
+                if there == bytes {
+                    return Ok(false);
                 }
-                Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(self.error(&location, &e)),
+                return Err(format!(
+                    "{} holds a different {path}: it holds another log's tiles",
+                    self.target
+                ));
             }
         }
         self.put(&location, bytes).await?;
         Ok(true)
+    }
+
+    /// The object at `location`, or `None` if there is none.
+    async fn get(&self, location: &ObjectPath) -> Result<Option<Vec<u8>>, String> {
+        match self.store.get_opts(location, GetOptions::default()).await {
+            Ok(found) => found
+                .bytes()
+                .await
+                .map(|b| Some(b.to_vec()))
+                .map_err(|e| self.error(location, &e)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(location, &e)),
+        }
     }
 
     async fn put(&self, location: &ObjectPath, bytes: Vec<u8>) -> Result<(), String> {
@@ -200,4 +232,12 @@ impl TileExporter {
     fn error(&self, location: &ObjectPath, e: &object_store::Error) -> String {
         format!("{} ({location}): {e}", self.target)
     }
+}
+
+/// A checkpoint's origin and size: its first two lines.
+fn head(checkpoint: &[u8]) -> Option<(&str, u64)> {
+    let mut lines = std::str::from_utf8(checkpoint).ok()?.lines();
+    let origin = lines.next()?;
+    let size = lines.next()?.parse().ok()?;
+    Some((origin, size))
 }

@@ -464,6 +464,17 @@ impl PostgresStore {
     /// fence.
     fn try_lock_sequencer(&mut self) -> Result<bool, StoreError> {
         let c = self.inner.get_mut();
+        // The lease needs `idle_session_timeout` (PostgreSQL 14): refused before the lock.
+        let version: i32 = c
+            .query_opt("SELECT current_setting('server_version_num')::int", &[])?
+            .ok_or_else(|| StoreError::Corrupt("server_version_num returned no row".into()))?
+            .try_get(0)?;
+        if version < 140_000 {
+            return Err(StoreError::Connect(format!(
+                "the sequencer's lease needs PostgreSQL 14 or later (idle_session_timeout); \
+                 this server's version number is {version}"
+            )));
+        }
         let row = c
             .query_opt("SELECT pg_try_advisory_lock($1)", &[&SEQUENCER_LOCK])?
             .ok_or_else(|| StoreError::Corrupt("pg_try_advisory_lock returned no row".into()))?;
@@ -473,7 +484,7 @@ impl PostgresStore {
         self.sequencer = true;
         block_on(c.client.batch_execute(
             "SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1; \
-             SET tcp_keepalives_count = 3",
+             SET tcp_keepalives_count = 3; SET tcp_user_timeout = 5000",
         ))?;
         Ok(true)
     }

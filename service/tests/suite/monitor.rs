@@ -581,6 +581,29 @@ async fn an_honest_service_serves_the_same_tiles_over_http_and_in_its_directory(
     let mut e = Exporting::start(|dir, cfg| cfg.tiles_directory = Some(dir.join("tiles"))).await;
     let tiles = e.dir.path().join("tiles");
     e.compare(|_| std::future::ready(tiles.clone())).await;
+    // The stored checkpoint is read every round: one replaced by an older one of this log (a
+    // replica that lost its lease, still exporting) is written again; a larger one is never
+    // replaced.
+    let current = std::fs::read_to_string(tiles.join("checkpoint")).unwrap();
+    let with_size = |size: u64| {
+        let mut lines: Vec<String> = current.lines().map(str::to_owned).collect();
+        lines[1] = size.to_string();
+        lines.join("\n") + "\n"
+    };
+    std::fs::write(tiles.join("checkpoint"), with_size(1)).unwrap();
+    e.service.publish().await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(tiles.join("checkpoint")).unwrap(),
+        current
+    );
+    let larger = with_size(u64::from(e.n) + 1000);
+    std::fs::write(tiles.join("checkpoint"), &larger).unwrap();
+    e.service.publish().await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(tiles.join("checkpoint")).unwrap(),
+        larger
+    );
+    std::fs::write(tiles.join("checkpoint"), &current).unwrap();
     let (addr, n, router, tokens) = (e.addr, e.n, &e.router, &e.tokens);
     // Every tile of the published tree: the same bytes both ways, immutable over HTTP.
     let client = reqwest::Client::new();
