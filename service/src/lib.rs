@@ -350,12 +350,12 @@ async fn sign_round(state: &AppState, publication: &Publication) -> Result<(), S
 }
 
 /// What a publication round does besides signing: the witnesses to gather cosignatures from,
-/// and the tiles directory to write.
+/// and the tiles directory or store to write.
 #[derive(Debug, Clone, Default)]
 pub struct Publication {
     /// The witnesses and the quorum, if any are configured.
     pub witnessing: Option<std::sync::Arc<witnessing::Witnessing>>,
-    /// The tiles directory, if one is configured.
+    /// The tiles directory or store, if one is configured.
     pub tiles: Option<std::sync::Arc<tiles::TileExporter>>,
 }
 

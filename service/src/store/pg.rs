@@ -426,6 +426,7 @@ impl PostgresStore {
     /// A service that just stopped may still be closing its connection: the lock is tried for
     /// up to [`SEQUENCER_WAIT`] before the start is refused.
     pub fn lock_sequencer(&mut self) -> Result<(), StoreError> {
+        self.require_lease_support()?;
         let deadline = std::time::Instant::now() + SEQUENCER_WAIT;
         while !self.try_lock_sequencer()? {
             if std::time::Instant::now() >= deadline {
@@ -442,6 +443,7 @@ impl PostgresStore {
     /// within about five seconds of its host or network going silent, by the keepalives the
     /// holder's session sets ([`Self::try_lock_sequencer`]).
     pub fn wait_sequencer(&mut self) -> Result<(), StoreError> {
+        self.require_lease_support()?;
         let mut told = false;
         while !self.try_lock_sequencer()? {
             if !told {
@@ -449,6 +451,24 @@ impl PostgresStore {
                 told = true;
             }
             std::thread::sleep(STANDBY_POLL);
+        }
+        Ok(())
+    }
+
+    /// Refuses a server without what the sequencer's lease needs: `idle_session_timeout`
+    /// (PostgreSQL 14). Checked once, before the lock is first tried.
+    fn require_lease_support(&mut self) -> Result<(), StoreError> {
+        let version: i32 = self
+            .inner
+            .get_mut()
+            .query_opt("SELECT current_setting('server_version_num')::int", &[])?
+            .ok_or_else(|| StoreError::Corrupt("server_version_num returned no row".into()))?
+            .try_get(0)?;
+        if version < 140_000 {
+            return Err(StoreError::Connect(format!(
+                "the sequencer's lease needs PostgreSQL 14 or later (idle_session_timeout); \
+                 this server's version number is {version}"
+            )));
         }
         Ok(())
     }
@@ -464,17 +484,6 @@ impl PostgresStore {
     /// fence.
     fn try_lock_sequencer(&mut self) -> Result<bool, StoreError> {
         let c = self.inner.get_mut();
-        // The lease needs `idle_session_timeout` (PostgreSQL 14): refused before the lock.
-        let version: i32 = c
-            .query_opt("SELECT current_setting('server_version_num')::int", &[])?
-            .ok_or_else(|| StoreError::Corrupt("server_version_num returned no row".into()))?
-            .try_get(0)?;
-        if version < 140_000 {
-            return Err(StoreError::Connect(format!(
-                "the sequencer's lease needs PostgreSQL 14 or later (idle_session_timeout); \
-                 this server's version number is {version}"
-            )));
-        }
         let row = c
             .query_opt("SELECT pg_try_advisory_lock($1)", &[&SEQUENCER_LOCK])?
             .ok_or_else(|| StoreError::Corrupt("pg_try_advisory_lock returned no row".into()))?;
