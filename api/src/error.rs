@@ -55,13 +55,16 @@ pub enum ErrorCode {
     Internal,
     /// 503: the request took too long; retry.
     Timeout,
+    /// 503: this replica does not sequence the log and cannot reach the one that does (a
+    /// failover is under way); retry.
+    Unavailable,
     /// 503: the log holds 2^32 entries.
     LogFull,
 }
 
 impl ErrorCode {
     /// Every code, in the order API.md lists them.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         Self::InvalidRequest,
         Self::Unauthorized,
         Self::Forbidden,
@@ -83,6 +86,7 @@ impl ErrorCode {
         Self::TooManyJobs,
         Self::Internal,
         Self::Timeout,
+        Self::Unavailable,
         Self::LogFull,
     ];
 
@@ -110,6 +114,7 @@ impl ErrorCode {
             Self::TooManyJobs => "too_many_jobs",
             Self::Internal => "internal",
             Self::Timeout => "timeout",
+            Self::Unavailable => "unavailable",
             Self::LogFull => "log_full",
         }
     }
@@ -137,7 +142,7 @@ impl ErrorCode {
             | Self::ClockSkew => 422,
             Self::TooManyJobs => 429,
             Self::Internal => 500,
-            Self::Timeout | Self::LogFull => 503,
+            Self::Timeout | Self::Unavailable | Self::LogFull => 503,
         }
     }
 
@@ -169,6 +174,9 @@ impl ErrorCode {
             Self::TooManyJobs => "the sender has as many unfinished proof jobs as it may",
             Self::Internal => "an internal error; the cause is logged, never sent",
             Self::Timeout => "the request took too long",
+            Self::Unavailable => {
+                "no service that sequences the log can be reached through this replica now"
+            }
             Self::LogFull => "the log holds 2^32 entries",
         }
     }
@@ -182,6 +190,8 @@ impl ErrorCode {
             // A proof takes about half a second; a sender at its limit usually has a queue.
             Self::TooManyJobs => Some(10),
             Self::Timeout => Some(2),
+            // A standby takes over within a second of a leader's death (BENCHMARKS.md).
+            Self::Unavailable => Some(1),
             // Nothing more is appended until the operator starts a new log.
             Self::LogFull => Some(3600),
             _ => None,

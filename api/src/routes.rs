@@ -170,11 +170,16 @@ pub struct Route {
 }
 
 impl Route {
-    /// Every error code this route can answer with: `internal` and `timeout` always;
+    /// Every error code this route can answer with: `internal`, `timeout` and `unavailable` (a
+    /// replica that cannot reach the sequencing one) always;
     /// `unauthorized` and `forbidden` with roles; `invalid_request` with parameters, a query or
     /// a body; `payload_too_large` with a body; and the route's own.
     pub fn errors(&self) -> Vec<ErrorCode> {
-        let mut all = vec![ErrorCode::Internal, ErrorCode::Timeout];
+        let mut all = vec![
+            ErrorCode::Internal,
+            ErrorCode::Timeout,
+            ErrorCode::Unavailable,
+        ];
         if !self.roles.is_empty() {
             all.extend([ErrorCode::Unauthorized, ErrorCode::Forbidden]);
         }

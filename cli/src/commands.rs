@@ -195,10 +195,22 @@ struct ServeArgs {
     /// file in DATA (which still holds the origin and the log key).
     #[arg(long, env = "LETRO_DATABASE")]
     database: Option<String>,
-    /// With --database: if another `letro serve` sequences that database's log, wait as its
-    /// standby (not listening) and take over when its session ends, instead of being refused.
-    #[arg(long, env = "LETRO_STANDBY")]
-    standby: bool,
+    /// With --database: if another `letro serve` sequences that database's log, run as a
+    /// replica: listen, forward every request to it, and take over when its session ends,
+    /// instead of being refused. `--standby false` turns off a settings file's `standby`.
+    #[arg(
+        long,
+        env = "LETRO_STANDBY",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_name = "BOOL",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    standby: Option<bool>,
+    /// With --database: the base URL at which the other replicas reach this one
+    /// [default: http:// and the listening address, unless it is 0.0.0.0 or [::]].
+    #[arg(long, env = "LETRO_ADVERTISE_URL")]
+    advertise_url: Option<String>,
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "LETRO_LISTEN")]
     listen: Option<std::net::SocketAddr>,
@@ -411,7 +423,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let flags = letro_service::settings::Settings {
                 data: a.data,
                 database: a.database,
-                standby: a.standby.then_some(true),
+                standby: a.standby,
+                advertise_url: a.advertise_url,
                 listen: a.listen,
                 origin: a.origin,
                 log_key: a.log_key,

@@ -36,37 +36,39 @@ pub fn run(config_file: Option<&Path>, flags: Settings) -> Result<(), CliError> 
     let listen = config.listen;
     init_logging();
     if config.standby {
-        // A standby listens only once it sequences: until then a load balancer or a client
-        // finds nothing there and goes to the leader.
-        eprintln!(
-            "letro-service standby (log {}): will listen on {listen} once it sequences",
-            config.origin
-        );
-        let rt = tokio::runtime::Runtime::new().map_err(|e| {
-            CliError::new(EXIT_FAILED, format!("cannot start the async runtime: {e}"))
-        })?;
-        let origin = config.origin.clone();
-        return rt.block_on(async move {
-            let service = tokio::task::spawn_blocking(move || Service::start(config))
+        // A replica listens at once and forwards every request to the service that sequences
+        // the log, until it takes over and serves the log itself on the same socket.
+        return on_listener(listen, |listener, bound| async move {
+            eprintln!(
+                "letro-service replica listening on {bound} (log {}): forwarding to the \
+                 service that sequences the log until this one takes over",
+                config.origin
+            );
+            let took_over = move |service: &Service| {
+                eprintln!("letro-service took over the log: serving it on {bound}");
+                eprintln!("log key: {}", service.log_vkey());
+            };
+            letro_service::replica::serve(config, listener, shutdown_signal(), took_over)
                 .await
-                .map_err(|e| CliError::new(EXIT_FAILED, format!("standby task: {e}")))?
-                .map_err(start_error)?;
-            let listener = letro_service::server::bind(listen).map_err(|e| {
-                CliError::new(EXIT_INPUT, format!("cannot listen on {listen}: {e}"))
-            })?;
-            let bound = listener
-                .local_addr()
-                .map_or_else(|_| listen.to_string(), |a| a.to_string());
-            eprintln!("letro-service took over: listening on {bound} (log {origin})");
-            eprintln!("log key: {}", service.log_vkey());
-            service
-                .serve(listener, shutdown_signal())
-                .await
-                .map_err(|e| CliError::new(EXIT_FAILED, e))
+                .map_err(|e| match e {
+                    ServeError::Replica(_) => CliError::new(EXIT_USAGE, e),
+                    e => start_error(e),
+                })
         });
     }
     on_listener(listen, |listener, bound| async move {
         eprintln!("letro-service listening on {bound} (log {})", config.origin);
+        if config.database.is_some() && config.advertise_url.is_none() {
+            // Replicas on the database forward to the address the leader announces.
+            match listener
+                .local_addr()
+                .map(letro_service::replica::advertise_url_for)
+            {
+                Ok(Ok(url)) => config.advertise_url = Some(url),
+                Ok(Err(e)) => eprintln!("warning: {e}; replicas cannot forward to this service"),
+                Err(e) => eprintln!("warning: the listening address: {e}"),
+            }
+        }
         let service = Service::start(config).map_err(start_error)?;
         eprintln!("log key: {}", service.log_vkey());
         eprintln!(

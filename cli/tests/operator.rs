@@ -46,6 +46,14 @@ struct Served {
     stderr: Arc<Mutex<String>>,
 }
 
+impl Drop for Served {
+    /// However a test ends, its services end with it.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Served {
     fn start(data: &Path) -> Self {
         Self::start_with(data, &[])
@@ -53,6 +61,16 @@ impl Served {
 
     /// `letro serve --data DATA --listen 127.0.0.1:0`, then `more`.
     fn start_with(data: &Path, more: &[&str]) -> Self {
+        Self::start_until(data, more, true)
+    }
+
+    /// [`Served::start_with`] for a replica, which prints its log key only when it takes over:
+    /// returns once it listens, with an empty `vkey`.
+    fn start_replica(data: &Path, more: &[&str]) -> Self {
+        Self::start_until(data, more, false)
+    }
+
+    fn start_until(data: &Path, more: &[&str], key_line: bool) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_letro"))
             .args([
                 "serve",
@@ -78,7 +96,7 @@ impl Served {
                 line.clear();
             }
         });
-        let (mut addr, mut vkey) = (None, None);
+        let (mut addr, mut vkey) = (None, (!key_line).then(String::new));
         let deadline = Instant::now() + Duration::from_secs(30);
         while addr.is_none() || vkey.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -421,32 +439,47 @@ fn serve_and_tokens_on_postgres() {
 /// while the leader lives, and takes over, listening and serving the same log, once the leader
 /// is killed with SIGKILL. Without `--database`, `--standby` is refused.
 #[test]
-fn a_standby_takes_over_when_the_leader_is_killed() {
+fn a_replica_forwards_to_the_leader_and_takes_over_when_it_is_killed() {
     let db = pg::PgDatabase::create();
     let d = tmp("serve-standby");
     let mut leader = Served::start_with(&d.join("leader"), &["--database", &db.url]);
     let key = d.join("leader").join("log.key");
-    let data = d.join("standby");
-    let (url, key_arg) = (db.url.clone(), key.to_str().unwrap().to_owned());
-    let standby = std::thread::spawn(move || {
-        Served::start_with(
-            &data,
-            &["--database", &url, "--log-key", &key_arg, "--standby"],
-        )
-    });
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        !standby.is_finished(),
-        "the standby listened while the leader lived"
+    let replica = Served::start_replica(
+        &d.join("replica"),
+        &[
+            "--database",
+            &db.url,
+            "--log-key",
+            key.to_str().unwrap(),
+            "--standby",
+        ],
     );
+    // While the leader lives, the replica listens and answers with the leader's answers.
+    let (st, body) = replica.get("/v1/log/key", None);
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body.trim_end(), leader.vkey);
+    let (st, body) = replica.get("/v1/no-such-route", None);
+    assert_eq!(st, 404, "the leader's JSON 404: {body}");
+    assert!(body.contains("\"not_found\""), "{body}");
+    assert!(!replica.stderr.lock().unwrap().contains("took over"));
     leader.child.kill().unwrap();
     leader.child.wait().unwrap();
-    let standby = standby.join().unwrap();
-    assert_eq!(standby.vkey, leader.vkey, "the same log key");
-    assert!(standby.stderr.lock().unwrap().contains("took over"));
-    let (st, body) = standby.get("/healthz", None);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let vkey = loop {
+        let err = replica.stderr.lock().unwrap().clone();
+        if let Some(line) = err.lines().find_map(|l| l.strip_prefix("log key: ")) {
+            assert!(err.contains("took over"), "{err}");
+            break line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no takeover: {err}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(vkey, leader.vkey, "the same log key");
+    let (st, body) = replica.get("/healthz", None);
     assert_eq!(st, 200, "{body}");
-    standby.stop();
+    let (st, body) = replica.get("/v1/log/key", None);
+    assert_eq!((st, body.trim_end()), (200, leader.vkey.as_str()));
+    replica.stop();
 
     let o = letro(&[
         "serve",
@@ -457,6 +490,23 @@ fn a_standby_takes_over_when_the_leader_is_killed() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).contains("needs `database`"),
+        "{}",
+        text(&o.stderr)
+    );
+    // A replica listening on every address must be told how the others reach it.
+    let o = letro(&[
+        "serve",
+        "--data",
+        d.join("lone").to_str().unwrap(),
+        "--database",
+        &db.url,
+        "--standby",
+        "--listen",
+        "0.0.0.0:0",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("advertise_url"),
         "{}",
         text(&o.stderr)
     );

@@ -37,6 +37,7 @@ pub mod monitor;
 pub mod notices;
 pub mod origin;
 pub mod relay;
+pub mod replica;
 pub mod seal;
 pub mod server;
 pub mod settings;
@@ -84,6 +85,11 @@ pub struct Config {
     /// On PostgreSQL: start as a standby when another service sequences the database's log,
     /// waiting to take over when its session ends, instead of being refused. Default false.
     pub standby: bool,
+    /// On PostgreSQL: the base URL (`http://10.0.1.7:8080`) at which the other replicas reach
+    /// this service's API. The service that sequences announces it in the database, and the
+    /// replicas that do not sequence forward requests there ([`replica`]). Default `None`: none
+    /// announced (replicas answer 503 `unavailable` until a leader announces one).
+    pub advertise_url: Option<String>,
     /// The evidence-seal key (PKCS#8 PEM, ECDSA P-256, mode 0600) that seals evidence
     /// certificates, with [`Config::evidence_seal_certificate`]; both `None`: the data
     /// directory's, created self-signed on first start ([`seal`]).
@@ -197,6 +203,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             log_key: None,
             standby: false,
+            advertise_url: None,
             evidence_seal_key: None,
             evidence_seal_certificate: None,
             origin: origin.into(),
@@ -286,6 +293,9 @@ pub enum ServeError {
     /// The time-stamping client could not be made.
     #[error("time-stamping: {0}")]
     Timestamping(String),
+    /// A replica could not be set up ([`replica`]): its advertised URL, its HTTP client.
+    #[error("replica: {0}")]
+    Replica(String),
     /// The keys directory (`keys`) is unreadable, or its manifest does not vouch for its
     /// verifying key.
     #[error("keys directory {path}: {reason}")]
@@ -396,6 +406,16 @@ impl Service {
     /// against it, and starts the writer, the publisher and the token reloader. Must be called
     /// inside a tokio runtime.
     pub fn start(config: Config) -> Result<Self, ServeError> {
+        let never = std::sync::atomic::AtomicBool::new(false);
+        Self::start_unless(config, &never)?.ok_or(ServeError::Standby)
+    }
+
+    /// [`Service::start`], except that a standby stops waiting for the sequencer lock when
+    /// `stop` is set: `Ok(None)` then ([`replica::serve`]).
+    pub fn start_unless(
+        config: Config,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<Option<Self>, ServeError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -404,21 +424,26 @@ impl Service {
             Some(url) => {
                 let mut store = PostgresStore::open(&url)?;
                 if config.standby {
-                    store.wait_sequencer()?;
+                    if !store.wait_sequencer_until(stop)? {
+                        return Ok(None);
+                    }
                 } else {
                     store.lock_sequencer()?;
                 }
                 if store.claim_origin(&config.origin)? {
                     tracing::info!(origin = %config.origin, "origin recorded in the database");
                 }
+                if let Some(advertised) = &config.advertise_url {
+                    store.announce_sequencer(advertised, unix_now())?;
+                }
                 let job_store = PostgresStore::open(&url)?;
-                Self::start_with_store(config, store, job_store)
+                Self::start_with_store(config, store, job_store).map(Some)
             }
             None if config.standby => Err(ServeError::Standby),
             None => {
                 let store = SqliteStore::open(&config.data_dir)?;
                 let job_store = SqliteStore::open(&config.data_dir)?;
-                Self::start_with_store(config, store, job_store)
+                Self::start_with_store(config, store, job_store).map(Some)
             }
         }
     }

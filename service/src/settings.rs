@@ -16,7 +16,8 @@
 //! listen = "127.0.0.1:8080"
 //! origin = "relay.example.com/letro-log"  # checkpoint origin and log key name; default: recorded, else localhost/letro-log
 //! log_key = "/etc/letro/log.key"          # optional: an existing key file (mode 0600)
-//! standby = true                          # with database: wait to take over from the service sequencing it
+//! standby = true                          # with database: forward to the service sequencing it; take over when it dies
+//! advertise_url = "http://10.0.1.7:8080"  # with database: where the other replicas reach this one (default http://LISTEN)
 //! evidence_seal_key = "/etc/letro/seal.key"          # optional, with the next: PKCS#8 ECDSA P-256 (0600)
 //! evidence_seal_certificate = "/etc/letro/seal.pem"  # its certificate, then its CA chain (PEM)
 //! checkpoint_interval_seconds = 5
@@ -103,6 +104,8 @@ pub struct Settings {
     pub tiles_store: Option<String>,
     /// [`Config::standby`].
     pub standby: Option<bool>,
+    /// [`Config::advertise_url`]: an `http://` or `https://` base URL.
+    pub advertise_url: Option<String>,
     /// [`Config::retention`], seconds (1 s to 10 years).
     pub retention_seconds: Option<u64>,
     /// [`Config::evidence_policy`]: 1 to 256 visible ASCII characters (a URI or an OID).
@@ -240,6 +243,7 @@ impl Settings {
             tiles_directory: over.tiles_directory.or(self.tiles_directory),
             tiles_store: over.tiles_store.or(self.tiles_store),
             standby: over.standby.or(self.standby),
+            advertise_url: over.advertise_url.or(self.advertise_url),
             retention_seconds: over.retention_seconds.or(self.retention_seconds),
             evidence_policy: over.evidence_policy.or(self.evidence_policy),
             max_envelope_bytes: over.max_envelope_bytes.or(self.max_envelope_bytes),
@@ -356,6 +360,16 @@ impl Settings {
                 "standby: a standby needs `database` (PostgreSQL): a SQLite file has one service"
                     .to_owned(),
             ));
+        }
+        if let Some(url) = &self.advertise_url {
+            if c.database.is_none() {
+                return Err(SettingsError::Invalid(
+                    "advertise_url: only replicas on one PostgreSQL `database` reach each other"
+                        .to_owned(),
+                ));
+            }
+            c.advertise_url =
+                Some(crate::replica::check_advertise_url(url).map_err(SettingsError::Invalid)?);
         }
         c.keys = self.keys;
         if let Some(v) = self.max_envelope_bytes {
@@ -705,6 +719,49 @@ mod tests {
             let e = parse(&format!("{base}{bad}")).unwrap_err();
             assert!(e.to_string().contains("delivery_callback"), "{e}");
         }
+    }
+
+    #[test]
+    fn an_advertised_url_is_a_base_url_on_a_database() {
+        let db = "data = \"/d\"\ndatabase = \"postgres://db/letro\"\n";
+        let c = Settings::parse(&format!("{db}advertise_url = \"http://10.0.1.7:8080/\"\n"))
+            .unwrap()
+            .into_config()
+            .unwrap();
+        assert_eq!(c.advertise_url.as_deref(), Some("http://10.0.1.7:8080"));
+        for bad in [
+            "ftp://10.0.1.7",
+            "http://10.0.1.7:8080/v1",
+            "http://u:p@10.0.1.7",
+            "http://10.0.1.7/?q",
+            "10.0.1.7:8080",
+        ] {
+            let e = Settings::parse(&format!("{db}advertise_url = \"{bad}\"\n"))
+                .unwrap()
+                .into_config()
+                .unwrap_err();
+            assert!(e.to_string().contains("advertise_url"), "{bad}: {e}");
+        }
+        let e = Settings::parse("data = \"/d\"\nadvertise_url = \"http://10.0.1.7:8080\"\n")
+            .unwrap()
+            .into_config()
+            .unwrap_err();
+        assert!(e.to_string().contains("database"), "{e}");
+        // A flag turns a file's standby off.
+        let file = Settings::parse(&format!("{db}standby = true\n")).unwrap();
+        let flags = Settings {
+            standby: Some(false),
+            ..Settings::default()
+        };
+        assert!(
+            !file
+                .clone()
+                .overridden_by(flags)
+                .into_config()
+                .unwrap()
+                .standby
+        );
+        assert!(file.into_config().unwrap().standby);
     }
 
     #[test]

@@ -149,6 +149,10 @@ struct ReceiptsArgs {
     /// through this admin URL (a role that may create databases).
     #[arg(long, value_name = "ADMIN_URL")]
     postgres: Option<String>,
+    /// With --postgres: also two replicas on one database (letro_service::replica), the
+    /// connections spread over both; the one that does not lead forwards to the one that does.
+    #[arg(long)]
+    replicas: bool,
 }
 
 fn main() -> Result<()> {
@@ -436,15 +440,37 @@ fn admin_sql(url: &str, sql: &str) -> Result<()> {
 struct Running {
     service: Service,
     addr: SocketAddr,
+    /// Where the socket phases open their connections, in turn: the service, then the replicas
+    /// that forward to it.
+    addrs: Vec<SocketAddr>,
+    /// The replicas ([`letro_service::replica`]): what stops each, and its task.
+    replicas: Vec<Replica>,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     tokens: Tokens,
     _dir: tempfile::TempDir,
 }
 
+/// A replica on the same database, forwarding to the service.
+type Replica = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), letro_service::ServeError>>,
+);
+
 fn start_service(
     rt: &Runtime,
     database: Option<&str>,
+    tune: impl FnOnce(&mut Config),
+) -> Result<Running> {
+    start_replicated(rt, database, 1, tune)
+}
+
+/// [`start_service`], with `replicas - 1` more replicas on the same PostgreSQL database, each
+/// in this process on a listener of its own, forwarding to the service.
+fn start_replicated(
+    rt: &Runtime,
+    database: Option<&str>,
+    replicas: usize,
     tune: impl FnOnce(&mut Config),
 ) -> Result<Running> {
     let dir = tempfile::tempdir()?;
@@ -455,12 +481,36 @@ fn start_service(
     let mut config = Config::new(dir.path(), ORIGIN);
     config.database = database.map(str::to_owned);
     tune(&mut config);
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    if database.is_some() {
+        config.advertise_url = Some(format!("http://{addr}"));
+    }
+    let replica_config = config.clone();
     let service = {
         let _guard = rt.enter();
         Service::start(config)?
     };
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let addr = listener.local_addr()?;
+    let mut addrs = vec![addr];
+    let mut running_replicas = Vec::new();
+    for r in 1..replicas {
+        let mut c = replica_config.clone();
+        c.data_dir = dir.path().join(format!("replica{r}"));
+        c.log_key = Some(dir.path().join(letro_service::keys::LOG_KEY_FILE));
+        c.advertise_url = None;
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        addrs.push(listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = rt.spawn(letro_service::replica::serve(
+            c,
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+            |_| {},
+        ));
+        running_replicas.push((stop, task));
+    }
     let router = service.router();
     // The recipient certifies its receipt key in the directory.
     let identity = xeddsa::TestIdentity::from_seed(RECIPIENT_SEED.wrapping_add(128));
@@ -492,6 +542,8 @@ fn start_service(
     Ok(Running {
         service,
         addr,
+        addrs,
+        replicas: running_replicas,
         stop,
         server,
         tokens,
@@ -501,6 +553,10 @@ fn start_service(
 
 impl Running {
     fn shutdown(self, rt: &Runtime) -> Result<()> {
+        for (stop, task) in self.replicas {
+            let _ = stop.send(());
+            rt.block_on(task)??;
+        }
         let _ = self.stop.send(());
         rt.block_on(async {
             self.server.await??;
@@ -670,11 +726,11 @@ fn socket_phase(
 ) -> Result<Phase> {
     let n = bodies.len();
     let token: Arc<str> = format!("Bearer {}", running.tokens.relay).into();
-    let addr = running.addr;
+    let addrs = running.addrs.clone();
     client.block_on(async move {
         let mut conns = Vec::with_capacity(concurrency);
-        for _ in 0..concurrency {
-            conns.push(Conn::open(addr).await?);
+        for c in 0..concurrency {
+            conns.push(Conn::open(addrs[c % addrs.len()]).await?);
         }
         reset_peak_rss();
         let base_rss = rss_kib().1;
@@ -826,6 +882,9 @@ fn receipts_mode(args: &ReceiptsArgs) -> Result<()> {
     }
     if postgres.is_some() {
         variants.push("socket-postgres");
+        if args.replicas {
+            variants.push("socket-postgres-2-replicas");
+        }
     }
     eprintln!(
         "receipts: n = {n} of each kind, concurrency {concurrency}, {runs} run(s), service runtime {server_threads} threads, client runtime {client_threads} thread(s)"
@@ -851,11 +910,22 @@ fn receipts_mode(args: &ReceiptsArgs) -> Result<()> {
                 machine_note()
             );
             let database = match (*variant, postgres) {
-                ("socket-postgres", Some(admin)) => Some(Database::create(admin)?),
+                (v, Some(admin)) if v.starts_with("socket-postgres") => {
+                    Some(Database::create(admin)?)
+                }
                 _ => None,
             };
-            let running =
-                start_service(&server, database.as_ref().map(|d| d.url.as_str()), |_| {})?;
+            let replicas = if variant.ends_with("2-replicas") {
+                2
+            } else {
+                1
+            };
+            let running = start_replicated(
+                &server,
+                database.as_ref().map(|d| d.url.as_str()),
+                replicas,
+                |_| {},
+            )?;
             let (subs, recs) = (Arc::new(subs), Arc::new(recs));
             let (p_sub, p_rec) = if variant.starts_with("socket") {
                 (

@@ -78,6 +78,10 @@ pub enum ApiError {
     /// 503 `timeout`: the request took too long.
     #[error("the request timed out")]
     Timeout,
+    /// 503 `unavailable`: this replica does not sequence the log and cannot reach the one that
+    /// does ([`crate::replica`]); the message says why.
+    #[error("{0}")]
+    Unavailable(String),
     /// 500 `internal`: the cause is logged, never sent.
     #[error("internal error")]
     Internal,
@@ -112,6 +116,7 @@ impl ApiError {
             ApiError::TooManyJobs(0),
             ApiError::LogFull,
             ApiError::Timeout,
+            ApiError::Unavailable(s()),
             ApiError::Internal,
         ]
     }
@@ -140,6 +145,7 @@ impl ApiError {
             Self::TooManyJobs(_) => ErrorCode::TooManyJobs,
             Self::LogFull => ErrorCode::LogFull,
             Self::Timeout => ErrorCode::Timeout,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Internal => ErrorCode::Internal,
         }
     }

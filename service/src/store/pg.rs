@@ -23,7 +23,7 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 use super::*;
 
 /// The schema version this build writes and reads (the `letro_schema` table's largest).
-pub const POSTGRES_SCHEMA_VERSION: u32 = 2;
+pub const POSTGRES_SCHEMA_VERSION: u32 = 3;
 
 /// The key of the session advisory lock the log writer's connection holds while a service
 /// sequences this database's log (ASCII "letro-sq").
@@ -190,7 +190,26 @@ const MIGRATIONS: &[Migration] = &[
         name: "job leases",
         sql: JOB_LEASES,
     },
+    Migration {
+        version: 3,
+        name: "sequencer address",
+        sql: SEQUENCER_ADDRESS,
+    },
 ];
+
+/// Migration 3 (PostgreSQL only: replicas share a PostgreSQL database): the address at which
+/// the service that sequences the log serves its API, written by that service's sequencer
+/// session with the session's backend pid. A replica that does not sequence forwards requests
+/// there, and believes the row only while that pid holds the sequencer lock
+/// ([`PostgresStore::sequencer_url`]), so a dead leader's row is never followed.
+const SEQUENCER_ADDRESS: &str = "
+CREATE TABLE sequencer (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pid INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    since BIGINT NOT NULL
+);
+";
 
 /// Migration 2 (SQLite's 6): proof jobs as a queue with leases: the attempt counter (the
 /// fencing token of a claim), who holds the lease and until when, when a failed job may be
@@ -443,16 +462,8 @@ impl PostgresStore {
     /// within about five seconds of its host or network going silent, by the keepalives the
     /// holder's session sets ([`Self::try_lock_sequencer`]).
     pub fn wait_sequencer(&mut self) -> Result<(), StoreError> {
-        self.require_lease_support()?;
-        let mut told = false;
-        while !self.try_lock_sequencer()? {
-            if !told {
-                tracing::info!("standby: another service sequences this database's log");
-                told = true;
-            }
-            std::thread::sleep(STANDBY_POLL);
-        }
-        Ok(())
+        let never = std::sync::atomic::AtomicBool::new(false);
+        self.wait_sequencer_until(&never).map(|_| ())
     }
 
     /// Refuses a server without what the sequencer's lease needs: `idle_session_timeout`
@@ -496,6 +507,63 @@ impl PostgresStore {
              SET tcp_keepalives_count = 3; SET tcp_user_timeout = 5000",
         ))?;
         Ok(true)
+    }
+
+    /// Records `url` as the address of the service that sequences this database's log, with
+    /// this session's backend pid. Only the holder of the sequencer lock announces (the row is
+    /// written through its own session, the fence), and a replica believes the row only while
+    /// that pid still holds the lock ([`Self::sequencer_url`]).
+    pub fn announce_sequencer(&mut self, url: &str, now: u64) -> Result<(), StoreError> {
+        if !self.sequencer {
+            return Err(StoreError::Corrupt(
+                "only the session that holds the sequencer lock announces its address".into(),
+            ));
+        }
+        self.inner.get_mut().execute(
+            "INSERT INTO sequencer (id, pid, url, since) VALUES (1, pg_backend_pid(), $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET pid = EXCLUDED.pid, url = EXCLUDED.url, \
+             since = EXCLUDED.since",
+            &[&url, &to_i64(now)?],
+        )?;
+        Ok(())
+    }
+
+    /// The address the service that sequences this database's log announced
+    /// ([`Self::announce_sequencer`]), if a live session holds the sequencer lock and it is the
+    /// one that announced it; `None` while no service sequences (between a leader's death and
+    /// the next one's takeover) or when the sequencer announced no address.
+    pub fn sequencer_url(&self) -> Result<Option<String>, StoreError> {
+        let row = self.inner.borrow_mut().query_opt(
+            "SELECT s.url FROM sequencer s JOIN pg_locks l ON l.pid = s.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND ((l.classid::bigint << 32) | l.objid::bigint) = $1",
+            &[&SEQUENCER_LOCK],
+        )?;
+        Ok(row.map(|r| r.try_get::<_, String>(0)).transpose()?)
+    }
+
+    /// [`Self::wait_sequencer`] until `stop` is set: `Ok(true)` once it holds the lock,
+    /// `Ok(false)` when stopped first.
+    pub fn wait_sequencer_until(
+        &mut self,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<bool, StoreError> {
+        self.require_lease_support()?;
+        let mut told = false;
+        loop {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(false);
+            }
+            if self.try_lock_sequencer()? {
+                return Ok(true);
+            }
+            if !told {
+                tracing::info!("standby: another service sequences this database's log");
+                told = true;
+            }
+            std::thread::sleep(STANDBY_POLL);
+        }
     }
 
     /// The schema version the database is at.

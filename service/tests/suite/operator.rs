@@ -373,5 +373,8 @@ fn every_429_and_503_has_a_retry_after_and_nothing_else_does() {
             assert_eq!(header, None, "{code}");
         }
     }
-    assert_eq!(retryable, 3, "too_many_jobs, timeout, log_full");
+    assert_eq!(
+        retryable, 4,
+        "too_many_jobs, timeout, unavailable, log_full"
+    );
 }

@@ -1,11 +1,13 @@
-//! Replicas on one PostgreSQL database: three services started as standbys (this test binary
-//! re-run as `replicas::replica_child`, as `letro serve --standby` runs), one witness, and two
-//! clients sending a steady stream of submissions and receipts to whichever replica listens.
-//! The leader is killed with SIGKILL, then the next: each time a standby takes the sequencer
-//! lock, loads the log from the database and listens. Afterwards every acknowledged event is in
-//! the log exactly once, at the index it was acknowledged with; a monitor that followed every
-//! leader saw each checkpoint consistent with the one before (no fork); and the witness, which
-//! refuses any inconsistent checkpoint, cosigned the last leader's.
+//! Replicas on one PostgreSQL database: three replica processes (this test binary re-run as
+//! `replicas::replica_child`, as `letro serve --standby` runs: [`letro_service::replica`]), one
+//! witness, and two clients sending a steady stream of submissions and receipts to every live
+//! replica in turn: the leader answers them itself, the others forward them to it. The leader
+//! is killed with SIGKILL, then the next: each time another replica takes the sequencer lock,
+//! loads the log from the database and serves it on the socket it forwarded from. Afterwards
+//! every acknowledged event is in the log exactly once, at the index it was acknowledged with;
+//! a monitor that followed every leader saw each checkpoint consistent with the one before (no
+//! fork); and the witness, which refuses any inconsistent checkpoint, cosigned the last
+//! leader's.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -37,16 +39,15 @@ async fn replica_child() {
         .into_config()
         .unwrap();
     assert!(config.standby);
-    // As `letro serve --standby`: wait for the lock, then listen.
-    let service = tokio::task::spawn_blocking(move || Service::start(config))
-        .await
-        .unwrap()
-        .unwrap();
+    // As `letro serve --standby`: listen at once and forward to the leader; when this one takes
+    // the lock, say so in `leading` and serve the log.
     let listener = announce_listener(&dir).await;
-    service
-        .serve(listener, std::future::pending())
-        .await
-        .unwrap();
+    let leading = dir.join("leading");
+    letro_service::replica::serve(config, listener, std::future::pending(), move |_| {
+        std::fs::write(leading, b"").unwrap()
+    })
+    .await
+    .unwrap();
 }
 
 /// The replica processes, killed when the test ends however it ends.
@@ -74,7 +75,7 @@ impl Replicas {
         self.children[i] = Some(child);
     }
 
-    /// The replica that listens (the leader), once one does, within 60 s.
+    /// The replica that leads, once one does, within 60 s.
     async fn leader(&self) -> (usize, std::net::SocketAddr) {
         for _ in 0..1200 {
             if let Some(found) = leader_of(&self.dirs) {
@@ -85,12 +86,13 @@ impl Replicas {
         panic!("no replica took over within 60 s");
     }
 
-    /// SIGKILL to replica `i`; its port file goes with it.
+    /// SIGKILL to replica `i`; its port and `leading` files go with it.
     fn kill(&mut self, i: usize) {
         let mut child = self.children[i].take().unwrap();
         child.kill().unwrap();
         child.wait().unwrap();
         std::fs::remove_file(self.dirs[i].join("port")).unwrap();
+        let _ = std::fs::remove_file(self.dirs[i].join("leading"));
     }
 }
 
@@ -103,22 +105,34 @@ impl Drop for Replicas {
     }
 }
 
-/// The replica whose port file exists (only the leader listens), and its address.
+/// The replica that leads (its `leading` file exists), and its address.
 fn leader_of(dirs: &[PathBuf]) -> Option<(usize, std::net::SocketAddr)> {
-    dirs.iter().enumerate().find_map(|(i, dir)| {
-        let port = std::fs::read_to_string(dir.join("port"))
-            .ok()?
-            .parse::<u16>()
-            .ok()?;
-        Some((i, std::net::SocketAddr::from(([127, 0, 0, 1], port))))
-    })
+    live(dirs)
+        .into_iter()
+        .find(|(i, _)| dirs[*i].join("leading").exists())
 }
 
-/// What the clients had acknowledged: (event body, index, when).
+/// The replicas that listen (their port file exists), and their addresses.
+fn live(dirs: &[PathBuf]) -> Vec<(usize, std::net::SocketAddr)> {
+    dirs.iter()
+        .enumerate()
+        .filter_map(|(i, dir)| {
+            let port = std::fs::read_to_string(dir.join("port"))
+                .ok()?
+                .parse::<u16>()
+                .ok()?;
+            Some((i, std::net::SocketAddr::from(([127, 0, 0, 1], port))))
+        })
+        .collect()
+}
+
+/// What the clients had acknowledged: (event body, index, when); and how many of the answers
+/// came through a replica that did not lead when the request was sent.
 #[derive(Default)]
 struct Acked {
     submissions: Vec<(Value, u64, Instant)>,
     receipts: Vec<(Value, u64, Instant)>,
+    forwarded: usize,
 }
 
 impl Acked {
@@ -127,24 +141,35 @@ impl Acked {
     }
 }
 
-/// Sends `body` to whichever replica leads until one answers; a replica that is gone (killed,
-/// or not yet listening) is retried after 50 ms. A retry of an event whose first try was
-/// stored but not answered is answered `fresh: false` with the stored index: still once.
-async fn until_answered<T, F, Fut>(dirs: &[PathBuf], relay: &str, send: F) -> T
+/// Sends a request to the live replicas in turn (from `turn` on) until one answers; a replica
+/// that is gone (killed, or not yet listening) or answers 503 (a replica with no leader to
+/// forward to, during a failover) is retried after 50 ms. A retry of an event whose first try
+/// was stored but not answered is answered `fresh: false` with the stored index: still once.
+/// Returns the answer and whether the replica that gave it did not lead when it was asked.
+async fn until_answered<T, F, Fut>(
+    dirs: &[PathBuf],
+    relay: &str,
+    turn: &mut usize,
+    send: F,
+) -> (T, bool)
 where
     F: Fn(Client) -> Fut,
     Fut: std::future::Future<Output = Result<T, letro_api_client::Error>>,
 {
     loop {
-        if let Some((_, addr)) = leader_of(dirs) {
+        let replicas = live(dirs);
+        *turn += 1;
+        if let Some((i, addr)) = replicas.get(*turn % replicas.len().max(1)).copied() {
+            let follower = !dirs[i].join("leading").exists();
             let client = Client::builder(format!("http://{addr}"))
                 .token(relay)
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap();
             match send(client).await {
-                Ok(v) => return v,
+                Ok(v) => return (v, follower),
                 Err(letro_api_client::Error::Http(_)) => {}
+                Err(letro_api_client::Error::Api { status, .. }) if status.as_u16() == 503 => {}
                 Err(e) => panic!("a live replica refused: {e}"),
             }
         }
@@ -260,7 +285,7 @@ async fn three_replicas_lose_two_leaders_and_nothing_acknowledged() {
     replicas.spawn(1);
     replicas.spawn(2);
 
-    // Two clients: a submission, then its receipt, again and again, to whichever replica leads.
+    // Two clients: a submission, then its receipt, again and again, to each live replica in turn.
     let t = unix_now();
     let acked: Arc<Mutex<Acked>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -269,6 +294,7 @@ async fn three_replicas_lose_two_leaders_and_nothing_acknowledged() {
         let (acked, stop, dirs) = (acked.clone(), stop.clone(), dirs.clone());
         let relay = tokens.relay.clone();
         clients.push(tokio::spawn(async move {
+            let mut turn = c as usize;
             for i in 0u32.. {
                 if stop.load(Ordering::Relaxed) {
                     break;
@@ -276,28 +302,29 @@ async fn three_replicas_lose_two_leaders_and_nothing_acknowledged() {
                 let ciphertext = format!("replicated {c} {i}");
                 let body = submission(ciphertext.as_bytes(), "r");
                 let s: SubmissionRequest = serde_json::from_value(body.clone()).unwrap();
-                let logged = until_answered(&dirs, &relay, |client| {
+                let (logged, forwarded) = until_answered(&dirs, &relay, &mut turn, |client| {
                     let s = s.clone();
                     async move { client.submit(&s).await }
                 })
                 .await;
-                acked.lock().unwrap().submissions.push((
-                    body,
-                    logged.accepted.index,
-                    Instant::now(),
-                ));
+                {
+                    let mut a = acked.lock().unwrap();
+                    a.submissions
+                        .push((body, logged.accepted.index, Instant::now()));
+                    a.forwarded += usize::from(forwarded);
+                }
                 let r = receipt(ciphertext.as_bytes(), 21, t);
                 let body: ReceiptRequest = serde_json::from_value(r.clone()).unwrap();
-                let logged = until_answered(&dirs, &relay, |client| {
+                let (logged, forwarded) = until_answered(&dirs, &relay, &mut turn, |client| {
                     let body = body.clone();
                     async move { client.post_receipt(&body).await }
                 })
                 .await;
-                acked
-                    .lock()
-                    .unwrap()
-                    .receipts
-                    .push((r, logged.accepted.index, Instant::now()));
+                {
+                    let mut a = acked.lock().unwrap();
+                    a.receipts.push((r, logged.accepted.index, Instant::now()));
+                    a.forwarded += usize::from(forwarded);
+                }
             }
         }));
     }
@@ -350,11 +377,16 @@ async fn three_replicas_lose_two_leaders_and_nothing_acknowledged() {
     }
     let acked = std::mem::take(&mut *acked.lock().unwrap());
     eprintln!(
-        "replicas: {} submissions and {} receipts acknowledged; published sizes seen by the \
-         monitor {sizes:?}; failovers (kill to listening, kill to first acknowledgement): \
-         {failovers:?}",
+        "replicas: {} submissions and {} receipts acknowledged, {} of them through a replica \
+         that forwarded; published sizes seen by the monitor {sizes:?}; failovers (kill to \
+         takeover, kill to first acknowledgement): {failovers:?}",
         acked.submissions.len(),
-        acked.receipts.len()
+        acked.receipts.len(),
+        acked.forwarded
+    );
+    assert!(
+        acked.forwarded > 0,
+        "no acknowledgement came through a forwarding replica"
     );
 
     // Exactly once: every acknowledged event is stored at its index, and no two share one.
@@ -528,11 +560,9 @@ async fn a_paused_leader_loses_its_lease_and_never_writes_again() {
     let paused = Instant::now();
     let mut b = None;
     for _ in 0..1200 {
-        if let Ok(port) = std::fs::read_to_string(dirs[1].join("port")) {
-            b = Some(std::net::SocketAddr::from((
-                [127, 0, 0, 1],
-                port.parse::<u16>().unwrap(),
-            )));
+        // The paused one still has its `leading` file: look at the other's.
+        if let Some((_, addr)) = leader_of(&dirs[1..]) {
+            b = Some(addr);
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -570,4 +600,194 @@ async fn a_paused_leader_loses_its_lease_and_never_writes_again() {
     );
     let logged = relay(b).submit(&event("before the pause")).await.unwrap();
     assert_eq!((logged.fresh, logged.accepted.index), (false, 0));
+}
+
+/// The leader announces its address through its sequencer session, and a replica believes it
+/// only while that session holds the lock: a dead leader's row is never followed.
+#[test]
+fn only_the_lock_holder_announces_and_only_while_it_holds_the_lock() {
+    let db = pg::PgDatabase::create();
+    let mut a = PostgresStore::open(&db.url).unwrap();
+    assert!(
+        a.announce_sequencer("http://10.0.0.1:8080", 1).is_err(),
+        "announced without the lock"
+    );
+    a.lock_sequencer().unwrap();
+    a.announce_sequencer("http://10.0.0.1:8080", 1).unwrap();
+    let b = PostgresStore::open(&db.url).unwrap();
+    assert_eq!(
+        b.sequencer_url().unwrap().as_deref(),
+        Some("http://10.0.0.1:8080")
+    );
+    drop(a);
+    assert_eq!(
+        b.sequencer_url().unwrap(),
+        None,
+        "its session gone, the row is not believed"
+    );
+    assert_eq!(
+        pg::query_one_i64(&db.url, "SELECT count(*) FROM sequencer"),
+        1
+    );
+    let mut c = PostgresStore::open(&db.url).unwrap();
+    c.lock_sequencer().unwrap();
+    assert_eq!(
+        b.sequencer_url().unwrap(),
+        None,
+        "not announced by this holder"
+    );
+    c.announce_sequencer("http://10.0.0.2:8080", 2).unwrap();
+    assert_eq!(
+        b.sequencer_url().unwrap().as_deref(),
+        Some("http://10.0.0.2:8080")
+    );
+}
+
+/// A replica that does not lead forwards each request as it came and answers with the
+/// leader's answer (a write is stored once, by the leader; a refusal keeps its headers); it
+/// refuses itself only a body over its limit and a request that already came through a
+/// replica. When the leader stops, it takes over and serves the log on the same socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_forwards_requests_as_they_came_and_serves_once_it_leads() {
+    let cluster = Cluster::new();
+    let (db, tokens) = (&cluster.db, &cluster.tokens);
+    let config = |name: &str| {
+        let mut c = Config::new(cluster.base.path().join(name), ORIGIN);
+        c.database = Some(db.url.clone());
+        c.log_key = Some(cluster.key_file());
+        c.checkpoint_interval = Duration::from_secs(3600);
+        c.provers = 0;
+        c
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let leader_addr = listener.local_addr().unwrap();
+    let mut a = config("a");
+    a.advertise_url = Some(format!("http://{leader_addr}"));
+    let leader = tokio::task::spawn_blocking(move || Service::start(a))
+        .await
+        .unwrap()
+        .unwrap();
+    let (stop_leader, leader_stops) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(leader.serve(listener, async move {
+        let _ = leader_stops.await;
+    }));
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let took_over = Arc::new(AtomicBool::new(false));
+    let (stop_replica, replica_stops) = tokio::sync::oneshot::channel::<()>();
+    let replica = tokio::spawn(letro_service::replica::serve(
+        config("b"),
+        listener,
+        async move {
+            let _ = replica_stops.await;
+        },
+        {
+            let took_over = took_over.clone();
+            move |_| took_over.store(true, Ordering::SeqCst)
+        },
+    ));
+    let client = |addr: std::net::SocketAddr| {
+        Client::builder(format!("http://{addr}"))
+            .token(&tokens.relay)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(letro_service::callback::tls_config(None).unwrap())
+        .build()
+        .unwrap();
+    let via = |r: &reqwest::Response| {
+        r.headers()
+            .get("via")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // A write through the replica is the leader's: stored once, at the leader.
+    let event: SubmissionRequest =
+        serde_json::from_value(submission(b"through a replica", "r")).unwrap();
+    let logged = client(addr).submit(&event).await.unwrap();
+    assert_eq!((logged.fresh, logged.accepted.index), (true, 0));
+    let again = client(leader_addr).submit(&event).await.unwrap();
+    assert_eq!((again.fresh, again.accepted.index), (false, 0));
+    let r = http
+        .get(format!("http://{addr}/v1/log/state"))
+        .bearer_auth(&tokens.relay)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(via(&r).as_deref(), Some(letro_service::replica::VIA));
+    let state: Value = r.json().await.unwrap();
+    assert_eq!(state["sequenced"], 1, "{state}");
+
+    // A refusal is the leader's, with its headers.
+    let r = http
+        .get(format!("http://{addr}/v1/log/state"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    assert_eq!(via(&r).as_deref(), Some(letro_service::replica::VIA));
+
+    // A body over every route's limit is refused by the replica itself, not forwarded.
+    let r = http
+        .post(format!("http://{addr}/v1/submissions"))
+        .bearer_auth(&tokens.relay)
+        .header("content-type", "application/json")
+        .body(vec![b' '; (24 << 20) + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(via(&r), None, "answered by the replica");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large");
+
+    // A request that already came through a replica is not forwarded again.
+    let r = http
+        .get(format!("http://{addr}/healthz"))
+        .header("via", letro_service::replica::VIA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert!(!took_over.load(Ordering::SeqCst));
+
+    // The leader stops: the replica takes over and serves the log itself on the same socket.
+    stop_leader.send(()).unwrap();
+    served.await.unwrap().unwrap();
+    for _ in 0..200 {
+        if took_over.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(took_over.load(Ordering::SeqCst), "no takeover within 10 s");
+    let mut served_itself = None;
+    for _ in 0..200 {
+        let r = http
+            .get(format!("http://{addr}/v1/log/state"))
+            .bearer_auth(&tokens.relay)
+            .send()
+            .await;
+        if let Ok(r) = r {
+            if r.status() == 200 {
+                served_itself = Some(r);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = served_itself.expect("the new leader serves within 10 s");
+    assert_eq!(via(&r), None, "served by itself");
+    let again = client(addr).submit(&event).await.unwrap();
+    assert_eq!((again.fresh, again.accepted.index), (false, 0));
+    stop_replica.send(()).unwrap();
+    replica.await.unwrap().unwrap();
 }
