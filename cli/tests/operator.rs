@@ -462,6 +462,39 @@ fn a_replica_forwards_to_the_leader_and_takes_over_when_it_is_killed() {
     assert_eq!(st, 404, "the leader's JSON 404: {body}");
     assert!(body.contains("\"not_found\""), "{body}");
     assert!(!replica.stderr.lock().unwrap().contains("took over"));
+    // A replica whose settings could not take over stops at once, not when the leader dies.
+    let mut bad = Command::new(env!("CARGO_BIN_EXE_letro"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--standby",
+            "--database",
+            &db.url,
+        ])
+        .arg("--data")
+        .arg(d.join("bad"))
+        .arg("--log-key")
+        .arg(d.join("no-such.key"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = bad.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = bad.kill();
+            panic!("a replica with a missing log key waited to take over");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    bad.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("no-such.key"), "{err}");
     leader.child.kill().unwrap();
     leader.child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -377,6 +377,85 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// What a start needs besides the store and the log key, each built and checked from the
+/// settings ([`Prepared::new`]): before the store is touched, so that a replica checks its
+/// settings when it starts, not when it takes over ([`Service::check_settings`]).
+struct Prepared {
+    proving_keys: Option<letro_verifier::PinnedKey>,
+    callback_http: reqwest::Client,
+    sealer: letro_certificate::seal::Sealer,
+    timestamping: Option<Arc<timestamping::Timestamping>>,
+    witnessing: Option<Arc<witnessing::Witnessing>>,
+    tiles: Option<Arc<tiles::TileExporter>>,
+}
+
+impl Prepared {
+    fn new(config: &Config) -> Result<Self, ServeError> {
+        let proving_keys = match &config.keys {
+            Some(dir) => {
+                let fail = |reason: String| ServeError::Keys {
+                    path: dir.display().to_string(),
+                    reason,
+                };
+                // The prover's loader's checks (statement, file names), then the key pinned
+                // with its manifest as a verifier pins it.
+                letro_prover::keys::read_manifest(dir).map_err(|e| fail(e.to_string()))?;
+                let key = letro_verifier::PinnedKey::from_keys_dir(dir)
+                    .map_err(|e| fail(e.to_string()))?;
+                Some(key)
+            }
+            None => None,
+        };
+        let callback_http = callback::http_client(config.callback_ca_file.as_deref())
+            .map_err(ServeError::CallbackTls)?;
+        let sealer = seal::load_or_create(
+            &config.data_dir,
+            &config.origin,
+            config.evidence_seal_key.as_deref(),
+            config.evidence_seal_certificate.as_deref(),
+        )?;
+        let timestamping = if config.timestamp_authorities.is_empty() {
+            None
+        } else {
+            Some(std::sync::Arc::new(
+                timestamping::Timestamping::new(config.timestamp_authorities.clone())
+                    .map_err(ServeError::Timestamping)?,
+            ))
+        };
+        let witnessing = if config.witnesses.is_empty() {
+            None
+        } else {
+            Some(std::sync::Arc::new(
+                witnessing::Witnessing::new(
+                    config.witnesses.clone(),
+                    config.witness_quorum,
+                    config.witness_timeout,
+                )
+                .map_err(ServeError::Witnesses)?,
+            ))
+        };
+        let tiles = match (&config.tiles_directory, &config.tiles_store) {
+            (None, None) => None,
+            (Some(dir), None) => Some(tiles::TileExporter::directory(dir)),
+            (None, Some(url)) => Some(tiles::TileExporter::url(url, &config.tiles_store_options)),
+            (Some(_), Some(_)) => Some(Err(
+                "tiles_directory and tiles_store are exclusive: set one".to_owned(),
+            )),
+        }
+        .transpose()
+        .map_err(ServeError::Tiles)?
+        .map(std::sync::Arc::new);
+        Ok(Self {
+            proving_keys,
+            callback_http,
+            sealer,
+            timestamping,
+            witnessing,
+            tiles,
+        })
+    }
+}
+
 /// A started service: the log writer thread and the checkpoint publisher are running.
 pub struct Service {
     state: AppState,
@@ -408,6 +487,26 @@ impl Service {
     pub fn start(config: Config) -> Result<Self, ServeError> {
         let never = std::sync::atomic::AtomicBool::new(false);
         Self::start_unless(config, &never)?.ok_or(ServeError::Standby)
+    }
+
+    /// Checks what a start would check of `config` without the store: the origin against the
+    /// data directory, the log key (`log_key`, or the data directory's if it has one), the
+    /// proving keys, the callback CA file, the evidence-seal key (the data directory's is
+    /// created if none is given, as a start does), the time-stamping authorities, the witnesses
+    /// and the tiles store's settings. A replica runs it before it waits to take over
+    /// ([`replica::serve`]), so that bad settings stop it at once.
+    pub fn check_settings(config: &Config) -> Result<(), ServeError> {
+        origin::check(&config.data_dir, config.log_key.as_deref(), &config.origin)?;
+        match &config.log_key {
+            Some(path) => drop(keys::load(path, &config.origin)?),
+            None => {
+                let path = config.data_dir.join(keys::LOG_KEY_FILE);
+                if path.exists() {
+                    drop(keys::load(&path, &config.origin)?);
+                }
+            }
+        }
+        Prepared::new(config).map(drop)
     }
 
     /// [`Service::start`], except that a standby stops waiting for the sequencer lock when
@@ -456,6 +555,7 @@ impl Service {
         job_store: J,
     ) -> Result<Self, ServeError> {
         origin::check(&config.data_dir, config.log_key.as_deref(), &config.origin)?;
+        let prepared = Prepared::new(&config)?;
         let key = match &config.log_key {
             Some(path) => keys::load(path, &config.origin)?,
             None => keys::load_or_create(&config.data_dir, &config.origin)?,
@@ -553,25 +653,12 @@ impl Service {
         let job_store: jobs::SharedStore = Arc::new(Mutex::new(job_store));
         let mut verifier = letro_verifier::Verifier::new(vec![key_vkey])
             .map_err(|e| ServeError::Inconsistent(format!("embedded verifying key: {e}")))?;
-        let proving_keys = match &config.keys {
-            Some(dir) => {
-                let fail = |reason: String| ServeError::Keys {
-                    path: dir.display().to_string(),
-                    reason,
-                };
-                // The prover's loader's checks (statement, file names), then the key pinned
-                // with its manifest as a verifier pins it.
-                letro_prover::keys::read_manifest(dir).map_err(|e| fail(e.to_string()))?;
-                let key = letro_verifier::PinnedKey::from_keys_dir(dir)
-                    .map_err(|e| fail(e.to_string()))?;
-                verifier.add_key(key.clone());
-                Some(key)
-            }
-            None => None,
-        };
+        if let Some(key) = &prepared.proving_keys {
+            verifier.add_key(key.clone());
+        }
+        let proving_keys = prepared.proving_keys;
         let metrics = Arc::new(metrics::Metrics::new(api::routes().iter().map(|r| r.path)));
-        let callback_http = callback::http_client(config.callback_ca_file.as_deref())
-            .map_err(ServeError::CallbackTls)?;
+        let callback_http = prepared.callback_http;
         let (notices, notice_sender) = notices::start(
             job_store.clone(),
             config.delivery_callbacks.iter().cloned().collect(),
@@ -620,20 +707,8 @@ impl Service {
             metrics.clone(),
             config.keys.as_deref(),
         )?;
-        let sealer = seal::load_or_create(
-            &config.data_dir,
-            &config.origin,
-            config.evidence_seal_key.as_deref(),
-            config.evidence_seal_certificate.as_deref(),
-        )?;
-        let timestamping = if config.timestamp_authorities.is_empty() {
-            None
-        } else {
-            Some(std::sync::Arc::new(
-                timestamping::Timestamping::new(config.timestamp_authorities.clone())
-                    .map_err(ServeError::Timestamping)?,
-            ))
-        };
+        let sealer = prepared.sealer;
+        let timestamping = prepared.timestamping;
         // On PostgreSQL the API's calls are spread over more connections; SQLite has one
         // writer at a time, so one connection serves it.
         let extra = match &config.database {
@@ -660,29 +735,8 @@ impl Service {
             timestamping: timestamping.clone(),
         };
         let state = AppState::new(parts, &config);
-        let witnessing = if config.witnesses.is_empty() {
-            None
-        } else {
-            Some(std::sync::Arc::new(
-                witnessing::Witnessing::new(
-                    config.witnesses.clone(),
-                    config.witness_quorum,
-                    config.witness_timeout,
-                )
-                .map_err(ServeError::Witnesses)?,
-            ))
-        };
-        let tiles = match (&config.tiles_directory, &config.tiles_store) {
-            (None, None) => None,
-            (Some(dir), None) => Some(tiles::TileExporter::directory(dir)),
-            (None, Some(url)) => Some(tiles::TileExporter::url(url, &config.tiles_store_options)),
-            (Some(_), Some(_)) => Some(Err(
-                "tiles_directory and tiles_store are exclusive: set one".to_owned(),
-            )),
-        }
-        .transpose()
-        .map_err(ServeError::Tiles)?
-        .map(std::sync::Arc::new);
+        let witnessing = prepared.witnessing;
+        let tiles = prepared.tiles;
         let publication = Publication { witnessing, tiles };
         let publisher = {
             let state = state.clone();

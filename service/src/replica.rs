@@ -278,7 +278,8 @@ fn forwarded_headers(from: &HeaderMap) -> HeaderMap {
 /// Runs a replica on `listener` until `shutdown` completes: forwards every request to the
 /// service that sequences the log until this one takes the sequencer lock, then serves the API
 /// itself ([`Service::serve`]) on the same socket. Needs [`Config::database`];
-/// [`Config::advertise_url`] defaults to `http://` and the listener's address. `took_over` is
+/// [`Config::advertise_url`] defaults to `http://` and the listener's address. The settings a
+/// takeover needs are checked first ([`Service::check_settings`]). `took_over` is
 /// called with the started service when this replica takes over, before it serves.
 pub async fn serve(
     mut config: Config,
@@ -302,9 +303,17 @@ pub async fn serve(
     };
     let body_limit = config.body_limit.max(config.max_envelope_bytes);
     let timeout = config.request_timeout;
+    // Settings a takeover needs are checked now, not when the leader dies.
     let follower = tokio::task::spawn_blocking({
-        let own = own.clone();
-        move || Follower::open(&database, &own, body_limit, timeout)
+        let (own, checked) = (own.clone(), config.clone());
+        move || {
+            std::fs::create_dir_all(&checked.data_dir).map_err(|source| ServeError::DataDir {
+                path: checked.data_dir.display().to_string(),
+                source,
+            })?;
+            Service::check_settings(&checked)?;
+            Follower::open(&database, &own, body_limit, timeout)
+        }
     })
     .await
     .map_err(|e| ServeError::Replica(format!("replica task: {e}")))??;
