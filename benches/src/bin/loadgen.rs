@@ -6,7 +6,9 @@
 //! - `loadgen receipts`: N submissions, then N receipts (distinct `H`, signed before the clock
 //!   starts), from C concurrent HTTP/1.1 keep-alive connections over a real socket, and the
 //!   same through the router without a socket (`tower::ServiceExt::oneshot`); with `--postgres
-//!   ADMIN_URL`, the socket variant again on a PostgreSQL store (a fresh database per run).
+//!   ADMIN_URL`, the socket variant again on a PostgreSQL store (a fresh database per run), and
+//!   with `--replicas` also with a second replica forwarding to the service
+//!   (`letro_service::replica`), the connections spread over both.
 //!   Reports events per second, latency percentiles, the slowest one-second window and peak
 //!   RSS.
 //! - `loadgen proofs`: K proof jobs through `POST /v1/proofs` with one wide prover and with two
