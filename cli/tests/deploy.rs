@@ -2,7 +2,7 @@
 //! `service/deploy/two-regions.sh --check` with this build's `letro`: per region a PostgreSQL
 //! database, two replicas and a prover worker, and one witness for both; the script checks
 //! forwarding, a witnessed checkpoint per region, region-bound tokens and a failover.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::process::Command;

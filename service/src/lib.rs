@@ -463,6 +463,8 @@ pub struct Service {
     writer: std::thread::JoinHandle<()>,
     /// Fires if the log writer stopped because the store lost its sequencer session.
     lost: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// Fires if the log writer answered no heartbeat for a lease ([`heartbeats`]).
+    stalled: Option<tokio::sync::oneshot::Receiver<()>>,
     pool: jobs::Pool,
     publisher: tokio::task::JoinHandle<()>,
     expiry: tokio::task::JoinHandle<()>,
@@ -767,17 +769,14 @@ impl Service {
         let token_watch = tokio::spawn(watch_tokens(state.clone(), token_changes));
         // On PostgreSQL the sequencer's session must never idle for a lease: a heartbeat
         // through the writer keeps it busy while this process runs ([`store::LEASE`]).
+        let (stall_tx, stalled) = tokio::sync::oneshot::channel();
         let heartbeat = config.database.is_some().then(|| {
-            let tx = state.inner.tx.clone();
-            tokio::spawn(async move {
-                let mut ticker = tokio::time::interval(store::HEARTBEAT);
-                loop {
-                    ticker.tick().await;
-                    if tx.send(writer::Command::Heartbeat).await.is_err() {
-                        return;
-                    }
-                }
-            })
+            tokio::spawn(heartbeats(
+                state.inner.tx.clone(),
+                store::HEARTBEAT,
+                store::LEASE,
+                stall_tx,
+            ))
         });
         let expiry = {
             let state = state.clone();
@@ -810,6 +809,7 @@ impl Service {
             publication,
             writer,
             lost: Some(lost),
+            stalled: Some(stalled),
             pool,
             publisher,
             expiry,
@@ -850,24 +850,15 @@ impl Service {
         // A leader that lost its sequencer session steps down: it stops serving, so that the
         // process exits and its supervisor restarts it (as a standby), instead of answering
         // errors to every write while another service leads.
-        let lost = self.lost.take();
+        let (lost, stalled) = (self.lost.take(), self.stalled.take());
         let stepped_down = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let shutdown = {
             let stepped_down = stepped_down.clone();
             async move {
-                let lost = async {
-                    let fired = match lost {
-                        Some(rx) => rx.await.is_ok(),
-                        None => false,
-                    };
-                    if !fired {
-                        // The writer ended normally (or was never watched): nothing to wait for.
-                        std::future::pending::<()>().await;
-                    }
-                };
                 tokio::select! {
                     () = shutdown => {}
-                    () = lost => stepped_down.store(true, std::sync::atomic::Ordering::SeqCst),
+                    () = fires(lost) => stepped_down.store(true, std::sync::atomic::Ordering::SeqCst),
+                    () = fires(stalled) => stepped_down.store(true, std::sync::atomic::Ordering::SeqCst),
                 }
             }
         };
@@ -935,7 +926,72 @@ impl Service {
         }
         drop(self.state);
         let writer = self.writer;
-        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        let joined = tokio::task::spawn_blocking(move || writer.join());
+        if final_round {
+            let _ = joined.await;
+        } else if tokio::time::timeout(STEP_DOWN_WAIT, joined).await.is_err() {
+            // A writer hung in a store call: the process exits without it.
+            tracing::error!("the log writer did not stop; leaving it");
+        }
+    }
+}
+
+/// How long a leader that steps down waits for its log writer to stop.
+const STEP_DOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// Completes when `rx` fires; never when its sender was dropped unfired (or there is none).
+async fn fires(rx: Option<tokio::sync::oneshot::Receiver<()>>) {
+    let fired = match rx {
+        Some(rx) => rx.await.is_ok(),
+        None => false,
+    };
+    if !fired {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The sequencer's heartbeat (PostgreSQL): every `every`, a heartbeat through the log writer,
+/// which keeps its session busy so that the database does not end it ([`store::LEASE`]). A
+/// writer that answers none for `lease` (hung in a store call, or its connection silent) has
+/// lost the lease from the database's view: `stalled` fires, and the service steps down
+/// ([`Service::serve`]) instead of serving a log it can no longer write. Ends when the writer
+/// is gone.
+async fn heartbeats(
+    tx: mpsc::Sender<writer::Command>,
+    every: Duration,
+    lease: Duration,
+    stalled: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = tokio::time::Instant::now();
+    loop {
+        ticker.tick().await;
+        let (done, beat) = tokio::sync::oneshot::channel();
+        let left = lease.saturating_sub(last.elapsed());
+        let answered = tokio::time::timeout(left, async {
+            match tx.send(writer::Command::Heartbeat { done }).await {
+                Ok(()) => Some(beat.await.is_ok()),
+                Err(_) => None,
+            }
+        })
+        .await;
+        match answered {
+            Ok(None) => return,
+            Ok(Some(true)) => last = tokio::time::Instant::now(),
+            // Failed: the writer sees a lost session itself; the next one may succeed.
+            Ok(Some(false)) => {}
+            Err(_) => {}
+        }
+        if last.elapsed() >= lease {
+            tracing::error!(
+                lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX),
+                "the log writer answered no heartbeat for a lease: the database ends its \
+                 session, so this service steps down"
+            );
+            let _ = stalled.send(());
+            return;
+        }
     }
 }
 
@@ -981,4 +1037,82 @@ fn reload_tokens(state: &AppState, seen: u64) -> Result<u64, String> {
     state.tokens().map_err(|e| e.to_string())?.merge(records);
     tracing::info!(tokens = count, "tokens reloaded after a store change");
     Ok(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log writer for [`heartbeats`]: answers the first `answered` heartbeats, then fails
+    /// (`hang = false`: drops them unanswered) or stops reading (`hang = true`).
+    fn writer(answered: usize, hang: bool) -> (mpsc::Sender<writer::Command>, Arc<Mutex<usize>>) {
+        let (tx, mut rx) = mpsc::channel(4);
+        let seen = Arc::new(Mutex::new(0));
+        let count = seen.clone();
+        tokio::spawn(async move {
+            while let Some(c) = rx.recv().await {
+                let writer::Command::Heartbeat { done } = c else {
+                    continue;
+                };
+                let n = {
+                    let mut n = count.lock().unwrap();
+                    *n += 1;
+                    *n
+                };
+                if n <= answered {
+                    let _ = done.send(());
+                } else if hang {
+                    std::future::pending::<()>().await;
+                }
+            }
+        });
+        (tx, seen)
+    }
+
+    const EVERY: Duration = Duration::from_secs(2);
+    const LEASE: Duration = Duration::from_secs(10);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_writer_that_answers_keeps_its_lease() {
+        let (tx, seen) = writer(usize::MAX, false);
+        let (stall, mut stalled) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(heartbeats(tx, EVERY, LEASE, stall));
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        assert!(stalled.try_recv().is_err(), "stalled while answering");
+        assert!(*seen.lock().unwrap() >= 60, "a heartbeat every 2 s");
+        task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_writer_that_stops_answering_stalls_after_a_lease() {
+        for hang in [false, true] {
+            let (tx, _) = writer(3, hang);
+            let (stall, stalled) = tokio::sync::oneshot::channel();
+            let start = tokio::time::Instant::now();
+            let task = tokio::spawn(heartbeats(tx, EVERY, LEASE, stall));
+            tokio::time::timeout(Duration::from_secs(60), stalled)
+                .await
+                .expect("no stall within a minute")
+                .expect("stalled");
+            // The third answer came at 4 s (ticks at 0, 2, 4 s); the lease ran out 10 s later.
+            let at = start.elapsed();
+            assert!(
+                at >= Duration::from_secs(14) && at <= Duration::from_secs(16),
+                "hang {hang}: stalled at {at:?}"
+            );
+            task.await.unwrap();
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_heartbeat_ends_with_its_writer() {
+        let (tx, rx) = mpsc::channel::<writer::Command>(4);
+        drop(rx);
+        let (stall, mut stalled) = tokio::sync::oneshot::channel();
+        heartbeats(tx, EVERY, LEASE, stall).await;
+        assert!(matches!(
+            stalled.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed)
+        ));
+    }
 }

@@ -80,8 +80,12 @@ pub enum Command {
         /// Where the outcome goes.
         reply: oneshot::Sender<Result<StoredCheckpoint, AppendError>>,
     },
-    /// Show the database that the sequencer lives ([`LogStore::heartbeat`]).
-    Heartbeat,
+    /// Show the database that the sequencer lives ([`LogStore::heartbeat`]); `done` is answered
+    /// once it succeeded (dropped if it failed).
+    Heartbeat {
+        /// Answered after a successful heartbeat.
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// A durably stored event.
@@ -285,10 +289,10 @@ impl<S: LogStore> Writer<S> {
             let mut signs = Vec::new();
             let mut commits = Vec::new();
             let mut appends = Vec::new();
-            let mut heartbeat = false;
+            let mut heartbeats = Vec::new();
             for c in batch {
                 match c {
-                    Command::Heartbeat => heartbeat = true,
+                    Command::Heartbeat { done } => heartbeats.push(done),
                     Command::Publish { reply } => publishes.push(reply),
                     Command::Sign { reply } => signs.push(reply),
                     Command::Commit { checkpoint, reply } => commits.push((checkpoint, reply)),
@@ -325,9 +329,14 @@ impl<S: LogStore> Writer<S> {
                     let _ = reply.send(outcome.clone());
                 }
             }
-            if heartbeat {
-                if let Err(e) = self.store.heartbeat() {
-                    tracing::error!(error = %e, "the sequencer's heartbeat failed");
+            if !heartbeats.is_empty() {
+                match self.store.heartbeat() {
+                    Ok(()) => {
+                        for done in heartbeats {
+                            let _ = done.send(());
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "the sequencer's heartbeat failed"),
                 }
             }
             if self.store.session_lost() {

@@ -320,6 +320,27 @@ impl Connection {
 
 /// Connects, and drives the connection on a thread of its own until the client is dropped (or
 /// the server closes it: then every later query fails with a closed-connection error).
+/// How long a connection may take to open, and how long data this side sent may stay
+/// unacknowledged before the connection is dropped, unless the URL says otherwise
+/// (`connect_timeout`, `tcp_user_timeout`).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// This side's bounds on a connection, where the URL sets none: [`CONNECT_TIMEOUT`] to open
+/// it and for sent data to be acknowledged, and TCP keepalives after 5 s of silence (libpq's
+/// default would wait two hours). A leader whose network is cut then sees its session fail
+/// within about 10 s of its next heartbeat, as the server does ([`LEASE`]).
+fn bound_connection(config: &mut tokio_postgres::Config) {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_keepalives_idle() == std::time::Duration::from_secs(2 * 60 * 60) {
+        config.keepalives_idle(std::time::Duration::from_secs(5));
+    }
+}
+
 fn connect(config: tokio_postgres::Config) -> Result<Client, StoreError> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let describe = {
@@ -396,9 +417,10 @@ impl PostgresStore {
     /// [`POSTGRES_SCHEMA_VERSION`] (one migration per transaction, under an advisory lock);
     /// refuses a database written by a newer build.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Connect(format!("the database URL is malformed: {e}")))?;
+        bound_connection(&mut config);
         let mut client = connect(config)?;
         block_on(migrate(&mut client))?;
         Ok(Self {
@@ -1488,5 +1510,28 @@ impl NoticeStore for PostgresStore {
             &[&to_i64(index)?, &state],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod connection_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn connections_are_bounded_where_the_url_sets_no_bound() {
+        let mut c: tokio_postgres::Config = "postgres://u@db.internal/letro".parse().unwrap();
+        bound_connection(&mut c);
+        assert_eq!(c.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        assert_eq!(c.get_tcp_user_timeout(), Some(&CONNECT_TIMEOUT));
+        assert_eq!(c.get_keepalives_idle(), Duration::from_secs(5));
+        let mut c: tokio_postgres::Config =
+            "postgres://u@db.internal/letro?connect_timeout=3&tcp_user_timeout=4&keepalives_idle=60"
+                .parse()
+                .unwrap();
+        bound_connection(&mut c);
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_secs(4)));
+        assert_eq!(c.get_keepalives_idle(), Duration::from_secs(60));
     }
 }

@@ -220,6 +220,17 @@ impl Cluster {
         self.key_dir.join(keys::LOG_KEY_FILE)
     }
 
+    /// An in-process service's settings on this database, with the shared key, no provers and
+    /// no periodic checkpoint.
+    fn config(&self, name: &str) -> Config {
+        let mut c = Config::new(self.base.path().join(name), ORIGIN);
+        c.database = Some(self.db.url.clone());
+        c.log_key = Some(self.key_file());
+        c.checkpoint_interval = Duration::from_secs(3600);
+        c.provers = 0;
+        c
+    }
+
     /// A witness following the log; (it, its URL, what stops it).
     async fn witness(&self) -> (Arc<Witness>, String, tokio::sync::oneshot::Sender<()>) {
         let dir = self.base.path().join("witness");
@@ -438,14 +449,9 @@ async fn three_replicas_lose_two_leaders_and_nothing_acknowledged() {
 async fn a_leader_that_loses_its_session_steps_down() {
     let cluster = Cluster::new();
     let (db, tokens) = (&cluster.db, &cluster.tokens);
-    let config = |name: &str| {
-        let mut c = Config::new(cluster.base.path().join(name), ORIGIN);
-        c.database = Some(db.url.clone());
-        c.log_key = Some(cluster.key_file());
-        c.checkpoint_interval = Duration::from_secs(3600);
-        c.provers = 0;
-        c.standby = true;
-        c
+    let config = |name: &str| Config {
+        standby: true,
+        ..cluster.config(name)
     };
     let leader = Service::start(config("a")).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -650,15 +656,8 @@ fn only_the_lock_holder_announces_and_only_while_it_holds_the_lock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_forwards_requests_as_they_came_and_serves_once_it_leads() {
     let cluster = Cluster::new();
-    let (db, tokens) = (&cluster.db, &cluster.tokens);
-    let config = |name: &str| {
-        let mut c = Config::new(cluster.base.path().join(name), ORIGIN);
-        c.database = Some(db.url.clone());
-        c.log_key = Some(cluster.key_file());
-        c.checkpoint_interval = Duration::from_secs(3600);
-        c.provers = 0;
-        c
-    };
+    let tokens = &cluster.tokens;
+    let config = |name: &str| cluster.config(name);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let leader_addr = listener.local_addr().unwrap();
     let mut a = config("a");
