@@ -343,6 +343,10 @@ impl MerkleTree {
                 size: self.len(),
             });
         }
+        if size == self.len() {
+            // The whole tree's root is kept; recomputing it would hash every node again.
+            return Ok(self.root());
+        }
         let mut level: Vec<Fr> = self
             .levels
             .first()
@@ -517,6 +521,15 @@ mod tests {
         }
         let roots: Vec<Fr> = (0..=21).map(|s| t.root_at(s).unwrap()).collect();
         assert_eq!(roots[21], t.root());
+        // The whole tree's root (kept) is the one recomputed from its first 21 leaves in a
+        // larger tree.
+        let mut larger = t.clone();
+        for i in 21..30u64 {
+            larger.append(Fr::from(i * 7 + 1)).unwrap();
+        }
+        for s in 0..=21u64 {
+            assert_eq!(larger.root_at(s).unwrap(), roots[s as usize], "size {s}");
+        }
         for old in 0..=21u64 {
             let proof = t.consistency_proof(old).unwrap();
             assert_eq!(

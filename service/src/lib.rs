@@ -524,10 +524,23 @@ impl Service {
         match config.database.clone() {
             Some(url) => {
                 let mut store = PostgresStore::open(&url)?;
+                let mut warm = None;
                 if config.standby {
-                    if !store.wait_sequencer_until(stop)? {
+                    // While it waits, the standby keeps the log's tree up to date, so that a
+                    // takeover adds only the last leaves instead of rebuilding every one.
+                    let mut log = Some(DeliveryLog::new());
+                    let took = store.wait_sequencer_until(stop, |store| {
+                        if let Some(tree) = log.as_mut() {
+                            if let Err(e) = follow_leaves(store, tree) {
+                                tracing::warn!(error = %e, "standby: following the log failed; the takeover will rebuild it");
+                                log = None;
+                            }
+                        }
+                    })?;
+                    if !took {
                         return Ok(None);
                     }
+                    warm = log;
                 } else {
                     store.lock_sequencer()?;
                 }
@@ -538,7 +551,7 @@ impl Service {
                     store.announce_sequencer(advertised, unix_now())?;
                 }
                 let job_store = PostgresStore::open(&url)?;
-                Self::start_with_store(config, store, job_store).map(Some)
+                Self::start_warm(config, store, job_store, warm).map(Some)
             }
             None if config.standby => Err(ServeError::Standby),
             None => {
@@ -555,6 +568,18 @@ impl Service {
         config: Config,
         store: S,
         job_store: J,
+    ) -> Result<Self, ServeError> {
+        Self::start_warm(config, store, job_store, None)
+    }
+
+    /// [`Service::start_with_store`], with the tree of the stored leaves read so far (a
+    /// standby's, [`follow_leaves`]) instead of rebuilding it from every leaf. Every check of a
+    /// start is made on it the same way (the latest checkpoint against both roots).
+    fn start_warm<S: LogStore, J: Store>(
+        config: Config,
+        store: S,
+        job_store: J,
+        warm: Option<DeliveryLog>,
     ) -> Result<Self, ServeError> {
         origin::check(&config.data_dir, config.log_key.as_deref(), &config.origin)?;
         let prepared = Prepared::new(&config)?;
@@ -573,16 +598,29 @@ impl Service {
             }
             tracing::info!(origin = %config.origin, "origin recorded in the data directory");
         }
-        let leaves = store
-            .leaves()?
-            .iter()
-            .map(|l| fr_from_be_bytes(&l.leaf))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ServeError::Inconsistent(format!("stored leaf: {e}")))?;
         let checkpoint = store.latest_checkpoint()?;
         let published = checkpoint.as_ref().map_or(0, |c| c.size);
-        let log = DeliveryLog::restore(&leaves, published)
-            .map_err(|e| ServeError::Inconsistent(e.to_string()))?;
+        let log = match warm {
+            // A standby's tree, kept up to date while it waited: only the leaves stored since
+            // its last read are added (stored leaves never change, so it is a prefix).
+            Some(mut log) => {
+                follow_leaves(&store, &mut log)
+                    .map_err(|e| ServeError::Inconsistent(format!("stored leaf: {e}")))?;
+                log.mark_published(published)
+                    .map_err(|e| ServeError::Inconsistent(e.to_string()))?;
+                log
+            }
+            None => {
+                let leaves = store
+                    .leaves()?
+                    .iter()
+                    .map(|l| fr_from_be_bytes(&l.leaf))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| ServeError::Inconsistent(format!("stored leaf: {e}")))?;
+                DeliveryLog::restore(&leaves, published)
+                    .map_err(|e| ServeError::Inconsistent(e.to_string()))?
+            }
+        };
         // The published skew never shrinks: entries accepted under a larger skew stay covered by
         // every later checkpoint, so a lowered `max_skew` only tightens new receipts.
         let mut receipt_skew = config.max_skew;
@@ -626,7 +664,7 @@ impl Service {
         tracing::info!(
             origin = %config.origin,
             key_id = %key.key_id(),
-            size = leaves.len(),
+            size = log.sequenced_size(),
             published,
             "log restored"
         );
@@ -934,6 +972,21 @@ impl Service {
             tracing::error!("the log writer did not stop; leaving it");
         }
     }
+}
+
+/// Adds to `log` the leaves `store` holds beyond it, and integrates them.
+fn follow_leaves<S: LogStore + ?Sized>(store: &S, log: &mut DeliveryLog) -> Result<(), String> {
+    let fresh = store
+        .leaves_from(log.sequenced_size())
+        .map_err(|e| e.to_string())?;
+    for stored in &fresh {
+        let leaf = fr_from_be_bytes(&stored.leaf).map_err(|e| e.to_string())?;
+        log.sequence(leaf).map_err(|e| e.to_string())?;
+    }
+    if !fresh.is_empty() {
+        log.integrate().map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// How long a leader that steps down waits for its log writer to stop.

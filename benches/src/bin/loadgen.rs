@@ -113,6 +113,20 @@ enum Mode {
         #[arg(long, default_value_t = 1)]
         runs: usize,
     },
+    /// A leader's failover on PostgreSQL with a log of N entries: a standby that waited beside
+    /// it (and kept the tree up to date) against a service started afterwards (which rebuilds
+    /// the tree from every stored leaf), from the leader's stop to the new one's start.
+    Takeover {
+        /// Admin URL of the PostgreSQL server (a role that may create databases).
+        #[arg(long, value_name = "ADMIN_URL")]
+        postgres: String,
+        /// Entries in the log.
+        #[arg(long, short, default_value_t = 100_000)]
+        n: usize,
+        /// Runs; the table shows medians.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Time the parts of the receipt path one by one.
     Profile {
         /// Receipts to time.
@@ -188,6 +202,7 @@ fn main() -> Result<()> {
             runs,
         } => workers_mode(&postgres, &letro, k, &counts, runs),
         Mode::Profile { n, concurrency } => profile_mode(n, concurrency),
+        Mode::Takeover { postgres, n, runs } => takeover_mode(&postgres, n, runs),
     }
 }
 
@@ -1198,6 +1213,120 @@ fn timed_jobs(
         let failed = wait_jobs(&sender, ids).await?;
         Ok((start.elapsed(), failed, warm))
     })
+}
+
+/// See [`Mode::Takeover`].
+fn takeover_mode(admin: &str, n: usize, runs: usize) -> Result<()> {
+    let server = runtime(2, "service")?;
+    let client = runtime(1, "loadgen-client")?;
+    let database = Database::create(admin)?;
+    let keep = tempfile::tempdir()?;
+    let tune = |c: &mut Config| {
+        c.provers = 0;
+        c.checkpoint_interval = Duration::from_secs(3600);
+    };
+    let running = start_service(&server, Some(&database.url), tune)?;
+    let started = Instant::now();
+    let subs: Vec<Bytes> = (0..n)
+        .into_par_iter()
+        .map(|i| submission_body(&hash_of(0, i), "bank"))
+        .collect();
+    let filled = socket_phase(
+        &client,
+        &running,
+        "submissions",
+        route_path("post_submission"),
+        Arc::new(subs),
+        64,
+    )?;
+    if filled.created() != n {
+        bail!("filling the log: {} of {n} stored", filled.created());
+    }
+    server
+        .block_on(running.service.publish())
+        .map_err(anyhow::Error::msg)?;
+    eprintln!(
+        "log of {n} entries stored and published in {:.1} s",
+        secs(started.elapsed())
+    );
+    let key = keep.path().join(letro_service::keys::LOG_KEY_FILE);
+    std::fs::copy(
+        running._dir.path().join(letro_service::keys::LOG_KEY_FILE),
+        &key,
+    )?;
+    let config = |name: String, standby: bool| {
+        let mut c = Config::new(keep.path().join(name), ORIGIN);
+        c.database = Some(database.url.clone());
+        c.log_key = Some(key.clone());
+        c.standby = standby;
+        tune(&mut c);
+        c
+    };
+    let mut leader: Option<Service> = None;
+    let mut first = Some(running);
+    let (mut warm_times, mut cold_times) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        // A standby waits beside the leader, following the log.
+        let handle = server.handle().clone();
+        let standby_config = config(format!("warm{run}"), true);
+        let standby = std::thread::spawn(move || {
+            let _entered = handle.enter();
+            let service = Service::start(standby_config);
+            (service, Instant::now())
+        });
+        // Time to read and hash the whole log (about 50,000 entries/s, BENCHMARKS.md).
+        std::thread::sleep(Duration::from_secs((n as u64 / 20_000).max(3)));
+        let stopped = match (first.take(), leader.take()) {
+            (Some(running), _) => {
+                running.shutdown(&server)?;
+                Instant::now()
+            }
+            (None, Some(service)) => {
+                server.block_on(service.shutdown());
+                Instant::now()
+            }
+            (None, None) => bail!("no leader"),
+        };
+        let (service, took_over) = standby
+            .join()
+            .map_err(|_| anyhow::anyhow!("the standby thread panicked"))?;
+        let service = service?;
+        let warm = took_over.saturating_duration_since(stopped);
+        // A service started after the leader stopped rebuilds the tree from every leaf.
+        server.block_on(service.shutdown());
+        let stopped = Instant::now();
+        let service = {
+            let _entered = server.enter();
+            Service::start(config(format!("cold{run}"), false))?
+        };
+        let cold = stopped.elapsed();
+        eprintln!(
+            "run {}: standby took over {:.0} ms after the leader stopped; a cold start took {:.0} ms; {}",
+            run + 1,
+            warm.as_secs_f64() * 1e3,
+            cold.as_secs_f64() * 1e3,
+            machine_note()
+        );
+        warm_times.push(warm.as_secs_f64() * 1e3);
+        cold_times.push(cold.as_secs_f64() * 1e3);
+        leader = Some(service);
+    }
+    if let Some(service) = leader {
+        server.block_on(service.shutdown());
+    }
+    println!();
+    println!("| log entries | waiting standby takes over | service started after the stop | ratio |");
+    println!("|---|---|---|---|");
+    let (w, c) = (median(warm_times), median(cold_times));
+    println!("| {n} | {w:.0} ms | {c:.0} ms | {:.1}x |", c / w.max(f64::MIN_POSITIVE));
+    println!();
+    println!(
+        "median of {runs} run(s); from the leader's stop (its lock released) to the new leader's \
+         start returned (log loaded and checked); at the end: {}.",
+        machine_note()
+    );
+    drop(database);
+    Ok(())
 }
 
 /// `k` proof jobs of a service on PostgreSQL with no provers of its own, proved by `count`

@@ -485,7 +485,7 @@ impl PostgresStore {
     /// holder's session sets ([`Self::try_lock_sequencer`]).
     pub fn wait_sequencer(&mut self) -> Result<(), StoreError> {
         let never = std::sync::atomic::AtomicBool::new(false);
-        self.wait_sequencer_until(&never).map(|_| ())
+        self.wait_sequencer_until(&never, |_| {}).map(|_| ())
     }
 
     /// Refuses a server without what the sequencer's lease needs: `idle_session_timeout`
@@ -565,11 +565,12 @@ impl PostgresStore {
         Ok(row.map(|r| r.try_get::<_, String>(0)).transpose()?)
     }
 
-    /// [`Self::wait_sequencer`] until `stop` is set: `Ok(true)` once it holds the lock,
-    /// `Ok(false)` when stopped first.
+    /// [`Self::wait_sequencer`] until `stop` is set, calling `between` with this store between
+    /// tries: `Ok(true)` once it holds the lock, `Ok(false)` when stopped first.
     pub fn wait_sequencer_until(
         &mut self,
         stop: &std::sync::atomic::AtomicBool,
+        mut between: impl FnMut(&Self),
     ) -> Result<bool, StoreError> {
         self.require_lease_support()?;
         let mut told = false;
@@ -584,6 +585,7 @@ impl PostgresStore {
                 tracing::info!("standby: another service sequences this database's log");
                 told = true;
             }
+            between(self);
             std::thread::sleep(STANDBY_POLL);
         }
     }
