@@ -40,6 +40,9 @@ use crate::{server, Config, ServeError, Service};
 /// recognises a request that already came through one.
 pub const VIA: &str = "1.1 letro-replica";
 
+/// The `application_name` of the session a replica reads the leader's URL with.
+pub const APPLICATION_NAME: &str = "letro-replica";
+
 /// How long a replica trusts the leader's URL it read before it reads it again (at once after a
 /// failed connection).
 const LEADER_TTL: Duration = Duration::from_secs(1);
@@ -82,7 +85,8 @@ pub fn check_advertise_url(url: &str) -> Result<String, String> {
 
 /// A replica that does not lead: forwards every request to the one that does.
 pub struct Follower {
-    store: Mutex<PostgresStore>,
+    database: String,
+    store: Mutex<Option<PostgresStore>>,
     client: reqwest::Client,
     own: String,
     leader: tokio::sync::Mutex<Option<(Instant, Option<String>)>>,
@@ -99,7 +103,7 @@ impl Follower {
         body_limit: usize,
         timeout: Duration,
     ) -> Result<Self, ServeError> {
-        let store = PostgresStore::open(database)?;
+        let store = PostgresStore::open_as(database, Some(APPLICATION_NAME))?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(
                 crate::callback::tls_config(None).map_err(ServeError::Replica)?,
@@ -110,7 +114,8 @@ impl Follower {
             .build()
             .map_err(|e| ServeError::Replica(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
-            store: Mutex::new(store),
+            database: database.to_owned(),
+            store: Mutex::new(Some(store)),
             client,
             own: own.to_owned(),
             leader: tokio::sync::Mutex::new(None),
@@ -133,11 +138,27 @@ impl Follower {
         }
         let this = self.clone();
         let url = tokio::task::spawn_blocking(move || {
-            let store = this
+            let mut store = this
                 .store
                 .lock()
                 .map_err(|_| "store lock poisoned".to_owned())?;
-            store.sequencer_url().map_err(|e| e.to_string())
+            // A connection that failed is opened again at the next lookup (the database
+            // restarted, say), so that the replica recovers without a restart.
+            if store.is_none() {
+                *store = Some(
+                    PostgresStore::open_as(&this.database, Some(APPLICATION_NAME))
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            let found = store
+                .as_ref()
+                .map(PostgresStore::sequencer_url)
+                .transpose()
+                .map(Option::flatten);
+            if found.is_err() {
+                *store = None;
+            }
+            found.map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| e.to_string())

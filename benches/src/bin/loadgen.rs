@@ -1315,10 +1315,15 @@ fn takeover_mode(admin: &str, n: usize, runs: usize) -> Result<()> {
         server.block_on(service.shutdown());
     }
     println!();
-    println!("| log entries | waiting standby takes over | service started after the stop | ratio |");
+    println!(
+        "| log entries | waiting standby takes over | service started after the stop | ratio |"
+    );
     println!("|---|---|---|---|");
     let (w, c) = (median(warm_times), median(cold_times));
-    println!("| {n} | {w:.0} ms | {c:.0} ms | {:.1}x |", c / w.max(f64::MIN_POSITIVE));
+    println!(
+        "| {n} | {w:.0} ms | {c:.0} ms | {:.1}x |",
+        c / w.max(f64::MIN_POSITIVE)
+    );
     println!();
     println!(
         "median of {runs} run(s); from the leader's stop (its lock released) to the new leader's \

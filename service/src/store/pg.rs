@@ -417,10 +417,19 @@ impl PostgresStore {
     /// [`POSTGRES_SCHEMA_VERSION`] (one migration per transaction, under an advisory lock);
     /// refuses a database written by a newer build.
     pub fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_as(url, None)
+    }
+
+    /// [`Self::open`], naming the session `application_name` (what `pg_stat_activity` shows)
+    /// unless the URL names it.
+    pub fn open_as(url: &str, application_name: Option<&str>) -> Result<Self, StoreError> {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Connect(format!("the database URL is malformed: {e}")))?;
         bound_connection(&mut config);
+        if let (Some(name), None) = (application_name, config.get_application_name()) {
+            config.application_name(name);
+        }
         let mut client = connect(config)?;
         block_on(migrate(&mut client))?;
         Ok(Self {

@@ -721,6 +721,32 @@ async fn a_replica_forwards_requests_as_they_came_and_serves_once_it_leads() {
     let state: Value = r.json().await.unwrap();
     assert_eq!(state["sequenced"], 1, "{state}");
 
+    // The replica's own session ends (a database restart, say): it opens another at its next
+    // lookup and forwards again.
+    let ended = pg::query_one_i64(
+        &cluster.db.url,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE application_name = 'letro-replica' AND datname = current_database()",
+    );
+    assert_eq!(ended, 1);
+    // Past the time the replica trusts the leader's URL it read: the next request reads it.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut recovered = false;
+    for _ in 0..100 {
+        let r = http
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            assert_eq!(via(&r).as_deref(), Some(letro_service::replica::VIA));
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the replica forwards again within 10 s");
+
     // A refusal is the leader's, with its headers.
     let r = http
         .get(format!("http://{addr}/v1/log/state"))
