@@ -435,9 +435,11 @@ fn serve_and_tokens_on_postgres() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }
 
-/// `letro serve --standby` on a database another `letro serve` sequences: it does not listen
-/// while the leader lives, and takes over, listening and serving the same log, once the leader
-/// is killed with SIGKILL. Without `--database`, `--standby` is refused.
+/// `letro serve --standby` on a database another `letro serve` sequences: it listens at once
+/// and answers with the leader's answers while the leader lives, and takes over, serving the
+/// same log itself, once the leader is killed with SIGKILL. A replica whose log key is missing
+/// stops at once; without `--database`, or on 0.0.0.0 without `advertise_url`, `--standby` is
+/// refused.
 #[test]
 fn a_replica_forwards_to_the_leader_and_takes_over_when_it_is_killed() {
     let db = pg::PgDatabase::create();
