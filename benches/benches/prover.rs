@@ -108,5 +108,40 @@ fn bench_cold_start(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_prove, bench_verify, bench_cold_start);
+/// The proof's largest sums on the built-in key's own bases with random scalars: arkworks'
+/// `msm_bigint` against the prover's batched-affine Pippenger (`letro_prover::msm`).
+fn bench_msm(c: &mut Criterion) {
+    use ark_bn254::{Fr, G1Projective, G2Projective};
+    use ark_ec::VariableBaseMSM;
+    use ark_ff::{PrimeField, UniformRand};
+    let (_, pk) = keys::load_proving_key(&keys::repo_keys_dir()).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+    let n = pk.h_query.len().max(pk.b_g2_query.len());
+    let scalars: Vec<_> = (0..n).map(|_| Fr::rand(&mut rng).into_bigint()).collect();
+    let mut g = c.benchmark_group("msm");
+    g.sample_size(10);
+    let h = format!("h_query_g1_{}", pk.h_query.len());
+    g.bench_function(format!("{h}/arkworks"), |b| {
+        b.iter(|| G1Projective::msm_bigint(&pk.h_query, &scalars))
+    });
+    g.bench_function(format!("{h}/batch_affine"), |b| {
+        b.iter(|| letro_prover::msm::msm(&pk.h_query, &scalars))
+    });
+    let b2 = format!("b_g2_query_{}", pk.b_g2_query.len());
+    g.bench_function(format!("{b2}/arkworks"), |b| {
+        b.iter(|| G2Projective::msm_bigint(&pk.b_g2_query, &scalars))
+    });
+    g.bench_function(format!("{b2}/batch_affine"), |b| {
+        b.iter(|| letro_prover::msm::msm(&pk.b_g2_query, &scalars))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_prove,
+    bench_msm,
+    bench_verify,
+    bench_cold_start
+);
 criterion_main!(benches);

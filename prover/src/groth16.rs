@@ -5,7 +5,7 @@
 //! other; `tests/fast_path.rs` checks every proof of this one with arkworks' own verifier.
 
 use ark_bn254::{Bn254, Fr, G1Projective, G2Projective};
-use ark_ec::{CurveGroup, VariableBaseMSM};
+use ark_ec::CurveGroup;
 use ark_ff::PrimeField;
 use ark_groth16::r1cs_to_qap::R1CSToQAP;
 use ark_groth16::{Proof, ProvingKey};
@@ -16,7 +16,7 @@ use rayon::prelude::*;
 type BigInt = <Fr as PrimeField>::BigInt;
 
 fn msm_g1(bases: &[ark_bn254::G1Affine], scalars: &[BigInt]) -> G1Projective {
-    G1Projective::msm_bigint(bases, scalars)
+    crate::msm::msm(bases, scalars)
 }
 
 /// The proof for `full` (the constant one, the public inputs, then the witness) with the
@@ -68,7 +68,7 @@ pub(crate) fn prove<Q: R1CSToQAP>(
                 || {
                     rayon::join(
                         || msm_g1(b_g1_query, variables),
-                        || G2Projective::msm_bigint(b_g2_query, variables),
+                        || -> G2Projective { crate::msm::msm(b_g2_query, variables) },
                     )
                 },
             )

@@ -18,6 +18,7 @@ pub mod embedded;
 mod groth16;
 pub mod keys;
 pub mod matrices_file;
+pub mod msm;
 pub mod qap;
 
 use ark_bn254::Bn254;

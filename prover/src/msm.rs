@@ -1,0 +1,494 @@
+//! Multi-scalar multiplication for the proof's five sums: Pippenger's bucket method with signed
+//! digits, whose buckets are kept in affine coordinates and filled by additions in batches that
+//! share one field inversion (Montgomery's trick).
+//!
+//! An affine addition `Q + P` costs one inversion, two multiplications and one squaring; with
+//! `k` additions sharing one inversion it costs about three more multiplications each, so about
+//! six multiplications against the ten of the mixed addition arkworks' buckets use (extended
+//! Jacobian coordinates, `8M + 2S`). A batch holds at most one addition per bucket; a point for a
+//! bucket already in the batch waits for the next one. An addition the affine formula cannot do
+//! (the bucket holds the point itself or its negation, `x` equal) is done at the end in
+//! projective coordinates.
+//!
+//! [`msm`] returns exactly `Σ scalars[i]·bases[i]`; the tests check it against arkworks'
+//! `VariableBaseMSM::msm_bigint` on random, repeated, opposite, zero and infinite inputs, and
+//! `tests/fast_path.rs` checks whole proofs with arkworks' verifier.
+
+use ark_ec::short_weierstrass::{Affine, Bucket, Projective, SWCurveConfig};
+use ark_ec::{AdditiveGroup, AffineRepr};
+use ark_ff::{BigInteger, Field, PrimeField, Zero};
+use rayon::prelude::*;
+
+/// The scalar type of curve `P`, as big integers (not in Montgomery form).
+pub type ScalarBigInt<P> = <<P as ark_ec::CurveConfig>::ScalarField as PrimeField>::BigInt;
+
+/// The largest number of additions sharing one inversion.
+const MAX_BATCH: usize = 512;
+
+/// `c` bits of `limbs` (little-endian) from bit `offset`; bits past the end are zero.
+fn bits_at(limbs: &[u64], offset: usize, c: usize) -> u64 {
+    let limb = offset / 64;
+    let shift = offset % 64;
+    let lo = limbs.get(limb).copied().unwrap_or(0) >> shift;
+    let hi = if shift + c > 64 {
+        limbs.get(limb + 1).copied().unwrap_or(0) << (64 - shift)
+    } else {
+        0
+    };
+    (lo | hi) & ((1u64 << c) - 1)
+}
+
+/// Writes the signed base-`2^c` digits of `limbs` into `out` (one per window, lowest first):
+/// `Σ out[j]·2^(c·j)` equals the scalar and every digit lies in `(-2^(c-1), 2^(c-1)]`. The
+/// caller gives enough windows that the last one takes no carry.
+fn signed_digits(limbs: &[u64], c: usize, out: &mut [i32]) {
+    let half = 1i64 << (c - 1);
+    let full = 1i64 << c;
+    let mut carry = 0i64;
+    for (j, d) in out.iter_mut().enumerate() {
+        // c ≤ 16, so the window fits an i64 and the digit an i32.
+        let raw = bits_at(limbs, j * c, c) as i64 + carry;
+        if raw > half {
+            *d = (raw - full) as i32;
+            carry = 1;
+        } else {
+            *d = raw as i32;
+            carry = 0;
+        }
+    }
+}
+
+/// The window width that minimises the estimated cost of `n` additions per window and of
+/// summing `2^(c-1)` buckets per window. The weights (8 and 20, in field multiplications) are
+/// fitted to measurements on the built-in key's 16,384 `H` bases, where `c` = 11 and 12 were
+/// the fastest of 10 to 14 (this function picks 11 there).
+fn window_width(n: usize, scalar_bits: usize) -> usize {
+    (4..=16)
+        .min_by_key(|&c| {
+            let windows = (scalar_bits + 1).div_ceil(c);
+            windows * (n * 8 + (1usize << (c - 1)) * 20)
+        })
+        .unwrap_or(8)
+}
+
+/// The buckets of one window, in affine coordinates.
+struct Buckets<F> {
+    x: Vec<F>,
+    y: Vec<F>,
+    filled: Vec<bool>,
+    /// The bucket has an addition in the current batch.
+    busy: Vec<bool>,
+    /// The current batch: bucket and point to add.
+    pending: Vec<(usize, F, F)>,
+    /// Scratch for the batch inversion.
+    denominators: Vec<F>,
+    prefix: Vec<F>,
+    /// Points that wait for a batch without their bucket.
+    waiting: Vec<(usize, F, F)>,
+    /// Additions left to projective coordinates (`x` equal to the bucket's).
+    aside: Vec<(usize, F, F)>,
+    batch: usize,
+}
+
+impl<F: Field> Buckets<F> {
+    fn new(count: usize) -> Self {
+        Self {
+            x: vec![F::zero(); count],
+            y: vec![F::zero(); count],
+            filled: vec![false; count],
+            busy: vec![false; count],
+            pending: Vec::with_capacity(MAX_BATCH),
+            denominators: Vec::with_capacity(MAX_BATCH),
+            prefix: Vec::with_capacity(MAX_BATCH),
+            waiting: Vec::new(),
+            aside: Vec::new(),
+            batch: (count / 2).clamp(1, MAX_BATCH),
+        }
+    }
+
+    /// Adds `(px, py)` to bucket `b`: at once into an empty bucket, else in the current batch,
+    /// in a later one if its bucket is already in this one, or aside.
+    fn add(&mut self, b: usize, px: F, py: F) {
+        self.place(b, px, py);
+        if self.waiting.len() >= self.batch {
+            self.settle();
+        }
+    }
+
+    fn place(&mut self, b: usize, px: F, py: F) {
+        let (Some(filled), Some(busy), Some(qx)) =
+            (self.filled.get_mut(b), self.busy.get_mut(b), self.x.get(b))
+        else {
+            return;
+        };
+        if !*filled {
+            *filled = true;
+            if let (Some(x), Some(y)) = (self.x.get_mut(b), self.y.get_mut(b)) {
+                *x = px;
+                *y = py;
+            }
+        } else if *busy {
+            self.waiting.push((b, px, py));
+        } else if *qx == px {
+            self.aside.push((b, px, py));
+        } else {
+            *busy = true;
+            self.pending.push((b, px, py));
+            if self.pending.len() >= self.batch {
+                self.flush();
+            }
+        }
+    }
+
+    /// Does every pending and waiting addition.
+    fn settle(&mut self) {
+        loop {
+            self.flush();
+            if self.waiting.is_empty() {
+                return;
+            }
+            for (b, px, py) in std::mem::take(&mut self.waiting) {
+                self.place(b, px, py);
+            }
+        }
+    }
+
+    /// Does the additions of the current batch with one inversion.
+    fn flush(&mut self) {
+        self.denominators.clear();
+        self.prefix.clear();
+        let mut acc = F::one();
+        for &(b, px, _) in &self.pending {
+            let qx = self.x.get(b).copied().unwrap_or_else(F::zero);
+            let d = px - qx;
+            self.prefix.push(acc);
+            acc *= d;
+            self.denominators.push(d);
+        }
+        // Every denominator is non-zero (equal `x` went aside), so their product is too.
+        let Some(mut inv) = acc.inverse() else {
+            // Unreachable; keep the sum right anyway.
+            self.aside.append(&mut self.pending);
+            self.busy.iter_mut().for_each(|b| *b = false);
+            return;
+        };
+        for (d, p) in self.denominators.iter_mut().zip(&self.prefix).rev() {
+            let d_inv = inv * p;
+            inv *= *d;
+            *d = d_inv;
+        }
+        for (&(b, px, py), d_inv) in self.pending.iter().zip(&self.denominators) {
+            let (Some(qx), Some(qy), Some(busy)) =
+                (self.x.get_mut(b), self.y.get_mut(b), self.busy.get_mut(b))
+            else {
+                continue;
+            };
+            let lambda = (py - *qy) * d_inv;
+            let x3 = lambda.square() - *qx - px;
+            let y3 = lambda * (*qx - x3) - *qy;
+            *qx = x3;
+            *qy = y3;
+            *busy = false;
+        }
+        self.pending.clear();
+    }
+
+    /// `Σ (b+1)·bucket[b]`, with the additions set aside.
+    fn weighted_sum<P: SWCurveConfig<BaseField = F>>(mut self) -> Projective<P> {
+        self.settle();
+        self.aside
+            .sort_unstable_by_key(|&(b, _, _)| std::cmp::Reverse(b));
+        let mut aside = self.aside.iter().peekable();
+        let mut running = Bucket::<P>::ZERO;
+        let mut sum = Bucket::<P>::ZERO;
+        let buckets = self
+            .x
+            .iter()
+            .zip(&self.y)
+            .zip(&self.filled)
+            .enumerate()
+            .rev();
+        for (b, ((x, y), filled)) in buckets {
+            if *filled {
+                running += Affine::<P>::new_unchecked(*x, *y);
+            }
+            while let Some(&(_, px, py)) = aside.next_if(|&&(ab, _, _)| ab == b) {
+                running += Affine::<P>::new_unchecked(px, py);
+            }
+            sum += &running;
+        }
+        sum.into()
+    }
+}
+
+/// Windows with fewer buckets than this are summed in projective coordinates.
+const MIN_AFFINE_BUCKETS: usize = 256;
+
+fn window_sum_affine<'a, P: SWCurveConfig>(
+    terms: impl Iterator<Item = (&'a Affine<P>, &'a i32)>,
+    count: usize,
+) -> Projective<P> {
+    let mut buckets = Buckets::<P::BaseField>::new(count);
+    for (p, &d) in terms {
+        if d > 0 {
+            buckets.add(d.unsigned_abs() as usize - 1, p.x, p.y);
+        } else if d < 0 {
+            buckets.add(d.unsigned_abs() as usize - 1, p.x, -p.y);
+        }
+    }
+    buckets.weighted_sum::<P>()
+}
+
+fn window_sum_projective<'a, P: SWCurveConfig>(
+    terms: impl Iterator<Item = (&'a Affine<P>, &'a i32)>,
+    count: usize,
+) -> Projective<P> {
+    let mut buckets = vec![Bucket::<P>::ZERO; count];
+    for (p, &d) in terms {
+        if let Some(bucket) = buckets.get_mut((d.unsigned_abs() as usize).wrapping_sub(1)) {
+            if d > 0 {
+                *bucket += p;
+            } else {
+                *bucket -= p;
+            }
+        }
+    }
+    let mut running = Bucket::<P>::ZERO;
+    let mut sum = Bucket::<P>::ZERO;
+    for bucket in buckets.iter().rev() {
+        running += bucket;
+        sum += &running;
+    }
+    sum.into()
+}
+
+/// `Σ scalars[i]·bases[i]` over the shorter of the two slices.
+pub fn msm<P: SWCurveConfig>(bases: &[Affine<P>], scalars: &[ScalarBigInt<P>]) -> Projective<P> {
+    msm_with(bases, scalars, None, MIN_AFFINE_BUCKETS)
+}
+
+/// [`msm`] with the window width `c` (else the estimated best) and the least number of buckets
+/// a window sums in affine coordinates; the tests vary both.
+fn msm_with<P: SWCurveConfig>(
+    bases: &[Affine<P>],
+    scalars: &[ScalarBigInt<P>],
+    c: Option<usize>,
+    min_affine_buckets: usize,
+) -> Projective<P> {
+    let terms: Vec<(&Affine<P>, &ScalarBigInt<P>)> = bases
+        .iter()
+        .zip(scalars)
+        .filter(|(p, s)| !p.is_zero() && !s.is_zero())
+        .collect();
+    let n = terms.len();
+    if n == 0 {
+        return Projective::zero();
+    }
+    // The widest scalar sets the number of windows (any big integer is summed right, reduced or
+    // not; the windows above every scalar's top bit would be empty).
+    let scalar_bits = terms
+        .iter()
+        .map(|(_, s)| s.num_bits() as usize)
+        .max()
+        .unwrap_or(0);
+    let c = c
+        .unwrap_or_else(|| window_width(n, scalar_bits))
+        .clamp(2, 16);
+    let windows = (scalar_bits + 1).div_ceil(c);
+    let mut digits = vec![0i32; n * windows];
+    digits
+        .par_chunks_mut(windows)
+        .zip(terms.par_iter())
+        .for_each(|(out, (_, s))| signed_digits(s.as_ref(), c, out));
+    let window_sums: Vec<Projective<P>> = (0..windows)
+        .into_par_iter()
+        .map(|j| {
+            let column = digits.iter().skip(j).step_by(windows);
+            let terms = terms.iter().map(|(p, _)| *p).zip(column);
+            // The top window holds only the scalars' last bits: too few buckets to fill a batch.
+            let top_bits = scalar_bits.saturating_sub(j * c);
+            let count = 1usize << (c - 1).min(top_bits);
+            if count < min_affine_buckets {
+                window_sum_projective(terms, count)
+            } else {
+                window_sum_affine(terms, count)
+            }
+        })
+        .collect();
+    let mut total = Projective::<P>::zero();
+    for w in window_sums.iter().rev() {
+        for _ in 0..c {
+            total.double_in_place();
+        }
+        total += w;
+    }
+    total
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use ark_bn254::{Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+    use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+    use ark_ff::UniformRand;
+    use ark_std::One;
+    use rand::SeedableRng;
+
+    fn rng() -> rand_chacha::ChaCha20Rng {
+        rand_chacha::ChaCha20Rng::seed_from_u64(16)
+    }
+
+    #[test]
+    fn signed_digits_recompose_the_scalar() {
+        let mut rng = rng();
+        let mut samples: Vec<Fr> = (0..200).map(|_| Fr::rand(&mut rng)).collect();
+        samples.extend([Fr::zero(), Fr::one(), -Fr::one(), Fr::from(u64::MAX)]);
+        for c in 4..=16 {
+            let windows = 255usize.div_ceil(c);
+            for s in &samples {
+                let mut out = vec![0i32; windows];
+                signed_digits(s.into_bigint().as_ref(), c, &mut out);
+                let half = 1i32 << (c - 1);
+                assert!(out.iter().all(|&d| d > -half && d <= half), "c = {c}");
+                let mut back = Fr::zero();
+                for &d in out.iter().rev() {
+                    back *= Fr::from(1u64 << c);
+                    back += if d >= 0 {
+                        Fr::from(d as u64)
+                    } else {
+                        -Fr::from(d.unsigned_abs() as u64)
+                    };
+                }
+                assert_eq!(back, *s, "c = {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn bits_at_reads_across_limbs() {
+        let limbs = [0xF000_0000_0000_0001u64, 0x0000_0000_0000_0005];
+        assert_eq!(bits_at(&limbs, 0, 4), 1);
+        assert_eq!(bits_at(&limbs, 60, 8), 0x5F);
+        assert_eq!(bits_at(&limbs, 126, 8), 0);
+        assert_eq!(bits_at(&limbs, 200, 8), 0);
+    }
+
+    /// The default path, then every window width with every window summed in affine
+    /// coordinates (tiny bucket sets: long waits, many points set aside), then in projective.
+    fn check_g1(bases: &[G1Affine], scalars: &[Fr]) {
+        let big: Vec<_> = scalars.iter().map(|s| s.into_bigint()).collect();
+        let theirs = G1Projective::msm_bigint(bases, &big).into_affine();
+        let ours = msm::<ark_bn254::g1::Config>(bases, &big);
+        assert_eq!(ours.into_affine(), theirs, "n = {}", bases.len());
+        for c in [2, 3, 5, 8, 11, 13, 16] {
+            for min_affine in [1, usize::MAX] {
+                let ours = msm_with::<ark_bn254::g1::Config>(bases, &big, Some(c), min_affine);
+                assert_eq!(ours.into_affine(), theirs, "n = {}, c = {c}", bases.len());
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_arkworks_on_random_g1_inputs_of_many_sizes() {
+        let mut rng = rng();
+        for n in [0usize, 1, 2, 3, 17, 100, 1000, 3000] {
+            let bases: Vec<G1Affine> = (0..n).map(|_| G1Affine::rand(&mut rng)).collect();
+            let scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+            check_g1(&bases, &scalars);
+        }
+    }
+
+    #[test]
+    fn agrees_with_arkworks_on_repeated_opposite_infinite_and_small_inputs() {
+        let mut rng = rng();
+        let p = G1Affine::rand(&mut rng);
+        let q = G1Affine::rand(&mut rng);
+        // The same point many times with the same scalar lands in the same buckets: doublings.
+        let bases = vec![p; 600];
+        let scalars = vec![Fr::rand(&mut rng); 600];
+        check_g1(&bases, &scalars);
+        // A point and its negation with one scalar: every bucket sum returns to infinity.
+        let mut bases = vec![p, -p, q, -q, p, q];
+        bases.extend((0..300).map(|_| G1Affine::rand(&mut rng)));
+        let mut scalars = vec![Fr::from(7u64); 4];
+        scalars.extend([Fr::from(3u64), -Fr::one()]);
+        scalars.extend((0..300).map(|i| match i % 5 {
+            0 => Fr::zero(),
+            1 => Fr::one(),
+            2 => -Fr::one(),
+            3 => Fr::from(i as u64),
+            _ => Fr::rand(&mut rng),
+        }));
+        check_g1(&bases, &scalars);
+        // Infinite bases are skipped; so is the sum that cancels entirely.
+        let bases = vec![G1Affine::identity(), p, p];
+        let scalars = vec![Fr::from(5u64), Fr::from(9u64), -Fr::from(9u64)];
+        check_g1(&bases, &scalars);
+        assert!(msm::<ark_bn254::g1::Config>(&bases, &[Fr::from(5u64).into_bigint()]).is_zero());
+        // Every scalar the same, all points the same: one bucket per window takes everything.
+        let bases = vec![q; 2000];
+        let scalars = vec![-Fr::from(2u64); 2000];
+        check_g1(&bases, &scalars);
+    }
+
+    #[test]
+    fn agrees_with_arkworks_on_g2() {
+        let mut rng = rng();
+        for n in [1usize, 50, 700] {
+            let mut bases: Vec<G2Affine> = (0..n).map(|_| G2Affine::rand(&mut rng)).collect();
+            if let Some(first) = bases.first().copied() {
+                bases.push(first);
+                bases.push(-first);
+            }
+            let scalars: Vec<_> = bases
+                .iter()
+                .map(|_| Fr::rand(&mut rng).into_bigint())
+                .collect();
+            let theirs = G2Projective::msm_bigint(&bases, &scalars).into_affine();
+            let ours = msm::<ark_bn254::g2::Config>(&bases, &scalars);
+            assert_eq!(ours.into_affine(), theirs, "n = {n}");
+            let ours = msm_with::<ark_bn254::g2::Config>(&bases, &scalars, Some(6), 1);
+            assert_eq!(ours.into_affine(), theirs, "n = {n}, all affine");
+        }
+    }
+
+    #[test]
+    fn unreduced_scalars_are_summed_as_integers() {
+        use ark_ff::BigInt;
+        let mut rng = rng();
+        let bases: Vec<G1Affine> = (0..300).map(|_| G1Affine::rand(&mut rng)).collect();
+        let mut scalars = vec![
+            BigInt::<4>([u64::MAX; 4]),
+            Fr::MODULUS,
+            BigInt::<4>([1, 0, 0, 1 << 63]),
+        ];
+        scalars.extend((3..300).map(|i| BigInt::<4>([i, i << 7, u64::MAX - i, i << 60])));
+        let expected: G1Projective = bases
+            .iter()
+            .zip(&scalars)
+            .map(|(p, s)| p.mul_bigint(s))
+            .sum();
+        for c in [None, Some(3), Some(12)] {
+            for min_affine in [1, MIN_AFFINE_BUCKETS] {
+                let ours = msm_with::<ark_bn254::g1::Config>(&bases, &scalars, c, min_affine);
+                assert_eq!(ours.into_affine(), expected.into_affine(), "c = {c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_sum_is_told_apart() {
+        // The comparison above can fail: one scalar changed by one changes the sum.
+        let mut rng = rng();
+        let bases: Vec<G1Affine> = (0..64).map(|_| G1Affine::rand(&mut rng)).collect();
+        let scalars: Vec<Fr> = (0..64).map(|_| Fr::rand(&mut rng)).collect();
+        let mut other = scalars.clone();
+        other[10] += Fr::one();
+        let big = |v: &[Fr]| v.iter().map(|s| s.into_bigint()).collect::<Vec<_>>();
+        assert_ne!(
+            msm::<ark_bn254::g1::Config>(&bases, &big(&scalars)),
+            G1Projective::msm_bigint(&bases, &big(&other))
+        );
+    }
+}
