@@ -1,6 +1,7 @@
 //! The Groth16 prover's last step, from the full assignment to the proof points, with the
-//! independent parts run side by side: the QAP witness map (FFTs) and the `H` sum on one side,
-//! the `A`, `B` (G1 and G2) and `L` sums on the other, which need only the assignment. arkworks'
+//! independent parts run side by side: the QAP witness map (FFTs) and then one sum for `C`
+//! (the `B` in G1, `L` and `H` terms together) on one side, the `A` and `B` (G2) sums, which
+//! need only the assignment, on the other. arkworks'
 //! `create_proof_with_reduction_and_matrices` computes the same points one part after the
 //! other; `tests/fast_path.rs` checks every proof of this one with arkworks' own verifier.
 
@@ -46,40 +47,49 @@ pub(crate) fn prove<Q: R1CSToQAP>(
     ) else {
         return Err(SynthesisError::Unsatisfiable);
     };
-    let (h_sum, ((a_sum, l_sum), (b_g1_sum, b_g2_sum))) = rayon::join(
+    let Some(full_variables) = full.get(1..) else {
+        return Err(SynthesisError::AssignmentMissing);
+    };
+    // C = s·A + r·B₁ − r·s·δ + L + H, and r·B₁ = r·(β + B₁[0] + s·δ) + Σ (r·aᵢ)·B₁[i]: the sums of
+    // B₁ (with the scalars r·aᵢ), L and H make one multi-scalar multiplication, and B₁ itself is
+    // never needed.
+    let (c_sum, (a_sum, b_g2_sum)) = rayon::join(
         || -> Result<G1Projective, SynthesisError> {
-            let h = Q::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
-                matrices,
-                num_instance_variables,
-                num_constraints,
-                full,
-            )?;
-            let h: Vec<BigInt> = h.par_iter().map(|x| x.into_bigint()).collect();
-            Ok(msm_g1(&pk.h_query, &h))
+            let (h, r_variables) = rayon::join(
+                || {
+                    Q::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
+                        matrices,
+                        num_instance_variables,
+                        num_constraints,
+                        full,
+                    )
+                },
+                || -> Vec<BigInt> {
+                    full_variables
+                        .par_iter()
+                        .map(|x| (*x * r).into_bigint())
+                        .collect()
+                },
+            );
+            let h: Vec<BigInt> = h?.par_iter().map(|x| x.into_bigint()).collect();
+            Ok(crate::msm::msm_parts(&[
+                (b_g1_query, &r_variables),
+                (&pk.l_query, witness),
+                (&pk.h_query, &h),
+            ]))
         },
         || {
             rayon::join(
-                || {
-                    rayon::join(
-                        || msm_g1(a_query, variables),
-                        || msm_g1(&pk.l_query, witness),
-                    )
-                },
-                || {
-                    rayon::join(
-                        || msm_g1(b_g1_query, variables),
-                        || -> G2Projective { crate::msm::msm(b_g2_query, variables) },
-                    )
-                },
+                || msm_g1(a_query, variables),
+                || -> G2Projective { crate::msm::msm(b_g2_query, variables) },
             )
         },
     );
-    let h_sum = h_sum?;
+    let c_sum = c_sum?;
     let delta_g1: G1Projective = pk.delta_g1.into();
     let a = a_sum + a0 + pk.vk.alpha_g1 + delta_g1 * r;
-    let b_g1 = b_g1_sum + b0_g1 + pk.beta_g1 + delta_g1 * s;
     let b_g2 = b_g2_sum + b0_g2 + pk.vk.beta_g2 + pk.vk.delta_g2 * s;
-    let c = a * s + b_g1 * r - delta_g1 * (r * s) + l_sum + h_sum;
+    let c = a * s + (pk.beta_g1 + *b0_g1) * r + c_sum;
     Ok(Proof {
         a: a.into_affine(),
         b: b_g2.into_affine(),

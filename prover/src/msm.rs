@@ -22,6 +22,9 @@ use rayon::prelude::*;
 /// The scalar type of curve `P`, as big integers (not in Montgomery form).
 pub type ScalarBigInt<P> = <<P as ark_ec::CurveConfig>::ScalarField as PrimeField>::BigInt;
 
+/// Points and their scalars; the shorter slice sets the number of terms.
+pub type Part<'a, P> = (&'a [Affine<P>], &'a [ScalarBigInt<P>]);
+
 /// The largest number of additions sharing one inversion.
 const MAX_BATCH: usize = 512;
 
@@ -264,20 +267,25 @@ fn window_sum_projective<'a, P: SWCurveConfig>(
 
 /// `Σ scalars[i]·bases[i]` over the shorter of the two slices.
 pub fn msm<P: SWCurveConfig>(bases: &[Affine<P>], scalars: &[ScalarBigInt<P>]) -> Projective<P> {
-    msm_with(bases, scalars, None, MIN_AFFINE_BUCKETS)
+    msm_with(&[(bases, scalars)], None, MIN_AFFINE_BUCKETS)
 }
 
-/// [`msm`] with the window width `c` (else the estimated best) and the least number of buckets
-/// a window sums in affine coordinates; the tests vary both.
+/// The sum of [`msm`] over every part, computed as one multi-scalar multiplication: one set of
+/// windows for all the points, so fewer bucket sums than one call per part.
+pub fn msm_parts<P: SWCurveConfig>(parts: &[Part<'_, P>]) -> Projective<P> {
+    msm_with(parts, None, MIN_AFFINE_BUCKETS)
+}
+
+/// [`msm_parts`] with the window width `c` (else the estimated best) and the least number of
+/// buckets a window sums in affine coordinates; the tests vary both.
 fn msm_with<P: SWCurveConfig>(
-    bases: &[Affine<P>],
-    scalars: &[ScalarBigInt<P>],
+    parts: &[Part<'_, P>],
     c: Option<usize>,
     min_affine_buckets: usize,
 ) -> Projective<P> {
-    let terms: Vec<(&Affine<P>, &ScalarBigInt<P>)> = bases
+    let terms: Vec<(&Affine<P>, &ScalarBigInt<P>)> = parts
         .iter()
-        .zip(scalars)
+        .flat_map(|(bases, scalars)| bases.iter().zip(scalars.iter()))
         .filter(|(p, s)| !p.is_zero() && !s.is_zero())
         .collect();
     let n = terms.len();
@@ -383,7 +391,7 @@ mod tests {
         assert_eq!(ours.into_affine(), theirs, "n = {}", bases.len());
         for c in [2, 3, 5, 8, 11, 13, 16] {
             for min_affine in [1, usize::MAX] {
-                let ours = msm_with::<ark_bn254::g1::Config>(bases, &big, Some(c), min_affine);
+                let ours = msm_with::<ark_bn254::g1::Config>(&[(bases, &big)], Some(c), min_affine);
                 assert_eq!(ours.into_affine(), theirs, "n = {}, c = {c}", bases.len());
             }
         }
@@ -448,7 +456,7 @@ mod tests {
             let theirs = G2Projective::msm_bigint(&bases, &scalars).into_affine();
             let ours = msm::<ark_bn254::g2::Config>(&bases, &scalars);
             assert_eq!(ours.into_affine(), theirs, "n = {n}");
-            let ours = msm_with::<ark_bn254::g2::Config>(&bases, &scalars, Some(6), 1);
+            let ours = msm_with::<ark_bn254::g2::Config>(&[(&bases, &scalars)], Some(6), 1);
             assert_eq!(ours.into_affine(), theirs, "n = {n}, all affine");
         }
     }
@@ -471,10 +479,31 @@ mod tests {
             .sum();
         for c in [None, Some(3), Some(12)] {
             for min_affine in [1, MIN_AFFINE_BUCKETS] {
-                let ours = msm_with::<ark_bn254::g1::Config>(&bases, &scalars, c, min_affine);
+                let ours = msm_with::<ark_bn254::g1::Config>(&[(&bases, &scalars)], c, min_affine);
                 assert_eq!(ours.into_affine(), expected.into_affine(), "c = {c:?}");
             }
         }
+    }
+
+    #[test]
+    fn parts_sum_to_the_sum_of_their_msms() {
+        let mut rng = rng();
+        let bases: Vec<G1Affine> = (0..900).map(|_| G1Affine::rand(&mut rng)).collect();
+        let scalars: Vec<_> = (0..900).map(|_| Fr::rand(&mut rng).into_bigint()).collect();
+        let (b1, b2) = bases.split_at(400);
+        let (s1, s2) = scalars.split_at(400);
+        let whole = G1Projective::msm_bigint(&bases, &scalars);
+        assert_eq!(
+            msm_parts::<ark_bn254::g1::Config>(&[(b1, s1), (b2, s2)]),
+            whole
+        );
+        // A part whose slices differ in length is cut to the shorter, as in `msm`.
+        let cut = G1Projective::msm_bigint(&bases[..899], &scalars[..899]);
+        assert_eq!(
+            msm_parts::<ark_bn254::g1::Config>(&[(b1, s1), (b2, &s2[..499])]),
+            cut
+        );
+        assert!(msm_parts::<ark_bn254::g1::Config>(&[]).is_zero());
     }
 
     #[test]
