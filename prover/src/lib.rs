@@ -7,7 +7,7 @@
 //!   relation natively before proving (a false statement is refused with a typed error) and
 //!   verifies its own proof before returning it. It is `Send + Sync`: share it across threads.
 //! - [`keys`] runs a setup and reads and writes the key files and their manifest.
-//! - [`msm`] is the multi-scalar multiplication of the proof's five sums (Pippenger with
+//! - [`msm`] is the multi-scalar multiplication of the proof's sums (Pippenger with
 //!   buckets in affine coordinates and batched inversions), checked against arkworks' own.
 //!
 //! ## Non-features

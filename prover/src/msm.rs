@@ -1,4 +1,4 @@
-//! Multi-scalar multiplication for the proof's five sums: Pippenger's bucket method with signed
+//! Multi-scalar multiplication for the proof's sums: Pippenger's bucket method with signed
 //! digits, whose buckets are kept in affine coordinates and filled by additions in batches that
 //! share one field inversion (Montgomery's trick).
 //!
