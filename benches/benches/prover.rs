@@ -1,8 +1,10 @@
 //! Proving `delivered-within`: one proof with cached matrices (the library's path) under the
 //! built-in keys (the demo ceremony's, snarkjs's QAP layout), the same with arkworks' sequential
-//! proof assembly instead of the concurrent one, and under the first v2 keys (`keys/v2-dev`,
-//! arkworks' layout), against arkworks' `Groth16::prove` (which re-synthesises and rebuilds the
-//! matrices every time, and knows arkworks' layout only).
+//! proof assembly instead of the concurrent one, with the key's fixed-base tables (the service's
+//! prover), and under the first v2 keys (`keys/v2-dev`, arkworks' layout), against arkworks'
+//! `Groth16::prove` (which re-synthesises and rebuilds the matrices every time, and knows
+//! arkworks' layout only). Group `msm/`: the proof's largest sums alone; `tables/`: building
+//! the fixed-base tables.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use ark_bn254::Bn254;
@@ -12,12 +14,16 @@ use ark_snark::SNARK;
 use criterion::{criterion_group, criterion_main, Criterion};
 use letro_circuits::DeliveredWithinCircuit;
 use letro_core::statement::example::default_example;
+use letro_prover::msm::fixed;
 use letro_prover::{keys, ProofAssembly, Prover};
 use rand::SeedableRng;
 
 fn bench_prove(c: &mut Criterion) {
     let (_, built_in) = keys::load_proving_key(&keys::repo_keys_dir()).unwrap();
-    let prover = Prover::new(built_in).unwrap();
+    let prover = Prover::new(built_in.clone()).unwrap();
+    let tabled = Prover::new(built_in)
+        .unwrap()
+        .with_tables(letro_prover::msm::fixed::DEFAULT_WIDTH);
     let (_, pk) = keys::load_proving_key(&keys::repo_keys_dir().join("v2-dev")).unwrap();
     let libsnark = Prover::new(pk.clone()).unwrap();
     let e = default_example();
@@ -26,6 +32,9 @@ fn bench_prove(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("letro_prover_cached_matrices", |b| {
         b.iter(|| prover.prove(&e.statement, &e.witness, &mut rng).unwrap())
+    });
+    g.bench_function("letro_prover_fixed_base_tables", |b| {
+        b.iter(|| tabled.prove(&e.statement, &e.witness, &mut rng).unwrap())
     });
     g.bench_function("letro_prover_arkworks_assembly", |b| {
         b.iter(|| {
@@ -109,7 +118,8 @@ fn bench_cold_start(c: &mut Criterion) {
 }
 
 /// The proof's largest sums on the built-in key's own bases with random scalars: arkworks'
-/// `msm_bigint` against the prover's batched-affine Pippenger (`letro_prover::msm`).
+/// `msm_bigint` against the prover's batched-affine Pippenger (`letro_prover::msm`) and its
+/// fixed-base sums (`letro_prover::msm::fixed`) at several window widths.
 fn bench_msm(c: &mut Criterion) {
     use ark_bn254::{Fr, G1Projective, G2Projective};
     use ark_ec::VariableBaseMSM;
@@ -127,12 +137,40 @@ fn bench_msm(c: &mut Criterion) {
     g.bench_function(format!("{h}/batch_affine"), |b| {
         b.iter(|| letro_prover::msm::msm(&pk.h_query, &scalars))
     });
+    for width in [11, 12, 13, 14, 15, 16] {
+        let table = fixed::Table::new(&pk.h_query, width);
+        g.bench_function(format!("{h}/fixed_base_c{width}"), |b| {
+            b.iter(|| fixed::sum(&[(&table, &scalars)]).unwrap())
+        });
+    }
     let b2 = format!("b_g2_query_{}", pk.b_g2_query.len());
     g.bench_function(format!("{b2}/arkworks"), |b| {
         b.iter(|| G2Projective::msm_bigint(&pk.b_g2_query, &scalars))
     });
     g.bench_function(format!("{b2}/batch_affine"), |b| {
         b.iter(|| letro_prover::msm::msm(&pk.b_g2_query, &scalars))
+    });
+    for width in [11, 12, 13, 14] {
+        let table = fixed::Table::new(&pk.b_g2_query, width);
+        g.bench_function(format!("{b2}/fixed_base_c{width}"), |b| {
+            b.iter(|| fixed::sum(&[(&table, &scalars)]).unwrap())
+        });
+    }
+    g.finish();
+}
+
+/// Building the built-in key's fixed-base tables (what the service pays once, at its first
+/// proof job).
+fn bench_tables(c: &mut Criterion) {
+    let (_, pk) = keys::load_proving_key(&keys::repo_keys_dir()).unwrap();
+    let mut g = c.benchmark_group("tables");
+    g.sample_size(10);
+    g.bench_function(format!("build_c{}", fixed::DEFAULT_WIDTH), |b| {
+        b.iter(|| {
+            Prover::new(pk.clone())
+                .unwrap()
+                .with_tables(fixed::DEFAULT_WIDTH)
+        })
     });
     g.finish();
 }
@@ -141,6 +179,7 @@ criterion_group!(
     benches,
     bench_prove,
     bench_msm,
+    bench_tables,
     bench_verify,
     bench_cold_start
 );

@@ -1,11 +1,13 @@
 //! The Groth16 prover's last step, from the full assignment to the proof points, with the
 //! independent parts run side by side: the QAP witness map (FFTs) and then one sum for `C`
 //! (the `B` in G1, `L` and `H` terms together) on one side, the `A` and `B` (G2) sums, which
-//! need only the assignment, on the other. arkworks'
+//! need only the assignment, on the other. With [`KeyTables`] the sums use the key's
+//! precomputed multiples ([`crate::msm::fixed`]). arkworks'
 //! `create_proof_with_reduction_and_matrices` computes the same points one part after the
 //! other; `tests/fast_path.rs` checks every proof of this one with arkworks' own verifier.
 
 use ark_bn254::{Bn254, Fr, G1Projective, G2Projective};
+use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::CurveGroup;
 use ark_ff::PrimeField;
 use ark_groth16::r1cs_to_qap::R1CSToQAP;
@@ -14,23 +16,74 @@ use ark_poly::GeneralEvaluationDomain;
 use ark_relations::gr1cs::{Matrix, SynthesisError};
 use rayon::prelude::*;
 
-type BigInt = <Fr as PrimeField>::BigInt;
+use crate::msm::fixed::Table;
 
-fn msm_g1(bases: &[ark_bn254::G1Affine], scalars: &[BigInt]) -> G1Projective {
-    crate::msm::msm(bases, scalars)
+type BigInt = <Fr as PrimeField>::BigInt;
+type G1 = ark_bn254::g1::Config;
+type G2 = ark_bn254::g2::Config;
+
+/// The multiples of the proving key's bases for fixed-base sums: `A`, `B` in G1 and G2 (each
+/// without the constant's base), `L` and `H`.
+#[derive(Debug)]
+pub(crate) struct KeyTables {
+    a: Table<G1>,
+    b_g1: Table<G1>,
+    b_g2: Table<G2>,
+    l: Table<G1>,
+    h: Table<G1>,
+}
+
+impl KeyTables {
+    /// The tables of `pk` with windows of `c` bits.
+    pub(crate) fn new(pk: &ProvingKey<Bn254>, c: usize) -> Self {
+        let rest = |v: &[ark_bn254::G1Affine]| Table::new(v.get(1..).unwrap_or_default(), c);
+        Self {
+            a: rest(&pk.a_query),
+            b_g1: rest(&pk.b_g1_query),
+            b_g2: Table::new(pk.b_g2_query.get(1..).unwrap_or_default(), c),
+            l: Table::new(&pk.l_query, c),
+            h: Table::new(&pk.h_query, c),
+        }
+    }
+
+    /// The memory the tables take, in bytes.
+    pub(crate) fn size_bytes(&self) -> usize {
+        [&self.a, &self.b_g1, &self.l, &self.h]
+            .iter()
+            .map(|t| t.size_bytes())
+            .sum::<usize>()
+            + self.b_g2.size_bytes()
+    }
+}
+
+/// Bases, their table if built, and scalars.
+type TabledPart<'a, P> = (&'a [Affine<P>], Option<&'a Table<P>>, &'a [BigInt]);
+
+/// `Σ` over the parts of `scalars[i]·bases[i]`: from the parts' tables when every part has
+/// one, else with [`crate::msm::msm_parts`] (the same sum).
+fn sum<P: SWCurveConfig<ScalarField = Fr>>(parts: &[TabledPart<'_, P>]) -> Projective<P> {
+    let tables: Option<Vec<(&Table<P>, &[BigInt])>> =
+        parts.iter().map(|(_, t, s)| t.map(|t| (t, *s))).collect();
+    if let Some(Ok(total)) = tables.map(|t| crate::msm::fixed::sum(&t)) {
+        return total;
+    }
+    let parts: Vec<crate::msm::Part<'_, P>> = parts.iter().map(|(b, _, s)| (*b, *s)).collect();
+    crate::msm::msm_parts(&parts)
 }
 
 /// The proof for `full` (the constant one, the public inputs, then the witness) with the
-/// blinding scalars `r` and `s`.
+/// blinding scalars `r` and `s`, from the prover's key, matrices and (if built) tables.
 pub(crate) fn prove<Q: R1CSToQAP>(
-    pk: &ProvingKey<Bn254>,
-    matrices: &[Matrix<Fr>],
-    num_instance_variables: usize,
-    num_constraints: usize,
+    prover: &crate::Prover,
     full: &[Fr],
     r: Fr,
     s: Fr,
 ) -> Result<Proof<Bn254>, SynthesisError> {
+    let pk = &prover.pk;
+    let matrices: &[Matrix<Fr>] = &prover.matrices;
+    let (num_instance_variables, num_constraints) =
+        (prover.num_instance_variables, prover.num_constraints);
+    let tables = prover.tables.as_ref();
     let scalars: Vec<BigInt> = full.par_iter().map(|x| x.into_bigint()).collect();
     let (Some(variables), Some(witness)) =
         (scalars.get(1..), scalars.get(num_instance_variables..))
@@ -72,16 +125,16 @@ pub(crate) fn prove<Q: R1CSToQAP>(
                 },
             );
             let h: Vec<BigInt> = h?.par_iter().map(|x| x.into_bigint()).collect();
-            Ok(crate::msm::msm_parts(&[
-                (b_g1_query, &r_variables),
-                (&pk.l_query, witness),
-                (&pk.h_query, &h),
+            Ok(sum(&[
+                (b_g1_query, tables.map(|t| &t.b_g1), &r_variables),
+                (&pk.l_query, tables.map(|t| &t.l), witness),
+                (&pk.h_query, tables.map(|t| &t.h), &h),
             ]))
         },
         || {
             rayon::join(
-                || msm_g1(a_query, variables),
-                || -> G2Projective { crate::msm::msm(b_g2_query, variables) },
+                || -> G1Projective { sum(&[(a_query, tables.map(|t| &t.a), variables)]) },
+                || -> G2Projective { sum(&[(b_g2_query, tables.map(|t| &t.b_g2), variables)]) },
             )
         },
     );

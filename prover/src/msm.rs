@@ -19,6 +19,8 @@ use ark_ec::{AdditiveGroup, AffineRepr};
 use ark_ff::{BigInteger, Field, PrimeField, Zero};
 use rayon::prelude::*;
 
+pub mod fixed;
+
 /// The scalar type of curve `P`, as big integers (not in Montgomery form).
 pub type ScalarBigInt<P> = <<P as ark_ec::CurveConfig>::ScalarField as PrimeField>::BigInt;
 
@@ -143,7 +145,10 @@ impl<F: Field> Buckets<F> {
         }
     }
 
-    /// Does every pending and waiting addition.
+    /// Does every pending and waiting addition. Points that still wait once the waiting ones
+    /// have been placed are bound for a few buckets (the same point many times, or digits
+    /// confined to a few values, as in the top window of a fixed-base sum): a batch per
+    /// addition would cost an inversion each, so when the batch stays small they go aside.
     fn settle(&mut self) {
         loop {
             self.flush();
@@ -152,6 +157,9 @@ impl<F: Field> Buckets<F> {
             }
             for (b, px, py) in std::mem::take(&mut self.waiting) {
                 self.place(b, px, py);
+            }
+            if self.pending.len() < self.batch / 8 {
+                self.aside.append(&mut self.waiting);
             }
         }
     }

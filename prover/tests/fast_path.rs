@@ -127,18 +127,22 @@ fn proving_keys_load_from_either_encoding() {
 }
 
 /// A proof made on the fast path (built-in matrices, the key read unchecked from its
-/// uncompressed file) verifies with arkworks' own `Groth16::verify` under the committed
-/// verifying key decoded with every point checked, and fails for another statement.
+/// uncompressed file, with and without fixed-base tables) verifies with arkworks' own
+/// `Groth16::verify` under the committed verifying key decoded with every point checked, and
+/// fails for another statement.
 #[test]
 fn fast_path_proofs_verify_with_the_untouched_arkworks_verifier() {
     let (_, pk) = keys::load_proving_key(&keys::repo_keys_dir()).unwrap();
-    let p = Prover::new(pk).unwrap();
+    let plain = Prover::new(pk.clone()).unwrap();
+    let tabled = Prover::new(pk)
+        .unwrap()
+        .with_tables(letro_prover::msm::fixed::DEFAULT_WIDTH);
     let m = keys::read_manifest(&keys::repo_keys_dir()).unwrap();
     let vk_bytes = std::fs::read(keys::repo_keys_dir().join(&m.verifying_key.file)).unwrap();
     let vk = VerifyingKey::<Bn254>::deserialize_compressed(vk_bytes.as_slice()).unwrap();
     let e = default_example();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(6);
-    for _ in 0..2 {
+    for p in [&plain, &plain, &tabled, &tabled] {
         let proof = p.prove(&e.statement, &e.witness, &mut rng).unwrap();
         let inputs = e.statement.public_inputs();
         assert!(Groth16::<Bn254>::verify(&vk, &inputs, &proof).unwrap());
@@ -149,7 +153,7 @@ fn fast_path_proofs_verify_with_the_untouched_arkworks_verifier() {
 }
 
 /// The concurrent assembly is arkworks' arithmetic reordered: with the same random numbers it
-/// gives exactly arkworks' proof, for both QAP layouts.
+/// gives exactly arkworks' proof, for both QAP layouts, with and without fixed-base tables.
 #[test]
 fn the_concurrent_assembly_gives_arkworks_proof() {
     let e = default_example();
@@ -173,6 +177,17 @@ fn the_concurrent_assembly_gives_arkworks_proof() {
             )
             .unwrap();
         assert_eq!(ours, arkworks, "{}", dir.display());
+        // The same with the key's fixed-base tables (the service's prover).
+        let p = p.with_tables(letro_prover::msm::fixed::DEFAULT_WIDTH);
+        assert!(p.tables_size_bytes() > 0);
+        let tabled = p
+            .prove(
+                &e.statement,
+                &e.witness,
+                &mut rand_chacha::ChaCha20Rng::seed_from_u64(9),
+            )
+            .unwrap();
+        assert_eq!(tabled, arkworks, "{} with tables", dir.display());
         let other = p
             .prove(
                 &e.statement,

@@ -1,0 +1,313 @@
+//! Sums over bases that never change (the proving key's), with a precomputed table of each
+//! base's multiples `2^(c·j)·P`.
+//!
+//! [`super::msm`] splits every scalar into `w` windows of `c` bits and sums each window in its
+//! own set of `2^(c-1)` buckets, so it pays `w` bucket sums of about `2^c` additions each; that
+//! cost keeps `c` near 11 and `w` near 24 for the proof's sums. With the multiples stored, the
+//! digit `d_j` of window `j` goes into the one set of buckets as `d_j·(2^(c·j)·P)`, so every
+//! window shares one bucket sum and `c` can grow: fewer windows, fewer additions per point.
+//! The price is memory, `w` points per base (about 16 times the bases), and the time to build
+//! the table once.
+//!
+//! [`sum`] returns exactly `Σ scalars[i]·bases[i]`; the tests check it against arkworks'
+//! `VariableBaseMSM::msm_bigint`, and `tests/fast_path.rs` checks whole proofs made with tables
+//! with arkworks' verifier.
+
+use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
+use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
+use ark_ff::{BigInteger, PrimeField, Zero};
+use rayon::prelude::*;
+
+use super::{signed_digits, window_sum_affine, ScalarBigInt};
+
+/// The window width of the proving key's tables. Measured on the built-in key's `H` bases
+/// and `B` in G2 (BENCHMARKS.md, "Fixed-base tables"): 13 was the fastest of 11 to 16 for
+/// both (16 pays for 2^15 buckets per thread). It takes 20 points per base.
+pub const DEFAULT_WIDTH: usize = 13;
+
+/// The multiples `2^(c·j)·P`, `j` = 0 to `windows - 1`, of every base `P`, in affine
+/// coordinates, base after base.
+pub struct Table<P: SWCurveConfig> {
+    c: usize,
+    windows: usize,
+    points: Vec<Affine<P>>,
+}
+
+impl<P: SWCurveConfig> std::fmt::Debug for Table<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("c", &self.c)
+            .field("windows", &self.windows)
+            .field("bases", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: SWCurveConfig> Table<P> {
+    /// The table of `bases` for windows of `c` bits (clamped to 2..=16), enough windows for any
+    /// reduced scalar.
+    pub fn new(bases: &[Affine<P>], c: usize) -> Self {
+        let c = c.clamp(2, 16);
+        // One window more than the scalar's bits need: the signed digits' last carry.
+        let bits = P::ScalarField::MODULUS_BIT_SIZE as usize;
+        let windows = (bits + 1).div_ceil(c);
+        let points: Vec<Affine<P>> = bases
+            .par_chunks(256)
+            .flat_map_iter(|chunk| {
+                let multiples: Vec<Projective<P>> = chunk
+                    .iter()
+                    .flat_map(|p| {
+                        let mut acc = Projective::<P>::from(*p);
+                        (0..windows).map(move |_| {
+                            let out = acc;
+                            for _ in 0..c {
+                                acc.double_in_place();
+                            }
+                            out
+                        })
+                    })
+                    .collect();
+                Projective::normalize_batch(&multiples)
+            })
+            .collect();
+        Self { c, windows, points }
+    }
+
+    /// The number of bases.
+    pub fn len(&self) -> usize {
+        self.points.len().checked_div(self.windows).unwrap_or(0)
+    }
+
+    /// Whether the table has no base.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// The memory the points take, in bytes.
+    pub fn size_bytes(&self) -> usize {
+        self.points.len() * std::mem::size_of::<Affine<P>>()
+    }
+}
+
+/// Why [`sum`] did not sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// The parts' tables have different window widths.
+    #[error("the tables have different window widths")]
+    Widths,
+    /// A scalar has more bits than the tables' windows cover.
+    #[error("a scalar is wider than the table's windows")]
+    WideScalar,
+}
+
+/// `Σ scalars[i]·bases[i]` over every part, where each part's table was built from its bases;
+/// a part's terms stop at the shorter of its table and its scalars. Every term goes into one
+/// set of `2^(c-1)` buckets per thread of the current rayon pool.
+pub fn sum<P: SWCurveConfig>(
+    parts: &[(&Table<P>, &[ScalarBigInt<P>])],
+) -> Result<Projective<P>, TableError> {
+    let Some((first, _)) = parts.first() else {
+        return Ok(Projective::zero());
+    };
+    let (c, windows) = (first.c, first.windows);
+    if parts.iter().any(|(t, _)| t.c != c || t.windows != windows) {
+        return Err(TableError::Widths);
+    }
+    // The last window takes the carry of the one before: the scalars must leave it room.
+    let max_bits = windows * c - 1;
+    let mut digits: Vec<Vec<i32>> = Vec::with_capacity(parts.len());
+    for (table, scalars) in parts {
+        let n = table.len().min(scalars.len());
+        let scalars = scalars.get(..n).unwrap_or_default();
+        if scalars.iter().any(|s| s.num_bits() as usize > max_bits) {
+            return Err(TableError::WideScalar);
+        }
+        let mut out = vec![0i32; n * windows];
+        out.par_chunks_mut(windows)
+            .zip(scalars.par_iter())
+            .for_each(|(out, s)| signed_digits(s.as_ref(), c, out));
+        digits.push(out);
+    }
+    let total: usize = digits.iter().map(Vec::len).sum();
+    // One share of every part per thread; each share pays one bucket sum.
+    let shares = rayon::current_num_threads()
+        .min(total / (4usize << c).max(1))
+        .max(1);
+    let buckets = 1usize << (c - 1);
+    let sums: Vec<Projective<P>> = (0..shares)
+        .into_par_iter()
+        .map(|k| {
+            let terms = parts.iter().zip(&digits).flat_map(|((table, _), digits)| {
+                let n = digits.len() / windows;
+                let range = (n * k / shares) * windows..(n * (k + 1) / shares) * windows;
+                let points = table.points.get(range.clone()).unwrap_or_default();
+                let digits = digits.get(range).unwrap_or_default();
+                points.iter().zip(digits).filter(|(p, _)| !p.is_zero())
+            });
+            window_sum_affine(terms, buckets)
+        })
+        .collect();
+    Ok(sums.into_iter().sum())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use ark_bn254::{Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+    use ark_ec::VariableBaseMSM;
+    use ark_ff::{Field, UniformRand};
+    use ark_std::One;
+    use rand::SeedableRng;
+
+    type G1 = ark_bn254::g1::Config;
+    type G2 = ark_bn254::g2::Config;
+
+    fn rng() -> rand_chacha::ChaCha20Rng {
+        rand_chacha::ChaCha20Rng::seed_from_u64(14)
+    }
+
+    fn big(v: &[Fr]) -> Vec<<Fr as PrimeField>::BigInt> {
+        v.iter().map(|s| s.into_bigint()).collect()
+    }
+
+    #[test]
+    fn the_table_holds_the_multiples() {
+        let mut rng = rng();
+        let bases: Vec<G1Affine> = (0..3).map(|_| G1Affine::rand(&mut rng)).collect();
+        let table = Table::new(&bases, 13);
+        assert_eq!((table.c, table.windows, table.len()), (13, 20, 3));
+        for (i, p) in bases.iter().enumerate() {
+            for j in 0..table.windows {
+                let expected = G1Projective::from(*p) * Fr::from(2u64).pow([13 * j as u64]);
+                assert_eq!(table.points[i * table.windows + j], expected.into_affine());
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_arkworks_on_random_inputs_at_every_width() {
+        let mut rng = rng();
+        for n in [0usize, 1, 2, 50, 700, 3000] {
+            let bases: Vec<G1Affine> = (0..n).map(|_| G1Affine::rand(&mut rng)).collect();
+            let scalars = big(&(0..n).map(|_| Fr::rand(&mut rng)).collect::<Vec<_>>());
+            let theirs = G1Projective::msm_bigint(&bases, &scalars);
+            for c in [2, 3, 7, 11, 14, 16] {
+                let table = Table::new(&bases, c);
+                let ours = sum::<G1>(&[(&table, &scalars)]).unwrap();
+                assert_eq!(ours.into_affine(), theirs.into_affine(), "n = {n}, c = {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_arkworks_on_repeated_opposite_infinite_and_small_inputs() {
+        let mut rng = rng();
+        let p = G1Affine::rand(&mut rng);
+        let q = G1Affine::rand(&mut rng);
+        let mut bases = vec![p; 500];
+        bases.extend([-p, q, -q, G1Affine::identity(), G1Affine::identity()]);
+        bases.extend((0..400).map(|_| G1Affine::rand(&mut rng)));
+        let mut scalars: Vec<Fr> = vec![Fr::from(9u64); 500];
+        scalars.extend([
+            Fr::from(9u64),
+            -Fr::one(),
+            -Fr::one(),
+            Fr::from(5u64),
+            Fr::zero(),
+        ]);
+        scalars.extend((0..400).map(|i| match i % 5 {
+            0 => Fr::zero(),
+            1 => Fr::one(),
+            2 => -Fr::one(),
+            3 => Fr::from(i as u64),
+            _ => Fr::rand(&mut rng),
+        }));
+        let scalars = big(&scalars);
+        let theirs = G1Projective::msm_bigint(&bases, &scalars);
+        for c in [4, 14] {
+            let table = Table::new(&bases, c);
+            let ours = sum::<G1>(&[(&table, &scalars)]).unwrap();
+            assert_eq!(ours.into_affine(), theirs.into_affine(), "c = {c}");
+        }
+        // Everything cancels: 9·p + 9·(-p) with nothing else.
+        let table = Table::new(&[p, -p], 14);
+        let nine = big(&[Fr::from(9u64); 2]);
+        assert!(sum::<G1>(&[(&table, &nine)]).unwrap().is_zero());
+    }
+
+    #[test]
+    fn agrees_with_arkworks_on_g2() {
+        let mut rng = rng();
+        let mut bases: Vec<G2Affine> = (0..400).map(|_| G2Affine::rand(&mut rng)).collect();
+        bases.push(bases[0]);
+        bases.push(-bases[1]);
+        let scalars = big(&(0..402).map(|_| Fr::rand(&mut rng)).collect::<Vec<_>>());
+        let theirs = G2Projective::msm_bigint(&bases, &scalars);
+        for c in [5, 14] {
+            let table = Table::new(&bases, c);
+            let ours = sum::<G2>(&[(&table, &scalars)]).unwrap();
+            assert_eq!(ours.into_affine(), theirs.into_affine(), "c = {c}");
+        }
+    }
+
+    #[test]
+    fn parts_sum_to_the_sum_of_their_msms_on_one_and_two_threads() {
+        let mut rng = rng();
+        let bases: Vec<G1Affine> = (0..2000).map(|_| G1Affine::rand(&mut rng)).collect();
+        let scalars = big(&(0..2000).map(|_| Fr::rand(&mut rng)).collect::<Vec<_>>());
+        let (b1, b2) = bases.split_at(700);
+        let (s1, s2) = scalars.split_at(700);
+        let (t1, t2) = (Table::new(b1, 8), Table::new(b2, 8));
+        let whole = G1Projective::msm_bigint(&bases, &scalars);
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let ours = pool.install(|| sum::<G1>(&[(&t1, s1), (&t2, s2)]).unwrap());
+            assert_eq!(ours, whole, "{threads} threads");
+        }
+        // A part with fewer scalars than bases stops at its scalars.
+        let cut = G1Projective::msm_bigint(&bases[..1999], &scalars[..1999]);
+        assert_eq!(sum::<G1>(&[(&t1, s1), (&t2, &s2[..1299])]).unwrap(), cut);
+        assert!(sum::<G1>(&[]).unwrap().is_zero());
+    }
+
+    #[test]
+    fn refuses_mixed_widths_and_wide_scalars() {
+        let mut rng = rng();
+        let bases: Vec<G1Affine> = (0..4).map(|_| G1Affine::rand(&mut rng)).collect();
+        let scalars = big(&[Fr::one(); 4]);
+        let (t8, t9) = (Table::new(&bases, 8), Table::new(&bases, 9));
+        assert_eq!(
+            sum::<G1>(&[(&t8, &scalars), (&t9, &scalars)]),
+            Err(TableError::Widths)
+        );
+        // 8-bit windows: 32 of them cover 255 bits; an all-ones 256-bit integer does not fit.
+        let wide = vec![ark_ff::BigInt::<4>([u64::MAX; 4]); 4];
+        assert_eq!(sum::<G1>(&[(&t8, &wide)]), Err(TableError::WideScalar));
+        // The largest reduced scalar fits every width.
+        let top = big(&[-Fr::one(); 4]);
+        for c in 2..=16 {
+            let t = Table::new(&bases, c);
+            let expected = G1Projective::msm_bigint(&bases, &top);
+            assert_eq!(sum::<G1>(&[(&t, &top)]).unwrap(), expected, "c = {c}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_sum_is_told_apart() {
+        let mut rng = rng();
+        let bases: Vec<G1Affine> = (0..64).map(|_| G1Affine::rand(&mut rng)).collect();
+        let scalars: Vec<Fr> = (0..64).map(|_| Fr::rand(&mut rng)).collect();
+        let mut other = scalars.clone();
+        other[10] += Fr::one();
+        let table = Table::new(&bases, 14);
+        assert_ne!(
+            sum::<G1>(&[(&table, &big(&scalars))]).unwrap(),
+            G1Projective::msm_bigint(&bases, &big(&other))
+        );
+    }
+}
