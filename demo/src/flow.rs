@@ -196,6 +196,8 @@ async fn flow(dir: &Path, keys: Option<&CeremonyKeys>) -> Result<(), DemoError> 
     let mut config = Config::new(&data, ORIGIN);
     config.checkpoint_interval = Duration::from_secs(3600);
     config.provers = 1;
+    // One proof: the key's tables (about 2 s to build) would cost more than they save.
+    config.prover_tables = false;
     config.witnesses = vec![WitnessTarget {
         key: witness_key.clone(),
         url: witness_url.clone(),

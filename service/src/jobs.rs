@@ -131,6 +131,8 @@ pub struct PoolSize {
     pub provers: usize,
     /// Threads of each prover's rayon pool, in which arkworks parallelises one proof.
     pub threads: usize,
+    /// Whether the prover builds its fixed-base tables when it loads ([`crate::Config::prover_tables`]).
+    pub tables: bool,
 }
 
 /// The prover threads.
@@ -150,12 +152,16 @@ struct Worker {
     store: SharedStore,
     view: Arc<RwLock<LogView>>,
     prover: Arc<OnceLock<Prover>>,
+    /// Held while the prover loads, so that the prover threads load it once.
+    loading: Arc<Mutex<()>>,
     verifier: Arc<Verifier>,
     stopping: Arc<AtomicBool>,
     metrics: Arc<crate::metrics::Metrics>,
     callbacks: crate::callback::Notifier,
     threads: usize,
     keys: Option<Arc<std::path::Path>>,
+    /// Whether the prover is loaded with its fixed-base tables.
+    tables: bool,
 }
 
 impl Pool {
@@ -174,6 +180,7 @@ impl Pool {
         let rx = Arc::new(Mutex::new(rx));
         let stopping = Arc::new(AtomicBool::new(false));
         let prover = Arc::new(OnceLock::new());
+        let loading = Arc::new(Mutex::new(()));
         let verifier = Arc::new(verifier);
         let keys: Option<Arc<std::path::Path>> = keys.map(Arc::from);
         let mut threads = Vec::with_capacity(size.provers);
@@ -185,12 +192,14 @@ impl Pool {
                 store: store.clone(),
                 view: view.clone(),
                 prover: prover.clone(),
+                loading: loading.clone(),
                 verifier: verifier.clone(),
                 stopping: stopping.clone(),
                 metrics: metrics.clone(),
                 callbacks: callbacks.clone(),
                 threads: size.threads,
                 keys: keys.clone(),
+                tables: size.tables,
             };
             let rx = rx.clone();
             let handle = std::thread::Builder::new()
@@ -275,6 +284,7 @@ pub fn run_worker(config: &WorkerConfig, stopping: Arc<AtomicBool>) -> Result<()
     let (_doorbell, rx) = std::sync::mpsc::channel::<String>();
     let rx = Arc::new(Mutex::new(rx));
     let prover = Arc::new(OnceLock::new());
+    let loading = Arc::new(Mutex::new(()));
     let verifier = Arc::new(verifier);
     let metrics = Arc::new(crate::metrics::Metrics::new([]));
     let keys: Option<Arc<std::path::Path>> = config.keys.as_deref().map(Arc::from);
@@ -295,12 +305,15 @@ pub fn run_worker(config: &WorkerConfig, stopping: Arc<AtomicBool>) -> Result<()
             store,
             view: view.clone(),
             prover: prover.clone(),
+            loading: loading.clone(),
             verifier: verifier.clone(),
             stopping: stopping.clone(),
             metrics: metrics.clone(),
             callbacks: crate::callback::Notifier::none(),
             threads: config.threads,
             keys: keys.clone(),
+            // A worker lives to prove: it always pays for the tables.
+            tables: true,
         };
         let rx = rx.clone();
         let handle = std::thread::Builder::new()
@@ -316,14 +329,26 @@ pub fn run_worker(config: &WorkerConfig, stopping: Arc<AtomicBool>) -> Result<()
 }
 
 /// The prover of the keys directory `keys` (its hashes checked against its manifest), or of
-/// the built-in keys.
-fn load_prover(keys: Option<&std::path::Path>) -> Result<Prover, String> {
+/// the built-in keys; with `tables`, with its fixed-base tables (built once, shared by every
+/// prover thread: BENCHMARKS.md, "Fixed-base tables").
+fn load_prover(keys: Option<&std::path::Path>, tables: bool) -> Result<Prover, String> {
     let (_, pk) = match keys {
         Some(dir) => letro_prover::keys::load_proving_key(dir),
         None => letro_prover::embedded::proving_key(),
     }
     .map_err(|e| e.to_string())?;
-    Prover::new(pk).map_err(|e| e.to_string())
+    let prover = Prover::new(pk).map_err(|e| e.to_string())?;
+    if !tables {
+        return Ok(prover);
+    }
+    // Built on every core, whatever the width of the prover's own pool.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cores)
+        .thread_name(|i| format!("letro-prover-tables-{i}"))
+        .build()
+        .map_err(|e| format!("the tables' thread pool: {e}"))?;
+    Ok(pool.install(|| prover.with_tables(letro_prover::msm::fixed::DEFAULT_WIDTH)))
 }
 
 impl Worker {
@@ -480,7 +505,16 @@ impl Worker {
         if let Some(prover) = self.prover.get() {
             return Ok(prover);
         }
-        let loaded = load_prover(self.keys.as_deref()).map_err(JobError::Load)?;
+        // One thread loads; the others wait for it (the lock guards nothing but the loading,
+        // so a load that panicked leaves nothing inconsistent behind).
+        let _loading = self
+            .loading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(prover) = self.prover.get() {
+            return Ok(prover);
+        }
+        let loaded = load_prover(self.keys.as_deref(), self.tables).map_err(JobError::Load)?;
         Ok(self.prover.get_or_init(|| loaded))
     }
 

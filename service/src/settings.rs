@@ -26,6 +26,7 @@
 //! request_timeout_seconds = 10
 //! provers = 1
 //! prover_threads = 0                      # 0: cores / provers
+//! prover_tables = true                    # the key's fixed-base tables: ~100 MB, faster proofs
 //! keys = "/etc/letro/keys"                # optional: the deployment's ceremony keys (default: built in)
 //! max_jobs_per_sender = 16
 //! callback_hosts = ["hooks.bank.example"] # empty: callbacks refused
@@ -90,6 +91,8 @@ pub struct Settings {
     pub provers: Option<usize>,
     /// [`Config::prover_threads`] (at most 256).
     pub prover_threads: Option<usize>,
+    /// [`Config::prover_tables`].
+    pub prover_tables: Option<bool>,
     /// [`Config::keys`].
     pub keys: Option<PathBuf>,
     /// [`Config::max_jobs_per_sender`] (at least 1).
@@ -235,6 +238,7 @@ impl Settings {
                 .or(self.request_timeout_seconds),
             provers: over.provers.or(self.provers),
             prover_threads: over.prover_threads.or(self.prover_threads),
+            prover_tables: over.prover_tables.or(self.prover_tables),
             keys: over.keys.or(self.keys),
             max_jobs_per_sender: over.max_jobs_per_sender.or(self.max_jobs_per_sender),
             callback_hosts: over.callback_hosts.or(self.callback_hosts),
@@ -324,6 +328,9 @@ impl Settings {
         }
         if let Some(v) = self.prover_threads {
             c.prover_threads = range("prover_threads", v as u64, 0, 256)? as usize;
+        }
+        if let Some(v) = self.prover_tables {
+            c.prover_tables = v;
         }
         if let Some(v) = self.max_jobs_per_sender {
             c.max_jobs_per_sender = range("max_jobs_per_sender", v, 1, 1_000_000)?;
@@ -464,6 +471,7 @@ mod tests {
             origin = "relay.example/log"
             provers = 2
             prover_threads = 1
+            prover_tables = false
             callback_hosts = ["hooks.bank.example", "127.0.0.1:9000"]
             callback_ca_file = "/etc/letro/hooks-ca.pem"
             checkpoint_interval_seconds = 30
@@ -479,6 +487,7 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/srv/letro"));
         assert_eq!(c.provers, 3, "the flag wins");
         assert_eq!(c.prover_threads, 1, "the file applies");
+        assert!(!c.prover_tables, "the file turns the tables off");
         assert_eq!(c.listen.port(), 9999);
         assert_eq!(c.checkpoint_interval, Duration::from_secs(30));
         assert_eq!(c.callback_hosts.len(), 2);
@@ -487,6 +496,14 @@ mod tests {
             Some(Path::new("/etc/letro/hooks-ca.pem"))
         );
         assert_eq!(c.max_skew, 300, "the default stays");
+        assert!(
+            Settings::parse("data = \"/d\"\n")
+                .unwrap()
+                .into_config()
+                .unwrap()
+                .prover_tables,
+            "tables by default"
+        );
         assert_eq!(c.header_timeout, Duration::from_secs(10));
         assert_eq!(c.max_connections, 4096);
         let c =

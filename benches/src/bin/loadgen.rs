@@ -93,6 +93,10 @@ enum Mode {
         /// Runs; the table shows medians.
         #[arg(long, default_value_t = 1)]
         runs: usize,
+        /// Prove without the key's fixed-base tables, bare and in the service
+        /// (`prover_tables = false`).
+        #[arg(long)]
+        no_tables: bool,
     },
     /// Proof jobs per second of a service on PostgreSQL proved by 1, 2, 4 ... `letro
     /// prover-worker` processes (a fresh database per measurement).
@@ -193,7 +197,7 @@ fn main() -> Result<()> {
     );
     match cli.mode {
         Mode::Receipts(args) => receipts_mode(&args),
-        Mode::Proofs { k, runs } => proofs_mode(k, runs),
+        Mode::Proofs { k, runs, no_tables } => proofs_mode(k, runs, !no_tables),
         Mode::Workers {
             postgres,
             letro,
@@ -1137,10 +1141,12 @@ fn service_proofs(
     k: usize,
     provers: usize,
     threads: usize,
+    tables: bool,
 ) -> Result<ProofRun> {
     let running = start_service(server, None, |c| {
         c.provers = provers;
         c.prover_threads = threads;
+        c.prover_tables = tables;
         c.checkpoint_interval = Duration::from_secs(3600);
         c.max_jobs_per_sender = (k + 1) as u64;
     })?;
@@ -1456,16 +1462,23 @@ fn workers_mode(
     Ok(())
 }
 
-fn proofs_mode(k: usize, runs: usize) -> Result<()> {
+fn proofs_mode(k: usize, runs: usize, tables: bool) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let server = runtime(cores, "service")?;
     let client = runtime(1, "loadgen-client")?;
     let loaded = Instant::now();
     let (_, pk) = letro_prover::embedded::proving_key()?;
+    // With the fixed-base tables, as the service's prover, unless `--no-tables`.
     let prover = Prover::new(pk)?;
+    let prover = if tables {
+        prover.with_tables(letro_prover::msm::fixed::DEFAULT_WIDTH)
+    } else {
+        prover
+    };
     eprintln!(
-        "bare prover loaded in {:.2} s; {} constraints",
+        "bare prover loaded in {:.2} s (tables {:.1} MB); {} constraints",
         secs(loaded.elapsed()),
+        prover.tables_size_bytes() as f64 / 1e6,
         prover.num_constraints()
     );
     let t = unix_now();
@@ -1490,9 +1503,9 @@ fn proofs_mode(k: usize, runs: usize) -> Result<()> {
         let results = [
             bare_prover(&prover, &examples, None, false)?,
             bare_prover(&prover, &examples, None, true)?,
-            service_proofs(&server, &client, run, k, 1, cores)?,
+            service_proofs(&server, &client, run, k, 1, cores, tables)?,
             bare_prover(&prover, &examples, Some(cores), false)?,
-            service_proofs(&server, &client, run, k, cores, 1)?,
+            service_proofs(&server, &client, run, k, cores, 1, tables)?,
         ];
         for r in &results {
             eprintln!(

@@ -129,6 +129,10 @@ pub fn config(dir: &Path) -> Config {
 pub fn sqlite_config(dir: &Path) -> Config {
     let mut c = Config::new(dir, ORIGIN);
     c.checkpoint_interval = std::time::Duration::from_secs(3600);
+    // A test's service makes a proof or two: building the key's tables (about 2 s of both
+    // cores) would cost more than it saves. `a_proof_job_yields_a_bundle_the_verifier_accepts`
+    // and the prover worker's test prove with them.
+    c.prover_tables = false;
     c
 }
 

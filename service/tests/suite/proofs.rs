@@ -104,7 +104,10 @@ fn check_done(dir: &std::path::Path, job: &Value, ciphertext: &[u8], t: u64) {
 async fn a_proof_job_yields_a_bundle_the_verifier_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = issue_tokens(dir.path());
-    let service = Service::start(config(dir.path())).unwrap();
+    // The production prover: with the key's fixed-base tables (the tests' default is without).
+    let mut cfg = config(dir.path());
+    cfg.prover_tables = true;
+    let service = Service::start(cfg).unwrap();
     let router = service.router();
     let t = unix_now();
     // Front-running: before the recipient's genuine receipt arrives, receipts by a key nobody
