@@ -51,9 +51,12 @@ impl<P: SWCurveConfig> Table<P> {
         // One window more than the scalar's bits need: the signed digits' last carry.
         let bits = P::ScalarField::MODULUS_BIT_SIZE as usize;
         let windows = (bits + 1).div_ceil(c);
-        let points: Vec<Affine<P>> = bases
-            .par_chunks(256)
-            .flat_map_iter(|chunk| {
+        // Filled in place, 256 bases at a time: no copy of the table is ever held twice.
+        let mut points = vec![Affine::<P>::identity(); bases.len() * windows];
+        points
+            .par_chunks_mut(256 * windows)
+            .zip(bases.par_chunks(256))
+            .for_each(|(out, chunk)| {
                 let multiples: Vec<Projective<P>> = chunk
                     .iter()
                     .flat_map(|p| {
@@ -67,9 +70,10 @@ impl<P: SWCurveConfig> Table<P> {
                         })
                     })
                     .collect();
-                Projective::normalize_batch(&multiples)
-            })
-            .collect();
+                for (o, m) in out.iter_mut().zip(Projective::normalize_batch(&multiples)) {
+                    *o = m;
+                }
+            });
         Self { c, windows, points }
     }
 
