@@ -516,7 +516,7 @@ mod tests {
 
     #[test]
     fn a_wrong_sum_is_told_apart() {
-        // The comparison above can fail: one scalar changed by one changes the sum.
+        // The comparisons above can fail: one scalar changed by one changes the sum.
         let mut rng = rng();
         let bases: Vec<G1Affine> = (0..64).map(|_| G1Affine::rand(&mut rng)).collect();
         let scalars: Vec<Fr> = (0..64).map(|_| Fr::rand(&mut rng)).collect();
@@ -525,6 +525,12 @@ mod tests {
         let big = |v: &[Fr]| v.iter().map(|s| s.into_bigint()).collect::<Vec<_>>();
         assert_ne!(
             msm::<ark_bn254::g1::Config>(&bases, &big(&scalars)),
+            G1Projective::msm_bigint(&bases, &big(&other))
+        );
+        // So can the fixed-base sum's.
+        let table = fixed::Table::new(&bases, 13);
+        assert_ne!(
+            fixed::sum::<ark_bn254::g1::Config>(&[(&table, &big(&scalars))]).unwrap(),
             G1Projective::msm_bigint(&bases, &big(&other))
         );
     }
