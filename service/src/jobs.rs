@@ -131,7 +131,8 @@ pub struct PoolSize {
     pub provers: usize,
     /// Threads of each prover's rayon pool, in which arkworks parallelises one proof.
     pub threads: usize,
-    /// Whether the prover builds its fixed-base tables when it loads ([`crate::Config::prover_tables`]).
+    /// Whether the prover builds its fixed-base tables when it loads
+    /// ([`crate::Config::prover_tables`]).
     pub tables: bool,
 }
 
