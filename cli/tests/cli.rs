@@ -235,6 +235,44 @@ fn usage_and_input_errors() {
     std::fs::remove_dir_all(d).ok();
 }
 
+/// `letro prove` loads the key while it synthesises the witness: a key that does not load is
+/// reported as before, first even when the statement is also false, and nothing is written.
+#[test]
+fn a_keys_directory_that_does_not_load_is_reported_first() {
+    let d = tmp("bad-keys");
+    let keys = d.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("manifest.json"), b"{ not json").unwrap();
+    let out = d.join("b.json");
+    for (not_before, not_after) in [
+        ("2026-11-01T00:00:00Z", "2026-11-26T12:00:00Z"),
+        // A window that excludes the delivery time: the key's error still comes first.
+        ("2026-11-20T10:00:01Z", "2026-11-21T00:00:00Z"),
+    ] {
+        let o = letro(&[
+            "prove",
+            &record(),
+            "--not-before",
+            not_before,
+            "--not-after",
+            not_after,
+            "--keys",
+            keys.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("error: cannot load the proving key"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!out.exists());
+        assert!(!d.join("b.opening.json").exists());
+    }
+    std::fs::remove_dir_all(d).ok();
+}
+
 #[test]
 fn prove_reads_stdin_and_writes_stdout() {
     let d = tmp("stdio");

@@ -318,7 +318,8 @@ impl Prover {
     }
 
     /// Proves a delivery record for the window `[not_before, not_after]` and returns the
-    /// encoded bundle and the opening.
+    /// encoded bundle and the opening: [`PreparedRecord::new`], then
+    /// [`Prover::prove_prepared`].
     pub fn prove_record<R: RngCore + CryptoRng>(
         &self,
         record: &DeliveryRecord,
@@ -326,9 +327,19 @@ impl Prover {
         not_after: u64,
         rng: &mut R,
     ) -> Result<(String, Opening), ProveRecordError> {
-        let statement = record.statement(not_before, not_after)?;
-        letro_core::statement::time_bounds(&statement, record.checkpoint.unverified_checkpoint())?;
-        let proof = self.prove(&statement, &record.witness, rng)?;
+        self.prove_prepared(&PreparedRecord::new(record, not_before, not_after)?, rng)
+    }
+
+    /// Proves a prepared record and returns the encoded bundle and the opening.
+    pub fn prove_prepared<R: RngCore + CryptoRng>(
+        &self,
+        prepared: &PreparedRecord<'_>,
+        rng: &mut R,
+    ) -> Result<(String, Opening), ProveRecordError> {
+        let record = prepared.record;
+        let statement = &prepared.witnessed.statement;
+        let proof =
+            self.prove_witnessed(&prepared.witnessed, rng, ProofAssembly::Concurrent)?;
         let points = ProofPoints {
             a: proof.a,
             b: proof.b,
@@ -337,7 +348,7 @@ impl Prover {
         let vk_sha256 = self.verifying_key_sha256()?;
         let checkpoint = signed_checkpoint_text(&record.checkpoint);
         let bundle = Bundle::encode(
-            &statement,
+            statement,
             &checkpoint,
             &points,
             &vk_sha256,
@@ -366,24 +377,18 @@ impl Prover {
         rng: &mut R,
         assembly: ProofAssembly,
     ) -> Result<Proof<Bn254>, ProveError> {
-        check_relation(statement, witness)?;
-        let cs = new_cs(SynthesisMode::Prove {
-            construct_matrices: false,
-            generate_lc_assignments: false,
-        });
-        untraced(|| {
-            DeliveredWithinCircuit::new(statement, witness).generate_constraints(cs.clone())
-        })
-        .map_err(ProveError::Groth16)?;
-        let (full, n_inst) = {
-            let inner = cs
-                .borrow()
-                .ok_or(ProveError::Groth16(SynthesisError::MissingCS))?;
-            let inst = inner.instance_assignment().map_err(ProveError::Groth16)?;
-            let wit = inner.witness_assignment().map_err(ProveError::Groth16)?;
-            ([inst, wit].concat(), inst.len())
-        };
-        if n_inst != self.num_instance_variables {
+        self.prove_witnessed(&Witnessed::new(statement, witness)?, rng, assembly)
+    }
+
+    /// Proves a witnessed statement; verifies the proof before returning it.
+    fn prove_witnessed<R: RngCore + CryptoRng>(
+        &self,
+        witnessed: &Witnessed,
+        rng: &mut R,
+        assembly: ProofAssembly,
+    ) -> Result<Proof<Bn254>, ProveError> {
+        let (statement, full) = (&witnessed.statement, &witnessed.full);
+        if witnessed.num_instance_variables != self.num_instance_variables {
             return Err(ProveError::Groth16(SynthesisError::Unsatisfiable));
         }
         let r = Fr::rand(rng);
@@ -396,19 +401,19 @@ impl Prover {
         );
         let proof = match (self.layout, assembly) {
             (QapLayout::Libsnark, ProofAssembly::Concurrent) => {
-                groth16::prove::<LibsnarkReduction>(self, &full, r, s)
+                groth16::prove::<LibsnarkReduction>(self, full, r, s)
             }
             (QapLayout::Snarkjs, ProofAssembly::Concurrent) => {
-                groth16::prove::<qap::SnarkjsReduction>(self, &full, r, s)
+                groth16::prove::<qap::SnarkjsReduction>(self, full, r, s)
             }
             (QapLayout::Libsnark, ProofAssembly::Arkworks) => {
                 Groth16::<Bn254, LibsnarkReduction>::create_proof_with_reduction_and_matrices(
-                    pk, r, s, m, n_inst, n_cons, &full,
+                    pk, r, s, m, n_inst, n_cons, full,
                 )
             }
             (QapLayout::Snarkjs, ProofAssembly::Arkworks) => {
                 Groth16::<Bn254, qap::SnarkjsReduction>::create_proof_with_reduction_and_matrices(
-                    pk, r, s, m, n_inst, n_cons, &full,
+                    pk, r, s, m, n_inst, n_cons, full,
                 )
             }
         }
@@ -418,6 +423,73 @@ impl Prover {
             Ok(true) => Ok(proof),
             _ => Err(ProveError::SelfCheckFailed),
         }
+    }
+}
+
+/// A statement with its full assignment: the relation checked natively, then the circuit's
+/// witness synthesised. It needs no key, so it can be made while the prover loads (`letro
+/// prove` does both at once). It holds the witness: keep it private like the record.
+pub struct Witnessed {
+    statement: DeliveredWithin,
+    /// The constant one, the public inputs, then the witness variables.
+    full: Vec<Fr>,
+    num_instance_variables: usize,
+}
+
+impl std::fmt::Debug for Witnessed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Witnessed")
+            .field("statement", &self.statement)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Witnessed {
+    /// Checks the relation natively (a false statement is refused with a typed error) and
+    /// synthesises the circuit's assignment.
+    pub fn new(statement: &DeliveredWithin, witness: &DeliveryWitness) -> Result<Self, ProveError> {
+        check_relation(statement, witness)?;
+        let cs = new_cs(SynthesisMode::Prove {
+            construct_matrices: false,
+            generate_lc_assignments: false,
+        });
+        untraced(|| {
+            DeliveredWithinCircuit::new(statement, witness).generate_constraints(cs.clone())
+        })
+        .map_err(ProveError::Groth16)?;
+        let inner = cs
+            .borrow()
+            .ok_or(ProveError::Groth16(SynthesisError::MissingCS))?;
+        let inst = inner.instance_assignment().map_err(ProveError::Groth16)?;
+        let wit = inner.witness_assignment().map_err(ProveError::Groth16)?;
+        Ok(Self {
+            statement: *statement,
+            full: [inst, wit].concat(),
+            num_instance_variables: inst.len(),
+        })
+    }
+}
+
+/// A delivery record made ready to prove for a window: its statement, checked against the
+/// record's checkpoint ([`letro_core::statement::time_bounds`]), and witnessed
+/// ([`Witnessed::new`]).
+#[derive(Debug)]
+pub struct PreparedRecord<'a> {
+    record: &'a DeliveryRecord,
+    witnessed: Witnessed,
+}
+
+impl<'a> PreparedRecord<'a> {
+    /// Prepares `record` for the window `[not_before, not_after]`.
+    pub fn new(
+        record: &'a DeliveryRecord,
+        not_before: u64,
+        not_after: u64,
+    ) -> Result<Self, ProveRecordError> {
+        let statement = record.statement(not_before, not_after)?;
+        letro_core::statement::time_bounds(&statement, record.checkpoint.unverified_checkpoint())?;
+        let witnessed = Witnessed::new(&statement, &record.witness)?;
+        Ok(Self { record, witnessed })
     }
 }
 
