@@ -2,7 +2,8 @@
 //! independent parts run side by side: the QAP witness map (FFTs) and then one sum for `C`
 //! (the `B` in G1, `L` and `H` terms together) on one side, the `A` and `B` (G2) sums, which
 //! need only the assignment, on the other. With [`KeyTables`] the sums use the key's
-//! precomputed multiples ([`crate::msm::fixed`]). arkworks'
+//! precomputed multiples ([`crate::msm::fixed`]), and the `B` in G1 and `L` terms of `C` are
+//! summed beside the witness map, `H` after it. arkworks'
 //! `create_proof_with_reduction_and_matrices` computes the same points one part after the
 //! other; `tests/fast_path.rs` checks every proof of this one with arkworks' own verifier.
 
@@ -105,10 +106,12 @@ pub(crate) fn prove<Q: R1CSToQAP>(
     };
     // C = s·A + r·B₁ − r·s·δ + L + H, and r·B₁ = r·(β + B₁[0] + s·δ) + Σ (r·aᵢ)·B₁[i]: the sums of
     // B₁ (with the scalars r·aᵢ), L and H make one multi-scalar multiplication, and B₁ itself is
-    // never needed.
+    // never needed. With tables a sum pays one bucket sum per share of the work, not one per
+    // window, so B₁ and L are summed apart, beside the witness map, and H after it: that keeps
+    // both cores busy where the witness map would leave one waiting.
     let (c_sum, (a_sum, b_g2_sum)) = rayon::join(
         || -> Result<G1Projective, SynthesisError> {
-            let (h, r_variables) = rayon::join(
+            let (h, (r_variables, early)) = rayon::join(
                 || {
                     Q::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
                         matrices,
@@ -117,19 +120,29 @@ pub(crate) fn prove<Q: R1CSToQAP>(
                         full,
                     )
                 },
-                || -> Vec<BigInt> {
-                    full_variables
+                || {
+                    let r_variables: Vec<BigInt> = full_variables
                         .par_iter()
                         .map(|x| (*x * r).into_bigint())
-                        .collect()
+                        .collect();
+                    let early = tables.map(|t| {
+                        sum(&[
+                            (b_g1_query, Some(&t.b_g1), &r_variables),
+                            (&pk.l_query, Some(&t.l), witness),
+                        ])
+                    });
+                    (r_variables, early)
                 },
             );
             let h: Vec<BigInt> = h?.par_iter().map(|x| x.into_bigint()).collect();
-            Ok(sum(&[
-                (b_g1_query, tables.map(|t| &t.b_g1), &r_variables),
-                (&pk.l_query, tables.map(|t| &t.l), witness),
-                (&pk.h_query, tables.map(|t| &t.h), &h),
-            ]))
+            Ok(match early {
+                Some(b_and_l) => b_and_l + sum(&[(&pk.h_query, tables.map(|t| &t.h), &h)]),
+                None => sum(&[
+                    (b_g1_query, None, &r_variables),
+                    (&pk.l_query, None, witness),
+                    (&pk.h_query, None, &h),
+                ]),
+            })
         },
         || {
             rayon::join(
