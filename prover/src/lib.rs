@@ -338,8 +338,7 @@ impl Prover {
     ) -> Result<(String, Opening), ProveRecordError> {
         let record = prepared.record;
         let statement = &prepared.witnessed.statement;
-        let proof =
-            self.prove_witnessed(&prepared.witnessed, rng, ProofAssembly::Concurrent)?;
+        let proof = self.prove_witnessed(&prepared.witnessed, rng, ProofAssembly::Concurrent)?;
         let points = ProofPoints {
             a: proof.a,
             b: proof.b,
