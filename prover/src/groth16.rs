@@ -125,12 +125,15 @@ pub(crate) fn prove<Q: R1CSToQAP>(
                         .par_iter()
                         .map(|x| (*x * r).into_bigint())
                         .collect();
-                    let early = tables.map(|t| {
-                        sum(&[
-                            (b_g1_query, Some(&t.b_g1), &r_variables),
-                            (&pk.l_query, Some(&t.l), witness),
-                        ])
-                    });
+                    // On one thread nothing runs beside the map: one sum for C is then cheaper.
+                    let early = tables
+                        .filter(|_| rayon::current_num_threads() > 1)
+                        .map(|t| {
+                            sum(&[
+                                (b_g1_query, Some(&t.b_g1), &r_variables),
+                                (&pk.l_query, Some(&t.l), witness),
+                            ])
+                        });
                     (r_variables, early)
                 },
             );
@@ -138,9 +141,9 @@ pub(crate) fn prove<Q: R1CSToQAP>(
             Ok(match early {
                 Some(b_and_l) => b_and_l + sum(&[(&pk.h_query, tables.map(|t| &t.h), &h)]),
                 None => sum(&[
-                    (b_g1_query, None, &r_variables),
-                    (&pk.l_query, None, witness),
-                    (&pk.h_query, None, &h),
+                    (b_g1_query, tables.map(|t| &t.b_g1), &r_variables),
+                    (&pk.l_query, tables.map(|t| &t.l), witness),
+                    (&pk.h_query, tables.map(|t| &t.h), &h),
                 ]),
             })
         },

@@ -153,7 +153,8 @@ fn fast_path_proofs_verify_with_the_untouched_arkworks_verifier() {
 }
 
 /// The concurrent assembly is arkworks' arithmetic reordered: with the same random numbers it
-/// gives exactly arkworks' proof, for both QAP layouts, with and without fixed-base tables.
+/// gives exactly arkworks' proof, for both QAP layouts, with and without fixed-base tables, on
+/// one thread and on the default pool.
 #[test]
 fn the_concurrent_assembly_gives_arkworks_proof() {
     let e = default_example();
@@ -188,6 +189,26 @@ fn the_concurrent_assembly_gives_arkworks_proof() {
             )
             .unwrap();
         assert_eq!(tabled, arkworks, "{} with tables", dir.display());
+        // On a one-thread pool (the service's narrow provers) the tables path sums C at once
+        // instead of in two parts beside the witness map: the same proof.
+        let narrow = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| {
+                p.prove(
+                    &e.statement,
+                    &e.witness,
+                    &mut rand_chacha::ChaCha20Rng::seed_from_u64(9),
+                )
+            })
+            .unwrap();
+        assert_eq!(
+            narrow,
+            arkworks,
+            "{} with tables, one thread",
+            dir.display()
+        );
         let other = p
             .prove(
                 &e.statement,
