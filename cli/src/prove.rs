@@ -90,7 +90,7 @@ pub fn run(
         }
     })?;
     // The key loads on a second thread while this one checks the relation and synthesises the
-    // witness: neither needs the other, and together they were a tenth of the whole run. A key
+    // witness: neither needs the other, and together they were an eighth of the whole run. A key
     // that does not load is reported first, as when the two ran one after the other.
     let started = std::time::Instant::now();
     let (prover, prepared) = std::thread::scope(|scope| {

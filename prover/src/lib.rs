@@ -427,8 +427,9 @@ impl Prover {
 
 /// A statement with its full assignment: the relation checked natively, then the circuit's
 /// witness synthesised. It needs no key, so it can be made while the prover loads (`letro
-/// prove` does both at once). It holds the witness: keep it private like the record.
-pub struct Witnessed {
+/// prove` does both at once, through [`PreparedRecord`]). It holds the witness, so its `Debug`
+/// shows only the statement.
+pub(crate) struct Witnessed {
     statement: DeliveredWithin,
     /// The constant one, the public inputs, then the witness variables.
     full: Vec<Fr>,
@@ -446,7 +447,10 @@ impl std::fmt::Debug for Witnessed {
 impl Witnessed {
     /// Checks the relation natively (a false statement is refused with a typed error) and
     /// synthesises the circuit's assignment.
-    pub fn new(statement: &DeliveredWithin, witness: &DeliveryWitness) -> Result<Self, ProveError> {
+    pub(crate) fn new(
+        statement: &DeliveredWithin,
+        witness: &DeliveryWitness,
+    ) -> Result<Self, ProveError> {
         check_relation(statement, witness)?;
         let cs = new_cs(SynthesisMode::Prove {
             construct_matrices: false,
@@ -469,13 +473,22 @@ impl Witnessed {
     }
 }
 
-/// A delivery record made ready to prove for a window: its statement, checked against the
-/// record's checkpoint ([`letro_core::statement::time_bounds`]), and witnessed
-/// ([`Witnessed::new`]).
-#[derive(Debug)]
+/// A delivery record made ready to prove for a window, with no key: its statement, checked
+/// against the record's checkpoint ([`letro_core::statement::time_bounds`]) and against the
+/// witness natively (a false statement is refused with a typed error), and the circuit's
+/// assignment synthesised. [`Prover::prove_prepared`] proves it. It holds the witness, so its
+/// `Debug` shows only the statement.
 pub struct PreparedRecord<'a> {
     record: &'a DeliveryRecord,
     witnessed: Witnessed,
+}
+
+impl std::fmt::Debug for PreparedRecord<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedRecord")
+            .field("statement", &self.witnessed.statement)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> PreparedRecord<'a> {
@@ -501,5 +514,26 @@ mod tests {
     #[test]
     fn prover_is_send_and_sync() {
         assert_send_sync::<Prover>();
+    }
+
+    /// A prepared record holds the witness; its `Debug` shows the statement and nothing secret.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_prepared_record_does_not_print_its_witness() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/records/valid.record.json"
+        );
+        let record = DeliveryRecord::parse(&std::fs::read(path).unwrap()).unwrap();
+        let (nb, na) = (1_793_491_200, 1_795_694_400); // 2026-11-01, 2026-11-26T12:00Z
+        let prepared = PreparedRecord::new(&record, nb, na).unwrap();
+        let shown = format!("{prepared:?}");
+        assert!(shown.contains("PreparedRecord"), "{shown}");
+        assert!(shown.contains(&nb.to_string()), "{shown}");
+        let w = &record.witness;
+        for secret in [w.blinding, w.event_secret] {
+            assert!(!shown.contains(&secret.to_string()), "{shown}");
+        }
+        assert!(!shown.contains(&format!("{:?}", w.blinding)), "{shown}");
     }
 }
