@@ -162,17 +162,10 @@ fn select(b: &Boolean, t: &FpVar, f: &FpVar) -> FpVar {
 /// Cost for 251 bits (84 windows, the last of 2 bits): 84·3 - 1 + 83·6 = 749.
 pub fn mul_base8(bits: &[Boolean]) -> Result<PointVar, SynthesisError> {
     let mut acc: Option<PointVar> = None;
-    let mut window_base = native::base8().into_group();
-    for chunk in bits.chunks(3) {
+    let tables = base8_windows(bits.len().div_ceil(3));
+    for (chunk, table) in bits.chunks(3).zip(tables.iter()) {
         let b = |i: usize| chunk.get(i).cloned().unwrap_or(Boolean::FALSE);
         let (b0, b1, b2) = (b(0), b(1), b(2));
-        // table[j] = j · window_base
-        let mut table = [Point::new_unchecked(F::ZERO, F::ONE); 8];
-        let mut cur = Point::new_unchecked(F::ZERO, F::ONE).into_group();
-        for t in table.iter_mut() {
-            *t = cur.into_affine();
-            cur += window_base;
-        }
         let b12 = FpVar::from(b1.clone() & &b2);
         let f1 = FpVar::from(b1);
         let f2 = FpVar::from(b2);
@@ -196,11 +189,43 @@ pub fn mul_base8(bits: &[Boolean]) -> Result<PointVar, SynthesisError> {
             None => entry,
             Some(a) => a.add(&entry)?,
         });
+    }
+    Ok(acc.unwrap_or_else(PointVar::identity))
+}
+
+/// The windows of [`mul_base8`] for 251-bit scalars, the only width the circuit uses.
+const BASE8_WINDOWS: usize = 84;
+
+/// `table[i][j] = j·8^i·Base8` for the first `count` windows `i`: constants of the circuit,
+/// computed once for [`BASE8_WINDOWS`] windows (every synthesis used to recompute them, one
+/// inversion per point), afresh for any other count.
+fn base8_windows(count: usize) -> std::borrow::Cow<'static, [[Point; 8]]> {
+    static TABLES: std::sync::OnceLock<Vec<[Point; 8]>> = std::sync::OnceLock::new();
+    if count == BASE8_WINDOWS {
+        std::borrow::Cow::Borrowed(TABLES.get_or_init(|| base8_windows_uncached(BASE8_WINDOWS)))
+    } else {
+        std::borrow::Cow::Owned(base8_windows_uncached(count))
+    }
+}
+
+fn base8_windows_uncached(count: usize) -> Vec<[Point; 8]> {
+    let mut multiples = Vec::with_capacity(count * 8);
+    let mut window_base = native::base8().into_group();
+    for _ in 0..count {
+        let mut cur = Point::new_unchecked(F::ZERO, F::ONE).into_group();
+        for _ in 0..8 {
+            multiples.push(cur);
+            cur += window_base;
+        }
         for _ in 0..3 {
             window_base.double_in_place();
         }
     }
-    Ok(acc.unwrap_or_else(PointVar::identity))
+    let affine = native::PointProjective::normalize_batch(&multiples);
+    affine
+        .chunks_exact(8)
+        .map(|c| std::array::from_fn(|j| c.get(j).copied().unwrap_or_default()))
+        .collect()
 }
 
 /// `k·P` for a variable point `P` on the curve and a scalar given as little-endian bits.
@@ -260,6 +285,26 @@ mod tests {
 
     fn cs() -> ConstraintSystemRef<F> {
         ConstraintSystem::<F>::new_ref()
+    }
+
+    #[test]
+    fn the_fixed_base_windows_are_the_native_multiples() {
+        // Cached (84 windows) and fresh (other counts) alike: j·8^i·Base8.
+        for count in [BASE8_WINDOWS, 3] {
+            let tables = base8_windows(count);
+            assert_eq!(tables.len(), count);
+            let mut eight_i = Fs::from(1u64);
+            for window in tables.iter() {
+                for (j, p) in window.iter().enumerate() {
+                    assert_eq!(
+                        *p,
+                        native_mul_base8(&(eight_i * Fs::from(j as u64))),
+                        "{count}"
+                    );
+                }
+                eight_i *= Fs::from(8u64);
+            }
+        }
     }
 
     #[test]
