@@ -451,26 +451,40 @@ impl Witnessed {
         statement: &DeliveredWithin,
         witness: &DeliveryWitness,
     ) -> Result<Self, ProveError> {
-        check_relation(statement, witness)?;
-        let cs = new_cs(SynthesisMode::Prove {
-            construct_matrices: false,
-            generate_lc_assignments: false,
-        });
-        untraced(|| {
-            DeliveredWithinCircuit::new(statement, witness).generate_constraints(cs.clone())
-        })
-        .map_err(ProveError::Groth16)?;
-        let inner = cs
-            .borrow()
-            .ok_or(ProveError::Groth16(SynthesisError::MissingCS))?;
-        let inst = inner.instance_assignment().map_err(ProveError::Groth16)?;
-        let wit = inner.witness_assignment().map_err(ProveError::Groth16)?;
+        // The native check and the synthesis need nothing from each other: they run side by
+        // side, and a false relation is reported before anything the synthesis found.
+        let (assignment, relation) = rayon::join(
+            || synthesize(statement, witness),
+            || check_relation(statement, witness),
+        );
+        relation?;
+        let (full, num_instance_variables) = assignment?;
         Ok(Self {
             statement: *statement,
-            full: [inst, wit].concat(),
-            num_instance_variables: inst.len(),
+            full,
+            num_instance_variables,
         })
     }
+}
+
+/// The circuit's full assignment for `statement` and `witness` (the constant one, the public
+/// inputs, then the witness variables) and its number of instance variables.
+fn synthesize(
+    statement: &DeliveredWithin,
+    witness: &DeliveryWitness,
+) -> Result<(Vec<Fr>, usize), ProveError> {
+    let cs = new_cs(SynthesisMode::Prove {
+        construct_matrices: false,
+        generate_lc_assignments: false,
+    });
+    untraced(|| DeliveredWithinCircuit::new(statement, witness).generate_constraints(cs.clone()))
+        .map_err(ProveError::Groth16)?;
+    let inner = cs
+        .borrow()
+        .ok_or(ProveError::Groth16(SynthesisError::MissingCS))?;
+    let inst = inner.instance_assignment().map_err(ProveError::Groth16)?;
+    let wit = inner.witness_assignment().map_err(ProveError::Groth16)?;
+    Ok(([inst, wit].concat(), inst.len()))
 }
 
 /// A delivery record made ready to prove for a window, with no key: its statement, checked
