@@ -61,11 +61,14 @@ impl KeyTables {
 type TabledPart<'a, P> = (&'a [Affine<P>], Option<&'a Table<P>>, &'a [BigInt]);
 
 /// `Σ` over the parts of `scalars[i]·bases[i]`: from the parts' tables when every part has
-/// one, else with [`crate::msm::msm_parts`] (the same sum).
-fn sum<P: SWCurveConfig<ScalarField = Fr>>(parts: &[TabledPart<'_, P>]) -> Projective<P> {
+/// one, in at most `max_shares` shares, else with [`crate::msm::msm_parts`] (the same sum).
+fn sum<P: SWCurveConfig<ScalarField = Fr>>(
+    parts: &[TabledPart<'_, P>],
+    max_shares: usize,
+) -> Projective<P> {
     let tables: Option<Vec<(&Table<P>, &[BigInt])>> =
         parts.iter().map(|(_, t, s)| t.map(|t| (t, *s))).collect();
-    if let Some(Ok(total)) = tables.map(|t| crate::msm::fixed::sum(&t)) {
+    if let Some(Ok(total)) = tables.map(|t| crate::msm::fixed::sum_in_shares(&t, max_shares)) {
         return total;
     }
     let parts: Vec<crate::msm::Part<'_, P>> = parts.iter().map(|(b, _, s)| (*b, *s)).collect();
@@ -129,28 +132,42 @@ pub(crate) fn prove<Q: R1CSToQAP>(
                     let early = tables
                         .filter(|_| rayon::current_num_threads() > 1)
                         .map(|t| {
-                            sum(&[
-                                (b_g1_query, Some(&t.b_g1), &r_variables),
-                                (&pk.l_query, Some(&t.l), witness),
-                            ])
+                            sum(
+                                &[
+                                    (b_g1_query, Some(&t.b_g1), &r_variables),
+                                    (&pk.l_query, Some(&t.l), witness),
+                                ],
+                                usize::MAX,
+                            )
                         });
                     (r_variables, early)
                 },
             );
             let h: Vec<BigInt> = h?.par_iter().map(|x| x.into_bigint()).collect();
             Ok(match early {
-                Some(b_and_l) => b_and_l + sum(&[(&pk.h_query, tables.map(|t| &t.h), &h)]),
-                None => sum(&[
-                    (b_g1_query, tables.map(|t| &t.b_g1), &r_variables),
-                    (&pk.l_query, tables.map(|t| &t.l), witness),
-                    (&pk.h_query, tables.map(|t| &t.h), &h),
-                ]),
+                Some(b_and_l) => {
+                    b_and_l + sum(&[(&pk.h_query, tables.map(|t| &t.h), &h)], usize::MAX)
+                }
+                None => sum(
+                    &[
+                        (b_g1_query, tables.map(|t| &t.b_g1), &r_variables),
+                        (&pk.l_query, tables.map(|t| &t.l), witness),
+                        (&pk.h_query, tables.map(|t| &t.h), &h),
+                    ],
+                    usize::MAX,
+                ),
             })
         },
         || {
+            // A and B in G2 run beside the C side, which keeps the other threads busy: with
+            // tables each is summed in at most half as many shares as there are threads, one
+            // bucket sum per share (on two threads, one share each: 1.03x, BENCHMARKS.md).
+            let shares = (rayon::current_num_threads() / 2).max(1);
             rayon::join(
-                || -> G1Projective { sum(&[(a_query, tables.map(|t| &t.a), variables)]) },
-                || -> G2Projective { sum(&[(b_g2_query, tables.map(|t| &t.b_g2), variables)]) },
+                || -> G1Projective { sum(&[(a_query, tables.map(|t| &t.a), variables)], shares) },
+                || -> G2Projective {
+                    sum(&[(b_g2_query, tables.map(|t| &t.b_g2), variables)], shares)
+                },
             )
         },
     );

@@ -111,6 +111,17 @@ pub enum TableError {
 pub fn sum<P: SWCurveConfig>(
     parts: &[(&Table<P>, &[ScalarBigInt<P>])],
 ) -> Result<Projective<P>, TableError> {
+    sum_in_shares(parts, usize::MAX)
+}
+
+/// [`sum`] in at most `max_shares` shares (at least one), each with its own set of buckets
+/// and its own bucket sum. A caller that runs other work beside this sum can keep it in fewer
+/// shares than the pool has threads: the other work keeps those threads busy, and every share
+/// fewer is one bucket sum less.
+pub fn sum_in_shares<P: SWCurveConfig>(
+    parts: &[(&Table<P>, &[ScalarBigInt<P>])],
+    max_shares: usize,
+) -> Result<Projective<P>, TableError> {
     let Some((first, _)) = parts.first() else {
         return Ok(Projective::zero());
     };
@@ -137,6 +148,7 @@ pub fn sum<P: SWCurveConfig>(
     // One share of every part per thread; each share pays one bucket sum.
     let shares = rayon::current_num_threads()
         .min(total / (4usize << c).max(1))
+        .min(max_shares)
         .max(1);
     let buckets = 1usize << (c - 1);
     let sums: Vec<Projective<P>> = (0..shares)
@@ -272,6 +284,15 @@ mod tests {
                 .unwrap();
             let ours = pool.install(|| sum::<G1>(&[(&t1, s1), (&t2, s2)]).unwrap());
             assert_eq!(ours, whole, "{threads} threads");
+        }
+        // In fewer shares than threads, and with a cap of 0 (taken as 1), the same sum.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        for max_shares in [0, 1, 2, 5] {
+            let ours = pool.install(|| sum_in_shares::<G1>(&[(&t1, s1), (&t2, s2)], max_shares));
+            assert_eq!(ours.unwrap(), whole, "at most {max_shares} shares");
         }
         // A part with fewer scalars than bases stops at its scalars.
         let cut = G1Projective::msm_bigint(&bases[..1999], &scalars[..1999]);
