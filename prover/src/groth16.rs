@@ -161,7 +161,7 @@ pub(crate) fn prove<Q: R1CSToQAP>(
         || {
             // A and B in G2 run beside the C side, which keeps the other threads busy: with
             // tables each is summed in at most half as many shares as there are threads, one
-            // bucket sum per share (on two threads, one share each: 1.03x, BENCHMARKS.md).
+            // bucket sum per share (on two threads, one share each: 1.04-1.05x, BENCHMARKS.md).
             let shares = (rayon::current_num_threads() / 2).max(1);
             rayon::join(
                 || -> G1Projective { sum(&[(a_query, tables.map(|t| &t.a), variables)], shares) },
