@@ -88,27 +88,29 @@ impl PointVar {
     /// `β = x1·y2`, `γ = y1·x2`, `δ = (y1 - a·x1)·(x2 + y2)`, `τ = β·γ`,
     /// `x3·(1 + d·τ) = β + γ`, `y3·(1 - d·τ) = δ + a·β - γ`.
     pub fn add(&self, other: &Self) -> Result<Self, SynthesisError> {
+        self.add_valued(other, None)
+    }
+
+    /// [`PointVar::add`] with the sum's value when the caller computed it (else computed from
+    /// the operands' values): the same constraints; a wrong value only makes them unsatisfied.
+    fn add_valued(&self, other: &Self, sum: Option<Point>) -> Result<Self, SynthesisError> {
+        let sum = sum.or_else(|| match (self.value(), other.value()) {
+            (Some(p), Some(q)) => Some((p + q).into_affine()),
+            _ => None,
+        });
         let cs = self.cs().or(other.cs());
         let beta = &self.x * &other.y;
         let gamma = &self.y * &other.x;
         let delta = (&self.y - &self.x * COEFF_A) * (&other.x + &other.y);
         let tau = &beta * &gamma;
-        let (x3, y3) = match (self.value(), other.value()) {
-            (Some(p), Some(q)) => {
-                let r = (p + q).into_affine();
-                (Some(r.x), Some(r.y))
-            }
-            _ => (None, None),
-        };
         if cs.is_none() {
             // Both operands constant.
-            let r = (self.value(), other.value());
-            if let (Some(p), Some(q)) = r {
-                return Ok(Self::constant(&(p + q).into_affine()));
+            if let Some(r) = sum {
+                return Ok(Self::constant(&r));
             }
         }
-        let x3 = witness(&cs, || x3)?;
-        let y3 = witness(&cs, || y3)?;
+        let x3 = witness(&cs, || sum.map(|r| r.x))?;
+        let y3 = witness(&cs, || sum.map(|r| r.y))?;
         x3.mul_equals(&(&tau * COEFF_D + F::ONE), &(&beta + &gamma))?;
         y3.mul_equals(
             &(FpVar::one() - &tau * COEFF_D),
@@ -124,11 +126,18 @@ impl PointVar {
     /// `x3·(a·x² + y²) = 2·x·y`, `y3·(2 - a·x² - y²) = y² - a·x²`; both denominators equal
     /// `1 ± d·x²·y²` on the curve and never vanish.
     pub fn double(&self) -> Result<Self, SynthesisError> {
+        self.double_valued(None)
+    }
+
+    /// [`PointVar::double`] with the result's value when the caller computed it (else computed
+    /// from the operand's value): the same constraints; a wrong value only makes them
+    /// unsatisfied.
+    fn double_valued(&self, r: Option<Point>) -> Result<Self, SynthesisError> {
+        let r = r.or_else(|| self.value().map(|p| (p + p).into_affine()));
         let cs = self.cs();
         let xx = self.x.square()?;
         let yy = self.y.square()?;
         let xy = &self.x * &self.y;
-        let r = self.value().map(|p| (p + p).into_affine());
         if cs.is_none() {
             return r
                 .map(|p| Self::constant(&p))
@@ -163,6 +172,8 @@ fn select(b: &Boolean, t: &FpVar, f: &FpVar) -> FpVar {
 pub fn mul_base8(bits: &[Boolean]) -> Result<PointVar, SynthesisError> {
     let mut acc: Option<PointVar> = None;
     let tables = base8_windows(bits.len().div_ceil(3));
+    // The values of the additions below, made affine with one inversion in all.
+    let mut values = mul_base8_values(bits, &tables).into_iter().flatten();
     for (chunk, table) in bits.chunks(3).zip(tables.iter()) {
         let b = |i: usize| chunk.get(i).cloned().unwrap_or(Boolean::FALSE);
         let (b0, b1, b2) = (b(0), b(1), b(2));
@@ -187,10 +198,33 @@ pub fn mul_base8(bits: &[Boolean]) -> Result<PointVar, SynthesisError> {
         };
         acc = Some(match acc {
             None => entry,
-            Some(a) => a.add(&entry)?,
+            Some(a) => a.add_valued(&entry, values.next())?,
         });
     }
     Ok(acc.unwrap_or_else(PointVar::identity))
+}
+
+/// The values of [`mul_base8`]'s additions, in its order (one per window after the first);
+/// `None` when a bit has no value (setup).
+fn mul_base8_values(bits: &[Boolean], tables: &[[Point; 8]]) -> Option<Vec<Point>> {
+    let mut out = Vec::with_capacity(tables.len());
+    let mut acc: Option<native::PointProjective> = None;
+    for (chunk, table) in bits.chunks(3).zip(tables) {
+        let mut k = 0;
+        for (i, b) in chunk.iter().enumerate() {
+            k |= usize::from(b.value().ok()?) << i;
+        }
+        let entry = table.get(k)?.into_group();
+        acc = Some(match acc {
+            None => entry,
+            Some(a) => {
+                let sum = a + entry;
+                out.push(sum);
+                sum
+            }
+        });
+    }
+    Some(native::PointProjective::normalize_batch(&out))
 }
 
 /// The windows of [`mul_base8`] for 251-bit scalars, the only width the circuit uses.
@@ -236,8 +270,11 @@ fn base8_windows_uncached(count: usize) -> Vec<[Point; 8]> {
 /// and one addition to build it): each window costs two doublings (10), a lookup from the
 /// variable table (6) and an addition (6). Cost for 254 bits: 11 + 6 + 126·22 = 2,789.
 pub fn mul_var(p: &PointVar, bits: &[Boolean]) -> Result<PointVar, SynthesisError> {
-    let p2 = p.double()?;
-    let p3 = p2.add(p)?;
+    // The values of every doubling and addition below, in their order, made affine with one
+    // inversion in all (one each would make this the slowest part of the synthesis).
+    let mut values = mul_var_values(p, bits).into_iter().flatten();
+    let p2 = p.double_valued(values.next())?;
+    let p3 = p2.add_valued(p, values.next())?;
     let o = PointVar::identity();
     let table = [o, p.clone(), p2, p3];
     let lookup = |b0: &Boolean, b1: &Boolean| -> PointVar {
@@ -259,10 +296,40 @@ pub fn mul_var(p: &PointVar, bits: &[Boolean]) -> Result<PointVar, SynthesisErro
         let entry = lookup(&b0, &b1);
         acc = Some(match acc {
             None => entry,
-            Some(a) => a.double()?.double()?.add(&entry)?,
+            Some(a) => {
+                let d = a.double_valued(values.next())?;
+                let d = d.double_valued(values.next())?;
+                d.add_valued(&entry, values.next())?
+            }
         });
     }
     Ok(acc.unwrap_or_else(PointVar::identity))
+}
+
+/// The values [`mul_var`] computes, in its order: `2P`, `3P`, then two doublings and an
+/// addition per window after the first; `None` when `P` or a bit has no value (setup).
+fn mul_var_values(p: &PointVar, bits: &[Boolean]) -> Option<Vec<Point>> {
+    let p = p.value()?.into_group();
+    let bits: Vec<bool> = bits.iter().map(|b| b.value().ok()).collect::<Option<_>>()?;
+    let p2 = p + p;
+    let table = [native::PointProjective::ZERO, p, p2, p2 + p];
+    let mut out = vec![p2, p2 + p];
+    let mut acc: Option<native::PointProjective> = None;
+    for w in bits.chunks(2).rev() {
+        let k = usize::from(w.first() == Some(&true)) + 2 * usize::from(w.get(1) == Some(&true));
+        let entry = *table.get(k)?;
+        acc = Some(match acc {
+            None => entry,
+            Some(a) => {
+                let d1 = a + a;
+                let d2 = d1 + d1;
+                let sum = d2 + entry;
+                out.extend([d1, d2, sum]);
+                sum
+            }
+        });
+    }
+    Some(native::PointProjective::normalize_batch(&out))
 }
 
 /// The modulus of the subgroup order `l` as a big integer.
