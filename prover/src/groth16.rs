@@ -2,8 +2,8 @@
 //! independent parts run side by side: the QAP witness map (FFTs) and then one sum for `C`
 //! (the `B` in G1, `L` and `H` terms together) on one side, the `A` and `B` (G2) sums, which
 //! need only the assignment, on the other. With [`KeyTables`] the sums use the key's
-//! precomputed multiples ([`crate::msm::fixed`]), and the `B` in G1 and `L` terms of `C` are
-//! summed beside the witness map, `H` after it. arkworks'
+//! precomputed multiples ([`crate::msm::fixed`]), and the `B` in G1 and `L` terms of `C` go
+//! into their buckets beside the witness map, `H`'s into the same buckets after it. arkworks'
 //! `create_proof_with_reduction_and_matrices` computes the same points one part after the
 //! other; `tests/fast_path.rs` checks every proof of this one with arkworks' own verifier.
 
@@ -17,7 +17,7 @@ use ark_poly::GeneralEvaluationDomain;
 use ark_relations::gr1cs::{Matrix, SynthesisError};
 use rayon::prelude::*;
 
-use crate::msm::fixed::Table;
+use crate::msm::fixed::{Partial, Table};
 
 type BigInt = <Fr as PrimeField>::BigInt;
 type G1 = ark_bn254::g1::Config;
@@ -110,8 +110,10 @@ pub(crate) fn prove<Q: R1CSToQAP>(
     // C = s·A + r·B₁ − r·s·δ + L + H, and r·B₁ = r·(β + B₁[0] + s·δ) + Σ (r·aᵢ)·B₁[i]: the sums of
     // B₁ (with the scalars r·aᵢ), L and H make one multi-scalar multiplication, and B₁ itself is
     // never needed. With tables a sum pays one bucket sum per share of the work, not one per
-    // window, so B₁ and L are summed apart, beside the witness map, and H after it: that keeps
-    // both cores busy where the witness map would leave one waiting.
+    // window, so B₁'s and L's terms go into the buckets beside the witness map, which keeps
+    // both cores busy where the map would leave one waiting, and H's into the same buckets
+    // after it: one bucket sum per share for all of C, and the shares take H's terms as their
+    // threads come free (1.02-1.03x, BENCHMARKS.md).
     let (c_sum, (a_sum, b_g2_sum)) = rayon::join(
         || -> Result<G1Projective, SynthesisError> {
             let (h, (r_variables, early)) = rayon::join(
@@ -132,23 +134,22 @@ pub(crate) fn prove<Q: R1CSToQAP>(
                     let early = tables
                         .filter(|_| rayon::current_num_threads() > 1)
                         .map(|t| {
-                            sum(
-                                &[
-                                    (b_g1_query, Some(&t.b_g1), &r_variables),
-                                    (&pk.l_query, Some(&t.l), witness),
-                                ],
-                                usize::MAX,
-                            )
+                            let mut partial = Partial::new(usize::MAX);
+                            let added = partial.add(&[(&t.b_g1, &r_variables), (&t.l, witness)]);
+                            (t, partial, added)
                         });
                     (r_variables, early)
                 },
             );
             let h: Vec<BigInt> = h?.par_iter().map(|x| x.into_bigint()).collect();
             Ok(match early {
-                Some(b_and_l) => {
-                    b_and_l + sum(&[(&pk.h_query, tables.map(|t| &t.h), &h)], usize::MAX)
-                }
-                None => sum(
+                // H's terms go into the same buckets as B₁'s and L's: one bucket sum per share
+                // for all of C.
+                Some((t, mut partial, Ok(()))) => match partial.add(&[(&t.h, &h)]) {
+                    Ok(()) => partial.finish(),
+                    Err(_) => partial.finish() + sum(&[(&pk.h_query, None, &h)], usize::MAX),
+                },
+                Some((_, _, Err(_))) | None => sum(
                     &[
                         (b_g1_query, tables.map(|t| &t.b_g1), &r_variables),
                         (&pk.l_query, tables.map(|t| &t.l), witness),

@@ -240,6 +240,16 @@ fn window_sum_affine<'a, P: SWCurveConfig>(
     count: usize,
 ) -> Projective<P> {
     let mut buckets = Buckets::<P::BaseField>::new(count);
+    add_terms(&mut buckets, terms);
+    buckets.weighted_sum::<P>()
+}
+
+/// Adds each point, negated if its digit is negative, to the bucket of its digit's magnitude;
+/// zero digits add nothing.
+fn add_terms<'a, P: SWCurveConfig>(
+    buckets: &mut Buckets<P::BaseField>,
+    terms: impl Iterator<Item = (&'a Affine<P>, &'a i32)>,
+) {
     for (p, &d) in terms {
         if d > 0 {
             buckets.add(d.unsigned_abs() as usize - 1, p.x, p.y);
@@ -247,7 +257,6 @@ fn window_sum_affine<'a, P: SWCurveConfig>(
             buckets.add(d.unsigned_abs() as usize - 1, p.x, -p.y);
         }
     }
-    buckets.weighted_sum::<P>()
 }
 
 fn window_sum_projective<'a, P: SWCurveConfig>(

@@ -15,15 +15,19 @@
 
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
-use ark_ff::{BigInteger, PrimeField, Zero};
+use ark_ff::{BigInteger, PrimeField};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{signed_digits, window_sum_affine, ScalarBigInt};
+use super::{add_terms, signed_digits, Buckets, ScalarBigInt};
 
 /// The window width of the proving key's tables. Measured on the built-in key's `H` bases
 /// and `B` in G2 (BENCHMARKS.md, "Fixed-base tables"): 13 was the fastest of 11 to 16 for
 /// both (16 pays for 2^15 buckets per thread). It takes 20 points per base.
 pub const DEFAULT_WIDTH: usize = 13;
+
+/// The bases a share takes at a time from a sum's work.
+const CHUNK: usize = 256;
 
 /// The multiples `2^(c·j)·P`, `j` = 0 to `windows - 1`, of every base `P`, in affine
 /// coordinates, base after base.
@@ -122,49 +126,110 @@ pub fn sum_in_shares<P: SWCurveConfig>(
     parts: &[(&Table<P>, &[ScalarBigInt<P>])],
     max_shares: usize,
 ) -> Result<Projective<P>, TableError> {
-    let Some((first, _)) = parts.first() else {
-        return Ok(Projective::zero());
-    };
-    let (c, windows) = (first.c, first.windows);
-    if parts.iter().any(|(t, _)| t.c != c || t.windows != windows) {
-        return Err(TableError::Widths);
+    let mut partial = Partial::new(max_shares);
+    partial.add(parts)?;
+    Ok(partial.finish())
+}
+
+/// A sum whose terms are in its buckets but whose buckets are not summed yet, so that parts
+/// known at different times (the proof's `B₁` and `L` terms before the witness map, `H` after
+/// it) share one bucket sum per share. [`Partial::finish`] returns exactly the [`sum`] of
+/// every part added.
+pub struct Partial<P: SWCurveConfig> {
+    /// The tables' window width and number of windows, set by the first part added.
+    width: Option<(usize, usize)>,
+    max_shares: usize,
+    shares: Vec<Buckets<P::BaseField>>,
+}
+
+impl<P: SWCurveConfig> std::fmt::Debug for Partial<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Partial")
+            .field("width", &self.width)
+            .field("shares", &self.shares.len())
+            .finish_non_exhaustive()
     }
-    // The last window takes the carry of the one before: the scalars must leave it room.
-    let max_bits = windows * c - 1;
-    let mut digits: Vec<Vec<i32>> = Vec::with_capacity(parts.len());
-    for (table, scalars) in parts {
-        let n = table.len().min(scalars.len());
-        let scalars = scalars.get(..n).unwrap_or_default();
-        if scalars.iter().any(|s| s.num_bits() as usize > max_bits) {
-            return Err(TableError::WideScalar);
+}
+
+impl<P: SWCurveConfig> Partial<P> {
+    /// An empty sum that will take at most `max_shares` shares (at least one).
+    pub fn new(max_shares: usize) -> Self {
+        Self {
+            width: None,
+            max_shares: max_shares.max(1),
+            shares: Vec::new(),
         }
-        let mut out = vec![0i32; n * windows];
-        out.par_chunks_mut(windows)
-            .zip(scalars.par_iter())
-            .for_each(|(out, s)| signed_digits(s.as_ref(), c, out));
-        digits.push(out);
     }
-    let total: usize = digits.iter().map(Vec::len).sum();
-    // One share of every part per thread; each share pays one bucket sum.
-    let shares = rayon::current_num_threads()
-        .min(total / (4usize << c).max(1))
-        .min(max_shares)
-        .max(1);
-    let buckets = 1usize << (c - 1);
-    let sums: Vec<Projective<P>> = (0..shares)
-        .into_par_iter()
-        .map(|k| {
-            let terms = parts.iter().zip(&digits).flat_map(|((table, _), digits)| {
+
+    /// Puts the terms of `parts` into the buckets. The first call with terms sets the number
+    /// of shares, one per thread of the current rayon pool if there are enough terms; later
+    /// parts are spread over the same shares. Every table must have the first one's width.
+    pub fn add(&mut self, parts: &[(&Table<P>, &[ScalarBigInt<P>])]) -> Result<(), TableError> {
+        let Some((first, _)) = parts.first() else {
+            return Ok(());
+        };
+        let (c, windows) = *self.width.get_or_insert((first.c, first.windows));
+        if parts.iter().any(|(t, _)| t.c != c || t.windows != windows) {
+            return Err(TableError::Widths);
+        }
+        // The last window takes the carry of the one before: the scalars must leave it room.
+        let max_bits = windows * c - 1;
+        let mut digits: Vec<Vec<i32>> = Vec::with_capacity(parts.len());
+        for (table, scalars) in parts {
+            let n = table.len().min(scalars.len());
+            let scalars = scalars.get(..n).unwrap_or_default();
+            if scalars.iter().any(|s| s.num_bits() as usize > max_bits) {
+                return Err(TableError::WideScalar);
+            }
+            let mut out = vec![0i32; n * windows];
+            out.par_chunks_mut(windows)
+                .zip(scalars.par_iter())
+                .for_each(|(out, s)| signed_digits(s.as_ref(), c, out));
+            digits.push(out);
+        }
+        if self.shares.is_empty() {
+            let total: usize = digits.iter().map(Vec::len).sum();
+            // One share of every part per thread; each share pays one bucket sum.
+            let count = rayon::current_num_threads()
+                .min(total / (4usize << c).max(1))
+                .min(self.max_shares)
+                .max(1);
+            self.shares = (0..count)
+                .map(|_| Buckets::new(1usize << (c - 1)))
+                .collect();
+        }
+        // The terms go out in chunks to whichever share asks next, so that a share whose
+        // thread starts late (busy with other work) takes fewer, and all end together.
+        let chunks: Vec<(&[Affine<P>], &[i32])> = parts
+            .iter()
+            .zip(&digits)
+            .flat_map(|((table, _), digits)| {
                 let n = digits.len() / windows;
-                let range = (n * k / shares) * windows..(n * (k + 1) / shares) * windows;
-                let points = table.points.get(range.clone()).unwrap_or_default();
-                let digits = digits.get(range).unwrap_or_default();
-                points.iter().zip(digits).filter(|(p, _)| !p.is_zero())
-            });
-            window_sum_affine(terms, buckets)
-        })
-        .collect();
-    Ok(sums.into_iter().sum())
+                let points = table.points.get(..n * windows).unwrap_or_default();
+                points
+                    .chunks(CHUNK * windows)
+                    .zip(digits.chunks(CHUNK * windows))
+            })
+            .collect();
+        let next = AtomicUsize::new(0);
+        self.shares.par_iter_mut().for_each(|buckets| {
+            while let Some((points, digits)) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let terms = points.iter().zip(*digits).filter(|(p, _)| !p.is_zero());
+                add_terms(buckets, terms);
+            }
+        });
+        Ok(())
+    }
+
+    /// The sum of every term added: each share's bucket sum, side by side.
+    pub fn finish(self) -> Projective<P> {
+        self.shares
+            .into_par_iter()
+            .map(|buckets| buckets.weighted_sum::<P>())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .sum()
+    }
 }
 
 #[cfg(test)]
@@ -173,7 +238,7 @@ mod tests {
     use super::*;
     use ark_bn254::{Fr, G1Affine, G1Projective, G2Affine, G2Projective};
     use ark_ec::VariableBaseMSM;
-    use ark_ff::{Field, UniformRand};
+    use ark_ff::{Field, UniformRand, Zero};
     use ark_std::One;
     use rand::SeedableRng;
 
@@ -298,6 +363,48 @@ mod tests {
         let cut = G1Projective::msm_bigint(&bases[..1999], &scalars[..1999]);
         assert_eq!(sum::<G1>(&[(&t1, s1), (&t2, &s2[..1299])]).unwrap(), cut);
         assert!(sum::<G1>(&[]).unwrap().is_zero());
+    }
+
+    #[test]
+    fn a_partial_sum_added_in_steps_is_the_whole_sum() {
+        let mut rng = rng();
+        // More bases than one chunk in each part, so the shares take chunks from every part.
+        let bases: Vec<G1Affine> = (0..1500).map(|_| G1Affine::rand(&mut rng)).collect();
+        let mut scalars: Vec<Fr> = (0..1500).map(|_| Fr::rand(&mut rng)).collect();
+        scalars[7] = Fr::zero();
+        scalars[8] = Fr::one();
+        let scalars = big(&scalars);
+        let (b1, rest) = bases.split_at(300);
+        let (b2, b3) = rest.split_at(600);
+        let (s1, rest) = scalars.split_at(300);
+        let (s2, s3) = rest.split_at(600);
+        let (t1, t2, t3) = (Table::new(b1, 9), Table::new(b2, 9), Table::new(b3, 9));
+        let whole = G1Projective::msm_bigint(&bases, &scalars);
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let ours = pool.install(|| {
+                let mut partial = Partial::<G1>::new(usize::MAX);
+                partial.add(&[]).unwrap();
+                partial.add(&[(&t1, s1), (&t2, s2)]).unwrap();
+                partial.add(&[(&t3, s3)]).unwrap();
+                partial.finish()
+            });
+            assert_eq!(ours, whole, "{threads} threads");
+        }
+        // A refused part adds nothing: the sum is still that of the parts accepted.
+        let t3_wide = Table::new(b3, 10);
+        let mut partial = Partial::<G1>::new(2);
+        partial.add(&[(&t1, s1), (&t2, s2)]).unwrap();
+        assert_eq!(
+            partial.add(&[(&t3, s3), (&t3_wide, s3)]),
+            Err(TableError::Widths)
+        );
+        partial.add(&[(&t3, s3)]).unwrap();
+        assert_eq!(partial.finish(), whole);
+        assert!(Partial::<G1>::new(0).finish().is_zero());
     }
 
     #[test]
