@@ -97,6 +97,11 @@ struct Buckets<F> {
 
 impl<F: Field> Buckets<F> {
     fn new(count: usize) -> Self {
+        Self::with_batch(count, (count / 2).clamp(1, MAX_BATCH))
+    }
+
+    /// Buckets whose batches hold up to `batch` additions.
+    fn with_batch(count: usize, batch: usize) -> Self {
         Self {
             x: vec![F::zero(); count],
             y: vec![F::zero(); count],
@@ -107,7 +112,7 @@ impl<F: Field> Buckets<F> {
             prefix: Vec::with_capacity(MAX_BATCH),
             waiting: Vec::new(),
             aside: Vec::new(),
-            batch: (count / 2).clamp(1, MAX_BATCH),
+            batch: batch.max(1),
         }
     }
 
@@ -205,32 +210,89 @@ impl<F: Field> Buckets<F> {
     }
 
     /// `Σ (b+1)·bucket[b]`, with the additions set aside.
+    ///
+    /// The running sum (two projective additions per bucket) is done only for a few buckets.
+    /// With more, `b = h·m + l` splits the sum: `Σ (b+1)·B_b = m·Σ_h h·R_h + Σ_l (l+1)·C_l`,
+    /// where the row `R_h` sums the buckets of high part `h` and the column `C_l` those of low
+    /// part `l`. Every bucket goes into its row and its column by affine additions in batches
+    /// (a diagonal order gives each batch distinct rows and columns), and only the `2·√n`
+    /// rows and columns take the running sums.
     fn weighted_sum<P: SWCurveConfig<BaseField = F>>(mut self) -> Projective<P> {
         self.settle();
-        self.aside
-            .sort_unstable_by_key(|&(b, _, _)| std::cmp::Reverse(b));
-        let mut aside = self.aside.iter().peekable();
-        let mut running = Bucket::<P>::ZERO;
-        let mut sum = Bucket::<P>::ZERO;
-        let buckets = self
+        let n = self.x.len();
+        if n < MIN_SPLIT_BUCKETS {
+            return running_sum(&self.points::<P>(), 1);
+        }
+        // m = 2^⌈log₂(n)/2⌉ columns and at most m rows.
+        let log_m = (usize::BITS - (n - 1).leading_zeros()).div_ceil(2);
+        let m = 1usize << log_m;
+        let rows = n.div_ceil(m);
+        let mut lines = Buckets::<F>::with_batch(rows + m, rows + m);
+        for step in 0..m {
+            for h in 0..rows {
+                let l = (h + step) % m;
+                let b = h * m + l;
+                if let (Some(true), Some(&x), Some(&y)) =
+                    (self.filled.get(b), self.x.get(b), self.y.get(b))
+                {
+                    lines.add(h, x, y);
+                    lines.add(rows + l, x, y);
+                }
+            }
+        }
+        for &(b, x, y) in &self.aside {
+            lines.add(b / m, x, y);
+            lines.add(rows + b % m, x, y);
+        }
+        let lines = lines.points::<P>();
+        let (by_row, by_column) = lines.split_at(rows.min(lines.len()));
+        let mut total = running_sum(by_row, 0);
+        for _ in 0..log_m {
+            total.double_in_place();
+        }
+        total + running_sum(by_column, 1)
+    }
+
+    /// Every bucket's point, with its additions set aside, in projective coordinates.
+    fn points<P: SWCurveConfig<BaseField = F>>(mut self) -> Vec<Bucket<P>> {
+        self.settle();
+        let mut points: Vec<Bucket<P>> = self
             .x
             .iter()
             .zip(&self.y)
             .zip(&self.filled)
-            .enumerate()
-            .rev();
-        for (b, ((x, y), filled)) in buckets {
-            if *filled {
-                running += Affine::<P>::new_unchecked(*x, *y);
+            .map(|((x, y), filled)| match filled {
+                true => Affine::<P>::new_unchecked(*x, *y).into(),
+                false => Bucket::<P>::ZERO,
+            })
+            .collect();
+        for &(b, x, y) in &self.aside {
+            if let Some(point) = points.get_mut(b) {
+                *point += Affine::<P>::new_unchecked(x, y);
             }
-            while let Some(&(_, px, py)) = aside.next_if(|&&(ab, _, _)| ab == b) {
-                running += Affine::<P>::new_unchecked(px, py);
-            }
-            sum += &running;
         }
-        sum.into()
+        points
     }
 }
+
+/// `Σ (i + first)·points[i]`, `first` being 0 or 1, by a running sum from the top.
+fn running_sum<P: SWCurveConfig>(points: &[Bucket<P>], first: usize) -> Projective<P> {
+    let mut running = Bucket::<P>::ZERO;
+    let mut sum = Bucket::<P>::ZERO;
+    for point in points.iter().rev() {
+        if first == 0 {
+            sum += &running;
+            running += point;
+        } else {
+            running += point;
+            sum += &running;
+        }
+    }
+    sum.into()
+}
+
+/// Buckets sets with fewer buckets than this take the plain running sum.
+const MIN_SPLIT_BUCKETS: usize = 64;
 
 /// Windows with fewer buckets than this are summed in projective coordinates.
 const MIN_AFFINE_BUCKETS: usize = 256;
