@@ -10,7 +10,7 @@
 use ark_bn254::{Bn254, Fr, G1Projective, G2Projective};
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::CurveGroup;
-use ark_ff::PrimeField;
+use ark_ff::{One, PrimeField, Zero};
 use ark_groth16::r1cs_to_qap::R1CSToQAP;
 use ark_groth16::{Proof, ProvingKey};
 use ark_poly::GeneralEvaluationDomain;
@@ -116,7 +116,7 @@ pub(crate) fn prove<Q: R1CSToQAP>(
     // threads come free (1.02-1.03x, BENCHMARKS.md).
     let (c_sum, (a_sum, b_g2_sum)) = rayon::join(
         || -> Result<G1Projective, SynthesisError> {
-            let (h, (r_variables, early)) = rayon::join(
+            let (h, (r_variables, ones, early)) = rayon::join(
                 || {
                     Q::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
                         matrices,
@@ -126,10 +126,25 @@ pub(crate) fn prove<Q: R1CSToQAP>(
                     )
                 },
                 || {
+                    // The variables equal to one (the witness's bits, hundreds of them) would
+                    // all take the scalar r, whose digits are the same for each: in a fixed-base
+                    // sum they would crowd the same few buckets and end up in slow projective
+                    // additions. Their B₁ points are summed apart instead, times r once.
                     let r_variables: Vec<BigInt> = full_variables
                         .par_iter()
-                        .map(|x| (*x * r).into_bigint())
+                        .map(|x| match x.is_one() {
+                            true => BigInt::from(0u64),
+                            false => (*x * r).into_bigint(),
+                        })
                         .collect();
+                    let mut ones = G1Projective::zero();
+                    for (_, p) in full_variables
+                        .iter()
+                        .zip(b_g1_query)
+                        .filter(|(x, _)| x.is_one())
+                    {
+                        ones += p;
+                    }
                     // On one thread nothing runs beside the map: one sum for C is then cheaper.
                     let early = tables
                         .filter(|_| rayon::current_num_threads() > 1)
@@ -138,11 +153,11 @@ pub(crate) fn prove<Q: R1CSToQAP>(
                             let added = partial.add(&[(&t.b_g1, &r_variables), (&t.l, witness)]);
                             (t, partial, added)
                         });
-                    (r_variables, early)
+                    (r_variables, ones, early)
                 },
             );
             let h: Vec<BigInt> = h?.par_iter().map(|x| x.into_bigint()).collect();
-            Ok(match early {
+            let c_sum = match early {
                 // H's terms go into the same buckets as B₁'s and L's: one bucket sum per share
                 // for all of C.
                 Some((t, mut partial, Ok(()))) => match partial.add(&[(&t.h, &h)]) {
@@ -157,7 +172,8 @@ pub(crate) fn prove<Q: R1CSToQAP>(
                     ],
                     usize::MAX,
                 ),
-            })
+            };
+            Ok(c_sum + ones * r)
         },
         || {
             // A and B in G2 run beside the C side, which keeps the other threads busy: with
