@@ -249,6 +249,13 @@ mod tests {
         rand_chacha::ChaCha20Rng::seed_from_u64(14)
     }
 
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
     fn big(v: &[Fr]) -> Vec<<Fr as PrimeField>::BigInt> {
         v.iter().map(|s| s.into_bigint()).collect()
     }
@@ -343,18 +350,12 @@ mod tests {
         let (t1, t2) = (Table::new(b1, 8), Table::new(b2, 8));
         let whole = G1Projective::msm_bigint(&bases, &scalars);
         for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = pool(threads);
             let ours = pool.install(|| sum::<G1>(&[(&t1, s1), (&t2, s2)]).unwrap());
             assert_eq!(ours, whole, "{threads} threads");
         }
         // In fewer shares than threads, and with a cap of 0 (taken as 1), the same sum.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(3)
-            .build()
-            .unwrap();
+        let pool = pool(3);
         for max_shares in [0, 1, 2, 5] {
             let ours = pool.install(|| sum_in_shares::<G1>(&[(&t1, s1), (&t2, s2)], max_shares));
             assert_eq!(ours.unwrap(), whole, "at most {max_shares} shares");
@@ -381,10 +382,7 @@ mod tests {
         let (t1, t2, t3) = (Table::new(b1, 9), Table::new(b2, 9), Table::new(b3, 9));
         let whole = G1Projective::msm_bigint(&bases, &scalars);
         for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = pool(threads);
             let ours = pool.install(|| {
                 let mut partial = Partial::<G1>::new(usize::MAX);
                 partial.add(&[]).unwrap();
