@@ -221,7 +221,7 @@ impl<F: Field> Buckets<F> {
         self.settle();
         let n = self.x.len();
         if n < MIN_SPLIT_BUCKETS {
-            return running_sum(&self.points::<P>(), 1);
+            return running_sum(&self.points::<P>(), true);
         }
         // m = 2^⌈log₂(n)/2⌉ columns and at most m rows.
         let log_m = (usize::BITS - (n - 1).leading_zeros()).div_ceil(2);
@@ -246,11 +246,11 @@ impl<F: Field> Buckets<F> {
         }
         let lines = lines.points::<P>();
         let (by_row, by_column) = lines.split_at(rows.min(lines.len()));
-        let mut total = running_sum(by_row, 0);
+        let mut total = running_sum(by_row, false);
         for _ in 0..log_m {
             total.double_in_place();
         }
-        total + running_sum(by_column, 1)
+        total + running_sum(by_column, true)
     }
 
     /// Every bucket's point, with its additions set aside, in projective coordinates.
@@ -275,17 +275,17 @@ impl<F: Field> Buckets<F> {
     }
 }
 
-/// `Σ (i + first)·points[i]`, `first` being 0 or 1, by a running sum from the top.
-fn running_sum<P: SWCurveConfig>(points: &[Bucket<P>], first: usize) -> Projective<P> {
+/// `Σ (i + 1)·points[i]` if `from_one`, else `Σ i·points[i]`, by a running sum from the top.
+fn running_sum<P: SWCurveConfig>(points: &[Bucket<P>], from_one: bool) -> Projective<P> {
     let mut running = Bucket::<P>::ZERO;
     let mut sum = Bucket::<P>::ZERO;
     for point in points.iter().rev() {
-        if first == 0 {
-            sum += &running;
+        if from_one {
             running += point;
+            sum += &running;
         } else {
-            running += point;
             sum += &running;
+            running += point;
         }
     }
     sum.into()
