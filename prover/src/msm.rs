@@ -217,6 +217,10 @@ impl<F: Field> Buckets<F> {
     /// part `l`. Every bucket goes into its row and its column by affine additions in batches
     /// (a diagonal order gives each batch distinct rows and columns), and only the `2·√n`
     /// rows and columns take the running sums.
+    ///
+    /// A batch can hold only one addition per line, so with few lines it would pay an
+    /// inversion for every `rows + m` additions: the lines are kept in several copies, the
+    /// diagonals going to each copy in turn, and the copies are folded together at the end.
     fn weighted_sum<P: SWCurveConfig<BaseField = F>>(mut self) -> Projective<P> {
         self.settle();
         let n = self.x.len();
@@ -227,16 +231,19 @@ impl<F: Field> Buckets<F> {
         let log_m = (usize::BITS - (n - 1).leading_zeros()).div_ceil(2);
         let m = 1usize << log_m;
         let rows = n.div_ceil(m);
-        let mut lines = Buckets::<F>::with_batch(rows + m, rows + m);
+        let width = rows + m;
+        let copies = (MAX_BATCH / width).clamp(1, m);
+        let mut lines = Buckets::<F>::with_batch(copies * width, copies * width);
         for step in 0..m {
+            let copy = (step % copies) * width;
             for h in 0..rows {
                 let l = (h + step) % m;
                 let b = h * m + l;
                 if let (Some(true), Some(&x), Some(&y)) =
                     (self.filled.get(b), self.x.get(b), self.y.get(b))
                 {
-                    lines.add(h, x, y);
-                    lines.add(rows + l, x, y);
+                    lines.add(copy + h, x, y);
+                    lines.add(copy + rows + l, x, y);
                 }
             }
         }
@@ -244,13 +251,43 @@ impl<F: Field> Buckets<F> {
             lines.add(b / m, x, y);
             lines.add(rows + b % m, x, y);
         }
-        let lines = lines.points::<P>();
+        lines.fold_copies(width);
+        let mut lines = lines.points::<P>();
+        lines.truncate(width);
         let (by_row, by_column) = lines.split_at(rows.min(lines.len()));
         let mut total = running_sum(by_row, false);
         for _ in 0..log_m {
             total.double_in_place();
         }
         total + running_sum(by_column, true)
+    }
+
+    /// Folds the buckets, seen as copies of `width` buckets each, into the first copy: bucket
+    /// `b` ends up holding what buckets `b`, `b + width`, `b + 2·width`, … held. Each round moves
+    /// the upper half of the copies onto the lower half, distinct buckets, so one batch.
+    fn fold_copies(&mut self, width: usize) {
+        let mut copies = self.x.len() / width.max(1);
+        while copies > 1 {
+            self.settle();
+            let upper = copies / 2;
+            let from = (copies - upper) * width;
+            let shift = upper * width;
+            for i in from..copies * width {
+                if let (Some(filled), Some(&x), Some(&y)) =
+                    (self.filled.get_mut(i), self.x.get(i), self.y.get(i))
+                {
+                    if std::mem::take(filled) {
+                        self.add(i - shift, x, y);
+                    }
+                }
+            }
+            copies -= upper;
+        }
+        self.settle();
+        // The additions set aside were for some copy of their bucket: they commute.
+        for (b, _, _) in &mut self.aside {
+            *b %= width.max(1);
+        }
     }
 
     /// Every bucket's point, with its additions set aside, in projective coordinates.
@@ -387,8 +424,11 @@ fn msm_with<P: SWCurveConfig>(
         .par_chunks_mut(windows)
         .zip(terms.par_iter())
         .for_each(|(out, (_, s))| signed_digits(s.as_ref(), c, out));
+    // One job per window: rayon would otherwise hand a thread a run of several windows to do
+    // in turn, and the other thread, done with its own, would wait for the last of them.
     let window_sums: Vec<Projective<P>> = (0..windows)
         .into_par_iter()
+        .with_max_len(1)
         .map(|j| {
             let column = digits.iter().skip(j).step_by(windows);
             let terms = terms.iter().map(|(p, _)| *p).zip(column);
@@ -517,6 +557,41 @@ mod tests {
         let bases = vec![q; 2000];
         let scalars = vec![-Fr::from(2u64); 2000];
         check_g1(&bases, &scalars);
+    }
+
+    /// A bucket sum by rows, columns and copies of the lines equals `Σ (b+1)·bucket[b]`, also
+    /// where the lines meet equal and opposite points (additions set aside in every copy) and
+    /// with empty buckets.
+    #[test]
+    fn bucket_sums_by_lines_equal_the_weighted_sum() {
+        use ark_bn254::Fq;
+        let mut rng = rng();
+        let p = G1Affine::rand(&mut rng);
+        for n in [2usize, 63, 64, 100, 1000, 1024, 2048, 4096] {
+            for case in 0..4 {
+                let mut buckets = Buckets::<Fq>::new(n);
+                let mut expected = G1Projective::zero();
+                for b in 0..n {
+                    let points = match case {
+                        0 => vec![p],
+                        1 if b % 2 == 0 => vec![p],
+                        1 => vec![-p],
+                        2 if b % 7 == 3 => vec![],
+                        _ => vec![G1Affine::rand(&mut rng), p],
+                    };
+                    for point in points {
+                        buckets.add(b, point.x, point.y);
+                        expected += point * Fr::from(b as u64 + 1);
+                    }
+                }
+                let ours = buckets.weighted_sum::<ark_bn254::g1::Config>();
+                assert_eq!(
+                    ours.into_affine(),
+                    expected.into_affine(),
+                    "n = {n}, case {case}"
+                );
+            }
+        }
     }
 
     #[test]
