@@ -4,20 +4,30 @@ use std::path::{Path, PathBuf};
 
 use letro_core::bundle::{parse_time, DeliveryRecord, RecordError};
 use letro_core::statement::STATEMENT_ID;
-use letro_prover::{embedded, keys, PreparedRecord, ProveError, ProveRecordError, Prover};
+use letro_prover::{
+    embedded, keys, Matrices, PreparedRecord, ProveError, ProveRecordError, Prover,
+    ProverSetupError,
+};
 
 use crate::commands::{CliError, EXIT_FAILED, EXIT_INPUT, EXIT_USAGE};
 use crate::files::{read_input, write_output, write_stdout};
 
-/// Loads the prover from a keys directory or the embedded keys.
+/// Loads the prover from a keys directory or the embedded keys. The built-in constraint
+/// matrices decode beside the key, on rayon's pool.
 pub fn load_prover(dir: Option<&Path>) -> Result<Prover, CliError> {
-    let loaded = match dir {
-        Some(d) => keys::load_proving_key(d),
-        None => embedded::proving_key(),
-    };
+    let (loaded, matrices) = rayon::join(
+        || match dir {
+            Some(d) => keys::load_proving_key(d),
+            None => embedded::proving_key(),
+        },
+        Matrices::built_in,
+    );
     let (_, pk) = loaded
         .map_err(|e| CliError::new(EXIT_INPUT, format!("cannot load the proving key: {e}")))?;
-    Prover::new(pk).map_err(|e| {
+    let prover = matrices
+        .map_err(ProverSetupError::Matrices)
+        .and_then(|m| Prover::with_matrices(pk, m));
+    prover.map_err(|e| {
         CliError::new(EXIT_INPUT, e)
             .hint("the keys were made for another version of the circuit; run `letro keys setup`")
     })

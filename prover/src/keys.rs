@@ -11,13 +11,17 @@
 
 use std::path::{Path, PathBuf};
 
-use ark_bn254::Bn254;
+use ark_bn254::{Bn254, G1Affine, G2Affine};
+use ark_ec::AffineRepr;
 use ark_groth16::{Groth16, ProvingKey, VerifyingKey};
-use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
+use ark_serialize::{
+    CanonicalDeserialize, CanonicalSerialize, Compress, SerializationError, Validate,
+};
 use ark_snark::SNARK;
 use ark_std::rand::{CryptoRng, RngCore};
 use letro_circuits::DeliveredWithinCircuit;
 use letro_core::statement::{NUM_PUBLIC_INPUTS, STATEMENT_ID};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -401,12 +405,63 @@ pub fn decode_proving_key(file: &str, bytes: &[u8]) -> Result<ProvingKey<Bn254>,
                  Groth16 proving key"
             .into(),
     })?;
-    ProvingKey::<Bn254>::deserialize_with_mode(bytes, compress.into(), Validate::No).map_err(|e| {
-        KeyError::Decode {
-            file: file.into(),
-            reason: e.to_string(),
+    let decoded = match compress {
+        PointEncoding::Uncompressed => decode_uncompressed(bytes),
+        PointEncoding::Compressed => {
+            ProvingKey::<Bn254>::deserialize_with_mode(bytes, Compress::Yes, Validate::No)
         }
+    };
+    decoded.map_err(|e| KeyError::Decode {
+        file: file.into(),
+        reason: e.to_string(),
     })
+}
+
+/// arkworks' decoding of an uncompressed proving key, with the points of the five queries
+/// decoded on every core of rayon's pool: decoding them one after the other (and touching the
+/// memory they fill) was most of loading the built-in key, on one core while the other waited.
+/// The result is the same key: each point goes through arkworks' own decoding.
+fn decode_uncompressed(bytes: &[u8]) -> Result<ProvingKey<Bn254>, SerializationError> {
+    let mut reader = bytes;
+    let vk = VerifyingKey::<Bn254>::deserialize_with_mode(&mut reader, Compress::No, Validate::No)?;
+    let beta_g1 = G1Affine::deserialize_with_mode(&mut reader, Compress::No, Validate::No)?;
+    let delta_g1 = G1Affine::deserialize_with_mode(&mut reader, Compress::No, Validate::No)?;
+    let a_query = points::<G1Affine>(&mut reader)?;
+    let b_g1_query = points::<G1Affine>(&mut reader)?;
+    let b_g2_query = points::<G2Affine>(&mut reader)?;
+    let h_query = points::<G1Affine>(&mut reader)?;
+    let l_query = points::<G1Affine>(&mut reader)?;
+    if !reader.is_empty() {
+        return Err(SerializationError::InvalidData);
+    }
+    Ok(ProvingKey {
+        vk,
+        beta_g1,
+        delta_g1,
+        a_query,
+        b_g1_query,
+        b_g2_query,
+        h_query,
+        l_query,
+    })
+}
+
+/// A vector of uncompressed points as arkworks writes it (its length as a `u64`, then the
+/// points), decoded in parallel; `reader` moves past it.
+fn points<T: AffineRepr>(reader: &mut &[u8]) -> Result<Vec<T>, SerializationError> {
+    let len = u64::deserialize_with_mode(&mut *reader, Compress::No, Validate::No)?;
+    let size = T::zero().serialized_size(Compress::No);
+    let total = usize::try_from(len)
+        .ok()
+        .and_then(|len| len.checked_mul(size))
+        .ok_or(SerializationError::InvalidData)?;
+    let (body, rest) = reader
+        .split_at_checked(total)
+        .ok_or(SerializationError::NotEnoughSpace)?;
+    *reader = rest;
+    body.par_chunks_exact(size.max(1))
+        .map(|point| T::deserialize_with_mode(point, Compress::No, Validate::No))
+        .collect()
 }
 
 /// Loads and validates the verifying key of `dir`, after checking its hash.

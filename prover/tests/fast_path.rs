@@ -8,8 +8,8 @@
 )]
 
 use ark_bn254::Bn254;
-use ark_groth16::{Groth16, VerifyingKey};
-use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress};
+use ark_groth16::{Groth16, ProvingKey, VerifyingKey};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
 use ark_snark::SNARK;
 use letro_core::statement::example::default_example;
 use letro_prover::keys::{self, PointEncoding};
@@ -102,6 +102,14 @@ fn proving_keys_load_from_either_encoding() {
         let bytes = std::fs::read(dir.join(&m.proving_key.file)).unwrap();
         assert_eq!(keys::proving_key_encoding(&bytes), Some(encoding));
         let (_, pk) = keys::load_proving_key(dir).unwrap();
+        // The decoding (in parallel for an uncompressed key) gives arkworks' own decoding.
+        let theirs = ProvingKey::<Bn254>::deserialize_with_mode(
+            bytes.as_slice(),
+            Compress::from(encoding),
+            Validate::No,
+        )
+        .unwrap();
+        assert_eq!(pk, theirs);
         // The other encoding of the same key decodes to the same key.
         let other = match encoding {
             PointEncoding::Compressed => PointEncoding::Uncompressed,
