@@ -8,7 +8,7 @@
 //! other; `tests/fast_path.rs` checks every proof of this one with arkworks' own verifier.
 
 use ark_bn254::{Bn254, Fr, G1Projective, G2Projective};
-use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
+use ark_ec::short_weierstrass::{Affine, Projective};
 use ark_ec::CurveGroup;
 use ark_ff::{One, PrimeField, Zero};
 use ark_groth16::r1cs_to_qap::R1CSToQAP;
@@ -61,8 +61,8 @@ impl KeyTables {
 type TabledPart<'a, P> = (&'a [Affine<P>], Option<&'a Table<P>>, &'a [BigInt]);
 
 /// `Σ` over the parts of `scalars[i]·bases[i]`: from the parts' tables when every part has
-/// one, in at most `max_shares` shares, else with [`crate::msm::msm_parts`] (the same sum).
-fn sum<P: SWCurveConfig<ScalarField = Fr>>(
+/// one, in at most `max_shares` shares, else with [`crate::msm::glv::msm_parts`] (the same sum).
+fn sum<P: crate::msm::glv::Endomorphism>(
     parts: &[TabledPart<'_, P>],
     max_shares: usize,
 ) -> Projective<P> {
@@ -72,7 +72,7 @@ fn sum<P: SWCurveConfig<ScalarField = Fr>>(
         return total;
     }
     let parts: Vec<crate::msm::Part<'_, P>> = parts.iter().map(|(b, _, s)| (*b, *s)).collect();
-    crate::msm::msm_parts(&parts)
+    crate::msm::glv::msm_parts(&parts)
 }
 
 /// The proof for `full` (the constant one, the public inputs, then the witness) with the

@@ -20,6 +20,7 @@ use ark_ff::{BigInteger, Field, PrimeField, Zero};
 use rayon::prelude::*;
 
 pub mod fixed;
+pub mod glv;
 
 /// The scalar type of curve `P`, as big integers (not in Montgomery form).
 pub type ScalarBigInt<P> = <<P as ark_ec::CurveConfig>::ScalarField as PrimeField>::BigInt;
