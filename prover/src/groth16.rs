@@ -3,7 +3,8 @@
 //! (the `B` in G1, `L` and `H` terms together) on one side, the `A` and `B` (G2) sums, which
 //! need only the assignment, on the other. With [`KeyTables`] the sums use the key's
 //! precomputed multiples ([`crate::msm::fixed`]), and the `B` in G1 and `L` terms of `C` go
-//! into their buckets beside the witness map, `H`'s into the same buckets after it. arkworks'
+//! into their buckets beside the witness map, `H`'s into the same buckets after it; without
+//! them, with the endomorphism's split of the scalars ([`crate::msm::glv`]). arkworks'
 //! `create_proof_with_reduction_and_matrices` computes the same points one part after the
 //! other; `tests/fast_path.rs` checks every proof of this one with arkworks' own verifier.
 

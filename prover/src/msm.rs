@@ -10,6 +10,10 @@
 //! (the bucket holds the point itself or its negation, `x` equal) is done at the end in
 //! projective coordinates.
 //!
+//! Without tables the prover sums through [`glv`], which splits every scalar in two halves of
+//! 127 bits by the curves' endomorphism: half the windows, so half the bucket sums. With
+//! tables ([`fixed`]) the windows already share one bucket sum.
+//!
 //! [`msm`] returns exactly `Σ scalars[i]·bases[i]`; the tests check it against arkworks'
 //! `VariableBaseMSM::msm_bigint` on random, repeated, opposite, zero and infinite inputs, and
 //! `tests/fast_path.rs` checks whole proofs with arkworks' verifier.
