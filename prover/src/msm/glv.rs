@@ -6,9 +6,9 @@
 //!
 //! The split is arkworks' lattice (`GLVConfig::SCALAR_DECOMP_COEFFS`) with Babai's rounding done
 //! by precomputed reciprocals instead of big-integer division: `β = round(k·g / 2^320)` with
-//! `g = ⌊2^320·|n|/r⌋`, within `2^-66` of `k·|n|/r`. Then `|k₁|, |k₂| ≤ 0.5·(|n₁₁| + |n₂₁|)`
-//! plus that error, about `2^125.8`, so both are computed exactly modulo `2^128` and read as
-//! `i128`. The tests check `k ≡ k₁ + λ·k₂ (mod r)` and the sums against arkworks.
+//! `g = ⌊2^320·|n|/r⌋`, within `2^-66` of `k·|n|/r`. Then `|k₁| ≤ 0.5·(|n₁₁| + |n₂₁|)` and
+//! `|k₂| ≤ 0.5·(|n₁₂| + |n₂₂|)` plus that error, about `2^125.8`, so both are computed exactly
+//! modulo `2^128` and read as `i128`. The tests check `k ≡ k₁ + λ·k₂ (mod r)` and the sums against arkworks.
 
 use ark_bn254::{g1, g2, Fr};
 use ark_ec::scalar_mul::glv::GLVConfig;
@@ -152,7 +152,7 @@ mod tests {
         let mut out: Vec<Fr> = (0..20_000).map(|_| Fr::rand(&mut rng)).collect();
         out.extend([Fr::zero(), Fr::one(), -Fr::one(), -Fr::from(2u64)]);
         out.extend([g1::Config::LAMBDA, -g1::Config::LAMBDA, g2::Config::LAMBDA]);
-        // Around the multiples of r/2^k and of the lattice's short vectors.
+        // Powers of two, their neighbours, negations and inverses; the lattice's coefficients.
         for shift in [1u32, 2, 64, 127, 128, 200, 253] {
             let x = Fr::from(2u64).pow([u64::from(shift)]);
             out.extend([x, x - Fr::one(), -x, x.inverse().unwrap()]);
