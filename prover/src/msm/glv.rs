@@ -8,13 +8,17 @@
 //! by precomputed reciprocals instead of big-integer division: `β = round(k·g / 2^320)` with
 //! `g = ⌊2^320·|n|/r⌋`, within `2^-66` of `k·|n|/r`. Then `|k₁| ≤ 0.5·(|n₁₁| + |n₂₁|)` and
 //! `|k₂| ≤ 0.5·(|n₁₂| + |n₂₂|)` plus that error, about `2^125.8`, so both are computed exactly
-//! modulo `2^128` and read as `i128`. The tests check `k ≡ k₁ + λ·k₂ (mod r)` and the sums against arkworks.
+//! modulo `2^128` and read as `i128`. The same holds for any `k < 2^256`, reduced or not: the
+//! lattice's vectors vanish at `λ` modulo `r`, so `k₁ + λ·k₂ ≡ k` whatever `β` is, and the
+//! rounding's error does not grow with `k`, so the halves stay as short; only `β` modulo `2^128`
+//! enters the computation. The tests check `k ≡ k₁ + λ·k₂ (mod r)`, reduced and unreduced, and
+//! the sums against arkworks.
 
 use ark_bn254::{g1, g2, Fr};
 use ark_ec::scalar_mul::glv::GLVConfig;
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::AffineRepr;
-use ark_ff::{BigInt, BigInteger, PrimeField};
+use ark_ff::{BigInt, BigInteger};
 use rayon::prelude::*;
 
 use super::{msm_with, Part, MIN_AFFINE_BUCKETS};
@@ -59,8 +63,8 @@ impl Endomorphism for g2::Config {
     ];
 }
 
-/// `round(k·g / 2^320)` for `k < 2^256` and `g < 2^256`; the result fits 128 bits when
-/// `k·g < 2^448`, as it does for the reciprocals above (`g < 2^194`).
+/// `round(k·g / 2^320)` modulo `2^128`, for `k < 2^256` and `g < 2^256`; it is the whole
+/// result when `k·g < 2^448`, as for reduced `k` and the reciprocals above (`g < 2^194`).
 fn mul_round(k: &[u64; 4], g: &[u64; 4]) -> u128 {
     let mut product = [0u64; 8];
     for (i, &ki) in k.iter().enumerate() {
@@ -80,11 +84,13 @@ fn mul_round(k: &[u64; 4], g: &[u64; 4]) -> u128 {
     (u128::from(lo) | (u128::from(hi) << 64)).wrapping_add(u128::from(round >> 63))
 }
 
-/// `(k₁, k₂)` with `k ≡ k₁ + λ·k₂ (mod r)` and both below `2^127` in magnitude, for `k < r`.
+/// `(k₁, k₂)` with `k ≡ k₁ + λ·k₂ (mod r)` and both below `2^127` in magnitude, for any
+/// `k < 2^256` (see the module's docs).
 pub fn split<P: Endomorphism>(k: &BigInt<4>) -> (i128, i128) {
     let [n11, n12, n21, n22] = P::BASIS;
     let [g22, g12] = P::RECIPROCALS;
-    // β₁ = round(k·n₂₂/r), β₂ = round(−k·n₁₂/r), each at most 2^127 in magnitude.
+    // β₁ = round(k·n₂₂/r), β₂ = round(−k·n₁₂/r), modulo 2^128 (each at most 2^127 in
+    // magnitude when k < r).
     let beta1 = (mul_round(&k.0, &g22) as i128).wrapping_mul(n22.signum());
     let beta2 = (mul_round(&k.0, &g12) as i128).wrapping_mul(-n12.signum());
     // k₁ = k − β₁·n₁₁ − β₂·n₂₁ and k₂ = −β₁·n₁₂ − β₂·n₂₂, exact modulo 2^128 and small.
@@ -107,17 +113,15 @@ fn signed<P: SWCurveConfig>(p: Affine<P>, k: i128) -> (Affine<P>, BigInt<4>) {
     (if k < 0 { -p } else { p }, scalar)
 }
 
-/// The sum of [`super::msm_parts`] by the GLV split. Scalars must be reduced (below `r`);
-/// if one is not, the sum is done without the split (the same sum).
+/// The sum of [`super::msm_parts`] by the GLV split. Every scalar counts as the integer it is,
+/// reduced or not, as in [`super::msm_parts`]: the points have order `r`, and the split is
+/// exact modulo `r` for every 256-bit scalar.
 pub fn msm_parts<P: Endomorphism>(parts: &[Part<'_, P>]) -> Projective<P> {
     let terms: Vec<(&Affine<P>, &BigInt<4>)> = parts
         .iter()
         .flat_map(|(bases, scalars)| bases.iter().zip(scalars.iter()))
         .filter(|(p, s)| !p.is_zero() && !s.is_zero())
         .collect();
-    if terms.iter().any(|(_, s)| **s >= Fr::MODULUS) {
-        return msm_with(parts, None, MIN_AFFINE_BUCKETS);
-    }
     let mut points = vec![Affine::<P>::identity(); 2 * terms.len()];
     let mut scalars = vec![BigInt::<4>::zero(); 2 * terms.len()];
     points
@@ -140,7 +144,7 @@ mod tests {
     use super::*;
     use ark_bn254::{G1Affine, G1Projective, G2Affine, G2Projective};
     use ark_ec::{CurveGroup, PrimeGroup, VariableBaseMSM};
-    use ark_ff::{Field, One, UniformRand, Zero};
+    use ark_ff::{Field, One, PrimeField, UniformRand, Zero};
     use rand::SeedableRng;
 
     fn rng() -> rand_chacha::ChaCha20Rng {
@@ -222,10 +226,58 @@ mod tests {
             let ours = msm_parts::<g2::Config>(&[(&bases, &big)]);
             assert_eq!(ours.into_affine(), theirs, "n = {n}");
         }
-        // An unreduced scalar is summed as an integer, without the split.
+        // An unreduced scalar is summed as the integer it is.
         let p = G1Affine::rand(&mut rng);
         let k = Fr::MODULUS;
         let ours = msm_parts::<g1::Config>(&[(std::slice::from_ref(&p), std::slice::from_ref(&k))]);
         assert!(ours.is_zero());
+    }
+
+    #[test]
+    fn unreduced_scalars_are_summed_as_integers() {
+        // Far above r the rounding's β no longer fits 128 bits; only its residue enters, and
+        // each scalar still counts as the integer it is (`mul_bigint`).
+        let mut r_plus_5 = Fr::MODULUS;
+        r_plus_5.add_with_carry(&BigInt::from(5u64));
+        let unreduced = [
+            BigInt([u64::MAX; 4]),
+            BigInt([5, 0, 0, 1 << 63]),
+            Fr::MODULUS,
+            r_plus_5,
+            BigInt([u64::MAX, 0, u64::MAX, 0x3fff_ffff_ffff_ffff]),
+        ];
+        for k in unreduced {
+            let expected = Fr::from_le_bytes_mod_order(&k.to_bytes_le());
+            for ((k1, k2), lambda) in [
+                (split::<g1::Config>(&k), g1::Config::LAMBDA),
+                (split::<g2::Config>(&k), g2::Config::LAMBDA),
+            ] {
+                assert!(k1.unsigned_abs() < 1 << 126 && k2.unsigned_abs() < 1 << 126);
+                assert_eq!(Fr::from(k1) + lambda * Fr::from(k2), expected, "{k}");
+            }
+        }
+        let mut rng = rng();
+        let bases: Vec<G1Affine> = (0..40).map(|_| G1Affine::rand(&mut rng)).collect();
+        let mut big: Vec<BigInt<4>> = (0..40).map(|_| Fr::rand(&mut rng).into_bigint()).collect();
+        big[3] = BigInt([u64::MAX; 4]);
+        big[17] = BigInt([5, 0, 0, 1 << 63]);
+        let expected: G1Projective = bases.iter().zip(&big).map(|(p, k)| p.mul_bigint(k)).sum();
+        let ours = msm_parts::<g1::Config>(&[(&bases, &big)]);
+        assert_eq!(ours.into_affine(), expected.into_affine());
+        let g2_bases: Vec<G2Affine> = (0..3)
+            .map(|_| (G2Projective::generator() * Fr::rand(&mut rng)).into_affine())
+            .collect();
+        let g2_big = [
+            BigInt([u64::MAX; 4]),
+            Fr::rand(&mut rng).into_bigint(),
+            BigInt::from(1u64),
+        ];
+        let expected: G2Projective = g2_bases
+            .iter()
+            .zip(&g2_big)
+            .map(|(p, k)| p.mul_bigint(k))
+            .sum();
+        let ours = msm_parts::<g2::Config>(&[(&g2_bases, &g2_big)]);
+        assert_eq!(ours.into_affine(), expected.into_affine());
     }
 }
