@@ -447,7 +447,8 @@ fn decode_uncompressed(bytes: &[u8]) -> Result<ProvingKey<Bn254>, SerializationE
 }
 
 /// A vector of uncompressed points as arkworks writes it (its length as a `u64`, then the
-/// points), decoded in parallel; `reader` moves past it.
+/// points), decoded in parallel into their place: a collected `Result` would gather each
+/// thread's points in lists and copy them once more. `reader` moves past it.
 fn points<T: AffineRepr>(reader: &mut &[u8]) -> Result<Vec<T>, SerializationError> {
     let len = u64::deserialize_with_mode(&mut *reader, Compress::No, Validate::No)?;
     let size = T::zero().serialized_size(Compress::No);
@@ -459,9 +460,14 @@ fn points<T: AffineRepr>(reader: &mut &[u8]) -> Result<Vec<T>, SerializationErro
         .split_at_checked(total)
         .ok_or(SerializationError::NotEnoughSpace)?;
     *reader = rest;
-    body.par_chunks_exact(size.max(1))
-        .map(|point| T::deserialize_with_mode(point, Compress::No, Validate::No))
-        .collect()
+    let mut out = vec![T::zero(); total.checked_div(size).unwrap_or(0)];
+    out.par_iter_mut()
+        .zip(body.par_chunks_exact(size.max(1)))
+        .try_for_each(|(slot, point)| {
+            *slot = T::deserialize_with_mode(point, Compress::No, Validate::No)?;
+            Ok::<(), SerializationError>(())
+        })?;
+    Ok(out)
 }
 
 /// Loads and validates the verifying key of `dir`, after checking its hash.

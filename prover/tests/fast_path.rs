@@ -134,6 +134,31 @@ fn proving_keys_load_from_either_encoding() {
     assert!(keys::proving_key_encoding(&[0xff; 600]).is_none());
 }
 
+/// A point of an uncompressed key whose coordinate is not a field element is refused with an
+/// error, wherever it sits among the points decoded in parallel, as arkworks refuses it.
+#[test]
+fn a_bad_point_of_an_uncompressed_key_is_an_error() {
+    let dir = keys::repo_keys_dir();
+    let m = keys::read_manifest(&dir).unwrap();
+    let bytes = std::fs::read(dir.join(&m.proving_key.file)).unwrap();
+    assert_eq!(
+        keys::proving_key_encoding(&bytes),
+        Some(PointEncoding::Uncompressed)
+    );
+    // The last point's first coordinate (of `l`), and a coordinate about halfway through.
+    let last = bytes.len() - 64;
+    let middle = (bytes.len() / 2) & !7;
+    for at in [last, middle] {
+        let mut bad = bytes.clone();
+        bad[at..at + 32].fill(0xff);
+        let theirs =
+            ProvingKey::<Bn254>::deserialize_with_mode(bad.as_slice(), Compress::No, Validate::No);
+        assert!(theirs.is_err(), "arkworks accepts the change at {at}");
+        let err = keys::decode_proving_key("bad.pk", &bad).unwrap_err();
+        assert!(matches!(err, keys::KeyError::Decode { .. }), "{err}");
+    }
+}
+
 /// A proof made on the fast path (built-in matrices, the key read unchecked from its
 /// uncompressed file, with and without fixed-base tables) verifies with arkworks' own
 /// `Groth16::verify` under the committed verifying key decoded with every point checked, and
