@@ -397,6 +397,21 @@ pub fn msm_parts<P: SWCurveConfig>(parts: &[Part<'_, P>]) -> Projective<P> {
     msm_with(parts, None, MIN_AFFINE_BUCKETS)
 }
 
+/// The parts' terms in order, without those that add nothing (a point at infinity or a zero
+/// scalar), for both the plain sums and the split ones ([`glv::msm_parts`]).
+fn nonzero_terms<'a, P: SWCurveConfig>(
+    parts: &[Part<'a, P>],
+) -> Vec<(&'a Affine<P>, &'a ScalarBigInt<P>)> {
+    let mut terms = Vec::with_capacity(parts.iter().map(|(b, s)| b.len().min(s.len())).sum());
+    terms.extend(
+        parts
+            .iter()
+            .flat_map(|(bases, scalars)| bases.iter().zip(scalars.iter()))
+            .filter(|(p, s)| !p.is_zero() && !s.is_zero()),
+    );
+    terms
+}
+
 /// [`msm_parts`] with the window width `c` (else the estimated best) and the least number of
 /// buckets a window sums in affine coordinates; the tests vary both.
 fn msm_with<P: SWCurveConfig>(
@@ -404,11 +419,7 @@ fn msm_with<P: SWCurveConfig>(
     c: Option<usize>,
     min_affine_buckets: usize,
 ) -> Projective<P> {
-    let terms: Vec<(&Affine<P>, &ScalarBigInt<P>)> = parts
-        .iter()
-        .flat_map(|(bases, scalars)| bases.iter().zip(scalars.iter()))
-        .filter(|(p, s)| !p.is_zero() && !s.is_zero())
-        .collect();
+    let terms = nonzero_terms(parts);
     let n = terms.len();
     if n == 0 {
         return Projective::zero();

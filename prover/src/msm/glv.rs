@@ -17,11 +17,10 @@
 use ark_bn254::{g1, g2, Fr};
 use ark_ec::scalar_mul::glv::GLVConfig;
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
-use ark_ec::AffineRepr;
-use ark_ff::{BigInt, BigInteger};
+use ark_ff::BigInt;
 use rayon::prelude::*;
 
-use super::{msm_with, Part, MIN_AFFINE_BUCKETS};
+use super::{msm_with, nonzero_terms, Part, MIN_AFFINE_BUCKETS};
 
 /// A BN254 group with its GLV lattice and rounding constants.
 pub trait Endomorphism: SWCurveConfig<ScalarField = Fr> + GLVConfig {
@@ -117,11 +116,7 @@ fn signed<P: SWCurveConfig>(p: Affine<P>, k: i128) -> (Affine<P>, BigInt<4>) {
 /// reduced or not, as in [`super::msm_parts`]: the points have order `r`, and the split is
 /// exact modulo `r` for every 256-bit scalar.
 pub fn msm_parts<P: Endomorphism>(parts: &[Part<'_, P>]) -> Projective<P> {
-    let terms: Vec<(&Affine<P>, &BigInt<4>)> = parts
-        .iter()
-        .flat_map(|(bases, scalars)| bases.iter().zip(scalars.iter()))
-        .filter(|(p, s)| !p.is_zero() && !s.is_zero())
-        .collect();
+    let terms = nonzero_terms(parts);
     let mut points = vec![Affine::<P>::identity(); 2 * terms.len()];
     let mut scalars = vec![BigInt::<4>::zero(); 2 * terms.len()];
     points
@@ -143,8 +138,9 @@ pub fn msm_parts<P: Endomorphism>(parts: &[Part<'_, P>]) -> Projective<P> {
 mod tests {
     use super::*;
     use ark_bn254::{G1Affine, G1Projective, G2Affine, G2Projective};
+    use ark_ec::AffineRepr;
     use ark_ec::{CurveGroup, PrimeGroup, VariableBaseMSM};
-    use ark_ff::{Field, One, PrimeField, UniformRand, Zero};
+    use ark_ff::{BigInteger, Field, One, PrimeField, UniformRand, Zero};
     use rand::SeedableRng;
 
     fn rng() -> rand_chacha::ChaCha20Rng {
