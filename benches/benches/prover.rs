@@ -175,9 +175,37 @@ fn bench_tables(c: &mut Criterion) {
     g.finish();
 }
 
+/// One batch of 512 inversions in `Fq2` (G2's coordinates), as a batch of bucket additions
+/// in G2 does: arkworks' `batch_inversion` (Montgomery's trick in `Fq2`) against
+/// `letro_prover::msm::invert_batch` (the trick on the norms, in `Fq`).
+fn bench_inversion(c: &mut Criterion) {
+    use ark_bn254::Fq2;
+    use ark_ff::UniformRand;
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+    let values: Vec<Fq2> = (0..512).map(|_| Fq2::rand(&mut rng)).collect();
+    let mut g = c.benchmark_group("batch_inversion");
+    g.bench_function("fq2_512/arkworks", |b| {
+        b.iter(|| {
+            let mut v = values.clone();
+            ark_ff::batch_inversion(&mut v);
+            v
+        })
+    });
+    let mut prefix = Vec::with_capacity(512);
+    g.bench_function("fq2_512/norms", |b| {
+        b.iter(|| {
+            let mut v = values.clone();
+            assert!(letro_prover::msm::invert_batch(&mut v, &mut prefix));
+            v
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_prove,
+    bench_inversion,
     bench_msm,
     bench_tables,
     bench_verify,
