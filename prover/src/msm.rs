@@ -333,20 +333,13 @@ fn running_sum<P: SWCurveConfig>(points: &[Bucket<P>], from_one: bool) -> Projec
 // The vectors, not slices: `dyn Any` needs sized types to tell `Fq2` apart.
 #[allow(clippy::ptr_arg)]
 pub fn invert_batch<F: Field>(values: &mut Vec<F>, prefix: &mut Vec<F>) -> bool {
-    let any_values: &mut dyn std::any::Any = values;
-    let any_prefix: &mut dyn std::any::Any = prefix;
+    use std::any::Any;
     if let (Some(values), Some(prefix)) = (
-        any_values.downcast_mut::<Vec<ark_bn254::Fq2>>(),
-        any_prefix.downcast_mut::<Vec<ark_bn254::Fq2>>(),
+        (&mut *values as &mut dyn Any).downcast_mut::<Vec<ark_bn254::Fq2>>(),
+        (&mut *prefix as &mut dyn Any).downcast_mut::<Vec<ark_bn254::Fq2>>(),
     ) {
         return invert_batch_fq2(values, prefix);
     }
-    let (Some(values), Some(prefix)) = (
-        any_values.downcast_mut::<Vec<F>>(),
-        any_prefix.downcast_mut::<Vec<F>>(),
-    ) else {
-        return false;
-    };
     prefix.clear();
     let mut acc = F::one();
     for d in values.iter() {
