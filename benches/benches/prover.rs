@@ -175,13 +175,28 @@ fn bench_tables(c: &mut Criterion) {
     g.finish();
 }
 
-/// One batch of 512 inversions in `Fq2` (G2's coordinates), as a batch of bucket additions
-/// in G2 does: arkworks' `batch_inversion` (Montgomery's trick in `Fq2`) against
+/// One inversion in `Fq`, the one every batch of bucket additions pays: arkworks' `inverse`
+/// against `letro_prover::msm::inverse::inverse` (Pornin's binary GCD). Then one batch of 512
+/// inversions in `Fq2` (G2's coordinates), as a batch of bucket additions in G2 does:
+/// arkworks' `batch_inversion` (Montgomery's trick in `Fq2`) against
 /// `letro_prover::msm::invert_batch` (the trick on the norms, in `Fq`).
 fn bench_inversion(c: &mut Criterion) {
-    use ark_bn254::Fq2;
-    use ark_ff::UniformRand;
+    use ark_bn254::{Fq, Fq2};
+    use ark_ff::{Field, UniformRand};
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+    let xs: Vec<Fq> = (0..64).map(|_| Fq::rand(&mut rng)).collect();
+    let mut g = c.benchmark_group("inversion");
+    g.bench_function("fq_64/arkworks", |b| {
+        b.iter(|| xs.iter().map(|x| x.inverse()).collect::<Vec<_>>())
+    });
+    g.bench_function("fq_64/binary_gcd", |b| {
+        b.iter(|| {
+            xs.iter()
+                .map(letro_prover::msm::inverse::inverse)
+                .collect::<Vec<_>>()
+        })
+    });
+    g.finish();
     let values: Vec<Fq2> = (0..512).map(|_| Fq2::rand(&mut rng)).collect();
     let mut g = c.benchmark_group("batch_inversion");
     g.bench_function("fq2_512/arkworks", |b| {
