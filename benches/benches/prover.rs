@@ -175,8 +175,10 @@ fn bench_tables(c: &mut Criterion) {
     g.finish();
 }
 
-/// One inversion in `Fq`, the one every batch of bucket additions pays: arkworks' `inverse`
-/// against `letro_prover::msm::inverse::inverse` (Pornin's binary GCD). Then one batch of 512
+/// Inversions in `Fq`, the one every batch of bucket additions pays: arkworks' `inverse`
+/// against `letro_prover::msm::inverse::inverse` (Pornin's binary GCD), on 4,096 distinct
+/// values as in a proof (a few values inverted over and over would let the branch predictor
+/// learn arkworks' branches, and flatter it 2x). Then one batch of 512
 /// inversions in `Fq2` (G2's coordinates), as a batch of bucket additions in G2 does:
 /// arkworks' `batch_inversion` (Montgomery's trick in `Fq2`) against
 /// `letro_prover::msm::invert_batch` (the trick on the norms, in `Fq`).
@@ -184,12 +186,13 @@ fn bench_inversion(c: &mut Criterion) {
     use ark_bn254::{Fq, Fq2};
     use ark_ff::{Field, UniformRand};
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
-    let xs: Vec<Fq> = (0..64).map(|_| Fq::rand(&mut rng)).collect();
+    let xs: Vec<Fq> = (0..4096).map(|_| Fq::rand(&mut rng)).collect();
     let mut g = c.benchmark_group("inversion");
-    g.bench_function("fq_64/arkworks", |b| {
+    g.sample_size(20);
+    g.bench_function("fq_4096/arkworks", |b| {
         b.iter(|| xs.iter().map(|x| x.inverse()).collect::<Vec<_>>())
     });
-    g.bench_function("fq_64/binary_gcd", |b| {
+    g.bench_function("fq_4096/binary_gcd", |b| {
         b.iter(|| {
             xs.iter()
                 .map(letro_prover::msm::inverse::inverse)
