@@ -149,9 +149,10 @@ fn magnitude(mut t: Wide) -> Option<(Limbs, bool)> {
     (t[4] == 0).then_some(([t[0], t[1], t[2], t[3]], negative))
 }
 
-/// `(x·f + y·g)/2^31 mod m` for `x, y < m`: Montgomery's reduction by 31 bits adds the
-/// multiple `q·m` of `m` that clears the low 31 bits, then shifts them out. The result lies in
-/// `(−2m, 3m)` and is brought into `[0, m)` (`None` if it was not: the bounds do not hold).
+/// `(x·f + y·g)/2^31 mod m` for `x, y < m` and a row `f, g` of the steps' matrix
+/// (`|f| + |g| ≤ 2^31`): Montgomery's reduction by 31 bits adds the multiple `q·m` of `m`
+/// (`q < 2^31`) that clears the low 31 bits, then shifts them out. The result lies in
+/// `(−m, 2m)` and is brought into `[0, m)` (`None` if it was not: the bounds do not hold).
 fn combine_mod(x: &Limbs, f: i64, y: &Limbs, g: i64) -> Option<Limbs> {
     let t = combine(x, f, y, g);
     let q = t[0].wrapping_mul(NEG_INV) & LOW_BITS;
@@ -164,15 +165,10 @@ fn combine_mod(x: &Limbs, f: i64, y: &Limbs, g: i64) -> Option<Limbs> {
     }
     s[4] = (acc + i128::from(t[4] as i64)) as u64;
     let mut r = shift_down(&s);
-    for _ in 0..2 {
-        if (r[4] as i64) < 0 {
-            add_modulus(&mut r, false);
-        }
-    }
-    for _ in 0..2 {
-        if !below_modulus(&r) {
-            add_modulus(&mut r, true);
-        }
+    if (r[4] as i64) < 0 {
+        add_modulus(&mut r, false);
+    } else if !below_modulus(&r) {
+        add_modulus(&mut r, true);
     }
     below_modulus(&r).then_some([r[0], r[1], r[2], r[3]])
 }
@@ -260,6 +256,8 @@ mod tests {
             let a = u64::rand(&mut rng) >> 2;
             let b = (u64::rand(&mut rng) >> 2) | 1;
             let [f0, g0, f1, g1] = steps(a, b);
+            // The bound combine_mod's range rests on.
+            assert!(f0.abs() + g0.abs() <= 1 << STEPS && f1.abs() + g1.abs() <= 1 << STEPS);
             let a2 = i128::from(f0) * i128::from(a) + i128::from(g0) * i128::from(b);
             let b2 = i128::from(f1) * i128::from(a) + i128::from(g1) * i128::from(b);
             assert_eq!(a2 % (1 << STEPS), 0);
