@@ -23,7 +23,7 @@ fn bench_prove(c: &mut Criterion) {
     let prover = Prover::new(built_in.clone()).unwrap();
     let tabled = Prover::new(built_in)
         .unwrap()
-        .with_tables(letro_prover::msm::fixed::DEFAULT_WIDTH);
+        .with_tables(letro_prover::msm::fixed::Widths::DEFAULT);
     let (_, pk) = keys::load_proving_key(&keys::repo_keys_dir().join("v2-dev")).unwrap();
     let libsnark = Prover::new(pk.clone()).unwrap();
     let e = default_example();
@@ -150,7 +150,7 @@ fn bench_msm(c: &mut Criterion) {
     g.bench_function(format!("{b2}/batch_affine"), |b| {
         b.iter(|| letro_prover::msm::msm(&pk.b_g2_query, &scalars))
     });
-    for width in [11, 12, 13, 14] {
+    for width in [11, 12, 13, 14, 15, 16] {
         let table = fixed::Table::new(&pk.b_g2_query, width);
         g.bench_function(format!("{b2}/fixed_base_c{width}"), |b| {
             b.iter(|| fixed::sum(&[(&table, &scalars)]).unwrap())
@@ -165,12 +165,9 @@ fn bench_tables(c: &mut Criterion) {
     let (_, pk) = keys::load_proving_key(&keys::repo_keys_dir()).unwrap();
     let mut g = c.benchmark_group("tables");
     g.sample_size(10);
-    g.bench_function(format!("build_c{}", fixed::DEFAULT_WIDTH), |b| {
-        b.iter(|| {
-            Prover::new(pk.clone())
-                .unwrap()
-                .with_tables(fixed::DEFAULT_WIDTH)
-        })
+    let w = fixed::Widths::DEFAULT;
+    g.bench_function(format!("build_g1_c{}_g2_c{}", w.g1, w.g2), |b| {
+        b.iter(|| Prover::new(pk.clone()).unwrap().with_tables(w))
     });
     g.finish();
 }

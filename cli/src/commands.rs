@@ -239,7 +239,7 @@ struct ServeArgs {
     /// Threads of each prover's own pool; 0 shares the cores out evenly [default: 0].
     #[arg(long, env = "LETRO_PROVER_THREADS")]
     prover_threads: Option<usize>,
-    /// Build tables of the proving key's multiples when the prover loads (about 91 MB for the
+    /// Build tables of the proving key's multiples when the prover loads (about 82 MB for the
     /// built-in key, proofs about 1.2 times faster); `--prover-tables false` proves without
     /// them [default: true].
     #[arg(

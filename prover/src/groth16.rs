@@ -18,7 +18,7 @@ use ark_poly::GeneralEvaluationDomain;
 use ark_relations::gr1cs::{Matrix, SynthesisError};
 use rayon::prelude::*;
 
-use crate::msm::fixed::{Partial, Table};
+use crate::msm::fixed::{Partial, Table, Widths};
 
 type BigInt = <Fr as PrimeField>::BigInt;
 type G1 = ark_bn254::g1::Config;
@@ -36,13 +36,14 @@ pub(crate) struct KeyTables {
 }
 
 impl KeyTables {
-    /// The tables of `pk` with windows of `c` bits.
-    pub(crate) fn new(pk: &ProvingKey<Bn254>, c: usize) -> Self {
+    /// The tables of `pk` with windows of `widths.g1` bits in G1 and `widths.g2` in G2.
+    pub(crate) fn new(pk: &ProvingKey<Bn254>, widths: Widths) -> Self {
+        let c = widths.g1;
         let rest = |v: &[ark_bn254::G1Affine]| Table::new(v.get(1..).unwrap_or_default(), c);
         Self {
             a: rest(&pk.a_query),
             b_g1: rest(&pk.b_g1_query),
-            b_g2: Table::new(pk.b_g2_query.get(1..).unwrap_or_default(), c),
+            b_g2: Table::new(pk.b_g2_query.get(1..).unwrap_or_default(), widths.g2),
             l: Table::new(&pk.l_query, c),
             h: Table::new(&pk.h_query, c),
         }

@@ -280,12 +280,13 @@ impl Prover {
     }
 
     /// This prover with tables of the proving key's multiples for fixed-base sums
-    /// ([`msm::fixed`], windows of `c` bits, [`msm::fixed::DEFAULT_WIDTH`] the measured best):
-    /// faster proofs for a prover that makes many, at the cost of building them (about 2 s on
-    /// two cores for the built-in key) and of their memory ([`Prover::tables_size_bytes`],
-    /// about 91 MB for the built-in key at the default width). The proofs are the same points.
-    pub fn with_tables(mut self, c: usize) -> Self {
-        self.tables = Some(groth16::KeyTables::new(&self.pk, c));
+    /// ([`msm::fixed`], windows of `widths` bits, [`msm::fixed::Widths::DEFAULT`] the measured
+    /// best): faster proofs for a prover that makes many, at the cost of building them (about
+    /// 2 s on two cores for the built-in key) and of their memory
+    /// ([`Prover::tables_size_bytes`], about 82 MB for the built-in key at the default
+    /// widths). The proofs are the same points.
+    pub fn with_tables(mut self, widths: msm::fixed::Widths) -> Self {
+        self.tables = Some(groth16::KeyTables::new(&self.pk, widths));
         self
     }
 

@@ -167,9 +167,10 @@ fn a_bad_point_of_an_uncompressed_key_is_an_error() {
 fn fast_path_proofs_verify_with_the_untouched_arkworks_verifier() {
     let (_, pk) = keys::load_proving_key(&keys::repo_keys_dir()).unwrap();
     let plain = Prover::new(pk.clone()).unwrap();
+    // Widths other than the default: 14 in G1, whose top window crowds a few buckets.
     let tabled = Prover::new(pk)
         .unwrap()
-        .with_tables(letro_prover::msm::fixed::DEFAULT_WIDTH);
+        .with_tables(letro_prover::msm::fixed::Widths { g1: 14, g2: 12 });
     let m = keys::read_manifest(&keys::repo_keys_dir()).unwrap();
     let vk_bytes = std::fs::read(keys::repo_keys_dir().join(&m.verifying_key.file)).unwrap();
     let vk = VerifyingKey::<Bn254>::deserialize_compressed(vk_bytes.as_slice()).unwrap();
@@ -212,7 +213,7 @@ fn the_concurrent_assembly_gives_arkworks_proof() {
             .unwrap();
         assert_eq!(ours, arkworks, "{}", dir.display());
         // The same with the key's fixed-base tables (the service's prover).
-        let p = p.with_tables(letro_prover::msm::fixed::DEFAULT_WIDTH);
+        let p = p.with_tables(letro_prover::msm::fixed::Widths::DEFAULT);
         assert!(p.tables_size_bytes() > 0);
         let tabled = p
             .prove(

@@ -229,7 +229,7 @@ impl Pool {
 /// A prover worker beside no service (`letro prover-worker`): it claims the jobs of a
 /// PostgreSQL store like a service's provers do, reads the log's leaves and latest checkpoint
 /// from the store, and verifies each bundle against the log's verifier key before storing it.
-/// Its prover always has the key's fixed-base tables (about 91 MB for the built-in key, built
+/// Its prover always has the key's fixed-base tables (about 82 MB for the built-in key, built
 /// in about 2 s when the first job loads it).
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -351,7 +351,7 @@ fn load_prover(keys: Option<&std::path::Path>, tables: bool) -> Result<Prover, S
         .thread_name(|i| format!("letro-prover-tables-{i}"))
         .build()
         .map_err(|e| format!("the tables' thread pool: {e}"))?;
-    Ok(pool.install(|| prover.with_tables(letro_prover::msm::fixed::DEFAULT_WIDTH)))
+    Ok(pool.install(|| prover.with_tables(letro_prover::msm::fixed::Widths::DEFAULT)))
 }
 
 impl Worker {

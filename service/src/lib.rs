@@ -116,7 +116,7 @@ pub struct Config {
     /// evenly: `max(1, cores / provers)`.
     pub prover_threads: usize,
     /// Whether the prover builds tables of the proving key's multiples when it loads (about
-    /// 2 s on two cores and about 91 MB for the built-in key, shared by every prover thread)
+    /// 2 s on two cores and about 82 MB for the built-in key, shared by every prover thread)
     /// for proofs about 1.2 times faster. Default `true`: a service makes many proofs; a
     /// short-lived one (the demo, a test) that makes a few proves sooner without them.
     pub prover_tables: bool,

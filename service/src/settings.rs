@@ -26,7 +26,7 @@
 //! request_timeout_seconds = 10
 //! provers = 1
 //! prover_threads = 0                      # 0: cores / provers
-//! prover_tables = true                    # the key's fixed-base tables: ~91 MB, faster proofs
+//! prover_tables = true                    # the key's fixed-base tables: ~82 MB, faster proofs
 //! keys = "/etc/letro/keys"                # optional: the deployment's ceremony keys (default: built in)
 //! max_jobs_per_sender = 16
 //! callback_hosts = ["hooks.bank.example"] # empty: callbacks refused

@@ -1471,7 +1471,7 @@ fn proofs_mode(k: usize, runs: usize, tables: bool) -> Result<()> {
     // With the fixed-base tables, as the service's prover, unless `--no-tables`.
     let prover = Prover::new(pk)?;
     let prover = if tables {
-        prover.with_tables(letro_prover::msm::fixed::DEFAULT_WIDTH)
+        prover.with_tables(letro_prover::msm::fixed::Widths::DEFAULT)
     } else {
         prover
     };

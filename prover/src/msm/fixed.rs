@@ -21,10 +21,48 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{add_terms, signed_digits, Buckets, ScalarBigInt};
 
-/// The window width of the proving key's tables. Measured on the built-in key's `H` bases
-/// and `B` in G2 (BENCHMARKS.md, "Fixed-base tables"): 13 was the fastest of 11 to 16 for
-/// both (16 pays for 2^15 buckets per thread). It takes 20 points per base.
-pub const DEFAULT_WIDTH: usize = 13;
+/// The window width of the proving key's tables in G2. Measured on the built-in key's `B` in
+/// G2 (BENCHMARKS.md, "Fixed-base tables" and "Wider windows for G1's tables"): 13 was the
+/// fastest of 11 to 16 (15 took twice as long on two threads: a G2 point is twice a G1 point's
+/// size and its addition about 2.3 times the work, so `2^14` buckets per thread weigh more
+/// than the three windows they save). It takes 20 points per base.
+pub const DEFAULT_WIDTH_G2: usize = 13;
+
+/// The window width of the proving key's tables in G1: 15, 17 points per base. Its `C` sum
+/// adds about 35,000 bases' terms into one set of buckets per share, enough to pay for `2^14`
+/// buckets; a whole proof takes about 5 % less work than with 13 (BENCHMARKS.md, "Wider
+/// windows for G1's tables"). 14 is slower than 13: its top window holds 3 bits, so that
+/// window's terms crowd 4 buckets.
+pub const DEFAULT_WIDTH_G1: usize = 15;
+
+/// The window widths of a prover's tables: one for the sums in G1 (`A` and `C`), one for `B`
+/// in G2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Widths {
+    /// The width of the tables in G1.
+    pub g1: usize,
+    /// The width of the table in G2.
+    pub g2: usize,
+}
+
+impl Widths {
+    /// The measured best for the built-in key: [`DEFAULT_WIDTH_G1`] and [`DEFAULT_WIDTH_G2`].
+    pub const DEFAULT: Self = Self {
+        g1: DEFAULT_WIDTH_G1,
+        g2: DEFAULT_WIDTH_G2,
+    };
+
+    /// The same width `c` in both groups.
+    pub const fn uniform(c: usize) -> Self {
+        Self { g1: c, g2: c }
+    }
+}
+
+impl Default for Widths {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
 
 /// The bases a share takes at a time from a sum's work.
 const CHUNK: usize = 256;
