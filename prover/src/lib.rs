@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod embedded;
+mod fft;
 mod groth16;
 pub mod keys;
 pub mod matrices_file;

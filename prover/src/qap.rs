@@ -19,6 +19,8 @@ use ark_poly::EvaluationDomain;
 use ark_relations::gr1cs::{ConstraintSystemRef, Matrix, SynthesisError};
 use rayon::prelude::*;
 
+use crate::fft::OddCoset;
+
 /// snarkjs's reduction (see the module documentation).
 #[derive(Debug, Clone, Copy)]
 pub struct SnarkjsReduction;
@@ -61,14 +63,13 @@ impl R1CSToQAP for SnarkjsReduction {
             .ok_or(SynthesisError::PolynomialDegreeTooLarge)?
             .copy_from_slice(inputs);
         // The odd powers of the 2n-th root of unity are the coset ω·⟨ω²⟩ of the domain.
-        let omega =
-            F::get_root_of_unity(2 * n as u64).ok_or(SynthesisError::PolynomialDegreeTooLarge)?;
-        let coset = domain
-            .get_coset(omega)
-            .ok_or(SynthesisError::PolynomialDegreeTooLarge)?;
-        for v in [&mut a, &mut b, &mut c] {
-            domain.ifft_in_place(v);
-            coset.fft_in_place(v);
+        let odd = OddCoset::<F>::new(n).ok_or(SynthesisError::PolynomialDegreeTooLarge)?;
+        let extended = [&mut a, &mut b, &mut c]
+            .into_par_iter()
+            .map(|v| odd.extend(v))
+            .collect::<Vec<bool>>();
+        if extended.contains(&false) {
+            return Err(SynthesisError::PolynomialDegreeTooLarge);
         }
         a.par_iter_mut()
             .zip(b.par_iter())
