@@ -240,7 +240,7 @@ struct ServeArgs {
     #[arg(long, env = "LETRO_PROVER_THREADS")]
     prover_threads: Option<usize>,
     /// Build tables of the proving key's multiples when the prover loads (about 82 MB for the
-    /// built-in key, proofs about 1.2 times faster); `--prover-tables false` proves without
+    /// built-in key, proofs about 1.3 times faster); `--prover-tables false` proves without
     /// them [default: true].
     #[arg(
         long,

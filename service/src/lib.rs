@@ -117,7 +117,7 @@ pub struct Config {
     pub prover_threads: usize,
     /// Whether the prover builds tables of the proving key's multiples when it loads (about
     /// 2 s on two cores and about 82 MB for the built-in key, shared by every prover thread)
-    /// for proofs about 1.2 times faster. Default `true`: a service makes many proofs; a
+    /// for proofs about 1.3 times faster. Default `true`: a service makes many proofs; a
     /// short-lived one (the demo, a test) that makes a few proves sooner without them.
     pub prover_tables: bool,
     /// A keys directory (`manifest.json` and the keys it names, as `letro ceremony finalize`
