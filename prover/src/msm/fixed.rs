@@ -6,8 +6,8 @@
 //! cost keeps `c` near 11 and `w` near 24 for the proof's sums. With the multiples stored, the
 //! digit `d_j` of window `j` goes into the one set of buckets as `d_j·(2^(c·j)·P)`, so every
 //! window shares one bucket sum and `c` can grow: fewer windows, fewer additions per point.
-//! The price is memory, `w` points per base (17 in G1 and 20 in G2 at the default widths), and the
-//! time to build the table once.
+//! The price is memory, `w` points per base (17 in G1 and 20 in G2 at the default widths),
+//! and the time to build the table once.
 //!
 //! [`sum`] returns exactly `Σ scalars[i]·bases[i]`; the tests check it against arkworks'
 //! `VariableBaseMSM::msm_bigint`, and `tests/fast_path.rs` checks whole proofs made with tables
