@@ -64,11 +64,10 @@ impl R1CSToQAP for SnarkjsReduction {
             .copy_from_slice(inputs);
         // The odd powers of the 2n-th root of unity are the coset ω·⟨ω²⟩ of the domain.
         let odd = OddCoset::<F>::new(n).ok_or(SynthesisError::PolynomialDegreeTooLarge)?;
-        let extended = [&mut a, &mut b, &mut c]
+        if ![&mut a, &mut b, &mut c]
             .into_par_iter()
-            .map(|v| odd.extend(v))
-            .collect::<Vec<bool>>();
-        if extended.contains(&false) {
+            .all(|v| odd.extend(v))
+        {
             return Err(SynthesisError::PolynomialDegreeTooLarge);
         }
         a.par_iter_mut()

@@ -30,7 +30,7 @@ pub const DEFAULT_WIDTH_G2: usize = 13;
 
 /// The window width of the proving key's tables in G1: 15, 17 points per base. Its `C` sum
 /// adds about 35,000 bases' terms into one set of buckets per share, enough to pay for `2^14`
-/// buckets; a whole proof takes about 5 % less work than with 13 (BENCHMARKS.md, "Wider
+/// buckets; a whole proof takes about 4 % less work than with 13 (BENCHMARKS.md, "Wider
 /// windows for G1's tables"). 14 is slower than 13: its top window holds 3 bits, so that
 /// window's terms crowd 4 buckets.
 pub const DEFAULT_WIDTH_G1: usize = 15;
@@ -51,11 +51,6 @@ impl Widths {
         g1: DEFAULT_WIDTH_G1,
         g2: DEFAULT_WIDTH_G2,
     };
-
-    /// The same width `c` in both groups.
-    pub const fn uniform(c: usize) -> Self {
-        Self { g1: c, g2: c }
-    }
 }
 
 impl Default for Widths {
