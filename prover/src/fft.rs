@@ -10,7 +10,7 @@
 //! in time (bit-reversed in, values in order out): no permutation, one scaling pass instead
 //! of two, and no multiplication by the twiddle factor 1 (the first butterfly of every block).
 //! The two halves of every block are independent transforms, so large blocks split across
-//! threads. [`tests`] check the result against arkworks' two transforms.
+//! threads. The tests below check the result against arkworks' two transforms.
 
 use ark_ff::FftField;
 
