@@ -778,7 +778,7 @@ mod tests {
         use ark_bn254::{Fq, Fq2};
         let mut rng = rng();
         let mut values: Vec<Fq> = (0..2000).map(|_| Fq::rand(&mut rng)).collect();
-        // The edges: zero, one, two, p − 1, p − 2, 2^255 mod p, and the largest limbs.
+        // The edges: zero, one, two, p − 1, p − 2, 2^255 mod p, and a value with three full limbs.
         let top = Fq::from(2u64).pow([255]);
         values.extend([
             Fq::ZERO,
